@@ -1,0 +1,3 @@
+from evsh.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: click commands that call the engine and render its results."""

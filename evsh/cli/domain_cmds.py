@@ -1,0 +1,131 @@
+"""Commands that need the domain: exec (run a command on an aggregate) and state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..domain import types as T
+from ..errors import BadInput
+from .context import app
+from .render import emit_events, emit_json_object, fmt, print_state
+
+
+def parse_param_args(args: list[str]) -> dict[str, str]:
+    """``--name value`` and ``--name=value`` pairs, as the shell would pass them."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or arg == "--":
+            raise BadInput(f"unexpected argument {arg!r}: parameters are given as --name value")
+        name, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args):
+                raise BadInput(f"parameter --{name} needs a value")
+            value = args[i + 1]
+            i += 1
+        if name in out:
+            raise BadInput(f"parameter --{name} is given twice")
+        out[name] = value
+        i += 1
+    return out
+
+
+def command_help(agg: Any, spec: Any) -> str:
+    lines = [f"Usage: evsh exec {agg.category} ID {spec.cli_name} [--PARAM VALUE]...", ""]
+    if spec.doc:
+        lines += [f"  {spec.doc}", ""]
+    lines.append("Parameters (structured values are JSON):")
+    if not spec.params:
+        lines.append("  (none)")
+    for p in spec.params:
+        req = "required" if p.required else f"default {p.default!r}"
+        lines.append(f"  {p.option:<24} {T.describe(p.hint):<24} {req}")
+    return "\n".join(lines)
+
+
+def domain_help(domain: Any) -> str:
+    lines = [f"Aggregates and commands of domain {domain.name}:"]
+    for cat, agg in sorted(domain.aggregates.items()):
+        cmds = ", ".join(c.cli_name for c in agg.commands().values())
+        lines.append(f"  {cat:<16} {cmds}")
+    lines.append("\nevsh exec AGGREGATE ID COMMAND --help lists a command's parameters.")
+    return "\n".join(lines)
+
+
+@click.command(
+    "exec",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+@click.argument("aggregate", required=False)
+@click.argument("id", required=False)
+@click.argument("command", required=False)
+@click.option("--correlation-id", default=None, help="Join an existing causal chain.")
+@click.option("--actor", default=None, help="Who issued the command (kept in metadata).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output: the new events and the version.")
+@click.option("-h", "--help", "show_help", is_flag=True, help="Show this message, or a command's parameters.")
+@click.pass_context
+def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: str | None,
+          correlation_id: str | None, actor: str | None, as_json: bool, show_help: bool) -> None:
+    """Run COMMAND on the aggregate AGGREGATE-ID: evsh exec order o1 create --customer-id c1 ...
+
+    \b
+    Parameters come from the command method's signature: kebab-case names,
+    plain values for text, numbers and booleans, JSON for lists and objects.
+    """
+    a = app()
+    if show_help or not command:
+        if not show_help and aggregate is None:
+            click.echo(ctx.get_help())
+            if a.domain_spec:
+                click.echo("\n" + domain_help(a.domain(required=True)))
+            return
+        domain = a.domain(required=True)
+        if aggregate and command:
+            agg = domain.aggregate(aggregate)
+            spec = agg.find_command(command)
+            click.echo(command_help(agg, spec))
+            return
+        if show_help:
+            click.echo(ctx.get_help() + "\n\n" + domain_help(domain))
+            return
+        raise BadInput("missing COMMAND: evsh exec AGGREGATE ID COMMAND [--PARAM VALUE]... (see evsh exec --help)")
+    params = parse_param_args(list(ctx.args))
+    domain = a.domain(required=True)
+    agg = domain.aggregate(aggregate)
+    spec = agg.find_command(command)
+    spec.bind(params)  # bad input is refused before the store is opened or created
+    engine = a.engine(create=True, domain_required=True)
+    outcome = engine.execute(agg, id, command, params, correlation_id=correlation_id, actor=actor)
+    if as_json:
+        emit_json_object({
+            "stream_id": outcome.stream_id, "version": outcome.version, "command_id": outcome.command_id,
+            "correlation_id": outcome.correlation_id, "events": [e.as_dict() for e in outcome.events],
+        })
+        return
+    if not outcome.events:
+        click.echo(f"{outcome.name} on {outcome.stream_id}: no new events (version {outcome.version})")
+        return
+    emit_events(outcome.events, "table")
+
+
+@click.command()
+@click.argument("aggregate")
+@click.argument("id")
+@click.option("--at-version", type=click.IntRange(min=0), default=None, help="Time travel: the state at version N.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: one object of the aggregate's fields.")
+def state(aggregate: str, id: str, at_version: int | None, as_json: bool) -> None:
+    """Show an aggregate's state, now or at a past version."""
+    a = app()
+    domain = a.domain(required=True)
+    agg_cls = domain.aggregate(aggregate)
+    engine = a.engine(domain_required=True)
+    agg = engine.load(agg_cls, id, at_version)
+    data = agg.state()
+    if as_json:
+        emit_json_object(data)
+        return
+    suffix = f" at version {at_version}" if at_version is not None else ""
+    print_state(data, f"{agg_cls.stream_id(id)}{suffix}")

@@ -1,0 +1,109 @@
+"""The `evsh` command group: global options, lazily loaded commands, one error boundary."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import EvshError
+from .context import AppContext, read_config
+from .errors import CLIError
+
+# name -> "module:attribute". Modules are imported only when their command runs (or for help),
+# so `evsh read` pays for click, rich and sqlite3 only.
+COMMANDS: dict[str, str] = {
+    "init": "evsh.cli.store_cmds:init",
+    "append": "evsh.cli.store_cmds:append",
+    "read": "evsh.cli.store_cmds:read",
+    "log": "evsh.cli.store_cmds:log",
+    "streams": "evsh.cli.store_cmds:streams",
+    "backup": "evsh.cli.store_cmds:backup",
+    "sql": "evsh.cli.store_cmds:sql",
+    "export": "evsh.cli.transfer:export",
+    "import": "evsh.cli.transfer:import_",
+    "exec": "evsh.cli.domain_cmds:exec_",
+    "state": "evsh.cli.domain_cmds:state",
+    "seed": "evsh.cli.seed:seed",
+}
+
+
+class EvshGroup(click.Group):
+    """Loads commands on demand and turns core errors into one-line messages and exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        ref = COMMANDS.get(name)
+        if ref is None:
+            return None
+        mod, _, attr = ref.partition(":")
+        return getattr(importlib.import_module(mod), attr)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EvshError as exc:
+            obj = ctx.find_object(AppContext)
+            if obj is not None and obj.debug:
+                import traceback
+
+                traceback.print_exc()
+            raise CLIError(exc) from exc
+        finally:
+            obj = ctx.find_object(AppContext)
+            if obj is not None:
+                obj.close()
+
+
+@click.group(cls=EvshGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", envvar="EVSH_DB", default=None, metavar="PATH",
+              help="The store file (env EVSH_DB; default ./evsh.db or evsh.toml's db).")
+@click.option("--domain", "domain_spec", envvar="EVSH_DOMAIN", default=None, metavar="FILE_OR_MODULE",
+              help="The domain module: a .py file, a bundled sample (shop) or a module (env EVSH_DOMAIN).")
+@click.option("--sync", type=click.Choice(["normal", "full"]), envvar="EVSH_SYNC", default=None,
+              help="SQLite synchronous mode: normal survives a process crash, full also a power loss.")
+@click.option("--busy-timeout", type=float, envvar="EVSH_BUSY_TIMEOUT", default=None, metavar="SECONDS",
+              help="How long a writer waits for another's lock (default 60).")
+@click.option("--debug", is_flag=True, envvar="EVSH_DEBUG", help="Show tracebacks of errors.")
+@click.version_option(__version__, "--version", prog_name="evsh")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str | None,
+        busy_timeout: float | None, debug: bool) -> None:
+    """evsh: design, run and test an event-sourced system in your terminal.
+
+    \b
+    Exit codes: 0 ok, 1 rejected or check failed, 2 bad input, 3 conflict,
+    4 store problem, 5 the domain's own code raised.
+    """
+    try:
+        config = read_config()
+    except EvshError as exc:
+        raise CLIError(exc) from exc
+    obj = AppContext(
+        db=db or config.get("db") or "evsh.db",
+        domain_spec=domain_spec or config.get("domain"),
+        sync=sync or config.get("sync", "normal"),
+        busy_timeout=busy_timeout if busy_timeout is not None else float(config.get("busy_timeout", 60.0)),
+        debug=debug,
+        config=config,
+    )
+    ctx.obj = obj
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="evsh")
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        click.echo("evsh: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:  # e.g. `evsh log | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

@@ -1,0 +1,179 @@
+"""Output for the CLI: Rich tables on a terminal, JSON arrays with --json, JSON lines with --nl.
+
+A Console is made per invocation (a module-level one would fix its width at import and escape
+CliRunner's capture). User data always goes in as ``Text`` objects, never as markup. Long
+listings are streamed: JSON item by item, tables page by page, so memory stays constant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Iterable, Sequence
+
+import click
+
+from ..store import codec
+
+PAGE_ROWS = 200
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    stream = click.get_text_stream("stderr" if stderr else "stdout")
+    return Console(
+        file=stream,
+        no_color=bool(os.environ.get("NO_COLOR")) or None,
+        highlight=False,
+        soft_wrap=False,
+        width=None if stream.isatty() else int(os.environ.get("COLUMNS", "120") or 120),
+    )
+
+
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--json (an array, or one object) and --nl (one JSON object per line)."""
+    fn = click.option("--nl", "as_nl", is_flag=True, help="One JSON object per line.")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="JSON output.")(fn)
+    return fn
+
+
+def fmt(as_json: bool, as_nl: bool) -> str:
+    return "nl" if as_nl else ("json" if as_json else "table")
+
+
+def json_text(value: Any, indent: bool = False) -> str:
+    if indent:
+        import json
+
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return codec.dumps(value).lstrip()
+
+
+def emit_json_items(items: Iterable[dict[str, Any]], mode: str) -> int:
+    """Stream objects as a JSON array (``json``) or as JSON lines (``nl``); returns the count."""
+    out = click.get_text_stream("stdout")
+    n = 0
+    if mode == "nl":
+        for item in items:
+            out.write(json_text(item) + "\n")
+            n += 1
+        out.flush()
+        return n
+    out.write("[")
+    for item in items:
+        out.write(("\n" if n == 0 else ",\n") + json_text(item))
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    out.flush()
+    return n
+
+
+def emit_json_object(value: Any) -> None:
+    click.echo(json_text(value, indent=True))
+
+
+def short(value: Any, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json_text(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def stream_table(
+    columns: Sequence[tuple[str, dict[str, Any]]],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str | None = None,
+    empty: str | None = None,
+) -> int:
+    """Print rows as a Rich table, page by page (constant memory), header on the first page."""
+    from rich.table import Table
+    from rich.text import Text
+
+    con = console()
+    n = 0
+    page: list[Sequence[Any]] = []
+
+    def flush(first: bool) -> None:
+        table = Table(show_header=first, title=title if first else None, box=None, pad_edge=False,
+                      header_style="bold", expand=False)
+        for name, opts in columns:
+            table.add_column(name, **opts)
+        for row in page:
+            table.add_row(*(c if isinstance(c, Text) else Text("" if c is None else str(c)) for c in row))
+        con.print(table)
+
+    first = True
+    for row in rows:
+        page.append(row)
+        n += 1
+        if len(page) >= PAGE_ROWS:
+            flush(first)
+            first = False
+            page = []
+    if page:
+        flush(first)
+    elif n == 0:
+        if empty:
+            con.print(Text(empty, style="dim"))
+        else:
+            flush(True)
+    return n
+
+
+EVENT_COLUMNS = [
+    ("position", {"justify": "right", "min_width": 8}),
+    ("stream", {"min_width": 12, "overflow": "fold", "max_width": 28}),
+    ("version", {"justify": "right", "min_width": 7}),
+    ("type", {"style": "cyan", "min_width": 14}),
+    ("recorded_at", {"style": "dim", "min_width": 27}),
+    ("data", {"overflow": "ellipsis", "no_wrap": True, "max_width": 70}),
+]
+
+
+def event_row(e: Any) -> tuple:
+    return (e.position, e.stream_id, e.version, e.type, e.recorded_at, short(e.data, 70))
+
+
+def emit_events(events: Iterable[Any], mode: str, *, empty: str | None = None) -> int:
+    if mode in ("json", "nl"):
+        return emit_json_items((e.as_dict() for e in events), mode)
+    return stream_table(EVENT_COLUMNS, (event_row(e) for e in events), empty=empty)
+
+
+def print_state(state: dict[str, Any], title: str) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, box=None, show_header=False, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in state.items():
+        table.add_row(Text(str(key)), Text(value if isinstance(value, str) else json_text(value)))
+    console().print(table)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def progress(total: int | None, description: str):
+    """A Rich progress bar (events done, rate, time left) on a terminal; silent otherwise."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    class _Rate(TextColumn):
+        def __init__(self) -> None:
+            super().__init__("")
+
+        def render(self, task):  # noqa: ANN001
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f}/s" if speed else "", style="dim")
+
+    con = console(stderr=True)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), _Rate(),
+        TimeRemainingColumn(), console=con, disable=not con.is_terminal, transient=False,
+    )
+
+

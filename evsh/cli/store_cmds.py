@@ -1,0 +1,204 @@
+"""Commands on the store itself: init, append, read, log, streams, backup, sql."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from ..errors import BadInput
+from ..store import codec
+from .context import app
+from .render import emit_events, emit_json_items, fmt, output_options, stream_table
+
+
+def parse_json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = codec.parse(text)
+    except ValueError as exc:
+        raise BadInput(f"{what} is not valid JSON ({exc}); give a JSON object such as '{{\"key\": \"value\"}}'") from None
+    if not isinstance(value, dict):
+        raise BadInput(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def read_stdin(what: str) -> str:
+    if sys.stdin is None:
+        raise BadInput(f"{what}: '-' reads standard input, but there is none")
+    return sys.stdin.read()
+
+
+@click.command()
+def init() -> None:
+    """Create the store (a no-op on an existing store)."""
+    a = app()
+    existed = os.path.exists(a.db) and os.path.getsize(a.db) > 0
+    a.store(create=True)
+    click.echo(f"{'store already exists' if existed else 'created store'}: {a.db}")
+
+
+@click.command()
+@click.argument("stream")
+@click.argument("event_type", metavar="TYPE")
+@click.argument("data", required=False, default=None, metavar="[DATA|-]")
+@click.option("--expected-version", "-e", default="any", show_default=True,
+              help="An integer (0 = no-stream), any, no-stream or exists.")
+@click.option("--event-id", default=None, help="A UUID; re-sending a stored id writes nothing.")
+@click.option("--metadata", default=None, help="Extra metadata as a JSON object.")
+@output_options
+def append(stream: str, event_type: str, data: str | None, expected_version: str, event_id: str | None,
+           metadata: str | None, as_json: bool, as_nl: bool) -> None:
+    """Append one event to STREAM. DATA is a JSON object; '-' reads it from stdin."""
+    from ..store.base import canonical_event_id, check_name, check_stream_id, parse_expected_version
+
+    check_stream_id(stream)
+    check_name(event_type, "event type")
+    expected = parse_expected_version(expected_version)
+    eid = canonical_event_id(event_id) if event_id is not None else None
+    if data == "-":
+        data = read_stdin("DATA")
+    payload = parse_json_object(data, "DATA") if data is not None else {}
+    meta = parse_json_object(metadata, "--metadata") if metadata is not None else {}
+    engine = app().engine(create=True)
+    result = engine.append(stream, event_type, payload, expected_version=expected, event_id=eid, metadata=meta)
+    mode = fmt(as_json, as_nl)
+    if mode != "table":
+        emit_json_items(({**e.as_dict()} for e in result.events), mode)
+    elif result.idempotent:
+        click.echo(f"already stored: {stream} is at version {result.version} (nothing written)")
+    else:
+        e = result.events[0]
+        click.echo(f"appended {e.type} to {stream}: version {e.version}, position {e.position}")
+
+
+@click.command()
+@click.argument("stream")
+@click.option("--from-version", type=click.IntRange(min=0), default=None, help="Start at this version.")
+@click.option("--backwards", is_flag=True, help="Newest first.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
+@output_options
+def read(stream: str, from_version: int | None, backwards: bool, limit: int | None, as_json: bool, as_nl: bool) -> None:
+    """Print a stream's events ('$all' is the global log)."""
+    from ..store.base import check_stream_id
+
+    engine = app().engine()
+    if stream == "$all":
+        events = engine.read_all(from_version or (0 if backwards else 1), limit=limit, backwards=backwards)
+    else:
+        check_stream_id(stream)
+        events = engine.read_stream(stream, from_version, backwards=backwards, limit=limit)
+    emit_events(events, fmt(as_json, as_nl), empty="")
+
+
+@click.command()
+@click.option("--from-position", type=click.IntRange(min=1), default=1, help="Start at this position.")
+@click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Only streams of this category (repeatable).")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are appended, until Ctrl-C.")
+@output_options
+def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...], limit: int | None,
+        follow: bool, as_json: bool, as_nl: bool) -> None:
+    """Print the global log, in commit order."""
+    engine = app().engine()
+    mode = fmt(as_json, as_nl)
+    if not follow:
+        emit_events(engine.read_all(from_position, types=types, categories=categories, limit=limit), mode, empty="")
+        return
+    if mode == "json":
+        mode = "nl"  # an array never ends: follow prints JSON lines
+    interval = float(os.environ.get("EVSH_POLL_INTERVAL", "0.2"))
+    position = from_position
+    shown = 0
+    try:
+        while limit is None or shown < limit:
+            batch = list(engine.read_all(position, types=types, categories=categories,
+                                         limit=None if limit is None else limit - shown))
+            if batch:
+                if mode == "nl":
+                    emit_json_items((e.as_dict() for e in batch), "nl")
+                else:
+                    emit_events(batch, "table", empty="")
+                shown += len(batch)
+                position = batch[-1].position + 1
+                continue
+            # filtered reads may skip events: move past the head we have seen
+            position = max(position, engine.store.head_position() + 1) if (types or categories) else position
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+
+
+@click.group(invoke_without_command=True)
+@click.option("--category", default=None, help="Only streams of this category.")
+@output_options
+@click.pass_context
+def streams(ctx: click.Context, category: str | None, as_json: bool, as_nl: bool) -> None:
+    """List streams with their version and first/last times."""
+    if ctx.invoked_subcommand is not None:
+        return
+    engine = app().engine()
+    rows = engine.streams(category)
+    mode = fmt(as_json, as_nl)
+    if mode != "table":
+        emit_json_items((s.as_dict() for s in rows), mode)
+        return
+    stream_table(
+        [("stream", {"min_width": 14}), ("category", {}), ("version", {"justify": "right"}),
+         ("created_at", {"style": "dim"}), ("updated_at", {"style": "dim"})],
+        ((s.stream_id, s.category, s.version, s.created_at, s.updated_at) for s in rows),
+        empty="no streams",
+    )
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup(file: str) -> None:
+    """Copy the live store to FILE consistently (SQLite's online backup, WAL included)."""
+    store = app().store()
+    store.backup(file)
+    click.echo(f"backed up {store.path} to {file}")
+
+
+@click.command()
+@click.argument("query")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated values with a header row.")
+@output_options
+def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> None:
+    """Run a read-only SQL QUERY over the store and its read models."""
+    import sqlite3
+
+    import sqlite_utils
+
+    a = app()
+    a.store()  # checks the file is an evsh store (exit 4 otherwise)
+    conn = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True, timeout=a.busy_timeout)
+    conn.execute("PRAGMA query_only = ON")
+    db = sqlite_utils.Database(conn)
+    try:
+        cursor = db.execute(query)
+        headers = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall() if cursor.description else []
+    except sqlite3.Error as exc:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text or "query_only" in text:
+            raise BadInput("evsh sql is read-only: writes are refused (change data with commands)") from None
+        raise BadInput(f"SQL error: {text}") from None
+    finally:
+        conn.close()
+    if as_csv or as_tsv:
+        import csv
+
+        writer = csv.writer(click.get_text_stream("stdout"), delimiter="\t" if as_tsv else ",", lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+        return
+    mode = fmt(as_json, as_nl)
+    if mode != "table":
+        emit_json_items((dict(zip(headers, r)) for r in rows), mode)
+        return
+    stream_table([(h, {}) for h in headers], rows)

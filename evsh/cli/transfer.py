@@ -1,0 +1,132 @@
+"""export and import: events as JSON lines, one object per line, so jq and grep work on them."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any, Iterator
+
+import click
+
+from ..errors import BadInput
+from ..store import codec
+from .context import app
+
+FORMAT_KEY = "evsh_format"
+FORMAT_VERSION = 1
+CHUNK = 5000
+_REQUIRED = ("event_id", "stream_id", "version", "type", "data")
+_KNOWN = {*_REQUIRED, "metadata", "recorded_at", "position", FORMAT_KEY}
+
+
+@click.command()
+@click.option("--stream", default=None, help="Only this stream.")
+@click.option("--category", "categories", multiple=True, help="Only streams of this category (repeatable).")
+@click.option("--from-position", type=click.IntRange(min=1), default=1, help="Start at this position.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to FILE instead of standard output.")
+def export(stream: str | None, categories: tuple[str, ...], from_position: int, output: str | None) -> None:
+    """Write events as JSON lines (as stored), for backups, diffs and `evsh import`."""
+    from ..store.base import check_stream_id
+
+    store = app().store()
+    if stream is not None:
+        check_stream_id(stream)
+        events = (e for e in store.read_stream(stream) if e.position >= from_position)
+    else:
+        events = store.read_all(from_position, categories=categories)
+    out: IO[str] = open(output, "w", encoding="utf-8") if output else click.get_text_stream("stdout")
+    n = 0
+    try:
+        for e in events:
+            d = e.as_dict()
+            d[FORMAT_KEY] = FORMAT_VERSION
+            out.write(codec.dumps(d).lstrip() + "\n")
+            n += 1
+    finally:
+        if output:
+            out.close()
+    if output:
+        click.echo(f"exported {n} events to {output}", err=True)
+
+
+def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[tuple]]:
+    """Validated rows in chunks: (line, id, stream, version, type, data, metadata, recorded_at)."""
+    from ..store.base import canonical_event_id, check_name, check_stream_id
+
+    chunk: list[tuple] = []
+    for n, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = codec.parse(raw)
+        except ValueError as exc:
+            raise BadInput(f"line {n}: not valid JSON ({exc})") from None
+        try:
+            if not isinstance(obj, dict):
+                raise BadInput("each line must be a JSON object (one event)")
+            missing = [k for k in _REQUIRED if k not in obj]
+            if missing:
+                raise BadInput(f"missing key {missing[0]!r}")
+            extra = obj.keys() - _KNOWN
+            if extra:
+                raise BadInput(f"unknown key {sorted(extra)[0]!r}")
+            fv = obj.get(FORMAT_KEY, FORMAT_VERSION)
+            if not isinstance(fv, int) or fv > FORMAT_VERSION:
+                raise BadInput(f"{FORMAT_KEY} {fv!r} is newer than this evsh reads ({FORMAT_VERSION})")
+            eid = canonical_event_id(obj["event_id"])
+            sid = check_stream_id(obj["stream_id"])
+            ver = obj["version"]
+            if type(ver) is not int or ver < 1:
+                raise BadInput(f"version must be a positive integer, not {ver!r}")
+            etype = check_name(obj["type"], "type")
+            data = obj["data"]
+            if not isinstance(data, dict):
+                raise BadInput("data must be a JSON object")
+            meta = obj.get("metadata") or {}
+            if not isinstance(meta, dict):
+                raise BadInput("metadata must be a JSON object")
+            at = obj.get("recorded_at") or now
+            if not isinstance(at, str):
+                raise BadInput("recorded_at must be a string (ISO 8601, UTC)")
+            if domain is not None:
+                spec = domain.event_type(etype)
+                if spec is not None and meta.get("schema_version", 1) == spec.schema_version:
+                    spec.decode(data)
+        except BadInput as exc:
+            raise BadInput(f"line {n}: {exc}") from None
+        chunk.append((n, eid, sid, ver, etype, codec.dumps(data), codec.dumps(meta), at))
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@click.command("import")
+@click.argument("file", metavar="FILE|-")
+def import_(file: str) -> None:
+    """Read events written by `evsh export` back, all or nothing, idempotent by event id."""
+    import os
+
+    a = app()
+    if file != "-" and not os.path.isfile(file):
+        raise BadInput(f"no such file: {file}")
+    domain = a.domain()
+    if file == "-":
+        if sys.stdin is None:
+            raise BadInput("FILE is '-' but there is no standard input")
+        handle: IO[bytes] = sys.stdin.buffer
+        close = False
+    else:
+        handle = open(file, "rb")
+        close = True
+    try:
+        store = a.store(create=True)
+        written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
+    finally:
+        if close:
+            handle.close()
+    msg = f"imported {written} events"
+    if skipped:
+        msg += f" ({skipped} already stored, skipped)"
+    click.echo(msg)

@@ -1,0 +1,292 @@
+"""What a domain module is written with: events, aggregates, commands, appliers.
+
+A small, explicit vocabulary in plain Python. Events are frozen dataclasses registered by
+``@event``; aggregates subclass :class:`Aggregate`, mark command methods with ``@command`` and
+appliers with ``@applies``. Commands yield (or return) events; appliers evolve state from events
+only, deterministically and without I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import re
+import typing
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterable
+
+from ..errors import BadInput, CommandRejected, DomainError
+from . import types as T
+from .naming import kebab, snake_case
+
+Rejected = CommandRejected  # what domain code raises: `raise Rejected("no empty orders")`
+
+
+class EventNameWarning(UserWarning):
+    """An event class is named like a command (events are facts, named in the past tense)."""
+
+
+_IMPERATIVE = re.compile(
+    r"^(Create|Add|Update|Delete|Remove|Cancel|Confirm|Process|Reserve|Release|Register|Send|Make|Set|"
+    r"Place|Ship|Do|Refund|Change|Submit|Approve|Reject|Start|Stop|Open|Close|Pay|Book|Assign|Move|Rename)"
+    r"[A-Z0-9]"
+)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """How one event type is written and read."""
+
+    name: str
+    cls: type
+    schema_version: int
+    fields: tuple[str, ...]
+    personal: tuple[str, ...] = ()
+    subject: str | None = None
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        """The payload as an event instance, validated; BadInput names the type and field."""
+        return _event_decoder(self)(data, self.name)
+
+    def encode(self, instance: Any) -> dict[str, Any]:
+        return {name: T.encode(getattr(instance, name)) for name in self.fields}
+
+
+def _event_decoder(spec: EventSpec) -> T.Decoder:
+    dec = spec.cls.__dict__.get("_evsh_decoder")
+    if dec is None:
+        dec = T.decoder(spec.cls)
+        setattr(spec.cls, "_evsh_decoder", dec)
+    return dec
+
+
+def event(
+    cls: type | None = None,
+    *,
+    name: str | None = None,
+    version: int = 1,
+    personal: Iterable[str] = (),
+    subject: str | None = None,
+) -> Any:
+    """Declare an event type: a frozen dataclass, validated when written and when read.
+
+    ``name`` overrides the stored type name; ``version`` is the payload's schema version (see
+    upcasters); ``personal`` lists fields that identify a person, encrypted per ``subject``.
+    """
+
+    def wrap(c: type) -> type:
+        if not dataclasses.is_dataclass(c):
+            c = dataclass(frozen=True)(c)
+        type_name = name or c.__name__
+        if _IMPERATIVE.match(type_name):
+            warnings.warn(
+                f"event {type_name} is named like a command; events are facts, named in the past tense",
+                EventNameWarning,
+                stacklevel=3,
+            )
+        field_names = tuple(f.name for f in dataclasses.fields(c))
+        for pf in personal:
+            if pf not in field_names:
+                raise DomainError(f"event {type_name}: personal field {pf!r} is not a field")
+        c.__evsh_event__ = EventSpec(type_name, c, version, field_names, tuple(personal), subject)
+        return c
+
+    return wrap(cls) if cls is not None else wrap
+
+
+def event_spec(obj: Any) -> EventSpec | None:
+    return getattr(obj, "__evsh_event__", None)
+
+
+# ----------------------------------------------------------------------------- commands
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    hint: Any
+    required: bool
+    default: Any = None
+
+    @property
+    def option(self) -> str:
+        return "--" + kebab(self.name)
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, str) and self.hint is not str:
+            return T.from_text(value, self.hint, self.name)
+        return T.decoder(self.hint)(value, self.name)
+
+
+@dataclass
+class CommandSpec:
+    name: str
+    fn: Callable[..., Any]
+    doc: str = ""
+    _params: list[Param] | None = None
+
+    @property
+    def cli_name(self) -> str:
+        return kebab(self.name)
+
+    @property
+    def params(self) -> list[Param]:
+        """Parameters from the method's signature and type hints (resolved on first use)."""
+        if self._params is None:
+            try:
+                hints = typing.get_type_hints(self.fn)
+            except NameError as exc:
+                raise DomainError(f"command {self.name}: cannot resolve a type hint ({exc})") from None
+            out = []
+            for p in list(inspect.signature(self.fn).parameters.values())[1:]:
+                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                    continue
+                hint = hints.get(p.name, str)
+                required = p.default is inspect.Parameter.empty
+                out.append(Param(p.name, hint, required, None if required else p.default))
+            self._params = out
+        return self._params
+
+    def bind(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Convert and check parameter values (names in snake or kebab case)."""
+        given = {k.replace("-", "_"): v for k, v in values.items()}
+        known = {p.name for p in self.params}
+        for k in given:
+            if k not in known:
+                raise BadInput(
+                    f"command {self.cli_name}: unknown parameter --{kebab(k)}"
+                    + (f" (it takes {', '.join(p.option for p in self.params)})" if self.params else " (it takes none)")
+                )
+        out = {}
+        for p in self.params:
+            if p.name in given:
+                out[p.name] = p.convert(given[p.name])
+            elif p.required:
+                raise BadInput(f"command {self.cli_name}: missing parameter {p.option} ({T.describe(p.hint)})")
+        return out
+
+
+def command(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Mark an aggregate method as a command. It yields or returns the events it decides on."""
+
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        f.__evsh_command__ = name or f.__name__
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def applies(target: Any = None) -> Any:
+    """Mark a method as the applier of an event type: ``@applies(OrderCreated)``, or bare
+    ``@applies`` with the event type taken from the parameter's annotation."""
+
+    def wrap(f: Callable[..., Any], ev: Any) -> Callable[..., Any]:
+        f.__evsh_applies__ = ev
+        return f
+
+    if callable(target) and not isinstance(target, type):
+        return wrap(target, None)
+    return lambda f: wrap(f, target)
+
+
+# ----------------------------------------------------------------------------- aggregates
+
+class Aggregate:
+    """Base of every aggregate: state fields are class annotations with defaults.
+
+    ``category`` (default: the class name in snake_case) names its streams ``category-id``.
+    """
+
+    category: ClassVar[str] = ""
+    snapshot_every: ClassVar[int | None] = None
+    state_version: ClassVar[int] = 1
+
+    _commands: ClassVar[dict[str, CommandSpec]]
+    _applier_refs: ClassVar[list[tuple[Callable[..., Any], Any]]]
+    _appliers_cache: ClassVar[dict[str, tuple[Callable[..., Any], EventSpec]] | None]
+    _defaults: ClassVar[list[tuple[str, Any]]]
+
+    id: str
+    version: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("category"):
+            cls.category = snake_case(cls.__name__)
+        if "-" in cls.category or not cls.category:
+            raise DomainError(f"aggregate {cls.__name__}: category {cls.category!r} must be non-empty, without '-'")
+        commands: dict[str, CommandSpec] = {}
+        refs: list[tuple[Callable[..., Any], Any]] = []
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                cname = getattr(value, "__evsh_command__", None)
+                if cname:
+                    commands[cname] = CommandSpec(cname, value, inspect.getdoc(value) or "")
+                if hasattr(value, "__evsh_applies__"):
+                    refs.append((value, value.__evsh_applies__))
+        cls._commands = commands
+        cls._applier_refs = refs
+        cls._appliers_cache = None
+        defaults = []
+        for klass in reversed(cls.__mro__):
+            for attr, ann in vars(klass).get("__annotations__", {}).items():
+                if attr.startswith("_") or attr in ("id", "version", "category", "snapshot_every", "state_version"):
+                    continue
+                if "ClassVar" in str(ann):
+                    continue
+                defaults.append((attr, getattr(klass, attr, None)))
+        seen: dict[str, Any] = {}
+        for attr, default in defaults:
+            seen[attr] = default
+        cls._defaults = list(seen.items())
+
+    def __init__(self, id: str) -> None:
+        self.id = id
+        self.version = 0
+        for attr, default in self._defaults:
+            setattr(self, attr, copy.deepcopy(default) if isinstance(default, (list, dict, set)) else default)
+
+    @classmethod
+    def appliers(cls) -> dict[str, tuple[Callable[..., Any], EventSpec]]:
+        """Event type name -> (applier, spec); resolved on first use so hints may be forward refs."""
+        if cls._appliers_cache is None:
+            table: dict[str, tuple[Callable[..., Any], EventSpec]] = {}
+            for fn, target in cls._applier_refs:
+                if target is None:
+                    hints = typing.get_type_hints(fn)
+                    params = [p for p in list(inspect.signature(fn).parameters)[1:]]
+                    target = hints.get(params[0]) if params else None
+                spec = event_spec(target)
+                if spec is None:
+                    raise DomainError(f"{cls.__name__}.{fn.__name__}: @applies needs an @event class")
+                table[spec.name] = (fn, spec)
+            cls._appliers_cache = table
+        return cls._appliers_cache
+
+    @classmethod
+    def commands(cls) -> dict[str, CommandSpec]:
+        return cls._commands
+
+    @classmethod
+    def find_command(cls, name: str) -> CommandSpec:
+        """A command by name (kebab or snake case); BadInput lists the known ones."""
+        spec = cls._commands.get(name.replace("-", "_"))
+        if spec is None:
+            known = ", ".join(c.cli_name for c in cls._commands.values()) or "none"
+            raise BadInput(f"aggregate {cls.category} has no command {name!r} (commands: {known})")
+        return spec
+
+    @classmethod
+    def stream_id(cls, id: str) -> str:
+        return f"{cls.category}-{id}"
+
+    def state(self) -> dict[str, Any]:
+        """The aggregate's fields as a JSON object (plus id and version)."""
+        out: dict[str, Any] = {"id": self.id, "version": self.version}
+        for attr, _ in self._defaults:
+            out[attr] = T.encode(getattr(self, attr))
+        return out
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} v{self.version}>"

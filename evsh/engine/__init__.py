@@ -1,0 +1,1 @@
+"""The engine joins the domain to the store: commands, the one read path, subscriptions."""

@@ -1,0 +1,268 @@
+"""Commands against aggregates, and the one read path every front end uses.
+
+Load (replay the stream, outside the write lock) -> decide (the command method) -> append with
+expected version = the loaded version. A writer that got in between makes the append conflict;
+the command is then retried against fresh state.
+
+Features plug in without front ends knowing: ``transforms`` rewrite events on the read path
+(upcasting, decryption), ``append_hooks`` run inside an append's transaction (inline
+projections), ``command_listeners`` see every command's outcome (tracing, reactors).
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+from ..domain.model import Aggregate, CommandSpec, EventSpec, event_spec
+from ..domain.registry import Domain, user_code_error
+from ..errors import BadInput, CommandRejected, ConcurrencyError, DomainCodeError, EvshError
+from ..store.base import ANY, NO_STREAM, AppendHook, AppendResult, EventStore, NewEvent, RecordedEvent, check_name, check_stream_id
+from ..store.sqlite import utc_now
+
+Transform = Callable[[RecordedEvent], "RecordedEvent | None"]
+
+
+@dataclass
+class CommandOutcome:
+    """What became of one command: seen by listeners, returned to callers."""
+
+    command_id: str
+    name: str  # "order.create"
+    stream_id: str
+    params: dict[str, Any]
+    correlation_id: str
+    causation_id: str
+    outcome: str = "ok"  # ok | rejected | error
+    reason: str = ""
+    events: tuple[RecordedEvent, ...] = ()
+    version: int = 0
+    at: str = ""
+    attempts: int = 1
+
+
+@dataclass
+class Engine:
+    store: EventStore
+    domain: Domain | None = None
+    clock: Callable[[], str] = utc_now
+    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    retries: int = 3
+    transforms: list[Transform] = field(default_factory=list)
+    append_hooks: list[AppendHook] = field(default_factory=list)
+    command_listeners: list[Callable[[CommandOutcome], None]] = field(default_factory=list)
+    # Set by the snapshot feature: (aggregate class, id, at_version) -> aggregate or None.
+    snapshot_loader: Callable[[type[Aggregate], str, int | None], Aggregate | None] | None = None
+
+    # ------------------------------------------------------------------ the read path
+    def _view(self, records: Iterator[RecordedEvent]) -> Iterator[RecordedEvent]:
+        if not self.transforms:
+            yield from records
+            return
+        for rec in records:
+            out: RecordedEvent | None = rec
+            for t in self.transforms:
+                out = t(out)
+                if out is None:
+                    break
+            if out is not None:
+                yield out
+
+    def read_stream(self, stream_id: str, from_version: int | None = None, *, backwards: bool = False,
+                    limit: int | None = None) -> Iterator[RecordedEvent]:
+        return self._view(self.store.read_stream(stream_id, from_version, backwards=backwards, limit=limit))
+
+    def read_all(self, from_position: int = 1, *, types: Sequence[str] = (), categories: Sequence[str] = (),
+                 limit: int | None = None, backwards: bool = False) -> Iterator[RecordedEvent]:
+        return self._view(
+            self.store.read_all(from_position, types=types, categories=categories, limit=limit, backwards=backwards)
+        )
+
+    def view(self, record: RecordedEvent) -> RecordedEvent | None:
+        """One stored record as readers see it (for callers holding raw records)."""
+        return next(self._view(iter((record,))), None)
+
+    def streams(self, category: str | None = None, **kw: Any):
+        return self.store.streams(category, **kw)
+
+    # ------------------------------------------------------------------ domain helpers
+    def require_domain(self) -> Domain:
+        if self.domain is None:
+            raise BadInput("this needs a domain module: pass --domain FILE_OR_MODULE or set EVSH_DOMAIN (try --domain shop)")
+        return self.domain
+
+    # ------------------------------------------------------------------ aggregates
+    def load(self, aggregate: str | type[Aggregate], id: str, at_version: int | None = None) -> Aggregate:
+        """The aggregate rebuilt from its stream, optionally as it was at ``at_version``."""
+        cls = self.require_domain().aggregate(aggregate) if isinstance(aggregate, str) else aggregate
+        check_stream_id(cls.stream_id(check_name(id, "aggregate id")))
+        if at_version is not None and at_version < 0:
+            raise BadInput("--at-version must be 0 or more")
+        agg = self.snapshot_loader(cls, id, at_version) if self.snapshot_loader else None
+        if agg is None:
+            agg = cls(id)
+        if at_version is not None and at_version <= agg.version:
+            if at_version < agg.version:  # a snapshot past the wanted version: start over
+                agg = cls(id)
+            else:
+                return agg
+        limit = None if at_version is None else at_version - agg.version
+        if limit == 0:
+            return agg
+        self.apply_records(agg, self.read_stream(cls.stream_id(id), agg.version + 1, limit=limit))
+        if at_version is not None and agg.version < at_version:
+            raise BadInput(f"stream {cls.stream_id(id)} is at version {agg.version}; version {at_version} does not exist yet")
+        return agg
+
+    def apply_records(self, agg: Aggregate, records: Iterator[RecordedEvent]) -> None:
+        appliers = type(agg).appliers()
+        rec = None
+        try:
+            for rec in records:
+                entry = appliers.get(rec.type)
+                if entry is not None:
+                    fn, spec = entry
+                    fn(agg, spec.decode(rec.data))
+                agg.version = rec.version
+        except BadInput as exc:
+            raise BadInput(f"stored event {rec.stream_id}@{rec.version} ({rec.type}) does not fit its type: {exc}") from None
+        except EvshError:
+            raise
+        except Exception as exc:
+            raise user_code_error(exc, f"applying {rec.type} to {type(agg).__name__}") from None
+
+    # ------------------------------------------------------------------ commands
+    def decide(self, agg: Aggregate, spec: CommandSpec, params: dict[str, Any]) -> list[tuple[EventSpec, dict[str, Any]]]:
+        """Run a command method; returns the events it emitted (already applied to ``agg``)."""
+        appliers = type(agg).appliers()
+        out: list[tuple[EventSpec, dict[str, Any]]] = []
+
+        def take(ev: Any) -> None:
+            es = event_spec(type(ev))
+            if es is None:
+                raise DomainCodeError(
+                    f"command {spec.name} of {type(agg).__name__} emitted {type(ev).__name__}, which is not an @event class"
+                )
+            data = es.encode(ev)
+            try:
+                es.decode(data)
+            except BadInput as exc:
+                raise DomainCodeError(f"command {spec.name} emitted an invalid {es.name}: {exc}") from None
+            entry = appliers.get(es.name)
+            if entry is not None:
+                entry[0](agg, ev)
+            agg.version += 1
+            out.append((es, data))
+
+        try:
+            result = spec.fn(agg, **params)
+            if inspect.isgenerator(result):
+                for ev in result:
+                    take(ev)
+            elif isinstance(result, (list, tuple)):
+                for ev in result:
+                    take(ev)
+            elif result is not None:
+                take(result)
+        except EvshError:
+            raise
+        except Exception as exc:
+            raise user_code_error(exc, f"command {type(agg).category}.{spec.name}") from None
+        return out
+
+    def execute(
+        self,
+        aggregate: str | type[Aggregate],
+        id: str,
+        command: str,
+        params: dict[str, Any] | None = None,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        actor: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        hooks: Sequence[AppendHook] = (),
+    ) -> CommandOutcome:
+        """Run a command; retry on a concurrency conflict; raise CommandRejected on a "no"."""
+        cls = self.require_domain().aggregate(aggregate) if isinstance(aggregate, str) else aggregate
+        spec = cls.find_command(command)
+        stream_id = check_stream_id(cls.stream_id(check_name(id, "aggregate id")))
+        bound = spec.bind(params or {})
+        command_id = self.new_id()
+        outcome = CommandOutcome(
+            command_id, f"{cls.category}.{spec.name}", stream_id, bound,
+            correlation_id or command_id, causation_id or command_id, at=self.clock(),
+        )
+        meta_base = dict(metadata or {})
+        meta_base.update(
+            correlation_id=outcome.correlation_id, causation_id=outcome.causation_id, command=outcome.name,
+            command_id=command_id,
+        )
+        if actor:
+            meta_base["actor"] = actor
+        attempts = max(1, self.retries + 1)
+        try:
+            for attempt in range(1, attempts + 1):
+                outcome.attempts = attempt
+                agg = self.load(cls, id)
+                loaded = agg.version
+                emitted = self.decide(agg, spec, bound)
+                if not emitted:
+                    outcome.version = loaded
+                    break
+                new = [
+                    NewEvent(es.name, data, {**meta_base, "schema_version": es.schema_version}, self.new_id())
+                    for es, data in emitted
+                ]
+                try:
+                    res = self.store.append(stream_id, new, loaded or NO_STREAM, hooks=[*self.append_hooks, *hooks])
+                except ConcurrencyError:
+                    if attempt == attempts:
+                        raise
+                    continue
+                outcome.events, outcome.version = res.events, res.version
+                break
+        except CommandRejected as exc:
+            outcome.outcome, outcome.reason = "rejected", exc.reason
+            self._tell(outcome)
+            raise
+        except EvshError as exc:
+            outcome.outcome, outcome.reason = "error", str(exc)
+            self._tell(outcome)
+            raise
+        self._tell(outcome)
+        return outcome
+
+    def _tell(self, outcome: CommandOutcome) -> None:
+        for listener in self.command_listeners:
+            listener(outcome)
+
+    # ------------------------------------------------------------------ raw appends
+    def append(
+        self,
+        stream_id: str,
+        type: str,
+        data: dict[str, Any],
+        *,
+        expected_version: Any = ANY,
+        event_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> AppendResult:
+        """Append one event by hand; a type the domain knows is validated against its class."""
+        check_stream_id(stream_id)
+        meta = dict(metadata or {})
+        spec = self.domain.event_type(type) if self.domain else None
+        if spec is not None:
+            try:
+                spec.decode(data)
+            except BadInput as exc:
+                raise BadInput(f"event {type}: {exc}") from None
+        meta.setdefault("schema_version", spec.schema_version if spec else 1)
+        meta.setdefault("correlation_id", event_id or self.new_id())
+        meta.setdefault("causation_id", meta["correlation_id"])
+        return self.store.append(
+            stream_id, [NewEvent(type, data, meta, event_id)], expected_version, hooks=list(self.append_hooks)
+        )
+

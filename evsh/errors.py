@@ -1,0 +1,75 @@
+"""Error types raised by evsh's core.
+
+The core never decides how an error is shown: each front end (CLI, shell, scripts, TUI) turns
+these types into a message and an exit code in one place.
+"""
+
+from __future__ import annotations
+
+
+class EvshError(Exception):
+    """Base of every error evsh raises on purpose."""
+
+
+class BadInput(EvshError):
+    """The caller gave something malformed: a stream id, a JSON payload, a parameter value."""
+
+
+class CommandRejected(EvshError):
+    """A command broke a business rule. Raised by domain code as ``Rejected("reason")``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConcurrencyError(EvshError):
+    """The stream's version was not the one the writer expected; nothing was written."""
+
+    def __init__(self, stream_id: str, expected: object, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r}: expected version {expected}, but the stream is at version {actual}"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class IdConflict(EvshError):
+    """An event id is already stored somewhere other than the place it is being written to."""
+
+
+class StoreError(EvshError):
+    """The store file cannot be used: missing, not an evsh store, too new, locked, unreadable."""
+
+
+class StoreMissing(StoreError):
+    pass
+
+
+class NotAStore(StoreError):
+    pass
+
+
+class NewerStore(StoreError):
+    pass
+
+
+class StoreLocked(StoreError):
+    pass
+
+
+class DomainError(EvshError):
+    """The domain module cannot be loaded or is inconsistent (a definition problem)."""
+
+
+class DomainCodeError(EvshError):
+    """The user's own domain code raised an exception; carries the user's file and line."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+
+
+class ExpectationFailed(EvshError):
+    """A script expectation or a checked property did not hold."""

@@ -1,0 +1,1 @@
+"""The event store: records, the store protocol and its embedded SQLite implementation."""

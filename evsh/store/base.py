@@ -1,0 +1,211 @@
+"""What every event store offers, independent of where events are kept.
+
+The engine and the front ends talk to this protocol only, so a server backend can be added
+beside the embedded SQLite one without touching them. Contract tests run against it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple, Protocol, Sequence
+
+from ..errors import BadInput
+
+# Expected-version kinds, as KurrentDB names them. An int is an exact version; 0 = NO_STREAM.
+ANY = "any"
+NO_STREAM = "no-stream"
+EXISTS = "exists"
+ExpectedVersion = int | str
+
+
+class RecordedEvent(NamedTuple):
+    """An event as stored: the same keys as the JSON a user sees."""
+
+    position: int
+    event_id: str
+    stream_id: str
+    version: int
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "stream_id": self.stream_id,
+            "version": self.version,
+            "position": self.position,
+            "type": self.type,
+            "data": self.data,
+            "metadata": self.metadata,
+            "recorded_at": self.recorded_at,
+        }
+
+    @property
+    def category(self) -> str:
+        return category_of(self.stream_id)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append. ``event_id`` is made when not given."""
+
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stream_id: str
+    version: int  # the stream's version after the append
+    events: tuple[RecordedEvent, ...]  # what was written (empty when idempotent)
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    stream_id: str
+    category: str
+    version: int
+    created_at: str
+    updated_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream_id": self.stream_id,
+            "category": self.category,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+# Called inside the append's transaction with the store's transaction handle and the events
+# just written: inline projections and the like commit (or roll back) together with them.
+AppendHook = Callable[[Any, Sequence[RecordedEvent]], None]
+
+
+class EventStore(Protocol):
+    """The store contract. Every method raises evsh.errors types only."""
+
+    path: str
+
+    def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: ExpectedVersion = ANY,
+        *,
+        hooks: Sequence[AppendHook] = (),
+    ) -> AppendResult: ...
+
+    def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[RecordedEvent]: ...
+
+    def read_all(
+        self,
+        from_position: int = 1,
+        *,
+        types: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        limit: int | None = None,
+        backwards: bool = False,
+    ) -> Iterator[RecordedEvent]: ...
+
+    def streams(self, category: str | None = None, *, after: str | None = None, limit: int | None = None) -> Iterator[StreamInfo]: ...
+
+    def stream_version(self, stream_id: str) -> int: ...
+
+    def head_position(self) -> int: ...
+
+    def transaction(self) -> ContextManager[Any]: ...
+
+    def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------- validation
+
+def category_of(stream_id: str) -> str:
+    """Text before the first ``-``; an id without ``-`` is its own category."""
+    return stream_id.split("-", 1)[0]
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def check_name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"{what} must be a non-empty string")
+    if _has_control(value):
+        raise BadInput(f"{what} {value!r} contains control characters")
+    return value
+
+
+def check_stream_id(stream_id: object, *, reserved_ok: bool = False) -> str:
+    sid = check_name(stream_id, "stream id")
+    if sid.startswith("$") and not reserved_ok:
+        raise BadInput(f"stream id {sid!r}: names starting with '$' are reserved for evsh")
+    if sid.startswith("-"):
+        raise BadInput(f"stream id {sid!r}: the category (text before the first '-') is empty")
+    return sid
+
+
+def canonical_event_id(value: object) -> str:
+    """Any spelling that parses as a UUID, stored lowercase with hyphens."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        raise BadInput(f"event id {value!r} is not a UUID")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise BadInput(f"event id {value!r} is not a UUID") from None
+
+
+def parse_expected_version(value: object) -> ExpectedVersion:
+    """Accept an int, a numeric string, ``any``, ``no-stream`` or ``exists``; 0 means no-stream."""
+    if isinstance(value, bool):
+        raise BadInput(f"expected version {value!r}: use an integer, any, no-stream or exists")
+    if isinstance(value, int):
+        if value < 0:
+            raise BadInput(f"expected version {value} must not be negative")
+        return NO_STREAM if value == 0 else value
+    if isinstance(value, str):
+        v = value.strip().lower().replace("_", "-")
+        if v in (ANY, NO_STREAM, EXISTS):
+            return v
+        if v.isdigit():
+            return parse_expected_version(int(v))
+    raise BadInput(f"expected version {value!r}: use an integer, any, no-stream or exists")
+
+
+def expected_matches(expected: ExpectedVersion, current: int) -> bool:
+    if expected == ANY:
+        return True
+    if expected == NO_STREAM:
+        return current == 0
+    if expected == EXISTS:
+        return current > 0
+    return current == expected
+
+
+def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

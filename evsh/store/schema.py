@@ -1,0 +1,106 @@
+"""The store's schema and its migrations.
+
+``PRAGMA user_version`` holds the schema version. A store from an older evsh is upgraded in one
+transaction; a newer one, or a SQLite file that is not an evsh store, is refused untouched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from ..errors import NewerStore, NotAStore
+
+MARK_KEY = "format"
+MARK_VALUE = "evsh-event-store"
+
+_V1 = """
+CREATE TABLE evsh_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    position    INTEGER PRIMARY KEY AUTOINCREMENT,   -- AUTOINCREMENT: never handed out twice
+    event_id    TEXT NOT NULL UNIQUE,
+    stream_id   TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    metadata    TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE TABLE streams (
+    stream_id  TEXT PRIMARY KEY,
+    category   TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX streams_by_category ON streams (category, stream_id);
+CREATE TABLE checkpoints (
+    name       TEXT PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+# Each entry upgrades the schema from version i to i + 1 (index 0 creates version 1).
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: executescript() would COMMIT the migration's transaction."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    lambda conn: run_script(conn, _V1),
+]
+
+# Features added by later work register their migrations here, in order, at import time of
+# evsh.store.sqlite (see register_migration); the list index is the schema version it creates.
+
+
+def register_migration(step: Callable[[sqlite3.Connection], None]) -> None:
+    MIGRATIONS.append(step)
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def check_and_upgrade(conn: sqlite3.Connection, path: str, *, creating: bool) -> None:
+    """Create a new store, upgrade an older one, refuse anything else. Runs in its own transaction."""
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise NotAStore(f"{path} is not an evsh store ({exc}); pass another --db") from None
+    if not tables and version == 0:
+        if not creating:
+            raise NotAStore(f"{path} is an empty SQLite file, not an evsh store; run `evsh init` to make it one")
+    else:
+        if "evsh_meta" not in tables:
+            raise NotAStore(f"{path} is a SQLite database but not an evsh store; pass another --db")
+        row = conn.execute("SELECT value FROM evsh_meta WHERE key=?", (MARK_KEY,)).fetchone()
+        if not row or row[0] != MARK_VALUE:
+            raise NotAStore(f"{path} is a SQLite database but not an evsh store; pass another --db")
+        if version > latest_version():
+            raise NewerStore(
+                f"{path} has store schema {version}, newer than this evsh understands ({latest_version()}); upgrade evsh"
+            )
+        if version == latest_version():
+            return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # re-read under the write lock: another process may have upgraded meanwhile
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in MIGRATIONS[version:]:
+            step(conn)
+        if version == 0:
+            conn.execute("INSERT INTO evsh_meta (key, value) VALUES (?, ?)", (MARK_KEY, MARK_VALUE))
+        conn.execute(f"PRAGMA user_version = {latest_version()}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

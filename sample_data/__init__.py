@@ -1,0 +1,1 @@
+"""Samples bundled with evsh: the shop domain (``--domain shop``) and its demos."""

@@ -1,0 +1,68 @@
+"""Shared fixtures: a fresh store, the shop, and the CLI through click's CliRunner."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
+
+# CI: short and steady. deep: `HYPOTHESIS_PROFILE=deep pytest` for a longer hunt.
+settings.register_profile(
+    "ci", deadline=None, derandomize=True, max_examples=30, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("deep", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@dataclass
+class CLIResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "evsh.db")
+
+
+@pytest.fixture
+def cli(db_path, monkeypatch, tmp_path):
+    """Run `evsh ARGS...` in-process on a fresh store (cwd = a temp folder); returns CLIResult."""
+    from evsh.cli.main import cli as group
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("EVSH_DB", "EVSH_DOMAIN", "EVSH_MODE", "NO_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+
+    def run(*args: str, input: str | None = None, env: dict | None = None, db: str | None = None) -> CLIResult:
+        runner = CliRunner()
+        result = runner.invoke(
+            group, ["--db", db or db_path, *args], input=input, env={"COLUMNS": "200", **(env or {})},
+            catch_exceptions=False,
+        )
+        return CLIResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def shop():
+    from evsh import load_domain
+
+    return load_domain("shop")
+
+
+@pytest.fixture
+def engine(db_path, shop):
+    from evsh import open_store
+    from evsh.engine.wiring import build_engine
+
+    store = open_store(db_path)
+    eng = build_engine(store, shop)
+    yield eng
+    store.close()
