@@ -1,0 +1,1 @@
+"""evsh shell front end."""

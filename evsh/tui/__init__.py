@@ -1,0 +1,1 @@
+"""evsh tui front end."""

@@ -1,0 +1,1 @@
+"""evsh verify front end."""
