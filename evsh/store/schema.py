@@ -53,8 +53,36 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
             statement = ""
 
 
+# Long-lived stores: stream lifecycle columns, snapshots, per-subject keys (crypto-shredding).
+_LONG_LIVED = """
+ALTER TABLE streams ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;          -- 0 live, 1 soft-deleted, 2 tombstone
+ALTER TABLE streams ADD COLUMN truncate_before INTEGER NOT NULL DEFAULT 0;  -- versions below it are hidden
+ALTER TABLE streams ADD COLUMN max_count INTEGER;
+ALTER TABLE streams ADD COLUMN max_age REAL;                                -- seconds
+CREATE INDEX streams_with_rules ON streams (stream_id)
+    WHERE deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL;
+CREATE TABLE snapshots (
+    stream_id     TEXT PRIMARY KEY,
+    aggregate     TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    state_version INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    taken_at      TEXT NOT NULL
+);
+CREATE TABLE subject_keys (
+    key_id       TEXT PRIMARY KEY,
+    subject      TEXT NOT NULL,
+    key          BLOB,                 -- NULL once the subject is forgotten
+    created_at   TEXT NOT NULL,
+    forgotten_at TEXT
+);
+CREATE UNIQUE INDEX subject_keys_active ON subject_keys (subject) WHERE key IS NOT NULL;
+CREATE INDEX subject_keys_by_subject ON subject_keys (subject);
+"""
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _V1),
+    lambda conn: run_script(conn, _LONG_LIVED),
 ]
 
 # Features added by later work register their migrations here, in order, at import time of
