@@ -35,6 +35,10 @@ class ConcurrencyError(EvshError):
         self.actual = actual
 
 
+class StreamDeleted(CommandRejected):
+    """A write to a hard-deleted stream (a tombstone): its name may never be used again."""
+
+
 class IdConflict(EvshError):
     """An event id is already stored somewhere other than the place it is being written to."""
 
