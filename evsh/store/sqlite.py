@@ -19,6 +19,7 @@ from ..errors import BadInput, ConcurrencyError, IdConflict, StoreError, StoreLo
 from . import codec, schema
 from .base import (
     ANY,
+    NO_STREAM,
     AppendHook,
     AppendResult,
     ExpectedVersion,
@@ -158,7 +159,7 @@ class SQLiteEventStore:
                 row = conn.execute("SELECT version FROM streams WHERE stream_id=?", (stream_id,)).fetchone()
                 current = row[0] if row else 0
                 if not expected_matches(expected, current):
-                    if self._already_stored(stream_id, ids):
+                    if self._already_stored(stream_id, ids, expected):
                         return AppendResult(stream_id, current, (), idempotent=True)
                     raise ConcurrencyError(stream_id, expected, current)
                 placeholders = ",".join("?" * len(ids))
@@ -166,7 +167,7 @@ class SQLiteEventStore:
                     f"SELECT event_id FROM events WHERE event_id IN ({placeholders})", ids
                 ).fetchall()
                 if found:
-                    if self._already_stored(stream_id, ids):
+                    if self._already_stored(stream_id, ids, expected):
                         return AppendResult(stream_id, current, (), idempotent=True)
                     raise IdConflict(
                         f"event id {found[0][0]} is already stored elsewhere; an event id may be used once"
@@ -203,8 +204,9 @@ class SQLiteEventStore:
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
 
-    def _already_stored(self, stream_id: str, ids: list[str]) -> bool:
-        """True when these ids are stored, in this order, consecutively, in this stream."""
+    def _already_stored(self, stream_id: str, ids: list[str], expected: ExpectedVersion = ANY) -> bool:
+        """True when these ids are stored, in this order, consecutively, in this stream, at the
+        place an exact expected version (or no-stream) puts them."""
         placeholders = ",".join("?" * len(ids))
         rows = self.conn.execute(
             f"SELECT event_id, stream_id, version FROM events WHERE event_id IN ({placeholders})", ids
@@ -213,6 +215,8 @@ class SQLiteEventStore:
             return False
         place = {eid: (sid, ver) for eid, sid, ver in rows}
         first = place[ids[0]][1]
+        if (isinstance(expected, int) and first != expected + 1) or (expected == NO_STREAM and first != 1):
+            return False
         return all(place[eid] == (stream_id, first + i) for i, eid in enumerate(ids))
 
     # ------------------------------------------------------------------ reads
