@@ -80,9 +80,27 @@ CREATE UNIQUE INDEX subject_keys_active ON subject_keys (subject) WHERE key IS N
 CREATE INDEX subject_keys_by_subject ON subject_keys (subject);
 """
 
+# Projections: one status row per read model (the checkpoint itself lives in `checkpoints`).
+_PROJECTIONS = """
+CREATE TABLE projections (
+    name           TEXT PRIMARY KEY,
+    version        INTEGER NOT NULL,     -- declared version the tables were built with
+    mode           TEXT NOT NULL,        -- catch-up | inline
+    tables         TEXT NOT NULL,        -- JSON list of the table names it owns
+    shape          TEXT,                 -- declared table shapes when built
+    error          TEXT,                 -- last failure: message (NULL when healthy)
+    error_position INTEGER,
+    error_type     TEXT,
+    error_at       TEXT,
+    last_run_at    TEXT,
+    rebuilt_at     TEXT
+);
+"""
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _V1),
     lambda conn: run_script(conn, _LONG_LIVED),
+    lambda conn: run_script(conn, _PROJECTIONS),
 ]
 
 # Features added by later work register their migrations here, in order, at import time of
