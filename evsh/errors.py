@@ -77,3 +77,22 @@ class DomainCodeError(EvshError):
 
 class ExpectationFailed(EvshError):
     """A script expectation or a checked property did not hold."""
+
+
+class ProjectionFailed(DomainCodeError):
+    """A projection's handler raised on an event: names the projection and the event.
+
+    Inline, the whole command is rolled back; in catch-up, the batch is, and the projection
+    stops at that event with the error recorded.
+    """
+
+    def __init__(self, projection: str, position: int, event_type: str, stream_id: str, message: str,
+                 where: str = "") -> None:
+        super().__init__(
+            f"projection {projection} failed on event {position} ({event_type} in {stream_id}): {message}", where
+        )
+        self.projection = projection
+        self.position = position
+        self.event_type = event_type
+        self.stream_id = stream_id
+        self.reason = message

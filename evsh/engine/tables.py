@@ -29,7 +29,7 @@ from ..errors import DomainError
 from ..store import codec
 
 # Names evsh's own schema uses: a declared table may not take them.
-RESERVED_TABLES = frozenset({"events", "streams", "checkpoints", "evsh_meta", "projections", "sqlite_sequence"})
+RESERVED_TABLES = frozenset({"events", "streams", "checkpoints", "evsh_meta", "projections", "snapshots", "subject_keys", "sqlite_sequence"})
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
