@@ -63,10 +63,16 @@ class Model:
             return current > 0
         return expected == current
 
-    def already_stored(self, stream: str, ids: list[str]) -> bool:
+    def already_stored(self, stream: str, ids: list[str], expected: object) -> bool:
+        """Stored in this stream, in this order, consecutively, and (with an exact expected
+        version or no-stream) exactly where that expected version puts them."""
         if not all(i in self.by_id for i in ids):
             return False
         first = self.by_id[ids[0]]
+        if isinstance(expected, int) and first.version != expected + 1:
+            return False
+        if expected == NO_STREAM and first.version != 1:
+            return False
         return all(
             self.by_id[i].stream_id == stream and self.by_id[i].version == first.version + n for n, i in enumerate(ids)
         )
@@ -77,9 +83,9 @@ class Model:
             return "id-conflict"
         current = self.version(stream)
         if not self.matches(expected, current):
-            return "idempotent" if self.already_stored(stream, ids) else "conflict"
+            return "idempotent" if self.already_stored(stream, ids, expected) else "conflict"
         if any(i in self.by_id for i in ids):
-            return "idempotent" if self.already_stored(stream, ids) else "id-conflict"
+            return "idempotent" if self.already_stored(stream, ids, expected) else "id-conflict"
         return "write"
 
     def write(self, stream: str, events: list[NewEvent], ids: list[str]) -> None:
