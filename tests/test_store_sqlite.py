@@ -1,0 +1,273 @@
+"""The embedded SQLite store: schema and migrations, refusing foreign files untouched, WAL,
+missing files, durability, busy timeout and the online backup."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from evsh.errors import BadInput, NewerStore, NotAStore, StoreError, StoreLocked, StoreMissing
+from evsh.store import schema
+from evsh.store.base import NewEvent
+from evsh.store.sqlite import DEFAULT_BUSY_TIMEOUT, open_store
+
+
+def fingerprint(path: str) -> tuple[bytes, int, list[str]]:
+    """Bytes, mtime and sibling files: everything a refused open must leave as it was."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    folder = os.path.dirname(path)
+    return data, os.stat(path).st_mtime_ns, sorted(os.listdir(folder))
+
+
+def make_store(path: str, n: int = 3) -> None:
+    with open_store(path) as s:
+        s.append("a-1", [NewEvent("Happened", {"n": k}) for k in range(n)])
+
+
+def raw(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+# ----------------------------------------------------------------------------- a new store
+
+def test_a_new_store_is_one_file_in_wal_mode_at_the_latest_schema(db_path):
+    make_store(db_path)
+    c = raw(db_path)
+    try:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert c.execute("PRAGMA user_version").fetchone()[0] == schema.latest_version()
+        assert c.execute("SELECT value FROM evsh_meta WHERE key='format'").fetchone()[0] == "evsh-event-store"
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"events", "streams", "checkpoints", "evsh_meta"} <= tables
+    finally:
+        c.close()
+
+
+def test_opening_an_existing_store_keeps_its_events(db_path):
+    make_store(db_path, 5)
+    with open_store(db_path, create=False) as s:
+        assert [e.data["n"] for e in s.read_stream("a-1")] == [0, 1, 2, 3, 4]
+
+
+def test_a_missing_file_is_not_created_when_reading(db_path):
+    with pytest.raises(StoreMissing, match="no store"):
+        open_store(db_path, create=False)
+    assert os.listdir(os.path.dirname(db_path)) == []
+
+
+def test_an_empty_file_is_missing_for_readers_and_becomes_a_store_for_writers(db_path):
+    open(db_path, "wb").close()
+    with pytest.raises(StoreMissing):
+        open_store(db_path, create=False)
+    assert os.path.getsize(db_path) == 0
+    make_store(db_path)
+    with open_store(db_path, create=False) as s:
+        assert s.stream_version("a-1") == 3
+
+
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(StoreError, match="folder"):
+        open_store(str(tmp_path))
+
+
+def test_a_store_in_a_missing_folder_is_a_store_error(tmp_path):
+    with pytest.raises(StoreError):
+        open_store(str(tmp_path / "no" / "such" / "evsh.db"))
+    assert not (tmp_path / "no").exists()
+
+
+# ----------------------------------------------------------------------------- migrations
+
+def test_an_older_store_is_upgraded_and_keeps_its_events(db_path, monkeypatch):
+    make_store(db_path, 4)
+    before = schema.latest_version()
+
+    def add_table(conn):
+        conn.execute("CREATE TABLE upgrade_probe (x INTEGER)")
+        conn.execute("INSERT INTO upgrade_probe VALUES (42)")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_table])
+    with open_store(db_path, create=False) as s:
+        assert [e.data["n"] for e in s.read_stream("a-1")] == [0, 1, 2, 3]
+        assert s.conn.execute("SELECT x FROM upgrade_probe").fetchone() == (42,)
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == before + 1
+    # a second open does not run the step again
+    with open_store(db_path, create=False) as s:
+        assert s.conn.execute("SELECT count(*) FROM upgrade_probe").fetchone() == (1,)
+
+
+def test_a_failing_migration_leaves_the_store_at_its_old_version(db_path, monkeypatch):
+    make_store(db_path, 2)
+    before = schema.latest_version()
+
+    def half_done(conn):
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, half_done])
+    with pytest.raises(RuntimeError, match="migration bug"):
+        open_store(db_path, create=False)
+    monkeypatch.undo()
+    c = raw(db_path)
+    try:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == before
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "half_done" not in tables
+        assert c.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    finally:
+        c.close()
+
+
+def test_a_newer_store_is_refused_and_not_modified(db_path):
+    make_store(db_path)
+    c = raw(db_path)
+    c.execute(f"PRAGMA user_version = {schema.latest_version() + 3}")
+    c.close()
+    before = fingerprint(db_path)
+    for create in (False, True):
+        with pytest.raises(NewerStore, match="newer"):
+            open_store(db_path, create=create)
+        assert fingerprint(db_path) == before
+
+
+@pytest.fixture
+def foreign_sqlite(tmp_path):
+    path = str(tmp_path / "other.db")
+    c = raw(path)
+    c.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    c.execute("INSERT INTO customers (name) VALUES ('ada')")
+    c.close()
+    return path
+
+
+def test_a_sqlite_file_that_is_not_an_evsh_store_is_refused_and_not_modified(foreign_sqlite):
+    before = fingerprint(foreign_sqlite)
+    for create in (False, True):
+        with pytest.raises(NotAStore, match="not an evsh store"):
+            open_store(foreign_sqlite, create=create)
+        assert fingerprint(foreign_sqlite) == before
+    c = raw(foreign_sqlite)
+    try:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
+    finally:
+        c.close()
+
+
+def test_a_sqlite_file_with_a_foreign_meta_table_is_refused(tmp_path):
+    path = str(tmp_path / "meta.db")
+    c = raw(path)
+    c.execute("CREATE TABLE evsh_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    c.execute("INSERT INTO evsh_meta VALUES ('format', 'something-else')")
+    c.close()
+    before = fingerprint(path)
+    with pytest.raises(NotAStore):
+        open_store(path)
+    assert fingerprint(path) == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello, this is a text file\n" * 20, bytes(range(256)) * 64, b"SQLite format 3\x00" + b"\xff" * 2000],
+    ids=["text", "binary", "fake-header"],
+)
+def test_a_file_that_is_not_sqlite_is_refused_and_not_modified(tmp_path, content):
+    path = str(tmp_path / "random.bin")
+    with open(path, "wb") as fh:
+        fh.write(content)
+    before = fingerprint(path)
+    for create in (False, True):
+        with pytest.raises(NotAStore):
+            open_store(path, create=create)
+        assert fingerprint(path) == before
+
+
+def test_an_empty_sqlite_database_is_not_a_store_for_readers(tmp_path):
+    path = str(tmp_path / "empty.db")
+    c = raw(path)
+    c.execute("CREATE TABLE t (x)")
+    c.execute("DROP TABLE t")
+    c.close()
+    before = fingerprint(path)
+    with pytest.raises(NotAStore, match="evsh init"):
+        open_store(path, create=False)
+    assert fingerprint(path) == before
+
+
+# ----------------------------------------------------------------------------- durability and locks
+
+@pytest.mark.parametrize("sync, level", [("normal", 1), ("full", 2)])
+def test_durability_option_sets_sqlite_synchronous(db_path, sync, level):
+    with open_store(db_path, sync=sync) as s:
+        assert s.conn.execute("PRAGMA synchronous").fetchone()[0] == level
+
+
+def test_an_unknown_durability_mode_is_bad_input(db_path):
+    with pytest.raises(BadInput, match="synchronous"):
+        open_store(db_path, sync="sometimes")
+    assert not os.path.exists(db_path)
+
+
+def test_the_default_busy_timeout_is_long_enough_for_a_concurrent_import(db_path):
+    assert DEFAULT_BUSY_TIMEOUT >= 30
+    with open_store(db_path) as s:
+        assert s.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 30_000
+    with open_store(db_path, busy_timeout=2.5) as s:
+        assert s.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
+
+
+def test_a_writer_locked_out_beyond_the_timeout_gets_store_locked_and_writes_nothing(db_path):
+    make_store(db_path, 1)
+    holder = raw(db_path)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with open_store(db_path, busy_timeout=0.05) as s:
+            with pytest.raises(StoreLocked, match="locked"):
+                s.append("a-1", [NewEvent("X", {})])
+            # readers are not blocked by a writer in WAL mode
+            assert s.stream_version("a-1") == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with open_store(db_path) as s:
+        assert s.head_position() == 1
+
+
+def test_a_write_lock_is_taken_for_the_append_only(db_path):
+    make_store(db_path, 1)
+    with open_store(db_path, busy_timeout=0.05) as a, open_store(db_path, busy_timeout=0.05) as b:
+        a.append("a-1", [NewEvent("X", {})])
+        list(a.read_all())
+        b.append("a-1", [NewEvent("Y", {})])  # would be StoreLocked if `a` still held the lock
+        assert a.stream_version("a-1") == 3
+
+
+# ----------------------------------------------------------------------------- backup
+
+def test_backup_of_a_live_store_holds_events_still_in_the_wal(db_path, tmp_path):
+    live = open_store(db_path)
+    try:
+        live.append("a-1", [NewEvent("X", {"n": k}) for k in range(50)])
+        live.conn.execute("PRAGMA wal_autocheckpoint=0")
+        live.append("b-1", [NewEvent("Y", {"n": k}) for k in range(50)])
+        assert os.path.getsize(db_path + "-wal") > 0  # the events are in the WAL, not the main file
+        dest = str(tmp_path / "copy.db")
+        live.backup(dest)
+        expected = [e.as_dict() for e in live.read_all()]
+    finally:
+        live.close()
+    with open_store(dest, create=False) as copy:
+        assert [e.as_dict() for e in copy.read_all()] == expected
+        assert copy.stream_version("b-1") == 50
+        assert copy.append("b-1", [NewEvent("Z", {})], 50).version == 51
+
+
+def test_backup_never_overwrites_an_existing_file(db_path, tmp_path):
+    make_store(db_path)
+    dest = tmp_path / "keep.txt"
+    dest.write_text("precious")
+    with open_store(db_path) as s, pytest.raises(BadInput, match="exists"):
+        s.backup(str(dest))
+    assert dest.read_text() == "precious"
