@@ -9,6 +9,8 @@ from __future__ import annotations
 from .domain.model import Aggregate, EventNameWarning, Rejected, applies, command, event
 from .domain.registry import Domain, load_domain
 from .engine.engine import CommandOutcome, Engine
+from .engine.tables import RowExists, RowNotFound, Table, TableSpec, table
+from .domain.projection import Projection, projection
 from .errors import (
     BadInput,
     CommandRejected,
@@ -36,3 +38,4 @@ __all__ = [
     "Rejected", "SQLiteEventStore", "StoreError", "StoreLocked", "StoreMissing", "StreamInfo", "applies",
     "command", "event", "load_domain", "open_store", "__version__",
 ]
+__all__ += ["Projection", "projection", "RowExists", "RowNotFound", "Table", "TableSpec", "table"]
