@@ -12,10 +12,10 @@ import os
 import sqlite3
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..errors import BadInput, ConcurrencyError, IdConflict, StoreError, StoreLocked, StoreMissing
+from ..errors import BadInput, ConcurrencyError, IdConflict, StoreError, StoreLocked, StoreMissing, StreamDeleted
 from . import codec, schema
 from .base import (
     ANY,
@@ -48,6 +48,29 @@ def _record(row: tuple) -> RecordedEvent:
 
 
 _COLUMNS = "position, event_id, stream_id, version, type, data, metadata, recorded_at"
+
+LIFECYCLE_STREAM = "$streams"  # where deletions, truncations and metadata changes are recorded
+LIVE, SOFT_DELETED, TOMBSTONE = 0, 1, 2
+_HIDE_ALL = 2**62
+_RULES_WHERE = "deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL"
+Keep = Callable[[tuple], bool]
+
+
+def age_cutoff(now: str, max_age: float) -> str:
+    """The oldest ``recorded_at`` still visible under ``max_age`` seconds, in the store's format."""
+    then = datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(seconds=max_age)
+    return then.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _visibility(deleted: int, truncate_before: int, max_count: int | None, max_age: float | None, version: int,
+                now: str) -> tuple[int, str | None]:
+    """(lowest visible version, oldest visible recorded_at or None) for one stream's rules."""
+    if deleted == TOMBSTONE:
+        return _HIDE_ALL, None
+    lowest = truncate_before
+    if max_count is not None:
+        lowest = max(lowest, version - max_count + 1)
+    return lowest, (age_cutoff(now, max_age) if max_age is not None else None)
 
 
 class SQLiteEventStore:
@@ -156,51 +179,50 @@ class SQLiteEventStore:
         conn = self.conn
         try:
             with self.transaction():
-                row = conn.execute("SELECT version FROM streams WHERE stream_id=?", (stream_id,)).fetchone()
+                row = conn.execute("SELECT version, deleted FROM streams WHERE stream_id=?", (stream_id,)).fetchone()
                 current = row[0] if row else 0
-                if not expected_matches(expected, current):
+                if row and row[1] == TOMBSTONE:
+                    raise StreamDeleted(
+                        f"stream {stream_id!r} was hard-deleted (a tombstone); it can never be written again"
+                    )
+                # a soft-deleted stream reads as no stream, and is written again after its last version
+                soft = bool(row and row[1] == SOFT_DELETED)
+                if not expected_matches(expected, current) and not (soft and expected_matches(expected, 0)):
                     if self._already_stored(stream_id, ids, expected):
                         return AppendResult(stream_id, current, (), idempotent=True)
                     raise ConcurrencyError(stream_id, expected, current)
-                placeholders = ",".join("?" * len(ids))
-                found = conn.execute(
-                    f"SELECT event_id FROM events WHERE event_id IN ({placeholders})", ids
-                ).fetchall()
-                if found:
-                    if self._already_stored(stream_id, ids, expected):
-                        return AppendResult(stream_id, current, (), idempotent=True)
-                    raise IdConflict(
-                        f"event id {found[0][0]} is already stored elsewhere; an event id may be used once"
-                    )
                 now = self.clock()
-                rows = [
-                    (eid, stream_id, current + i, etype, data, meta, now)
-                    for i, (eid, etype, data, meta) in enumerate(encoded, 1)
-                ]
-                conn.executemany(
-                    "INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at)"
-                    " VALUES (?,?,?,?,?,?,?)",
-                    rows,
-                )
-                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-                new_version = current + len(rows)
-                if row:
-                    conn.execute(
-                        "UPDATE streams SET version=?, updated_at=? WHERE stream_id=?", (new_version, now, stream_id)
+                recorded = []
+                version = current
+                for eid, ev, (_, etype, data, meta) in zip(ids, events, encoded):
+                    version += 1
+                    # OR IGNORE: a stored id leaves no row; _IdTaken then rolls the batch back
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO events (event_id, stream_id, version, type, data, metadata,"
+                        " recorded_at) VALUES (?,?,?,?,?,?,?)",
+                        (eid, stream_id, version, etype, data, meta, now),
                     )
-                else:
-                    conn.execute(
-                        "INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)",
-                        (stream_id, category_of(stream_id), new_version, now, now),
-                    )
-                first = last - len(rows) + 1
-                recorded = tuple(
-                    RecordedEvent(first + i, ev_id, stream_id, current + i + 1, ev.type, ev.data, ev.metadata, now)
-                    for i, (ev_id, ev) in enumerate(zip(ids, events))
+                    if cur.rowcount != 1:
+                        raise _IdTaken(eid)
+                    recorded.append(RecordedEvent(cur.lastrowid, eid, stream_id, version, ev.type, ev.data,
+                                                  ev.metadata, now))
+                conn.execute(
+                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version,"
+                    " updated_at=excluded.updated_at, deleted=0",
+                    (stream_id, category_of(stream_id), version, now, now),
                 )
+                result = tuple(recorded)
                 for hook in hooks:
-                    hook(conn, recorded)
-                return AppendResult(stream_id, new_version, recorded)
+                    hook(conn, result)
+                return AppendResult(stream_id, version, result)
+        except _IdTaken as taken:
+            # the batch was rolled back; an exact re-send is an idempotent success
+            if self._already_stored(stream_id, ids, expected):
+                return AppendResult(stream_id, self.stream_version(stream_id), (), idempotent=True)
+            raise IdConflict(
+                f"event id {taken.event_id} is already stored elsewhere; an event id may be used once"
+            ) from None
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
 
@@ -229,18 +251,28 @@ class SQLiteEventStore:
         limit: int | None = None,
     ) -> Iterator[RecordedEvent]:
         check_stream_id(stream_id, reserved_ok=True)
+        rule = self.conn.execute(
+            "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?", (stream_id,)
+        ).fetchone()
+        lowest, oldest = _visibility(*rule, self.clock()) if rule else (0, None)
+        if lowest >= _HIDE_ALL:
+            return iter(())
         if backwards:
             cursor = from_version if from_version is not None else 2**62
             op, order = "<=", "DESC"
         else:
-            cursor = from_version if from_version is not None else 1
+            cursor = max(from_version if from_version is not None else 1, lowest)
             op, order = ">=", "ASC"
+        keep: Keep | None = None
+        if lowest > 0 or oldest is not None:
+            keep = lambda r: r[3] >= lowest and (oldest is None or r[7] >= oldest)  # noqa: E731
         return self._paged(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id=? AND version {op} ? ORDER BY version {order} LIMIT ?",
             lambda c: (stream_id, c),
             cursor,
             lambda r: r[3] - 1 if backwards else r[3] + 1,
             limit,
+            keep,
         )
 
     def read_all(
@@ -272,9 +304,30 @@ class SQLiteEventStore:
             start,
             lambda r: r[0] - 1 if backwards else r[0] + 1,
             limit,
+            self.visible_filter(),
         )
 
-    def _paged(self, sql, params_for, cursor, next_cursor, limit) -> Iterator[RecordedEvent]:
+    def visible_filter(self) -> Keep | None:
+        """A row filter hiding events of deleted, truncated, max-count or max-age streams (None: all visible).
+
+        The rules of the few streams that have any are loaded once per read, so a full replay of a
+        store without lifecycle rules pays one indexed query and nothing per event.
+        """
+        rows = self.conn.execute(
+            f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM streams WHERE {_RULES_WHERE}"
+        ).fetchall()
+        if not rows:
+            return None
+        now = self.clock()
+        rules = {r[5]: _visibility(*r[:5], now) for r in rows}
+
+        def keep(row: tuple) -> bool:
+            rule = rules.get(row[2])
+            return rule is None or (row[3] >= rule[0] and (rule[1] is None or row[7] >= rule[1]))
+
+        return keep
+
+    def _paged(self, sql, params_for, cursor, next_cursor, limit, keep: Keep | None = None) -> Iterator[RecordedEvent]:
         remaining = limit if limit is not None else -1
         while remaining != 0:
             page = PAGE if remaining < 0 else min(PAGE, remaining)
@@ -283,18 +336,28 @@ class SQLiteEventStore:
             except sqlite3.OperationalError as exc:
                 raise _store_error(exc, self.path) from None
             for row in rows:
+                if keep is not None and not keep(row):
+                    continue
                 yield _record(row)
+                if remaining > 0:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
             if len(rows) < page:
                 return
             cursor = next_cursor(rows[-1])
-            if remaining > 0:
-                remaining -= len(rows)
 
     def raw_rows(self, from_position: int, limit: int) -> list[tuple]:
-        """Undecoded rows of the global log, for bulk readers that decode lazily (TUI, export)."""
-        return self.conn.execute(
+        """Undecoded visible rows of the global log, for bulk readers that decode lazily (TUI, export).
+
+        Hidden events (deleted or truncated streams) are left out, so a page may hold fewer than
+        ``limit`` rows before the end; positions may have holes after a scavenge.
+        """
+        rows = self.conn.execute(
             f"SELECT {_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?", (from_position, limit)
         ).fetchall()
+        keep = self.visible_filter()
+        return rows if keep is None else [r for r in rows if keep(r)]
 
     def streams(
         self, category: str | None = None, *, after: str | None = None, limit: int | None = None
@@ -306,13 +369,13 @@ class SQLiteEventStore:
             if category is None:
                 rows = self.conn.execute(
                     "SELECT stream_id, category, version, created_at, updated_at FROM streams"
-                    " WHERE stream_id > ? ORDER BY stream_id LIMIT ?",
+                    " WHERE stream_id > ? AND deleted = 0 ORDER BY stream_id LIMIT ?",
                     (cursor, page),
                 ).fetchall()
             else:
                 rows = self.conn.execute(
                     "SELECT stream_id, category, version, created_at, updated_at FROM streams"
-                    " WHERE category = ? AND stream_id > ? ORDER BY stream_id LIMIT ?",
+                    " WHERE category = ? AND stream_id > ? AND deleted = 0 ORDER BY stream_id LIMIT ?",
                     (category, cursor, page),
                 ).fetchall()
             for r in rows:
@@ -328,6 +391,10 @@ class SQLiteEventStore:
         return row[0] if row else 0
 
     def head_position(self) -> int:
+        """The last position handed out: it never goes back, even when a scavenge removed the newest events."""
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
+        if row is not None:
+            return row[0]
         return self.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
 
     def event_by_id(self, event_id: str) -> RecordedEvent | None:
@@ -422,6 +489,191 @@ class SQLiteEventStore:
                 return f"line {line}: event id {eid} is already stored at {stored[0]}@{stored[1]}"
         return "an event id in the file is used twice"
 
+    # ------------------------------------------------------------------ stream lifecycle
+    def stream_info(self, stream_id: str) -> dict[str, Any] | None:
+        """A stream's version and lifecycle settings, deleted streams included (None: never written)."""
+        row = self.conn.execute(
+            "SELECT stream_id, category, version, created_at, updated_at, deleted, truncate_before, max_count, max_age"
+            " FROM streams WHERE stream_id=?",
+            (stream_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        state = {LIVE: "live", SOFT_DELETED: "soft-deleted", TOMBSTONE: "hard-deleted"}[row[5]]
+        return {
+            "stream_id": row[0], "category": row[1], "version": row[2], "created_at": row[3], "updated_at": row[4],
+            "state": state, "truncate_before": row[6], "max_count": row[7], "max_age": row[8],
+        }
+
+    def _lifecycle_event(self, type_: str, data: dict[str, Any]) -> RecordedEvent:
+        """Record a lifecycle change in ``$streams`` (inside the caller's transaction) so projections can react."""
+        res = self.append(LIFECYCLE_STREAM, [NewEvent(type_, data, {"schema_version": 1})])
+        return res.events[0]
+
+    def _existing(self, stream_id: str) -> tuple[int, int, int]:
+        row = self.conn.execute(
+            "SELECT version, deleted, truncate_before FROM streams WHERE stream_id=?", (stream_id,)
+        ).fetchone()
+        if row is None:
+            raise BadInput(f"no stream {stream_id!r}")
+        if row[1] == TOMBSTONE:
+            raise StreamDeleted(f"stream {stream_id!r} was hard-deleted (a tombstone)")
+        return row
+
+    def delete_stream(self, stream_id: str, *, hard: bool = False) -> RecordedEvent | None:
+        """Soft delete (hidden, may be written again after its last version) or hard delete (a tombstone).
+
+        Returns the ``StreamDeleted`` event recorded in ``$streams``, or None when nothing changed.
+        Events stay in the file until :meth:`scavenge`.
+        """
+        check_stream_id(stream_id)
+        try:
+            with self.transaction() as conn:
+                version, deleted, _ = self._existing(stream_id)
+                if deleted == SOFT_DELETED and not hard:
+                    return None
+                conn.execute(
+                    "UPDATE streams SET deleted=?, truncate_before=? WHERE stream_id=?",
+                    (TOMBSTONE if hard else SOFT_DELETED, version + 1, stream_id),
+                )
+                conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
+                return self._lifecycle_event(
+                    "StreamDeleted", {"stream_id": stream_id, "version": version, "hard": hard}
+                )
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, self.path) from None
+
+    def truncate_stream(self, stream_id: str, before: int) -> RecordedEvent | None:
+        """Hide the stream's events below version ``before``; versions are never renumbered."""
+        check_stream_id(stream_id)
+        if type(before) is not int or before < 1:
+            raise BadInput("--before must be a version of 1 or more")
+        try:
+            with self.transaction() as conn:
+                version, deleted, current = self._existing(stream_id)
+                if before > version + 1:
+                    raise BadInput(
+                        f"stream {stream_id!r} is at version {version}; truncate before {version + 1} at most"
+                    )
+                if before <= current:
+                    return None
+                conn.execute("UPDATE streams SET truncate_before=? WHERE stream_id=?", (before, stream_id))
+                conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
+                return self._lifecycle_event("StreamTruncated", {"stream_id": stream_id, "before": before})
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, self.path) from None
+
+    def set_stream_metadata(self, stream_id: str, *, max_count: int | None, max_age: float | None) -> RecordedEvent:
+        """Set (or, with None, clear) a stream's max-count and max-age (seconds); reads honour them."""
+        check_stream_id(stream_id)
+        if max_count is not None and (type(max_count) is not int or max_count < 1):
+            raise BadInput("max-count must be a positive integer")
+        if max_age is not None and not max_age > 0:
+            raise BadInput("max-age must be a positive duration")
+        try:
+            with self.transaction() as conn:
+                self._existing(stream_id)
+                conn.execute(
+                    "UPDATE streams SET max_count=?, max_age=? WHERE stream_id=?", (max_count, max_age, stream_id)
+                )
+                return self._lifecycle_event(
+                    "StreamMetadataChanged", {"stream_id": stream_id, "max_count": max_count, "max_age": max_age}
+                )
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, self.path) from None
+
+    def scavenge(self, *, on_stream: Callable[[int, int, int], None] | None = None, reclaim: bool = True) -> dict[str, int]:
+        """Remove events hidden by deletions, truncations, max-count and max-age; then reclaim the space.
+
+        One short transaction per stream, so writers are never held up for long.
+        ``on_stream(done, total, removed)`` reports progress. Positions are never reused.
+        """
+        rows = self.conn.execute(
+            f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM streams WHERE {_RULES_WHERE}"
+        ).fetchall()
+        before = self.file_size()
+        removed = 0
+        for i, (deleted, tb, mc, ma, version, sid) in enumerate(rows, 1):
+            try:
+                with self.transaction() as conn:
+                    # re-read under the write lock: a writer may have changed the stream meanwhile
+                    fresh = conn.execute(
+                        "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?",
+                        (sid,),
+                    ).fetchone()
+                    lowest, oldest = _visibility(*fresh, self.clock())
+                    cur = conn.execute("DELETE FROM events WHERE stream_id=? AND version < ?", (sid, lowest))
+                    removed += cur.rowcount
+                    if oldest is not None:
+                        cur = conn.execute(
+                            "DELETE FROM events WHERE stream_id=? AND recorded_at < ?", (sid, oldest)
+                        )
+                        removed += cur.rowcount
+            except sqlite3.OperationalError as exc:
+                raise _store_error(exc, self.path) from None
+            if on_stream:
+                on_stream(i, len(rows), removed)
+        if reclaim:
+            self.compact()
+        return {"streams": len(rows), "removed": removed, "bytes_before": before, "bytes_after": self.file_size()}
+
+    def file_size(self) -> int:
+        """Bytes of the store file and its WAL."""
+        if self.path == ":memory:":
+            return 0
+        return sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
+
+    def compact(self, *, secure: bool = False) -> None:
+        """Give freed pages back and empty the WAL (VACUUM between two truncating checkpoints).
+
+        With ``secure``, deleted content is overwritten with zeros (PRAGMA secure_delete), so no
+        byte of it survives in the file, its free pages or the WAL.
+        """
+        if self.in_transaction:
+            raise StoreError("compact() cannot run inside a transaction")
+        conn = self.conn
+        try:
+            if secure:
+                conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("VACUUM")
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, self.path) from None
+        if busy and busy[0]:
+            raise StoreLocked(
+                f"{self.path}: another process kept a read open, so the WAL could not be emptied; close it and run again"
+            )
+
+    # ------------------------------------------------------------------ snapshots
+    def save_snapshot(self, stream_id: str, aggregate: str, version: int, state_version: int, state: str) -> None:
+        """Keep the newest snapshot per stream (a snapshot of another state version replaces any)."""
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO snapshots (stream_id, aggregate, version, state_version, state, taken_at)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT(stream_id) DO UPDATE SET aggregate=excluded.aggregate,"
+                    " version=excluded.version, state_version=excluded.state_version, state=excluded.state,"
+                    " taken_at=excluded.taken_at"
+                    " WHERE excluded.version >= snapshots.version OR excluded.state_version != snapshots.state_version",
+                    (stream_id, aggregate, version, state_version, state, self.clock()),
+                )
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, self.path) from None
+
+    def load_snapshot(self, stream_id: str) -> tuple[int, int, str] | None:
+        """(version, state_version, state) of the stream's snapshot, or None."""
+        return self.conn.execute(
+            "SELECT version, state_version, state FROM snapshots WHERE stream_id=?", (stream_id,)
+        ).fetchone()
+
+    def list_snapshots(self, aggregate: str | None = None) -> list[tuple]:
+        """(stream_id, aggregate, version, state_version, taken_at, bytes) rows, by stream."""
+        sql = "SELECT stream_id, aggregate, version, state_version, taken_at, length(state) FROM snapshots"
+        if aggregate is None:
+            return self.conn.execute(sql + " ORDER BY stream_id").fetchall()
+        return self.conn.execute(sql + " WHERE aggregate=? ORDER BY stream_id", (aggregate,)).fetchall()
+
     # ------------------------------------------------------------------ housekeeping
     def backup(self, dest: str) -> None:
         """A consistent copy of the live store, WAL included (SQLite's online backup)."""
@@ -441,6 +693,13 @@ class SQLiteEventStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _IdTaken(Exception):
+    """Internal: an event id of the batch is stored already (its transaction rolls back)."""
+
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
 
 
 def _store_error(exc: sqlite3.OperationalError, path: str) -> StoreError:
