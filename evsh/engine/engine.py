@@ -23,6 +23,8 @@ from ..store.base import ANY, NO_STREAM, AppendHook, AppendResult, EventStore, N
 from ..store.sqlite import utc_now
 
 Transform = Callable[[RecordedEvent], "RecordedEvent | None"]
+# Applied to each event on its way into the store (e.g. encrypting personal fields): (stream id, event) -> event.
+WriteTransform = Callable[[str, NewEvent], NewEvent]
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Engine:
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     retries: int = 3
     transforms: list[Transform] = field(default_factory=list)
+    write_transforms: list[WriteTransform] = field(default_factory=list)
     append_hooks: list[AppendHook] = field(default_factory=list)
     command_listeners: list[Callable[[CommandOutcome], None]] = field(default_factory=list)
     # Set by the snapshot feature: (aggregate class, id, at_version) -> aggregate or None.
@@ -212,10 +215,10 @@ class Engine:
                 if not emitted:
                     outcome.version = loaded
                     break
-                new = [
+                new = self._written(stream_id, [
                     NewEvent(es.name, data, {**meta_base, "schema_version": es.schema_version}, self.new_id())
                     for es, data in emitted
-                ]
+                ])
                 try:
                     res = self.store.append(stream_id, new, loaded or NO_STREAM, hooks=[*self.append_hooks, *hooks])
                 except ConcurrencyError:
@@ -263,6 +266,12 @@ class Engine:
         meta.setdefault("correlation_id", event_id or self.new_id())
         meta.setdefault("causation_id", meta["correlation_id"])
         return self.store.append(
-            stream_id, [NewEvent(type, data, meta, event_id)], expected_version, hooks=list(self.append_hooks)
+            stream_id, self._written(stream_id, [NewEvent(type, data, meta, event_id)]), expected_version,
+            hooks=list(self.append_hooks),
         )
+
+    def _written(self, stream_id: str, events: list[NewEvent]) -> list[NewEvent]:
+        for t in self.write_transforms:
+            events = [t(stream_id, ev) for ev in events]
+        return events
 
