@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import BadInput
+
 _SLOW_MARK = " "
 # A run of 19+ digits may be an integer orjson cannot hold exactly.
 _LONG_NUMBER = re.compile(rb"\d{19,}")
@@ -34,12 +36,36 @@ def _json_default(value: Any) -> Any:
     return _default(value)
 
 
+def _non_finite(value: Any) -> bool:
+    if type(value) is float:
+        return value != value or value in (_INF, -_INF)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+_INF = float("inf")
+
+
 def dumps(value: Any) -> str:
-    """Encode a JSON-able value to text exactly (big integers included)."""
+    """Encode a JSON-able value to text exactly (big integers included).
+
+    NaN and infinities are refused: orjson would silently write them as null.
+    """
     try:
-        return orjson.dumps(value, default=_default).decode()
+        text = orjson.dumps(value, default=_default)
     except TypeError:
-        return _SLOW_MARK + json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        try:
+            return _SLOW_MARK + json.dumps(
+                value, ensure_ascii=False, separators=(",", ":"), default=_json_default, allow_nan=False
+            )
+        except ValueError:
+            raise BadInput("NaN and infinite numbers cannot be stored in JSON") from None
+    if b"null" in text and _non_finite(value):
+        raise BadInput("NaN and infinite numbers cannot be stored in JSON")
+    return text.decode()
 
 
 def loads(text: str | bytes) -> Any:
@@ -56,5 +82,9 @@ def parse(text: str | bytes) -> Any:
     """
     raw = text.encode() if isinstance(text, str) else text
     if _LONG_NUMBER.search(raw):
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     return orjson.loads(raw)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
