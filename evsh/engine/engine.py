@@ -11,6 +11,7 @@ projections), ``command_listeners`` see every command's outcome (tracing, reacto
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import uuid
 from dataclasses import dataclass, field
@@ -225,7 +226,7 @@ class Engine:
                     if attempt == attempts:
                         raise
                     continue
-                outcome.events, outcome.version = res.events, res.version
+                outcome.events, outcome.version = self._seen(res.events), res.version
                 break
         except CommandRejected as exc:
             outcome.outcome, outcome.reason = "rejected", exc.reason
@@ -265,13 +266,20 @@ class Engine:
         meta.setdefault("schema_version", spec.schema_version if spec else 1)
         meta.setdefault("correlation_id", event_id or self.new_id())
         meta.setdefault("causation_id", meta["correlation_id"])
-        return self.store.append(
+        res = self.store.append(
             stream_id, self._written(stream_id, [NewEvent(type, data, meta, event_id)]), expected_version,
             hooks=list(self.append_hooks),
         )
+        return res if not self.write_transforms else dataclasses.replace(res, events=self._seen(res.events))
 
     def _written(self, stream_id: str, events: list[NewEvent]) -> list[NewEvent]:
         for t in self.write_transforms:
             events = [t(stream_id, ev) for ev in events]
         return events
+
+    def _seen(self, events: tuple[RecordedEvent, ...]) -> tuple[RecordedEvent, ...]:
+        """Events just written, as readers will see them (decrypted) when something was transformed on the way in."""
+        if not self.write_transforms:
+            return events
+        return tuple(v for v in map(self.view, events) if v is not None)
 
