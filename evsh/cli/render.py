@@ -146,7 +146,7 @@ def print_state(state: dict[str, Any], title: str) -> None:
 
     table = Table(title=title, box=None, show_header=False, pad_edge=False)
     table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     for key, value in state.items():
         table.add_row(Text(str(key)), Text(value if isinstance(value, str) else json_text(value)))
     console().print(table)

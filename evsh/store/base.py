@@ -6,6 +6,7 @@ beside the embedded SQLite one without touching them. Contract tests run against
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple, Protocol, Sequence
@@ -140,8 +141,12 @@ def category_of(stream_id: str) -> str:
     return stream_id.split("-", 1)[0]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _has_control(text: str) -> bool:
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+    return _CONTROL.search(text) is not None
 
 
 def check_name(value: object, what: str) -> str:
@@ -165,6 +170,8 @@ def canonical_event_id(value: object) -> str:
     """Any spelling that parses as a UUID, stored lowercase with hyphens."""
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value
     if not isinstance(value, str):
         raise BadInput(f"event id {value!r} is not a UUID")
     try:

@@ -1,0 +1,152 @@
+"""A large, realistic, reproducible shop history, for benchmarks and the TUI.
+
+The shop's own aggregates decide every event (so the history obeys the shop's rules), but they
+are driven in memory: no replay per command, and rows are written in large batches through
+the store's bulk import path. The same seed gives the same events, ids and times.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterator
+
+from ..domain.registry import Domain
+from ..errors import BadInput
+from ..store import codec
+
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CHUNK = 5000
+
+
+class _History:
+    """Turns decided events into store rows with causal metadata and event time."""
+
+    def __init__(self, engine_decide: Callable[..., Any], rng: random.Random) -> None:
+        self.decide = engine_decide
+        self.rng = rng
+        self.rows: list[tuple] = []
+        self.count = 0
+        self.at = EPOCH
+
+    def new_id(self) -> str:
+        """A random (version 4) UUID from the seeded generator, formatted without uuid.UUID's cost."""
+        h = "%032x" % self.rng.getrandbits(128)
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+    def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
+        """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
+        spec = agg.find_command(command)
+        command_id = self.new_id()
+        meta_base = {
+            "correlation_id": correlation or command_id,
+            "causation_id": causation or command_id,
+            "command": f"{agg.category}.{spec.name}",
+            "command_id": command_id,
+        }
+        version = agg.version
+        out = []
+        stamp = self.at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        for es, data in self.decide(agg, spec, params):
+            version += 1
+            self.count += 1
+            eid = self.new_id()
+            meta = {**meta_base, "schema_version": es.schema_version}
+            self.rows.append((self.count, eid, agg.stream_id(agg.id), version, es.name, codec.dumps(data),
+                              codec.dumps(meta), stamp))
+            out.append((eid, es.name))
+        self.at += timedelta(milliseconds=self.rng.randrange(5, 400))
+        return out
+
+    def take(self) -> list[tuple]:
+        rows, self.rows = self.rows, []
+        return rows
+
+
+def shop_history(
+    domain: Domain,
+    decide: Callable[..., Any],
+    *,
+    orders: int,
+    customers: int,
+    products: int = 50,
+    seed: int = 0,
+    days: float = 7.0,
+    on_order: Callable[[int], None] | None = None,
+) -> Iterator[list[tuple]]:
+    """Rows for ``store.import_rows``: stock, registrations, then orders through the workflow."""
+    for needed in ("order", "payment", "inventory", "user"):
+        if needed not in domain.aggregates:
+            raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")
+    Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
+    rng = random.Random(seed)
+    h = _History(decide, rng)
+    step = timedelta(days=days) / max(1, orders + customers + products)
+
+    def tick() -> None:
+        h.at += step * (0.5 + rng.random())
+
+    def flush_if_full() -> Iterator[list[tuple]]:
+        if len(h.rows) >= CHUNK:
+            yield h.take()
+
+    stock = {}
+    prices = {}
+    for p in range(1, products + 1):
+        pid = f"p{p}"
+        inv = Inventory(pid)
+        h.run(inv, "add_stock", {"quantity": 100 + rng.randrange(400)}, None, None)
+        stock[pid] = inv
+        # most products are cheap; a few premium ones make some orders exceed the payment limit
+        high = 60000 if rng.random() < 0.05 else 12000
+        prices[pid] = Decimal(rng.randrange(100, high)) / 100
+        tick()
+    for c in range(1, customers + 1):
+        user = User(f"u{c}")
+        h.run(user, "register", {"email": f"user{c}@example.com", "username": f"user{c}"}, None, None)
+        tick()
+        yield from flush_if_full()
+
+    product_ids = list(stock)
+    for n in range(1, orders + 1):
+        oid = f"o{n}"
+        order = Order(oid)
+        items = []
+        for pid in rng.sample(product_ids, k=min(len(product_ids), 1 + rng.randrange(3))):
+            items.append({"product_id": pid, "quantity": 1 + rng.randrange(4), "unit_price": prices[pid]})
+        params = order.find_command("create").bind({"customer_id": f"u{1 + rng.randrange(customers)}", "items": items})
+        (created, _), = h.run(order, "create", params, None, None)
+        correlation = h.rows[-1][6] and codec.loads(h.rows[-1][6])["correlation_id"]
+        payment = Payment(oid)
+        (paid, paid_type), = h.run(payment, "process", {"order_id": oid, "amount": order.total_amount}, correlation, created)
+        if paid_type != "PaymentProcessed":
+            h.run(order, "cancel", {"reason": "payment declined"}, correlation, paid)
+        else:
+            reserved = []
+            failed = None
+            cause = paid
+            for item in order.items:
+                inv = stock[item["product_id"]]
+                (cause, etype), = h.run(inv, "reserve", {"order_id": oid, "quantity": item["quantity"]}, correlation, paid)
+                if etype != "InventoryReserved":
+                    failed = cause
+                    break
+                reserved.append(inv)
+            if failed is None:
+                h.run(order, "confirm", {}, correlation, cause)
+            else:
+                for inv in reserved:
+                    h.run(inv, "release", {"order_id": oid}, correlation, failed)
+                h.run(payment, "refund", {"reason": "out of stock"}, correlation, failed)
+                h.run(order, "cancel", {"reason": "out of stock"}, correlation, failed)
+            for item in order.items:  # the warehouse restocks what runs low, most of the time
+                inv = stock[item["product_id"]]
+                if inv.available < 10 and rng.random() < 0.5:
+                    h.run(inv, "add_stock", {"quantity": 100 + rng.randrange(400)}, None, None)
+        tick()
+        if on_order:
+            on_order(n)
+        yield from flush_if_full()
+    if h.rows:
+        yield h.take()
