@@ -97,10 +97,79 @@ CREATE TABLE projections (
 );
 """
 
+# Reactors: every command's record (for traces), processed events (the idempotency guard), dead
+# letters, reactor status, worker leases, and per-minute metrics buckets.
+_REACTORS = """
+CREATE TABLE commands (
+    command_id     TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,                 -- order.create
+    stream_id      TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    causation_id   TEXT NOT NULL,
+    outcome        TEXT NOT NULL,                 -- ok | rejected | error
+    reason         TEXT NOT NULL DEFAULT '',
+    params         TEXT NOT NULL DEFAULT '{}',
+    events         TEXT NOT NULL DEFAULT '[]',    -- ids of the events it produced
+    reactor        TEXT,                          -- the reactor that sent it, if any
+    at             TEXT NOT NULL
+);
+CREATE INDEX commands_by_correlation ON commands (correlation_id);
+CREATE INDEX commands_by_causation ON commands (causation_id);
+CREATE INDEX commands_by_stream ON commands (stream_id);
+CREATE TABLE reactor_processed (
+    reactor    TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    handled_at TEXT NOT NULL,
+    PRIMARY KEY (reactor, event_id)
+) WITHOUT ROWID;
+CREATE TABLE dead_letters (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    reactor     TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    stream_id   TEXT NOT NULL,
+    event_type  TEXT NOT NULL,
+    error       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'parked',   -- parked | retried | discarded
+    parked_at   TEXT NOT NULL,
+    resolved_at TEXT,
+    UNIQUE (reactor, event_id)
+);
+CREATE TABLE reactor_status (
+    name           TEXT PRIMARY KEY,
+    stopped        INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT,
+    error_position INTEGER,
+    error_at       TEXT
+);
+CREATE TABLE reactor_leases (
+    name        TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    expires     REAL NOT NULL,                    -- unix time (wall clock, not the demo clock)
+    acquired_at TEXT NOT NULL
+);
+CREATE TABLE metrics (
+    minute       TEXT NOT NULL,                   -- 2026-01-01T10:42
+    kind         TEXT NOT NULL,                   -- reactor | projection
+    name         TEXT NOT NULL,
+    event_type   TEXT NOT NULL,                   -- '' = the subscriber as a whole (lag)
+    handled      INTEGER NOT NULL DEFAULT 0,
+    errors       INTEGER NOT NULL DEFAULT 0,
+    retries      INTEGER NOT NULL DEFAULT 0,
+    latency_sum  REAL NOT NULL DEFAULT 0,
+    latency_hist TEXT NOT NULL DEFAULT '{}',      -- log-scale bucket -> count
+    lag          INTEGER,
+    PRIMARY KEY (minute, kind, name, event_type)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _V1),
     lambda conn: run_script(conn, _LONG_LIVED),
     lambda conn: run_script(conn, _PROJECTIONS),
+    lambda conn: run_script(conn, _REACTORS),
 ]
 
 # Features added by later work register their migrations here, in order, at import time of
