@@ -28,7 +28,11 @@ COMMANDS: dict[str, str] = {
     "import": "evsh.cli.transfer:import_",
     "exec": "evsh.cli.domain_cmds:exec_",
     "state": "evsh.cli.domain_cmds:state",
+    "snapshot": "evsh.cli.lifecycle:snapshot",
+    "snapshots": "evsh.cli.lifecycle:snapshots",
     "seed": "evsh.cli.seed:seed",
+    "run": "evsh.cli.scripts:run",
+    "shell": "evsh.cli.scripts:shell",
 }
 
 

@@ -15,7 +15,9 @@ from ..domain.registry import Domain
 from ..store.base import EventStore
 from .engine import Engine
 
-INSTALLERS: list[str] = []
+INSTALLERS: list[str] = [
+    "evsh.engine.snapshots:install",
+]
 
 
 def build_engine(store: EventStore, domain: Domain | None, **options: Any) -> Engine:
