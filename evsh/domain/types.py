@@ -277,6 +277,10 @@ def from_text(text: str, hint: Any, path: str) -> Any:
             return int(text.strip())
         except ValueError:
             raise BadInput(f"{path}: expected an integer, got {text!r}") from None
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        by_text = {str(m.value): m for m in base}  # `--size 2` for an enum of ints
+        if text.strip() in by_text:
+            return by_text[text.strip()]
     if base is Decimal or base is float or (isinstance(base, type) and issubclass(base, enum.Enum)):
         return decoder(hint)(text.strip(), path)
     if base in (_dt.datetime, _dt.date):
