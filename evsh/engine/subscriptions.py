@@ -49,6 +49,22 @@ def lag(engine: Any, checkpoint: int) -> int:
     return max(0, engine.store.head_position() - checkpoint)
 
 
+def read_batch(engine: Any, after: int, types: Sequence[str] = (), categories: Sequence[str] = (),
+               limit: int = 1000) -> tuple[list[RecordedEvent], int, bool]:
+    """Up to ``limit`` stored events after position ``after``, as readers see them.
+
+    Returns (events, last position read, whether the page was full). The page is counted on
+    the stored events, before the engine's read transforms: a transform that drops events must
+    not make a page look like the end of the log (the checkpoint would jump past unread events).
+    """
+    raw = list(engine.store.read_all(after + 1, types=types, categories=categories, limit=limit))
+    last = raw[-1].position if raw else after
+    full = len(raw) == limit
+    if engine.transforms:
+        raw = [v for v in map(engine.view, raw) if v is not None]
+    return raw, last, full
+
+
 def catch_up(
     engine: Any,
     sub: Subscriber,
@@ -73,10 +89,9 @@ def catch_up(
         if head <= start:
             break
         size = batch_size if max_events is None else min(batch_size, max_events - handled)
-        events = list(engine.read_all(start + 1, types=sub.types, categories=sub.categories, limit=size))
-        full = len(events) == size
+        events, last, full = read_batch(engine, start, sub.types, sub.categories, size)
         # positions up to `head` were committed before the read, so a short batch has seen them all
-        new_checkpoint = events[-1].position if full else max(head, events[-1].position if events else 0)
+        new_checkpoint = last if full else max(head, last)
         with store.transaction() as conn:
             if get_checkpoint(conn, checkpoint) != start:
                 continue  # another runner advanced it: read again from there

@@ -17,6 +17,7 @@ from .engine import Engine
 
 INSTALLERS: list[str] = [
     "evsh.engine.snapshots:install",
+    "evsh.engine.projections:install",
 ]
 
 
