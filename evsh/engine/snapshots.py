@@ -70,7 +70,7 @@ def encode_value(v: Any, path: str = "state") -> Any:
     if isinstance(v, enum.Enum):
         return {"$enum": _ref(t), "value": encode_value(v.value, path)}
     if t is _dt.datetime:
-        return {"$datetime": v.isoformat()}
+        return {"$datetime": v.isoformat(), "fold": v.fold} if v.fold else {"$datetime": v.isoformat()}
     if t is _dt.date:
         return {"$date": v.isoformat()}
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
@@ -86,8 +86,8 @@ def decode_value(v: Any) -> Any:
         return [decode_value(x) for x in v]
     if type(v) is not dict:
         return v
-    if len(v) == 1 or "$enum" in v or "$dataclass" in v:
-        tag = next(iter(v))
+    if v:
+        tag = next(iter(v))  # plain dicts with "$" keys are written as $map, so a "$" first key is a tag
         if tag.startswith("$"):
             x = v[tag]
             if tag == "$decimal":
@@ -103,7 +103,7 @@ def decode_value(v: Any) -> Any:
             if tag == "$map":
                 return {decode_value(k): decode_value(i) for k, i in x}
             if tag == "$datetime":
-                return _dt.datetime.fromisoformat(x)
+                return _dt.datetime.fromisoformat(x).replace(fold=v.get("fold", 0))
             if tag == "$date":
                 return _dt.date.fromisoformat(x)
             if tag == "$enum":
