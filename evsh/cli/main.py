@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "snapshot": "evsh.cli.lifecycle:snapshot",
     "snapshots": "evsh.cli.lifecycle:snapshots",
     "seed": "evsh.cli.seed:seed",
+    "tui": "evsh.cli.tui:tui",
+    "projections": "evsh.cli.projections:projections",
     "run": "evsh.cli.scripts:run",
     "shell": "evsh.cli.scripts:shell",
 }

@@ -292,9 +292,19 @@ def rebuild(
         drop_tables(conn, physical.values())
         create_tables(conn, p.tables, physical, with_indexes=False)  # indexes are built once, at the swap
         set_checkpoint(conn, rcp, 0, engine.clock())
-    sub = _Subscriber(p, physical)
+    try:
+        return _fill_and_swap(engine, p, physical, rcp, batch_size, on_progress, stop, started)
+    except ProjectionFailed:
+        _discard_shadow(engine, p, physical, rcp)
+        raise
+
+
+def _fill_and_swap(engine: Any, p: Projection, physical: dict[str, str], rcp: str, batch_size: int,
+                   on_progress: Callable[[int, int], None] | None, stop: Callable[[], bool] | None,
+                   started: float) -> RebuildResult | None:
+    store = engine.store
     handled = catch_up(
-        engine, sub, rcp, batch_size=batch_size, stop=stop,
+        engine, _Subscriber(p, physical), rcp, batch_size=batch_size, stop=stop,
         on_batch=(lambda n, pos: on_progress(pos, max(pos, store.head_position()))) if on_progress else None,
     )
     if stop and stop():

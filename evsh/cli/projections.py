@@ -1,0 +1,195 @@
+"""`evsh projections`: list, run (catch up, --follow), rebuild and reset read models."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import click
+
+from ..errors import BadInput
+from .context import app
+from .errors import CLIError
+from .render import emit_json_items, fmt, output_options, progress, stream_table
+
+DEFAULT_POLL = 0.2
+
+
+def _poll_interval(value: float | None) -> float:
+    if value is not None:
+        return value
+    raw = os.environ.get("EVSH_POLL_INTERVAL", "")
+    try:
+        return float(raw) if raw else DEFAULT_POLL
+    except ValueError:
+        raise BadInput(f"EVSH_POLL_INTERVAL={raw!r} is not a number of seconds") from None
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[Any]:
+    """Ctrl-C (or SIGTERM) sets a flag checked between batches instead of tearing a batch apart."""
+
+    class Flag:
+        stopped = False
+
+        def __call__(self) -> bool:
+            return self.stopped
+
+    flag = Flag()
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if flag.stopped:  # a second Ctrl-C: stop now (the open batch rolls back)
+            raise KeyboardInterrupt
+        flag.stopped = True
+        click.echo("evsh: stopping after the current batch (Ctrl-C again to abort it)", err=True)
+
+    try:
+        old_int = signal.signal(signal.SIGINT, handler)
+        old_term = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. a TUI worker): no signal handling
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def _engine():
+    a = app()
+    return a.engine(domain_required=True)
+
+
+@click.group(invoke_without_command=True)
+@output_options
+@click.pass_context
+def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
+    """List the domain's projections: mode, version, checkpoint, lag, rows, last error, last run.
+
+    \b
+    Subcommands: run [NAME]... [--follow], rebuild NAME, reset NAME.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..engine import projections as P
+
+    rows = P.status(_engine())
+    mode = fmt(as_json, as_nl)
+    if mode != "table":
+        emit_json_items(rows, mode)
+        return
+    from rich.text import Text
+
+    def state(r: dict[str, Any]) -> Text:
+        if r["error"]:
+            e = r["error"]
+            return Text(f"failed at {e['position']} ({e['type']}): {e['message']}", style="red")
+        if r["needs_rebuild"]:
+            return Text(f"needs rebuild: {r['needs_rebuild_reason']}", style="yellow")
+        if r["rebuild_in_progress"] is not None:
+            return Text(f"rebuild unfinished at {r['rebuild_in_progress']}", style="yellow")
+        if r["built_version"] is None:
+            return Text("not built yet", style="dim")
+        return Text("ok", style="green")
+
+    stream_table(
+        [("name", {"style": "bold"}), ("mode", {}), ("version", {"justify": "right"}),
+         ("checkpoint", {"justify": "right"}), ("lag", {"justify": "right"}), ("rows", {"justify": "right"}),
+         ("last run", {"style": "dim"}), ("state", {"overflow": "fold"})],
+        ((r["name"], r["mode"], r["version"], r["checkpoint"], r["lag"], "" if r["rows"] is None else r["rows"],
+          r["last_run"] or "", state(r)) for r in rows),
+        empty="this domain declares no projections",
+    )
+
+
+@projections.command("run")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--follow", "-f", is_flag=True, help="Keep up with new events until Ctrl-C.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Events per transaction.")
+@click.option("--interval", type=click.FloatRange(min=0.0), default=None, metavar="SECONDS",
+              help="With --follow: how often to look for new events (env EVSH_POLL_INTERVAL; default 0.2).")
+def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: float | None) -> None:
+    """Bring projections up to date from their checkpoints (all of them when no NAME is given).
+
+    A handler that raises stops its projection at that event (the error is recorded and shown
+    by `evsh projections`); the others go on, and the command exits with status 5.
+    """
+    from ..engine import projections as P
+
+    engine = _engine()
+    poll = _poll_interval(interval)
+    P.select(engine, names)  # unknown names fail before anything runs
+    failed: dict[str, Any] = {}
+    with _stop_on_interrupt() as stop:
+        while True:
+            results = P.run(engine, names, batch_size=batch_size, stop=stop, skip=failed if follow else ())
+            busy = False
+            for r in results:
+                if r.error is not None:
+                    failed[r.name] = r.error
+                    click.echo(f"evsh: {r.name}: {r.error}", err=True)
+                elif r.skipped:
+                    if not follow or r.name not in failed:
+                        click.echo(f"{r.name}: skipped, {r.skipped}; run `evsh projections rebuild {r.name}`")
+                    failed.setdefault(r.name, None)
+                elif r.handled or not follow:
+                    busy = busy or bool(r.handled)
+                    click.echo(f"{r.name}: handled {r.handled:,} events, checkpoint {r.checkpoint:,}")
+            if not follow or stop():
+                break
+            if not busy:
+                deadline = time.monotonic() + poll
+                while not stop() and time.monotonic() < deadline:
+                    time.sleep(min(0.05, poll))
+            if stop():
+                break
+    errors = [e for e in failed.values() if e is not None]
+    if errors:
+        raise CLIError(errors[0])
+
+
+@projections.command("rebuild")
+@click.argument("name")
+@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="Events per committed batch (other writers wait at most one batch).")
+def rebuild_cmd(name: str, batch_size: int) -> None:
+    """Replay the whole log into fresh tables and swap them in atomically.
+
+    Queries see the old, complete tables until the swap; an interrupted rebuild (Ctrl-C, a
+    crash) leaves them as they were.
+    """
+    from ..engine import projections as P
+
+    engine = _engine()
+    P.find(engine, name)
+    head = engine.store.head_position()
+    with _stop_on_interrupt() as stop, progress(head, f"rebuilding {name}") as bar:
+        task = bar.add_task(f"rebuilding {name}", total=head or 1)
+        result = P.rebuild(
+            engine, name, batch_size=batch_size, stop=stop,
+            on_progress=lambda pos, total: bar.update(task, completed=pos, total=max(total, 1)),
+        )
+    if result is None:
+        click.echo(f"rebuild of {name} stopped; its tables are as they were", err=True)
+        raise SystemExit(130)
+    rate = result.events / result.seconds if result.seconds > 0 else 0.0
+    click.echo(
+        f"rebuilt {name}: {result.events:,} events ({result.handled:,} handled) in {result.seconds:.2f} s"
+        f" ({rate:,.0f} events/s), {result.rows:,} rows"
+    )
+
+
+@projections.command("reset")
+@click.argument("name")
+def reset_cmd(name: str) -> None:
+    """Drop a projection's tables and checkpoint (`run` or `rebuild` builds it again)."""
+    from ..engine import projections as P
+
+    dropped = P.reset(_engine(), name)
+    shown = ", ".join(dropped) if dropped else "no tables"
+    click.echo(f"reset {name}: dropped {shown}; its checkpoint is gone")
