@@ -1,0 +1,433 @@
+"""`evsh tui`: browse streams, events and aggregate state through time.
+
+The main screen: categories and streams on the left, the events of the chosen stream (or
+``$all``) on the right, and below them the selected event and the aggregate's state at that
+version. Every database call runs in a thread worker; the UI thread only renders caches.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
+from textual.worker import get_current_worker
+
+from ..engine.engine import Engine
+from ..errors import EvshError
+from .data import ALL, Browser, Criteria, Row, RowIndex, Source, diff
+from .widgets.detail import EventDetail, StateView
+from .widgets.lists import EventList, StreamList
+from .widgets.virtual_list import VirtualList
+
+
+class EvshApp(App):
+    """The event-store browser."""
+
+    CSS_PATH = "evsh.tcss"
+    TITLE = "evsh"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("slash,ctrl+f", "find", "Find"),
+        Binding("n", "find_next", "Next", show=False),
+        Binding("N", "find_previous", "Previous", show=False),
+        Binding("g", "goto", "Go to"),
+        Binding("a", "show_all", "$all"),
+        Binding("o", "open_event", "Open"),
+        Binding("x", "run_command", "Command"),
+        Binding("t", "toggle_tail", "Tail"),
+        Binding("p", "projections", "Projections"),
+        Binding("r", "reactors", "Reactors"),
+        Binding("m", "metrics", "Metrics"),
+        Binding("s", "focus('streams')", "Streams", show=False),
+        Binding("e", "focus('events')", "Events", show=False),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self, engine: Engine, *, poll_interval: float = 0.5, tail: bool = True,
+                 open_engine: Any = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.browser = Browser(engine)
+        self.poll_interval = poll_interval
+        self.tail = tail
+        self.open_engine = open_engine  # () -> Engine on its own connection (long jobs)
+        self.criteria = Criteria()
+        self.known_head = 0
+        self.sub_title = engine.store.path
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Input(placeholder="filter streams…", id="filter")
+                tree: Tree[str | None] = Tree(Text("categories"), id="categories")
+                tree.show_root = False
+                yield tree
+                yield Static(Text("streams"), id="streams-title", classes="title")
+                yield StreamList(self.browser, id="streams")
+            with Vertical(id="right"):
+                yield Static(Text(ALL), id="events-title", classes="title")
+                yield Static(id="events-header")
+                yield EventList(self.browser, id="events")
+                with TabbedContent(id="panel"):
+                    with TabPane("Event", id="tab-event"):
+                        yield EventDetail(id="detail")
+                    with TabPane("State", id="tab-state"):
+                        yield StateView(id="state")
+        yield Footer()
+
+    @property
+    def events(self) -> EventList:
+        return self.query_one("#events", EventList)
+
+    @property
+    def streams(self) -> StreamList:
+        return self.query_one("#streams", StreamList)
+
+    def on_mount(self) -> None:
+        self.query_one("#events-header", Static).update(self.events.header())
+        self.load_categories()
+        self.load_streams()
+        self.load_source(Source())
+        self.events.focus()
+        self.set_interval(self.poll_interval, self.poll, name="live-tail")
+
+    # ------------------------------------------------------------------ categories and streams
+    @work(thread=True, exclusive=True, group="categories", exit_on_error=False)
+    def load_categories(self) -> None:
+        cats = self.browser.categories()
+        count = self.browser.event_count()
+        self.call_from_thread(self._show_categories, cats, count)
+
+    def _show_categories(self, cats: list[tuple[str, int]], count: int) -> None:
+        tree = self.query_one("#categories", Tree)
+        line = Text(ALL, style="bold")
+        line.append(f"  {count:,} events", style="dim")
+        labels = [(ALL, line)]
+        for cat, n in cats:
+            label = Text(cat, style="green")
+            label.append(f"  {n:,} streams", style="dim")
+            labels.append((cat, label))
+        children = list(tree.root.children)
+        if [c.data for c in children] == [d for d, _ in labels]:
+            for node, (_, label) in zip(children, labels):
+                node.set_label(label)
+            return
+        current = tree.cursor_node.data if tree.cursor_node else ALL
+        tree.clear()
+        nodes = [tree.root.add_leaf(label, data=data) for data, label in labels]
+        for node in nodes:
+            if node.data == current:
+                tree.move_cursor(node)
+                break
+
+    @on(Tree.NodeSelected, "#categories")
+    def category_selected(self, event: Tree.NodeSelected) -> None:
+        data = event.node.data
+        self.streams.category = None if data == ALL else data
+        self.load_streams()
+        if data == ALL:
+            self.load_source(Source())
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.streams.text = event.value.strip()
+        self.load_streams()
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.streams.focus()
+
+    @work(thread=True, exclusive=True, group="streams", exit_on_error=False)
+    def load_streams(self, keep: bool = False) -> None:
+        lst = self.streams
+        total = self.browser.stream_count(lst.category, lst.text)
+        self.call_from_thread(self._show_streams, total, keep)
+
+    def _show_streams(self, total: int, keep: bool) -> None:
+        lst = self.streams
+        if keep:
+            lst.grow(total)
+            lst.invalidate()
+        else:
+            lst.reset(total)
+        what = lst.category or "all categories"
+        label = Text(f"streams of {what}" if lst.category else "streams")
+        label.append(f"  {total:,}", style="dim")
+        if lst.text:
+            label.append("  filter: ", style="dim")
+            label.append(lst.text, style="yellow")
+        self.query_one("#streams-title", Static).update(label)
+
+    @on(VirtualList.Moved, "#streams")
+    @on(VirtualList.Selected, "#streams")
+    def stream_chosen(self, event: VirtualList.Moved) -> None:
+        if not isinstance(event, VirtualList.Selected) and not self.streams.has_focus:
+            return  # the cursor was placed by a reload, not moved by the user
+        sid = event.item[0]
+        if self.events.source.stream_id != sid:
+            self.load_source(Source(sid))
+        if isinstance(event, VirtualList.Selected):
+            self.events.focus()
+
+    # ------------------------------------------------------------------ the events list
+    @work(thread=True, exclusive=True, group="source", exit_on_error=False)
+    def load_source(self, source: Source, row: int | None = None, position: int | None = None) -> None:
+        index = self.browser.index(source)
+        if position is not None:
+            row = self.browser.row_of_key(index, position)
+        self.call_from_thread(self._show_source, index, row)
+
+    def _show_source(self, index: RowIndex, row: int | None) -> None:
+        lst = self.events
+        lst.index = index
+        lst.reset(index.total, row or 0)
+        self.known_head = max(self.known_head, index.last_key if index.source.stream_id is None else 0)
+        self.query_one("#events-header", Static).update(lst.header())
+        self._title()
+        if not index.total:
+            self.query_one("#detail", EventDetail).show_empty()
+            self.query_one("#state", StateView).show_message("No events here yet.")
+
+    def _title(self) -> None:
+        lst = self.events
+        t = Text()
+        t.append(lst.source.label, style="bold green")
+        t.append(f"  {lst.total:,} events", style="dim")
+        if self.tail:
+            t.append("  ● live", style="bold red")
+        else:
+            t.append("  ○ paused", style="dim")
+        if not self.criteria.empty():
+            t.append("  find: ", style="dim")
+            t.append(describe_criteria(self.criteria), style="yellow")
+        self.query_one("#events-title", Static).update(t)
+
+    @on(VirtualList.Moved, "#events")
+    def event_moved(self, event: VirtualList.Moved) -> None:
+        row: Row = event.item
+        self.query_one("#detail", EventDetail).show(row.view)
+        if row.view is not None:
+            self.load_state(row.view.stream_id, row.view.version)
+        else:
+            self.query_one("#state", StateView).show_message("hidden event")
+
+    @on(VirtualList.Selected, "#events")
+    def event_selected(self, event: VirtualList.Selected) -> None:
+        self.action_open_event()
+
+    @work(thread=True, exclusive=True, group="state", exit_on_error=False)
+    def load_state(self, stream_id: str, version: int) -> None:
+        view = self.query_one("#state", StateView)
+        if self.browser.aggregate_for(stream_id) is None:
+            why = ("no domain loaded: pass --domain to see aggregate state" if self.browser.domain is None
+                   else f"no aggregate of the domain owns stream {stream_id}")
+            self.call_from_thread(view.show_message, why)
+            return
+        try:
+            before, now = self.browser.states(stream_id, version)
+        except EvshError as exc:
+            self.call_from_thread(view.show_message, f"cannot rebuild {stream_id}@{version}: {exc}")
+            return
+        if get_current_worker().is_cancelled:
+            return
+        self.call_from_thread(view.show_state, stream_id, version, now, diff(before, now))
+
+    # ------------------------------------------------------------------ live tail
+    def poll(self) -> None:
+        if self.tail:
+            self.check_tail()
+
+    @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
+    def check_tail(self) -> None:
+        head = self.browser.head()
+        if head == self.known_head:
+            return
+        index = self.events.index
+        probe = RowIndex(index.source, list(index.blocks))
+        added = self.browser.extend(probe)
+        cats = self.browser.categories()
+        count = self.browser.event_count()
+        total = self.browser.stream_count(self.streams.category, self.streams.text)
+        self.call_from_thread(self._tail_arrived, head, index, probe, added, cats, count, total)
+
+    def _tail_arrived(self, head: int, old: RowIndex, probe: RowIndex, added: int,
+                      cats: list[tuple[str, int]], count: int, streams_total: int) -> None:
+        self.known_head = head
+        if self.events.index is old and added:
+            self.events.index = probe
+            self.events.grow(probe.total)
+            self._title()
+        self._show_categories(cats, count)
+        if streams_total != self.streams.total:
+            self.streams.grow(streams_total)
+        self.streams.invalidate()
+
+    def action_toggle_tail(self) -> None:
+        self.tail = not self.tail
+        self._title()
+        self.notify("live tail on" if self.tail else "live tail paused")
+
+    def action_reload(self) -> None:
+        lst = self.events
+        self.load_source(lst.source, lst.cursor)
+        self.load_categories()
+        self.load_streams()
+
+    # ------------------------------------------------------------------ navigation
+    def action_show_all(self) -> None:
+        self.load_source(Source())
+
+    def action_focus(self, target: str) -> None:
+        self.query_one(f"#{target}").focus()
+
+    def selected_event(self):
+        row = self.events.current
+        return row.view if isinstance(row, Row) else None
+
+    def action_open_event(self) -> None:
+        from .screens.event import EventScreen
+
+        rec = self.selected_event()
+        if rec is not None:
+            self.push_screen(EventScreen(self.browser, rec))
+
+    def go_to_position(self, position: int) -> None:
+        """Show the event at ``position`` in ``$all``."""
+        self.load_source(Source(), position=position)
+
+    def action_goto(self) -> None:
+        from .screens.find import GotoScreen
+
+        def done(result: tuple[str, int] | None) -> None:
+            if result is None:
+                return
+            kind, value = result
+            if kind == "position":
+                if self.events.source.stream_id is None:
+                    self.jump_key(value)
+                else:
+                    self.go_to_position(value)
+            else:
+                if self.events.source.stream_id is None:
+                    self.notify("go to a version needs a stream: choose one on the left", severity="warning")
+                else:
+                    self.jump_key(value)
+
+        self.push_screen(GotoScreen(self.events.source), done)
+
+    @work(thread=True, exclusive=True, group="jump", exit_on_error=False)
+    def jump_key(self, key: int) -> None:
+        index = self.events.index
+        row = self.browser.row_of_key(index, key)
+        self.call_from_thread(self.events.move_to, row)
+
+    def action_find(self) -> None:
+        from .screens.find import FindScreen
+
+        def done(criteria: Criteria | None) -> None:
+            if criteria is None:
+                return
+            self.criteria = criteria
+            self._title()
+            if not criteria.empty():
+                self.find(False, include_current=True)
+
+        self.push_screen(FindScreen(self.criteria, self.browser.domain), done)
+
+    def action_find_next(self) -> None:
+        if self.criteria.empty():
+            self.action_find()
+        else:
+            self.find(False)
+
+    def action_find_previous(self) -> None:
+        if self.criteria.empty():
+            self.action_find()
+        else:
+            self.find(True)
+
+    @work(thread=True, exclusive=True, group="find", exit_on_error=False)
+    def find(self, backwards: bool, include_current: bool = False) -> None:
+        lst = self.events
+        worker = get_current_worker()
+        try:
+            row = self.browser.find(lst.index, lst.cursor, self.criteria, backwards=backwards,
+                                    inclusive=include_current, cancelled=lambda: worker.is_cancelled)
+        except EvshError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        if row is None:
+            self.call_from_thread(self.notify, f"no {'earlier' if backwards else 'later'} match", severity="warning")
+        else:
+            self.call_from_thread(lst.move_to, row)
+
+    # ------------------------------------------------------------------ commands
+    def action_run_command(self) -> None:
+        from .screens.command import CommandScreen
+
+        sid = self.events.source.stream_id
+        rec = self.selected_event()
+        if rec is not None:
+            sid = rec.stream_id
+        if sid is None:
+            sid = self.streams.current[0] if self.streams.current else None
+        if sid is None or self.browser.aggregate_for(sid) is None:
+            self.notify("select an event or stream of an aggregate of the domain (pass --domain)",
+                        severity="warning")
+            return
+        self.push_screen(CommandScreen(self.browser, sid), lambda _: self.check_tail())
+
+    # ------------------------------------------------------------------ other screens
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_projections(self) -> None:
+        from .screens.ops import open_projections
+
+        open_projections(self)
+
+    def action_reactors(self) -> None:
+        from .screens.ops import open_reactors
+
+        open_reactors(self)
+
+    def action_metrics(self) -> None:
+        from .screens.ops import open_metrics
+
+        open_metrics(self)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Find events", "By type, payload text, time range (/)", self.action_find)
+        yield SystemCommand("Go to position or version", "Jump in the events list (g)", self.action_goto)
+        yield SystemCommand("Show $all", "The global log (a)", self.action_show_all)
+        yield SystemCommand("Open event", "Payload, metadata, causal chain (o / enter)", self.action_open_event)
+        yield SystemCommand("Run a command", "Against the selected aggregate (x)", self.action_run_command)
+        yield SystemCommand("Toggle live tail", "Show appends by other processes (t)", self.action_toggle_tail)
+        yield SystemCommand("Projections", "Status, lag, errors, rebuild (p)", self.action_projections)
+        yield SystemCommand("Reactors and dead letters", "Status, lag, parked events (r)", self.action_reactors)
+        yield SystemCommand("Metrics", "Events per minute, handlers (m)", self.action_metrics)
+        yield SystemCommand("Help", "Key bindings (?)", self.action_help)
+
+
+def describe_criteria(c: Criteria) -> str:
+    parts = []
+    if c.type:
+        parts.append(f"type={c.type}")
+    if c.text:
+        parts.append(f"text~{c.text}")
+    if c.since:
+        parts.append(f"since {c.since}")
+    if c.until:
+        parts.append(f"until {c.until}")
+    return " ".join(parts)

@@ -1,0 +1,389 @@
+"""What the TUI reads and does, in plain Python: called from worker threads, never the UI thread.
+
+Lists are virtual: a row number is mapped to a key (a position in ``$all``, a version in a
+stream) through a :class:`RowIndex` of key ranges, so a page is read with a keyset query
+(``key >= k LIMIT n``) and never by scanning or OFFSET over the whole log. Positions may have
+holes after a scavenge: an index over a range with holes stores per-block counts instead.
+Every event shown goes through the engine's read path (``engine.view``), so upcasting,
+decryption and deleted-stream rules apply as in every other front end.
+
+One SQLite connection is shared by the worker threads, serialised by ``lock``; long jobs
+(rebuilds) open their own store and engine.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..domain.model import Aggregate, CommandSpec
+from ..engine.engine import CommandOutcome, Engine
+from ..errors import BadInput, EvshError
+from ..store import codec
+from ..store.base import RecordedEvent
+from ..store.sqlite import _COLUMNS, _record
+
+BLOCK_SHIFT = 10  # an index over a range with holes keeps one count per 1024 keys
+ALL = "$all"
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the events list shows: the global log (``stream_id=None``) or one stream."""
+
+    stream_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return "position" if self.stream_id is None else "version"
+
+    @property
+    def label(self) -> str:
+        return self.stream_id or ALL
+
+    def where(self) -> tuple[str, tuple]:
+        return ("", ()) if self.stream_id is None else ("stream_id = ? AND ", (self.stream_id,))
+
+
+@dataclass(frozen=True)
+class Block:
+    """Rows ``first_row ..`` hold keys ``start .. end`` (``count`` of them; dense when all are there)."""
+
+    first_row: int
+    start: int
+    end: int
+    count: int
+
+    @property
+    def dense(self) -> bool:
+        return self.count == self.end - self.start + 1
+
+
+@dataclass
+class RowIndex:
+    """Row number <-> key for one source."""
+
+    source: Source
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        b = self.blocks[-1] if self.blocks else None
+        return b.first_row + b.count if b else 0
+
+    @property
+    def last_key(self) -> int:
+        return self.blocks[-1].end if self.blocks else 0
+
+    def block_of_row(self, row: int) -> Block:
+        i = bisect.bisect_right([b.first_row for b in self.blocks], row) - 1
+        return self.blocks[max(0, i)]
+
+    def block_of_key(self, key: int) -> Block | None:
+        i = bisect.bisect_right([b.start for b in self.blocks], key) - 1
+        return self.blocks[i] if i >= 0 else None
+
+
+@dataclass
+class Row:
+    """One row of the events list: the record as stored and as readers see it (None: hidden)."""
+
+    record: RecordedEvent
+    view: RecordedEvent | None
+
+
+@dataclass
+class Criteria:
+    """What Find looks for; empty fields match everything."""
+
+    type: str = ""
+    text: str = ""
+    since: str = ""
+    until: str = ""
+
+    def empty(self) -> bool:
+        return not (self.type or self.text or self.since or self.until)
+
+
+def compact(value: Any) -> str:
+    return codec.dumps(value).lstrip()
+
+
+def time_bound(text: str) -> str:
+    """A user's time ("2026-01-01 10:00", "2026-01-01T10:00:00Z") in the store's ISO form."""
+    t = text.strip().replace(" ", "T")
+    if t.endswith("Z"):
+        t = t[:-1]
+    if t and not t[:4].isdigit():
+        raise BadInput(f"time {text!r}: use YYYY-MM-DD[ HH:MM[:SS]] (UTC)")
+    return t
+
+
+class Browser:
+    """Reads for the TUI, serialised on one connection; safe to call from any worker thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.lock = threading.RLock()
+
+    @property
+    def domain(self):
+        return self.engine.domain
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self.lock:
+            return self.store.conn.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: tuple = ()) -> Any:
+        rows = self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    # ------------------------------------------------------------------ streams and categories
+    def head(self) -> int:
+        with self.lock:
+            return self.store.head_position()
+
+    def categories(self) -> list[tuple[str, int]]:
+        return [(c, n) for c, n in self._rows(
+            "SELECT category, count(*) FROM streams GROUP BY category ORDER BY category")]
+
+    def event_count(self) -> int:
+        return self._one("SELECT count(*) FROM events") or 0
+
+    @staticmethod
+    def _stream_filter(category: str | None, text: str) -> tuple[str, tuple]:
+        where, params = [], []
+        if category is not None:
+            where.append("category = ?")
+            params.append(category)
+        if text:
+            where.append("instr(lower(stream_id), ?) > 0")
+            params.append(text.lower())
+        return (" WHERE " + " AND ".join(where)) if where else "", tuple(params)
+
+    def stream_count(self, category: str | None, text: str = "") -> int:
+        where, params = self._stream_filter(category, text)
+        return self._one(f"SELECT count(*) FROM streams{where}", params) or 0
+
+    def stream_page(self, category: str | None, text: str, offset: int, limit: int,
+                    after: str | None = None) -> list[tuple[str, int, str]]:
+        """(stream_id, version, updated_at) by stream id; keyset from ``after`` when known."""
+        where, params = self._stream_filter(category, text)
+        if after is not None:
+            where = (where + " AND" if where else " WHERE") + " stream_id > ?"
+            return self._rows(
+                f"SELECT stream_id, version, updated_at FROM streams{where} ORDER BY stream_id LIMIT ?",
+                (*params, after, limit))
+        return self._rows(
+            f"SELECT stream_id, version, updated_at FROM streams{where} ORDER BY stream_id LIMIT ? OFFSET ?",
+            (*params, limit, offset))
+
+    def stream_row(self, category: str | None, text: str, stream_id: str) -> int:
+        where, params = self._stream_filter(category, text)
+        where = (where + " AND" if where else " WHERE") + " stream_id < ?"
+        return self._one(f"SELECT count(*) FROM streams{where}", (*params, stream_id)) or 0
+
+    # ------------------------------------------------------------------ the row index
+    def _blocks(self, source: Source, after: int, first_row: int) -> list[Block]:
+        k = source.key
+        w, p = source.where()
+        lo = self._one(f"SELECT min({k}) FROM events WHERE {w}{k} > ?", (*p, after))
+        if lo is None:
+            return []
+        hi = self._one(f"SELECT max({k}) FROM events WHERE {w}{k} > ?", (*p, after))
+        n = self._one(f"SELECT count(*) FROM events WHERE {w}{k} > ?", (*p, after))
+        if n == hi - lo + 1:
+            return [Block(first_row, lo, hi, n)]
+        out = []
+        row = first_row
+        for start, end, count in self._rows(
+            f"SELECT min({k}), max({k}), count(*) FROM events WHERE {w}{k} > ? GROUP BY {k} >> {BLOCK_SHIFT}"
+            f" ORDER BY 1", (*p, after)):
+            out.append(Block(row, start, end, count))
+            row += count
+        return out
+
+    def index(self, source: Source) -> RowIndex:
+        return RowIndex(source, self._blocks(source, 0, 0))
+
+    def extend(self, index: RowIndex) -> int:
+        """Add rows appended since the index was made (live tail); returns how many."""
+        before = index.total
+        index.blocks.extend(self._blocks(index.source, index.last_key, before))
+        return index.total - before
+
+    def key_of_row(self, index: RowIndex, row: int) -> int:
+        b = index.block_of_row(row)
+        off = row - b.first_row
+        if b.dense:
+            return b.start + off
+        k = index.source.key
+        w, p = index.source.where()
+        return self._one(f"SELECT {k} FROM events WHERE {w}{k} >= ? ORDER BY {k} LIMIT 1 OFFSET ?",
+                         (*p, b.start, off))
+
+    def row_of_key(self, index: RowIndex, key: int) -> int:
+        """The row showing ``key``, or the row after where it would be."""
+        if not index.blocks:
+            return 0
+        b = index.block_of_key(key)
+        if b is None:
+            return 0
+        if key > b.end:
+            return b.first_row + b.count if b is not index.blocks[-1] else index.total - 1
+        if b.dense:
+            return b.first_row + key - b.start
+        k = index.source.key
+        w, p = index.source.where()
+        return b.first_row + (self._one(f"SELECT count(*) FROM events WHERE {w}{k} >= ? AND {k} < ?",
+                                        (*p, b.start, key)) or 0)
+
+    # ------------------------------------------------------------------ events
+    def _view(self, rec: RecordedEvent) -> RecordedEvent | None:
+        try:
+            return self.engine.view(rec)
+        except EvshError:
+            return None
+
+    def page(self, index: RowIndex, first_row: int, limit: int) -> list[Row]:
+        """Rows ``first_row ..`` (at most ``limit``): one keyset query, decoded through the read path."""
+        if first_row >= index.total:
+            return []
+        key = self.key_of_row(index, first_row)
+        limit = min(limit, index.total - first_row)
+        k = index.source.key
+        w, p = index.source.where()
+        raw = self._rows(f"SELECT {_COLUMNS} FROM events WHERE {w}{k} >= ? ORDER BY {k} LIMIT ?", (*p, key, limit))
+        with self.lock:
+            out = []
+            for r in raw:
+                rec = _record(r)
+                out.append(Row(rec, self._view(rec)))
+            return out
+
+    def event_by_id(self, event_id: str) -> RecordedEvent | None:
+        try:
+            with self.lock:
+                rec = self.store.event_by_id(event_id)
+                return self.engine.view(rec) if rec is not None else None
+        except BadInput:
+            return None
+
+    def event_at(self, position: int) -> RecordedEvent | None:
+        raw = self._rows(f"SELECT {_COLUMNS} FROM events WHERE position = ?", (position,))
+        if not raw:
+            return None
+        with self.lock:
+            return self._view(_record(raw[0]))
+
+    def chain(self, correlation_id: str, limit: int = 200) -> list[RecordedEvent]:
+        """The events of one causal chain (same correlation id), in log order."""
+        raw = self._rows(
+            f"SELECT {_COLUMNS} FROM events WHERE json_extract(metadata, '$.correlation_id') = ?"
+            " ORDER BY position LIMIT ?", (correlation_id, limit))
+        with self.lock:
+            return [v for v in (self._view(_record(r)) for r in raw) if v is not None]
+
+    def find(self, index: RowIndex, from_row: int, criteria: Criteria, *, backwards: bool = False,
+             inclusive: bool = False, cancelled: Callable[[], bool] = lambda: False, batch: int = 500) -> int | None:
+        """The row of the next event (after ``from_row``, or before it) that matches; None if none."""
+        if not index.total:
+            return None
+        k = index.source.key
+        w, p = index.source.where()
+        cond, params = [], []
+        if criteria.type:
+            cond.append("type = ?")
+            params.append(criteria.type.strip())
+        if criteria.since:
+            cond.append("recorded_at >= ?")
+            params.append(time_bound(criteria.since))
+        if criteria.until:
+            cond.append("recorded_at <= ?")
+            params.append(time_bound(criteria.until) + "\uffff")
+        extra = "".join(f" AND {c}" for c in cond)
+        needle = criteria.text.lower()
+        op, order = ("<", "DESC") if backwards else (">", "ASC")
+        if inclusive:
+            op += "="
+        cursor = self.key_of_row(index, min(max(from_row, 0), index.total - 1))
+        while not cancelled():
+            raw = self._rows(
+                f"SELECT {_COLUMNS} FROM events WHERE {w}{k} {op} ?{extra} ORDER BY {k} {order} LIMIT ?",
+                (*p, cursor, *params, batch))
+            if not raw:
+                return None
+            with self.lock:
+                for r in raw:
+                    rec = self._view(_record(r))
+                    if rec is None:
+                        continue
+                    if needle and needle not in compact(rec.data).lower():
+                        continue
+                    return self.row_of_key(index, r[0] if k == "position" else r[3])
+            cursor = raw[-1][0] if k == "position" else raw[-1][3]
+            op = op.rstrip("=")
+        return None
+
+    # ------------------------------------------------------------------ aggregates and commands
+    def aggregate_for(self, stream_id: str) -> type[Aggregate] | None:
+        if self.domain is None:
+            return None
+        return self.domain.aggregate_for_stream(stream_id)
+
+    @staticmethod
+    def aggregate_id(stream_id: str) -> str:
+        return stream_id.split("-", 1)[1] if "-" in stream_id else stream_id
+
+    def states(self, stream_id: str, version: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The aggregate's state at ``version`` and at the version before (time travel)."""
+        cls = self.aggregate_for(stream_id)
+        if cls is None:
+            raise BadInput(f"no aggregate of the domain owns stream {stream_id}")
+        aid = self.aggregate_id(stream_id)
+        with self.lock:
+            now = self.engine.load(cls, aid, version).state()
+            before = self.engine.load(cls, aid, version - 1).state() if version > 1 else cls(aid).state()
+        return before, now
+
+    def commands(self, stream_id: str) -> dict[str, CommandSpec]:
+        cls = self.aggregate_for(stream_id)
+        return dict(cls.commands()) if cls is not None else {}
+
+    def execute(self, stream_id: str, command: str, params: dict[str, str]) -> CommandOutcome:
+        """Run a command from a form; values are text, converted by the parameters' types."""
+        cls = self.aggregate_for(stream_id)
+        if cls is None:
+            raise BadInput(f"no aggregate of the domain owns stream {stream_id}")
+        with self.lock:
+            return self.engine.execute(cls, self.aggregate_id(stream_id), command, params, actor="tui")
+
+
+# ----------------------------------------------------------------------------- state diff
+
+def diff(before: Any, after: Any, path: str = "") -> list[tuple[str, str, Any, Any]]:
+    """(op, path, old, new) for what changed: op is ``+`` added, ``-`` removed, ``~`` changed."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[tuple[str, str, Any, Any]] = []
+        for key in after:
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in before:
+                out.append(("+", sub, None, after[key]))
+            else:
+                out.extend(diff(before[key], after[key], sub))
+        for key in before:
+            if key not in after:
+                out.append(("-", f"{path}.{key}" if path else str(key), before[key], None))
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        out = []
+        for i, (b, a) in enumerate(zip(before, after)):
+            out.extend(diff(b, a, f"{path}[{i}]"))
+        return out
+    if before != after:
+        return [("~", path, before, after)]
+    return []
+

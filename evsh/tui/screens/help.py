@@ -1,0 +1,66 @@
+"""The key bindings, in one place."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("Moving", [
+        ("tab / shift+tab", "next / previous pane"),
+        ("s, e", "focus streams, events"),
+        ("↑ ↓ j k, pgup pgdn", "move the cursor"),
+        ("home / end", "first / last row"),
+        ("enter, o", "open the event (payload, metadata, causal chain)"),
+        ("a", "show $all, the global log"),
+        ("g", "go to a position (or version, in a stream)"),
+    ]),
+    ("Finding", [
+        ("/ or ctrl+f", "find by type, payload text, time range"),
+        ("n / N", "next / previous match"),
+    ]),
+    ("Event screen", [
+        ("c", "follow causation_id to the causing event"),
+        ("enter", "open the highlighted event of the chain"),
+        ("backspace", "back along the followed links"),
+        ("g", "show this event in the log"),
+    ]),
+    ("Doing", [
+        ("x", "run a command on the selected aggregate"),
+        ("t", "pause / resume the live tail"),
+        ("p", "projections: status, lag, errors, rebuild"),
+        ("r", "reactors and dead letters: retry, discard"),
+        ("m", "metrics: events per minute, handlers"),
+        ("ctrl+r", "reload everything"),
+        ("ctrl+p", "command palette"),
+        ("? / f1", "this help"),
+        ("q", "quit"),
+    ]),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for section, rows in KEYS:
+            table.add_row(Text(section, style="bold underline"), "")
+            for key, what in rows:
+                table.add_row(Text(key), Text(what))
+            table.add_row("", "")
+        with VerticalScroll(id="dialog", classes="dialog wide"):
+            yield Static(Text("evsh tui: keys (the mouse works too)", style="bold"), classes="dialog-title")
+            yield Static(table)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
