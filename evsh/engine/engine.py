@@ -55,6 +55,8 @@ class Engine:
     retries: int = 3
     transforms: list[Transform] = field(default_factory=list)
     write_transforms: list[WriteTransform] = field(default_factory=list)
+    # Current event type -> older stored names that read as it (renamed by upcasters): type filters include them.
+    type_aliases: dict[str, set[str]] = field(default_factory=dict)
     append_hooks: list[AppendHook] = field(default_factory=list)
     command_listeners: list[Callable[[CommandOutcome], None]] = field(default_factory=list)
     # Set by the snapshot feature: (aggregate class, id, at_version) -> aggregate or None.
@@ -80,6 +82,8 @@ class Engine:
 
     def read_all(self, from_position: int = 1, *, types: Sequence[str] = (), categories: Sequence[str] = (),
                  limit: int | None = None, backwards: bool = False) -> Iterator[RecordedEvent]:
+        if types and self.type_aliases:
+            types = [*types, *(old for t in types for old in sorted(self.type_aliases.get(t, ())))]
         return self._view(
             self.store.read_all(from_position, types=types, categories=categories, limit=limit, backwards=backwards)
         )
