@@ -39,3 +39,5 @@ __all__ = [
     "command", "event", "load_domain", "open_store", "__version__",
 ]
 __all__ += ["Projection", "projection", "RowExists", "RowNotFound", "Table", "TableSpec", "table"]
+from .domain.reactor import ReactorSpec, reactor  # noqa: E402
+__all__ += ["ReactorSpec", "reactor"]

@@ -471,3 +471,81 @@ order_statistics = order_statistics_projection(ORDER_STATISTICS_WINDOW_MINUTES)
 
 
 # ----------------------------------------------------------------------------- collaboration: reactors
+#
+# Services that collaborate through events: the order workflow is a process manager (saga) that
+# turns facts into the next commands, and compensates when payment or stock says no; the e-mail
+# and notification services record side effects. evsh delivers each event to each reactor
+# effectively once: commands, their events, rows and the reactor's checkpoint commit together.
+# Payment ids are the order's id, inventory ids are product ids, so the workflow is
+# deterministic and a demo repeats exactly.
+
+from evsh import reactor  # noqa: E402
+
+SENT_EMAILS = table(
+    "sent_emails",
+    {"event_id": str, "user_id": str, "email": str, "subject": str, "body": str, "sent_at": str},
+    pk="event_id",
+)
+NOTIFICATIONS = table(
+    "notifications",
+    {"event_id": str, "user_id": str, "channel": str, "message": str, "created_at": str},
+    pk="event_id",
+)
+
+
+def _wanted(order) -> dict[str, int]:
+    """Quantity per product of an order (an order may list a product twice)."""
+    wanted: dict[str, int] = {}
+    for item in order.items:
+        wanted[item["product_id"]] = wanted.get(item["product_id"], 0) + item["quantity"]
+    return wanted
+
+
+@reactor("order_workflow", on=["order.created", "payment.*", "inventory.*"])
+def order_workflow(event, ctx):
+    """Order saga: pay, reserve each product, confirm; cancel on decline, release and refund on shortage."""
+    if event.type == "OrderCreated":
+        ctx.send("payment", event.order_id, "process", order_id=event.order_id, amount=event.total_amount)
+        return
+    if event.type not in ("PaymentProcessed", "PaymentDeclined", "InventoryReserved", "InventoryReservationFailed"):
+        return
+    order = ctx.load("order", event.order_id)
+    if order.status != "created":  # already confirmed or cancelled: nothing left to decide
+        return
+    wanted = _wanted(order)
+    if event.type == "PaymentProcessed":
+        for product_id, quantity in wanted.items():
+            ctx.send("inventory", product_id, "reserve", order_id=order.id, quantity=quantity)
+    elif event.type == "PaymentDeclined":
+        ctx.send("order", order.id, "cancel", reason=f"payment declined: {event.reason}")
+    elif event.type == "InventoryReserved":
+        if all(ctx.load("inventory", p).reserved.get(order.id) == q for p, q in wanted.items()):
+            ctx.send("order", order.id, "confirm")
+    else:  # InventoryReservationFailed: release what was reserved, refund, cancel
+        for product_id in wanted:
+            if order.id in ctx.load("inventory", product_id).reserved:
+                ctx.send("inventory", product_id, "release", order_id=order.id)
+        if ctx.load("payment", order.id).status == "processed":
+            ctx.send("payment", order.id, "refund", reason=f"order {order.id} cancelled: not enough stock")
+        ctx.send("order", order.id, "cancel",
+                 reason=f"not enough stock of {event.product_id}: {event.requested} requested,"
+                        f" {event.available} available")
+
+
+@reactor("welcome_email", on=["UserRegistered"], tables=[SENT_EMAILS])
+def welcome_email(event, ctx):
+    """The e-mail service: one welcome e-mail per registration (idempotent by event id)."""
+    ctx.table("sent_emails").insert({
+        "event_id": event.event_id, "user_id": event.user_id, "email": event.email,
+        "subject": "Welcome to the shop", "body": f"Hello {event.username}, thanks for signing up!",
+        "sent_at": ctx.now,
+    }, ignore=True)
+
+
+@reactor("user_notifications", on=["user.registered"], tables=[NOTIFICATIONS])
+def user_notifications(event, ctx):
+    """The notification service: tells the staff a user signed up (idempotent by event id)."""
+    ctx.table("notifications").insert({
+        "event_id": event.event_id, "user_id": event.user_id, "channel": "system",
+        "message": f"new user {event.username} ({event.user_id}) registered", "created_at": ctx.now,
+    }, ignore=True)

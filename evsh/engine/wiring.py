@@ -18,6 +18,7 @@ from .engine import Engine
 INSTALLERS: list[str] = [
     "evsh.engine.snapshots:install",
     "evsh.engine.projections:install",
+    "evsh.engine.reactors:install",
 ]
 
 

@@ -1,0 +1,240 @@
+"""Handling metrics of reactors and projections, kept in the store as per-minute buckets.
+
+One row per (minute, kind, name, event type): events handled, errors, retries, the sum and a
+log-scale histogram of handling latencies (so p50/p95/p99 can be computed for any window by
+adding histograms), and the subscriber's lag at the last write. Rows are written with each
+batch, inside the batch's transaction, so other processes and later runs see them and a rolled
+back batch leaves no metric behind. The row for event type ``""`` carries the subscriber-wide
+lag gauge.
+
+The API for any subscriber::
+
+    metrics.record(conn, "projection", "order_details", "OrderCreated", count=250,
+                   latencies=[...seconds...], at=engine.clock())
+
+or, to gather many events before one write per key, :class:`Buffer`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..store import codec
+
+# Histogram bucket i holds latencies up to 1 µs * 10 ** (i / 10): 26% wide buckets, 1 µs .. 100 s.
+BUCKETS = 81
+_BASE = 1e-6
+
+
+def bucket_of(seconds: float) -> int:
+    if seconds <= _BASE:
+        return 0
+    return min(BUCKETS - 1, math.ceil(10 * math.log10(seconds / _BASE) - 1e-9))
+
+
+def bucket_bound(i: int) -> float:
+    return _BASE * 10 ** (i / 10)
+
+
+def percentile(hist: dict[int, int], q: float) -> float | None:
+    """The latency (seconds) below which a fraction ``q`` of the recorded ones fall (bucket bound)."""
+    total = sum(hist.values())
+    if total == 0:
+        return None
+    rank = q * total
+    seen = 0
+    for i in sorted(hist):
+        seen += hist[i]
+        if seen >= rank:
+            return bucket_bound(i)
+    return bucket_bound(max(hist))
+
+
+def minute_of(at: str) -> str:
+    """``2026-01-01T10:42:13.5Z`` -> ``2026-01-01T10:42``."""
+    return at[:16]
+
+
+@dataclass
+class _Acc:
+    handled: int = 0
+    errors: int = 0
+    retries: int = 0
+    latency_sum: float = 0.0
+    hist: dict[int, int] = field(default_factory=dict)
+    lag: int | None = None
+
+    def add_latencies(self, latencies: Iterable[float]) -> None:
+        h = self.hist
+        for lat in latencies:
+            self.latency_sum += lat
+            b = bucket_of(lat)
+            h[b] = h.get(b, 0) + 1
+
+
+class Buffer:
+    """Metrics gathered in memory and written with one upsert per key at :meth:`flush`."""
+
+    def __init__(self) -> None:
+        self._acc: dict[tuple[str, str, str], _Acc] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._acc)
+
+    def _get(self, kind: str, name: str, event_type: str) -> _Acc:
+        key = (kind, name, event_type)
+        acc = self._acc.get(key)
+        if acc is None:
+            acc = self._acc[key] = _Acc()
+        return acc
+
+    def handled(self, kind: str, name: str, event_type: str, latency: float) -> None:
+        acc = self._get(kind, name, event_type)
+        acc.handled += 1
+        acc.latency_sum += latency
+        b = bucket_of(latency)
+        acc.hist[b] = acc.hist.get(b, 0) + 1
+
+    def error(self, kind: str, name: str, event_type: str, *, retried: bool) -> None:
+        acc = self._get(kind, name, event_type)
+        acc.errors += 1
+        if retried:
+            acc.retries += 1
+
+    def lag(self, kind: str, name: str, lag: int) -> None:
+        self._get(kind, name, "").lag = lag
+
+    def flush(self, conn: Any, at: str) -> None:
+        for (kind, name, etype), acc in self._acc.items():
+            _upsert(conn, minute_of(at), kind, name, etype, acc)
+        self._acc = {}
+
+    def clear(self) -> None:
+        self._acc = {}
+
+
+def record(
+    conn: Any,
+    kind: str,
+    name: str,
+    event_type: str,
+    count: int,
+    errors: int = 0,
+    retries: int = 0,
+    latencies: Iterable[float] = (),
+    *,
+    lag: int | None = None,
+    at: str,
+) -> None:
+    """Add one batch's figures for (kind, name, event type) to the bucket of minute ``at``."""
+    acc = _Acc(handled=count, errors=errors, retries=retries, lag=lag)
+    acc.add_latencies(latencies)
+    _upsert(conn, minute_of(at), kind, name, event_type, acc)
+
+
+def _upsert(conn: Any, minute: str, kind: str, name: str, etype: str, acc: _Acc) -> None:
+    row = conn.execute(
+        "SELECT handled, errors, retries, latency_sum, latency_hist, lag FROM metrics"
+        " WHERE minute=? AND kind=? AND name=? AND event_type=?",
+        (minute, kind, name, etype),
+    ).fetchone()
+    hist = dict(acc.hist)
+    handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
+    if row is not None:
+        for k, v in codec.loads(row[4]).items():
+            hist[int(k)] = hist.get(int(k), 0) + v
+        handled += row[0]
+        errors += row[1]
+        retries += row[2]
+        lsum += row[3]
+        if lag is None:
+            lag = row[5]
+    conn.execute(
+        "INSERT OR REPLACE INTO metrics (minute, kind, name, event_type, handled, errors, retries, latency_sum,"
+        " latency_hist, lag) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (minute, kind, name, etype, handled, errors, retries, lsum, codec.dumps({str(k): v for k, v in hist.items()}), lag),
+    )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Series:
+    """Totals of one (kind, name, event type) over a window, with handled per minute."""
+
+    kind: str
+    name: str
+    event_type: str
+    handled: int = 0
+    errors: int = 0
+    retries: int = 0
+    latency_sum: float = 0.0
+    hist: dict[int, int] = field(default_factory=dict)
+    lag: int | None = None
+    last_minute: str = ""
+    per_minute: dict[str, int] = field(default_factory=dict)
+
+    def p(self, q: float) -> float | None:
+        return percentile(self.hist, q)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "name": self.name, "event_type": self.event_type or None,
+            "handled": self.handled, "errors": self.errors, "retries": self.retries,
+            "latency_p50": self.p(0.5), "latency_p95": self.p(0.95), "latency_p99": self.p(0.99),
+            "latency_avg": (self.latency_sum / self.handled) if self.handled else None,
+            "lag": self.lag, "per_minute": self.per_minute,
+        }
+
+
+def read(conn: Any, *, since: str | None = None, by_type: bool = True) -> list[Series]:
+    """Metrics summed per (kind, name[, event type]) over the buckets from minute ``since`` on."""
+    try:
+        rows = conn.execute(
+            "SELECT minute, kind, name, event_type, handled, errors, retries, latency_sum, latency_hist, lag"
+            " FROM metrics WHERE minute >= ? ORDER BY minute",
+            (since or "",),
+        ).fetchall()
+    except Exception:  # noqa: BLE001 - a store without the metrics table has no metrics
+        return []
+    out: dict[tuple[str, str, str], Series] = {}
+    for minute, kind, name, etype, handled, errors, retries, lsum, hist_text, lag in rows:
+        key_type = etype if by_type else ""
+        s = out.get((kind, name, key_type))
+        if s is None:
+            s = out[(kind, name, key_type)] = Series(kind, name, key_type)
+        if etype == "":
+            if lag is not None:
+                s.lag = lag
+            if not by_type:
+                pass
+            if by_type:
+                continue
+        s.handled += handled
+        s.errors += errors
+        s.retries += retries
+        s.latency_sum += lsum
+        for k, v in codec.loads(hist_text).items():
+            s.hist[int(k)] = s.hist.get(int(k), 0) + v
+        if handled:
+            s.per_minute[minute] = s.per_minute.get(minute, 0) + handled
+        s.last_minute = max(s.last_minute, minute)
+    if by_type:
+        # the lag gauge lives on the subscriber-wide row: copy it onto that subscriber's type rows
+        lags = {(k, n): s.lag for (k, n, t), s in out.items() if t == "" and s.lag is not None}
+        result = [s for (k, n, t), s in out.items() if t != ""]
+        for s in result:
+            s.lag = lags.get((s.kind, s.name))
+        return sorted(result, key=lambda s: (s.kind, s.name, s.event_type))
+    return sorted(out.values(), key=lambda s: (s.kind, s.name))
+
+
+def latest_minute(conn: Any) -> str | None:
+    try:
+        row = conn.execute("SELECT max(minute) FROM metrics").fetchone()
+    except Exception:  # noqa: BLE001
+        return None
+    return row[0] if row else None
