@@ -70,3 +70,171 @@ def snapshots(aggregate: str | None, as_json: bool, as_nl: bool) -> None:
           r["bytes"]) for r in rows()),
         empty="no snapshots",
     )
+
+
+# ----------------------------------------------------------------------------- upcasting
+
+@click.command()
+@click.option("--check", is_flag=True, help="Run every stored event through the upcasters and the codec (writes nothing).")
+@output_options
+def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
+    """List the domain's upcasters; with --check, report stored events that do not read in the current schema."""
+    from ..engine.upcasting import Upcaster, check_store
+
+    a = app()
+    domain = a.domain(required=True)
+    mode = fmt(as_json, as_nl)
+    if not check:
+        up = Upcaster.of(domain)
+        rows = [
+            {"from_type": s.type, "from_version": s.version, "to_type": s.to_type, "to_version": s.to_version,
+             "upcaster": s.fn.__name__, "where": s.where}
+            for s in sorted(up.steps.values(), key=lambda s: (s.type, s.version))
+        ]
+        if mode != "table":
+            emit_json_items(rows, mode)
+            return
+        stream_table([("from", {}), ("to", {}), ("upcaster", {}), ("where", {"style": "dim"})],
+                     ((f"{r['from_type']} v{r['from_version']}", f"{r['to_type']} v{r['to_version']}", r["upcaster"],
+                       r["where"]) for r in rows), empty="no upcasters declared")
+        return
+    engine = a.engine(domain_required=True)
+    store = engine.store
+    with progress(store.head_position(), "checking events") as bar:
+        task = bar.add_task("checking events", total=store.head_position())
+        result = check_store(engine, store.read_all(), on_event=lambda rec: bar.update(task, completed=rec.position))
+    failed = sum(r.failed for r in result)
+    if mode != "table":
+        emit_json_items((r.as_dict() for r in result), mode)
+    else:
+        stream_table(
+            [("type", {"style": "cyan"}), ("stored v", {"justify": "right"}), ("events", {"justify": "right"}),
+             ("upcast", {"justify": "right"}), ("failed", {"justify": "right"}), ("first failure", {})],
+            ((r.type, r.schema_version, r.count, r.upcast, r.failed,
+              (f"position {r.first_position}: {r.first_error}" if r.failed else
+               ("not declared by the domain" if r.unknown else ""))) for r in result),
+            empty="no events",
+        )
+    if failed:
+        raise ExpectationFailed(f"{failed} stored events do not read in the current schema")
+    if mode == "table":
+        click.echo(f"all {sum(r.count for r in result)} events read in the current schema", err=True)
+
+
+# ----------------------------------------------------------------------------- stream lifecycle
+
+def _lifecycle_done(ev, what: str) -> None:
+    if ev is None:
+        click.echo(f"{what}: nothing changed")
+    else:
+        click.echo(f"{what} (recorded as {ev.type} at position {ev.position} in {ev.stream_id})")
+
+
+@click.command("delete")
+@click.argument("stream")
+@click.option("--hard", is_flag=True, help="A tombstone: the stream may never be written again.")
+def delete_stream(stream: str, hard: bool) -> None:
+    """Delete STREAM: hidden from listings and reads; soft-deleted streams may be written again."""
+    store = app().store()
+    ev = store.delete_stream(stream, hard=hard)
+    _lifecycle_done(ev, f"{'hard-deleted' if hard else 'deleted'} {stream}")
+
+
+@click.command("truncate")
+@click.argument("stream")
+@click.option("--before", type=int, required=True, metavar="VERSION", help="Hide events below this version.")
+def truncate_stream(stream: str, before: int) -> None:
+    """Hide STREAM's events before a version (versions are never renumbered)."""
+    store = app().store()
+    ev = store.truncate_stream(stream, before)
+    _lifecycle_done(ev, f"truncated {stream} before version {before}")
+
+
+@click.command("meta")
+@click.argument("stream")
+@click.option("--max-count", default=None, metavar="N|none", help="Reads keep only the newest N events.")
+@click.option("--max-age", default=None, metavar="DURATION|none", help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json: bool) -> None:
+    """Show STREAM's metadata, or set its max-count / max-age ('none' clears one)."""
+    from ..engine.lifecycle import format_duration, parse_count, parse_duration
+
+    store = app().store()
+    if max_count is not None or max_age is not None:
+        info = store.stream_info(stream)
+        if info is None:
+            raise BadInput(f"no stream {stream!r}")
+        mc = info["max_count"] if max_count is None else parse_count(max_count)
+        ma = info["max_age"] if max_age is None else parse_duration(max_age)
+        store.set_stream_metadata(stream, max_count=mc, max_age=ma)
+    info = store.stream_info(stream)
+    if info is None:
+        raise BadInput(f"no stream {stream!r}")
+    if as_json:
+        emit_json_object(info)
+        return
+    shown = {**info, "max_age": format_duration(info["max_age"]) if info["max_age"] else None}
+    from .render import print_state
+
+    print_state({k: ("" if v is None else v) for k, v in shown.items()}, stream)
+
+
+@click.command()
+@click.option("--no-vacuum", is_flag=True, help="Remove events but leave the file size as it is.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def scavenge(no_vacuum: bool, as_json: bool) -> None:
+    """Remove events that deletions, truncations, max-count and max-age released; reclaim the space."""
+    store = app().store()
+    with progress(None, "scavenging") as bar:
+        task = bar.add_task("scavenging streams", total=None)
+
+        def on_stream(done: int, total: int, removed: int) -> None:
+            bar.update(task, total=total, completed=done, description=f"scavenging ({removed} events removed)")
+
+        result = store.scavenge(on_stream=on_stream, reclaim=not no_vacuum)
+    if as_json:
+        emit_json_object(result)
+        return
+    click.echo(
+        f"removed {result['removed']} events from {result['streams']} streams; "
+        f"store {result['bytes_before']:,} -> {result['bytes_after']:,} bytes"
+    )
+
+
+# ----------------------------------------------------------------------------- forgetting
+
+@click.command()
+@click.argument("subject")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output: what was scrubbed.")
+def forget(subject: str, yes: bool, as_json: bool) -> None:
+    """Forget a data subject: destroy their key so their personal fields read as [redacted] everywhere.
+
+    Copies outside the log (read models, dead letters, side-effect tables, snapshots) are
+    scrubbed, and the file and its WAL are rewritten so no plaintext is left. Cannot be undone.
+    """
+    from ..engine.shredding import forget as do_forget
+
+    a = app()
+    if not yes and click.get_text_stream("stdin").isatty():
+        click.confirm(f"forget subject {subject!r} for good?", abort=True)
+    engine = a.engine()
+    report = do_forget(engine, subject)
+    if as_json:
+        emit_json_object(report.as_dict())
+    elif report.keys:
+        scrubbed = sum(report.scrubbed.values())
+        click.echo(
+            f"forgot {subject}: {report.events} events now read as [redacted]; {scrubbed} copies scrubbed"
+            f" from {len(report.scrubbed)} columns, {report.snapshots_dropped} snapshots dropped; file rewritten"
+        )
+    elif report.already_forgotten:
+        click.echo(f"{subject} was already forgotten; the file was rewritten again")
+    else:
+        click.echo(f"no personal data is stored for subject {subject!r}; nothing to forget")
+    if report.plaintext_in_log:
+        click.echo(f"evsh: warning: {report.plaintext_in_log} events hold one of the values in a field not declared"
+                   " personal; the log is never rewritten, so declare such fields personal", err=True)
+    if report.short_values_left:
+        click.echo(f"evsh: warning: {report.short_values_left} texts still contain a short value (under 6 characters)"
+                   " inside longer text; they were left alone to avoid damaging unrelated text", err=True)

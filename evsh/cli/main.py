@@ -30,11 +30,15 @@ COMMANDS: dict[str, str] = {
     "state": "evsh.cli.domain_cmds:state",
     "snapshot": "evsh.cli.lifecycle:snapshot",
     "snapshots": "evsh.cli.lifecycle:snapshots",
+    "upcast": "evsh.cli.lifecycle:upcast",
+    "scavenge": "evsh.cli.lifecycle:scavenge",
+    "forget": "evsh.cli.lifecycle:forget",
     "seed": "evsh.cli.seed:seed",
     "tui": "evsh.cli.tui:tui",
     "projections": "evsh.cli.projections:projections",
     "run": "evsh.cli.scripts:run",
     "shell": "evsh.cli.scripts:shell",
+    "verify": "evsh.cli.verify:verify",
 }
 
 

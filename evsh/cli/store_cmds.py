@@ -202,3 +202,11 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
         emit_json_items((dict(zip(headers, r)) for r in rows), mode)
         return
     stream_table([(h, {}) for h in headers], rows)
+
+
+# `evsh streams delete|truncate|meta`: the stream lifecycle commands (evsh/cli/lifecycle.py)
+from .lifecycle import delete_stream, stream_meta, truncate_stream  # noqa: E402
+
+streams.add_command(delete_stream)
+streams.add_command(truncate_stream)
+streams.add_command(stream_meta)

@@ -17,6 +17,8 @@ from .engine import Engine
 
 INSTALLERS: list[str] = [
     "evsh.engine.snapshots:install",
+    "evsh.engine.shredding:install",
+    "evsh.engine.upcasting:install",
     "evsh.engine.projections:install",
     "evsh.engine.reactors:install",
 ]

@@ -1,0 +1,353 @@
+"""Crypto-shredding: personal fields are encrypted with a key per data subject; forgetting destroys the key.
+
+An event class declares ``@event(personal=("email", ...), subject="user_id")``. On the way into
+the store each personal field becomes a token ``evsh:pii:1:<key id>:<base64 nonce+ciphertext>``
+(AES-256-GCM from the ``cryptography`` package, the key id as associated data); on the read path
+tokens are decrypted, or read as ``[redacted]`` once the key is gone. The log itself is never
+rewritten: every other field, every version and every position stays as it was.
+
+``forget`` also removes what readers have already copied elsewhere: it decrypts the subject's
+values one last time, scrubs them from every table that is not the log (read models, dead
+letters, side-effect tables, recorded command parameters), drops snapshots holding them,
+destroys the key, and then rewrites the file (secure_delete, VACUUM, WAL checkpoint with
+truncation) so that no byte of them is left in the file, its free pages or the WAL.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import typing
+import uuid
+from typing import Any, Callable
+
+from ..domain.model import EventSpec
+from ..errors import BadInput, StoreError
+from ..store import codec
+from ..store.base import NewEvent, RecordedEvent, check_name
+from .engine import Engine
+
+PREFIX = "evsh:pii:1:"
+REDACTED = "[redacted]"
+FORGOTTEN_STREAM = "$subjects"
+# Shorter values are replaced only where they are a whole column value or a whole JSON string:
+# replacing every substring "bob" in every table would damage unrelated text.
+MIN_SUBSTRING = 6
+_SYSTEM_TABLES = {"events", "streams", "subject_keys", "sqlite_sequence", "evsh_meta", "checkpoints", "snapshots"}
+
+
+def _aesgcm(key: bytes) -> Any:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
+class Keyring:
+    """Subjects' keys, read from the store and cached until another connection commits."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._by_id: dict[str, Any] = {}
+        self._by_subject: dict[str, tuple[str, Any]] = {}
+        self._data_version: int | None = None
+
+    def _fresh(self) -> None:
+        dv = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        if dv != self._data_version:
+            self.clear()
+            self._data_version = dv
+
+    def clear(self) -> None:
+        self._by_id.clear()
+        self._by_subject.clear()
+
+    def active(self, subject: str, *, create: bool) -> tuple[str, Any] | None:
+        """(key id, cipher) of the subject's live key; made on first use when ``create``."""
+        self._fresh()
+        hit = self._by_subject.get(subject)
+        if hit is not None:
+            return hit
+        conn = self.store.conn
+        sql = "SELECT key_id, key FROM subject_keys WHERE subject=? AND key IS NOT NULL"
+        row = conn.execute(sql, (subject,)).fetchone()
+        if row is None:
+            if not create:
+                return None
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            with self.store.transaction() as tx:
+                tx.execute(
+                    "INSERT OR IGNORE INTO subject_keys (key_id, subject, key, created_at) VALUES (?,?,?,?)",
+                    (uuid.uuid4().hex, subject, AESGCM.generate_key(bit_length=256), self.store.clock()),
+                )
+                row = tx.execute(sql, (subject,)).fetchone()
+        hit = (row[0], _aesgcm(row[1]))
+        self._by_subject[subject] = hit
+        self._by_id[row[0]] = hit[1]
+        return hit
+
+    def by_id(self, key_id: str) -> Any | None:
+        """The cipher of a key id, or None when that key was destroyed (or never existed here)."""
+        self._fresh()
+        if key_id in self._by_id:
+            return self._by_id[key_id]
+        row = self.store.conn.execute("SELECT key FROM subject_keys WHERE key_id=?", (key_id,)).fetchone()
+        cipher = _aesgcm(row[0]) if row is not None and row[0] is not None else None
+        self._by_id[key_id] = cipher
+        return cipher
+
+
+def seal(key_id: str, cipher: Any, value: Any) -> str:
+    nonce = os.urandom(12)
+    ct = cipher.encrypt(nonce, codec.dumps(value).encode(), key_id.encode())
+    return PREFIX + key_id + ":" + base64.urlsafe_b64encode(nonce + ct).decode()
+
+
+def split_token(token: str) -> tuple[str, bytes]:
+    key_id, _, body = token[len(PREFIX):].partition(":")
+    return key_id, base64.urlsafe_b64decode(body)
+
+
+def unseal(cipher: Any, token: str) -> Any:
+    key_id, raw = split_token(token)
+    return codec.loads(cipher.decrypt(raw[:12], raw[12:], key_id.encode()).decode())
+
+
+def is_token(value: Any) -> bool:
+    return type(value) is str and value.startswith(PREFIX)
+
+
+class Shredder:
+    """The write-side (encrypt) and read-side (decrypt or redact) transforms for one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.keys = Keyring(engine.store)
+        self._redacted: dict[tuple[str, str], Any] = {}
+
+    # -------------------------------------------------------------- writing
+    def subject_of(self, spec: EventSpec, stream_id: str, data: dict[str, Any]) -> str:
+        if spec.subject is None:
+            return stream_id  # no subject declared: the stream is the data subject
+        value = data.get(spec.subject)
+        if value is None or isinstance(value, (dict, list, bool)):
+            raise BadInput(f"event {spec.name}: personal fields need a subject, but {spec.subject!r} is {value!r}")
+        return check_name(str(value), f"subject {spec.subject}")
+
+    def encrypt(self, stream_id: str, ev: NewEvent, *, create: bool = True) -> NewEvent:
+        domain = self.engine.domain
+        spec = domain.event_type(ev.type) if domain is not None else None
+        if spec is None or not spec.personal:
+            return ev
+        fields = [f for f in spec.personal if f in ev.data and ev.data[f] is not None and not is_token(ev.data[f])]
+        if not fields:
+            return ev
+        key = self.keys.active(self.subject_of(spec, stream_id, ev.data), create=create)
+        if key is None:
+            return ev
+        data = dict(ev.data)
+        for f in fields:
+            if data[f] != REDACTED:
+                data[f] = seal(key[0], key[1], data[f])
+        return dataclasses.replace(ev, data=data)
+
+    # -------------------------------------------------------------- reading
+    def redacted(self, type_: str, field: str) -> Any:
+        """``[redacted]`` for text fields; None for others (declare them Optional)."""
+        key = (type_, field)
+        if key not in self._redacted:
+            value: Any = REDACTED
+            spec = self.engine.domain.event_type(type_) if self.engine.domain is not None else None
+            if spec is not None:
+                try:
+                    hint = typing.get_type_hints(spec.cls).get(field, str)
+                except Exception:
+                    hint = str
+                if hint is not str and hint is not typing.Any:
+                    value = None
+            self._redacted[key] = value
+        return self._redacted[key]
+
+    def decrypt(self, rec: RecordedEvent) -> RecordedEvent:
+        data = rec.data
+        out: dict[str, Any] | None = None
+        redacted: list[str] = []
+        for k, v in data.items():
+            if type(v) is str and v.startswith(PREFIX):
+                if out is None:
+                    out = dict(data)
+                key_id, _, _ = v[len(PREFIX):].partition(":")
+                cipher = self.keys.by_id(key_id)
+                if cipher is None:
+                    out[k] = self.redacted(rec.type, k)
+                    redacted.append(k)
+                    continue
+                try:
+                    out[k] = unseal(cipher, v)
+                except Exception as exc:
+                    raise StoreError(
+                        f"event {rec.stream_id}@{rec.version}: field {k!r} cannot be decrypted ({type(exc).__name__})"
+                    ) from None
+        if out is None:
+            return rec
+        meta = {**rec.metadata, "redacted": redacted} if redacted else rec.metadata
+        return rec._replace(data=out, metadata=meta)
+
+
+def _has_personal(engine: Engine) -> bool:
+    return engine.domain is not None and any(s.personal for s in engine.domain.events.values())
+
+
+def shredder(engine: Engine) -> Shredder | None:
+    return engine.__dict__.get("_evsh_shredder")
+
+
+def install(engine: Engine, options: dict[str, Any]) -> None:
+    """Encrypt on the way in when the domain has personal fields; decrypt on the read path when any key exists."""
+    if not hasattr(engine.store, "conn"):
+        return
+    personal = _has_personal(engine)
+    if not personal and engine.store.conn.execute("SELECT 1 FROM subject_keys LIMIT 1").fetchone() is None:
+        return
+    sh = Shredder(engine)
+    engine.__dict__["_evsh_shredder"] = sh
+    engine.transforms.insert(0, sh.decrypt)  # before upcasting: upcasters see plain values
+    if personal:
+        engine.write_transforms.append(sh.encrypt)
+
+
+def reseal(engine: Engine, rec: RecordedEvent) -> RecordedEvent:
+    """An event as readers see it, with its personal fields encrypted again (for ``export --upcast``).
+
+    Never makes a key: a forgotten subject's fields stay redacted.
+    """
+    sh = shredder(engine)
+    if sh is None:
+        return rec
+    ev = sh.encrypt(rec.stream_id, NewEvent(rec.type, rec.data, rec.metadata, rec.event_id), create=False)
+    return rec if ev.data is rec.data else rec._replace(data=ev.data)
+
+
+# ----------------------------------------------------------------------------- forgetting
+
+@dataclasses.dataclass
+class ForgetReport:
+    subject: str
+    keys: int = 0
+    events: int = 0  # events holding encrypted fields of the subject (left in the log, now unreadable)
+    values: int = 0
+    scrubbed: dict[str, int] = dataclasses.field(default_factory=dict)  # "table.column" -> rows changed
+    snapshots_dropped: int = 0
+    plaintext_in_log: int = 0  # events holding one of the values in a field not declared personal
+    short_values_left: int = 0  # short values found inside longer text, left alone (see MIN_SUBSTRING)
+    already_forgotten: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _json_forms(value: str) -> set[str]:
+    import json
+
+    return {json.dumps(value, ensure_ascii=False), json.dumps(value, ensure_ascii=True), codec.dumps(value).lstrip()}
+
+
+def _scrub_tables(conn: Any, values: list[str], report: ForgetReport) -> None:
+    tables = [
+        r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            " AND sql NOT LIKE 'CREATE VIRTUAL%'"
+        )
+        if r[0] not in _SYSTEM_TABLES
+    ]
+    quoted_red = codec.dumps(REDACTED)
+    for table in tables:
+        qt = '"' + table.replace('"', '""') + '"'
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({qt})")]
+        for column in columns:
+            qc = '"' + column.replace('"', '""') + '"'
+            changed = 0
+            for value in values:
+                cur = conn.execute(
+                    f"UPDATE {qt} SET {qc}=? WHERE typeof({qc})='text' AND {qc}=?", (REDACTED, value)
+                )
+                changed += cur.rowcount
+                for form in _json_forms(value):
+                    cur = conn.execute(
+                        f"UPDATE {qt} SET {qc}=replace({qc}, ?, ?) WHERE typeof({qc})='text' AND instr({qc}, ?) > 0",
+                        (form, quoted_red, form),
+                    )
+                    changed += cur.rowcount
+                if len(value) >= MIN_SUBSTRING:
+                    cur = conn.execute(
+                        f"UPDATE {qt} SET {qc}=replace({qc}, ?, ?) WHERE typeof({qc})='text' AND instr({qc}, ?) > 0",
+                        (value, REDACTED, value),
+                    )
+                    changed += cur.rowcount
+                else:
+                    report.short_values_left += conn.execute(
+                        f"SELECT count(*) FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (value,)
+                    ).fetchone()[0]
+            if changed:
+                report.scrubbed[f"{table}.{column}"] = changed
+
+
+def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | None = None) -> ForgetReport:
+    """Destroy the subject's keys and every copy of their personal values outside the log; then rewrite the file."""
+    store = engine.store
+    check_name(subject, "subject")
+    report = ForgetReport(subject)
+    step = on_step or (lambda s: None)
+    conn = store.conn
+    keys = conn.execute("SELECT key_id, key FROM subject_keys WHERE subject=? AND key IS NOT NULL", (subject,)).fetchall()
+    report.already_forgotten = not keys and conn.execute(
+        "SELECT 1 FROM subject_keys WHERE subject=?", (subject,)
+    ).fetchone() is not None
+    step("finding the subject's values")
+    values: set[str] = set()
+    for key_id, key in keys:
+        cipher = _aesgcm(key)
+        marker = PREFIX + key_id + ":"
+        for (data,) in conn.execute("SELECT data FROM events WHERE instr(data, ?) > 0", (marker,)):
+            report.events += 1
+            for v in codec.loads(data).values():
+                if is_token(v) and v.startswith(marker):
+                    plain = unseal(cipher, v)
+                    if plain is not None:
+                        values.add(plain if isinstance(plain, str) else codec.dumps(plain))
+    values.discard(REDACTED)
+    values.discard("")
+    ordered = sorted(values, key=len, reverse=True)  # longest first: a value inside another is replaced after it
+    report.keys, report.values = len(keys), len(ordered)
+    step("scrubbing read models and side-effect tables")
+    conn.execute("PRAGMA secure_delete=ON")
+    try:
+        with store.transaction() as tx:
+            _scrub_tables(tx, ordered, report)
+            for value in ordered:
+                for form in {value, *_json_forms(value)}:
+                    report.snapshots_dropped += tx.execute(
+                        "DELETE FROM snapshots WHERE instr(state, ?) > 0", (form,)
+                    ).rowcount
+                    report.plaintext_in_log += tx.execute(
+                        "SELECT count(*) FROM events WHERE instr(data, ?) > 0 OR instr(metadata, ?) > 0", (form, form)
+                    ).fetchone()[0] if form == value else 0
+            tx.execute(
+                "UPDATE subject_keys SET key=NULL, forgotten_at=? WHERE subject=? AND key IS NOT NULL",
+                (store.clock(), subject),
+            )
+            if keys:
+                store.append(FORGOTTEN_STREAM, [NewEvent("SubjectForgotten", {"subject": subject}, {"schema_version": 1})])
+    except BaseException:
+        conn.execute("PRAGMA secure_delete=OFF")
+        raise
+    sh = shredder(engine)
+    if sh is not None:
+        sh.keys.clear()
+    step("rewriting the store file (VACUUM) and emptying the WAL")
+    try:
+        store.compact(secure=True)
+    finally:
+        conn.execute("PRAGMA secure_delete=OFF")
+    return report
