@@ -24,7 +24,10 @@ _KNOWN = {*_REQUIRED, "metadata", "recorded_at", "position", FORMAT_KEY}
 @click.option("--from-position", type=click.IntRange(min=1), default=1, help="Start at this position.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to FILE instead of standard output.")
-def export(stream: str | None, categories: tuple[str, ...], from_position: int, output: str | None) -> None:
+@click.option("--upcast", is_flag=True,
+              help="Write the current schema (events through the domain's upcasters) instead of as stored.")
+def export(stream: str | None, categories: tuple[str, ...], from_position: int, output: str | None,
+           upcast: bool = False) -> None:
     """Write events as JSON lines (as stored), for backups, diffs and `evsh import`."""
     from ..store.base import check_stream_id
 
@@ -34,6 +37,10 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
         events = (e for e in store.read_stream(stream) if e.position >= from_position)
     else:
         events = store.read_all(from_position, categories=categories)
+    if upcast:
+        from ..engine.upcasting import export_view
+
+        events = export_view(app().engine(domain_required=True), events)
     out: IO[str] = open(output, "w", encoding="utf-8") if output else click.get_text_stream("stdout")
     n = 0
     try:
