@@ -41,3 +41,6 @@ __all__ = [
 __all__ += ["Projection", "projection", "RowExists", "RowNotFound", "Table", "TableSpec", "table"]
 from .domain.reactor import ReactorSpec, reactor  # noqa: E402
 __all__ += ["ReactorSpec", "reactor"]
+from .domain.upcast import upcaster  # noqa: E402
+from .errors import StreamDeleted  # noqa: E402
+__all__ += ["upcaster", "StreamDeleted"]
