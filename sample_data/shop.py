@@ -549,3 +549,37 @@ def user_notifications(event, ctx):
         "event_id": event.event_id, "user_id": event.user_id, "channel": "system",
         "message": f"new user {event.username} ({event.user_id}) registered", "created_at": ctx.now,
     }, ignore=True)
+
+
+# ----------------------------------------------------------------------------- schema evolution (upcasters)
+# The shop's first release stored `OrderPlaced` (a customer, lines of sku / qty / price in cents,
+# no total) and `StockReceived` (product, count). Stores from then still hold such events
+# (sample_data/shop_v1_events.jsonl is one); these upcasters read them as today's OrderCreated
+# and StockAdded, so the old events never need rewriting:
+#
+#   evsh --db old.db --domain shop import sample_data/shop_v1_events.jsonl
+#   evsh --db old.db --domain shop upcast --check       # every stored event reads in today's schema
+#   evsh --db old.db --domain shop state order o100     # built from the v1 events
+#   evsh --db old.db export --upcast                    # the same events, written in today's schema
+
+from evsh import upcaster  # noqa: E402
+
+
+@upcaster("OrderPlaced", 1, to_type="OrderCreated", to_version=1)
+def order_placed_v1(data):
+    """Renamed type; `customer` -> `customer_id`; lines split into items; cents -> Decimal; total added."""
+    cent = Decimal("0.01")
+    items = [
+        {"product_id": line["sku"], "quantity": line["qty"],
+         "unit_price": str((Decimal(line["price_cents"]) / 100).quantize(cent))}
+        for line in data["lines"]
+    ]
+    total = sum((Decimal(line["qty"]) * Decimal(line["price_cents"]) for line in data["lines"]), Decimal(0)) / 100
+    return {"order_id": data["order_id"], "customer_id": data["customer"], "items": items,
+            "total_amount": str(total.quantize(cent))}
+
+
+@upcaster("StockReceived", 1, to_type="StockAdded", to_version=1)
+def stock_received_v1(data):
+    """Renamed type and fields."""
+    return {"product_id": data["product"], "quantity": data["count"]}
