@@ -1,0 +1,323 @@
+"""The properties `evsh verify` checks on a domain, each over generated command sequences.
+
+A property runs the sequence on a fresh store (a sandbox), then checks one promise of event
+sourcing: commands only accept or reject; replaying a stream gives the same state every time,
+in chunks and in a fresh process; projections rebuilt from scratch equal the live ones, and
+are unchanged by an event delivered twice; reactors do nothing more on a redelivered event.
+A broken promise raises PropertyFailed with a message and the .evsh lines that show it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from ..domain.model import Aggregate
+from ..domain.registry import Domain
+from ..errors import BadInput, CommandRejected, DomainCodeError, EvshError, ProjectionFailed
+from ..store import codec
+from .strategies import Step
+
+
+class PropertyFailed(Exception):
+    """A property does not hold for one example. ``tail``: the .evsh lines that check it."""
+
+    def __init__(self, message: str, tail: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tail = list(tail)
+
+
+def plain(value: Any) -> Any:
+    """A value as the JSON a user sees (Decimals as strings): what states are compared as."""
+    return json.loads(codec.dumps(value))
+
+
+def diff(a: dict[str, Any], b: dict[str, Any]) -> str:
+    lines = []
+    for key in sorted(set(a) | set(b), key=str):
+        if a.get(key, "<missing>") != b.get(key, "<missing>"):
+            lines.append(f"{key}: {json.dumps(a.get(key, '<missing>'), default=str)} != "
+                         f"{json.dumps(b.get(key, '<missing>'), default=str)}")
+    return "; ".join(lines) or "(equal)"
+
+
+# ----------------------------------------------------------------------------- the sandbox
+
+@dataclass
+class StepOutcome:
+    step: Step
+    outcome: str  # ok | rejected | error | invalid
+    message: str = ""
+
+
+class Sandbox:
+    """A fresh store with an engine for one example; removed when closed."""
+
+    def __init__(self, domain: Domain, folder: str, options: dict[str, Any] | None = None) -> None:
+        from ..engine.wiring import build_engine
+        from ..store.sqlite import open_store
+
+        self.domain = domain
+        self.folder = tempfile.mkdtemp(prefix="example-", dir=folder)
+        self.path = os.path.join(self.folder, "verify.db")
+        self.store = open_store(self.path)
+        self.options = dict(options or {})
+        self.engine = build_engine(self.store, domain, **self.options)
+        self.outcomes: list[StepOutcome] = []
+
+    def close(self) -> None:
+        self.store.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, steps: Sequence[Step], after_each: Callable[[int], None] | None = None) -> list[StepOutcome]:
+        """Run every step; a rejection, a domain error or invalid input is recorded, not raised."""
+        for n, step in enumerate(steps):
+            try:
+                self.engine.execute(step.aggregate, step.id, step.command, step.kwargs)
+                self.outcomes.append(StepOutcome(step, "ok"))
+            except CommandRejected as exc:
+                self.outcomes.append(StepOutcome(step, "rejected", exc.reason))
+            except DomainCodeError as exc:
+                self.outcomes.append(StepOutcome(step, "error", str(exc)))
+            except BadInput as exc:
+                self.outcomes.append(StepOutcome(step, "invalid", str(exc)))
+            except EvshError as exc:
+                self.outcomes.append(StepOutcome(step, "error", str(exc)))
+            except Exception as exc:  # evsh itself broke: reported, never hidden
+                self.outcomes.append(StepOutcome(step, "error", f"internal error: {type(exc).__name__}: {exc}"))
+            if after_each is not None:
+                after_each(n)
+        return self.outcomes
+
+    def instances(self) -> list[tuple[type[Aggregate], str]]:
+        """Every aggregate instance that has a stream, in stream-id order."""
+        out = []
+        for cat, cls in sorted(self.domain.aggregates.items()):
+            for info in self.store.streams(cat):
+                out.append((cls, info.stream_id.split("-", 1)[1]))
+        return out
+
+    def replay(self, cls: type[Aggregate], id: str, chunks: Sequence[int] = ()) -> dict[str, Any]:
+        """State from a full replay of the stream; with ``chunks``, applied in pieces of those sizes."""
+        agg = cls(id)
+        records = list(self.engine.read_stream(cls.stream_id(id)))
+        if not chunks:
+            self.engine.apply_records(agg, iter(records))
+        else:
+            i = 0
+            sizes = list(chunks)
+            while i < len(records):
+                size = max(1, sizes.pop(0) if sizes else len(records))
+                self.engine.apply_records(agg, iter(records[i:i + size]))
+                i += size
+        return plain(agg.state())
+
+    def tables(self, names: Sequence[str]) -> dict[str, list[list[Any]]]:
+        """Rows of these tables, sorted, as JSON values: what "equal tables" means."""
+        from ..engine.tables import quote, table_exists
+
+        out = {}
+        for name in names:
+            if not table_exists(self.store.conn, name):
+                out[name] = []
+                continue
+            rows = self.store.conn.execute(f"SELECT * FROM {quote(name)}").fetchall()
+            out[name] = sorted((plain(list(r)) for r in rows), key=lambda r: json.dumps(r, sort_keys=True))
+        return out
+
+
+def script_lines(outcomes: Sequence[StepOutcome]) -> list[str]:
+    """The steps as .evsh lines; rejected ones expected to be rejected, so the script goes on."""
+    out = []
+    for o in outcomes:
+        line = o.step.line()
+        if o.outcome == "rejected":
+            line = "expect rejected " + line
+        elif o.outcome == "invalid":
+            line = "expect error " + line
+        out.append(line)
+    return out
+
+
+# ----------------------------------------------------------------------------- properties
+
+@dataclass
+class Property:
+    name: str
+    promise: str
+    check: Callable[["Context", Sequence[Step], Any], None]
+    needs: Callable[[Domain], str] = lambda d: ""  # a reason to skip, or ""
+    max_examples_factor: float = 1.0
+
+
+@dataclass
+class Context:
+    """What a property check gets besides the example: the domain, a temp folder, a worker."""
+
+    domain: Domain
+    folder: str
+    worker: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def sandbox(self) -> Sandbox:
+        return Sandbox(self.domain, self.folder, self.options)
+
+
+def _commands_only_accept_or_reject(ctx: Context, steps: Sequence[Step], data: Any) -> None:
+    with ctx.sandbox() as box:
+        for o in box.run(steps):
+            if o.outcome == "error":
+                raise PropertyFailed(f"`{o.step.line()}` raised instead of accepting or rejecting: {o.message}")
+
+
+def _replay_deterministic(ctx: Context, steps: Sequence[Step], data: Any) -> None:
+    import hypothesis.strategies as st
+
+    with ctx.sandbox() as box:
+        box.run(steps)
+        for cls, id in box.instances():
+            sid = cls.stream_id(id)
+            tail = [f"expect replay {cls.category} {shlex.quote(id)}"]
+            first = box.replay(cls, id)
+            second = box.replay(cls, id)
+            if first != second:
+                raise PropertyFailed(f"{sid}: two full replays give different states: {diff(first, second)}", tail)
+            n = box.store.stream_version(sid)
+            chunks = data.draw(st.lists(st.integers(1, max(1, n)), max_size=n), label=f"chunks of {sid}")
+            chunked = box.replay(cls, id, chunks)
+            if chunked != first:
+                raise PropertyFailed(
+                    f"{sid}: replaying in chunks {chunks} differs from a full replay: {diff(first, chunked)}", tail
+                )
+            loaded = plain(box.engine.load(cls, id).state())
+            if loaded != first:
+                raise PropertyFailed(
+                    f"{sid}: the engine's load (snapshots included) differs from a full replay: {diff(first, loaded)}",
+                    tail,
+                )
+
+
+def _replay_fresh_process(ctx: Context, steps: Sequence[Step], data: Any) -> None:
+    with ctx.sandbox() as box:
+        box.run(steps)
+        instances = box.instances()
+        if not instances:
+            return
+        here = {cls.stream_id(id): box.replay(cls, id) for cls, id in instances}
+        box.store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        there = ctx.worker.states(box.path, [(cls.category, id) for cls, id in instances])
+        for cls, id in instances:
+            sid = cls.stream_id(id)
+            if here[sid] != there.get(sid):
+                raise PropertyFailed(
+                    f"{sid}: a fresh process replays a different state: {diff(here[sid], there.get(sid) or {})}",
+                    [f"expect replay {cls.category} {shlex.quote(id)}"],
+                )
+
+
+def _projections(domain: Domain) -> dict[str, Any]:
+    from ..engine import projections
+
+    return projections.declared(domain)
+
+
+def _needs_projections(domain: Domain) -> str:
+    return "" if _projections(domain) else "the domain declares no projections"
+
+
+def _projection_rebuild(ctx: Context, steps: Sequence[Step], data: Any) -> None:
+    """Live tables (inline, or caught up in random batch sizes between commands) == a rebuild."""
+    import hypothesis.strategies as st
+
+    from ..engine import projections
+
+    declared = _projections(ctx.domain)
+    with ctx.sandbox() as box:
+        def maybe_catch_up(n: int) -> None:
+            if data.draw(st.booleans(), label=f"catch up after step {n + 1}"):
+                projections.run(box.engine, batch_size=data.draw(st.integers(1, 4), label="batch size"))
+
+        box.run(steps, maybe_catch_up)
+        results = projections.run(box.engine, batch_size=data.draw(st.integers(1, 4), label="batch size"))
+        for res in results:
+            if res.error is not None:
+                raise PropertyFailed(f"projection {res.name} failed: {res.error}")
+        for name, p in declared.items():
+            live = box.tables(p.table_names)
+            projections.rebuild(box.engine, name, batch_size=data.draw(st.integers(1, 5), label="rebuild batch"))
+            rebuilt = box.tables(p.table_names)
+            if live != rebuilt:
+                raise PropertyFailed(
+                    f"projection {name}: its tables differ from a rebuild from scratch: {_table_diff(live, rebuilt)}",
+                    [*(["projections run"] if p.mode != "inline" else []), f"expect rebuild projection {name}"],
+                )
+
+
+def _projection_redelivery(ctx: Context, steps: Sequence[Step], data: Any) -> None:
+    """Handing an already-handled event to a projection again changes none of its rows."""
+    from ..engine import projections
+    from ..engine.tables import Tables
+
+    declared = _projections(ctx.domain)
+    with ctx.sandbox() as box:
+        box.run(steps)
+        projections.run(box.engine)
+        for name, p in declared.items():
+            if not p.handlers:
+                continue
+            for ev in list(box.engine.read_all(types=p.types)):
+                before = box.tables(p.table_names)
+                try:
+                    with box.store.transaction() as conn:
+                        projections.apply_events(p, Tables(conn, p.tables), [ev])
+                except ProjectionFailed as exc:
+                    if exc.reason.startswith("RowExists:"):
+                        continue  # the table refused the duplicate insert: rolled back, nothing changed
+                    raise PropertyFailed(f"projection {name}: redelivering {ev.type} at position {ev.position} raised: {exc}",
+                                         [f"redeliver projection {name} {ev.position}"]) from None
+                after = box.tables(p.table_names)
+                if after != before:
+                    raise PropertyFailed(
+                        f"projection {name}: delivering {ev.type} (position {ev.position}) a second time changed its"
+                        f" tables: {_table_diff(before, after)}",
+                        [*(["projections run"] if p.mode != "inline" else []),
+                         f"redeliver projection {name} {ev.position}", f"expect rebuild projection {name}"],
+                    )
+
+
+def _table_diff(a: dict[str, list], b: dict[str, list]) -> str:
+    out = []
+    for t in sorted(set(a) | set(b)):
+        ra = [json.dumps(r) for r in a.get(t, [])]
+        rb = [json.dumps(r) for r in b.get(t, [])]
+        if ra != rb:
+            only_a = [r for r in ra if r not in rb][:3]
+            only_b = [r for r in rb if r not in ra][:3]
+            out.append(f"{t}: {len(ra)} rows vs {len(rb)}; only before: {only_a}; only after: {only_b}")
+    return "; ".join(out)
+
+
+PROPERTIES: list[Property] = [
+    Property("commands accept or reject", "a command emits events or raises Rejected; nothing else",
+             _commands_only_accept_or_reject),
+    Property("replay is deterministic", "replaying a stream twice, in chunks, or via load gives one state",
+             _replay_deterministic),
+    Property("replay in a fresh process", "another process replays every stream to the same state",
+             _replay_fresh_process, max_examples_factor=0.5),
+    Property("projections rebuild-equivalent", "live tables (inline or caught up in any batches) equal a rebuild",
+             _projection_rebuild, _needs_projections),
+    Property("projections redelivery-idempotent", "an event delivered twice changes no projection row",
+             _projection_redelivery, _needs_projections),
+]

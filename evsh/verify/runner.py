@@ -1,0 +1,179 @@
+"""Run the properties with hypothesis: examples, shrinking, and a reproducer for each failure.
+
+Each property gets its own hypothesis run (so each failure is shrunk for its own sake). The run
+is seeded: the seed is shown, and ``--seed`` repeats it exactly. On a failure, hypothesis
+replays the smallest failing example last; that one is kept, run once more to learn which of
+its commands were rejected, and written as a .evsh script that `evsh run` replays.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from ..domain.registry import Domain
+from ..errors import BadInput, EvshError
+from .properties import PROPERTIES, Context, Property, PropertyFailed, Sandbox, StepOutcome, script_lines
+from .strategies import Step, Strategies
+
+Progress = Callable[[str, int, int], None]  # (property, examples so far, examples wanted)
+
+
+@dataclass
+class Result:
+    name: str
+    promise: str
+    status: str  # holds | fails | skipped
+    examples: int = 0
+    message: str = ""
+    counterexample: list[StepOutcome] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+    script: str | None = None
+
+
+def select(names: Sequence[str]) -> list[Property]:
+    """Properties whose name contains any of ``names`` (all when none is given)."""
+    if not names:
+        return list(PROPERTIES)
+    chosen = [p for p in PROPERTIES if any(n.lower() in p.name for n in names)]
+    if not chosen:
+        known = "; ".join(p.name for p in PROPERTIES)
+        raise BadInput(f"no property matches {', '.join(names)} (properties: {known})")
+    return chosen
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def verify(
+    domain: Domain,
+    domain_spec: str,
+    *,
+    examples: int = 100,
+    seed: int | None = None,
+    max_steps: int = 12,
+    only: Sequence[str] = (),
+    out_dir: str | None = "verify-failures",
+    progress: Progress | None = None,
+) -> tuple[list[Result], int]:
+    """Check the chosen properties on the domain; returns the results and the seed used."""
+    props = select(only)
+    strategies = Strategies(domain)
+    sequences = strategies.sequences(max_steps)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    folder = tempfile.mkdtemp(prefix="evsh-verify-")
+    ctx = Context(domain, folder)
+    results = []
+    try:
+        for prop in props:
+            why = prop.needs(domain)
+            if why:
+                results.append(Result(prop.name, prop.promise, "skipped", message=why))
+                continue
+            if prop.name == "replay in a fresh process" and ctx.worker is None:
+                from .worker import Worker
+
+                ctx.worker = Worker(domain_spec)
+            wanted = max(1, int(examples * prop.max_examples_factor))
+            result = _run_one(prop, ctx, sequences, wanted, seed, progress)
+            if result.status == "fails" and out_dir is not None:
+                result.script = write_script(out_dir, domain, domain_spec, seed, result)
+            results.append(result)
+    finally:
+        if ctx.worker is not None:
+            ctx.worker.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return results, seed
+
+
+def _run_one(prop: Property, ctx: Context, sequences: Any, wanted: int, seed: int,
+             progress: Progress | None) -> Result:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hseed
+    from hypothesis import strategies as st
+    from hypothesis.errors import Flaky
+
+    count = [0]
+    failing: list[tuple[list[Step], PropertyFailed]] = []
+    generating = [True]
+
+    @hseed(seed)
+    @settings(
+        max_examples=wanted, deadline=None, database=None, verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        print_blob=False,
+    )
+    @given(sequences, st.data())
+    def body(steps: list[Step], data: Any) -> None:
+        if generating[0]:
+            count[0] += 1
+            if progress:
+                progress(prop.name, count[0], wanted)
+        try:
+            prop.check(ctx, steps, data)
+        except PropertyFailed as exc:
+            generating[0] = False
+            failing.append((list(steps), exc))
+            raise
+        except EvshError as exc:
+            generating[0] = False
+            failure = PropertyFailed(str(exc))
+            failing.append((list(steps), failure))
+            raise failure from None
+        except Exception as exc:  # evsh or the domain broke in a way nobody expected
+            generating[0] = False
+            failure = PropertyFailed(f"{type(exc).__name__}: {exc}")
+            failing.append((list(steps), failure))
+            raise failure from None
+
+    try:
+        body()
+    except (PropertyFailed, Flaky, BaseExceptionGroup):
+        pass
+    if not failing:
+        return Result(prop.name, prop.promise, "holds", count[0])
+    steps, exc = failing[-1]
+    with Sandbox(ctx.domain, ctx.folder, ctx.options) as box:
+        outcomes = box.run(steps)
+    return Result(prop.name, prop.promise, "fails", count[0], exc.message, outcomes, exc.tail)
+
+
+def script_text(domain: Domain, domain_spec: str, seed: int, result: Result, path: str) -> str:
+    spec = os.path.abspath(domain_spec) if os.path.exists(domain_spec) else domain_spec
+    lines = [
+        f"# evsh verify: \"{result.name}\" does not hold for domain {domain.name} (seed {seed}).",
+        *(f"# {part}" for part in _wrap(result.message)),
+        "# Replay it on a new store; the last line fails until the domain is fixed:",
+        f"#   rm -f repro.db && evsh --db repro.db --domain {spec} run {path}",
+        "",
+        *script_lines(result.counterexample),
+        *result.tail,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(message: str, width: int = 96) -> list[str]:
+    out = []
+    for para in message.splitlines() or [""]:
+        while len(para) > width:
+            cut = para.rfind(" ", 0, width)
+            cut = cut if cut > 20 else width
+            out.append(para[:cut])
+            para = para[cut:].lstrip()
+        out.append(para)
+    return out
+
+
+def write_script(out_dir: str, domain: Domain, domain_spec: str, seed: int, result: Result) -> str:
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"{slug(domain.name)}-{slug(result.name)}.evsh")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(script_text(domain, domain_spec, seed, result, path))
+    return path
