@@ -14,6 +14,18 @@ from evsh.store.base import NO_STREAM
 ITEMS = [{"product_id": "p1", "quantity": 2, "unit_price": "9.50"}]
 
 
+@pytest.fixture
+def engine(db_path, shop):
+    """The engine on its own: the shop's reactors wait for a worker instead of following each
+    command inline, so what a test sees is what load -> decide -> append did."""
+    from evsh import open_store
+    from evsh.engine.wiring import build_engine
+
+    store = open_store(db_path)
+    yield build_engine(store, shop, mode="async")
+    store.close()
+
+
 class Interfering:
     """A store that lets another writer get in before each of the engine's next ``times`` appends."""
 
