@@ -115,7 +115,7 @@ def stream_table(
     elif n == 0:
         if empty:
             con.print(Text(empty, style="dim"))
-        else:
+        elif empty is None:  # empty="" prints nothing at all (reading a stream that does not exist)
             flush(True)
     return n
 
