@@ -48,7 +48,8 @@ class AppContext:
         if self._store is None:
             from ..store.sqlite import open_store
 
-            self._store = open_store(self.db, create=create, sync=self.sync, busy_timeout=self.busy_timeout)
+            clock = {"clock": self.options["clock"]} if self.options.get("clock") else {}
+            self._store = open_store(self.db, create=create, sync=self.sync, busy_timeout=self.busy_timeout, **clock)
         return self._store
 
     def domain(self, *, required: bool = False):

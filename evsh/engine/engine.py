@@ -59,6 +59,9 @@ class Engine:
     type_aliases: dict[str, set[str]] = field(default_factory=dict)
     append_hooks: list[AppendHook] = field(default_factory=list)
     command_listeners: list[Callable[[CommandOutcome], None]] = field(default_factory=list)
+    # Called inside a command's append transaction with (connection, outcome with its events):
+    # what must commit together with the command's events (its record, for tracing).
+    command_hooks: list[Callable[[Any, CommandOutcome], None]] = field(default_factory=list)
     # Set by the snapshot feature: (aggregate class, id, at_version) -> aggregate or None.
     snapshot_loader: Callable[[type[Aggregate], str, int | None], Aggregate | None] | None = None
 
@@ -224,8 +227,15 @@ class Engine:
                     NewEvent(es.name, data, {**meta_base, "schema_version": es.schema_version}, self.new_id())
                     for es, data in emitted
                 ])
+
+                def in_txn(conn: Any, recorded: Sequence[RecordedEvent], o: CommandOutcome = outcome) -> None:
+                    o.events, o.version = self._seen(recorded), recorded[-1].version
+                    for hook in self.command_hooks:
+                        hook(conn, o)
+
+                extra = [in_txn] if self.command_hooks else []
                 try:
-                    res = self.store.append(stream_id, new, loaded or NO_STREAM, hooks=[*self.append_hooks, *hooks])
+                    res = self.store.append(stream_id, new, loaded or NO_STREAM, hooks=[*self.append_hooks, *hooks, *extra])
                 except ConcurrencyError:
                     if attempt == attempts:
                         raise

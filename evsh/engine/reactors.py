@@ -192,6 +192,8 @@ class _Sub:
         self._topics = spec.topics
         self.everything = "#" in spec.topics
         self.failures: dict[str, int] = {}
+        self.stopped: bool | None = None  # None: not known in this process
+        self.last_lag: int | None = None
 
     def matches(self, rec: RecordedEvent) -> bool:
         if self.everything or rec.type in self._types:
@@ -245,6 +247,7 @@ class Reactors:
         self._running = False
         self._current: _Sub | None = None
         self._last_outcome: CommandOutcome | None = None
+        self._recorded: str | None = None
         self._buf = metrics.Buffer()
 
     # ------------------------------------------------------------------ helpers
@@ -267,24 +270,38 @@ class Reactors:
         return self.engine.store
 
     # ------------------------------------------------------------------ command records
-    def on_command(self, outcome: CommandOutcome) -> None:
-        """Record every command; in inline mode, let reactors follow a user's command."""
-        self._last_outcome = outcome
+    _RECORD_SQL = (
+        "INSERT OR IGNORE INTO commands (command_id, name, stream_id, correlation_id, causation_id, outcome,"
+        " reason, params, events, reactor, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    )
+
+    def _record_row(self, outcome: CommandOutcome) -> tuple:
         sub = self._current
-        row = (
+        return (
             outcome.command_id, outcome.name, outcome.stream_id, outcome.correlation_id, outcome.causation_id,
             outcome.outcome, outcome.reason or "", codec.dumps(outcome.params),
             codec.dumps([e.event_id for e in outcome.events]), sub.name if sub else None, outcome.at,
         )
-        sql = ("INSERT OR IGNORE INTO commands (command_id, name, stream_id, correlation_id, causation_id, outcome,"
-               " reason, params, events, reactor, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-        store = self.store
-        if getattr(store, "in_transaction", False):
-            store.conn.execute(sql, row)
+
+    def on_append(self, conn: Any, outcome: CommandOutcome) -> None:
+        """Inside the command's append transaction: its record commits with its events."""
+        conn.execute(self._RECORD_SQL, self._record_row(outcome))
+        self._recorded = outcome.command_id
+
+    def on_command(self, outcome: CommandOutcome) -> None:
+        """Record commands that appended nothing (rejected, failed, no-op); in inline mode, let
+        reactors follow a user's command."""
+        self._last_outcome = outcome
+        if self._recorded == outcome.command_id:
+            self._recorded = None
         else:
-            with store.transaction() as conn:
-                conn.execute(sql, row)
-        if (self.mode == "inline" and sub is None and not self._running and self.subs
+            store = self.store
+            if getattr(store, "in_transaction", False):
+                store.conn.execute(self._RECORD_SQL, self._record_row(outcome))
+            else:
+                with store.transaction() as conn:
+                    conn.execute(self._RECORD_SQL, self._record_row(outcome))
+        if (self.mode == "inline" and self._current is None and not self._running and self.subs
                 and outcome.outcome == "ok" and outcome.events):
             self._crash("after_command")
             self.run_inline()
@@ -299,16 +316,11 @@ class Reactors:
             return self.log
 
     # ------------------------------------------------------------------ delivery
-    def _handle_batch(self, sub: _Sub, conn: Any, events: list[RecordedEvent]) -> None:
+    def _handle_batch(self, sub: _Sub, conn: Any, events: list[RecordedEvent], flush: bool = True) -> None:
         spec = sub.spec
         ready = False
         for idx, rec in enumerate(events):
             if not sub.matches(rec):
-                continue
-            if conn.execute(
-                "SELECT 1 FROM reactor_processed WHERE reactor=? AND event_id=?", (sub.name, rec.event_id)
-            ).fetchone():
-                self.log.append(Reaction(sub.name, rec, "duplicate"))
                 continue
             if not ready and spec.tables:
                 from .tables import create_tables
@@ -334,23 +346,35 @@ class Reactors:
                 self._park(conn, sub, rec, error, fails)
                 self.log.append(Reaction(sub.name, rec, "parked", error=error))
                 continue
+            if ctx is None:
+                self.log.append(Reaction(sub.name, rec, "duplicate"))
+                continue
             self._buf.handled(KIND, sub.name, rec.type, time.perf_counter() - started)
             sub.failures.pop(rec.event_id, None)
             self.log.append(Reaction(sub.name, rec, "handled", ctx.sent))
-        if events:
-            self._buf.lag(KIND, sub.name, max(0, self.store.head_position() - events[-1].position))
-        now = self.engine.clock()
-        self._buf.flush(conn, now)
-        if ready:
+        if flush:
+            if events:
+                self._buf.lag(KIND, sub.name, max(0, self.store.head_position() - events[-1].position))
+            self._buf.flush(conn, self.engine.clock())
+        if ready and sub.stopped is not False:  # it handled an event: no longer stopped
             conn.execute("UPDATE reactor_status SET stopped=0 WHERE name=? AND stopped=1", (sub.name,))
+            sub.stopped = False
         self._crash("before_checkpoint")
 
-    def _deliver(self, sub: _Sub, conn: Any, rec: RecordedEvent) -> Context:
-        """Run the handler on one event inside a savepoint, with its processed record."""
+    def _deliver(self, sub: _Sub, conn: Any, rec: RecordedEvent) -> Context | None:
+        """Run the handler on one event inside a savepoint, with its processed record.
+
+        The record is written first: when it is already there (a redelivery), nothing runs and
+        None is returned. A handler that raises rolls the record back with everything else."""
         domain = self.engine.domain
         spec = domain.event_type(rec.type) if domain is not None else None
         store = self.store
         with store.transaction():
+            if not conn.execute(
+                "INSERT OR IGNORE INTO reactor_processed (reactor, event_id, position, handled_at) VALUES (?,?,?,?)",
+                (sub.name, rec.event_id, rec.position, self.engine.clock()),
+            ).rowcount:
+                return None
             self._current = sub
             try:
                 payload = spec.decode(rec.data) if spec is not None else None
@@ -363,10 +387,6 @@ class Reactors:
                 sub.spec.fn(ctx.event, ctx)
                 if tables is not None:
                     tables.flush()
-                conn.execute(
-                    "INSERT INTO reactor_processed (reactor, event_id, position, handled_at) VALUES (?,?,?,?)",
-                    (sub.name, rec.event_id, rec.position, self.engine.clock()),
-                )
                 self._crash("after_handle")
             finally:
                 self._current = None
@@ -425,6 +445,7 @@ class Reactors:
                 with self.store.transaction() as conn:
                     metrics.record(conn, KIND, sub.name, s.event.type, 0, errors=1, at=self.engine.clock())
                     self._set_status(conn, sub.name, s.error, s.event.position, stopped=True)
+                sub.stopped = True
                 self.log.append(Reaction(sub.name, s.event, "stopped", error=s.error))
                 return total
         return total
@@ -442,32 +463,72 @@ class Reactors:
         return get_checkpoint(self.store.conn, sub.checkpoint) < head
 
     def run_pending(self, names: Sequence[str] = ()) -> list[Reaction]:
-        """Inline: rounds of every reactor catching up, until none moves; in one transaction."""
+        """Inline: rounds of reactors handling what is pending until nothing is, in one transaction.
+
+        Each round reads the new events once and gives each reactor its matching ones (one
+        savepoint per reactor and round); a reactor with nothing to do has its checkpoint moved
+        once at the end. A handler failure hands that reactor to :meth:`run_one`, which retries,
+        parks or stops as the reactor says.
+        """
         subs = self.select(names)
         self.log = []
         if not subs:
             return self.log
+        store = self.store
         self._running = True
         try:
-            with self.store.transaction():
+            with store.transaction() as conn:
+                cps = {s.name: get_checkpoint(conn, s.checkpoint) for s in subs}
+                stale: set[str] = set()  # checkpoints moved in memory only
                 for _ in range(MAX_ROUNDS):
+                    head = store.head_position()
+                    low = min(cps.values())
+                    if low >= head:
+                        break
+                    batch = list(self.engine.read_all(low + 1))
                     moved = False
-                    head = self.store.head_position()
                     for sub in subs:
-                        if not self.pending(sub, head):
+                        cp = cps[sub.name]
+                        if cp >= head:
                             continue
-                        before = get_checkpoint(self.store.conn, sub.checkpoint)
-                        self.run_one(sub)
-                        if get_checkpoint(self.store.conn, sub.checkpoint) != before:
-                            moved = True
+                        mine = [e for e in batch if e.position > cp and sub.matches(e)]
+                        if not mine:
+                            cps[sub.name] = head
+                            stale.add(sub.name)
+                            continue
+                        try:
+                            with store.transaction():
+                                self._handle_batch(sub, conn, mine, flush=False)
+                                set_checkpoint(conn, sub.checkpoint, head, self.engine.clock())
+                            cps[sub.name] = head
+                            stale.discard(sub.name)
+                        except (_Retry, _Stop):
+                            self._buf.clear()
+                            if sub.name in stale:
+                                set_checkpoint(conn, sub.checkpoint, cp, self.engine.clock())
+                                stale.discard(sub.name)
+                            self.run_one(sub)
+                            cps[sub.name] = get_checkpoint(conn, sub.checkpoint)
+                        moved = moved or cps[sub.name] != cp
                     if not moved:
                         break
                 else:
                     raise DomainCodeError(
                         f"reactors kept reacting to each other's events for {MAX_ROUNDS} rounds; is there a loop?"
                     )
+                now = self.engine.clock()
+                for name in stale:
+                    set_checkpoint(conn, checkpoint_name(KIND, name), cps[name], now)
+                head = store.head_position()
+                for sub in subs:
+                    lag = max(0, head - cps[sub.name])
+                    if lag != sub.last_lag:  # a gauge: write it when it changes
+                        self._buf.lag(KIND, sub.name, lag)
+                        sub.last_lag = lag
+                self._buf.flush(conn, now)
         finally:
             self._running = False
+            self._buf.clear()
         return self.log
 
     # ------------------------------------------------------------------ step mode
@@ -770,4 +831,5 @@ def install(engine: Engine, options: dict[str, Any]) -> None:
         batch_size=int(options.get("reactor_batch_size", 500)),
     )
     engine.reactors = rt  # type: ignore[attr-defined]
+    engine.command_hooks.append(rt.on_append)
     engine.command_listeners.append(rt.on_command)
