@@ -29,7 +29,10 @@ from ..errors import DomainError
 from ..store import codec
 
 # Names evsh's own schema uses: a declared table may not take them.
-RESERVED_TABLES = frozenset({"events", "streams", "checkpoints", "evsh_meta", "projections", "snapshots", "subject_keys", "sqlite_sequence"})
+RESERVED_TABLES = frozenset({
+    "events", "streams", "checkpoints", "evsh_meta", "projections", "snapshots", "subject_keys", "sqlite_sequence",
+    "commands", "reactor_processed", "dead_letters", "reactor_status", "reactor_leases", "metrics",
+})
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
