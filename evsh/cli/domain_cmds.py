@@ -77,7 +77,7 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
     """
     a = app()
     if show_help or not command:
-        if not show_help and aggregate is None:
+        if aggregate is None and (not show_help or not a.domain_spec):
             click.echo(ctx.get_help())
             if a.domain_spec:
                 click.echo("\n" + domain_help(a.domain(required=True)))
@@ -97,6 +97,9 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
     agg = domain.aggregate(aggregate)
     spec = agg.find_command(command)
     spec.bind(params)  # bad input is refused before the store is opened or created
+    from ..store.base import check_name, check_stream_id
+
+    check_stream_id(agg.stream_id(check_name(id, "aggregate id")))
     engine = a.engine(create=True, domain_required=True)
     outcome = engine.execute(agg, id, command, params, correlation_id=correlation_id, actor=actor)
     if as_json:
