@@ -178,6 +178,7 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
     a.store()  # checks the file is an evsh store (exit 4 otherwise)
     conn = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True, timeout=a.busy_timeout)
     conn.execute("PRAGMA query_only = ON")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH would create a new database file
     db = sqlite_utils.Database(conn)
     try:
         cursor = db.execute(query)
@@ -185,7 +186,7 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
         rows = cursor.fetchall() if cursor.description else []
     except sqlite3.Error as exc:
         text = str(exc)
-        if "readonly" in text or "read-only" in text or "query_only" in text:
+        if "readonly" in text or "read-only" in text or "query_only" in text or "attached databases" in text:
             raise BadInput("evsh sql is read-only: writes are refused (change data with commands)") from None
         raise BadInput(f"SQL error: {text}") from None
     finally:
