@@ -297,6 +297,69 @@ def _projection_redelivery(ctx: Context, steps: Sequence[Step], data: Any) -> No
                     )
 
 
+def _reactor_specs(domain: Domain) -> list[Any]:
+    return list(domain.of_kind("reactor"))
+
+
+def _needs_reactors(domain: Domain) -> str:
+    return "" if _reactor_specs(domain) else "the domain declares no reactors"
+
+
+def _effects(box: Sandbox, tables: Sequence[str]) -> tuple[int, dict[str, list[list[Any]]]]:
+    """What reactors change in the world: events appended, rows of their tables."""
+    return box.store.head_position(), box.tables(tables)
+
+
+def _reactor_redelivery(ctx: Context, steps: Sequence[Step], data: Any) -> None:
+    """Handing an already-handled event to a reactor's handler again causes no new event and
+    changes none of its rows. (evsh's processed-event record already skips redeliveries; this
+    checks the handler itself, as at-least-once delivery elsewhere would need.)"""
+    from ..engine.reactors import runtime
+
+    with ctx.sandbox() as box:
+        box.run(steps)
+        rt = runtime(box.engine)
+        rt.run_pending()
+        for sub in rt.subs.values():
+            tables = [t.name for t in sub.spec.tables]
+            for rec in [r for r in box.engine.read_all() if sub.matches(r)]:
+                if rec.position > _handled_up_to(box, sub):
+                    continue
+                before = _effects(box, tables)
+                try:
+                    with box.store.transaction() as conn:
+                        conn.execute("DELETE FROM reactor_processed WHERE reactor=? AND event_id=?",
+                                     (sub.name, rec.event_id))
+                        rt._deliver(sub, conn, rec)
+                    rt.run_pending()
+                except (EvshError, Exception) as exc:  # noqa: B014 - the handler's own errors too
+                    raise PropertyFailed(
+                        f"reactor {sub.name}: handling {rec.type} (position {rec.position}) a second time raised:"
+                        f" {type(exc).__name__}: {exc}",
+                        [f"redeliver reactor {sub.name} {rec.position}"],
+                    ) from None
+                after = _effects(box, tables)
+                if after != before:
+                    new = [f"{e.type} in {e.stream_id}" for e in box.store.read_all(before[0] + 1)]
+                    tail = [f"redeliver reactor {sub.name} {rec.position}"]
+                    if new:
+                        what = f"it caused {len(new)} more events: {', '.join(new[:4])}"
+                        tail.append(f'expect query "SELECT count(*) FROM events" = {before[0]}')
+                    else:
+                        what = f"it changed its tables: {_table_diff(before[1], after[1])}"
+                        tail += [f'expect query "SELECT count(*) FROM {t}" = {len(before[1][t])}'
+                                 for t in tables if before[1][t] != after[1][t]]
+                    raise PropertyFailed(
+                        f"reactor {sub.name}: handling {rec.type} (position {rec.position}) a second time: {what}", tail
+                    )
+
+
+def _handled_up_to(box: Sandbox, sub: Any) -> int:
+    from ..engine.subscriptions import get_checkpoint
+
+    return get_checkpoint(box.store.conn, sub.checkpoint)
+
+
 def _table_diff(a: dict[str, list], b: dict[str, list]) -> str:
     out = []
     for t in sorted(set(a) | set(b)):
@@ -320,4 +383,6 @@ PROPERTIES: list[Property] = [
              _projection_rebuild, _needs_projections),
     Property("projections redelivery-idempotent", "an event delivered twice changes no projection row",
              _projection_redelivery, _needs_projections),
+    Property("reactors redelivery-idempotent", "an event handled twice causes no new event or row",
+             _reactor_redelivery, _needs_reactors),
 ]

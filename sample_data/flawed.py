@@ -1,0 +1,129 @@
+"""A deliberately flawed domain: each flaw breaks one promise of event sourcing, and
+`evsh verify --domain flawed` finds every one of them, shrinks it to a small example and writes
+a script that shows it with `evsh run`. Read it as a list of what not to do.
+
+1. Ticket: an applier reads the clock (``opened_at``): every replay gives another state.
+2. Raffle: an applier draws a random number: every replay picks another lucky number.
+3. ticket_counts: a projection that counts with ``+ 1`` and no guard: an event delivered twice
+   is counted twice.
+4. ticket_notifier: a reactor that sends a command to a freshly made id: an event handled twice
+   sends a second notification.
+
+The fixes: put the time or the random number in the event (decide it in the command, where I/O
+is allowed); make handlers idempotent (remember handled event ids, or derive ids from the
+event, as ``notification-<ticket id>``).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+
+from evsh import Aggregate, Projection, Rejected, applies, command, event, reactor, table
+
+
+@event
+class TicketOpened:
+    ticket_id: str
+    title: str
+
+
+@event
+class TicketClosed:
+    ticket_id: str
+
+
+@event
+class RaffleEntered:
+    raffle_id: str
+    name: str
+
+
+@event
+class NotificationSent:
+    notification_id: str
+    ticket_id: str
+
+
+class Ticket(Aggregate):
+    status: str = "new"
+    title: str = ""
+    opened_at: str = ""
+
+    @command
+    def open(self, title: str):
+        """Open a ticket with a title."""
+        if self.status != "new":
+            raise Rejected(f"ticket {self.id} is already {self.status}")
+        yield TicketOpened(self.id, title)
+
+    @command
+    def close(self):
+        """Close an open ticket."""
+        if self.status != "open":
+            raise Rejected(f"ticket {self.id} is {self.status}, not open")
+        yield TicketClosed(self.id)
+
+    @applies
+    def _opened(self, e: TicketOpened) -> None:
+        self.status, self.title = "open", e.title
+        self.opened_at = datetime.now(timezone.utc).isoformat()  # FLAW 1: state from the clock, not the event
+
+    @applies
+    def _closed(self, e: TicketClosed) -> None:
+        self.status = "closed"
+
+
+class Raffle(Aggregate):
+    entries: int = 0
+    lucky_number: int = 0
+
+    @command
+    def enter(self, name: str):
+        """Enter someone into the raffle."""
+        yield RaffleEntered(self.id, name)
+
+    @applies
+    def _entered(self, e: RaffleEntered) -> None:
+        self.entries += 1
+        self.lucky_number = random.randint(1, 10**9)  # FLAW 2: state from a random number
+
+
+class Notification(Aggregate):
+    sent: bool = False
+    ticket_id: str = ""
+
+    @command
+    def send(self, ticket_id: str):
+        """Tell the team about a ticket."""
+        if self.sent:
+            raise Rejected(f"notification {self.id} was already sent")
+        yield NotificationSent(self.id, ticket_id)
+
+    @applies
+    def _sent(self, e: NotificationSent) -> None:
+        self.sent, self.ticket_id = True, e.ticket_id
+
+
+ticket_counts = Projection(
+    "ticket_counts", version=1,
+    tables=[table("ticket_counts", {"status": str, "tickets": int}, pk="status")],
+    description="How many tickets were opened and closed.",
+)
+
+
+@ticket_counts.on(TicketOpened, TicketClosed)
+def _count(event, rows):
+    status = "opened" if event.type == "TicketOpened" else "closed"
+    counts = rows.table("ticket_counts")
+    row = counts.get(status, None)
+    if row is None:
+        counts.insert({"status": status, "tickets": 1})
+    else:
+        counts.update(status, {"tickets": row["tickets"] + 1})  # FLAW 3: a redelivered event counts again
+
+
+@reactor("ticket_notifier", on=["TicketOpened"])
+def ticket_notifier(event, ctx):
+    """Send a notification when a ticket opens."""
+    ctx.send("notification", ctx.new_id(), "send", ticket_id=event.ticket_id)  # FLAW 4: a new id per delivery
