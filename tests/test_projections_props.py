@@ -40,7 +40,7 @@ def snapshot(engine) -> dict[str, list[tuple]]:
 def inline_engine(path: str, clock: FakeClock):
     """An engine where every shop projection is inline (copies: the shop's own stay as declared)."""
     store = open_store(path, clock=clock)
-    engine = build_engine(store, SHOP, clock=clock, inline_projections=False)
+    engine = build_engine(store, SHOP, clock=clock, inline_projections=False, mode="step")
     inline = []
     for p in PROJECTIONS:
         q = copy.copy(p)
@@ -98,7 +98,7 @@ def test_processed_event_guard_makes_replays_harmless(history):
     with tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock()
         store = open_store(os.path.join(tmp, "evsh.db"), clock=clock)
-        engine = build_engine(store, SHOP, clock=clock)
+        engine = build_engine(store, SHOP, clock=clock, mode="step")
         try:
             run_history(engine, history, clock)
             P.run(engine, ["inventory_levels"])
