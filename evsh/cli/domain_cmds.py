@@ -10,6 +10,7 @@ from ..domain import types as T
 from ..errors import BadInput
 from .context import app
 from .render import emit_events, emit_json_object, fmt, print_state
+from .reactors import print_reactions, reactions_json
 
 
 def parse_param_args(args: list[str]) -> dict[str, str]:
@@ -106,12 +107,14 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
         emit_json_object({
             "stream_id": outcome.stream_id, "version": outcome.version, "command_id": outcome.command_id,
             "correlation_id": outcome.correlation_id, "events": [e.as_dict() for e in outcome.events],
+            "reactions": reactions_json(engine),
         })
         return
     if not outcome.events:
         click.echo(f"{outcome.name} on {outcome.stream_id}: no new events (version {outcome.version})")
         return
     emit_events(outcome.events, "table")
+    print_reactions(engine)  # what inline reactors did because of it
 
 
 @click.command()

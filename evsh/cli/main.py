@@ -39,6 +39,11 @@ COMMANDS: dict[str, str] = {
     "run": "evsh.cli.scripts:run",
     "shell": "evsh.cli.scripts:shell",
     "verify": "evsh.cli.verify:verify",
+    "reactors": "evsh.cli.reactors:reactors",
+    "step": "evsh.cli.reactors:step",
+    "dlq": "evsh.cli.reactors:dlq",
+    "trace": "evsh.cli.trace:trace",
+    "stats": "evsh.cli.stats:stats",
 }
 
 
@@ -81,10 +86,18 @@ class EvshGroup(click.Group):
 @click.option("--busy-timeout", type=float, envvar="EVSH_BUSY_TIMEOUT", default=None, metavar="SECONDS",
               help="How long a writer waits for another's lock (default 60).")
 @click.option("--debug", is_flag=True, envvar="EVSH_DEBUG", help="Show tracebacks of errors.")
+@click.option("--mode", type=click.Choice(["inline", "async", "step"]), envvar="EVSH_MODE", default=None,
+              help="How reactors run: inline after each command (default), async in `evsh reactors run`"
+                   " workers, or step by step with `evsh step` (env EVSH_MODE, evsh.toml mode).")
+@click.option("--clock", "clock_spec", envvar="EVSH_CLOCK", default=None, metavar="system|fixed:TIME[,STEP]",
+              help="A fixed clock for repeatable demos, e.g. fixed:2026-01-01T00:00:00Z,1ms (env EVSH_CLOCK).")
+@click.option("--ids", "ids_spec", envvar="EVSH_IDS", default=None, metavar="random|seed:TEXT",
+              help="Seeded ids for repeatable demos, e.g. seed:42 (env EVSH_IDS).")
 @click.version_option(__version__, "--version", prog_name="evsh")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str | None,
-        busy_timeout: float | None, debug: bool) -> None:
+        busy_timeout: float | None, debug: bool, mode: str | None = None, clock_spec: str | None = None,
+        ids_spec: str | None = None) -> None:
     """evsh: design, run and test an event-sourced system in your terminal.
 
     \b
@@ -104,6 +117,13 @@ def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str |
         config=config,
     )
     ctx.obj = obj
+    try:
+        from ..engine.clock import make_clock, make_ids
+
+        obj.options.update(mode=mode or config.get("mode") or "inline", clock=make_clock(clock_spec or config.get("clock")),
+                           new_id=make_ids(ids_spec or config.get("ids")))
+    except EvshError as exc:
+        raise CLIError(exc) from exc
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -292,6 +292,9 @@ class Reactors:
         """Record commands that appended nothing (rejected, failed, no-op); in inline mode, let
         reactors follow a user's command."""
         self._last_outcome = outcome
+        top = self._current is None and not self._running
+        if top:
+            self.log = []
         if self._recorded == outcome.command_id:
             self._recorded = None
         else:
@@ -301,8 +304,7 @@ class Reactors:
             else:
                 with store.transaction() as conn:
                     conn.execute(self._RECORD_SQL, self._record_row(outcome))
-        if (self.mode == "inline" and self._current is None and not self._running and self.subs
-                and outcome.outcome == "ok" and outcome.events):
+        if self.mode == "inline" and top and self.subs and outcome.outcome == "ok" and outcome.events:
             self._crash("after_command")
             self.run_inline()
 

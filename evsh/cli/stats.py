@@ -1,0 +1,187 @@
+"""`evsh stats`: handling metrics of reactors and projections (table, JSON or Prometheus text)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import click
+
+from .context import app
+from .render import console, emit_json_object
+
+SPARK = "▁▂▃▄▅▆▇█"
+RECENT_EVENTS = 100_000  # the log's per-minute line looks at most this far back
+
+
+def minutes_ending(last: str, count: int) -> list[str]:
+    end = datetime.strptime(last, "%Y-%m-%dT%H:%M")
+    return [(end - timedelta(minutes=count - 1 - i)).strftime("%Y-%m-%dT%H:%M") for i in range(count)]
+
+
+def sparkline(values: list[int]) -> str:
+    top = max(values, default=0)
+    if top == 0:
+        return " " * len(values)
+    return "".join(" " if v == 0 else SPARK[min(len(SPARK) - 1, (v * len(SPARK) - 1) // top)] for v in values)
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _live_lags(store: Any) -> dict[tuple[str, str], int]:
+    """Lag now, from each checkpoint: events after it."""
+    head = store.head_position()
+    out = {}
+    for name, position in store.conn.execute("SELECT name, position FROM checkpoints"):
+        kind, sep, sub = name.partition(":")
+        if sep:
+            out[(kind, sub)] = max(0, head - position)
+    return out
+
+
+def log_per_minute(store: Any) -> dict[str, int]:
+    head = store.head_position()
+    rows = store.conn.execute(
+        "SELECT substr(recorded_at, 1, 16), count(*) FROM events WHERE position > ? GROUP BY 1",
+        (max(0, head - RECENT_EVENTS),),
+    ).fetchall()
+    return dict(rows)
+
+
+def collect(store: Any, by_type: bool, since: str | None = None) -> list[Any]:
+    from ..engine import metrics
+
+    series = metrics.read(store.conn, since=since, by_type=by_type)
+    lags = _live_lags(store)
+    known = {(s.kind, s.name) for s in series}
+    for (kind, name), lag in lags.items():
+        if (kind, name) not in known and kind in ("reactor", "projection"):
+            series.append(metrics.Series(kind, name, "" if not by_type else "*"))
+    for s in series:
+        if (s.kind, s.name) in lags:
+            s.lag = lags[(s.kind, s.name)]
+    return sorted(series, key=lambda s: (s.kind, s.name, s.event_type))
+
+
+def _label(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def prometheus(series: list[Any], head: int) -> str:
+    """The Prometheus text exposition format (version 0.0.4)."""
+    lines: list[str] = []
+
+    def labels(s: Any, extra: str = "") -> str:
+        parts = [f'kind="{_label(s.kind)}"', f'name="{_label(s.name)}"']
+        if s.event_type and s.event_type != "*":
+            parts.append(f'event_type="{_label(s.event_type)}"')
+        if extra:
+            parts.append(extra)
+        return "{" + ",".join(parts) + "}"
+
+    def family(name: str, kind: str, help: str, rows: list[str]) -> None:
+        lines.append(f"# HELP {name} {help}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(rows)
+
+    family("evsh_events_handled_total", "counter", "Events handled by a reactor or projection.",
+           [f"evsh_events_handled_total{labels(s)} {s.handled}" for s in series])
+    family("evsh_handler_errors_total", "counter", "Handler failures (each failed attempt).",
+           [f"evsh_handler_errors_total{labels(s)} {s.errors}" for s in series])
+    family("evsh_handler_retries_total", "counter", "Handler attempts that were retried.",
+           [f"evsh_handler_retries_total{labels(s)} {s.retries}" for s in series])
+    rows = []
+    for s in series:
+        for q in (0.5, 0.95, 0.99):
+            v = s.p(q)
+            if v is not None:
+                quantile = 'quantile="' + str(q) + '"'
+                rows.append(f"evsh_handling_latency_seconds{labels(s, quantile)} {v:.9g}")
+        rows.append(f"evsh_handling_latency_seconds_sum{labels(s)} {s.latency_sum:.9g}")
+        rows.append(f"evsh_handling_latency_seconds_count{labels(s)} {sum(s.hist.values())}")
+    family("evsh_handling_latency_seconds", "summary", "Time to handle one event.", rows)
+    seen: set[tuple[str, str]] = set()
+    rows = []
+    for s in series:
+        if (s.kind, s.name) in seen or s.lag is None:
+            continue
+        seen.add((s.kind, s.name))
+        rows.append(f'evsh_lag_events{{kind="{_label(s.kind)}",name="{_label(s.name)}"}} {s.lag}')
+    family("evsh_lag_events", "gauge", "Events in the log after the subscriber's checkpoint.", rows)
+    family("evsh_log_head_position", "gauge", "Position of the last event in the log.",
+           [f"evsh_log_head_position {head}"])
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON: one object per subscriber and event type.")
+@click.option("--prometheus", "as_prom", is_flag=True, help="The Prometheus text exposition format.")
+@click.option("--by-type/--by-subscriber", default=True, show_default=True,
+              help="One row per event type, or one per reactor/projection.")
+@click.option("--minutes", type=click.IntRange(min=1, max=1440), default=30, show_default=True,
+              help="Width of the per-minute sparklines.")
+@click.option("--since", default=None, metavar="YYYY-MM-DDTHH:MM", help="Only buckets from this minute on.")
+def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str | None) -> None:
+    """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
+
+    \b
+    Kept in the store as per-minute buckets, so every process and later runs see them.
+    The sparklines show events per minute, ending at the latest minute with data.
+    """
+    from ..engine import metrics
+
+    store = app().store()
+    series = collect(store, by_type, since)
+    if as_prom:
+        click.echo(prometheus(series, store.head_position()), nl=False)
+        return
+    if as_json:
+        emit_json_object({"head": store.head_position(), "latest_minute": metrics.latest_minute(store.conn),
+                          "series": [s.as_dict() for s in series]})
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    con = console()
+    per_log = log_per_minute(store)
+    last = max([metrics.latest_minute(store.conn) or "", *per_log.keys()], default="")
+    window = minutes_ending(last, minutes) if last else []
+    if window:
+        line = Text()
+        line.append("events per minute  ", style="bold")
+        line.append(sparkline([per_log.get(m, 0) for m in window]), style="cyan")
+        line.append(f"  {window[0][11:]}–{window[-1][11:]} UTC, peak {max(per_log.get(m, 0) for m in window)}",
+                    style="dim")
+        con.print(line)
+    if not series:
+        con.print(Text("no reactor or projection has handled anything yet", style="dim"))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    wide = {"no_wrap": True, "min_width": 6}
+    for name, opts in [("kind", {"no_wrap": True}),
+                       ("name", {"style": "bold", **wide, "min_width": max(len(s.name) for s in series)}),
+                       ("event type", {"style": "cyan", **wide,
+                                       "min_width": max(len(s.event_type or "(all)") for s in series)}),
+                       ("handled", {"justify": "right", "min_width": 7}), ("errors", {"justify": "right", "min_width": 6}),
+                       ("retries", {"justify": "right", "min_width": 7}), ("p50", {"justify": "right", "min_width": 8, "no_wrap": True}),
+                       ("p95", {"justify": "right", "min_width": 8, "no_wrap": True}), ("p99", {"justify": "right", "min_width": 8, "no_wrap": True}), ("lag", {"justify": "right", "min_width": 3}),
+                       ("per minute", {"style": "cyan", "no_wrap": True})]:
+        table.add_column(name, **opts)
+    for s in series:
+        table.add_row(
+            Text(s.kind), Text(s.name), Text(s.event_type if s.event_type not in ("", "*") else "(all)"),
+            Text(str(s.handled)), Text(str(s.errors), style="red" if s.errors else ""),
+            Text(str(s.retries), style="yellow" if s.retries else ""),
+            Text(_ms(s.p(0.5))), Text(_ms(s.p(0.95))), Text(_ms(s.p(0.99))),
+            Text("" if s.lag is None else str(s.lag), style="yellow" if s.lag else ""),
+            Text(sparkline([s.per_minute.get(m, 0) for m in window])),
+        )
+    con.print(table)

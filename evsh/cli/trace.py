@@ -1,0 +1,85 @@
+"""`evsh trace ID`: the causal tree of a chain, as a Rich tree or nested JSON objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .context import app
+from .render import console, emit_json_object, short
+
+_MARK = {"ok": ("✓", "green"), "rejected": ("✗", "red"), "error": ("!", "red")}
+
+
+def _hm(at: str | None) -> str:
+    """``2026-01-01T10:42:13.123456Z`` -> ``10:42:13.123``."""
+    return at[11:23] if at and len(at) >= 23 else (at or "")
+
+
+def _label(node: dict[str, Any]) -> Any:
+    from rich.text import Text
+
+    t = Text()
+    if node["kind"] == "command":
+        mark, style = _MARK.get(node["outcome"], ("?", ""))
+        t.append(f"{mark} ", style=style)
+        t.append(node["name"], style="bold")
+        t.append(f" {node['stream_id']}")
+        if node["params"]:
+            t.append(" " + short(node["params"], 60), style="dim")
+        if node["reactor"]:
+            t.append(f"  by {node['reactor']}", style="magenta")
+        if node["outcome"] != "ok":
+            t.append(f"  {node['outcome']}: {node['reason'] or ''}", style=style)
+        t.append(f"  {_hm(node['at'])}", style="dim")
+    else:
+        t.append("● ", style="cyan")
+        t.append(node["type"], style="bold cyan" if node.get("focus") else "cyan")
+        t.append(f" {node['stream_id']}@{node['version']}")
+        t.append(f"  #{node['position']}  {_hm(node['recorded_at'])}", style="dim")
+        if node.get("focus"):
+            t.append("  <- this event", style="bold yellow")
+    return t
+
+
+def _add(tree: Any, node: dict[str, Any]) -> None:
+    branch = tree.add(_label(node))
+    for child in node["children"]:
+        _add(branch, child)
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="JSON: the same trees as nested objects.")
+def trace(ident: str, as_json: bool) -> None:
+    """Show the causal tree of ID: a correlation id, an event id, a command id or a stream.
+
+    \b
+    Commands (✓ ok, ✗ rejected, with the reason) and the events they produced, and the
+    commands reactors sent because of those events, across aggregates, with times.
+    A stream shows every chain its events belong to.
+    """
+    from rich.text import Text
+    from rich.tree import Tree
+
+    from ..engine.trace import trace as build
+
+    a = app()
+    engine = a.engine()
+    result = build(engine, ident)
+    if as_json:
+        emit_json_object(result)
+        return
+    con = console()
+    for i, chain in enumerate(result["traces"]):
+        title = Text()
+        title.append("correlation ", style="dim")
+        title.append(chain["correlation_id"], style="bold")
+        title.append(f"  ({chain['commands']} commands, {chain['events']} events)", style="dim")
+        tree = Tree(title)
+        for node in chain["roots"]:
+            _add(tree, node)
+        if i:
+            con.print()
+        con.print(tree)

@@ -1,0 +1,155 @@
+"""Causal traces: which command caused which events, which events caused which commands.
+
+Every command is recorded (``commands``: id, name, target stream, correlation and causation ids,
+outcome, rejection reason, the ids of the events it produced, the reactor that sent it). Every
+event carries ``correlation_id`` (the root of its chain), ``causation_id`` and ``command_id``
+in its metadata. A trace joins them into a tree: command -> events -> commands (sent by
+reactors) -> events ..., across aggregates, including rejected commands that left no event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..errors import BadInput
+from ..store import codec
+from ..store.base import RecordedEvent
+
+MAX_CHAINS = 50  # a stream's trace shows at most this many causal chains
+
+_CMD_COLUMNS = ("command_id", "name", "stream_id", "correlation_id", "causation_id", "outcome", "reason", "params",
+                "events", "reactor", "at")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _commands(conn: Any, where: str, params: tuple) -> list[dict[str, Any]]:
+    try:
+        rows = conn.execute(f"SELECT {', '.join(_CMD_COLUMNS)} FROM commands WHERE {where} ORDER BY at, rowid",
+                            params).fetchall()
+    except Exception:  # noqa: BLE001 - a store from before command records
+        return []
+    out = []
+    for r in rows:
+        d = dict(zip(_CMD_COLUMNS, r))
+        d["params"] = codec.loads(d["params"])
+        d["events"] = codec.loads(d["events"])
+        out.append(d)
+    return out
+
+
+def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
+    """What ``ident`` names -> (kind, correlation ids): an event id, a command id, a correlation
+    id, or a stream id (all the chains its events belong to, oldest first)."""
+    store = engine.store
+    conn = store.conn
+    if _is_uuid(ident):
+        canon = str(uuid.UUID(ident))
+        ev = store.event_by_id(canon) if hasattr(store, "event_by_id") else None
+        if ev is not None:
+            return "event", [ev.metadata.get("correlation_id") or ev.event_id]
+        cmds = _commands(conn, "command_id=?", (canon,))
+        if cmds:
+            return "command", [cmds[0]["correlation_id"]]
+        if _commands(conn, "correlation_id=? LIMIT 1", (canon,)) or _events_by_correlation(conn, canon, 1):
+            return "correlation", [canon]
+    if store.stream_version(ident):
+        seen: dict[str, None] = {}
+        for ev in store.read_stream(ident):
+            seen.setdefault(ev.metadata.get("correlation_id") or ev.event_id, None)
+            if len(seen) >= MAX_CHAINS:
+                break
+        return "stream", list(seen)
+    if _commands(conn, "stream_id=? LIMIT 1", (ident,)):  # only rejected commands ever targeted it
+        seen = {}
+        for c in _commands(conn, "stream_id=?", (ident,)):
+            seen.setdefault(c["correlation_id"], None)
+        return "stream", list(seen)[:MAX_CHAINS]
+    raise BadInput(f"no event, command, correlation or stream {ident!r} in this store")
+
+
+def _events_by_correlation(conn: Any, correlation_id: str, limit: int | None = None) -> list[RecordedEvent]:
+    """Events of a chain found by their metadata (a scan: for history written without commands)."""
+    from ..store.sqlite import _COLUMNS, _record
+
+    needle = f'%"correlation_id":{codec.dumps(correlation_id)}%'
+    sql = f"SELECT {_COLUMNS} FROM events WHERE metadata LIKE ? ORDER BY position"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return [_record(r) for r in conn.execute(sql, (needle,))]
+
+
+def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict[str, Any]:
+    """The causal tree of one chain as nested objects (``roots``: commands and events)."""
+    store = engine.store
+    conn = store.conn
+    commands = _commands(conn, "correlation_id=?", (correlation_id,))
+    events: dict[str, RecordedEvent] = {}
+    wanted = [eid for c in commands for eid in c["events"]]
+    wanted += [c["causation_id"] for c in commands if c["causation_id"] != c["command_id"]]
+    for eid in dict.fromkeys(wanted):
+        if eid in events:
+            continue
+        ev = store.event_by_id(eid) if _is_uuid(eid) else None
+        if ev is not None:
+            ev = engine.view(ev) or ev
+            events[ev.event_id] = ev
+    if not commands:
+        for ev in _events_by_correlation(conn, correlation_id):
+            v = engine.view(ev)
+            if v is not None:
+                events[v.event_id] = v
+    cmd_nodes = {c["command_id"]: _command_node(c) for c in commands}
+    ev_nodes = {eid: _event_node(ev, focus) for eid, ev in sorted(events.items(), key=lambda kv: kv[1].position)}
+    roots: list[dict[str, Any]] = []
+    for c in commands:
+        node = cmd_nodes[c["command_id"]]
+        parent = ev_nodes.get(c["causation_id"])
+        (parent["children"] if parent is not None else roots).append(node)
+    for eid, node in ev_nodes.items():
+        ev = events[eid]
+        parent = cmd_nodes.get(ev.metadata.get("command_id", ""))
+        if parent is None:
+            cause = ev.metadata.get("causation_id")
+            parent = ev_nodes.get(cause) if cause and cause != eid else None
+        (parent["children"] if parent is not None else roots).append(node)
+    _sort(roots)
+    return {"correlation_id": correlation_id, "commands": len(commands), "events": len(events), "roots": roots}
+
+
+def _sort(nodes: list[dict[str, Any]]) -> None:
+    nodes.sort(key=lambda n: (n.get("at") or n.get("recorded_at") or "", n.get("position") or 0))
+    for n in nodes:
+        _sort(n["children"])
+
+
+def _command_node(c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "command", "command_id": c["command_id"], "name": c["name"], "stream_id": c["stream_id"],
+        "outcome": c["outcome"], "reason": c["reason"] or None, "reactor": c["reactor"], "at": c["at"],
+        "params": c["params"], "children": [],
+    }
+
+
+def _event_node(ev: RecordedEvent, focus: str | None) -> dict[str, Any]:
+    node = {
+        "kind": "event", "event_id": ev.event_id, "type": ev.type, "stream_id": ev.stream_id,
+        "version": ev.version, "position": ev.position, "recorded_at": ev.recorded_at, "children": [],
+    }
+    if focus and focus == ev.event_id:
+        node["focus"] = True
+    return node
+
+
+def trace(engine: Any, ident: str) -> dict[str, Any]:
+    """``{"query", "kind", "traces": [chain, ...]}`` for an event, command, correlation or stream id."""
+    kind, correlations = resolve(engine, ident)
+    focus = str(uuid.UUID(ident)) if kind == "event" else None
+    return {"query": ident, "kind": kind, "traces": [chain(engine, c, focus=focus) for c in correlations]}
