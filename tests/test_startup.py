@@ -1,0 +1,82 @@
+"""`evsh read` stays light: it never imports the heavy front-end libraries.
+
+Checked in a fresh interpreter through sys.modules (not by timing): the command runs for real on
+a small store, then the child reports which heavy modules got loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from evsh import NewEvent, open_store
+
+HEAVY = ("textual", "hypothesis", "prompt_toolkit", "sqlite_utils", "cryptography")
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import evsh.cli.main as m
+
+    try:
+        m.main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code or 0
+    else:
+        code = 0
+    loaded = sorted({name.split(".")[0] for name in sys.modules})
+    print("\\n" + json.dumps({"code": code, "loaded": loaded}))
+    """
+)
+
+
+def probe(*args: str) -> tuple[int, set[str], str]:
+    r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120)
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    return report["code"], set(report["loaded"]), r.stdout
+
+
+@pytest.fixture
+def small_store(db_path):
+    with open_store(db_path) as s:
+        s.append("order-o1", [NewEvent("OrderCreated", {"order_id": "o1", "n": n}) for n in range(20)])
+    return db_path
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--json",), ("--backwards", "--limit", "3")],
+    ids=["table", "json", "backwards"],
+)
+def test_evsh_read_imports_no_heavy_module(small_store, extra):
+    code, loaded, out = probe("--db", small_store, "read", "order-o1", *extra)
+    assert code == 0
+    assert "OrderCreated" in out  # the command really ran
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_evsh_read_with_the_shop_domain_imports_no_heavy_module(small_store):
+    code, loaded, out = probe("--db", small_store, "--domain", "shop", "read", "order-o1", "--json")
+    assert code == 0 and "OrderCreated" in out
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_importing_the_public_api_is_light():
+    r = subprocess.run(
+        [sys.executable, "-c", "import sys, evsh; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],
+        capture_output=True, text=True, timeout=120,
+    )
+    loaded = set(r.stdout.split())
+    assert "evsh" in loaded
+    assert not loaded & {*HEAVY, "click", "rich"}, sorted(loaded & {*HEAVY, "click", "rich"})
+
+
+def test_the_probe_would_notice_a_heavy_import(small_store):
+    """Guards the test itself: a command that does import sqlite_utils shows up."""
+    code, loaded, _ = probe("--db", small_store, "sql", "select 1")
+    assert code == 0
+    assert "sqlite_utils" in loaded
