@@ -33,7 +33,7 @@ exec order o1 create --customer-id c1 \\
                 "quantity":2, "unit_price":"10.00"}}]'   # a trailing comment
 expect state order o1 items.0.product_id=p#1 total_amount=20.00
 """)
-    r = cli("--domain", "shop", "run", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", script)
     assert r.exit_code == 0, r.stderr
     assert "OrderCreated" in r.stdout
     assert count_events(db_path) == 1
@@ -57,7 +57,7 @@ expect query "SELECT count(*) FROM events" = 2
 expect query "SELECT type FROM events ORDER BY position" = '["OrderCreated","OrderConfirmed"]'
 expect query "SELECT stream_id, version FROM streams" = '[["order-o1", 2]]'
 """)
-    r = cli("--domain", "shop", "run", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", script)
     assert r.exit_code == 0, r.stderr
     assert r.stderr == ""
 
@@ -76,7 +76,7 @@ expect query "SELECT stream_id, version FROM streams" = '[["order-o1", 2]]'
 ])
 def test_a_failed_expectation_shows_expected_and_actual_and_exits_1(cli, tmp_path, line, expected, actual):
     script = write(tmp_path, "f.evsh", f"{CREATE}\n{line}\nsay not reached\n")
-    r = cli("--domain", "shop", "run", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", script)
     assert r.exit_code == 1
     assert f"{script}:2: expectation failed" in r.stderr
     assert expected in r.stderr and actual in r.stderr
@@ -94,7 +94,7 @@ def test_a_failed_expectation_shows_expected_and_actual_and_exits_1(cli, tmp_pat
 ])
 def test_the_failing_line_gives_file_line_message_and_its_exit_code(cli, tmp_path, db_path, line, code, message):
     script = write(tmp_path, "x.evsh", f"{CREATE}\n\n{line}\nexec order o1 confirm\n")
-    r = cli("--domain", "shop", "run", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", script)
     assert r.exit_code == code
     assert r.stderr.startswith(f"{script}:3: ")
     assert message in r.stderr
@@ -104,7 +104,7 @@ def test_the_failing_line_gives_file_line_message_and_its_exit_code(cli, tmp_pat
 
 @pytest.mark.parametrize("text, where, message", [
     ("exec order o1 confirm\nexec order o2 \"unclosed\n", 2, "never closed"),
-    ("exec order o1 confirm\nstat order o1\n", 2, "unknown command 'stat' (did you mean `state`?)"),
+    ("exec order o1 confirm\nstaet order o1\n", 2, "unknown command 'staet' (did you mean"),
     ("repeat 2\nsay ${j}\nend\n", 2, "unknown variable ${j}"),
     ("say ${i}\n", 1, "variables exist only inside a repeat block"),
     ("repeat 3\nsay hi\n", 1, "no `end`"),
@@ -120,7 +120,7 @@ def test_the_failing_line_gives_file_line_message_and_its_exit_code(cli, tmp_pat
 ])
 def test_a_syntax_error_anywhere_runs_nothing(cli, tmp_path, db_path, text, where, message):
     script = write(tmp_path, "s.evsh", f"{CREATE}\n" + text)
-    r = cli("--domain", "shop", "run", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", script)
     assert r.exit_code == 2
     assert r.stderr.startswith(f"{script}:{where + 1}: error: ")
     assert message in r.stderr
@@ -135,7 +135,7 @@ expect state order o1 status=created
 exec order o1 cancel --reason late
 append order-o1 Noted '{{}}' -e 1
 """)
-    r = cli("--domain", "shop", "run", "--keep-going", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", "--keep-going", script)
     assert r.exit_code == 1  # the first failure's code
     assert "3 lines failed:" in r.stderr
     for n in (3, 4, 6):
@@ -157,18 +157,18 @@ expect stream note-2-1 count=1
 expect query "SELECT json_extract(data, '$.n') || json_extract(data, '$.m') FROM events WHERE stream_id='note-3-2'" = 32
 expect stream $all count=9
 """)
-    r = cli("--domain", "shop", "run", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", script)
     assert r.exit_code == 0, r.stderr
 
 
 def test_stdin_several_files_and_global_options_apply_to_every_line(cli, tmp_path):
     other = str(tmp_path / "other.db")
     first = write(tmp_path, "1.evsh", CREATE + "\n")
-    r = cli("--domain", "shop", "run", first, "-", input="exec order o1 confirm\nexpect stream order-o1 count=2\n",
+    r = cli("--domain", "shop", "--mode", "step", "run", first, "-", input="exec order o1 confirm\nexpect stream order-o1 count=2\n",
             db=other)
     assert r.exit_code == 0, r.stderr
     assert count_events(other) == 2
-    r = cli("--domain", "shop", "run", "-", input="expect stream order-o1 count=3\n", db=other)
+    r = cli("--domain", "shop", "--mode", "step", "run", "-", input="expect stream order-o1 count=3\n", db=other)
     assert r.exit_code == 1
     assert r.stderr.startswith("<stdin>:1: expectation failed")
 
@@ -176,7 +176,7 @@ def test_stdin_several_files_and_global_options_apply_to_every_line(cli, tmp_pat
 def test_a_syntax_error_in_a_later_file_runs_no_file(cli, tmp_path, db_path):
     first = write(tmp_path, "1.evsh", CREATE + "\n")
     second = write(tmp_path, "2.evsh", "exec order o1 confirm\nexpec state order o1 status=x\n")
-    r = cli("--domain", "shop", "run", first, second)
+    r = cli("--domain", "shop", "--mode", "step", "run", first, second)
     assert r.exit_code == 2
     assert f"{second}:2: error: unknown command 'expec'" in r.stderr
     assert count_events(db_path) == 0
@@ -190,7 +190,7 @@ def test_missing_file_is_bad_input(cli, tmp_path):
 
 def test_echo_prints_each_line_before_its_output(cli, tmp_path):
     script = write(tmp_path, "e.evsh", f"say Placing an order\n{CREATE}\nexpect stream order-o1 count=1\n")
-    r = cli("--domain", "shop", "run", "--echo", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", "--echo", script)
     assert r.exit_code == 0, r.stderr
     out = r.stdout
     assert out.index("Placing an order") < out.index("$ evsh exec order o1 create") < out.index("OrderCreated")
@@ -199,14 +199,14 @@ def test_echo_prints_each_line_before_its_output(cli, tmp_path):
 
 def test_pause_waits_for_enter_between_steps(cli, tmp_path):
     script = write(tmp_path, "p.evsh", f"{CREATE}\nexec order o1 confirm\nexpect stream order-o1 count=2\n")
-    r = cli("--domain", "shop", "run", "--pause", script, input="\n\n")
+    r = cli("--domain", "shop", "--mode", "step", "run", "--pause", script, input="\n\n")
     assert r.exit_code == 0, r.stderr
     assert r.stderr.count("(Enter: next step)") == 2
 
 
 def test_json_output_of_a_line_is_untouched(cli, tmp_path):
     script = write(tmp_path, "j.evsh", f"{CREATE}\nstate order o1 --json\n")
-    r = cli("--domain", "shop", "run", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", script)
     assert r.exit_code == 0
     state = json.loads(r.stdout[r.stdout.index("\n{") + 1:])
     assert state["status"] == "created"
@@ -215,7 +215,7 @@ def test_json_output_of_a_line_is_untouched(cli, tmp_path):
 def test_a_script_can_run_another(cli, tmp_path, db_path):
     inner = write(tmp_path, "inner.evsh", "expect state order o1 status=confirmed\n")
     outer = write(tmp_path, "outer.evsh", f"{CREATE}\nrun {inner}\nsay after\n")
-    r = cli("--domain", "shop", "run", outer)
+    r = cli("--domain", "shop", "--mode", "step", "run", outer)
     assert r.exit_code == 1
     assert f"{inner}:1: expectation failed" in r.stderr
     assert f"{outer}:2:" in r.stderr
@@ -224,7 +224,7 @@ def test_a_script_can_run_another(cli, tmp_path, db_path):
 
 def test_replay_expectation_compares_with_a_fresh_process(cli, tmp_path):
     script = write(tmp_path, "rp.evsh", f"{CREATE}\nexec order o1 cancel --reason 'changed my mind'\nexpect replay order o1\n")
-    r = cli("--domain", "shop", "run", "--echo", script)
+    r = cli("--domain", "shop", "--mode", "step", "run", "--echo", script)
     assert r.exit_code == 0, r.stderr
     assert "same state here and in a fresh process" in r.stdout
 

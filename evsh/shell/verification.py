@@ -69,9 +69,106 @@ def expect_replay(app: Any, aggregate: str, id: str) -> str:
     return f"{cls.stream_id(id)} replays to the same state here and in a fresh process (version {full.get('version')})"
 
 
+def table_rows(conn: Any, tables: list[str]) -> dict[str, list[list[Any]]]:
+    """Every row of the tables, as sorted JSON-like lists (order-free comparison)."""
+    from ..engine.tables import quote, table_exists
+
+    out = {}
+    for name in tables:
+        if not table_exists(conn, name):
+            out[name] = []
+            continue
+        rows = conn.execute(f"SELECT * FROM {quote(name)}").fetchall()
+        out[name] = sorted((_plain(list(r)) for r in rows), key=lambda r: json.dumps(r, sort_keys=True, default=str))
+    return out
+
+
+def table_diff(before: dict[str, list[list[Any]]], after: dict[str, list[list[Any]]], labels: tuple[str, str]) -> str:
+    lines = []
+    for name in before:
+        a, b = before[name], after.get(name, [])
+        if a == b:
+            continue
+        only_a = [r for r in a if r not in b]
+        only_b = [r for r in b if r not in a]
+        lines.append(f"table {name}: {len(a)} rows {labels[0]}, {len(b)} rows {labels[1]}")
+        lines += [f"  only {labels[0]}: {json.dumps(r, default=str)}" for r in only_a[:5]]
+        lines += [f"  only {labels[1]}: {json.dumps(r, default=str)}" for r in only_b[:5]]
+    return "\n  ".join(lines)
+
+
 def expect_rebuild(app: Any, name: str) -> str:
-    raise BadInput("expect rebuild: projections are not available in this build")
+    """The projection's live tables equal what a rebuild from the first event produces.
+
+    The live tables are compared as they are (run `projections run` first for a catch-up
+    projection); the rebuild then replaces them, as `evsh projections rebuild` would."""
+    from ..engine import projections
+
+    engine = app.engine(domain_required=True)
+    p = projections.find(engine, name)
+    tables = list(p.table_names)
+    live = table_rows(engine.store.conn, tables)
+    projections.rebuild(engine, name)
+    rebuilt = table_rows(engine.store.conn, tables)
+    if live != rebuilt:
+        raise ExpectationFailed(
+            f"projection {name}: its tables differ from a rebuild from scratch\n  "
+            + table_diff(live, rebuilt, ("live", "rebuilt"))
+        )
+    rows = sum(len(v) for v in live.values())
+    return f"projection {name}: live tables = a rebuild from scratch ({rows} rows)"
+
+
+def _event_at(engine: Any, position: int) -> Any:
+    rec = next(iter(engine.read_all(position, limit=1)), None)
+    if rec is None or rec.position != position:
+        raise BadInput(f"there is no event at position {position}")
+    return rec
 
 
 def redeliver(app: Any, kind: str, name: str, position: int) -> str:
-    raise BadInput("redeliver: projections and reactors are not available in this build")
+    """Hand an event that was already handled to a projection or a reactor's handler again,
+    and commit what it does, as an at-least-once delivery would."""
+    from ..engine.subscriptions import checkpoint_name, get_checkpoint
+
+    engine = app.engine(domain_required=True)
+    rec = _event_at(engine, position)
+    store = engine.store
+    if kind == "projection":
+        from ..engine import projections
+        from ..engine.tables import Tables
+        from ..errors import ProjectionFailed
+
+        p = projections.find(engine, name)
+        checkpoint = get_checkpoint(store.conn, checkpoint_name(projections.KIND, p.name))
+        if checkpoint < position:
+            raise BadInput(f"projection {name} has not handled position {position} yet (checkpoint {checkpoint});"
+                           " run `projections run` first")
+        if rec.type not in p.handlers:
+            return f"projection {name} does not handle {rec.type}: nothing to redeliver"
+        try:
+            with store.transaction() as conn:
+                projections.apply_events(p, Tables(conn, p.tables), [rec])
+        except ProjectionFailed as exc:
+            if str(getattr(exc, "reason", "")).startswith("RowExists:"):
+                return f"projection {name} refused {rec.type} at {position} a second time (the row exists): nothing changed"
+            raise
+        return f"redelivered {rec.type} at position {position} to projection {name}"
+    from ..engine.reactors import runtime
+
+    rt = runtime(engine)
+    sub = rt.get(name)
+    checkpoint = get_checkpoint(store.conn, sub.checkpoint)
+    if checkpoint < position:
+        raise BadInput(f"reactor {name} has not handled position {position} yet (checkpoint {checkpoint})")
+    if not sub.matches(rec):
+        return f"reactor {name} does not listen to {rec.type}: nothing to redeliver"
+    head = store.head_position()
+    # the processed record would skip it: forget it, so the handler itself meets the event again
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM reactor_processed WHERE reactor=? AND event_id=?", (sub.name, rec.event_id))
+        rt._deliver(sub, conn, rec)
+    if rt.mode == "inline":
+        rt.run_pending()
+    caused = store.head_position() - head
+    return f"redelivered {rec.type} at position {position} to reactor {name} ({caused} new events)"
