@@ -236,5 +236,5 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
         click.echo(f"evsh: warning: {report.plaintext_in_log} events hold one of the values in a field not declared"
                    " personal; the log is never rewritten, so declare such fields personal", err=True)
     if report.short_values_left:
-        click.echo(f"evsh: warning: {report.short_values_left} texts still contain a short value (under 6 characters)"
-                   " inside longer text; they were left alone to avoid damaging unrelated text", err=True)
+        click.echo(f"evsh: warning: {report.short_values_left} texts contain a short value (under 6 characters)"
+                   " inside other words; they were left alone to avoid damaging unrelated text", err=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import re
 import typing
 import uuid
 from typing import Any, Callable
@@ -31,8 +32,8 @@ from .engine import Engine
 PREFIX = "evsh:pii:1:"
 REDACTED = "[redacted]"
 FORGOTTEN_STREAM = "$subjects"
-# Shorter values are replaced only where they are a whole column value or a whole JSON string:
-# replacing every substring "bob" in every table would damage unrelated text.
+# Shorter values are replaced where they are a whole column value, a whole JSON string or a whole
+# word: replacing every substring "bob" in every table would damage unrelated text ("bobsleigh").
 MIN_SUBSTRING = 6
 _SYSTEM_TABLES = {"events", "streams", "subject_keys", "sqlite_sequence", "evsh_meta", "checkpoints", "snapshots"}
 
@@ -285,10 +286,17 @@ def _scrub_tables(conn: Any, values: list[str], report: ForgetReport) -> None:
                         (value, REDACTED, value),
                     )
                     changed += cur.rowcount
-                else:
-                    report.short_values_left += conn.execute(
-                        f"SELECT count(*) FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (value,)
-                    ).fetchone()[0]
+                else:  # a short value is replaced as a whole word only ("Hello bob," but not "bobsleigh")
+                    word = re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)")
+                    texts = conn.execute(
+                        f"SELECT DISTINCT {qc} FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (value,)
+                    ).fetchall()
+                    for (text,) in texts:
+                        new = word.sub(REDACTED, text)
+                        if new == text:
+                            report.short_values_left += 1
+                            continue
+                        changed += conn.execute(f"UPDATE {qt} SET {qc}=? WHERE {qc}=?", (new, text)).rowcount
             if changed:
                 report.scrubbed[f"{table}.{column}"] = changed
 

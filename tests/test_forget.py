@@ -1,0 +1,141 @@
+"""Crypto-shredding: personal fields encrypted per subject; `forget` leaves no plaintext anywhere in the files."""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+
+from hypothesis import given, settings, strategies as st
+
+from evsh import load_domain, open_store
+from evsh.engine.shredding import PREFIX, REDACTED, forget
+from evsh.engine.snapshots import take_snapshot
+from evsh.engine.wiring import build_engine
+
+
+def store_bytes(db: str) -> bytes:
+    out = b""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if os.path.exists(db + suffix):
+            with open(db + suffix, "rb") as fh:
+                out += fh.read()
+    return out
+
+
+def test_personal_fields_are_encrypted_at_rest_and_read_plain(cli, db_path):
+    r = cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "ada.lovelace@example.org", "--username", "countess")
+    assert r.exit_code == 0, r.stderr
+    raw = json.loads(cli("export").stdout.splitlines()[0])
+    assert raw["data"]["user_id"] == "u1"
+    assert raw["data"]["email"].startswith(PREFIX) and raw["data"]["username"].startswith(PREFIX)
+    seen = json.loads(cli("--domain", "shop", "read", "user-u1", "--json").stdout)[0]
+    assert seen["data"] == {"user_id": "u1", "email": "ada.lovelace@example.org", "username": "countess"}
+    # without the domain, reads still decrypt (keys are in the store)
+    assert json.loads(cli("read", "user-u1", "--json").stdout)[0]["data"]["email"] == "ada.lovelace@example.org"
+    conn_rows = cli("sql", "SELECT data, metadata FROM events", "--json")
+    assert "ada.lovelace" not in conn_rows.stdout and "countess" not in conn_rows.stdout
+
+
+def test_forget_cli(cli, db_path):
+    cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "grace.hopper@navy.example", "--username", "amazing_grace")
+    cli("--domain", "shop", "exec", "user", "u2", "register", "--email", "alan.turing@example.org", "--username", "enigma_breaker")
+    before = cli("export").stdout
+    r = cli("--domain", "shop", "forget", "u1", "--yes")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("forgot u1: 1 events now read as [redacted]")
+    seen = json.loads(cli("--domain", "shop", "read", "user-u1", "--json").stdout)[0]
+    assert seen["data"] == {"user_id": "u1", "email": REDACTED, "username": REDACTED}
+    assert seen["metadata"]["redacted"] == ["email", "username"]
+    state = json.loads(cli("--domain", "shop", "state", "user", "u1", "--json").stdout)
+    assert state["registered"] is True and state["email"] == REDACTED  # replay still works
+    assert json.loads(cli("--domain", "shop", "state", "user", "u2", "--json").stdout)["email"] == "alan.turing@example.org"
+    # the log is intact: the same events, still encrypted, plus a record of the forgetting
+    after = cli("export").stdout.splitlines()
+    assert after[: len(before.splitlines())] == before.splitlines()
+    assert json.loads(after[-1])["type"] == "SubjectForgotten"
+    assert b"grace.hopper" not in store_bytes(db_path) and b"amazing_grace" not in store_bytes(db_path)
+    assert "already forgotten" in cli("--domain", "shop", "forget", "u1", "--yes").stdout
+    assert "nothing to forget" in cli("--domain", "shop", "forget", "nobody", "--yes").stdout
+    # a forgotten subject may come back later with new data, under a new key
+    assert cli("--domain", "shop", "exec", "user", "u3", "register", "--email", "x@y.example", "--username", "newbie").exit_code == 0
+
+
+def test_forget_json_report_names_scrubbed_copies(cli, db_path):
+    cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "report.me@example.org", "--username", "reported_user")
+    store = open_store(db_path)
+    store.conn.execute("CREATE TABLE audit (line TEXT, n INTEGER)")
+    store.conn.execute("INSERT INTO audit VALUES (?, 1)", ("user reported_user wrote from report.me@example.org",))
+    store.conn.execute("INSERT INTO audit VALUES (?, 2)", ("unrelated text",))
+    store.close()
+    report = json.loads(cli("--domain", "shop", "forget", "u1", "--yes", "--json").stdout)
+    assert report["keys"] == 1 and report["values"] == 2 and report["scrubbed"]["audit.line"] >= 1
+    rows = json.loads(cli("sql", "SELECT line, n FROM audit ORDER BY n", "--json").stdout)
+    assert rows == [{"line": "user [redacted] wrote from [redacted]", "n": 1}, {"line": "unrelated text", "n": 2}]
+
+
+def test_short_values_are_scrubbed_as_whole_words_only(engine):
+    engine.execute("user", "u1", "register", {"email": "bo@x.io", "username": "bob"})
+    conn = engine.store.conn
+    conn.execute("CREATE TABLE notes (t TEXT)")
+    conn.executemany("INSERT INTO notes VALUES (?)", [("Hello bob, welcome",), ("bobsleigh club",), ("bob",)])
+    report = forget(engine, "u1")
+    texts = [r[0] for r in conn.execute("SELECT t FROM notes ORDER BY rowid")]
+    assert texts == ["Hello [redacted], welcome", "bobsleigh club", "[redacted]"]
+    assert report.short_values_left == 1
+
+
+def test_non_personal_copies_in_the_log_are_reported(engine):
+    engine.execute("user", "u1", "register", {"email": "leaky.person@example.org", "username": "leaky_person"})
+    engine.append("note-1", "NoteTaken", {"text": "leaky.person@example.org"})
+    report = forget(engine, "u1")
+    assert report.plaintext_in_log == 1  # the log is never rewritten: the domain must declare it personal
+
+
+marker = st.text(alphabet=string.ascii_letters + string.digits, min_size=20, max_size=32)
+
+
+@settings(max_examples=12)
+@given(people=st.lists(st.tuples(marker, marker), min_size=2, max_size=3,
+                       unique_by=(lambda p: p[0].lower(), lambda p: p[1].lower())),
+       with_snapshot=st.booleans())
+def test_after_forget_no_plaintext_remains_in_the_files(tmp_path_factory, people, with_snapshot):
+    db = str(tmp_path_factory.mktemp("forget") / "f.db")
+    store = open_store(db)
+    engine = build_engine(store, load_domain("shop"))
+    markers = []
+    for i, (mail, name) in enumerate(people):
+        email, username = f"{mail}@mail.example", f"user_{name}"
+        markers.append((email, username))
+        engine.execute("user", f"u{i}", "register", {"email": email, "username": username})
+        if with_snapshot:
+            take_snapshot(engine, engine.domain.aggregate("user"), f"u{i}")
+    # copies a store collects over time: a read model, a dead letter with the event as read, free text
+    conn = store.conn
+    conn.execute("CREATE TABLE user_view (user_id TEXT PRIMARY KEY, email TEXT, username TEXT)")
+    conn.execute("CREATE TABLE dead_letters_x (position INTEGER, event TEXT, error TEXT)")
+    for e in engine.read_all(types=["UserRegistered"]):
+        conn.execute("INSERT INTO user_view VALUES (?,?,?)", (e.data["user_id"], e.data["email"], e.data["username"]))
+        conn.execute("INSERT INTO dead_letters_x VALUES (?,?,?)",
+                     (e.position, json.dumps(e.as_dict(), ensure_ascii=True), f"could not mail {e.data['email']}"))
+    key = conn.execute("SELECT key FROM subject_keys WHERE subject='u0'").fetchone()[0]
+    events_before = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    forget(engine, "u0")
+
+    for raw in (store_bytes(db),):
+        for value in markers[0]:
+            assert value.encode() not in raw
+        assert bytes(key) not in raw
+    # the others' data is untouched and still readable
+    assert engine.load("user", "u1").email == markers[1][0]
+    assert conn.execute("SELECT email FROM user_view WHERE user_id='u1'").fetchone()[0] == markers[1][0]
+    # the log is intact, the forgotten fields read as redacted, replay works
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == events_before + 1
+    u0 = engine.load("user", "u0")
+    assert (u0.registered, u0.email, u0.username) == (True, REDACTED, REDACTED)
+    store.close()
+    raw = store_bytes(db)
+    for value in markers[0]:
+        assert value.encode() not in raw
+    assert markers[1][0].encode() in raw  # nothing else was scrubbed: the other user's read-model row stays
