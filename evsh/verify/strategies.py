@@ -184,12 +184,14 @@ class Strategies:
         if hint is bool:
             return st.booleans()
         if hint is int:
-            return st.one_of(st.integers(0, 10), st.integers(0, 10), st.integers(-3, 100), st.integers())
+            # mostly small positive counts (what commands accept), sometimes anything at all
+            return st.one_of(st.integers(1, 10), st.integers(1, 10), st.integers(1, 10), st.integers(-3, 100), st.integers())
         if hint is float:
             return st.floats(allow_nan=False, allow_infinity=False, width=64)
         if hint is Decimal:
             return st.one_of(
-                st.decimals(min_value=0, max_value=100, places=2),
+                st.decimals(min_value="0.01", max_value=100, places=2),
+                st.decimals(min_value="0.01", max_value=100, places=2),
                 st.decimals(min_value=-10, max_value=5000, places=2),
             )
         if hint is _dt.datetime:
@@ -213,7 +215,7 @@ class Strategies:
             return st.tuples(*(self.for_hint(a) for a in args))
         if origin in (list, tuple, typing.Sequence, set, frozenset):
             item = self.for_hint(args[0]) if args else self.for_hint(Any)
-            seq = st.lists(item, max_size=3)
+            seq = st.one_of(st.lists(item, min_size=1, max_size=3), st.lists(item, max_size=3))
             if origin is tuple:
                 return seq.map(tuple)
             if origin is set:

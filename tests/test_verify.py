@@ -1,0 +1,165 @@
+"""`evsh verify` on a user's domain: it catches each flaw of sample_data/flawed.py (and writes a
+script that shows it with `evsh run`), passes the shop, and refuses bad usage with exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+EXAMPLES = os.environ.get("EVSH_VERIFY_TEST_EXAMPLES", "12")
+
+
+def _domain_file(tmp_path, name: str, body: str) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+# Each flaw on its own: a domain module that takes only the flawed part it needs.
+FLAWS = {
+    "clock": (
+        """
+        from evsh.samples.flawed import Ticket, TicketOpened, TicketClosed
+        """,
+        "replay is deterministic",
+        ["ticket-", "opened_at"],
+    ),
+    "random": (
+        """
+        from evsh.samples.flawed import Raffle, RaffleEntered
+        """,
+        "replay in a fresh process",
+        ["raffle-", "lucky_number", "fresh process"],
+    ),
+    "double-counting projection": (
+        """
+        from evsh.samples.flawed import Ticket, TicketOpened, TicketClosed, ticket_counts
+        """,
+        "projections redelivery",
+        ["ticket_counts", "a second time"],
+    ),
+    "duplicate command from a reactor": (
+        """
+        from evsh.samples.flawed import Ticket, TicketOpened, TicketClosed, Notification, NotificationSent
+        from evsh.samples.flawed import ticket_notifier
+        VERIFY_STRATEGIES = {"notification.send": None}   # only the reactor sends notifications
+        """,
+        "reactors redelivery",
+        ["ticket_notifier", "NotificationSent"],
+    ),
+}
+
+
+@pytest.mark.parametrize("flaw", sorted(FLAWS))
+def test_verify_catches_each_flaw_and_writes_a_reproducer(cli, tmp_path, flaw):
+    body, prop, words = FLAWS[flaw]
+    domain = _domain_file(tmp_path, "only_" + flaw.replace(" ", "_").replace("-", "_"), body)
+    out = tmp_path / "failures"
+    r = cli("verify", "--domain", domain, "--examples", EXAMPLES, "--seed", "7", "--property", prop,
+            "--out", str(out))
+    assert r.exit_code == 1, r.stdout + r.stderr
+    assert "FAILS" in r.stdout and "smallest counterexample" in r.stdout
+    for word in words:
+        assert word in r.stdout
+    assert "do not hold" in r.stderr
+    (script,) = list(out.iterdir())
+    text = script.read_text()
+    assert text.startswith("# evsh verify:") and "exec " in text
+    # The script fails on a new store: it shows the flaw with `evsh run`.
+    ran = cli("--domain", domain, "run", str(script), db=str(tmp_path / "repro.db"))
+    assert ran.exit_code == 1, ran.stdout + ran.stderr
+    assert "expectation failed" in ran.stderr
+
+
+def test_verify_the_whole_flawed_domain_fails_four_properties(cli, tmp_path):
+    r = cli("verify", "--domain", "flawed", "--examples", EXAMPLES, "--seed", "3", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 1
+    for prop in ("replay is deterministic", "replay in a fresh process", "projections redelivery-idempotent",
+                 "reactors redelivery-idempotent"):
+        line = next(line for line in r.stdout.splitlines() if prop in line and "│" in line)
+        assert "FAILS" in line
+    line = next(line for line in r.stdout.splitlines() if "commands accept or reject" in line)
+    assert "holds" in line
+    assert len(list((tmp_path / "f").iterdir())) == 4
+
+
+def test_verify_passes_the_shop(cli, tmp_path):
+    r = cli("verify", "--domain", "shop", "--examples", EXAMPLES, "--seed", "1", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 0, r.stdout + r.stderr
+    for prop in ("commands accept or reject", "replay is deterministic", "replay in a fresh process",
+                 "projections rebuild-equivalent", "projections redelivery-idempotent",
+                 "reactors redelivery-idempotent"):
+        line = next(line for line in r.stdout.splitlines() if prop in line)
+        assert "holds" in line
+    assert not (tmp_path / "f").exists()
+
+
+def test_the_seed_repeats_a_run(cli, tmp_path):
+    args = ("verify", "--domain", "flawed", "--examples", "5", "--seed", "11", "--property", "projections redelivery",
+            "--out", str(tmp_path / "f"))
+    first, second = cli(*args), cli(*args)
+    assert first.exit_code == second.exit_code == 1
+    counterexample = [line for line in first.stdout.splitlines() if line.strip().startswith("evsh exec")]
+    assert counterexample and counterexample == [
+        line for line in second.stdout.splitlines() if line.strip().startswith("evsh exec")
+    ]
+    assert "seed 11" in first.stdout
+
+
+def test_domain_overrides_and_unknown_types(cli, tmp_path):
+    """A type evsh cannot generate is a usage error naming the fix; an override makes it work."""
+    body = """
+        from evsh import Aggregate, applies, command, event
+
+        class Colour:
+            def __init__(self, name): self.name = name
+
+        @event
+        class Painted:
+            colour: str
+
+        class Wall(Aggregate):
+            colour: str = ""
+
+            @command
+            def paint(self, colour: Colour):
+                yield Painted(colour.name)
+
+            @applies
+            def _painted(self, e: Painted) -> None:
+                self.colour = e.colour
+        """
+    domain = _domain_file(tmp_path, "walls", body)
+    r = cli("verify", "--domain", domain, "--examples", "3")
+    assert r.exit_code == 2
+    assert "cannot generate values of type Colour" in r.stderr and "VERIFY_STRATEGIES" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("verify",), "needs a domain"),
+    (("verify", "--domain", "shop", "--property", "nonsense"), "no property matches"),
+    (("verify", "--domain", "shop", "--examples", "0"), "--examples"),
+    (("verify", "--domain", "no_such_domain_anywhere"), "no domain"),
+])
+def test_bad_usage_exits_2(cli, args, message):
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_hypothesis_is_imported_only_by_verify():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from evsh.cli.main import cli\n"
+        "CliRunner().invoke(cli, ['--help'])\n"
+        "CliRunner().invoke(cli, ['--db', ':memory:', 'log'])\n"
+        "print('hypothesis' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
