@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "projections": "evsh.cli.projections:projections",
     "run": "evsh.cli.scripts:run",
     "shell": "evsh.cli.scripts:shell",
+    "demo": "evsh.cli.scripts:demo",
     "verify": "evsh.cli.verify:verify",
     "reactors": "evsh.cli.reactors:reactors",
     "step": "evsh.cli.reactors:step",

@@ -7,7 +7,9 @@ leading `evsh`, plus `say`, `expect`, `redeliver` and `repeat ... end`.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
+from typing import Any
 
 import click
 
@@ -43,30 +45,97 @@ def tty_line() -> str:
         return ""
 
 
+def header_options(text: str) -> list[str]:
+    """Global options a script declares on its first line, a shebang naming evsh:
+
+        #!/usr/bin/env -S evsh --domain shop --mode step run
+
+    makes the file executable and says how to run it. Options given on the command line win.
+    """
+    first = text.split("\n", 1)[0]
+    if not first.startswith("#!"):
+        return []
+    try:
+        tokens = shlex.split(first[2:])
+    except ValueError:
+        return []
+    start = next((i for i, t in enumerate(tokens) if os.path.basename(t) == "evsh"), None)
+    if start is None:
+        return []
+    rest = tokens[start + 1:]
+    return rest[: rest.index("run")] if "run" in rest else rest
+
+
+def context_with(header: list[str], extra: list[str] = ()) -> Any:
+    """A new AppContext from ``header`` global options, overridden by ``extra`` and then by the
+    options the user gave on the command line or in the environment. The evsh group's own
+    callback builds it, so options mean exactly what they mean on the command line."""
+    from click.core import ParameterSource
+
+    from .main import cli
+
+    root = click.get_current_context().find_root()
+    given: list[str] = []
+    for p in cli.params:
+        if not isinstance(p, click.Option) or p.name is None or p.expose_value is False:
+            continue
+        if root.get_parameter_source(p.name) not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        value = root.params.get(p.name)
+        if p.is_flag:
+            given += [p.opts[0]] if value else []
+        elif value is not None:
+            given += [p.opts[0], str(value)]
+    ctx = cli.make_context("evsh", [*header, *extra, *given, "run", "-"])
+    with ctx:
+        ctx.invoke(cli.callback, **ctx.params)
+    return ctx.obj
+
+
 def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bool = False,
                 keep_going: bool = False, from_stdin: bool = False) -> int:
-    """Parse every script first (a syntax error anywhere runs nothing), then run them in order."""
+    """Parse every script first (a syntax error anywhere runs nothing), then run them in order.
+
+    A script whose first line declares global options (see header_options) runs on its own
+    context built from them; the others share the one of this invocation."""
     from ..shell.script import Runner, ScriptSyntaxError
 
-    runner = Runner(app(), echo=echo, pause=pause, keep_going=keep_going,
-                    pause_input=tty_line if from_stdin else None)
-    parsed = []
-    for name, text in sources:
-        try:
-            parsed.append(runner.parse(name, text))
-        except ScriptSyntaxError as exc:
-            click.echo(f"{exc.where}: error: {exc.message}", err=True)
-            return 2
-    for nodes in parsed:
-        code = runner.run_nodes(nodes)
-        if code and not keep_going:
-            return code
-    if runner.failures and keep_going:
-        n = len(runner.failures)
+    shared = app()
+    contexts: list[Any] = []
+    try:
+        for name, text in sources:
+            header = header_options(text)
+            try:
+                contexts.append(context_with(header) if header else shared)
+            except (click.ClickException, click.exceptions.Exit) as exc:
+                message = exc.format_message() if isinstance(exc, click.ClickException) else "bad options"
+                click.echo(f"{name}:1: error: the options on the first line: {message}", err=True)
+                return 2
+        runners = [Runner(ctx, echo=echo, pause=pause, keep_going=keep_going,
+                          pause_input=tty_line if from_stdin else None) for ctx in contexts]
+        parsed = []
+        for runner, (name, text) in zip(runners, sources):
+            try:
+                parsed.append(runner.parse(name, text))
+            except ScriptSyntaxError as exc:
+                click.echo(f"{exc.where}: error: {exc.message}", err=True)
+                return 2
+        failures = []
+        for runner, nodes in zip(runners, parsed):
+            code = runner.run_nodes(nodes)
+            failures += runner.failures
+            if code and not keep_going:
+                return code
+    finally:
+        for ctx in contexts:
+            if ctx is not shared:
+                ctx.close()
+    if failures and keep_going:
+        n = len(failures)
         click.echo(f"{n} line{'s' if n != 1 else ''} failed:", err=True)
-        for f in runner.failures:
+        for f in failures:
             click.echo(f"  {f.where}: {f.message.splitlines()[0]}", err=True)
-        return runner.failures[0].code
+        return failures[0].code
     return 0
 
 
@@ -119,3 +188,159 @@ def default_history_file() -> str:
         return os.path.join(folder, "history")
     except OSError:
         return os.path.join(os.path.expanduser("~"), ".evsh_history")
+
+
+# ----------------------------------------------------------------------------- evsh demo
+
+DEMO_DB = "evsh-demo.db"
+STORY = "shop_story"
+MARKER = "demo:"  # a checkpoints row naming the demo that filled a store: it may be reused or wiped
+
+SHOW_STORY = """
+say "What the store holds now. Streams: one per aggregate instance; a stream's version counts its events."
+streams
+say "A read model (CQRS): the order_details projection, a table kept up to date from the events."
+projections run
+sql "SELECT order_id, customer_id, item_count, total_amount, status FROM order_details ORDER BY order_id"
+say "A causal trace: every command and event that followed Bob's order, across aggregates."
+trace order-1002
+"""
+
+
+def bundled_demos() -> dict[str, Any]:
+    """name -> Traversable of the demos shipped with evsh (read with importlib.resources, so
+    they work from any folder once evsh is installed)."""
+    from importlib.resources import files
+
+    try:
+        root = files("evsh.samples").joinpath("demos")
+        return {p.name[:-5]: p for p in sorted(root.iterdir(), key=lambda p: p.name) if p.name.endswith(".evsh")}
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        return {}
+
+
+def demo_title(text: str) -> str:
+    """The first comment line after the shebang: what the demo shows."""
+    for line in text.splitlines():
+        if line.startswith("#!"):
+            continue
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+        if line.strip():
+            break
+    return ""
+
+
+def _demo_store_state(path: str) -> tuple[str, list[str]]:
+    """('missing' | 'empty' | 'demo' | 'other', the demos that filled it)."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return "missing", []
+    from ..store.sqlite import open_store
+
+    store = open_store(path)  # raises StoreError for a file that is not an evsh store
+    try:
+        names = [r[0][len(MARKER):] for r in store.conn.execute(
+            "SELECT name FROM checkpoints WHERE name LIKE ? ORDER BY name", (MARKER + "%",))]
+        if names:
+            return "demo", names
+        return ("empty" if store.head_position() == 0 else "other"), []
+    finally:
+        store.close()
+
+
+def _remove_store(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(path + suffix)
+        except FileNotFoundError:
+            pass
+
+
+def _mark(ctx: Any, name: str) -> None:
+    store = ctx.store(create=True)
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?,?,?)"
+            " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
+            (MARKER + name, store.head_position(), ctx.engine().clock()),
+        )
+
+
+@click.command("demo")
+@click.argument("name", required=False)
+@click.option("--fresh", is_flag=True, help="Start over: delete the demo's store first (only a store a demo made).")
+@click.option("--list", "list_demos", is_flag=True, help="List the bundled demos.")
+@click.option("--pause", is_flag=True, help="Wait for Enter before each step (for a presenter).")
+def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
+    """Tell the shop story: orders, payments, stock, a saga with compensations, a read model
+    and a causal trace, in a sample store (evsh-demo.db here, or --db).
+
+    \b
+    evsh demo              the shop story (run again: shows the store it made)
+    evsh demo --list       the bundled demos; evsh demo NAME runs one on a fresh store
+    """
+    from click.core import ParameterSource
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from ..errors import BadInput
+    from ..shell.script import Runner
+    from .render import console
+
+    demos = bundled_demos()
+    if list_demos:
+        width = max((len(n) for n in demos), default=10)
+        for n, res in demos.items():
+            click.echo(f"{n:<{width}}  {demo_title(res.read_text(encoding='utf-8'))}")
+        return
+    story = name is None
+    name = name or STORY
+    if name.endswith(".evsh"):
+        name = name[:-5]
+    if name not in demos:
+        known = ", ".join(demos) or "none (is evsh installed with its samples?)"
+        raise BadInput(f"no bundled demo {name!r} (demos: {known})")
+    root = click.get_current_context().find_root()
+    explicit_db = root.get_parameter_source("db") in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    path = app().db if explicit_db else (DEMO_DB if story else f"evsh-demo-{name.replace('_', '-')}.db")
+    state, made_by = _demo_store_state(path)
+    if state == "other":
+        raise BadInput(f"{path} holds events that no demo wrote; pass --db NEW.db to tell the demo elsewhere")
+    reuse = story and state == "demo" and STORY in made_by and not fresh
+    if state == "demo" and not reuse:
+        _remove_store(path)  # a store a demo made: a named demo always starts from nothing
+    text = demos[name].read_text(encoding="utf-8")
+    ctx = context_with(header_options(text), ["--db", path])
+    con = console()
+    try:
+        runner = Runner(ctx, echo=True, pause=pause)
+        title = demo_title(text) or name
+        con.print(Rule(Text(f"evsh demo: {title}", style="bold")))
+        if reuse:
+            con.print(Text(f"\n{path} already holds the shop story (evsh demo --fresh tells it again).", style="dim"))
+        else:
+            con.print(Text(f"\nA new sample store: {path}", style="dim"))
+            code = runner.run_text(f"{name}.evsh", text)
+            if code:
+                raise click.exceptions.Exit(code)
+            _mark(ctx, name)
+        if story:
+            code = runner.run_text("<demo>", SHOW_STORY)
+            if code:
+                raise click.exceptions.Exit(code)
+    finally:
+        ctx.close()
+    db_opt = f"--db {shlex.quote(path)}"
+    con.print(Rule(Text("What to try next", style="bold")))
+    for cmd, why in [
+        (f"evsh {db_opt} --domain shop tui", "browse streams, events and state through time"),
+        (f"evsh {db_opt} --domain shop shell", "type commands yourself, with Tab completion and history"),
+        (f"evsh {db_opt} --domain shop run FILE.evsh", "replay a script of commands and expectations"),
+        ("evsh demo --list", "more demos: concurrency, time travel, rebuilds, an outage, ..."),
+        ("evsh demo --fresh", "tell the story again from an empty store"),
+    ]:
+        line = Text("  ")
+        line.append(cmd, style="bold cyan")
+        line.append(f"\n      {why}", style="dim")
+        con.print(line)
+    con.print(Text("\nThe guided tour: docs/tutorial.md. The script language: docs/scripts.md.", style="dim"))

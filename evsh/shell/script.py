@@ -361,6 +361,8 @@ class Runner:
             return exc.exit_code, f"error: {exc.format_message()}"
         except KeyboardInterrupt:
             return 130, "interrupted"
+        except BrokenPipeError:  # the reader went away (`evsh run x | head`): stop quietly
+            raise
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             return code, "" if not code else f"exit status {code}"
