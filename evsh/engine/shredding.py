@@ -15,10 +15,11 @@ truncation) so that no byte of them is left in the file, its free pages or the W
 
 from __future__ import annotations
 
-import base64
+import binascii
 import dataclasses
 import os
 import re
+import time
 import typing
 import uuid
 from typing import Any, Callable
@@ -30,8 +31,10 @@ from ..store.base import NewEvent, RecordedEvent, check_name
 from .engine import Engine
 
 PREFIX = "evsh:pii:1:"
+_PLEN = len(PREFIX)
 REDACTED = "[redacted]"
 FORGOTTEN_STREAM = "$subjects"
+RECHECK = 0.2  # seconds between checks for keys destroyed by another process
 # Shorter values are replaced where they are a whole column value, a whole JSON string or a whole
 # word: replacing every substring "bob" in every table would damage unrelated text ("bobsleigh").
 MIN_SUBSTRING = 6
@@ -52,8 +55,15 @@ class Keyring:
         self._by_id: dict[str, Any] = {}
         self._by_subject: dict[str, tuple[str, Any]] = {}
         self._data_version: int | None = None
+        self._checked = float("-inf")
 
     def _fresh(self) -> None:
+        # Another process may have destroyed a key: PRAGMA data_version tells (it costs more than a
+        # decryption, so it is asked at most every RECHECK seconds; this process's own forget clears at once).
+        now = time.monotonic()
+        if now - self._checked < RECHECK:
+            return
+        self._checked = now
         dv = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
         if dv != self._data_version:
             self.clear()
@@ -62,6 +72,7 @@ class Keyring:
     def clear(self) -> None:
         self._by_id.clear()
         self._by_subject.clear()
+        self._checked = float("-inf")
 
     def active(self, subject: str, *, create: bool) -> tuple[str, Any] | None:
         """(key id, cipher) of the subject's live key; made on first use when ``create``."""
@@ -102,17 +113,17 @@ class Keyring:
 def seal(key_id: str, cipher: Any, value: Any) -> str:
     nonce = os.urandom(12)
     ct = cipher.encrypt(nonce, codec.dumps(value).encode(), key_id.encode())
-    return PREFIX + key_id + ":" + base64.urlsafe_b64encode(nonce + ct).decode()
+    return PREFIX + key_id + ":" + binascii.b2a_base64(nonce + ct, newline=False).decode()
 
 
 def split_token(token: str) -> tuple[str, bytes]:
-    key_id, _, body = token[len(PREFIX):].partition(":")
-    return key_id, base64.urlsafe_b64decode(body)
+    key_id, _, body = token[_PLEN:].partition(":")
+    return key_id, binascii.a2b_base64(body)
 
 
 def unseal(cipher: Any, token: str) -> Any:
     key_id, raw = split_token(token)
-    return codec.loads(cipher.decrypt(raw[:12], raw[12:], key_id.encode()).decode())
+    return codec.loads(cipher.decrypt(raw[:12], raw[12:], key_id.encode()))
 
 
 def is_token(value: Any) -> bool:
@@ -178,14 +189,15 @@ class Shredder:
             if type(v) is str and v.startswith(PREFIX):
                 if out is None:
                     out = dict(data)
-                key_id, _, _ = v[len(PREFIX):].partition(":")
+                key_id, _, body = v[_PLEN:].partition(":")
                 cipher = self.keys.by_id(key_id)
                 if cipher is None:
                     out[k] = self.redacted(rec.type, k)
                     redacted.append(k)
                     continue
                 try:
-                    out[k] = unseal(cipher, v)
+                    raw = binascii.a2b_base64(body)
+                    out[k] = codec.loads(cipher.decrypt(raw[:12], raw[12:], key_id.encode()))
                 except Exception as exc:
                     raise StoreError(
                         f"event {rec.stream_id}@{rec.version}: field {k!r} cannot be decrypted ({type(exc).__name__})"
