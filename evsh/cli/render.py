@@ -21,7 +21,7 @@ PAGE_ROWS = 200
 def console(stderr: bool = False):
     from rich.console import Console
 
-    stream = click.get_text_stream("stderr" if stderr else "stdout")
+    stream = sys.stderr if stderr else sys.stdout
     return Console(
         file=stream,
         no_color=bool(os.environ.get("NO_COLOR")) or None,
@@ -52,7 +52,7 @@ def json_text(value: Any, indent: bool = False) -> str:
 
 def emit_json_items(items: Iterable[dict[str, Any]], mode: str) -> int:
     """Stream objects as a JSON array (``json``) or as JSON lines (``nl``); returns the count."""
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     n = 0
     if mode == "nl":
         for item in items:

@@ -194,7 +194,7 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
     if as_csv or as_tsv:
         import csv
 
-        writer = csv.writer(click.get_text_stream("stdout"), delimiter="\t" if as_tsv else ",", lineterminator="\n")
+        writer = csv.writer(sys.stdout, delimiter="\t" if as_tsv else ",", lineterminator="\n")
         writer.writerow(headers)
         writer.writerows(rows)
         return

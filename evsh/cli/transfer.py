@@ -41,7 +41,7 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
         from ..engine.upcasting import export_view
 
         events = export_view(app().engine(domain_required=True), events)
-    out: IO[str] = open(output, "w", encoding="utf-8") if output else click.get_text_stream("stdout")
+    out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout
     n = 0
     try:
         for e in events:
