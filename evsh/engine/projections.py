@@ -28,7 +28,7 @@ from ..errors import BadInput, DomainError, ProjectionFailed
 from ..store import codec
 from ..store.base import RecordedEvent
 from .subscriptions import catch_up, checkpoint_name, delete_checkpoint, get_checkpoint, read_batch, set_checkpoint
-from .tables import Tables, count_rows, create_tables, drop_tables, quote, table_exists
+from .tables import RowExists, Tables, count_rows, create_tables, drop_tables, quote, table_exists
 
 KIND = "projection"
 REBUILD_KIND = "projection-rebuild"
@@ -171,7 +171,7 @@ def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent])
         fn = handlers.get(ev.type)
         if fn is None:
             continue
-        last = ev
+        last = tables.current = ev
         try:
             fn(ev, tables)
         except Exception as exc:
@@ -179,6 +179,10 @@ def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent])
             raise _failure(p, ev, exc) from None
     try:
         tables.flush()
+    except RowExists as exc:  # an insert over a taken key, found by the batch's INSERT
+        tables.discard()
+        ev = exc.origin if isinstance(exc.origin, RecordedEvent) else last
+        raise ProjectionFailed(p.name, ev.position, ev.type, ev.stream_id, f"RowExists: {exc}") from None
     except Exception as exc:
         tables.discard()
         if last is None:
@@ -417,6 +421,8 @@ class InlineHook:
             return
         engine = self.engine
         first, last = recorded[0].position, recorded[-1].position
+        if engine.transforms:  # as readers see them (an appended old type comes out upcast)
+            recorded = list(engine._view(iter(recorded)))
         for p in self.projections:
             wanted = [e for e in recorded if e.type in p.handlers]
             cp_name = checkpoint_name(KIND, p.name)
@@ -436,8 +442,6 @@ class InlineHook:
                     apply_events(p, tables, [e for e in chunk if e.position < first])
                     pos = last_read
             if wanted:
-                if engine.transforms:
-                    wanted = [v for v in map(engine.view, wanted) if v is not None]
                 apply_events(p, tables, wanted)
             set_checkpoint(conn, cp_name, last, engine.clock())
 

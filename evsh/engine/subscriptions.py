@@ -56,12 +56,16 @@ def read_batch(engine: Any, after: int, types: Sequence[str] = (), categories: S
     Returns (events, last position read, whether the page was full). The page is counted on
     the stored events, before the engine's read transforms: a transform that drops events must
     not make a page look like the end of the log (the checkpoint would jump past unread events).
+    Type filters include the older stored names that upcast to a wanted type.
     """
+    aliases = getattr(engine, "type_aliases", None)
+    if types and aliases:  # older stored names that upcast to a wanted type (as engine.read_all does)
+        types = [*types, *(old for t in types for old in sorted(aliases.get(t, ())))]
     raw = list(engine.store.read_all(after + 1, types=types, categories=categories, limit=limit))
     last = raw[-1].position if raw else after
     full = len(raw) == limit
     if engine.transforms:
-        raw = [v for v in map(engine.view, raw) if v is not None]
+        raw = list(engine._view(iter(raw)))  # the engine's one read path, over the whole page
     return raw, last, full
 
 

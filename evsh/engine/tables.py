@@ -21,6 +21,7 @@ Pure Python and sqlite3 only: no sqlite-utils import, so handlers stay cheap to 
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -57,7 +58,15 @@ class RowNotFound(LookupError):
 
 
 class RowExists(ValueError):
-    """``insert`` of a primary key that already has a row (use ``upsert`` or ``replace=True``)."""
+    """``insert`` of a primary key that already has a row (use ``upsert`` or ``replace=True``).
+
+    Raised by ``insert`` when the row is known, otherwise by ``flush``; ``origin`` is what the
+    caller was handling when it inserted the row (the engine sets the event there).
+    """
+
+    def __init__(self, message: str, origin: Any = None) -> None:
+        super().__init__(message)
+        self.origin = origin
 
 
 def _check_ident(name: object, what: str) -> str:
@@ -193,8 +202,12 @@ _DECODERS = {"decimal": _decimal, "json": _json, "bool": _bool}
 
 # ----------------------------------------------------------------------------- the runtime
 
-_CLEAN, _DIRTY, _DELETED = 0, 1, 2
+# Pending states: CLEAN (read, unchanged), DIRTY (final row known: INSERT OR REPLACE),
+# DELETED, NEW (inserted without asking the table whether the key is taken: a plain INSERT at
+# flush, so a replay into an empty shadow table pays no lookup per insert).
+_CLEAN, _DIRTY, _DELETED, _NEW = 0, 1, 2, 3
 _MISSING: Any = object()
+_PLAIN = frozenset({str, int, float, type(None)})
 
 
 class Table:
@@ -205,8 +218,9 @@ class Table:
     table actually written: a shadow table while a projection is rebuilt.
     """
 
-    def __init__(self, conn: Any, spec: TableSpec, physical: str | None = None) -> None:
+    def __init__(self, conn: Any, spec: TableSpec, physical: str | None = None, owner: Any = None) -> None:
         self.conn = conn
+        self._owner = owner  # a Tables whose ``current`` says what is being handled
         self.spec = spec
         self.name = spec.name
         self.physical = physical or spec.name
@@ -281,7 +295,14 @@ class Table:
         return entry
 
     def _full(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        return {c: row.get(c) for c in self._cols}
+        if len(row) == len(self._cols):  # columns were checked: every one is given
+            return dict(row)
+        full = dict.fromkeys(self._cols)
+        full.update(row)
+        return full
+
+    def _encode(self, row: dict[str, Any]) -> tuple:
+        return tuple([v if type(v) in _PLAIN else to_sql(v) for v in map(row.__getitem__, self._cols)])
 
     # ------------------------------------------------------------------ reads
     def get(self, pk: Any, default: Any = _MISSING) -> dict[str, Any]:
@@ -326,15 +347,21 @@ class Table:
             return
         key = self._row_key(row)
         entry = self._pending.get(key)
-        if entry is None and replace:
-            self._pending[key] = [_DIRTY, self._full(row)]
-            return
-        entry = entry or self._load(key)
+        if entry is None:
+            if replace:
+                self._pending[key] = [_DIRTY, self._full(row)]
+                return
+            if not ignore:  # checked by the INSERT at flush time
+                self._pending[key] = [_NEW, self._full(row), self._owner.current if self._owner else None]
+                return
+            entry = self._load(key)
         if entry[1] is not None and not replace:
             if ignore:
                 return
             raise RowExists(f"table {self.name} already has a row with primary key {key!r} (use upsert)")
-        entry[0], entry[1] = _DIRTY, self._full(row)
+        if entry[0] != _NEW:
+            entry[0] = _DIRTY
+        entry[1] = self._full(row)
 
     def insert_all(self, rows: Iterable[Mapping[str, Any]], *, replace: bool = False, ignore: bool = False) -> None:
         for row in rows:
@@ -346,9 +373,11 @@ class Table:
         entry = self._load(self._row_key(row))
         if entry[1] is None:
             entry[1] = self._full(row)
+            entry[0] = _DIRTY
         else:
             entry[1].update(row)
-        entry[0] = _DIRTY
+            if entry[0] != _NEW:
+                entry[0] = _DIRTY
 
     def upsert_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
@@ -365,7 +394,8 @@ class Table:
             if c in updates and updates[c] != entry[1][c]:
                 raise ValueError(f"table {self.name}: update cannot change primary key column {c!r}")
         entry[1].update(updates)
-        entry[0] = _DIRTY
+        if entry[0] != _NEW:
+            entry[0] = _DIRTY
 
     def delete(self, pk: Any) -> None:
         """Remove the row with this key (nothing happens when there is none)."""
@@ -385,23 +415,38 @@ class Table:
     def flush(self) -> None:
         """Write pending changes: one executemany for deletions, one for new row states."""
         if self._appended:
-            self.conn.executemany(self._sql_insert, [tuple(to_sql(r[c]) for c in self._cols) for r in self._appended])
+            self.conn.executemany(self._sql_insert, [self._encode(r) for r in self._appended])
             self._appended = []
         if not self._pending:
             return
         deletes = []
         writes = []
-        cols = self._cols
-        for key, (state, row) in self._pending.items():
+        news = []
+        fresh = []
+        encode = self._encode
+        for key, entry in self._pending.items():
+            state = entry[0]
             if state == _DIRTY:
-                writes.append(tuple([to_sql(row[c]) for c in cols]))
+                writes.append(encode(entry[1]))
+            elif state == _NEW:
+                news.append(encode(entry[1]))
+                fresh.append((key, entry))
             elif state == _DELETED:
                 deletes.append(key if type(key) is tuple else (key,))
         self._pending = {}
+        conn = self.conn
         if deletes:
-            self.conn.executemany(self._sql_delete, deletes)
+            conn.executemany(self._sql_delete, deletes)
+        if news:
+            before = conn.total_changes
+            try:
+                conn.executemany(self._sql_insert, news)
+            except sqlite3.IntegrityError:
+                key, entry = fresh[min(len(fresh) - 1, conn.total_changes - before)]  # the row that failed
+                raise RowExists(f"table {self.name} already has a row with primary key {key!r} (use upsert)",
+                                entry[2]) from None
         if writes:
-            self.conn.executemany(self._sql_replace, writes)
+            conn.executemany(self._sql_replace, writes)
 
     def discard(self) -> None:
         """Forget pending changes (after a rollback)."""
@@ -414,7 +459,8 @@ class Tables:
 
     def __init__(self, conn: Any, specs: Sequence[TableSpec], physical: Mapping[str, str] | None = None) -> None:
         self.conn = conn
-        self._tables = {s.name: Table(conn, s, (physical or {}).get(s.name)) for s in specs}
+        self.current: Any = None  # what the handler is handling (the event): named by errors found at flush
+        self._tables = {s.name: Table(conn, s, (physical or {}).get(s.name), self) for s in specs}
 
     def table(self, name: str) -> Table:
         try:
