@@ -115,6 +115,8 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
     shown = 0
     try:
         while limit is None or shown < limit:
+            # the head is read before the events: an event committed after the read is above it
+            head = engine.store.head_position() if (types or categories) else 0
             batch = list(engine.read_all(position, types=types, categories=categories,
                                          limit=None if limit is None else limit - shown))
             if batch:
@@ -126,7 +128,7 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
                 position = batch[-1].position + 1
                 continue
             # filtered reads may skip events: move past the head we have seen
-            position = max(position, engine.store.head_position() + 1) if (types or categories) else position
+            position = max(position, head + 1)
             time.sleep(interval)
     except KeyboardInterrupt:
         return
