@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 
+from evsh.store.base import NewEvent
+
 ITEMS = '[{"product_id": "p1", "quantity": 2, "unit_price": "9.50"}]'
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|4[0-9]|9[0-7]|10[0-7])m")
 ESCAPE = re.compile(r"\x1b\[")
@@ -890,3 +892,35 @@ def test_commands_refuse_files_that_are_not_stores_and_leave_them_alone(cli, tmp
         before = path.read_bytes(), os.stat(path).st_mtime_ns
         one_line_error(cli(*command, db=str(path)), 4, "not an evsh store")
         assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
+
+
+def test_log_follow_with_a_filter_never_skips_an_event_appended_while_it_polls(cli, db_path, monkeypatch):
+    """A writer commits a matching event right while the follower asks for the head position:
+    the follower must still print it (it must not jump past the head it has not read)."""
+    import time as time_module
+
+    from evsh.store.sqlite import SQLiteEventStore
+
+    assert cli("append", "other-1", "Other").exit_code == 0
+    real_head = SQLiteEventStore.head_position
+    state = {"appended": False, "sleeps": 0}
+
+    def head_with_a_writer_in_between(self):
+        if not state["appended"]:  # another process commits a matching event right now
+            state["appended"] = True
+            from evsh.store.sqlite import open_store
+
+            with open_store(db_path) as writer:
+                writer.append("a-1", [NewEvent("X", {"n": 1})])
+        return real_head(self)
+
+    def sleep(_seconds):
+        state["sleeps"] += 1
+        if state["sleeps"] > 20:
+            raise KeyboardInterrupt  # give up: the event was skipped
+
+    monkeypatch.setattr(SQLiteEventStore, "head_position", head_with_a_writer_in_between)
+    monkeypatch.setattr(time_module, "sleep", sleep)
+    r = cli("log", "--follow", "--nl", "--type", "X", "--limit", "1", env={"EVSH_POLL_INTERVAL": "0"})
+    assert r.exit_code == 0, r.stderr
+    assert [e["type"] for e in jl(r.stdout)] == ["X"]
