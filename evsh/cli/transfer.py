@@ -81,7 +81,7 @@ def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[
             if not isinstance(fv, int) or fv > FORMAT_VERSION:
                 raise BadInput(f"{FORMAT_KEY} {fv!r} is newer than this evsh reads ({FORMAT_VERSION})")
             eid = canonical_event_id(obj["event_id"])
-            sid = check_stream_id(obj["stream_id"])
+            sid = check_stream_id(obj["stream_id"], reserved_ok=True)  # $streams: lifecycle events
             ver = obj["version"]
             if type(ver) is not int or ver < 1:
                 raise BadInput(f"version must be a positive integer, not {ver!r}")
@@ -111,7 +111,9 @@ def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[
 
 @click.command("import")
 @click.argument("file", metavar="FILE|-")
-def import_(file: str) -> None:
+@click.option("--react", is_flag=True,
+              help="Let reactors handle the imported events (by default history is not news: reactors move past it).")
+def import_(file: str, react: bool = False) -> None:
     """Read events written by `evsh export` back, all or nothing, idempotent by event id."""
     import os
 
@@ -129,7 +131,14 @@ def import_(file: str) -> None:
         close = True
     try:
         store = a.store(create=True)
-        written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
+        engine = a.engine(create=True) if domain is not None else None
+        since = store.head_position()
+        with store.transaction():  # the events and the reactors' move past them commit together
+            written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
+            if engine is not None and not react:
+                from ..engine.reactors import skip_history
+
+                skip_history(engine, since)
     finally:
         if close:
             handle.close()
@@ -137,3 +146,6 @@ def import_(file: str) -> None:
     if skipped:
         msg += f" ({skipped} already stored, skipped)"
     click.echo(msg)
+    if react and engine is not None and getattr(engine, "reactors", None) and engine.reactors.mode == "inline":
+        done = [r for r in engine.reactors.run_inline() if r.status == "handled"]
+        click.echo(f"reactors handled {len(done)} events")

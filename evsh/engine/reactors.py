@@ -632,6 +632,8 @@ class Reactors:
                     n = self.run_one(sub, stop=stopped, on_batch=batch)
                     done[sub.name] += n
                     busy = busy or n > 0
+                if busy:
+                    continue  # reactors' own commands may have appended more: go again at once
                 if not follow:
                     break
                 if not busy:
