@@ -410,21 +410,45 @@ class SQLiteEventStore:
         Each row is ``(line, event_id, stream_id, version, type, data_text, metadata_text,
         recorded_at)``. Rows whose event id is already stored at the same stream and version are
         skipped (an idempotent re-import); any other clash raises with the row's line number.
+        A new stream may start above version 1 (it was truncated or scavenged): it is imported as
+        truncated before that version. Lifecycle events of ``$streams`` (deletions, truncations,
+        metadata) are applied as they come, so an export of a store imports as the same store.
         Returns (written, skipped).
         """
         conn = self.conn
         written = skipped = 0
         versions: dict[str, int] = {}
+        tombstones: set[str] = set()
         insert = (
             "INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at)"
             " VALUES (?,?,?,?,?,?,?)"
         )
+        fresh: list[tuple] = []
+        touched: dict[str, list] = {}  # stream -> [version, first at, last at, truncate_before of a new stream]
+
+        def flush(chunk: list[tuple]) -> None:
+            nonlocal written
+            if not fresh:
+                return
+            try:
+                conn.executemany(insert, fresh)
+            except sqlite3.IntegrityError:
+                raise IdConflict(self._explain_clash(chunk)) from None
+            written += len(fresh)
+            conn.executemany(
+                "INSERT INTO streams (stream_id, category, version, created_at, updated_at, truncate_before)"
+                " VALUES (?,?,?,?,?,?) ON CONFLICT(stream_id) DO UPDATE SET"
+                " version=excluded.version, updated_at=excluded.updated_at,"
+                " deleted=CASE WHEN deleted=1 THEN 0 ELSE deleted END",
+                [(sid, category_of(sid), v, first, last, tb) for sid, (v, first, last, tb) in touched.items()],
+            )
+            fresh.clear()
+            touched.clear()
+
         try:
             with self.transaction():
                 for chunk in chunks:
-                    self._load_versions(versions, {r[2] for r in chunk if r[2] not in versions})
-                    fresh: list[tuple] = []
-                    touched: dict[str, list] = {}
+                    self._load_versions(versions, {r[2] for r in chunk if r[2] not in versions}, tombstones)
                     for line, eid, sid, ver, etype, data, meta, at in chunk:
                         current = versions[sid]
                         if ver <= current:
@@ -439,44 +463,93 @@ class SQLiteEventStore:
                             raise IdConflict(
                                 f"line {line}: stream {sid!r} already has version {ver} with another event"
                             )
+                        if sid in tombstones:
+                            raise StreamDeleted(f"line {line}: stream {sid!r} was hard-deleted (a tombstone)")
+                        gap = 0
                         if ver != current + 1:
-                            raise BadInput(
-                                f"line {line}: stream {sid!r} version {ver} does not follow version {current}"
-                            )
+                            if current != 0:
+                                raise BadInput(
+                                    f"line {line}: stream {sid!r} version {ver} does not follow version {current}"
+                                )
+                            gap = ver  # a truncated stream: versions below `ver` are gone
                         versions[sid] = ver
                         fresh.append((eid, sid, ver, etype, data, meta, at))
                         t = touched.get(sid)
                         if t is None:
-                            touched[sid] = [ver, at, at]
+                            touched[sid] = [ver, at, at, gap]
                         else:
                             t[0] = ver
                             t[2] = at
-                    if fresh:
-                        try:
-                            conn.executemany(insert, fresh)
-                        except sqlite3.IntegrityError:
-                            raise IdConflict(self._explain_clash(chunk)) from None
-                        written += len(fresh)
-                        conn.executemany(
-                            "INSERT INTO streams (stream_id, category, version, created_at, updated_at)"
-                            " VALUES (?,?,?,?,?) ON CONFLICT(stream_id) DO UPDATE SET"
-                            " version=excluded.version, updated_at=excluded.updated_at",
-                            [(sid, category_of(sid), v, first, last) for sid, (v, first, last) in touched.items()],
-                        )
+                        if sid == LIFECYCLE_STREAM:
+                            flush(chunk)
+                            target = self._import_lifecycle(etype, codec.loads(data), at)
+                            if target is not None:
+                                row = conn.execute(
+                                    "SELECT version, deleted FROM streams WHERE stream_id=?", (target,)
+                                ).fetchone()
+                                if row is not None:
+                                    versions[target] = row[0]
+                                    if row[1] == TOMBSTONE:
+                                        tombstones.add(target)
+                    flush(chunk)
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
         return written, skipped
 
-    def _load_versions(self, versions: dict[str, int], stream_ids: set[str]) -> None:
+    def _import_lifecycle(self, etype: str, data: dict[str, Any], at: str) -> str | None:
+        """Apply one imported ``$streams`` event to the streams table; returns the stream it concerns."""
+        sid = data.get("stream_id")
+        if not isinstance(sid, str):
+            return None
+        conn = self.conn
+        row = conn.execute("SELECT version FROM streams WHERE stream_id=?", (sid,)).fetchone()
+        if etype == "StreamDeleted" and type(data.get("version")) is int:
+            version = data["version"]
+            state = TOMBSTONE if data.get("hard") else SOFT_DELETED
+            if row is None:
+                conn.execute(
+                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at, deleted, truncate_before)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (sid, category_of(sid), version, at, at, state, version + 1),
+                )
+            else:
+                conn.execute(
+                    "UPDATE streams SET deleted=?, truncate_before=max(truncate_before, ?) WHERE stream_id=?",
+                    (state, version + 1, sid),
+                )
+        elif etype == "StreamTruncated" and type(data.get("before")) is int:
+            before = data["before"]
+            if row is None:
+                conn.execute(
+                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at, truncate_before)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (sid, category_of(sid), before - 1, at, at, before),
+                )
+            else:
+                conn.execute(
+                    "UPDATE streams SET truncate_before=max(truncate_before, ?) WHERE stream_id=?", (before, sid)
+                )
+        elif etype == "StreamMetadataChanged" and row is not None:
+            conn.execute(
+                "UPDATE streams SET max_count=?, max_age=? WHERE stream_id=?",
+                (data.get("max_count"), data.get("max_age"), sid),
+            )
+        else:
+            return None
+        return sid
+
+    def _load_versions(self, versions: dict[str, int], stream_ids: set[str], tombstones: set[str] | None = None) -> None:
         ids = list(stream_ids)
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             for sid in part:
                 versions[sid] = 0
-            for sid, ver in self.conn.execute(
-                f"SELECT stream_id, version FROM streams WHERE stream_id IN ({','.join('?' * len(part))})", part
+            for sid, ver, deleted in self.conn.execute(
+                f"SELECT stream_id, version, deleted FROM streams WHERE stream_id IN ({','.join('?' * len(part))})", part
             ):
                 versions[sid] = ver
+                if deleted == TOMBSTONE and tombstones is not None:
+                    tombstones.add(sid)
 
     def _explain_clash(self, chunk: list[tuple]) -> str:
         seen: set[str] = set()
