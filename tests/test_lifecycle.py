@@ -195,3 +195,36 @@ def test_hidden_events_never_come_back(tmp_path_factory, script):
             listed = {x.stream_id for x in store.streams()}
             assert (f"s-{s}" in listed) == (mm["state"] == "live")
     store.close()
+
+
+def test_export_import_keeps_the_lifecycle(cli, tmp_path):
+    fill(cli, "a-1", 3)
+    fill(cli, "b-1", 2)
+    fill(cli, "c-1", 1)
+    cli("streams", "truncate", "a-1", "--before", "2")
+    cli("streams", "meta", "a-1", "--max-count", "5")
+    cli("streams", "delete", "b-1")
+    cli("append", "b-1", "Ticked", "{}", "-e", "no-stream")
+    cli("streams", "delete", "c-1", "--hard")
+    cli("scavenge")
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(cli("export").stdout)
+    copy = str(tmp_path / "copy.db")
+    r = cli("import", str(dump), db=copy)
+    assert r.exit_code == 0, r.stderr
+
+    def seen(db):
+        out = {}
+        for s in ("a-1", "b-1", "c-1"):
+            events = json.loads(cli("read", s, "--json", db=db).stdout)
+            meta = json.loads(cli("streams", "meta", s, "--json", db=db).stdout)
+            out[s] = ([(e["event_id"], e["version"], e["data"]) for e in events],
+                      {k: meta[k] for k in ("version", "state", "truncate_before", "max_count")})
+        return out, json.loads(cli("streams", "--json", db=db).stdout)
+
+    (orig, orig_list), (back, back_list) = seen(None), seen(copy)
+    assert back == orig
+    assert [(s["stream_id"], s["version"]) for s in back_list] == [(s["stream_id"], s["version"]) for s in orig_list]
+    assert cli("append", "c-1", "Ticked", "{}", db=copy).exit_code == 1  # still a tombstone
+    assert json.loads(cli("append", "a-1", "Ticked", "{}", "--json", db=copy).stdout)[0]["version"] == 4
+    assert "imported 0 events" in cli("import", str(dump), db=copy).stdout  # idempotent
