@@ -143,3 +143,36 @@ def test_concurrent_commands_on_one_aggregate_all_land_through_retries(db_path):
         assert [e.version for e in events] == list(range(1, workers * ops + 1))
         assert sum(e.data["quantity"] for e in events) == ops * sum(range(1, workers + 1))
     assert sum(r["attempts"] for r in results) >= workers * ops
+
+
+CREATOR = textwrap.dedent(
+    """
+    import json, sys
+    from evsh import NewEvent, open_store
+
+    db, wid = sys.argv[1], sys.argv[2]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    with open_store(db) as store:  # every worker finds no file and creates the store
+        res = store.append(f"w-{wid}", [NewEvent("Started", {"w": wid})])
+    print(json.dumps({"position": res.events[0].position}), flush=True)
+    """
+)
+
+
+def test_several_processes_creating_the_same_store_at_once_all_succeed(tmp_path):
+    import sqlite3
+
+    from evsh.store import schema
+
+    db = str(tmp_path / "racy.db")
+    results = run_together(CREATOR, [[db, str(w)] for w in range(4)])
+    assert sorted(r["position"] for r in results) == [1, 2, 3, 4]
+    with open_store(db, create=False) as store:
+        assert sorted(s.stream_id for s in store.streams()) == ["w-0", "w-1", "w-2", "w-3"]
+    c = sqlite3.connect(db)
+    try:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == schema.latest_version()
+        assert c.execute("SELECT count(*) FROM evsh_meta WHERE key = 'format'").fetchone() == (1,)
+    finally:
+        c.close()
