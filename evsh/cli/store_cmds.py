@@ -178,7 +178,10 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
 
     a = app()
     a.store()  # checks the file is an evsh store (exit 4 otherwise)
-    conn = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True, timeout=a.busy_timeout)
+    from urllib.parse import quote
+
+    # quoted: a '#', '?' or '%' in the file name would otherwise end the path or drop mode=ro
+    conn = sqlite3.connect(f"file:{quote(os.path.abspath(a.db))}?mode=ro", uri=True, timeout=a.busy_timeout)
     conn.execute("PRAGMA query_only = ON")
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH would create a new database file
     db = sqlite_utils.Database(conn)
