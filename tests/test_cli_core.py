@@ -924,3 +924,14 @@ def test_log_follow_with_a_filter_never_skips_an_event_appended_while_it_polls(c
     r = cli("log", "--follow", "--nl", "--type", "X", "--limit", "1", env={"EVSH_POLL_INTERVAL": "0"})
     assert r.exit_code == 0, r.stderr
     assert [e["type"] for e in jl(r.stdout)] == ["X"]
+
+
+@pytest.mark.parametrize("name", ["shop#1.db", "what?.db", "p%41.db", "with space.db", "ünï.db"])
+def test_sql_works_on_store_names_with_uri_characters_and_creates_no_stray_file(cli, tmp_path, name):
+    db = str(tmp_path / name)
+    assert cli("append", "a-1", "X", db=db).exit_code == 0
+    before = files_in(tmp_path)
+    r = cli("sql", "SELECT count(*) AS n FROM events", "--json", db=db)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == [{"n": 1}]
+    assert files_in(tmp_path) == before
