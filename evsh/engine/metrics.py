@@ -28,14 +28,20 @@ BUCKETS = 81
 _BASE = 1e-6
 
 
+def bucket_bound(i: int) -> float:
+    return 10 ** ((i - 60) / 10)  # 1 µs * 10 ** (i / 10), written so whole powers of ten are exact
+
+
 def bucket_of(seconds: float) -> int:
+    """The first bucket whose bound is at least ``seconds``."""
     if seconds <= _BASE:
         return 0
-    return min(BUCKETS - 1, math.ceil(10 * math.log10(seconds / _BASE) - 1e-9))
-
-
-def bucket_bound(i: int) -> float:
-    return _BASE * 10 ** (i / 10)
+    i = min(BUCKETS - 1, math.ceil(10 * math.log10(seconds / _BASE)))
+    while i > 0 and bucket_bound(i - 1) >= seconds:
+        i -= 1
+    while i < BUCKETS - 1 and bucket_bound(i) < seconds:
+        i += 1
+    return i
 
 
 def percentile(hist: dict[int, int], q: float) -> float | None:

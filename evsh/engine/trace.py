@@ -9,6 +9,7 @@ reactors) -> events ..., across aggregates, including rejected commands that lef
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from typing import Any
 
@@ -30,11 +31,13 @@ def _is_uuid(text: str) -> bool:
         return False
 
 
-def _commands(conn: Any, where: str, params: tuple) -> list[dict[str, Any]]:
+def _commands(conn: Any, where: str, params: tuple, limit: int | None = None) -> list[dict[str, Any]]:
+    sql = f"SELECT {', '.join(_CMD_COLUMNS)} FROM commands WHERE {where} ORDER BY at, rowid"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
     try:
-        rows = conn.execute(f"SELECT {', '.join(_CMD_COLUMNS)} FROM commands WHERE {where} ORDER BY at, rowid",
-                            params).fetchall()
-    except Exception:  # noqa: BLE001 - a store from before command records
+        rows = conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:  # a store from before command records
         return []
     out = []
     for r in rows:
@@ -55,10 +58,12 @@ def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
         ev = store.event_by_id(canon) if hasattr(store, "event_by_id") else None
         if ev is not None:
             return "event", [ev.metadata.get("correlation_id") or ev.event_id]
+        if _commands(conn, "correlation_id=?", (canon,), 1):  # a user's command id is its chain's id
+            return "correlation", [canon]
         cmds = _commands(conn, "command_id=?", (canon,))
         if cmds:
             return "command", [cmds[0]["correlation_id"]]
-        if _commands(conn, "correlation_id=? LIMIT 1", (canon,)) or _events_by_correlation(conn, canon, 1):
+        if _events_by_correlation(conn, canon, 1):
             return "correlation", [canon]
     if store.stream_version(ident):
         seen: dict[str, None] = {}
@@ -67,7 +72,7 @@ def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
             if len(seen) >= MAX_CHAINS:
                 break
         return "stream", list(seen)
-    if _commands(conn, "stream_id=? LIMIT 1", (ident,)):  # only rejected commands ever targeted it
+    if _commands(conn, "stream_id=?", (ident,), 1):  # only rejected commands ever targeted it
         seen = {}
         for c in _commands(conn, "stream_id=?", (ident,)):
             seen.setdefault(c["correlation_id"], None)

@@ -1,0 +1,98 @@
+"""`evsh trace`: the causal tree by correlation id, event id, command id or stream; rejections show."""
+
+from __future__ import annotations
+
+import json
+
+SHOP = ("--domain", "shop")
+ITEMS = '[{"product_id":"p1","quantity":2,"unit_price":"9.50"},{"product_id":"p2","quantity":5,"unit_price":"1"}]'
+
+
+def walk(node, depth=0):
+    yield depth, node
+    for child in node["children"]:
+        yield from walk(child, depth + 1)
+
+
+def flat(chain):
+    return [(d, n.get("name") or n.get("type"), n.get("outcome")) for root in chain["roots"] for d, n in walk(root)]
+
+
+def test_trace_shows_the_saga_across_aggregates_with_compensation(cli):
+    cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "10")
+    r = cli(*SHOP, "exec", "order", "o1", "create", "--customer-id", "c1", "--items", ITEMS, "--json")
+    correlation = json.loads(r.stdout)["correlation_id"]
+    out = json.loads(cli(*SHOP, "trace", correlation, "--json").stdout)
+    assert out["kind"] == "correlation"
+    (chain,) = out["traces"]
+    assert flat(chain) == [
+        (0, "order.create", "ok"),
+        (1, "OrderCreated", None),
+        (2, "payment.process", "ok"),
+        (3, "PaymentProcessed", None),
+        (4, "inventory.reserve", "ok"),
+        (5, "InventoryReserved", None),
+        (4, "inventory.reserve", "ok"),
+        (5, "InventoryReservationFailed", None),
+        (6, "inventory.release", "ok"),
+        (7, "InventoryReleased", None),
+        (6, "payment.refund", "ok"),
+        (7, "PaymentRefunded", None),
+        (6, "order.cancel", "ok"),
+        (7, "OrderCancelled", None),
+    ]
+    reserve = chain["roots"][0]["children"][0]["children"][0]["children"][0]["children"][0]
+    assert reserve["reactor"] == "order_workflow" and reserve["params"] == {"order_id": "o1", "quantity": 2}
+
+    # the same chain from one of its events, from a command id and from a stream
+    failed = next(n for _, n in walk(chain["roots"][0]) if n.get("type") == "InventoryReservationFailed")
+    by_event = json.loads(cli(*SHOP, "trace", failed["event_id"], "--json").stdout)
+    assert by_event["kind"] == "event" and flat(by_event["traces"][0]) == flat(chain)
+    assert any(n.get("focus") for _, n in walk(by_event["traces"][0]["roots"][0]))
+    by_command = json.loads(cli(*SHOP, "trace", reserve["command_id"], "--json").stdout)
+    assert by_command["kind"] == "command" and flat(by_command["traces"][0]) == flat(chain)
+    by_stream = json.loads(cli(*SHOP, "trace", "payment-o1", "--json").stdout)
+    assert by_stream["kind"] == "stream" and [t["correlation_id"] for t in by_stream["traces"]] == [correlation]
+
+    text = cli(*SHOP, "trace", correlation).stdout
+    assert "order.cancel" in text and "by order_workflow" in text and "InventoryReservationFailed" in text
+
+
+def test_a_rejected_command_that_left_no_event_still_shows(cli):
+    r = cli(*SHOP, "exec", "order", "o9", "confirm", "--correlation-id", "5d1c7a34-1b8f-4c2e-9d55-0a7f2b9e6c11")
+    assert r.exit_code == 1
+    out = json.loads(cli(*SHOP, "trace", "5d1c7a34-1b8f-4c2e-9d55-0a7f2b9e6c11", "--json").stdout)
+    (root,) = out["traces"][0]["roots"]
+    assert root["name"] == "order.confirm" and root["outcome"] == "rejected"
+    assert "does not exist" in root["reason"] and root["children"] == []
+    by_stream = json.loads(cli(*SHOP, "trace", "order-o9", "--json").stdout)  # a stream with no events
+    assert by_stream["traces"][0]["roots"][0]["outcome"] == "rejected"
+    assert "rejected" in cli(*SHOP, "trace", "order-o9").stdout
+
+
+def test_a_reactor_s_rejected_command_shows_in_the_chain(cli):
+    # the order is cancelled by hand before the saga reserves stock (step mode lets us get in between)
+    step = ("--mode", "step")
+    cli(*SHOP, *step, "exec", "inventory", "p1", "add-stock", "--quantity", "10")
+    r = cli(*SHOP, *step, "exec", "order", "o1", "create", "--customer-id", "c1", "--items",
+            '[{"product_id":"p1","quantity":1,"unit_price":"3"}]', "--json")
+    correlation = json.loads(r.stdout)["correlation_id"]
+    cli(*SHOP, *step, "step")  # StockAdded
+    cli(*SHOP, *step, "step")  # OrderCreated -> payment.process
+    cli(*SHOP, *step, "exec", "payment", "o1", "refund", "--reason", "by hand")  # now refund will be rejected
+    cli(*SHOP, *step, "exec", "inventory", "p1", "reserve", "--order-id", "o1", "--quantity", "1")
+    for _ in range(6):
+        cli(*SHOP, *step, "step")
+    (chain,) = json.loads(cli(*SHOP, "trace", correlation, "--json").stdout)["traces"]
+    assert (2, "payment.process", "ok") in flat(chain)
+    # the saga's own reserve for o1 was refused: the stock was already held for it by hand
+    rejected = [n for root in chain["roots"] for _, n in walk(root) if n.get("outcome") == "rejected"]
+    assert rejected and rejected[0]["name"] == "inventory.reserve" and "already reserved" in rejected[0]["reason"]
+
+
+def test_unknown_ids_are_bad_input(cli):
+    cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "10")
+    r = cli(*SHOP, "trace", "nothing-here")
+    assert r.exit_code == 2 and "nothing-here" in r.stderr
+    r = cli(*SHOP, "trace", "00000000-0000-4000-8000-000000000000")
+    assert r.exit_code == 2
