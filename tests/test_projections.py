@@ -327,3 +327,15 @@ def test_old_events_reach_projections_upcast(cli, db_path):
     # the inline projection was behind (an import runs no hooks): the next command catches it up
     create_order(cli, "o-new", customer="c-new")
     assert rows(db_path, "SELECT sum(orders) FROM customer_orders")[0][0] == placed + 1
+
+
+def test_a_users_view_over_a_projection_survives_its_rebuild(cli, db_path):
+    create_order(cli, "o1")
+    assert cli(*SHOP, "projections", "run", "order_details").exit_code == 0
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE VIEW big_orders AS SELECT order_id FROM order_details WHERE CAST(total_amount AS REAL) > 10")
+    conn.commit()
+    conn.close()
+    res = cli(*SHOP, "projections", "rebuild", "order_details")
+    assert res.exit_code == 0, res.stderr
+    assert rows(db_path, "SELECT order_id FROM big_orders") == [("o1",)]

@@ -327,11 +327,17 @@ def _fill_and_swap(engine: Any, p: Projection, physical: dict[str, str], rcp: st
             apply_events(p, tables, chunk)
             rest += len(chunk)
             start = last
-        for t in p.tables:
-            conn.execute(f"DROP TABLE IF EXISTS {quote(t.name)}")
-            conn.execute(f"ALTER TABLE {quote(physical[t.name])} RENAME TO {quote(t.name)}")
-            for stmt in t.index_sql():
-                conn.execute(stmt)
+        # legacy rename: leave users' views over the tables alone (a modern RENAME re-checks every
+        # view and fails on one that names the table just dropped); they see the new table after
+        conn.execute("PRAGMA legacy_alter_table=ON")
+        try:
+            for t in p.tables:
+                conn.execute(f"DROP TABLE IF EXISTS {quote(t.name)}")
+                conn.execute(f"ALTER TABLE {quote(physical[t.name])} RENAME TO {quote(t.name)}")
+                for stmt in t.index_sql():
+                    conn.execute(stmt)
+        finally:
+            conn.execute("PRAGMA legacy_alter_table=OFF")
         now = engine.clock()
         set_checkpoint(conn, checkpoint_name(KIND, p.name), head, now)
         delete_checkpoint(conn, rcp)
