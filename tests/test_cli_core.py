@@ -935,3 +935,69 @@ def test_sql_works_on_store_names_with_uri_characters_and_creates_no_stray_file(
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout) == [{"n": 1}]
     assert files_in(tmp_path) == before
+
+
+def test_append_without_data_never_waits_for_stdin(db_path):
+    evsh = os.path.join(os.path.dirname(sys.executable), "evsh")
+    p = subprocess.Popen([evsh, "--db", db_path, "append", "a-1", "X"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=60)  # stdin stays open and empty: reading it would hang
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "version 1" in out
+
+
+def test_log_follow_ends_quietly_on_ctrl_c(cli, db_path):
+    import signal
+
+    assert cli("append", "a-1", "X").exit_code == 0
+    evsh = os.path.join(os.path.dirname(sys.executable), "evsh")
+    env = {**os.environ, "EVSH_DB": db_path, "EVSH_POLL_INTERVAL": "0.02"}
+    p = subprocess.Popen([evsh, "log", "--follow", "--nl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    try:
+        assert json.loads(p.stdout.readline())["stream_id"] == "a-1"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_global_options_reach_the_store(cli, monkeypatch, tmp_path):
+    import evsh.store.sqlite as sq
+
+    seen = {}
+    real = sq.SQLiteEventStore.__init__
+
+    def spy(self, path, **kw):
+        seen.update(kw, path=path)
+        real(self, path, **kw)
+
+    monkeypatch.setattr(sq.SQLiteEventStore, "__init__", spy)
+    assert cli("--sync", "full", "--busy-timeout", "7.5", "append", "a-1", "X").exit_code == 0
+    assert seen["sync"] == "full" and seen["busy_timeout"] == 7.5
+    assert cli("append", "a-1", "X", env={"EVSH_SYNC": "full", "EVSH_BUSY_TIMEOUT": "3"}).exit_code == 0
+    assert seen["sync"] == "full" and seen["busy_timeout"] == 3.0
+    assert cli("append", "a-1", "X").exit_code == 0
+    assert seen["sync"] == "normal" and seen["busy_timeout"] >= 30
+
+
+def test_db_from_the_project_config(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from evsh.cli.main import cli as group
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EVSH_DB", raising=False)
+    (tmp_path / "evsh.toml").write_text('db = "configured.db"\n')
+    r = CliRunner().invoke(group, ["append", "a-1", "X"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "configured.db").exists() and not (tmp_path / "evsh.db").exists()
