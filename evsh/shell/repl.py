@@ -275,6 +275,8 @@ class EvshCompleter(Completer):
             return [(s, "stream") for s in self.stream_ids(incomplete)] + ([("$all", "the global log")] if head == "read" else [])
         if name == "aggregate":
             return [(a, "aggregate") for a in self.aggregates()]
+        if name == "id" and head == "trace":
+            return [(s, "stream") for s in self.stream_ids(incomplete)]
         if name == "id":
             words = [t for t in args if not t.startswith("-")]
             return [(i, words[0]) for i in self.ids(words[0], incomplete)] if words else []

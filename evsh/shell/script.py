@@ -134,7 +134,7 @@ def logical_lines(source: str, text: str) -> Iterator[Line]:
         except ValueError as exc:
             raise ScriptSyntaxError(f"{source}:{start}", f"cannot split the line: {exc}") from None
         if tokens:
-            yield Line(source, start, " ".join(kept.split()), tokens)
+            yield Line(source, start, kept.strip(), tokens)
 
 
 def parse(source: str, text: str, known_commands: Sequence[str]) -> list[Node]:
@@ -297,7 +297,7 @@ class Runner:
             self._wait()
         self.steps += 1
         if self.echo:
-            self._echo(tokens)
+            self._echo(tokens, VAR.sub(lambda m: env[m.group(1)], line.text) if "${" in line.text else line.text)
         try:
             if head == "say":
                 self._say(" ".join(tokens[1:]))
@@ -383,14 +383,14 @@ class Runner:
         prefix = f"{failure.where}: " if self.location else "evsh: "
         click.echo(prefix + failure.message, err=True)
 
-    def _echo(self, tokens: list[str]) -> None:
+    def _echo(self, tokens: list[str], shown: str) -> None:
+        """The line as written (variables filled in), so a viewer can type it again."""
         from rich.text import Text
 
         from ..cli.render import console
 
         if tokens[0] == "say":
             return
-        shown = shlex.join(tokens)
         text = Text("\n$ ", style="bold green") if tokens[0] not in DIRECTIVES else Text("\n» ", style="bold magenta")
         text.append(("evsh " if tokens[0] not in DIRECTIVES else "") + shown, style="bold")
         console().print(text)
