@@ -32,6 +32,8 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
         self.stream_id = stream_id
         self.specs = browser.commands(stream_id)
         self.outcome: CommandOutcome | None = None
+        self.built = ""  # the command whose form is shown
+        self.result = ""  # the last outcome as plain text: "ok: ...", "rejected: ...", "error: ..."
 
     def compose(self) -> ComposeResult:
         cls = self.browser.aggregate_for(self.stream_id)
@@ -49,24 +51,27 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
                 yield Button("Run", id="run", variant="primary")
                 yield Button("Close", id="close")
 
-    def on_mount(self) -> None:
-        self.build_form()
+    async def on_mount(self) -> None:
+        await self.build_form()
         self.query_one("#command", Select).focus()
 
     @on(Select.Changed, "#command")
-    def command_changed(self) -> None:
-        self.build_form()
+    async def command_changed(self) -> None:
+        await self.build_form()
 
     @property
     def command(self) -> str:
         value = self.query_one("#command", Select).value
         return value if isinstance(value, str) else next(iter(self.specs))
 
-    def build_form(self) -> None:
+    async def build_form(self) -> None:
         spec = self.specs[self.command]
+        if self.built == spec.name:
+            return
+        self.built = spec.name
         self.query_one("#command-doc", Static).update(Text(spec.doc or "", style="dim"))
         box = self.query_one("#params", VerticalScroll)
-        box.remove_children()
+        await box.remove_children()
         widgets = []
         for p in spec.params:
             label = Text(p.name, style="bold")
@@ -77,7 +82,7 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
                                  classes="param"))
         if not widgets:
             widgets.append(Label(Text("this command takes no parameters", style="dim")))
-        box.mount_all(widgets)
+        await box.mount_all(widgets)
         self.query_one("#command-result", Static).update("")
 
     def values(self) -> dict[str, str]:
@@ -92,6 +97,7 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
     @on(Button.Pressed, "#run")
     def action_run(self) -> None:
         self.query_one("#command-result", Static).update(Text("running…", style="dim"))
+        self.result = "running"
         self.run_command(self.command, self.values())
 
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
@@ -116,11 +122,13 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
             else:
                 t.append("no events (nothing to do)", style="dim")
             box.update(t)
+            self.result = t.plain
             self.app.notify(t.plain, title="command")
         else:
             t = Text(f"{kind}: ", style="bold red")
             t.append(message)
             box.update(t)
+            self.result = t.plain
 
     @on(Button.Pressed, "#close")
     def action_cancel(self) -> None:

@@ -91,6 +91,7 @@ class GotoScreen(ModalScreen[tuple[str, int] | None]):
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.source = source
+        self.error = ""
 
     def compose(self) -> ComposeResult:
         hint = "position" if self.source.stream_id is None else "version (or #position)"
@@ -104,7 +105,8 @@ class GotoScreen(ModalScreen[tuple[str, int] | None]):
         try:
             self.dismiss(parse_target(event.value, self.source))
         except BadInput as exc:
-            self.query_one("#goto-error", Static).update(Text(str(exc)))
+            self.error = str(exc)
+            self.query_one("#goto-error", Static).update(Text(self.error))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

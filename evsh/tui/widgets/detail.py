@@ -51,10 +51,14 @@ class EventDetail(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(Text("No event selected.", style="dim"), id="event-body")
 
+    rec: RecordedEvent | None = None
+
     def show_empty(self) -> None:
+        self.rec = None
         self.query_one("#event-body", Static).update(Text("No events here yet.", style="dim"))
 
     def show(self, rec: RecordedEvent | None) -> None:
+        self.rec = rec
         body = self.query_one("#event-body", Static)
         if rec is None:
             body.update(Text("This event is hidden by the read path (e.g. its stream was deleted).", style="dim"))
@@ -89,11 +93,16 @@ class StateView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(Text("Select an event of an aggregate's stream.", style="dim"), id="state-body")
 
+    shown: tuple[str, int, dict[str, Any], list[tuple[str, str, Any, Any]]] | None = None
+    message: str = ""
+
     def show_message(self, message: str) -> None:
+        self.shown, self.message = None, message
         self.query_one("#state-body", Static).update(Text(message, style="dim"))
 
     def show_state(self, stream_id: str, version: int, state: dict[str, Any],
                    changes: list[tuple[str, str, Any, Any]]) -> None:
+        self.shown, self.message = (stream_id, version, state, changes), ""
         head = Text()
         head.append(stream_id, style="green bold")
         head.append(f" at version {version}", style="magenta")

@@ -101,11 +101,14 @@ class VirtualList(ScrollView, can_focus=True):
         if total <= self.total:
             return
         old = self.total
-        last_page = (old - 1) // self.page_size if old else 0
-        self._pages.discard(last_page)  # it may have been short
         self._lines.clear()
         self.total = total
         self._resize()
+        if old:
+            # the old last page may have been short: fetch it again, showing it meanwhile
+            last_page = (old - 1) // self.page_size
+            self._pending.discard(last_page)
+            self._request(last_page)
         self.refresh()
         if old == 0:
             self.cursor = 0
@@ -165,6 +168,7 @@ class VirtualList(ScrollView, can_focus=True):
             return
         self._pending.discard(page)
         self.fetches += 1
+        self._pages.discard(page)  # LRUCache.set keeps an existing key's old value
         self._pages.set(page, items)
         first = page * self.page_size
         for row in range(first, first + self.page_size):
@@ -198,6 +202,7 @@ class VirtualList(ScrollView, can_focus=True):
             strip = self._strip(text, width, is_cursor)
             return strip
         strip = self._strip(self.render_row(item, width), width, is_cursor)
+        self._lines.discard(key)
         self._lines.set(key, strip)
         return strip
 
