@@ -14,7 +14,7 @@ import typing
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from ..errors import BadInput
+from ..errors import BadInput, DomainError
 
 Decoder = Callable[[Any, str], Any]
 _cache: dict[Any, Decoder] = {}
@@ -188,14 +188,14 @@ def _build(hint: Any) -> Decoder:
         return decoder(list[Any])
     if hint is dict:
         return decoder(dict[str, Any])
-    raise TypeError(f"evsh cannot convert values of type {describe(hint)}")
+    raise DomainError(f"evsh cannot convert values of type {describe(hint)}; use str, int, bool, Decimal, enums, lists, dicts or dataclasses")
 
 
 def field_hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
     except NameError as exc:
-        raise TypeError(f"{cls.__name__}: cannot resolve a type hint ({exc})") from None
+        raise DomainError(f"{cls.__name__}: cannot resolve a type hint ({exc})") from None
 
 
 def _dataclass_decoder(cls: type) -> Decoder:
