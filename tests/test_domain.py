@@ -561,3 +561,37 @@ def test_enum_values_encode_to_their_value(things):
     assert T.encode(things.module.Color.RED) == "red"
     assert T.encode({"k": [Decimal("1.0")]}) == {"k": ["1.0"]}
     assert isinstance(things.module.Color.RED, enum.Enum)
+
+
+ODD = '''
+from evsh import Aggregate, command, event
+
+
+class Money:
+    def __init__(self, v):
+        self.v = v
+
+
+@event
+class Paid:
+    amount: Money
+
+
+class Acct(Aggregate):
+    @command
+    def pay(self, amount: Money):
+        yield Paid(amount)
+'''
+
+
+def test_a_hint_evsh_cannot_convert_is_a_domain_error_not_a_traceback(cli, tmp_path):
+    path = tmp_path / "odd.py"
+    path.write_text(ODD)
+    one = cli("--domain", str(path), "exec", "acct", "a1", "pay", "--amount", "5")
+    assert one.exit_code == 2, one.stderr
+    assert "Money" in one.stderr and "Traceback" not in one.stderr and len(one.stderr.strip().splitlines()) == 1
+    two = cli("--domain", str(path), "append", "acct-a2", "Paid", '{"amount": 1}')
+    assert two.exit_code == 2, two.stderr
+    assert "Money" in two.stderr and "Traceback" not in two.stderr
+    with pytest.raises(DomainError, match="Money"):
+        load_domain(str(path)).aggregate("acct").find_command("pay").bind({"amount": "5"})
