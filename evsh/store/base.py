@@ -13,6 +13,9 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple
 
 from ..errors import BadInput
 
+# evsh's own streams that an export may hold: lifecycle changes and forgotten subjects.
+SYSTEM_STREAMS = ("$streams", "$subjects")
+
 # Expected-version kinds, as KurrentDB names them. An int is an exact version; 0 = NO_STREAM.
 ANY = "any"
 NO_STREAM = "no-stream"
