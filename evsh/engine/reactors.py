@@ -499,16 +499,15 @@ class Reactors:
                             stale.add(sub.name)
                             continue
                         try:
-                            with store.transaction():
-                                self._handle_batch(sub, conn, mine, flush=False)
-                                set_checkpoint(conn, sub.checkpoint, head, self.engine.clock())
+                            # each event has its own savepoint: a failure leaves the ones before it
+                            # handled, and their processed records make run_one skip them
+                            self._handle_batch(sub, conn, mine, flush=False)
                             cps[sub.name] = head
-                            stale.discard(sub.name)
+                            stale.add(sub.name)
                         except (_Retry, _Stop):
                             self._buf.clear()
-                            if sub.name in stale:
-                                set_checkpoint(conn, sub.checkpoint, cp, self.engine.clock())
-                                stale.discard(sub.name)
+                            set_checkpoint(conn, sub.checkpoint, cp, self.engine.clock())
+                            stale.discard(sub.name)
                             self.run_one(sub)
                             cps[sub.name] = get_checkpoint(conn, sub.checkpoint)
                         moved = moved or cps[sub.name] != cp
