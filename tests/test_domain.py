@@ -595,3 +595,53 @@ def test_a_hint_evsh_cannot_convert_is_a_domain_error_not_a_traceback(cli, tmp_p
     assert "Money" in two.stderr and "Traceback" not in two.stderr
     with pytest.raises(DomainError, match="Money"):
         load_domain(str(path)).aggregate("acct").find_command("pay").bind({"amount": "5"})
+
+
+MULTI = '''
+from evsh import Aggregate, Rejected, applies, command, event
+
+
+@event
+class Stepped:
+    n: int
+
+
+class Walker(Aggregate):
+    steps: int = 0
+
+    @command
+    def walk(self, times: int):
+        for n in range(times):
+            yield Stepped(n)
+            if self.steps >= 3:
+                raise Rejected(f"too far after {self.steps} steps")
+
+    @applies
+    def _stepped(self, e: Stepped) -> None:
+        self.steps += 1
+'''
+
+
+@pytest.fixture
+def walker_engine(tmp_path, db_path):
+    path = tmp_path / "walker.py"
+    path.write_text(MULTI)
+    store = open_store(db_path)
+    yield build_engine(store, load_domain(str(path)))
+    store.close()
+
+
+def test_a_command_emitting_several_events_appends_them_as_one_batch(walker_engine):
+    out = walker_engine.execute("walker", "w1", "walk", {"times": 2})
+    assert [(e.type, e.version, e.data) for e in out.events] == [("Stepped", 1, {"n": 0}), ("Stepped", 2, {"n": 1})]
+    assert out.events[1].position == out.events[0].position + 1
+    assert len({e.metadata["correlation_id"] for e in out.events}) == 1
+    assert walker_engine.load("walker", "w1").steps == 2
+
+
+def test_appliers_run_as_the_command_emits_so_later_rules_see_the_new_state(walker_engine):
+    with pytest.raises(CommandRejected, match="too far after 3 steps"):
+        walker_engine.execute("walker", "w1", "walk", {"times": 5})
+    # a command that raised after emitting writes none of what it emitted
+    assert walker_engine.store.head_position() == 0
+    assert walker_engine.load("walker", "w1").steps == 0
