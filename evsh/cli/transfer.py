@@ -58,42 +58,47 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
 
 def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[tuple]]:
     """Validated rows in chunks: (line, id, stream, version, type, data, metadata, recorded_at)."""
-    from ..store.base import canonical_event_id, check_name, check_stream_id
+    from ..store.base import SYSTEM_STREAMS, canonical_event_id, check_name, check_stream_id
 
     chunk: list[tuple] = []
+    known_streams: set[str] = set()  # each stream id and type is checked once, not once per event
+    known_types: set[str] = set()
+    dumps = codec.dumps
     for n, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
         try:
             obj = codec.parse(raw)
         except ValueError as exc:
+            if not raw.strip():
+                continue
             raise BadInput(f"line {n}: not valid JSON ({exc})") from None
         try:
-            if not isinstance(obj, dict):
+            if type(obj) is not dict:
                 raise BadInput("each line must be a JSON object (one event)")
-            missing = [k for k in _REQUIRED if k not in obj]
-            if missing:
-                raise BadInput(f"missing key {missing[0]!r}")
-            extra = obj.keys() - _KNOWN
-            if extra:
-                raise BadInput(f"unknown key {sorted(extra)[0]!r}")
+            try:
+                eid, sid, ver, etype, data = (obj["event_id"], obj["stream_id"], obj["version"], obj["type"],
+                                              obj["data"])
+            except KeyError as missing:
+                raise BadInput(f"missing key {missing.args[0]!r}") from None
+            if not obj.keys() <= _KNOWN:
+                raise BadInput(f"unknown key {sorted(obj.keys() - _KNOWN)[0]!r}")
             fv = obj.get(FORMAT_KEY, FORMAT_VERSION)
-            if not isinstance(fv, int) or fv > FORMAT_VERSION:
+            if type(fv) is not int or fv > FORMAT_VERSION:
                 raise BadInput(f"{FORMAT_KEY} {fv!r} is newer than this evsh reads ({FORMAT_VERSION})")
-            eid = canonical_event_id(obj["event_id"])
-            sid = check_stream_id(obj["stream_id"], reserved_ok=True)  # $streams: lifecycle events
-            ver = obj["version"]
+            eid = canonical_event_id(eid)
+            if sid not in known_streams:
+                # evsh's own system streams ($streams: lifecycle events) travel too; other $ names are refused
+                known_streams.add(check_stream_id(sid, reserved_ok=sid in SYSTEM_STREAMS))
             if type(ver) is not int or ver < 1:
                 raise BadInput(f"version must be a positive integer, not {ver!r}")
-            etype = check_name(obj["type"], "type")
-            data = obj["data"]
-            if not isinstance(data, dict):
+            if etype not in known_types:
+                known_types.add(check_name(etype, "type"))
+            if type(data) is not dict:
                 raise BadInput("data must be a JSON object")
             meta = obj.get("metadata") or {}
-            if not isinstance(meta, dict):
+            if type(meta) is not dict:
                 raise BadInput("metadata must be a JSON object")
             at = obj.get("recorded_at") or now
-            if not isinstance(at, str):
+            if type(at) is not str:
                 raise BadInput("recorded_at must be a string (ISO 8601, UTC)")
             if domain is not None:
                 spec = domain.event_type(etype)
@@ -101,7 +106,7 @@ def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[
                     spec.decode(data)
         except BadInput as exc:
             raise BadInput(f"line {n}: {exc}") from None
-        chunk.append((n, eid, sid, ver, etype, codec.dumps(data), codec.dumps(meta), at))
+        chunk.append((n, eid, sid, ver, etype, dumps(data), dumps(meta), at))
         if len(chunk) >= CHUNK:
             yield chunk
             chunk = []
