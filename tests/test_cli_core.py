@@ -1001,3 +1001,12 @@ def test_db_from_the_project_config(tmp_path, monkeypatch):
     r = CliRunner().invoke(group, ["append", "a-1", "X"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "configured.db").exists() and not (tmp_path / "evsh.db").exists()
+
+
+def test_import_a_bad_line_in_a_later_chunk_writes_nothing_of_earlier_chunks(cli, db_path, monkeypatch):
+    import evsh.cli.transfer as transfer
+
+    monkeypatch.setattr(transfer, "CHUNK", 2)  # lines 1-2 and 3-4 are inserted before line 5 is read
+    lines = [_line(version=v) for v in range(1, 5)] + ["{broken"]
+    one_line_error(cli("import", "-", input="\n".join(lines) + "\n"), 2, "line 5")
+    assert not os.path.exists(db_path) or all_events(cli) == []

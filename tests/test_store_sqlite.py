@@ -271,3 +271,47 @@ def test_backup_never_overwrites_an_existing_file(db_path, tmp_path):
     with open_store(db_path) as s, pytest.raises(BadInput, match="exists"):
         s.backup(str(dest))
     assert dest.read_text() == "precious"
+
+
+WRITER = """
+import sys
+from evsh import NewEvent, open_store
+store = open_store(sys.argv[1])
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    store.append(f"s-{n % 7}", [NewEvent("Tick", {"n": n, "k": k}) for k in range(n % 5 + 1)])
+"""
+
+
+def test_backups_taken_while_another_process_writes_are_consistent(db_path, tmp_path):
+    import subprocess
+    import sys
+
+    make_store(db_path, 1)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, db_path], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready", writer.stderr.read()
+        sizes = []
+        with open_store(db_path) as live:
+            for i in range(5):
+                while live.head_position() <= (sizes[-1] if sizes else 1):
+                    assert writer.poll() is None, writer.stderr.read()  # wait for more writes
+                dest = str(tmp_path / f"copy-{i}.db")
+                live.backup(dest)
+                with open_store(dest, create=False) as copy:
+                    log = list(copy.read_all())
+                    assert [e.position for e in log] == list(range(1, len(log) + 1))
+                    versions: dict[str, int] = {}
+                    for e in log:
+                        assert e.version == versions.get(e.stream_id, 0) + 1
+                        versions[e.stream_id] = e.version
+                    assert {s.stream_id: s.version for s in copy.streams()} == versions
+                    assert copy.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+                    sizes.append(len(log))
+        assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
+    finally:
+        writer.kill()
+        writer.wait()
