@@ -204,25 +204,44 @@ def _dataclass_decoder(cls: type) -> Decoder:
     specs = []
     for f in fields:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        specs.append((f.name, decoder(hints.get(f.name, Any)), required))
+        hint = hints.get(f.name, Any)
+        # str/int/bool fields are checked inline: replaying a long stream decodes every event
+        plain = hint if hint in (str, int, bool) else None
+        specs.append((f.name, plain, decoder(hint), required))
     names = {f.name for f in fields}
+    all_required = all(required for *_, required in specs)
+    path_cache: dict[str, list[str]] = {}
 
     def dec_dataclass(v: Any, p: str) -> Any:
-        if isinstance(v, cls):
-            return v
-        if not isinstance(v, dict):
-            _fail(p, f"an object ({cls.__name__})", v)
-        extra = v.keys() - names
-        if extra:
-            raise BadInput(f"{p}: unknown field {sorted(extra)[0]!r} for {cls.__name__}")
+        if type(v) is not dict:
+            if isinstance(v, cls):
+                return v
+            if not isinstance(v, dict):
+                _fail(p, f"an object ({cls.__name__})", v)
+        if not (all_required and len(v) == len(specs)):
+            extra = v.keys() - names
+            if extra:
+                raise BadInput(f"{p}: unknown field {sorted(extra)[0]!r} for {cls.__name__}")
+        paths = path_cache.get(p)
+        if paths is None:
+            paths = path_cache.setdefault(p, [f"{p}.{name}" if p else name for name, *_ in specs])
         kwargs = {}
-        for name, dec, required in specs:
-            if name in v:
-                kwargs[name] = dec(v[name], f"{p}.{name}" if p else name)
-            elif required:
-                raise BadInput(f"{p + '.' if p else ''}{name}: missing (required by {cls.__name__})")
+        for (name, plain, dec, required), path in zip(specs, paths):
+            try:
+                x = v[name]
+            except KeyError:
+                if required:
+                    raise BadInput(f"{path}: missing (required by {cls.__name__})") from None
+                continue
+            if plain is not None and type(x) is plain:
+                kwargs[name] = x
+            else:
+                kwargs[name] = dec(x, path)
         return cls(**kwargs)
     return dec_dataclass
+
+
+_field_names: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names (fields() is slow)
 
 
 def encode(value: Any) -> Any:
@@ -238,8 +257,11 @@ def encode(value: Any) -> Any:
         return {str(k.value if isinstance(k, enum.Enum) else k): encode(x) for k, x in value.items()}
     if isinstance(value, enum.Enum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _field_names.get(t)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _field_names[t] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     if isinstance(value, (list, tuple, set, frozenset)):
