@@ -240,8 +240,12 @@ def run(
         res = RunResult(p.name)
         results.append(res)
         cp = checkpoint_name(KIND, p.name)
-        with engine.store.transaction() as conn:
-            st = _prepare(conn, p, engine.clock())
+        conn = engine.store.conn
+        st = _status(conn, p.name)
+        if st is None or (not _needs_rebuild(p, st) and (
+                st["mode"] != p.mode or not all(table_exists(conn, t) for t in p.table_names))):
+            with engine.store.transaction() as conn:  # a write only when something is to be created
+                st = _prepare(conn, p, engine.clock())
         why = _needs_rebuild(p, st)
         if why:
             res.skipped = f"needs a rebuild ({why})"
@@ -256,7 +260,8 @@ def run(
             res.error = exc
             _record_error(engine, exc)
         else:
-            _record_run(engine, p.name)
+            if res.handled or st is None or st["error"] or not st["last_run_at"]:  # idle polls write nothing
+                _record_run(engine, p.name)
         res.checkpoint = get_checkpoint(engine.store.conn, cp)
         if stop and stop():
             break
