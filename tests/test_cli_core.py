@@ -1010,3 +1010,11 @@ def test_import_a_bad_line_in_a_later_chunk_writes_nothing_of_earlier_chunks(cli
     lines = [_line(version=v) for v in range(1, 5)] + ["{broken"]
     one_line_error(cli("import", "-", input="\n".join(lines) + "\n"), 2, "line 5")
     assert not os.path.exists(db_path) or all_events(cli) == []
+
+
+def test_state_refuses_a_stored_event_that_does_not_fit_its_type_naming_type_and_field(cli, shop_cli):
+    # written without the domain, so nothing checked it on the way in
+    assert cli("append", "payment-x1", "PaymentProcessed", '{"payment_id": "x1", "order_id": "o1", "amount": [1]}').exit_code == 0
+    one_line_error(shop_cli("state", "payment", "x1"), 2, "PaymentProcessed", "amount", "payment-x1@1")
+    r = shop_cli("read", "payment-x1", "--json")  # reading the raw log still works
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["data"]["amount"] == [1]
