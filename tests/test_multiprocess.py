@@ -176,3 +176,65 @@ def test_several_processes_creating_the_same_store_at_once_all_succeed(tmp_path)
         assert c.execute("SELECT count(*) FROM evsh_meta WHERE key = 'format'").fetchone() == (1,)
     finally:
         c.close()
+
+
+IMPORTER = textwrap.dedent(
+    """
+    import sys, uuid
+    from evsh import open_store
+    from evsh.store import codec
+
+    store = open_store(sys.argv[1])
+
+    def chunks():
+        rows = [(n + 1, str(uuid.uuid4()), "imported-1", n + 1, "Imported", codec.dumps({"n": n}), "{}",
+                 "2026-01-01T00:00:00Z") for n in range(200)]
+        yield rows[:100]
+        print("holding the write lock", flush=True)
+        sys.stdin.readline()  # the test decides when the import goes on
+        yield rows[100:]
+
+    print(store.import_rows(chunks()), flush=True)
+    """
+)
+
+APPENDER = textwrap.dedent(
+    """
+    import sys
+    from evsh import NewEvent, open_store
+
+    store = open_store(sys.argv[1])  # the default busy timeout
+    print("appending", flush=True)
+    res = store.append("after-1", [NewEvent("Appended", {})])
+    print(res.events[0].position, flush=True)
+    """
+)
+
+
+def test_a_writer_waits_for_a_concurrent_import_instead_of_failing(db_path):
+    open_store(db_path).close()
+    procs = []
+    try:
+        importer = subprocess.Popen([sys.executable, "-c", IMPORTER, db_path], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(importer)
+        assert importer.stdout.readline().strip() == "holding the write lock", importer.stderr.read()
+        appender = subprocess.Popen([sys.executable, "-c", APPENDER, db_path], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        procs.append(appender)
+        assert appender.stdout.readline().strip() == "appending", appender.stderr.read()
+        assert appender.poll() is None  # it cannot have appended: the importer holds the lock
+        importer.stdin.write("go\n")
+        importer.stdin.flush()
+        out, err = importer.communicate(timeout=120)
+        assert importer.returncode == 0, err
+        out, err = appender.communicate(timeout=120)
+        assert appender.returncode == 0, err
+        assert int(out.strip()) == 201  # after the whole import, never inside it
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    with open_store(db_path, create=False) as store:
+        assert store.stream_version("imported-1") == 200 and store.stream_version("after-1") == 1
