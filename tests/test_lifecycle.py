@@ -228,3 +228,13 @@ def test_export_import_keeps_the_lifecycle(cli, tmp_path):
     assert cli("append", "c-1", "Ticked", "{}", db=copy).exit_code == 1  # still a tombstone
     assert json.loads(cli("append", "a-1", "Ticked", "{}", "--json", db=copy).stdout)[0]["version"] == 4
     assert "imported 0 events" in cli("import", str(dump), db=copy).stdout  # idempotent
+
+
+def test_engine_view_hides_what_reads_hide(engine):
+    """Readers that fetch rows themselves (the TUI) pass them through engine.view: the same rules apply."""
+    engine.execute("inventory", "p1", "add_stock", {"quantity": 3})
+    engine.execute("inventory", "p2", "add_stock", {"quantity": 1})
+    rows = list(engine.store.read_all())
+    assert all(engine.view(r) is not None for r in rows)
+    engine.store.delete_stream("inventory-p1")
+    assert [engine.view(r) is not None for r in rows] == [False, True]

@@ -19,6 +19,7 @@ INSTALLERS: list[str] = [
     "evsh.engine.snapshots:install",
     "evsh.engine.shredding:install",
     "evsh.engine.upcasting:install",
+    "evsh.engine.lifecycle:install",
     "evsh.engine.projections:install",
     "evsh.engine.reactors:install",
 ]

@@ -100,6 +100,7 @@ class SQLiteEventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {path}: {exc}") from None
         self._depth = 0
+        self.lifecycle_changes = 0  # bumped when this connection changes stream lifecycle rules
         try:
             schema.check_and_upgrade(self.conn, path, creating=create)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -536,6 +537,7 @@ class SQLiteEventStore:
             )
         else:
             return None
+        self.lifecycle_changes += 1
         return sid
 
     def _load_versions(self, versions: dict[str, int], stream_ids: set[str], tombstones: set[str] | None = None) -> None:
@@ -610,6 +612,7 @@ class SQLiteEventStore:
                     (TOMBSTONE if hard else SOFT_DELETED, version + 1, stream_id),
                 )
                 conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
+                self.lifecycle_changes += 1
                 return self._lifecycle_event(
                     "StreamDeleted", {"stream_id": stream_id, "version": version, "hard": hard}
                 )
@@ -632,6 +635,7 @@ class SQLiteEventStore:
                     return None
                 conn.execute("UPDATE streams SET truncate_before=? WHERE stream_id=?", (before, stream_id))
                 conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
+                self.lifecycle_changes += 1
                 return self._lifecycle_event("StreamTruncated", {"stream_id": stream_id, "before": before})
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
@@ -649,6 +653,7 @@ class SQLiteEventStore:
                 conn.execute(
                     "UPDATE streams SET max_count=?, max_age=? WHERE stream_id=?", (max_count, max_age, stream_id)
                 )
+                self.lifecycle_changes += 1
                 return self._lifecycle_event(
                     "StreamMetadataChanged", {"stream_id": stream_id, "max_count": max_count, "max_age": max_age}
                 )
