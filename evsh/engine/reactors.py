@@ -191,6 +191,7 @@ class _Sub:
         self._cats = frozenset(spec.categories)
         self._topics = spec.topics
         self.everything = "#" in spec.topics
+        self._seen: dict[tuple[str, str], bool] = {}  # (category, type) -> matches
         self.failures: dict[str, int] = {}
         self.stopped: bool | None = None  # None: not known in this process
         self.last_lag: int | None = None
@@ -199,12 +200,12 @@ class _Sub:
         if self.everything or rec.type in self._types:
             return True
         cat = category_of(rec.stream_id)
-        if cat in self._cats:
-            return True
-        if self._topics:
-            key = routing_key(cat, rec.type)
-            return any(matches(p, key) for p in self._topics)
-        return False
+        known = self._seen.get((cat, rec.type))
+        if known is None:
+            known = cat in self._cats or any(matches(p, routing_key(cat, rec.type)) for p in self._topics)
+            if len(self._seen) < 10_000:
+                self._seen[(cat, rec.type)] = known
+        return known
 
     def handle_batch(self, conn: Any, events: list[RecordedEvent]) -> None:
         self.rt._handle_batch(self, conn, events)

@@ -1,0 +1,80 @@
+"""The shop's order workflow end to end, inline, in-process: orders per second.
+
+Each order is one user command (order.create); the inline reactors then process the payment,
+reserve each product and confirm (about six commands and seven events per order), with the
+shop's projections and every checkpoint, command record and processed-event record written.
+
+    python benchmarks/bench_workflow.py [--orders 2000] [--products 20] [--items 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+
+
+def run(orders: int, products: int, items: int, mode: str = "inline") -> dict:
+    from evsh import load_domain, open_store
+    from evsh.engine.wiring import build_engine
+
+    folder = tempfile.mkdtemp(prefix="evsh-bench-")
+    store = open_store(os.path.join(folder, "bench.db"))
+    engine = build_engine(store, load_domain("shop"), mode=mode)
+    for p in range(products):
+        engine.execute("inventory", f"p{p}", "add_stock", {"quantity": 10 * orders})
+    head0 = store.head_position()
+    started = time.perf_counter()
+    for n in range(orders):
+        lines = [{"product_id": f"p{(n + k) % products}", "quantity": 1 + k, "unit_price": Decimal("9.50")}
+                 for k in range(items)]
+        engine.execute("order", f"o{n}", "create", {"customer_id": f"c{n % 50}", "items": lines})
+    elapsed = time.perf_counter() - started
+    events = store.head_position() - head0
+    confirmed = sum(1 for n in range(0, orders, max(1, orders // 20)) if engine.load("order", f"o{n}").status == "confirmed")
+    commands = store.conn.execute("SELECT count(*) FROM commands").fetchone()[0] - products
+    store.close()
+    return {"orders": orders, "seconds": elapsed, "orders_per_s": orders / elapsed, "events": events,
+            "events_per_order": events / orders, "commands_per_order": commands / orders,
+            "sampled_confirmed": confirmed}
+
+
+def bare_commands(count: int) -> float:
+    """order.create on a bare engine (no projections, reactors or other features): commands/s.
+    The machine's pace for one command, to compare the workflow's figure with in the same run."""
+    from evsh import load_domain, open_store
+    from evsh.engine.engine import Engine
+
+    store = open_store(os.path.join(tempfile.mkdtemp(prefix="evsh-bench-"), "bare.db"))
+    engine = Engine(store, load_domain("shop"))
+    started = time.perf_counter()
+    for n in range(count):
+        engine.execute("order", f"o{n}", "create", {"customer_id": "c1", "items": [
+            {"product_id": "p1", "quantity": 1, "unit_price": Decimal("9.50")}]})
+    elapsed = time.perf_counter() - started
+    store.close()
+    return count / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--orders", type=int, default=2000)
+    ap.add_argument("--products", type=int, default=1000, help="catalog size (inventory streams grow with orders/products)")
+    ap.add_argument("--items", type=int, default=2, help="order lines per order")
+    ap.add_argument("--target", type=float, default=500.0, help="orders/s to reach (exit 1 below it)")
+    args = ap.parse_args(argv)
+    bare = bare_commands(min(args.orders, 2000))
+    r = run(args.orders, args.products, args.items)
+    print(f"bare engine, order.create only: {bare:,.0f} commands/s")
+    print(f"workflow, inline, all features: {r['orders']} orders in {r['seconds']:.2f} s: {r['orders_per_s']:,.0f} orders/s "
+          f"({r['events_per_order']:.1f} events and {r['commands_per_order']:.1f} commands per order; "
+          f"{r['events'] / r['seconds']:,.0f} events/s, {r['orders_per_s'] * r['commands_per_order'] / bare:.0%} of the"
+          f" bare engine's command pace)")
+    return 0 if r["orders_per_s"] >= args.target else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
