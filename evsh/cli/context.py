@@ -88,3 +88,16 @@ def app(ctx: click.Context | None = None) -> AppContext:
     if obj is None:
         raise RuntimeError("evsh commands run inside the evsh group")
     return obj
+
+
+def completion_app(ctx: click.Context) -> AppContext:
+    """An AppContext for shell completion, where the group's callback has not run."""
+    params = ctx.find_root().params
+    try:
+        config = read_config()
+    except Exception:  # completion must never fail loudly
+        config = {}
+    return AppContext(
+        db=params.get("db") or config.get("db") or "evsh.db",
+        domain_spec=params.get("domain_spec") or config.get("domain"),
+    )

@@ -56,13 +56,72 @@ def domain_help(domain: Any) -> str:
     return "\n".join(lines)
 
 
+def _complete_aggregate(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from .context import completion_app
+
+    try:
+        domain = completion_app(ctx).domain()
+    except Exception:  # completion never fails loudly
+        return []
+    return [c for c in sorted(domain.aggregates) if c.startswith(incomplete)] if domain else []
+
+
+def _complete_id(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Ids of existing streams of the chosen aggregate."""
+    from .context import completion_app
+
+    category = ctx.params.get("aggregate")
+    if not category:
+        return []
+    try:
+        a = completion_app(ctx)
+        prefix = f"{category}-"
+        return [s.stream_id[len(prefix):] for s in a.store().streams(category, limit=200)
+                if s.stream_id.startswith(prefix + incomplete)]
+    except Exception:
+        return []
+
+
+def _complete_command(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from .context import completion_app
+
+    try:
+        domain = completion_app(ctx).domain()
+        agg = domain.aggregate(ctx.params.get("aggregate") or "") if domain else None
+    except Exception:
+        return []
+    return [c.cli_name for c in agg.commands().values() if c.cli_name.startswith(incomplete)] if agg else []
+
+
+class ExecCommand(click.Command):
+    """`exec` completes the chosen command's own parameters (--customer-id, --items, ...) too."""
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        items = super().shell_complete(ctx, incomplete)
+        if incomplete.startswith("-") and ctx.params.get("command"):
+            from .context import completion_app
+
+            try:
+                domain = completion_app(ctx).domain()
+                spec = domain.aggregate(ctx.params["aggregate"]).find_command(ctx.params["command"])
+            except Exception:
+                return items
+            given = set(ctx.args)
+            items += [CompletionItem(p.option) for p in spec.params
+                      if p.option.startswith(incomplete) and p.option not in given]
+        return items
+
+
 @click.command(
     "exec",
+    cls=ExecCommand,
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
 )
-@click.argument("aggregate", required=False)
-@click.argument("id", required=False)
-@click.argument("command", required=False)
+@click.argument("aggregate", required=False, shell_complete=_complete_aggregate)
+@click.argument("id", required=False, shell_complete=_complete_id)
+@click.argument("command", required=False, shell_complete=_complete_command)
 @click.option("--correlation-id", default=None, help="Join an existing causal chain.")
 @click.option("--actor", default=None, help="Who issued the command (kept in metadata).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output: the new events and the version.")
@@ -118,8 +177,8 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
 
 
 @click.command()
-@click.argument("aggregate")
-@click.argument("id")
+@click.argument("aggregate", shell_complete=_complete_aggregate)
+@click.argument("id", shell_complete=_complete_id)
 @click.option("--at-version", type=click.IntRange(min=0), default=None, help="Time travel: the state at version N.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: one object of the aggregate's fields.")
 def state(aggregate: str, id: str, at_version: int | None, as_json: bool) -> None:

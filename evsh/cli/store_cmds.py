@@ -31,6 +31,19 @@ def read_stdin(what: str) -> str:
     return sys.stdin.read()
 
 
+def complete_stream(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Stream ids of the store, for shell completion ('$all' too)."""
+    from .context import completion_app
+
+    try:
+        store = completion_app(ctx).store()
+        category = incomplete.split("-", 1)[0] if "-" in incomplete else None
+        found = [s.stream_id for s in store.streams(category, limit=500) if s.stream_id.startswith(incomplete)]
+    except Exception:  # completion never fails loudly
+        return []
+    return (["$all"] if "$all".startswith(incomplete) else []) + found
+
+
 @click.command()
 def init() -> None:
     """Create the store (a no-op on an existing store)."""
@@ -75,7 +88,7 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
 
 
 @click.command()
-@click.argument("stream")
+@click.argument("stream", shell_complete=complete_stream)
 @click.option("--from-version", type=click.IntRange(min=0), default=None, help="Start at this version.")
 @click.option("--backwards", is_flag=True, help="Newest first.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
