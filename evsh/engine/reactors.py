@@ -616,12 +616,12 @@ class Reactors:
                 for sub in subs:
                     if stopped():
                         break
+                    if not self.pending(sub):
+                        continue  # idle: no lock taken, nothing written
                     if not self.acquire(sub.name, owner, lease):
                         held.discard(sub.name)
                         continue
                     held.add(sub.name)
-                    if not self.pending(sub):
-                        continue
 
                     def batch(count: int, position: int, _name: str = sub.name) -> None:
                         self.acquire(_name, owner, lease)  # renew while working
