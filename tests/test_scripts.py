@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -233,3 +234,30 @@ def test_help_lists_commands_and_directives(cli):
     r = cli("run", "-", input="help\n")
     assert r.exit_code == 0
     assert "expect state" in r.stdout and "repeat N" in r.stdout and "exec" in r.stdout
+
+
+def test_a_script_may_declare_its_global_options_on_a_shebang_line(cli, tmp_path, db_path):
+    header = "#!/usr/bin/env -S evsh --domain shop --mode step --clock fixed:2030-01-01T00:00:00Z,1s run\n"
+    script = write(tmp_path, "h.evsh", header + f"{CREATE}\nexpect stream $all count=1\n"
+                   "expect query \"SELECT recorded_at FROM events\" = 2030-01-01T00:00:01.000000Z\n")
+    r = cli("run", script)  # no --domain, no --mode: the first line says them
+    assert r.exit_code == 0, r.stderr
+    r = cli("--mode", "inline", "run", script, db=str(tmp_path / "inline.db"))  # the command line wins
+    assert r.exit_code == 1
+    assert "expected: 1" in r.stderr
+    bad = write(tmp_path, "bad.evsh", "#!/usr/bin/env -S evsh --mode sometimes run\nsay hi\n")
+    r = cli("run", bad)
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"{bad}:1: error: the options on the first line")
+
+
+def test_a_script_with_a_header_run_from_another_script_stays_on_the_same_store(cli, tmp_path, db_path):
+    inner = write(tmp_path, "inner.evsh", "#!/usr/bin/env -S evsh --domain shop --mode step run\n"
+                  "exec order o2 cancel --reason x\n")
+    outer = write(tmp_path, "outer.evsh", f"{CREATE}\nexec order o2 create --customer-id c --items {ITEMS}\n"
+                  f"run {inner}\nexpect state order o2 status=cancelled\n")
+    other = str(tmp_path / "outer.db")  # not the default ./evsh.db
+    r = cli("--domain", "shop", "--mode", "step", "run", outer, db=other)
+    assert r.exit_code == 0, r.stderr
+    assert count_events(other) == 3
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["outer.db"]

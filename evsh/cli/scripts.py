@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 import click
 
@@ -66,10 +66,10 @@ def header_options(text: str) -> list[str]:
     return rest[: rest.index("run")] if "run" in rest else rest
 
 
-def context_with(header: list[str], extra: list[str] = ()) -> Any:
-    """A new AppContext from ``header`` global options, overridden by ``extra`` and then by the
-    options the user gave on the command line or in the environment. The evsh group's own
-    callback builds it, so options mean exactly what they mean on the command line."""
+def context_with(header: list[str], extra: Sequence[str] = (), inherited: Sequence[str] = ()) -> Any:
+    """A new AppContext from ``header`` global options (over ``inherited`` ones), overridden by
+    ``extra`` and then by the options the user gave on the command line or in the environment.
+    The evsh group's own callback builds it, so options mean what they mean on the command line."""
     from click.core import ParameterSource
 
     from .main import cli
@@ -86,7 +86,7 @@ def context_with(header: list[str], extra: list[str] = ()) -> Any:
             given += [p.opts[0]] if value else []
         elif value is not None:
             given += [p.opts[0], str(value)]
-    ctx = cli.make_context("evsh", [*header, *extra, *given, "run", "-"])
+    ctx = cli.make_context("evsh", [*inherited, *header, *extra, *given, "run", "-"])
     with ctx:
         ctx.invoke(cli.callback, **ctx.params)
     return ctx.obj
@@ -106,7 +106,9 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
         for name, text in sources:
             header = header_options(text)
             try:
-                contexts.append(context_with(header) if header else shared)
+                # a script run from another script stays on its store and domain unless it names others
+                inherited = ["--db", shared.db] + (["--domain", shared.domain_spec] if shared.domain_spec else [])
+                contexts.append(context_with(header, inherited=inherited) if header else shared)
             except (click.ClickException, click.exceptions.Exit) as exc:
                 message = exc.format_message() if isinstance(exc, click.ClickException) else "bad options"
                 click.echo(f"{name}:1: error: the options on the first line: {message}", err=True)
