@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import enum
 import json
 import sqlite3
@@ -149,7 +149,22 @@ def test_state_format_keeps_every_type_exactly(value):
 
     back = decode_value(codec.loads(codec.dumps(encode_value(value))))
     assert back == value
-    assert repr(back) == repr(value)  # same types all the way down (Decimal stays Decimal, tuple stays tuple)
+    assert same_types(back, value)  # Decimal stays Decimal, tuple stays tuple, all the way down
+
+
+def same_types(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_types(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_types(a[k], b[k]) for k in a) and \
+            {(type(k), k) for k in a} == {(type(k), k) for k in b}
+    if isinstance(a, (set, frozenset)):
+        return {(type(x), x) for x in a} == {(type(x), x) for x in b}
+    if dataclasses.is_dataclass(a):
+        return all(same_types(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    return True
 
 
 # one step of a random history of the shop's inventory: (command, params)
