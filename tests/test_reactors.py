@@ -327,3 +327,75 @@ def test_bad_clock_and_ids_options_are_bad_input(cli):
     assert r.exit_code == 2 and "--clock" in r.stderr
     r = cli("--ids", "seed:", "log")
     assert r.exit_code == 2 and "--ids" in r.stderr
+
+
+ROUTED = textwrap.dedent('''
+    from evsh import Aggregate, applies, command, event, reactor, table
+
+    @event
+    class NoteCreated:
+        text: str
+
+    @event
+    class NoteArchived:
+        pass
+
+    @event
+    class TagCreated:
+        name: str
+
+    class Note(Aggregate):
+        @command
+        def create(self, text: str):
+            yield NoteCreated(text)
+
+        @command
+        def archive(self):
+            yield NoteArchived()
+
+        @applies
+        def _c(self, e: NoteCreated) -> None:
+            pass
+
+        @applies
+        def _a(self, e: NoteArchived) -> None:
+            pass
+
+    class Tag(Aggregate):
+        @command
+        def create(self, name: str):
+            yield TagCreated(name)
+
+        @applies
+        def _c(self, e: TagCreated) -> None:
+            pass
+
+    SEEN = table("seen", {"reactor": str, "event_type": str, "routing_key": str}, pk=("reactor", "event_type"))
+
+    def _saw(name):
+        def handler(event, ctx):
+            ctx.table("seen").insert({"reactor": name, "event_type": event.type, "routing_key": event.routing_key})
+        return handler
+
+    by_type = reactor("by_type", on=[NoteArchived], tables=[SEEN])(_saw("by_type"))
+    by_category = reactor("by_category", on=["tag"], tables=[SEEN])(_saw("by_category"))
+    by_topic = reactor("by_topic", on=["*.created"], tables=[SEEN])(_saw("by_topic"))
+    by_all = reactor("by_all", on=["#"], tables=[SEEN])(_saw("by_all"))
+''')
+
+
+def test_subscriptions_by_type_category_and_topic_each_get_their_events(cli, tmp_path):
+    path = tmp_path / "routed.py"
+    path.write_text(ROUTED)
+    dom = ("--domain", str(path))
+    for args in (("note", "n1", "create", "--text", "hi"), ("note", "n1", "archive"), ("tag", "t1", "create", "--name", "x")):
+        assert cli(*dom, "exec", *args).exit_code == 0
+    rows = sql(cli, "SELECT reactor, event_type, routing_key FROM seen ORDER BY reactor, event_type")
+    got = {(r["reactor"], r["event_type"]) for r in rows}
+    assert got == {
+        ("by_type", "NoteArchived"),
+        ("by_category", "TagCreated"),
+        ("by_topic", "NoteCreated"), ("by_topic", "TagCreated"),
+        ("by_all", "NoteCreated"), ("by_all", "NoteArchived"), ("by_all", "TagCreated"),
+    }
+    assert {r["routing_key"] for r in rows} == {"note.created", "note.archived", "tag.created"}

@@ -218,7 +218,9 @@ def step(as_json: bool) -> None:
     tree = reactions_tree([r for r in reactions if r.status != "duplicate"], "")
     tree.label = title
     con.print(tree)
-    con.print(Text(f"{_pending(rt)} reactor deliveries still pending", style="dim"))
+    left = _pending(rt)
+    con.print(Text(f"{left} more {'delivery' if left == 1 else 'deliveries'} pending (evsh step)" if left
+                   else "nothing more pending", style="dim"))
 
 
 def _pending(rt: Any) -> int:

@@ -554,7 +554,12 @@ class Reactors:
                     best = rec.position if best is None else min(best, rec.position)
                     break
         self.log = []
-        if best is None:
+        if best is None:  # what is left concerns no reactor: move them past it
+            with self.store.transaction() as conn:
+                head = self.store.head_position()
+                for sub in self.subs.values():
+                    if get_checkpoint(conn, sub.checkpoint) < head:
+                        set_checkpoint(conn, sub.checkpoint, head, self.engine.clock())
             return None, []
         event = next(p[2] for p in plans.values() if p[0] == best)
         self._running = True
