@@ -7,7 +7,7 @@ version. Every database call runs in a thread worker; the UI thread only renders
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable
+from typing import Callable, ClassVar, Iterable
 
 from rich.text import Text
 from textual import on, work
@@ -51,16 +51,26 @@ class EvshApp(App):
     ]
 
     def __init__(self, engine: Engine, *, poll_interval: float = 0.5, tail: bool = True,
-                 open_engine: Any = None) -> None:
+                 open_engine: Callable[[], Engine] | None = None) -> None:
         super().__init__()
         self.engine = engine
         self.browser = Browser(engine)
         self.poll_interval = poll_interval
         self.tail = tail
-        self.open_engine = open_engine  # () -> Engine on its own connection (long jobs)
+        self.open_engine = open_engine  # () -> an Engine on its own connection, for long jobs
         self.criteria = Criteria()
         self.known_head = 0
         self.sub_title = engine.store.path
+
+    def make_engine(self) -> Engine:
+        """An engine on its own connection to the same store (rebuilds run there)."""
+        if self.open_engine is not None:
+            return self.open_engine()
+        from ..engine.wiring import build_engine
+        from ..store.sqlite import open_store
+
+        store = self.engine.store
+        return build_engine(open_store(store.path, create=False, busy_timeout=store.busy_timeout), self.engine.domain)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
