@@ -126,3 +126,60 @@ def test_non_json_values_are_refused():
 def test_parse_refuses_what_is_not_json_with_a_value_error(text):
     with pytest.raises(ValueError):
         codec.parse(text)
+
+
+# ----------------------------------------------------------------------------- typed payloads
+
+from dataclasses import dataclass  # noqa: E402
+from typing import Optional  # noqa: E402
+
+from evsh.domain.model import event, event_spec  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    qty: int
+    price: Decimal
+
+
+@event
+class PricesRecorded:
+    amount: Decimal
+    big: int
+    label: str
+    lines: tuple[Line, ...]
+    by_name: dict[str, Decimal]
+    maybe: Optional[Decimal] = None
+
+
+decimals = st.decimals(allow_nan=False, allow_infinity=False)
+typed = st.builds(
+    PricesRecorded,
+    amount=decimals,
+    big=st.integers(),
+    label=st.text(),
+    lines=st.lists(st.builds(Line, sku=st.text(max_size=5), qty=st.integers(), price=decimals), max_size=3).map(tuple),
+    by_name=st.dictionaries(st.text(max_size=5), decimals, max_size=3),
+    maybe=st.none() | decimals,
+)
+
+
+@given(typed)
+def test_typed_payloads_round_trip_exactly_through_the_codec(value):
+    spec = event_spec(PricesRecorded)
+    back = spec.decode(codec.loads(codec.dumps(spec.encode(value))))
+    assert back == value
+    # Decimals keep their exact written form (trailing zeros, exponent, sign of zero)
+    assert str(back.amount) == str(value.amount)
+    assert [str(x.price) for x in back.lines] == [str(x.price) for x in value.lines]
+    assert {k: str(v) for k, v in back.by_name.items()} == {k: str(v) for k, v in value.by_name.items()}
+    assert type(back.big) is int and back.big == value.big
+
+
+@pytest.mark.parametrize("text", ["1.10", "-0", "1E+2", "0.000000000000000000000000001", "12345678901234567890.123"])
+def test_decimal_forms_survive_a_round_trip(text):
+    value = PricesRecorded(Decimal(text), 2**80, "x", (), {})
+    spec = event_spec(PricesRecorded)
+    back = spec.decode(codec.loads(codec.dumps(spec.encode(value))))
+    assert str(back.amount) == str(Decimal(text)) and back.amount.as_tuple() == Decimal(text).as_tuple()
