@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench dist clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run_all.py
+
+# One executable file, dist/evsh, that runs every command with no venv and no install step
+# (needs python3 >= 3.11 on the machine that runs it). Built in a temporary file, smoke-checked,
+# then moved into place; docs/dist.md. DIST_PYTHONS=3.11 narrows the target Pythons.
+dist:
+	$(PYTHON) scripts/build_dist.py $(if $(DIST_PYTHONS),--pythons '$(DIST_PYTHONS)')
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
