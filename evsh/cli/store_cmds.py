@@ -106,6 +106,9 @@ def read(stream: str, from_version: int | None, backwards: bool, limit: int | No
     emit_events(events, fmt(as_json, as_nl), empty="")
 
 
+FOLLOW_PAGE = 1000
+
+
 @click.command()
 @click.option("--from-position", type=click.IntRange(min=1), default=1, help="Start at this position.")
 @click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
@@ -130,8 +133,9 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         while limit is None or shown < limit:
             # the head is read before the events: an event committed after the read is above it
             head = engine.store.head_position() if (types or categories) else 0
+            # a page at a time: the first read of a big store must not hold the whole log in memory
             batch = list(engine.read_all(position, types=types, categories=categories,
-                                         limit=None if limit is None else limit - shown))
+                                         limit=FOLLOW_PAGE if limit is None else min(FOLLOW_PAGE, limit - shown)))
             if batch:
                 if mode == "nl":
                     emit_json_items((e.as_dict() for e in batch), "nl")
