@@ -1018,3 +1018,29 @@ def test_state_refuses_a_stored_event_that_does_not_fit_its_type_naming_type_and
     one_line_error(shop_cli("state", "payment", "x1"), 2, "PaymentProcessed", "amount", "payment-x1@1")
     r = shop_cli("read", "payment-x1", "--json")  # reading the raw log still works
     assert r.exit_code == 0 and json.loads(r.stdout)[0]["data"]["amount"] == [1]
+
+
+def test_log_follow_reads_in_bounded_batches(cli, monkeypatch):
+    """Constant memory: the follower never asks for the whole log at once (a store may hold millions)."""
+    from evsh.engine.engine import Engine
+
+    for n in range(5):
+        assert cli("append", "a-1", "X", f'{{"n": {n}}}').exit_code == 0
+    asked = []
+    real = Engine.read_all
+
+    def spy(self, from_position=1, **kw):
+        asked.append(kw.get("limit"))
+        return real(self, from_position, **kw)
+
+    def ctrl_c(_seconds):
+        raise KeyboardInterrupt  # the user stops it once it has caught up and waits
+
+    monkeypatch.setattr(Engine, "read_all", spy)
+    monkeypatch.setattr("time.sleep", ctrl_c)
+    for args in ((), ("--limit", "1000000"), ("--type", "X")):
+        asked.clear()
+        r = cli("log", "--follow", "--nl", *args)
+        assert r.exit_code == 0, r.stderr
+        assert [e["data"]["n"] for e in jl(r.stdout)] == [0, 1, 2, 3, 4]
+        assert asked and all(limit is not None and limit <= 10_000 for limit in asked), asked
