@@ -399,3 +399,53 @@ def test_subscriptions_by_type_category_and_topic_each_get_their_events(cli, tmp
         ("by_all", "NoteCreated"), ("by_all", "NoteArchived"), ("by_all", "TagCreated"),
     }
     assert {r["routing_key"] for r in rows} == {"note.created", "note.archived", "tag.created"}
+
+
+ONCE = textwrap.dedent('''
+    import os
+    from evsh import Aggregate, applies, command, event, reactor, table
+
+    @event
+    class PingSent:
+        n: int
+
+    class Ping(Aggregate):
+        @command
+        def send(self, n: int):
+            yield PingSent(n)
+
+        @applies
+        def _sent(self, e: PingSent) -> None:
+            pass
+
+    PONGS = table("pongs", {"event_id": str, "n": int}, pk="event_id")
+    FAULT = os.environ["FLAKY_FAULT"]
+
+    @reactor("ponger", on=["PingSent"], tables=[PONGS], attempts=3, backoff=0)
+    def ponger(event, ctx):
+        ctx.table("pongs").insert({"event_id": event.event_id, "n": event.n})
+        if os.path.exists(FAULT) and str(event.n) in open(FAULT).read().split():
+            os.remove(FAULT)  # a passing fault: the next attempt succeeds
+            raise RuntimeError(f"ping {event.n} hiccup")
+''')
+
+
+@pytest.mark.parametrize("mode", ["inline", "async"])
+def test_a_passing_fault_is_retried_without_parking_or_duplicates(cli, tmp_path, monkeypatch, mode):
+    path = tmp_path / "once.py"
+    path.write_text(ONCE)
+    fault = tmp_path / "fault.txt"
+    monkeypatch.setenv("FLAKY_FAULT", str(fault))
+    dom = ("--domain", str(path), "--mode", mode)
+    fault.write_text("2")
+    for n in (1, 2, 3):
+        assert cli(*dom, "exec", "ping", f"x{n}", "send", "--n", str(n)).exit_code == 0
+    if mode == "async":
+        r = cli(*dom, "reactors", "run", "--batch-size", "10")
+        assert r.exit_code == 0, r.stderr
+    assert not fault.exists()  # the fault did happen
+    assert [r["n"] for r in sql(cli, "SELECT n FROM pongs ORDER BY n")] == [1, 2, 3]
+    assert json.loads(cli(*dom, "dlq", "list", "--json").stdout) == []
+    series = json.loads(cli(*dom, "stats", "--json").stdout)["series"]
+    ponger = next(s for s in series if s["name"] == "ponger")
+    assert (ponger["handled"], ponger["errors"], ponger["retries"]) == (3, 1, 1)

@@ -435,23 +435,31 @@ class Reactors:
                 self._buf.clear()
                 if r.index:
                     total += self._commit_prefix(sub, r.index)
-                with self.store.transaction() as conn:
-                    metrics.record(conn, KIND, sub.name, r.event.type, 0, errors=1, retries=1, at=self.engine.clock())
-                self.log.append(Reaction(sub.name, r.event, "retrying", error=r.error))
-                delay = sub.spec.backoff * self.backoff_scale * (2 ** (r.failures - 1))
-                if delay > 0:
-                    self.sleep(delay)
+                self._note_retry(sub, r)
             except _Stop as s:
                 self._buf.clear()
                 if s.index:
                     total += self._commit_prefix(sub, s.index)
-                with self.store.transaction() as conn:
-                    metrics.record(conn, KIND, sub.name, s.event.type, 0, errors=1, at=self.engine.clock())
-                    self._set_status(conn, sub.name, s.error, s.event.position, stopped=True)
-                sub.stopped = True
-                self.log.append(Reaction(sub.name, s.event, "stopped", error=s.error))
+                self._note_stop(sub, s)
                 return total
         return total
+
+    def _note_retry(self, sub: _Sub, r: _Retry) -> None:
+        """A failed attempt that will be retried: count it, then back off (outside any batch)."""
+        with self.store.transaction() as conn:
+            metrics.record(conn, KIND, sub.name, r.event.type, 0, errors=1, retries=1, at=self.engine.clock())
+        self.log.append(Reaction(sub.name, r.event, "retrying", error=r.error))
+        delay = sub.spec.backoff * self.backoff_scale * (2 ** (r.failures - 1))
+        if delay > 0:
+            self.sleep(delay)
+
+    def _note_stop(self, sub: _Sub, s: _Stop) -> None:
+        """The last attempt failed and the reactor stops before this event."""
+        with self.store.transaction() as conn:
+            metrics.record(conn, KIND, sub.name, s.event.type, 0, errors=1, at=self.engine.clock())
+            self._set_status(conn, sub.name, s.error, s.event.position, stopped=True)
+        sub.stopped = True
+        self.log.append(Reaction(sub.name, s.event, "stopped", error=s.error))
 
     def _commit_prefix(self, sub: _Sub, count: int) -> int:
         """Commit the events of a batch before the one that failed (they succeeded)."""
@@ -505,11 +513,18 @@ class Reactors:
                             self._handle_batch(sub, conn, mine, flush=False)
                             cps[sub.name] = head
                             stale.add(sub.name)
-                        except (_Retry, _Stop):
+                        except _Stop as stop:
+                            self._buf.clear()  # the events before it stay handled (processed records)
+                            set_checkpoint(conn, sub.checkpoint, stop.event.position - 1, self.engine.clock())
+                            stale.discard(sub.name)
+                            self._note_stop(sub, stop)
+                            cps[sub.name] = stop.event.position - 1
+                        except _Retry as retry:
                             self._buf.clear()
                             set_checkpoint(conn, sub.checkpoint, cp, self.engine.clock())
                             stale.discard(sub.name)
-                            self.run_one(sub)
+                            self._note_retry(sub, retry)
+                            self.run_one(sub)  # handled ones are skipped by their processed records
                             cps[sub.name] = get_checkpoint(conn, sub.checkpoint)
                         moved = moved or cps[sub.name] != cp
                     if not moved:
