@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..errors import BadInput, ExpectationFailed
@@ -216,7 +218,7 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     from ..engine.shredding import forget as do_forget
 
     a = app()
-    if not yes and click.get_text_stream("stdin").isatty():
+    if not yes and sys.stdin is not None and sys.stdin.isatty():
         click.confirm(f"forget subject {subject!r} for good?", abort=True)
     engine = a.engine()
     report = do_forget(engine, subject)

@@ -137,6 +137,27 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+class LongLivedStore(EventStore, Protocol):
+    """What a store offers for long-lived use (the SQLite store has it; a server backend would too).
+
+    Lifecycle changes are recorded as events in ``$streams``; every read honours them.
+    """
+
+    def delete_stream(self, stream_id: str, *, hard: bool = False) -> RecordedEvent | None: ...
+
+    def truncate_stream(self, stream_id: str, before: int) -> RecordedEvent | None: ...
+
+    def set_stream_metadata(self, stream_id: str, *, max_count: int | None, max_age: float | None) -> RecordedEvent: ...
+
+    def stream_info(self, stream_id: str) -> dict[str, Any] | None: ...
+
+    def scavenge(self, *, on_stream: Callable[[int, int, int], None] | None = None, reclaim: bool = True) -> dict[str, int]: ...
+
+    def save_snapshot(self, stream_id: str, aggregate: str, version: int, state_version: int, state: str) -> None: ...
+
+    def load_snapshot(self, stream_id: str) -> tuple[int, int, str] | None: ...
+
+
 # ----------------------------------------------------------------------------- validation
 
 def category_of(stream_id: str) -> str:
