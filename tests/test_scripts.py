@@ -199,7 +199,9 @@ def test_echo_prints_each_line_before_its_output(cli, tmp_path):
 
 
 def test_pause_waits_for_enter_between_steps(cli, tmp_path):
-    script = write(tmp_path, "p.evsh", f"{CREATE}\nexec order o1 confirm\nexpect stream order-o1 count=2\n")
+    # steps: the creation; `say` + the confirmation; the cancellation. Checks never wait.
+    script = write(tmp_path, "p.evsh", f"{CREATE}\nexpect stream order-o1 count=1\nsay now confirm it\n"
+                   "exec order o1 confirm\nexpect stream order-o1 count=2\nexec order o1 cancel --reason x\n")
     r = cli("--domain", "shop", "--mode", "step", "run", "--pause", script, input="\n\n")
     assert r.exit_code == 0, r.stderr
     assert r.stderr.count("(Enter: next step)") == 2

@@ -248,6 +248,7 @@ class Runner:
         self.location = location  # False in the interactive shell: errors without FILE:LINE
         self.failures: list[Failure] = []
         self.steps = 0
+        self._after_say = False
 
     # -- the commands a line may name
     @staticmethod
@@ -293,9 +294,12 @@ class Runner:
         """Run one line; a Failure (never an exception) when it does not succeed."""
         tokens = substitute(line.tokens, env)
         head = tokens[0]
-        if self.pause and self.steps and head != "say":
-            self._wait()
-        self.steps += 1
+        # a step is a command, or a `say` with the command after it; checks never wait
+        if head not in ("expect", "help"):
+            if self.pause and self.steps and not self._after_say:
+                self._wait()
+            self.steps += 1
+            self._after_say = head == "say"
         if self.echo:
             self._echo(tokens, VAR.sub(lambda m: env[m.group(1)], line.text) if "${" in line.text else line.text)
         try:
