@@ -139,3 +139,20 @@ def test_after_forget_no_plaintext_remains_in_the_files(tmp_path_factory, people
     for value in markers[0]:
         assert value.encode() not in raw
     assert markers[1][0].encode() in raw  # nothing else was scrubbed: the other user's read-model row stays
+
+
+def test_a_subject_that_is_itself_personal_is_refused(tmp_path, db_path):
+    import pytest
+
+    from evsh import DomainError
+
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from evsh import event\n\n"
+        "@event(personal=('email',), subject='email')\n"
+        "class Subscribed:\n    email: str\n"
+    )
+    store = open_store(db_path)
+    with pytest.raises(DomainError, match="cannot be personal itself"):
+        build_engine(store, load_domain(str(bad)))
+    store.close()

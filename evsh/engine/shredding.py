@@ -25,7 +25,7 @@ import uuid
 from typing import Any, Callable
 
 from ..domain.model import EventSpec
-from ..errors import BadInput, StoreError
+from ..errors import BadInput, DomainError, StoreError
 from ..store import codec
 from ..store.base import NewEvent, RecordedEvent, check_name
 from .engine import Engine
@@ -221,6 +221,13 @@ def install(engine: Engine, options: dict[str, Any]) -> None:
     if not hasattr(engine.store, "conn"):
         return
     personal = _has_personal(engine)
+    if personal:
+        for spec in engine.domain.events.values():
+            if spec.subject is not None and spec.subject in spec.personal:
+                raise DomainError(f"event {spec.name}: the subject field {spec.subject!r} names whose key encrypts"
+                                  " the personal fields, so it cannot be personal itself (use an id)")
+            if spec.personal and spec.subject is not None and spec.subject not in spec.fields:
+                raise DomainError(f"event {spec.name}: subject {spec.subject!r} is not a field")
     if not personal and engine.store.conn.execute("SELECT 1 FROM subject_keys LIMIT 1").fetchone() is None:
         return
     sh = Shredder(engine)
