@@ -205,7 +205,20 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
     try:
         cursor = db.execute(query)
         headers = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall() if cursor.description else []
+        # rows are streamed from the cursor (constant memory), not fetched all at once
+        rows = cursor if cursor.description else iter(())
+        if as_csv or as_tsv:
+            import csv
+
+            writer = csv.writer(sys.stdout, delimiter="\t" if as_tsv else ",", lineterminator="\n")
+            writer.writerow(headers)
+            writer.writerows(rows)
+            return
+        mode = fmt(as_json, as_nl)
+        if mode != "table":
+            emit_json_items((dict(zip(headers, r)) for r in rows), mode)
+            return
+        stream_table([(h, {}) for h in headers], rows)
     except sqlite3.Error as exc:
         text = str(exc)
         if "readonly" in text or "read-only" in text or "query_only" in text or "attached databases" in text:
@@ -213,18 +226,6 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
         raise BadInput(f"SQL error: {text}") from None
     finally:
         conn.close()
-    if as_csv or as_tsv:
-        import csv
-
-        writer = csv.writer(sys.stdout, delimiter="\t" if as_tsv else ",", lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
-        return
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items((dict(zip(headers, r)) for r in rows), mode)
-        return
-    stream_table([(h, {}) for h in headers], rows)
 
 
 # `evsh streams delete|truncate|meta`: the stream lifecycle commands (evsh/cli/lifecycle.py)
