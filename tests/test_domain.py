@@ -645,3 +645,21 @@ def test_appliers_run_as_the_command_emits_so_later_rules_see_the_new_state(walk
     # a command that raised after emitting writes none of what it emitted
     assert walker_engine.store.head_position() == 0
     assert walker_engine.load("walker", "w1").steps == 0
+
+
+@pytest.mark.parametrize(
+    "cls_name, category",
+    [("Order", "order"), ("OrderLine", "order_line"), ("HTTPRequest", "http_request"), ("UserV2", "user_v2")],
+)
+def test_aggregate_categories_are_snake_case_without_dashes(cls_name, category):
+    cls = type(cls_name, (Aggregate,), {})
+    assert cls.category == category and "-" not in cls.category
+    assert cls.stream_id("a-b") == f"{category}-a-b"
+
+
+def test_mutable_state_defaults_are_not_shared_between_instances(shop):
+    inv = shop.aggregate("inventory")
+    a, b = inv("p1"), inv("p2")
+    a.reserved["o1"] = 3
+    assert b.reserved == {} and inv("p3").reserved == {}
+    assert inv.reserved == {}  # the class default itself is untouched
