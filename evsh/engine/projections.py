@@ -18,13 +18,14 @@ None of them calls reactors or any side effect: handlers only get the projection
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from ..domain.projection import Projection
 from ..domain.registry import user_code_error
-from ..errors import BadInput, DomainError, ProjectionFailed
+from ..errors import BadInput, DomainError, ProjectionFailed, StoreError
 from ..store import codec
 from ..store.base import RecordedEvent
 from .subscriptions import catch_up, checkpoint_name, delete_checkpoint, get_checkpoint, read_batch, set_checkpoint
@@ -183,6 +184,9 @@ def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent])
         tables.discard()
         ev = exc.origin if isinstance(exc.origin, RecordedEvent) else last
         raise ProjectionFailed(p.name, ev.position, ev.type, ev.stream_id, f"RowExists: {exc}") from None
+    except sqlite3.OperationalError as exc:  # the store, not the handler (locked, disk full, table gone)
+        tables.discard()
+        raise StoreError(f"projection {p.name}: writing its rows failed: {exc}") from None
     except Exception as exc:
         tables.discard()
         if last is None:
