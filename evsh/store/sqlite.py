@@ -757,11 +757,16 @@ class SQLiteEventStore:
         """A consistent copy of the live store, WAL included (SQLite's online backup)."""
         if os.path.exists(dest):
             raise BadInput(f"{dest} already exists; choose a new file name")
-        target = sqlite3.connect(dest)
         try:
-            self.conn.backup(target)
-        finally:
-            target.close()
+            target = sqlite3.connect(dest)
+            try:
+                self.conn.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            if os.path.exists(dest):  # a partial copy is not a backup
+                os.remove(dest)
+            raise StoreError(f"cannot write the backup {dest}: {exc}") from None
 
     def close(self) -> None:
         self.conn.close()
