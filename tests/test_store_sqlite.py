@@ -315,3 +315,41 @@ def test_backups_taken_while_another_process_writes_are_consistent(db_path, tmp_
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_backup_into_a_missing_folder_is_a_store_error_and_leaves_nothing(db_path, tmp_path):
+    make_store(db_path)
+    with open_store(db_path) as s, pytest.raises(StoreError, match="backup"):
+        s.backup(str(tmp_path / "no" / "such" / "copy.db"))
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_failed_backup_removes_its_partial_file(db_path, tmp_path, monkeypatch):
+    make_store(db_path)
+    dest = tmp_path / "partial.db"
+
+    class Failing:
+        """A connection whose backup fails after the file was created (a full disk, say)."""
+
+        def __init__(self, conn):
+            self.conn = conn
+
+        def backup(self, target):
+            target.execute("CREATE TABLE half (x)")
+            raise sqlite3.OperationalError("database or disk is full")
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+    with open_store(db_path) as s:
+        s.conn = Failing(s.conn)
+        with pytest.raises(StoreError, match="disk is full"):
+            s.backup(str(dest))
+        s.conn = s.conn.conn
+    assert not dest.exists()
+
+
+def test_cli_backup_into_a_missing_folder_is_one_line(cli, tmp_path):
+    assert cli("append", "a-1", "X").exit_code == 0
+    r = cli("backup", str(tmp_path / "no" / "copy.db"))
+    assert r.exit_code == 4 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
