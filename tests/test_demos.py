@@ -133,3 +133,14 @@ def test_evsh_demo_works_from_any_folder_in_a_new_process(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "What to try next" in proc.stdout
     assert (tmp_path / "evsh-demo.db").exists()
+
+
+def test_evsh_demo_is_not_thrown_off_by_the_environment_or_a_project_config(evsh_here, tmp_path, monkeypatch):
+    (tmp_path / "evsh.toml").write_text('[evsh]\nmode = "async"\nclock = "system"\n')
+    monkeypatch.setenv("EVSH_MODE", "step")
+    monkeypatch.setenv("EVSH_IDS", "random")
+    r = evsh_here("demo")
+    assert r.exit_code == 0, r.stderr
+    assert "order.confirm order-1001" in r.stdout  # the workflow ran inline, as the story needs
+    r = evsh_here("--db", "x.db", "run", demo_path("happy_path.evsh"))  # the script's line beats the environment
+    assert r.exit_code == 0, r.stderr

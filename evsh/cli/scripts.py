@@ -66,9 +66,10 @@ def header_options(text: str) -> list[str]:
     return rest[: rest.index("run")] if "run" in rest else rest
 
 
-def context_with(header: list[str], extra: Sequence[str] = (), inherited: Sequence[str] = ()) -> Any:
-    """A new AppContext from ``header`` global options (over ``inherited`` ones), overridden by
-    ``extra`` and then by the options the user gave on the command line or in the environment.
+def context_with(header: list[str], extra: Sequence[str] = (), inherited: Sequence[str] = (),
+                 only: Sequence[str] | None = None) -> Any:
+    """A new AppContext from ``header`` global options (over ``inherited`` ones and the
+    environment), overridden by ``extra`` and then by the options given on the command line.
     The evsh group's own callback builds it, so options mean what they mean on the command line."""
     from click.core import ParameterSource
 
@@ -79,7 +80,11 @@ def context_with(header: list[str], extra: Sequence[str] = (), inherited: Sequen
     for p in cli.params:
         if not isinstance(p, click.Option) or p.name is None or p.expose_value is False:
             continue
-        if root.get_parameter_source(p.name) not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+        if only is not None and p.name not in only:
+            continue
+        # the command line beats the script's line; the environment does not (click reads it
+        # below for what neither says)
+        if root.get_parameter_source(p.name) is not ParameterSource.COMMANDLINE:
             continue
         value = root.params.get(p.name)
         if p.is_flag:
@@ -312,7 +317,9 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
     if state == "demo" and not reuse:
         _remove_store(path)  # a store a demo made: a named demo always starts from nothing
     text = demos[name].read_text(encoding="utf-8")
-    ctx = context_with(header_options(text), ["--db", path])
+    # a demo is a self-contained story: its own mode, clock and ids, whatever the environment says
+    ctx = context_with(header_options(text), ["--db", path],
+                       only=("domain_spec", "debug", "sync", "busy_timeout"))
     con = console()
     try:
         runner = Runner(ctx, echo=True, pause=pause)
