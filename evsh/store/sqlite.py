@@ -334,7 +334,7 @@ class SQLiteEventStore:
             page = PAGE if remaining < 0 else min(PAGE, remaining)
             try:
                 rows = self.conn.execute(sql, (*params_for(cursor), page)).fetchall()
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:  # also "database disk image is malformed"
                 raise _store_error(exc, self.path) from None
             for row in rows:
                 if keep is not None and not keep(row):
