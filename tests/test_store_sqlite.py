@@ -353,3 +353,19 @@ def test_cli_backup_into_a_missing_folder_is_one_line(cli, tmp_path):
     assert cli("append", "a-1", "X").exit_code == 0
     r = cli("backup", str(tmp_path / "no" / "copy.db"))
     assert r.exit_code == 4 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_reading_a_corrupted_store_is_a_store_error_not_a_traceback(db_path, cli):
+    with open_store(db_path) as s:
+        for k in range(20):
+            s.append(f"s-{k}", [NewEvent("X", {"pad": "y" * 500, "n": n}) for n in range(50)])
+    c = raw(db_path)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    with open(db_path, "r+b") as fh:  # overwrite pages in the middle of the events table
+        fh.seek(4096 * 60)
+        fh.write(b"\xff" * 4096 * 20)
+    with open_store(db_path, create=False) as s, pytest.raises(StoreError, match="malformed"):
+        list(s.read_all())
+    r = cli("log", "--nl")
+    assert r.exit_code == 4 and "malformed" in r.stderr and "Traceback" not in r.stderr
