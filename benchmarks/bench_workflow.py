@@ -59,6 +59,16 @@ def bare_commands(count: int) -> float:
     return count / elapsed
 
 
+def python_pace() -> float:
+    """Milliseconds for a million additions in a Python loop: how busy the machine is right now
+    (about 40-50 ms on an idle core of this kind; several times more when other work runs)."""
+    started = time.perf_counter()
+    x = 0
+    for i in range(1_000_000):
+        x += i
+    return (time.perf_counter() - started) * 1e3
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--orders", type=int, default=2000)
@@ -66,8 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=2, help="order lines per order")
     ap.add_argument("--target", type=float, default=500.0, help="orders/s to reach (exit 1 below it)")
     args = ap.parse_args(argv)
+    pace = python_pace()
     bare = bare_commands(min(args.orders, 2000))
     r = run(args.orders, args.products, args.items)
+    pace = (pace + python_pace()) / 2
+    print(f"machine pace: {pace:.0f} ms per million Python additions (idle: about 45)")
     print(f"bare engine, order.create only: {bare:,.0f} commands/s")
     print(f"workflow, inline, all features: {r['orders']} orders in {r['seconds']:.2f} s: {r['orders_per_s']:,.0f} orders/s "
           f"({r['events_per_order']:.1f} events and {r['commands_per_order']:.1f} commands per order; "
