@@ -177,3 +177,33 @@ def test_buffered_table_behaves_like_a_dict(ops, flush_every):
     rows.flush()
     assert dict(conn.execute("SELECT k, v FROM kv").fetchall()) == model
     conn.close()
+
+
+def test_projection_declarations_are_checked():
+    from evsh import Projection
+    from evsh.engine.projections import declared
+
+    p = Projection("p", tables=[table("p_rows", {"a": str}, pk="a")])
+    p.on("Happened")(lambda e, r: None)
+    with pytest.raises(DomainError):
+        p.on("Happened")(lambda e, r: None)  # one handler per type
+    with pytest.raises(DomainError):
+        Projection("p", mode="sometimes")
+    with pytest.raises(DomainError):
+        Projection("p", version=0)
+    with pytest.raises(DomainError):
+        Projection("p", tables=["not a table"])
+
+    class FakeDomain:
+        name = "fake"
+
+        def __init__(self, *items):
+            self.items = items
+
+        def of_kind(self, kind):
+            return list(self.items) if kind == "projection" else []
+
+    q = Projection("q", tables=[table("p_rows", {"a": str}, pk="a")])
+    with pytest.raises(DomainError, match="p_rows"):
+        declared(FakeDomain(p, q))  # two projections may not own one table
+    assert list(declared(FakeDomain(p))) == ["p"]
