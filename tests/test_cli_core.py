@@ -1063,3 +1063,28 @@ def test_sql_streams_rows_instead_of_holding_the_result(cli):
     assert lines[0] == "i,j" and lines[-1] == "100000,200000" and len(lines) == 100001
     # the captured output alone is about 1.3 MB; 100,000 fetched row tuples would add about 13 MB
     assert peak < 8_000_000, peak
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+_names = st.text(st.characters(exclude_categories=["Cc", "Cs", "Zl", "Zp"]), min_size=1, max_size=12)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=25)
+@given(category=_names.filter(lambda s: "-" not in s and not s.startswith("$")), rest=_names,
+       etype=_names, data=st.dictionaries(st.text(max_size=6), _json, max_size=4))
+def test_whatever_is_appended_through_the_cli_reads_back_exactly(cli, category, rest, etype, data):
+    stream = f"{category}-{rest}"
+    r = cli("append", stream, etype, "-", "--json", input=json.dumps(data))
+    assert r.exit_code == 0, r.stderr
+    written = json.loads(r.stdout)[-1]
+    back = json.loads(cli("read", stream, "--backwards", "--limit", "1", "--json").stdout)
+    assert back == [written]
+    assert written["data"] == data and written["type"] == etype and written["stream_id"] == stream
+    assert category in {s["category"] for s in json.loads(cli("streams", "--category", category, "--json").stdout)}
