@@ -299,6 +299,14 @@ def from_text(text: str, hint: Any, path: str) -> Any:
             return int(text.strip())
         except ValueError:
             raise BadInput(f"{path}: expected an integer, got {text!r}") from None
+    if base is float:
+        try:
+            number = float(text.strip())
+        except ValueError:
+            raise BadInput(f"{path}: expected a number, got {text!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise BadInput(f"{path}: expected a finite number, got {text!r}")
+        return number
     if isinstance(base, type) and issubclass(base, enum.Enum):
         by_text = {str(m.value): m for m in base}  # `--size 2` for an enum of ints
         if text.strip() in by_text:
