@@ -663,3 +663,19 @@ def test_mutable_state_defaults_are_not_shared_between_instances(shop):
     a.reserved["o1"] = 3
     assert b.reserved == {} and inv("p3").reserved == {}
     assert inv.reserved == {}  # the class default itself is untouched
+
+
+@pytest.mark.parametrize("text, value", [("0.5", 0.5), ("3", 3.0), ("-1e3", -1000.0)])
+def test_float_parameters_from_text(text, value):
+    from evsh.domain import types as T
+
+    got = T.from_text(text, float, "ratio")
+    assert got == value and type(got) is float
+
+
+@pytest.mark.parametrize("text", ["half", "nan", "inf", ""])
+def test_bad_float_parameters_name_the_parameter(text):
+    from evsh.domain import types as T
+
+    with pytest.raises(BadInput, match="ratio"):
+        T.from_text(text, float, "ratio")
