@@ -113,8 +113,15 @@ class Buffer:
         self._get(kind, name, "").lag = lag
 
     def flush(self, conn: Any, at: str) -> None:
+        """Add everything gathered to minute ``at``'s buckets: one read and one write per subscriber."""
+        if not self._acc:
+            return
+        minute = minute_of(at)
+        by_sub: dict[tuple[str, str], list[tuple[str, _Acc]]] = {}
         for (kind, name, etype), acc in self._acc.items():
-            _upsert(conn, minute_of(at), kind, name, etype, acc)
+            by_sub.setdefault((kind, name), []).append((etype, acc))
+        for (kind, name), accs in by_sub.items():
+            _upsert_many(conn, minute, kind, name, accs)
         self._acc = {}
 
     def clear(self) -> None:
@@ -141,26 +148,39 @@ def record(
 
 
 def _upsert(conn: Any, minute: str, kind: str, name: str, etype: str, acc: _Acc) -> None:
-    row = conn.execute(
-        "SELECT handled, errors, retries, latency_sum, latency_hist, lag FROM metrics"
-        " WHERE minute=? AND kind=? AND name=? AND event_type=?",
-        (minute, kind, name, etype),
-    ).fetchone()
-    hist = dict(acc.hist)
-    handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
-    if row is not None:
-        for k, v in codec.loads(row[4]).items():
-            hist[int(k)] = hist.get(int(k), 0) + v
-        handled += row[0]
-        errors += row[1]
-        retries += row[2]
-        lsum += row[3]
-        if lag is None:
-            lag = row[5]
-    conn.execute(
+    _upsert_many(conn, minute, kind, name, [(etype, acc)])
+
+
+def _upsert_many(conn: Any, minute: str, kind: str, name: str, accs: list[tuple[str, _Acc]]) -> None:
+    """Merge into the stored buckets (read, add, write back: histograms do not add up in SQL)."""
+    stored = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT event_type, handled, errors, retries, latency_sum, latency_hist, lag FROM metrics"
+            " WHERE minute=? AND kind=? AND name=?",
+            (minute, kind, name),
+        )
+    }
+    rows = []
+    for etype, acc in accs:
+        hist = dict(acc.hist)
+        handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
+        row = stored.get(etype)
+        if row is not None:
+            for k, v in codec.loads(row[4]).items():
+                hist[int(k)] = hist.get(int(k), 0) + v
+            handled += row[0]
+            errors += row[1]
+            retries += row[2]
+            lsum += row[3]
+            if lag is None:
+                lag = row[5]
+        rows.append((minute, kind, name, etype, handled, errors, retries, lsum,
+                     codec.dumps({str(k): v for k, v in hist.items()}), lag))
+    conn.executemany(
         "INSERT OR REPLACE INTO metrics (minute, kind, name, event_type, handled, errors, retries, latency_sum,"
         " latency_hist, lag) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (minute, kind, name, etype, handled, errors, retries, lsum, codec.dumps({str(k): v for k, v in hist.items()}), lag),
+        rows,
     )
 
 

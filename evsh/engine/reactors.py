@@ -534,7 +534,7 @@ class Reactors:
                         f"reactors kept reacting to each other's events for {MAX_ROUNDS} rounds; is there a loop?"
                     )
                 now = self.engine.clock()
-                for name in stale:
+                for name in sorted(stale):
                     set_checkpoint(conn, checkpoint_name(KIND, name), cps[name], now)
                 head = store.head_position()
                 for sub in subs:
