@@ -156,3 +156,15 @@ def test_a_subject_that_is_itself_personal_is_refused(tmp_path, db_path):
     with pytest.raises(DomainError, match="cannot be personal itself"):
         build_engine(store, load_domain(str(bad)))
     store.close()
+
+
+def test_command_output_shows_what_readers_see(cli):
+    r = cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "plain.view@example.org",
+            "--username", "plainview", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["events"][0]["data"]["email"] == "plain.view@example.org"
+    r = cli("--domain", "shop", "append", "user-u2", "UserRegistered",
+            '{"user_id": "u2", "email": "by.hand@example.org", "username": "byhand"}', "--json")
+    assert json.loads(r.stdout)[0]["data"]["email"] == "by.hand@example.org"
+    raw = [json.loads(line) for line in cli("export").stdout.splitlines()]
+    assert all(e["data"]["email"].startswith(PREFIX) for e in raw if e["type"] == "UserRegistered")

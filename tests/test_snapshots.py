@@ -250,3 +250,13 @@ def test_unsnapshottable_state_is_refused_clearly(tmp_path, db_path):
         take_snapshot(engine, engine.domain.aggregate("odd"), "x")
     assert "cannot be kept in a snapshot" in str(info.value)
     store.close()
+
+
+def test_snapshot_all_streams_of_an_aggregate(cli):
+    for p in ("p1", "p2", "p3"):
+        cli("--domain", "shop", "exec", "inventory", p, "add-stock", "--quantity", "4")
+    r = cli("--domain", "shop", "snapshot", "inventory", "--all")
+    assert r.exit_code == 0 and "took 3 snapshots" in r.stdout
+    rows = json.loads(cli("--domain", "shop", "snapshots", "inventory", "--json").stdout)
+    assert [x["stream_id"] for x in rows] == ["inventory-p1", "inventory-p2", "inventory-p3"]
+    assert json.loads(cli("--domain", "shop", "snapshots", "order", "--json").stdout) == []
