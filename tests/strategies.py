@@ -13,8 +13,11 @@ Use it as::
     def test_x(history):
         clock = FakeClock()
         store = open_store(path, clock=clock)
-        engine = build_engine(store, load_domain("shop"), clock=clock)
+        engine = build_engine(store, load_domain("shop"), clock=clock, mode="step")
         result = run_history(engine, history, clock)
+
+``mode="step"`` keeps the shop's reactors (the order workflow) from reacting to each command;
+leave it out (reactors inline) to test them with the same histories.
 """
 
 from __future__ import annotations
