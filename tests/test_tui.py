@@ -133,7 +133,8 @@ def test_find_by_type_text_and_time_then_next_and_previous(shop_db):
             app.screen.query_one("#text").value = ""
             app.screen.query_one("#since").value = "2026-01-01 00:00:05"
             app.screen.query_one("#until").value = "2026-01-01 00:00:08"
-            await pilot.click("#go")
+            app.screen.query_one("#until").focus()
+            await pilot.press("enter")
             await wait_for(pilot, lambda: cur(app, "position") == 5, "the first event from 00:00:05")
             await pilot.press("n")
             await wait_for(pilot, lambda: cur(app, "position") == 6, "the next in range")
@@ -206,7 +207,7 @@ def test_command_form_runs_a_command_and_shows_a_rejection(shop_db):
             form = app.screen
             form.query_one("#command").value = "confirm"
             await wait_for(pilot, lambda: form.built == "confirm", "the confirm form")
-            await pilot.click("#run")
+            await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: form.result.startswith("rejected"), "the rejection")
             assert "already confirmed" in form.result
             form.query_one("#command").value = "cancel"
@@ -240,7 +241,7 @@ def test_command_form_reports_bad_parameter_values(shop_db):
             form.query_one("#command").value = "add_stock"
             await wait_for(pilot, lambda: form.built == "add_stock", "the add-stock form")
             form.query_one("#param-quantity").value = "many"
-            await pilot.click("#run")
+            await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: form.result.startswith("error"), "the error")
             assert "integer" in form.result
             assert app.browser.head() == 8

@@ -90,3 +90,17 @@ def test_diff_names_added_removed_and_changed_paths():
         ("-", "gone", 1, None),
     ]
     assert diff(after, after) == []
+
+
+def test_deleted_streams_are_hidden_from_pages_and_listings(tmp_path):
+    b = filled(str(tmp_path / "s.db"), 9)
+    b.store.delete_stream("s-1")
+    index = b.index(Source())
+    rows = b.page(index, 0, 100)
+    hidden = [r.record.position for r in rows if r.view is None]
+    assert hidden == [r.record.position for r in rows if r.record.stream_id == "s-1"] and hidden
+    assert b.stream_count("s") == 2
+    assert [r[0] for r in b.stream_page(None, "", 0, 10)] == ["$streams", "s-0", "s-2"]  # the deletion is recorded
+    assert ("s", 2) in b.categories()
+    assert b.find(index, 0, Criteria(text="item 1"), inclusive=True) != b.row_of_key(index, 2)
+    assert b.event_at(2) is None

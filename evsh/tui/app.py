@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from ..engine.engine import Engine
@@ -60,6 +61,9 @@ class EvshApp(App):
         self.open_engine = open_engine  # () -> an Engine on its own connection, for long jobs
         self.criteria = Criteria()
         self.known_head = 0
+        self.detail_delay = 0.05
+        self._detail_timer: Timer | None = None
+        self._pending_detail: Row | None = None
         self.sub_title = engine.store.path
 
     def make_engine(self) -> Engine:
@@ -222,7 +226,17 @@ class EvshApp(App):
 
     @on(VirtualList.Moved, "#events")
     def event_moved(self, event: VirtualList.Moved) -> None:
-        row: Row = event.item
+        # while keys repeat (page down held), the panel below follows once the cursor rests
+        self._pending_detail = event.item
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(self.detail_delay, self._show_detail)
+
+    def _show_detail(self) -> None:
+        self._detail_timer = None
+        row: Row | None = self._pending_detail
+        if row is None:
+            return
         self.query_one("#detail", EventDetail).show(row.view)
         if row.view is not None:
             self.load_state(row.view.stream_id, row.view.version)

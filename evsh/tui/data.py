@@ -148,14 +148,20 @@ class Browser:
 
     def categories(self) -> list[tuple[str, int]]:
         return [(c, n) for c, n in self._rows(
-            "SELECT category, count(*) FROM streams GROUP BY category ORDER BY category")]
+            f"SELECT category, count(*) FROM streams WHERE {self._live()} GROUP BY category ORDER BY category")]
 
     def event_count(self) -> int:
         return self._one("SELECT count(*) FROM events") or 0
 
-    @staticmethod
-    def _stream_filter(category: str | None, text: str) -> tuple[str, tuple]:
-        where, params = [], []
+    def _live(self) -> str:
+        """Deleted streams are left out of listings (a store from before stream deletion has none)."""
+        if not hasattr(self, "_has_deleted"):
+            cols = {r[1] for r in self._rows("PRAGMA table_info(streams)")}
+            self._has_deleted = "deleted" in cols
+        return "deleted = 0" if self._has_deleted else "1"
+
+    def _stream_filter(self, category: str | None, text: str) -> tuple[str, tuple]:
+        where, params = [self._live()], []
         if category is not None:
             where.append("category = ?")
             params.append(category)
@@ -258,11 +264,17 @@ class Browser:
         w, p = index.source.where()
         raw = self._rows(f"SELECT {_COLUMNS} FROM events WHERE {w}{k} >= ? ORDER BY {k} LIMIT ?", (*p, key, limit))
         with self.lock:
+            keep = self._visible()
             out = []
             for r in raw:
                 rec = _record(r)
-                out.append(Row(rec, self._view(rec)))
+                out.append(Row(rec, self._view(rec) if keep is None or keep(r) else None))
             return out
+
+    def _visible(self) -> Callable[[tuple], bool] | None:
+        """The store's filter of events hidden by stream lifecycle rules (deleted, truncated, ...)."""
+        vf = getattr(self.store, "visible_filter", None)
+        return vf() if vf is not None else None
 
     def event_by_id(self, event_id: str) -> RecordedEvent | None:
         try:
@@ -277,7 +289,8 @@ class Browser:
         if not raw:
             return None
         with self.lock:
-            return self._view(_record(raw[0]))
+            keep = self._visible()
+            return self._view(_record(raw[0])) if keep is None or keep(raw[0]) else None
 
     def chain(self, correlation_id: str, limit: int = 200) -> list[RecordedEvent]:
         """The events of one causal chain (same correlation id), in log order."""
@@ -285,7 +298,8 @@ class Browser:
             f"SELECT {_COLUMNS} FROM events WHERE json_extract(metadata, '$.correlation_id') = ?"
             " ORDER BY position LIMIT ?", (correlation_id, limit))
         with self.lock:
-            return [v for v in (self._view(_record(r)) for r in raw) if v is not None]
+            keep = self._visible()
+            return [v for v in (self._view(_record(r)) for r in raw if keep is None or keep(r)) if v is not None]
 
     def find(self, index: RowIndex, from_row: int, criteria: Criteria, *, backwards: bool = False,
              inclusive: bool = False, cancelled: Callable[[], bool] = lambda: False, batch: int = 500) -> int | None:
@@ -317,7 +331,10 @@ class Browser:
             if not raw:
                 return None
             with self.lock:
+                keep = self._visible()
                 for r in raw:
+                    if keep is not None and not keep(r):
+                        continue
                     rec = self._view(_record(r))
                     if rec is None:
                         continue

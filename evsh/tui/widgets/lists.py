@@ -53,16 +53,16 @@ class EventList(VirtualList):
         return t
 
     def render_row(self, item: Row, width: int) -> Text:
-        rec = item.view or item.record
+        rec = item.view
         t = Text(no_wrap=True)
+        if rec is None:  # nothing of a hidden event is shown but its place in the log
+            t.append(f"{item.record.position:>9} ", style="dim")
+            t.append("(hidden: its stream was deleted or truncated, or the read path hides it)", style="dim italic")
+            return t
         t.append(f"{rec.position:>9} ", style="cyan")
         if self.source.stream_id is None:
             t.append(fit(rec.stream_id, 18) + " ", style="green")
         t.append(f"{rec.version:>5} ", style="magenta")
-        if item.view is None:
-            t.append(fit(rec.type, 20) + " ", style="dim")
-            t.append("(hidden by the read path)", style="dim italic")
-            return t
         t.append(fit(rec.type, 20) + " ", style="bold")
         t.append(fit(list_time(rec.recorded_at), 14) + " ", style="dim")
         t.append(compact(rec.data)[: max(0, width)])

@@ -1,0 +1,109 @@
+"""How fast `evsh tui` opens a big store and jumps around it (headless, 120x40).
+
+    python benchmarks/bench_tui.py --db /tmp/big.db            # an existing store
+    python benchmarks/bench_tui.py --db /tmp/big.db --orders 200000   # seed it first if missing
+
+Seeding uses `evsh seed --orders N` (about 5 events per order). Figures, each from a fresh
+process start (imports included, as a user waits for them):
+
+- open: from process start to the first rows of $all on screen;
+- jump to end: `end` pressed until the last event is highlighted and shown;
+- page down x50: fifty `pagedown`s until each highlighted row is shown;
+- streams end: `end` in the streams list (every stream of the store) until the last one shows;
+- pages fetched: how many pages of 100 rows the events list read in all (never the whole log).
+
+Targets (issue): open <= 1.5 s and jump to the last event <= 1 s on 1,000,000 events.
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.perf_counter()  # before evsh or textual are imported
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+async def wait(pilot, cond, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise TimeoutError("condition not reached")
+        await pilot.pause(0.001)
+
+
+def child(db: str) -> dict[str, float]:
+    from evsh import load_domain, open_store
+    from evsh.engine.wiring import build_engine
+    from evsh.tui.app import EvshApp
+
+    figures: dict[str, float] = {}
+
+    async def scenario() -> None:
+        app = EvshApp(build_engine(open_store(db, create=False), load_domain("shop")), tail=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            lst = app.events
+            await wait(pilot, lambda: lst.total and lst.current is not None)
+            figures["open"] = time.perf_counter() - T0
+            figures["events"] = lst.total
+            t = time.perf_counter()
+            await pilot.press("end")
+            await wait(pilot, lambda: lst.cursor == lst.total - 1 and lst.current is not None)
+            figures["jump_end"] = time.perf_counter() - t
+            t = time.perf_counter()
+            await pilot.press("home")
+            for _ in range(50):
+                await pilot.press("pagedown")
+                await wait(pilot, lambda: lst.current is not None)
+            figures["pagedown50"] = time.perf_counter() - t
+            figures["pages_fetched"] = lst.fetches
+            streams = app.streams
+            await wait(pilot, lambda: streams.total > 0)
+            figures["streams"] = streams.total
+            streams.focus()
+            t = time.perf_counter()
+            await pilot.press("end")
+            await wait(pilot, lambda: streams.cursor == streams.total - 1 and streams.current is not None)
+            figures["streams_end"] = time.perf_counter() - t
+
+    asyncio.run(scenario())
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", required=True, help="the store (seeded first when missing and --orders is given)")
+    ap.add_argument("--orders", type=int, default=0, help="seed this many orders when the store is missing")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(repr(child(args.db)))
+        return
+    if not os.path.exists(args.db):
+        if not args.orders:
+            sys.exit(f"{args.db} does not exist: pass --orders N to seed it")
+        subprocess.run([sys.executable, "-m", "evsh", "--db", args.db, "seed", "--orders", str(args.orders)], check=True)
+    runs = []
+    for _ in range(args.runs):
+        out = subprocess.run([sys.executable, __file__, "--db", args.db, "--child"], capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(out.stderr)
+        runs.append(eval(out.stdout.strip().splitlines()[-1]))  # noqa: S307 - our own repr
+    keys = ["open", "jump_end", "pagedown50", "streams_end"]
+    print(f"store: {args.db}: {int(runs[0]['events']):,} events, {int(runs[0]['streams']):,} streams; "
+          f"{args.runs} runs, medians (min .. max)")
+    for k in keys:
+        vals = [r[k] for r in runs]
+        print(f"  {k:<12} {statistics.median(vals):6.3f} s   ({min(vals):.3f} .. {max(vals):.3f})")
+    print(f"  pages fetched by the events list in a run: {int(max(r['pages_fetched'] for r in runs))} (100 rows each)")
+
+
+if __name__ == "__main__":
+    main()
