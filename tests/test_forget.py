@@ -168,3 +168,30 @@ def test_command_output_shows_what_readers_see(cli):
     assert json.loads(r.stdout)[0]["data"]["email"] == "by.hand@example.org"
     raw = [json.loads(line) for line in cli("export").stdout.splitlines()]
     assert all(e["data"]["email"].startswith(PREFIX) for e in raw if e["type"] == "UserRegistered")
+
+
+def test_keys_travel_separately_from_events(cli, tmp_path, db_path):
+    cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "kept.person@example.org", "--username", "kept")
+    cli("--domain", "shop", "exec", "user", "u2", "register", "--email", "gone.person@example.org", "--username", "gone")
+    cli("--domain", "shop", "forget", "u2", "--yes")
+    listed = json.loads(cli("keys", "--json").stdout)
+    assert [(k["subject"], k["forgotten_at"] is not None) for k in listed] == [("u1", False), ("u2", True)]
+    assert "key" not in listed[0]  # never the key material
+    events, keys = str(tmp_path / "ev.jsonl"), str(tmp_path / "keys.jsonl")
+    assert cli("export", "-o", events).exit_code == 0
+    assert cli("keys", "export", "-o", keys).exit_code == 0
+    assert oct(os.stat(keys).st_mode & 0o777) == "0o600"
+    assert cli("keys", "export", "-o", keys).exit_code == 2  # never overwrites
+    copy = str(tmp_path / "copy.db")
+    assert cli("--domain", "shop", "import", events, db=copy).exit_code == 0
+    # without the keys the copy reads the personal fields as redacted; with them, as before
+    assert json.loads(cli("--domain", "shop", "state", "user", "u1", "--json", db=copy).stdout)["email"] == REDACTED
+    r = cli("keys", "import", keys, db=copy)
+    assert r.exit_code == 0 and "imported 1 keys" in r.stdout
+    assert json.loads(cli("--domain", "shop", "state", "user", "u1", "--json", db=copy).stdout)["email"] == "kept.person@example.org"
+    assert json.loads(cli("--domain", "shop", "state", "user", "u2", "--json", db=copy).stdout)["email"] == REDACTED
+    assert "skipped" in cli("keys", "import", keys, db=copy).stdout
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"key_id": "x", "subject": "u9", "key": "c2hvcnQ=", "created_at": "now"}\n')
+    r = cli("keys", "import", str(bad), db=copy)
+    assert r.exit_code == 2 and "line 1" in r.stderr

@@ -240,3 +240,68 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     if report.short_values_left:
         click.echo(f"evsh: warning: {report.short_values_left} texts contain a short value (under 6 characters)"
                    " inside other words; they were left alone to avoid damaging unrelated text", err=True)
+
+
+# ----------------------------------------------------------------------------- subject keys
+
+@click.group(invoke_without_command=True)
+@output_options
+@click.pass_context
+def keys(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
+    """List data subjects' keys (never the key material): who has personal data, who was forgotten."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..engine.shredding import list_keys
+
+    rows = ({"subject": s, "key_id": k, "created_at": c, "forgotten_at": f} for s, k, c, f in list_keys(app().store()))
+    mode = fmt(as_json, as_nl)
+    if mode != "table":
+        emit_json_items(rows, mode)
+        return
+    stream_table([("subject", {}), ("key_id", {"style": "dim"}), ("created_at", {"style": "dim"}), ("forgotten_at", {})],
+                 ((r["subject"], r["key_id"], r["created_at"], r["forgotten_at"] or "") for r in rows), empty="no keys")
+
+
+@keys.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The file to write (JSON lines). Keep it as safe as the personal data itself.")
+def keys_export(output: str) -> None:
+    """Write the live keys, so an `evsh export` imported elsewhere stays readable (see `keys import`).
+
+    Anyone with this file and the events can read the personal fields; forgetting a subject
+    later does not reach copies of it.
+    """
+    import os
+
+    from ..engine.shredding import export_keys
+    from ..store import codec
+
+    if os.path.exists(output):
+        raise BadInput(f"{output} already exists; choose a new file name")
+    n = 0
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        for item in export_keys(app().store()):
+            out.write(codec.dumps(item).lstrip() + "\n")
+            n += 1
+    click.echo(f"exported {n} keys to {output} (readable by you only)", err=True)
+
+
+@keys.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def keys_import(file: str) -> None:
+    """Add keys written by `evsh keys export`, all or nothing."""
+    from ..engine.shredding import import_keys
+    from ..store import codec
+
+    def items():
+        with open(file, "rb") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        yield n, codec.parse(line)
+                    except ValueError:
+                        raise BadInput(f"line {n}: not valid JSON") from None
+
+    added, skipped = import_keys(app().store(create=True), items())
+    click.echo(f"imported {added} keys" + (f" ({skipped} already here or superseded, skipped)" if skipped else ""))

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "upcast": "evsh.cli.lifecycle:upcast",
     "scavenge": "evsh.cli.lifecycle:scavenge",
     "forget": "evsh.cli.lifecycle:forget",
+    "keys": "evsh.cli.lifecycle:keys",
     "seed": "evsh.cli.seed:seed",
     "tui": "evsh.cli.tui:tui",
     "projections": "evsh.cli.projections:projections",

@@ -22,7 +22,7 @@ import re
 import time
 import typing
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..domain.model import EventSpec
 from ..errors import BadInput, DomainError, StoreError
@@ -378,3 +378,51 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
     finally:
         conn.execute("PRAGMA secure_delete=OFF")
     return report
+
+
+# ----------------------------------------------------------------------------- moving keys between stores
+
+def list_keys(store: Any) -> list[tuple[str, str, str, str | None]]:
+    """(subject, key id, created_at, forgotten_at) of every key: never the key material."""
+    return store.conn.execute(
+        "SELECT subject, key_id, created_at, forgotten_at FROM subject_keys ORDER BY subject, created_at"
+    ).fetchall()
+
+
+def export_keys(store: Any) -> Iterator[dict[str, Any]]:
+    """The live keys, for ``evsh keys export``: with the events exported, they make personal fields readable."""
+    for key_id, subject, key, created_at in store.conn.execute(
+        "SELECT key_id, subject, key, created_at FROM subject_keys WHERE key IS NOT NULL ORDER BY subject, created_at"
+    ):
+        yield {"key_id": key_id, "subject": subject, "key": binascii.b2a_base64(key, newline=False).decode(),
+               "created_at": created_at}
+
+
+def import_keys(store: Any, items: Iterable[tuple[int, Any]]) -> tuple[int, int]:
+    """Add keys written by :func:`export_keys`, all or nothing; returns (added, skipped).
+
+    A key already here is skipped; so is a key of a subject that has another live key here (and
+    which, then, was forgotten there or registered anew here).
+    """
+    added = skipped = 0
+    with store.transaction() as tx:
+        for line, obj in items:
+            try:
+                if not isinstance(obj, dict) or set(obj) != {"key_id", "subject", "key", "created_at"}:
+                    raise BadInput("expected an object with key_id, subject, key and created_at")
+                key = binascii.a2b_base64(obj["key"])
+                if len(key) != 32 or not all(isinstance(obj[k], str) for k in ("key_id", "subject", "created_at")):
+                    raise BadInput("not an evsh subject key")
+            except (binascii.Error, TypeError, AttributeError):
+                raise BadInput(f"line {line}: not an evsh subject key") from None
+            except BadInput as exc:
+                raise BadInput(f"line {line}: {exc}") from None
+            cur = tx.execute(
+                "INSERT OR IGNORE INTO subject_keys (key_id, subject, key, created_at) VALUES (?,?,?,?)",
+                (obj["key_id"], check_name(obj["subject"], "subject"), key, obj["created_at"]),
+            )
+            if cur.rowcount:
+                added += 1
+            else:
+                skipped += 1
+    return added, skipped
