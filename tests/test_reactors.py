@@ -449,3 +449,21 @@ def test_a_passing_fault_is_retried_without_parking_or_duplicates(cli, tmp_path,
     series = json.loads(cli(*dom, "stats", "--json").stdout)["series"]
     ponger = next(s for s in series if s["name"] == "ponger")
     assert (ponger["handled"], ponger["errors"], ponger["retries"]) == (3, 1, 1)
+
+
+def test_a_reactor_far_behind_catches_up_in_batches_inline(cli, tmp_path, monkeypatch):
+    import uuid
+
+    path = tmp_path / "once.py"
+    path.write_text(ONCE)
+    monkeypatch.setenv("FLAKY_FAULT", str(tmp_path / "no-fault.txt"))
+    dump = tmp_path / "pings.jsonl"
+    with open(dump, "w") as fh:
+        for n in range(2500):  # more than one inline round takes at once
+            fh.write(json.dumps({"event_id": str(uuid.uuid4()), "stream_id": f"ping-x{n}", "version": 1,
+                                 "type": "PingSent", "data": {"n": n}}) + "\n")
+    dom = ("--domain", str(path))
+    r = cli(*dom, "import", str(dump), "--react")
+    assert r.exit_code == 0, r.stderr
+    assert "reactors handled 2500 events" in r.stdout
+    assert sql(cli, "SELECT count(*) AS n, count(DISTINCT n) AS d FROM pongs") == [{"n": 2500, "d": 2500}]

@@ -42,6 +42,7 @@ from .subscriptions import catch_up, checkpoint_name, get_checkpoint, set_checkp
 KIND = "reactor"
 MODES = ("inline", "async", "step")
 MAX_ROUNDS = 10_000  # inline: rounds of reactors reacting to reactors' events before giving up
+FAST_WINDOW = 1000  # inline: a reactor further behind than this catches up batch by batch
 DEFAULT_LEASE = 10.0  # seconds a worker's lease lasts without renewal
 DEFAULT_POLL = 0.5  # seconds between polls of a following worker
 
@@ -313,7 +314,7 @@ class Reactors:
         """Run pending reactions; an error is kept in ``last_error`` (the user's command stands)."""
         self.last_error = None
         try:
-            return self.run_pending()
+            return self.run_pending(include_stopped=False)
         except EvshError as exc:
             self.last_error = str(exc)
             return self.log
@@ -473,19 +474,25 @@ class Reactors:
         head = self.store.head_position() if head is None else head
         return get_checkpoint(self.store.conn, sub.checkpoint) < head
 
-    def run_pending(self, names: Sequence[str] = ()) -> list[Reaction]:
+    def run_pending(self, names: Sequence[str] = (), *, include_stopped: bool = True) -> list[Reaction]:
         """Inline: rounds of reactors handling what is pending until nothing is, in one transaction.
 
-        Each round reads the new events once and gives each reactor its matching ones (one
-        savepoint per reactor and round); a reactor with nothing to do has its checkpoint moved
-        once at the end. A handler failure hands that reactor to :meth:`run_one`, which retries,
-        parks or stops as the reactor says.
+        Each round reads the new events once and gives each reactor its matching ones (each
+        event in its own savepoint); a reactor with nothing to do has its checkpoint moved once
+        at the end. A reactor far behind (a new one, or one that was stopped) catches up batch by
+        batch through :meth:`run_one` instead, so no round ever holds more than ``FAST_WINDOW``
+        events. A handler failure hands that reactor to :meth:`run_one`, which retries, parks or
+        stops as the reactor says. ``include_stopped=False`` leaves stopped reactors alone (what
+        commands do in inline mode: a stopped reactor waits for `evsh reactors run`).
         """
         subs = self.select(names)
         self.log = []
+        store = self.store
+        if subs and not include_stopped:
+            self._load_stopped(subs)
+            subs = [s for s in subs if not s.stopped]
         if not subs:
             return self.log
-        store = self.store
         self._running = True
         try:
             with store.transaction() as conn:
@@ -493,15 +500,22 @@ class Reactors:
                 stale: set[str] = set()  # checkpoints moved in memory only
                 for _ in range(MAX_ROUNDS):
                     head = store.head_position()
-                    low = min(cps.values())
-                    if low >= head:
-                        break
-                    batch = list(self.engine.read_all(low + 1))
                     moved = False
-                    for sub in subs:
+                    for sub in subs:  # far behind: batch by batch, never the whole gap at once
+                        if head - cps[sub.name] > FAST_WINDOW:
+                            if sub.name in stale:
+                                set_checkpoint(conn, sub.checkpoint, cps[sub.name], self.engine.clock())
+                                stale.discard(sub.name)
+                            before = cps[sub.name]
+                            self.run_one(sub)
+                            cps[sub.name] = get_checkpoint(conn, sub.checkpoint)
+                            moved = moved or cps[sub.name] != before
+                    head = store.head_position()
+                    near = [s for s in subs if cps[s.name] < head and head - cps[s.name] <= FAST_WINDOW]
+                    if near:
+                        batch = list(self.engine.read_all(min(cps[s.name] for s in near) + 1))
+                    for sub in near:
                         cp = cps[sub.name]
-                        if cp >= head:
-                            continue
                         mine = [e for e in batch if e.position > cp and sub.matches(e)]
                         if not mine:
                             cps[sub.name] = head
@@ -529,6 +543,8 @@ class Reactors:
                         moved = moved or cps[sub.name] != cp
                     if not moved:
                         break
+                    if not include_stopped:
+                        subs = [s for s in subs if not s.stopped]
                 else:
                     raise DomainCodeError(
                         f"reactors kept reacting to each other's events for {MAX_ROUNDS} rounds; is there a loop?"
@@ -547,6 +563,15 @@ class Reactors:
             self._running = False
             self._buf.clear()
         return self.log
+
+    def _load_stopped(self, subs: Sequence[_Sub]) -> None:
+        """Learn (once per process) which reactors a failure stopped."""
+        unknown = [s for s in subs if s.stopped is None]
+        if not unknown:
+            return
+        stopped = {n for (n,) in self.store.conn.execute("SELECT name FROM reactor_status WHERE stopped=1")}
+        for s in unknown:
+            s.stopped = s.name in stopped
 
     # ------------------------------------------------------------------ step mode
     def step(self) -> tuple[RecordedEvent | None, list[Reaction]]:
