@@ -3,8 +3,10 @@ missing files, durability, busy timeout and the online backup."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import uuid
 
 import pytest
 
@@ -369,3 +371,33 @@ def test_reading_a_corrupted_store_is_a_store_error_not_a_traceback(db_path, cli
         list(s.read_all())
     r = cli("log", "--nl")
     assert r.exit_code == 4 and "malformed" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("old_version", range(1, schema.latest_version()))
+def test_a_store_made_by_an_older_evsh_is_upgraded_through_every_real_migration(db_path, monkeypatch, old_version, cli):
+    """A store created when only the first migrations existed opens, upgrades and works."""
+    full = list(schema.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", full[:old_version])
+    open_store(db_path).close()  # the schema as that evsh made it
+    c = raw(db_path)
+    assert c.execute("PRAGMA user_version").fetchone()[0] == old_version
+    # rows as that evsh wrote them (the first schema's columns; today's code may need newer ones)
+    at = "2025-01-01T00:00:00.000000Z"
+    c.executemany(
+        "INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at) VALUES (?,?,?,?,?,?,?)",
+        [(str(uuid.uuid4()), "note-1", n, "Noted", json.dumps({"n": n}), "{}", at) for n in (1, 2)],
+    )
+    c.execute("INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)",
+              ("note-1", "note", 2, at, at))
+    c.close()
+    monkeypatch.setattr(schema, "MIGRATIONS", full)
+    r = cli("read", "note-1", "--json")  # a read-only command upgrades it too
+    assert r.exit_code == 0, r.stderr
+    assert [e["data"]["n"] for e in json.loads(r.stdout)] == [1, 2]
+    c = raw(db_path)
+    assert c.execute("PRAGMA user_version").fetchone()[0] == len(full)
+    assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    c.close()
+    assert cli("append", "note-1", "Noted", '{"n": 3}', "-e", "2").exit_code == 0
+    assert json.loads(cli("streams", "--json").stdout)[0]["version"] == 3
+    assert cli("--domain", "shop", "exec", "inventory", "p1", "add-stock", "--quantity", "2").exit_code == 0
