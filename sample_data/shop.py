@@ -519,7 +519,11 @@ def order_workflow(event, ctx):
     elif event.type == "PaymentDeclined":
         ctx.send("order", order.id, "cancel", reason=f"payment declined: {event.reason}")
     elif event.type == "InventoryReserved":
-        if all(ctx.load("inventory", p).reserved.get(order.id) == q for p, q in wanted.items()):
+        # confirm once every product is held; the last ones asked for are the likeliest missing
+        others = [p for p in reversed(wanted) if p != event.product_id]
+        if event.quantity == wanted.get(event.product_id) and all(
+            ctx.load("inventory", p).reserved.get(order.id) == wanted[p] for p in others
+        ):
             ctx.send("order", order.id, "confirm")
     else:  # InventoryReservationFailed: release what was reserved, refund, cancel
         for product_id in wanted:
