@@ -9,13 +9,9 @@ where ``*`` matches exactly one word and ``#`` matches zero or more: ``order.*``
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from ..domain.naming import snake_case
-from ..errors import BadInput
-
-_WORD = re.compile(r"^[A-Za-z0-9_$]+$")
 
 
 @lru_cache(maxsize=4096)
@@ -28,18 +24,6 @@ def routing_key(category: str, event_type: str) -> str:
     if name.startswith(cat + "_"):
         name = name[len(cat) + 1 :]
     return f"{cat}.{name}"
-
-
-def check_pattern(pattern: str) -> str:
-    """A topic pattern, checked: words of letters, digits and _, or ``*`` / ``#``."""
-    if not isinstance(pattern, str) or not pattern:
-        raise BadInput("a topic pattern must be a non-empty string")
-    for word in pattern.split("."):
-        if word not in ("*", "#") and not _WORD.match(word):
-            raise BadInput(
-                f"topic pattern {pattern!r}: {word!r} is not a word, '*' (one word) or '#' (any number of words)"
-            )
-    return pattern
 
 
 def matches(pattern: str, key: str) -> bool:
