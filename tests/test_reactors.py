@@ -467,3 +467,14 @@ def test_a_reactor_far_behind_catches_up_in_batches_inline(cli, tmp_path, monkey
     assert r.exit_code == 0, r.stderr
     assert "reactors handled 2500 events" in r.stdout
     assert sql(cli, "SELECT count(*) AS n, count(DISTINCT n) AS d FROM pongs") == [{"n": 2500, "d": 2500}]
+
+
+def test_skip_moves_reactors_past_what_is_pending(cli):
+    mode = ("--mode", "async")
+    cli(*SHOP, *mode, "exec", "user", "u1", "register", "--email", "a@example.com", "--username", "ann")
+    r = cli(*SHOP, *mode, "reactors", "skip", "welcome_email")
+    assert r.exit_code == 0 and "welcome_email: checkpoint 0 -> 1" in r.stdout
+    cli(*SHOP, *mode, "reactors", "run")
+    assert sql(cli, "SELECT count(*) AS n FROM notifications") == [{"n": 1}]  # not skipped
+    r = cli("sql", "SELECT name FROM sqlite_master WHERE name='sent_emails'", "--json")
+    assert json.loads(r.stdout) == []  # skipped: no e-mail, not even its table

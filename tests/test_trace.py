@@ -96,3 +96,17 @@ def test_unknown_ids_are_bad_input(cli):
     assert r.exit_code == 2 and "nothing-here" in r.stderr
     r = cli(*SHOP, "trace", "00000000-0000-4000-8000-000000000000")
     assert r.exit_code == 2
+
+
+def test_history_without_command_records_is_traced_from_event_metadata(cli, tmp_path):
+    src = str(tmp_path / "src.db")
+    cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "10", db=src)
+    r = cli(*SHOP, "exec", "order", "o1", "create", "--customer-id", "c1", "--items",
+            '[{"product_id":"p1","quantity":1,"unit_price":"3"}]', "--json", db=src)
+    correlation = json.loads(r.stdout)["correlation_id"]
+    dump = str(tmp_path / "dump.jsonl")
+    cli("export", "-o", dump, db=src)
+    assert cli(*SHOP, "import", dump).exit_code == 0  # a fresh store: events, but no command records
+    (chain,) = json.loads(cli(*SHOP, "trace", correlation, "--json").stdout)["traces"]
+    assert [(d, name) for d, name, _ in flat(chain)] == [
+        (0, "OrderCreated"), (1, "PaymentProcessed"), (2, "InventoryReserved"), (3, "OrderConfirmed")]
