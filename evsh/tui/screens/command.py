@@ -33,6 +33,7 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
         self.specs = browser.commands(stream_id)
         self.outcome: CommandOutcome | None = None
         self.built = ""  # the command whose form is shown
+        self._building = ""
         self.result = ""  # the last outcome as plain text: "ok: ...", "rejected: ...", "error: ..."
 
     def compose(self) -> ComposeResult:
@@ -66,9 +67,9 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
 
     async def build_form(self) -> None:
         spec = self.specs[self.command]
-        if self.built == spec.name:
+        if spec.name in (self.built, self._building):
             return
-        self.built = spec.name
+        self._building = spec.name
         self.query_one("#command-doc", Static).update(Text(spec.doc or "", style="dim"))
         box = self.query_one("#params", VerticalScroll)
         await box.remove_children()
@@ -84,6 +85,7 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
             widgets.append(Label(Text("this command takes no parameters", style="dim")))
         await box.mount_all(widgets)
         self.query_one("#command-result", Static).update("")
+        self.built, self._building = spec.name, ""
 
     def values(self) -> dict[str, str]:
         out = {}

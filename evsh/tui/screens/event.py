@@ -80,8 +80,12 @@ class EventScreen(Screen):
             t.append_text(event_summary(cause))
             links.add_option(Option(t, id=f"cause-{cause.position}"))
         else:
-            what = meta.get("command") or "outside the log"
-            t = Text(f"command {what}" if meta.get("command") else "nothing in the log", style="dim")
+            if meta.get("causation_id") in (None, rec.event_id):
+                t = Text("nothing: it starts its chain", style="dim")
+            elif meta.get("command"):
+                t = Text(f"command {meta['command']} (not an event)", style="dim")
+            else:
+                t = Text("something outside the log", style="dim")
             links.add_option(Option(t, disabled=True))
         corr = meta.get("correlation_id")
         title = Text("correlation chain", style="bold underline")
@@ -91,7 +95,7 @@ class EventScreen(Screen):
         for ev in chain:
             t = Text("● " if ev.event_id == rec.event_id else "  ")
             t.append_text(event_summary(ev))
-            if ev.metadata.get("causation_id") == rec.event_id:
+            if ev.metadata.get("causation_id") == rec.event_id and ev.event_id != rec.event_id:
                 t.append("  (caused by this)", style="yellow")
             links.add_option(Option(t, id=f"chain-{ev.position}", disabled=ev.event_id == rec.event_id))
         if not chain:

@@ -20,7 +20,10 @@ from ...store.base import RecordedEvent
 
 
 def json_block(value: Any) -> JSON:
-    return JSON(json.dumps(value, ensure_ascii=False, default=str), indent=2)
+    block = JSON(json.dumps(value, ensure_ascii=False, default=str), indent=2)
+    block.text.no_wrap = False  # long values wrap instead of being cut off
+    block.text.overflow = "fold"
+    return block
 
 
 def event_summary(rec: RecordedEvent) -> Text:
