@@ -139,7 +139,8 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
                     failed.setdefault(r.name, None)
                 elif r.handled or not follow:
                     busy = busy or bool(r.handled)
-                    click.echo(f"{r.name}: handled {r.handled:,} events, checkpoint {r.checkpoint:,}")
+                    click.echo(f"{r.name}: handled {r.handled:,} event{'' if r.handled == 1 else 's'},"
+                               f" checkpoint {r.checkpoint:,}")
             if not follow or stop():
                 break
             if not busy:
