@@ -70,11 +70,6 @@ def test_a_literal_of_strings_binds_from_text_and_from_its_values():
     assert spec.bind({"mode": "air"}) == {"mode": "air"}
 
 
-@given(Strategies(_FakeDomain()).for_hint(Literal["air", "sea"]))
-def test_literals_are_generated_from_their_values(mode):
-    assert mode in ("air", "sea")
-
-
 def _domain(tmp_path, body: str):
     path = tmp_path / "dom.py"
     path.write_text(textwrap.dedent(body))
@@ -96,6 +91,11 @@ class _FakeDomain:
 
 
 STEPS = Strategies(_FakeDomain()).steps()
+
+
+@given(Strategies(_FakeDomain()).for_hint(Literal["air", "sea"]))
+def test_literals_are_generated_from_their_values(mode):
+    assert mode in ("air", "sea")
 
 
 @given(STEPS)
