@@ -95,13 +95,13 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
 @output_options
 def read(stream: str, from_version: int | None, backwards: bool, limit: int | None, as_json: bool, as_nl: bool) -> None:
     """Print a stream's events ('$all' is the global log)."""
-    from ..store.base import check_stream_id
+    from ..store.base import SYSTEM_STREAMS, check_stream_id
 
     engine = app().engine()
     if stream == "$all":
         events = engine.read_all(from_version or (0 if backwards else 1), limit=limit, backwards=backwards)
     else:
-        check_stream_id(stream)
+        check_stream_id(stream, reserved_ok=stream in SYSTEM_STREAMS)  # $streams, $subjects: evsh's own
         events = engine.read_stream(stream, from_version, backwards=backwards, limit=limit)
     emit_events(events, fmt(as_json, as_nl), empty="")
 
