@@ -83,7 +83,7 @@ class Upcaster:
         type_, data = rec.type, rec.data
         while step is not None:
             try:
-                data = step.apply(data, meta)
+                data = step.apply(dict(data), meta)  # a copy: readers may hold the stored record (TUI caches)
             except EvshError:
                 raise
             except Exception as exc:
