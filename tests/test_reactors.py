@@ -138,6 +138,7 @@ def test_step_mode_advances_one_event_at_a_time(cli):
 def test_registration_sends_one_email_and_one_notification(cli):
     r = cli(*SHOP, "exec", "user", "u1", "register", "--email", "ann@example.com", "--username", "ann")
     assert r.exit_code == 0
+    assert "1 row in sent_emails" in r.stdout and "1 row in notifications" in r.stdout
     emails = sql(cli, "SELECT user_id, email, subject FROM sent_emails")
     assert emails == [{"user_id": "u1", "email": "ann@example.com", "subject": "Welcome to the shop"}]
     notes = sql(cli, "SELECT user_id, channel FROM notifications")

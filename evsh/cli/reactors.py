@@ -55,6 +55,12 @@ def reactions_tree(reactions: Sequence[Any], title: str = "reactors") -> Any:
                 line.append(" -> ")
                 line.append(", ".join(e.type for e in c.events), style="cyan")
             node.add(line)
+        for table, n in r.rows.items():
+            line = Text()
+            line.append("+ ", style="green")
+            line.append(f"{n} row{'s' if n != 1 else ''} in ")
+            line.append(table, style="bold")
+            node.add(line)
     return tree
 
 

@@ -98,6 +98,7 @@ class Context:
         self.reactor = sub.name
         self._tables = tables
         self.sent: list[CommandOutcome] = []
+        self.rows: dict[str, int] = {}  # table -> rows written (side effects)
 
     def send(self, aggregate: str, id: str, command: str, /, **params: Any) -> CommandOutcome:
         """Run a command caused by this event. A rejection is returned (``outcome="rejected"``)."""
@@ -144,6 +145,7 @@ class Reaction:
     status: str  # handled | duplicate | parked | retrying | stopped
     commands: list[CommandOutcome] = field(default_factory=list)
     error: str = ""
+    rows: dict[str, int] = field(default_factory=dict)  # side-effect rows written, per table
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -151,6 +153,7 @@ class Reaction:
             "event": {"event_id": self.event.event_id, "type": self.event.type, "stream_id": self.event.stream_id,
                       "position": self.event.position},
             "commands": [command_dict(c) for c in self.commands],
+            "rows": self.rows,
         }
 
 
@@ -355,7 +358,7 @@ class Reactors:
                 continue
             self._buf.handled(KIND, sub.name, rec.type, time.perf_counter() - started)
             sub.failures.pop(rec.event_id, None)
-            self.log.append(Reaction(sub.name, rec, "handled", ctx.sent))
+            self.log.append(Reaction(sub.name, rec, "handled", ctx.sent, rows=ctx.rows))
         if flush:
             if events:
                 self._buf.lag(KIND, sub.name, max(0, self.store.head_position() - events[-1].position))
@@ -390,7 +393,11 @@ class Reactors:
                 ctx = Context(self, sub, Message(rec, payload, routing_key(category_of(rec.stream_id), rec.type)), tables)
                 sub.spec.fn(ctx.event, ctx)
                 if tables is not None:
-                    tables.flush()
+                    for table in tables:  # flushed one by one to count each table's rows written
+                        before = conn.total_changes
+                        table.flush()
+                        if conn.total_changes != before:
+                            ctx.rows[table.name] = conn.total_changes - before
                 self._crash("after_handle")
             finally:
                 self._current = None
@@ -735,7 +742,7 @@ class Reactors:
                 metrics.record(conn, KIND, sub.name, rec.type, 1, retries=1,
                                latencies=[time.perf_counter() - started], at=now)
                 conn.execute("UPDATE dead_letters SET status='retried', resolved_at=? WHERE id=?", (now, id))
-                reaction = Reaction(sub.name, rec, "handled", ctx.sent)
+                reaction = Reaction(sub.name, rec, "handled", ctx.sent, rows=ctx.rows)
         finally:
             self._running = False
         if self.mode == "inline":
