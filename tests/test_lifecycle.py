@@ -83,7 +83,11 @@ def test_max_count_and_meta(cli):
     assert cli("streams", "meta", "clock-a", "--max-count", "0").exit_code == 2
 
 
-def test_max_age_by_the_store_clock(db_path):
+@pytest.mark.parametrize("in_memory", [2000, 0])
+def test_max_age_by_the_store_clock(db_path, in_memory, monkeypatch):
+    import evsh.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "RULES_IN_MEMORY", in_memory)
     now = ["2026-01-01T00:00:00.000000Z"]
     store = open_store(db_path, clock=lambda: now[0])
     store.append("clock-a", [NewEvent("Ticked", {})])
@@ -158,6 +162,23 @@ ops = st.lists(
 
 @given(ops)
 def test_hidden_events_never_come_back(tmp_path_factory, script):
+    check_hidden_events(tmp_path_factory, script)
+
+
+@given(ops)
+def test_hidden_events_never_come_back_when_sql_filters(tmp_path_factory, script):
+    """The same, with so many rules that SQL filters instead of Python (RULES_IN_MEMORY exceeded)."""
+    import evsh.store.sqlite as sqlite_store
+
+    saved = sqlite_store.RULES_IN_MEMORY
+    sqlite_store.RULES_IN_MEMORY = 0
+    try:
+        check_hidden_events(tmp_path_factory, script)
+    finally:
+        sqlite_store.RULES_IN_MEMORY = saved
+
+
+def check_hidden_events(tmp_path_factory, script):
     store = open_store(str(tmp_path_factory.mktemp("life") / "l.db"))
     model: dict[str, dict] = {s: {"version": 0, "state": None, "tb": 0, "mc": None} for s in "abc"}
     for op, name, n in script:

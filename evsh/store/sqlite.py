@@ -54,6 +54,15 @@ LIVE, SOFT_DELETED, TOMBSTONE = 0, 1, 2
 _HIDE_ALL = 2**62
 _RULES_WHERE = "deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL"
 Keep = Callable[[tuple], bool]
+# Up to this many streams with rules, reads filter in Python from a dict loaded once per read;
+# beyond it (a store that deleted many streams), SQL filters with one primary-key probe per row.
+RULES_IN_MEMORY = 2000
+_HIDDEN_SQL = (
+    "NOT EXISTS (SELECT 1 FROM streams s WHERE s.stream_id = events.stream_id AND ("
+    "s.deleted = 2 OR events.version < s.truncate_before"
+    " OR (s.max_count IS NOT NULL AND events.version <= s.version - s.max_count)"
+    " OR (s.max_age IS NOT NULL AND events.recorded_at < strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || s.max_age || ' seconds'))))"
+)
 
 
 def age_cutoff(now: str, max_age: float) -> str:
@@ -296,6 +305,10 @@ class SQLiteEventStore:
                 ors.append("(stream_id = ? OR substr(stream_id, 1, ?) = ?)")
                 params.extend([cat, len(cat) + 1, cat + "-"])
             where.append("(" + " OR ".join(ors) + ")")
+        keep, hidden_sql = self._visibility_plan()
+        if hidden_sql:
+            where.append(hidden_sql)
+            params.append(self.clock())
         order = "DESC" if backwards else "ASC"
         sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position {order} LIMIT ?"
         start = from_position if not backwards or from_position else 2**62
@@ -305,20 +318,20 @@ class SQLiteEventStore:
             start,
             lambda r: r[0] - 1 if backwards else r[0] + 1,
             limit,
-            self.visible_filter(),
+            keep,
         )
 
-    def visible_filter(self) -> Keep | None:
-        """A row filter hiding events of deleted, truncated, max-count or max-age streams (None: all visible).
-
-        The rules of the few streams that have any are loaded once per read, so a full replay of a
-        store without lifecycle rules pays one indexed query and nothing per event.
-        """
+    def _visibility_plan(self) -> tuple[Keep | None, str | None]:
+        """(Python row filter, SQL condition): how a read over many streams hides what lifecycle rules hide."""
         rows = self.conn.execute(
             f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM streams WHERE {_RULES_WHERE}"
+            " LIMIT ?",
+            (RULES_IN_MEMORY + 1,),
         ).fetchall()
         if not rows:
-            return None
+            return None, None
+        if len(rows) > RULES_IN_MEMORY:
+            return None, _HIDDEN_SQL
         now = self.clock()
         rules = {r[5]: _visibility(*r[:5], now) for r in rows}
 
@@ -326,7 +339,30 @@ class SQLiteEventStore:
             rule = rules.get(row[2])
             return rule is None or (row[3] >= rule[0] and (rule[1] is None or row[7] >= rule[1]))
 
-        return keep
+        return keep, None
+
+    def visible_filter(self) -> Keep | None:
+        """A row filter hiding events of deleted, truncated, max-count or max-age streams (None: all visible).
+
+        The rules of the few streams that have any are loaded once per read, so a full replay of a
+        store without lifecycle rules pays one indexed query and nothing per event.
+        """
+        keep, hidden_sql = self._visibility_plan()
+        if hidden_sql is None:
+            return keep
+        now = self.clock()
+        conn = self.conn
+
+        def probe(row: tuple) -> bool:
+            r = conn.execute(
+                "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?", (row[2],)
+            ).fetchone()
+            if r is None:
+                return True
+            lowest, oldest = _visibility(*r, now)
+            return row[3] >= lowest and (oldest is None or row[7] >= oldest)
+
+        return probe
 
     def _paged(self, sql, params_for, cursor, next_cursor, limit, keep: Keep | None = None) -> Iterator[RecordedEvent]:
         remaining = limit if limit is not None else -1
