@@ -104,7 +104,8 @@ def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
     store = engine.store
     with progress(store.head_position(), "checking events") as bar:
         task = bar.add_task("checking events", total=store.head_position())
-        result = check_store(engine, store.read_all(), on_event=lambda rec: bar.update(task, completed=rec.position))
+        result = check_store(engine, store.read_all(), on_event=lambda rec: rec.position % 1000 == 0 and bar.update(
+            task, completed=rec.position))
     failed = sum(r.failed for r in result)
     if mode != "table":
         emit_json_items((r.as_dict() for r in result), mode)
