@@ -29,6 +29,12 @@ from evsh.verify.strategies import Step as VerifyStep
 from tests.strategies import FakeClock, Step, run_history, shop_histories
 
 SHOP = load_domain("shop")
+
+
+def capped(n: int) -> int:
+    """Whole stores per example: at most ``n`` examples, except under the deep profile."""
+    wanted = settings().max_examples
+    return wanted if wanted >= 1000 else min(wanted, n)
 PROJECTIONS = list(P.declared(SHOP).values())
 REACTOR_TABLES = ("sent_emails", "notifications")
 
@@ -97,7 +103,7 @@ def reacted(path: str, rows: list, batch: int) -> tuple[dict, dict]:
         store.close()
 
 
-@settings(max_examples=min(settings().max_examples, 20))
+@settings(max_examples=capped(20))
 @given(history=shop_histories(min_size=1, max_size=10), data=st.data(), batch=st.integers(1, 7))
 def test_another_interleaving_across_streams_builds_the_same_tables(history, data, batch):
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,7 +133,7 @@ def crashing(p, at: list[int], calls: list[int]):
     return q
 
 
-@settings(max_examples=min(settings().max_examples, 20))
+@settings(max_examples=capped(20))
 @given(history=shop_histories(min_size=1, max_size=10), at=st.lists(st.integers(1, 40), max_size=4),
        batch=st.integers(1, 6))
 def test_a_crash_at_any_event_then_a_restart_ends_like_a_clean_run(history, at, batch):

@@ -26,6 +26,12 @@ from tests.strategies import FakeClock, run_history, shop_histories
 SHOP = load_domain("shop")
 
 
+def capped(n: int) -> int:
+    """Whole stores per example: at most ``n`` examples, except under the deep profile."""
+    wanted = settings().max_examples
+    return wanted if wanted >= 1000 else min(wanted, n)
+
+
 def instances(engine):
     for cat, cls in sorted(SHOP.aggregates.items()):
         for info in engine.store.streams(cat):
@@ -47,7 +53,7 @@ def chunked_replay(engine, cls, id, cuts):
     return plain(agg.state())
 
 
-@settings(max_examples=min(settings().max_examples, 20))
+@settings(max_examples=capped(20))
 @given(history=shop_histories(min_size=1, max_size=12), cuts=st.lists(st.integers(0, 40), max_size=5),
        snap_at=st.lists(st.integers(0, 30), max_size=4))
 def test_every_way_of_rebuilding_an_aggregate_agrees(history, cuts, snap_at):
@@ -78,7 +84,7 @@ def test_every_way_of_rebuilding_an_aggregate_agrees(history, cuts, snap_at):
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-          max_examples=min(settings().max_examples, 10))
+          max_examples=capped(10))
 @given(history=shop_histories(min_size=1, max_size=10))
 def test_export_then_import_replays_to_the_same_states_and_tables(cli, tmp_path_factory, history):
     folder = tmp_path_factory.mktemp("transfer")
