@@ -231,16 +231,22 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
             f"forgot {subject}: {report.events} events now read as [redacted]; {scrubbed} copies scrubbed"
             f" from {len(report.scrubbed)} columns, {report.snapshots_dropped} snapshots dropped; file rewritten"
         )
+    elif report.values:
+        click.echo(f"{subject} has no key: nothing to destroy; {sum(report.scrubbed.values())} copies of their"
+                   " values scrubbed from other tables; file rewritten")
     elif report.already_forgotten:
         click.echo(f"{subject} was already forgotten; the file was rewritten again")
     else:
         click.echo(f"no personal data is stored for subject {subject!r}; nothing to forget")
     if report.plaintext_in_log:
-        click.echo(f"evsh: warning: {report.plaintext_in_log} events hold one of the values in a field not declared"
-                   " personal; the log is never rewritten, so declare such fields personal", err=True)
-    if report.short_values_left:
-        click.echo(f"evsh: warning: {report.short_values_left} texts contain a short value (under 6 characters)"
-                   " inside other words; they were left alone to avoid damaging unrelated text", err=True)
+        why = (f"{report.plaintext_events} of them store the subject's personal fields unencrypted (written before"
+               " the fields were declared personal, or imported)" if report.plaintext_events else
+               "a field not declared personal holds them")
+        click.echo(f"evsh: warning: {report.plaintext_in_log} events still hold one of the values in plaintext: {why};"
+                   " the log is never rewritten", err=True)
+    if report.left_inside_words:
+        click.echo(f"evsh: warning: {report.left_inside_words} texts contain one of the values only inside a longer"
+                   " word (\"bob\" in \"bobsleigh\"); they were left alone as unrelated text", err=True)
 
 
 # ----------------------------------------------------------------------------- subject keys

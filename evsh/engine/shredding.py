@@ -35,9 +35,6 @@ _PLEN = len(PREFIX)
 REDACTED = "[redacted]"
 FORGOTTEN_STREAM = "$subjects"
 RECHECK = 0.2  # seconds between checks for keys destroyed by another process
-# Shorter values are replaced where they are a whole column value, a whole JSON string or a whole
-# word: replacing every substring "bob" in every table would damage unrelated text ("bobsleigh").
-MIN_SUBSTRING = 6
 _SYSTEM_TABLES = {"events", "streams", "subject_keys", "sqlite_sequence", "evsh_meta", "checkpoints", "snapshots"}
 
 
@@ -259,8 +256,9 @@ class ForgetReport:
     values: int = 0
     scrubbed: dict[str, int] = dataclasses.field(default_factory=dict)  # "table.column" -> rows changed
     snapshots_dropped: int = 0
-    plaintext_in_log: int = 0  # events holding one of the values in a field not declared personal
-    short_values_left: int = 0  # short values found inside longer text, left alone (see MIN_SUBSTRING)
+    plaintext_in_log: int = 0  # events holding one of the values unencrypted (see plaintext_events)
+    plaintext_events: int = 0  # events holding the subject's personal fields unencrypted (older or imported)
+    left_inside_words: int = 0  # texts where a value occurs only inside a longer word, left alone (see _as_word)
     already_forgotten: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -271,6 +269,35 @@ def _json_forms(value: str) -> set[str]:
     import json
 
     return {json.dumps(value, ensure_ascii=False), json.dumps(value, ensure_ascii=True), codec.dumps(value).lstrip()}
+
+
+def _needles(value: str) -> list[str]:
+    """The spellings of a value inside text: raw, and as JSON escapes it (ASCII-only or not)."""
+    import json
+
+    out = [value]
+    for form in (json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]):
+        if form not in out:
+            out.append(form)
+    return out
+
+
+def _as_word(needle: str) -> re.Pattern[str]:
+    """The needle where it stands on its own: "bob" in "Hello bob," but not in "bobsleigh", and one
+    e-mail address never inside a longer one."""
+    head = r"(?<!\w)" if re.match(r"\w", needle[0]) else ""
+    tail = r"(?!\w)" if re.match(r"\w", needle[-1]) else ""
+    return re.compile(head + re.escape(needle) + tail)
+
+
+def _set(conn: Any, qt: str, qc: str, new: str, old: str) -> int:
+    """Replace a text; where a unique key refuses (two rows would become the same), drop the rows."""
+    import sqlite3
+
+    try:
+        return conn.execute(f"UPDATE {qt} SET {qc}=? WHERE {qc}=?", (new, old)).rowcount
+    except sqlite3.IntegrityError:
+        return conn.execute(f"DELETE FROM {qt} WHERE {qc}=?", (old,)).rowcount
 
 
 def _scrub_tables(conn: Any, values: list[str], report: ForgetReport) -> None:
@@ -289,33 +316,24 @@ def _scrub_tables(conn: Any, values: list[str], report: ForgetReport) -> None:
             qc = '"' + column.replace('"', '""') + '"'
             changed = 0
             for value in values:
-                cur = conn.execute(
-                    f"UPDATE {qt} SET {qc}=? WHERE typeof({qc})='text' AND {qc}=?", (REDACTED, value)
-                )
-                changed += cur.rowcount
-                for form in _json_forms(value):
-                    cur = conn.execute(
-                        f"UPDATE {qt} SET {qc}=replace({qc}, ?, ?) WHERE typeof({qc})='text' AND instr({qc}, ?) > 0",
-                        (form, quoted_red, form),
-                    )
-                    changed += cur.rowcount
-                if len(value) >= MIN_SUBSTRING:
-                    cur = conn.execute(
-                        f"UPDATE {qt} SET {qc}=replace({qc}, ?, ?) WHERE typeof({qc})='text' AND instr({qc}, ?) > 0",
-                        (value, REDACTED, value),
-                    )
-                    changed += cur.rowcount
-                else:  # a short value is replaced as a whole word only ("Hello bob," but not "bobsleigh")
-                    word = re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)")
+                changed += _set(conn, qt, qc, REDACTED, value)  # whole values
+                for form in _json_forms(value):  # whole JSON strings, wherever they stand
                     texts = conn.execute(
-                        f"SELECT DISTINCT {qc} FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (value,)
+                        f"SELECT DISTINCT {qc} FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (form,)
+                    ).fetchall()
+                    for (text,) in texts:
+                        changed += _set(conn, qt, qc, text.replace(form, quoted_red), text)
+                for needle in _needles(value):  # inside longer text, as a word of its own
+                    word = _as_word(needle)
+                    texts = conn.execute(
+                        f"SELECT DISTINCT {qc} FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (needle,)
                     ).fetchall()
                     for (text,) in texts:
                         new = word.sub(REDACTED, text)
                         if new == text:
-                            report.short_values_left += 1
+                            report.left_inside_words += 1
                             continue
-                        changed += conn.execute(f"UPDATE {qt} SET {qc}=? WHERE {qc}=?", (new, text)).rowcount
+                        changed += _set(conn, qt, qc, new, text)
             if changed:
                 report.scrubbed[f"{table}.{column}"] = changed
 
@@ -343,6 +361,21 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
                     plain = unseal(cipher, v)
                     if plain is not None:
                         values.add(plain if isinstance(plain, str) else codec.dumps(plain))
+    # personal fields stored in plaintext (written before they were declared personal, or imported):
+    # the log keeps them, but their copies elsewhere are scrubbed all the same, and the report says so
+    domain = engine.domain
+    for spec in (domain.events.values() if domain is not None else ()):
+        if not spec.personal or spec.subject is None:
+            continue
+        for (data,) in conn.execute(
+            "SELECT data FROM events WHERE type=? AND json_extract(data, ?) = ?", (spec.name, f"$.{spec.subject}", subject)
+        ):
+            found = False
+            for f, v in codec.loads(data).items():
+                if f in spec.personal and v is not None and not is_token(v) and v != REDACTED:
+                    values.add(v if isinstance(v, str) else codec.dumps(v))
+                    found = True
+            report.plaintext_events += found
     values.discard(REDACTED)
     values.discard("")
     ordered = sorted(values, key=len, reverse=True)  # longest first: a value inside another is replaced after it
