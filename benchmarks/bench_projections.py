@@ -76,12 +76,17 @@ def main() -> None:
         p = P.find(engine, name)
         n, read_s = read_only(engine, p.types, args.batch_size)
         best = None
+        best_cpu = float("inf")
         for _ in range(args.repeat):
+            cpu = time.process_time()
             r = P.rebuild(engine, name, batch_size=args.batch_size)
+            best_cpu = min(best_cpu, time.process_time() - cpu)
             best = r if best is None or r.seconds < best.seconds else best
         rate = best.events / best.seconds
+        # CPU time: what the rebuild itself used, without the time spent waiting for a busy CPU
         print(f"{name}: rebuilt {best.events:,} events ({best.handled:,} handled, {best.rows:,} rows)"
               f" in {best.seconds:.2f} s = {rate:,.0f} events/s"
+              f" (CPU time {best_cpu:.2f} s = {best.events / best_cpu:,.0f} events per CPU-second)"
               f" | reading its {n:,} events alone: {read_s:.2f} s ({head / read_s:,.0f} events/s)"
               f" | rebuild / read = {best.seconds / read_s:.2f}")
     store.close()
