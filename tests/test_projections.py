@@ -339,3 +339,16 @@ def test_a_users_view_over_a_projection_survives_its_rebuild(cli, db_path):
     res = cli(*SHOP, "projections", "rebuild", "order_details")
     assert res.exit_code == 0, res.stderr
     assert rows(db_path, "SELECT order_id FROM big_orders") == [("o1",)]
+
+
+def test_rebuild_drops_a_table_the_new_version_no_longer_declares(cli, db_path, notes):
+    dom = notes(1)
+    assert cli("--domain", dom, "exec", "note", "n1", "add", "--text", "a").exit_code == 0
+    assert cli("--domain", dom, "projections", "run", "good").exit_code == 0
+    path = notes(2)
+    text = open(path).read().replace('tables=[_notes("good_notes")]', 'tables=[_notes("good_notes_v2")]')
+    text = text.replace('rows.table("good_notes")', 'rows.table("good_notes_v2")')
+    open(path, "w").write(text)
+    assert cli("--domain", path, "projections", "rebuild", "good").exit_code == 0
+    names = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "good_notes_v2" in names and "good_notes" not in names

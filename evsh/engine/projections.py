@@ -338,8 +338,11 @@ def _fill_and_swap(engine: Any, p: Projection, physical: dict[str, str], rcp: st
             start = last
         # legacy rename: leave users' views over the tables alone (a modern RENAME re-checks every
         # view and fails on one that names the table just dropped); they see the new table after
+        before = _status(conn, p.name)
+        dropped = set(codec.loads(before["tables"])) - set(p.table_names) if before else set()
         conn.execute("PRAGMA legacy_alter_table=ON")
         try:
+            drop_tables(conn, sorted(dropped))  # tables an earlier version declared and this one does not
             for t in p.tables:
                 conn.execute(f"DROP TABLE IF EXISTS {quote(t.name)}")
                 conn.execute(f"ALTER TABLE {quote(physical[t.name])} RENAME TO {quote(t.name)}")
