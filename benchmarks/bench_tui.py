@@ -12,6 +12,9 @@ process start (imports included, as a user waits for them):
 - streams end: `end` in the streams list (every stream of the store) until the last one shows;
 - pages fetched: how many pages of 100 rows the events list read in all (never the whole log).
 
+The same figures on a tiny store (20 orders), measured in the same run, show what is the
+store's size and what is Python, Textual and the machine (compare the ratio, not the seconds).
+
 Targets (issue): open <= 1.5 s and jump to the last event <= 1 s on 1,000,000 events.
 """
 
@@ -39,6 +42,10 @@ async def wait(pilot, cond, timeout: float = 60.0) -> None:
 
 
 def child(db: str) -> dict[str, float]:
+    t = time.perf_counter()
+    import textual.app  # noqa: F401
+
+    imported = time.perf_counter() - t
     from evsh import load_domain, open_store
     from evsh.engine.wiring import build_engine
     from evsh.tui.app import EvshApp
@@ -51,6 +58,7 @@ def child(db: str) -> dict[str, float]:
             lst = app.events
             await wait(pilot, lambda: lst.total and lst.current is not None)
             figures["open"] = time.perf_counter() - T0
+            figures["import_textual"] = imported
             figures["events"] = lst.total
             t = time.perf_counter()
             await pilot.press("end")
@@ -90,20 +98,30 @@ def main() -> None:
         if not args.orders:
             sys.exit(f"{args.db} does not exist: pass --orders N to seed it")
         subprocess.run([sys.executable, "-m", "evsh", "--db", args.db, "seed", "--orders", str(args.orders)], check=True)
-    runs = []
-    for _ in range(args.runs):
-        out = subprocess.run([sys.executable, __file__, "--db", args.db, "--child"], capture_output=True, text=True)
-        if out.returncode:
-            sys.exit(out.stderr)
-        runs.append(eval(out.stdout.strip().splitlines()[-1]))  # noqa: S307 - our own repr
-    keys = ["open", "jump_end", "pagedown50", "streams_end"]
-    print(f"store: {args.db}: {int(runs[0]['events']):,} events, {int(runs[0]['streams']):,} streams; "
-          f"{args.runs} runs, medians (min .. max)")
+    tiny = os.path.join(os.path.dirname(os.path.abspath(args.db)), "bench_tui_tiny.db")
+    if not os.path.exists(tiny):
+        subprocess.run([sys.executable, "-m", "evsh", "--db", tiny, "seed", "--orders", "20"], check=True,
+                       capture_output=True)
+    big, small = [], []
+    for _ in range(args.runs):  # interleaved, so both see the same machine load
+        big.append(run_child(args.db))
+        small.append(run_child(tiny))
+    keys = ["open", "import_textual", "jump_end", "pagedown50", "streams_end"]
+    print(f"store: {args.db}: {int(big[0]['events']):,} events, {int(big[0]['streams']):,} streams; "
+          f"tiny: {int(small[0]['events']):,} events; {args.runs} runs each, medians (min .. max)")
+    print(f"  {'':<15} {'big store':>22}   {'tiny store':>10}")
     for k in keys:
-        vals = [r[k] for r in runs]
-        print(f"  {k:<12} {statistics.median(vals):6.3f} s   ({min(vals):.3f} .. {max(vals):.3f})")
-    print(f"  pages fetched by the events list in a run: {int(max(r['pages_fetched'] for r in runs))} (100 rows each)")
+        b = [r[k] for r in big]
+        t = [r[k] for r in small]
+        print(f"  {k:<15} {statistics.median(b):6.3f} s ({min(b):.3f} .. {max(b):.3f})   {statistics.median(t):6.3f} s")
+    print(f"  pages fetched by the events list in a run: {int(max(r['pages_fetched'] for r in big))} (100 rows each)")
 
+
+def run_child(db: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--db", db, "--child"], capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(out.stderr)
+    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own repr
 
 if __name__ == "__main__":
     main()

@@ -333,3 +333,23 @@ def test_other_commands_do_not_import_textual(tmp_path):
     code = "import sys, evsh.cli.main as m; m.cli.get_command(None, 'tui'); print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_holes_left_by_a_scavenge_are_found_after_a_quick_open(shop_db):
+    import sqlite3
+
+    conn = sqlite3.connect(shop_db)
+    conn.execute("DELETE FROM events WHERE position IN (2, 3)")  # what a scavenge leaves: holes
+    conn.commit()
+    conn.close()
+
+    async def scenario():
+        app = make_app(shop_db)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.events.total == 6 and app.events.index.verified, "the exact index")
+            await pilot.press("end")
+            await wait_for(pilot, lambda: cur(app, "position") == 8, "the last event")
+            await pilot.press("home", "down")
+            await wait_for(pilot, lambda: cur(app, "position") == 4, "the event after the hole")
+
+    run(scenario())

@@ -104,3 +104,16 @@ def test_deleted_streams_are_hidden_from_pages_and_listings(tmp_path):
     assert ("s", 2) in b.categories()
     assert b.find(index, 0, Criteria(text="item 1"), inclusive=True) != b.row_of_key(index, 2)
     assert b.event_at(2) is None
+
+
+def test_a_quick_index_is_verified_and_replaced_when_positions_have_holes(tmp_path):
+    b = filled(str(tmp_path / "s.db"), 30)
+    quick = b.index(Source(), quick=True)
+    assert not quick.verified and quick.total == 30
+    assert b.verify(quick) is None and quick.verified
+    remove(b, {5, 6, 7})
+    quick = b.index(Source(), quick=True)
+    assert quick.total == 30  # it trusts first..last
+    exact = b.verify(quick)
+    assert exact is not None and exact.total == 27
+    assert [r.record.position for r in b.page(exact, 0, 100)] == [p for p in range(1, 31) if p not in (5, 6, 7)]

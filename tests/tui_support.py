@@ -54,7 +54,9 @@ def make_app(path: str, **kw: Any):
     from evsh.tui.app import EvshApp
 
     engine = build_engine(open_store(path, create=False), load_domain("shop"))
-    return EvshApp(engine, poll_interval=kw.pop("poll_interval", 0.05), **kw)
+    app = EvshApp(engine, poll_interval=kw.pop("poll_interval", 0.05), **kw)
+    app.counts_interval = 0.0
+    return app
 
 
 async def wait_for(pilot: Any, condition: Callable[[], Any], what: str = "condition", timeout: float = 20.0) -> None:

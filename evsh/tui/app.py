@@ -7,6 +7,8 @@ version. Every database call runs in a thread worker; the UI thread only renders
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Callable, ClassVar, Iterable
 
 from rich.text import Text
@@ -60,6 +62,10 @@ class EvshApp(App):
         self.tail = tail
         self.open_engine = open_engine  # () -> an Engine on its own connection, for long jobs
         self.criteria = Criteria()
+        self.all_index: RowIndex | None = None  # $all's rows, for its count and the live tail
+        self.counts_interval = 2.0  # seconds between recounts of categories and streams while events arrive
+        self._counts_head = 0
+        self._counts_at = 0.0
         self.known_head = 0
         self.detail_delay = 0.05
         self._detail_timer: Timer | None = None
@@ -107,24 +113,35 @@ class EvshApp(App):
 
     def on_mount(self) -> None:
         self.query_one("#events-header", Static).update(self.events.header())
+        self.load_source(Source())  # first: the log is what the user waits for
         self.load_categories()
         self.load_streams()
-        self.load_source(Source())
         self.events.focus()
         self.set_interval(self.poll_interval, self.poll, name="live-tail")
+
+    def on_unmount(self) -> None:
+        self.browser.close()
 
     # ------------------------------------------------------------------ categories and streams
     @work(thread=True, exclusive=True, group="categories", exit_on_error=False)
     def load_categories(self) -> None:
         cats = self.browser.categories()
-        count = self.browser.event_count()
-        self.call_from_thread(self._show_categories, cats, count)
+        self.call_from_thread(self._show_categories, cats)
 
-    def _show_categories(self, cats: list[tuple[str, int]], count: int) -> None:
-        tree = self.query_one("#categories", Tree)
+    def _all_label(self) -> Text:
         line = Text(ALL, style="bold")
-        line.append(f"  {count:,} events", style="dim")
-        labels = [(ALL, line)]
+        if self.all_index is not None:
+            line.append(f"  {self.all_index.total:,} events", style="dim")
+        return line
+
+    def _relabel_all(self) -> None:
+        tree = self.query_one("#categories", Tree)
+        if tree.root.children:
+            tree.root.children[0].set_label(self._all_label())
+
+    def _show_categories(self, cats: list[tuple[str, int]]) -> None:
+        tree = self.query_one("#categories", Tree)
+        labels = [(ALL, self._all_label())]
         for cat, n in cats:
             label = Text(cat, style="green")
             label.append(f"  {n:,} streams", style="dim")
@@ -194,14 +211,35 @@ class EvshApp(App):
     # ------------------------------------------------------------------ the events list
     @work(thread=True, exclusive=True, group="source", exit_on_error=False)
     def load_source(self, source: Source, row: int | None = None, position: int | None = None) -> None:
-        index = self.browser.index(source)
+        index = self.browser.index(source, quick=position is None)
         if position is not None:
             row = self.browser.row_of_key(index, position)
         self.call_from_thread(self._show_source, index, row)
+        if not index.verified:
+            exact = self.browser.verify(index)
+            if exact is not None:
+                self.call_from_thread(self._verified, exact)
+
+    def _verified(self, exact: RowIndex) -> None:
+        """The quick index of $all had holes (a scavenge): switch to the exact one, same event."""
+        self.all_index = replace(exact, blocks=list(exact.blocks))
+        self._relabel_all()
+        lst = self.events
+        if lst.source != exact.source:
+            return
+        row = lst.current
+        lst.index = exact
+        lst.reset(exact.total, 0)
+        self._title()
+        if row is not None:
+            self.jump_key(row.record.position)
 
     def _show_source(self, index: RowIndex, row: int | None) -> None:
         lst = self.events
         lst.index = index
+        if index.source.stream_id is None:
+            self.all_index = replace(index, blocks=list(index.blocks))
+            self._relabel_all()
         lst.reset(index.total, row or 0)
         self.known_head = max(self.known_head, index.last_key if index.source.stream_id is None else 0)
         self.query_one("#events-header", Static).update(lst.header())
@@ -272,27 +310,38 @@ class EvshApp(App):
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
     def check_tail(self) -> None:
         head = self.browser.head()
-        if head == self.known_head:
+        recount = head != self._counts_head and time.monotonic() - self._counts_at >= self.counts_interval
+        if head == self.known_head and not recount:
             return
         index = self.events.index
-        probe = RowIndex(index.source, list(index.blocks))
+        probe = replace(index, blocks=list(index.blocks))
         added = self.browser.extend(probe)
-        cats = self.browser.categories()
-        count = self.browser.event_count()
-        total = self.browser.stream_count(self.streams.category, self.streams.text)
-        self.call_from_thread(self._tail_arrived, head, index, probe, added, cats, count, total)
+        all_probe = None
+        if self.all_index is not None:
+            all_probe = replace(self.all_index, blocks=list(self.all_index.blocks))
+            self.browser.extend(all_probe)
+        counts = None
+        if recount:  # the GROUP BY over every stream is paced, not run for each appended event
+            counts = (self.browser.categories(), self.browser.stream_count(self.streams.category, self.streams.text))
+        self.call_from_thread(self._tail_arrived, head, index, probe, added, all_probe, counts)
 
-    def _tail_arrived(self, head: int, old: RowIndex, probe: RowIndex, added: int,
-                      cats: list[tuple[str, int]], count: int, streams_total: int) -> None:
+    def _tail_arrived(self, head: int, old: RowIndex, probe: RowIndex, added: int, all_probe: RowIndex | None,
+                      counts: tuple[list[tuple[str, int]], int] | None) -> None:
         self.known_head = head
         if self.events.index is old and added:
             self.events.index = probe
             self.events.grow(probe.total)
             self._title()
-        self._show_categories(cats, count)
-        if streams_total != self.streams.total:
-            self.streams.grow(streams_total)
-        self.streams.invalidate()
+        if all_probe is not None:
+            self.all_index = all_probe
+            self._relabel_all()
+        if counts is not None:
+            self._counts_head, self._counts_at = head, time.monotonic()
+            cats, streams_total = counts
+            self._show_categories(cats)
+            if streams_total != self.streams.total:
+                self.streams.grow(streams_total)
+            self.streams.invalidate()
 
     def action_toggle_tail(self) -> None:
         self.tail = not self.tail

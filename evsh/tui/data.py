@@ -14,7 +14,10 @@ One SQLite connection is shared by the worker threads, serialised by ``lock``; l
 from __future__ import annotations
 
 import bisect
+import os
+import sqlite3
 import threading
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -67,6 +70,7 @@ class RowIndex:
 
     source: Source
     blocks: list[Block] = field(default_factory=list)
+    verified: bool = True  # False: made by a quick look that assumed no holes
 
     @property
     def total(self) -> int:
@@ -122,12 +126,38 @@ def time_bound(text: str) -> str:
 
 
 class Browser:
-    """Reads for the TUI, serialised on one connection; safe to call from any worker thread."""
+    """Reads for the TUI; safe to call from any worker thread.
+
+    Events are read on the engine's connection, serialised by ``lock``. Counting and listing
+    streams (GROUP BY over every stream) run on a second, read-only connection with its own
+    lock, so they never hold up the page of events the user is waiting for (WAL readers do
+    not block each other).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
         self.lock = threading.RLock()
+        self._side_lock = threading.Lock()
+        self._side: sqlite3.Connection | None = None
+
+    def _side_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """A read on the side connection (the main one for a store that has no file)."""
+        path = getattr(self.store, "path", ":memory:")
+        if path == ":memory:":
+            return self._rows(sql, params)
+        with self._side_lock:
+            if self._side is None:
+                uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+                self._side = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                             timeout=getattr(self.store, "busy_timeout", 60.0))
+            return self._side.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._side_lock:
+            if self._side is not None:
+                self._side.close()
+                self._side = None
 
     @property
     def domain(self):
@@ -147,16 +177,13 @@ class Browser:
             return self.store.head_position()
 
     def categories(self) -> list[tuple[str, int]]:
-        return [(c, n) for c, n in self._rows(
+        return [(c, n) for c, n in self._side_rows(
             f"SELECT category, count(*) FROM streams WHERE {self._live()} GROUP BY category ORDER BY category")]
-
-    def event_count(self) -> int:
-        return self._one("SELECT count(*) FROM events") or 0
 
     def _live(self) -> str:
         """Deleted streams are left out of listings (a store from before stream deletion has none)."""
         if not hasattr(self, "_has_deleted"):
-            cols = {r[1] for r in self._rows("PRAGMA table_info(streams)")}
+            cols = {r[1] for r in self._side_rows("PRAGMA table_info(streams)")}
             self._has_deleted = "deleted" in cols
         return "deleted = 0" if self._has_deleted else "1"
 
@@ -172,7 +199,7 @@ class Browser:
 
     def stream_count(self, category: str | None, text: str = "") -> int:
         where, params = self._stream_filter(category, text)
-        return self._one(f"SELECT count(*) FROM streams{where}", params) or 0
+        return self._side_rows(f"SELECT count(*) FROM streams{where}", params)[0][0]
 
     def stream_page(self, category: str | None, text: str, offset: int, limit: int,
                     after: str | None = None) -> list[tuple[str, int, str]]:
@@ -180,17 +207,17 @@ class Browser:
         where, params = self._stream_filter(category, text)
         if after is not None:
             where = (where + " AND" if where else " WHERE") + " stream_id > ?"
-            return self._rows(
+            return self._side_rows(
                 f"SELECT stream_id, version, updated_at FROM streams{where} ORDER BY stream_id LIMIT ?",
                 (*params, after, limit))
-        return self._rows(
+        return self._side_rows(
             f"SELECT stream_id, version, updated_at FROM streams{where} ORDER BY stream_id LIMIT ? OFFSET ?",
             (*params, limit, offset))
 
     def stream_row(self, category: str | None, text: str, stream_id: str) -> int:
         where, params = self._stream_filter(category, text)
         where = (where + " AND" if where else " WHERE") + " stream_id < ?"
-        return self._one(f"SELECT count(*) FROM streams{where}", (*params, stream_id)) or 0
+        return self._side_rows(f"SELECT count(*) FROM streams{where}", (*params, stream_id))[0][0]
 
     # ------------------------------------------------------------------ the row index
     def _blocks(self, source: Source, after: int, first_row: int) -> list[Block]:
@@ -212,8 +239,31 @@ class Browser:
             row += count
         return out
 
-    def index(self, source: Source) -> RowIndex:
+    def index(self, source: Source, *, quick: bool = False) -> RowIndex:
+        """The row index of a source. ``quick`` (for $all) trusts the positions to be gap-free
+        from the first to the last (two O(1) lookups): call :meth:`verify` next, off the
+        critical path, to find holes left by a scavenge."""
+        if quick and source.stream_id is None:
+            lo = self._one("SELECT min(position) FROM events")
+            if lo is None:
+                return RowIndex(source, [], verified=True)
+            hi = self._one("SELECT max(position) FROM events")
+            return RowIndex(source, [Block(0, lo, hi, hi - lo + 1)], verified=False)
         return RowIndex(source, self._blocks(source, 0, 0))
+
+    def verify(self, index: RowIndex) -> RowIndex | None:
+        """The exact index when a quick one was wrong (holes in its range), else None."""
+        if index.verified or not index.blocks:
+            return None
+        b = index.blocks[0]
+        n = self._side_rows("SELECT count(*) FROM events WHERE position BETWEEN ? AND ?", (b.start, b.end))[0][0]
+        if n == b.count:
+            index.verified = True
+            return None
+        exact = RowIndex(index.source, self._blocks(index.source, 0, 0))
+        if len(index.blocks) > 1:  # rows the live tail added meanwhile
+            self.extend(exact)
+        return exact
 
     def extend(self, index: RowIndex) -> int:
         """Add rows appended since the index was made (live tail); returns how many."""
