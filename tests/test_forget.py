@@ -236,3 +236,14 @@ def test_one_value_inside_another_subjects_value_is_left_alone(engine):
                                                                                     ("[redacted]", 3)]
     assert report.scrubbed["by_email.email"] == 1  # the unique key refused a second "[redacted]": row dropped
     assert engine.load("user", "u2").email == "0000000000@mail.example"
+
+
+def test_export_upcast_keeps_personal_fields_encrypted(cli):
+    cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "live.one@example.org", "--username", "liveone")
+    cli("--domain", "shop", "exec", "user", "u2", "register", "--email", "gone.two@example.org", "--username", "gonetwo")
+    cli("--domain", "shop", "forget", "u2", "--yes")
+    out = cli("--domain", "shop", "export", "--upcast").stdout
+    assert "live.one" not in out and "gone.two" not in out
+    users = {e["stream_id"]: e["data"] for e in map(json.loads, out.splitlines()) if e["type"] == "UserRegistered"}
+    assert users["user-u1"]["email"].startswith(PREFIX)
+    assert users["user-u2"]["email"] == REDACTED
