@@ -125,9 +125,27 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
     poll = _poll_interval(interval)
     P.select(engine, names)  # unknown names fail before anything runs
     failed: dict[str, Any] = {}
+    first = True
+
+    def one_pass(stop: Any) -> list[Any]:
+        skip = failed if follow else ()
+        if not first:
+            return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip)
+        head = engine.store.head_position()  # the first pass may be long: a progress bar on a terminal
+        with progress(head, "catching up") as bar:
+            tasks: dict[str, Any] = {}
+
+            def on_batch(name: str, n: int, pos: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=max(head, 1))
+                bar.update(tasks[name], completed=pos, total=max(head, pos, 1))
+
+            return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
+
     with _stop_on_interrupt() as stop:
         while True:
-            results = P.run(engine, names, batch_size=batch_size, stop=stop, skip=failed if follow else ())
+            results = one_pass(stop)
+            first = False
             busy = False
             for r in results:
                 if r.error is not None:
