@@ -338,6 +338,17 @@ def _scrub_tables(conn: Any, values: list[str], report: ForgetReport) -> None:
                 report.scrubbed[f"{table}.{column}"] = changed
 
 
+def _mentions(obj: Any, value: str) -> bool:
+    """Whether a plain (not encrypted) string inside a JSON value contains ``value`` as a word of its own."""
+    if isinstance(obj, str):
+        return not is_token(obj) and value in obj and _as_word(value).search(obj) is not None
+    if isinstance(obj, dict):
+        return any(_mentions(v, value) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_mentions(v, value) for v in obj)
+    return False
+
+
 def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | None = None) -> ForgetReport:
     """Destroy the subject's keys and every copy of their personal values outside the log; then rewrite the file."""
     store = engine.store
@@ -390,9 +401,16 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
                     report.snapshots_dropped += tx.execute(
                         "DELETE FROM snapshots WHERE instr(state, ?) > 0", (form,)
                     ).rowcount
-                    report.plaintext_in_log += tx.execute(
-                        "SELECT count(*) FROM events WHERE instr(data, ?) > 0 OR instr(metadata, ?) > 0", (form, form)
-                    ).fetchone()[0] if form == value else 0
+            leaking: set[int] = set()
+            for value in ordered:
+                for position, data, meta in tx.execute(
+                    "SELECT position, data, metadata FROM events WHERE instr(data, ?) > 0 OR instr(metadata, ?) > 0",
+                    (value, value),
+                ):
+                    # a short value may turn up inside ciphertext by chance: look at plain strings only
+                    if _mentions(codec.loads(data), value) or _mentions(codec.loads(meta), value):
+                        leaking.add(position)
+            report.plaintext_in_log = len(leaking)
             tx.execute(
                 "UPDATE subject_keys SET key=NULL, forgotten_at=? WHERE subject=? AND key IS NOT NULL",
                 (store.clock(), subject),
@@ -405,6 +423,9 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
     sh = shredder(engine)
     if sh is not None:
         sh.keys.clear()
+    if not keys and not ordered and not report.already_forgotten:
+        conn.execute("PRAGMA secure_delete=OFF")
+        return report  # nothing of this subject anywhere: no need to rewrite the file
     step("rewriting the store file (VACUUM) and emptying the WAL")
     try:
         store.compact(secure=True)
