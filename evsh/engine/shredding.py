@@ -34,6 +34,7 @@ PREFIX = "evsh:pii:1:"
 _PLEN = len(PREFIX)
 REDACTED = "[redacted]"
 FORGOTTEN_STREAM = "$subjects"
+MIN_IN_TEXT = 3  # shorter values are scrubbed as whole values and whole JSON strings only
 RECHECK = 0.2  # seconds between checks for keys destroyed by another process
 _SYSTEM_TABLES = {"events", "streams", "subject_keys", "sqlite_sequence", "evsh_meta", "checkpoints", "snapshots"}
 
@@ -324,6 +325,8 @@ def _scrub_tables(conn: Any, values: list[str], report: ForgetReport) -> None:
                     for (text,) in texts:
                         changed += _set(conn, qt, qc, text.replace(form, quoted_red), text)
                 for needle in _needles(value):  # inside longer text, as a word of its own
+                    if len(needle) < MIN_IN_TEXT:
+                        continue  # "A" or "jo" as a word is everywhere: only whole values and JSON strings
                     word = _as_word(needle)
                     texts = conn.execute(
                         f"SELECT DISTINCT {qc} FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (needle,)
