@@ -352,3 +352,24 @@ def test_rebuild_drops_a_table_the_new_version_no_longer_declares(cli, db_path, 
     assert cli("--domain", path, "projections", "rebuild", "good").exit_code == 0
     names = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "good_notes_v2" in names and "good_notes" not in names
+
+
+def test_run_and_rebuild_set_off_no_reactor_or_side_effect(cli, db_path):
+    """With the shop's reactors inline (the default), replaying the log still sends nothing."""
+    for oid in ("o1", "o2"):
+        assert cli("--domain", "shop", "exec", "order", oid, "create", "--customer-id", "c1",
+                   "--items", ITEMS).exit_code == 0
+    assert cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "a@b.io",
+               "--username", "ann").exit_code == 0
+
+    def effects():
+        tables = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+        counted = ["events", "commands", "reactor_processed", "dead_letters", "sent_emails", "notifications"]
+        return {t: rows(db_path, f"SELECT count(*) FROM {t}")[0][0] for t in counted if t in tables}
+
+    before = effects()
+    assert before["events"] > 3  # the workflow reacted to the commands themselves
+    assert cli("--domain", "shop", "projections", "run").exit_code == 0
+    for name in ("order_details", "customer_orders", "inventory_levels", "order_statistics"):
+        assert cli("--domain", "shop", "projections", "rebuild", name).exit_code == 0
+    assert effects() == before
