@@ -102,10 +102,16 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
     table.add_column("property")
     table.add_column("examples", justify="right")
     table.add_column("result")
+    notes = any(r.note for r in results)
+    if notes:
+        table.add_column("note")
     styles = {"holds": "green", "fails": "bold red", "skipped": "dim"}
     for r in results:
         shown = {"holds": "holds", "fails": "FAILS", "skipped": f"skipped: {r.message}"}[r.status]
-        table.add_row(Text(r.name), str(r.examples) if r.status != "skipped" else "-", Text(shown, style=styles[r.status]))
+        cells = [Text(r.name), str(r.examples) if r.status != "skipped" else "-", Text(shown, style=styles[r.status])]
+        if notes:
+            cells.append(Text(r.note if r.status != "skipped" else "", style="dim"))
+        table.add_row(*cells)
     out.print(table)
     for r in results:
         if r.status != "fails":

@@ -34,6 +34,7 @@ class Result:
     counterexample: list[StepOutcome] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
     script: str | None = None
+    note: str = ""
 
 
 def select(names: Sequence[str]) -> list[Property]:
@@ -75,7 +76,7 @@ def verify(
         for prop in props:
             why = prop.needs(domain)
             if why:
-                results.append(Result(prop.name, prop.promise, "skipped", message=why))
+                results.append(Result(prop.name, prop.promise, "skipped", message=why, note=prop.note(domain)))
                 continue
             if prop.name == "replay in a fresh process" and ctx.worker is None:
                 from .worker import Worker
@@ -83,6 +84,7 @@ def verify(
                 ctx.worker = Worker(domain_spec)
             wanted = max(1, int(examples * prop.max_examples_factor))
             result = _run_one(prop, ctx, sequences, wanted, seed, progress)
+            result.note = prop.note(domain)
             if result.status == "fails" and out_dir is not None:
                 result.script = write_script(out_dir, domain, domain_spec, seed, result)
             results.append(result)
