@@ -168,5 +168,6 @@ def test_the_crash_hook_really_interrupts_reactions(tmp_path):
     engine = open_engine(path, clock)
     engine.reactors.run_pending()
     assert engine.load("order", "o1").status == "confirmed"
-    assert engine.store.conn.execute("SELECT count(*) FROM commands WHERE name='payment.process'").fetchone()[0] == 1
+    assert engine.store.conn.execute(
+        "SELECT count(*) FROM events WHERE json_extract(metadata, '$.command') = 'payment.process'").fetchone()[0] == 1
     engine.store.close()

@@ -8,8 +8,9 @@ reactor's checkpoint and its metrics. Delivery is at-least-once (a crash redeliv
 processed record makes it effectively-once: a redelivered event is skipped, so it never causes a
 second command, event or e-mail.
 
-Every command is recorded (``commands`` table) by a command listener, inside the open
-transaction when there is one, so a rejected command that left no event still shows in a trace.
+Every command that left no event (rejected, failed, no-op) is recorded in the ``commands`` table
+by a command listener, inside the open transaction when there is one, so it still shows in a
+trace; a command that wrote events is on record in their metadata.
 
 Modes: ``inline`` (after a command, reactors run until nothing is pending), ``async`` (worker
 processes: :meth:`Reactors.work`, one reactor per worker at a time under an expiring lease) and
@@ -252,7 +253,6 @@ class Reactors:
         self._running = False
         self._current: _Sub | None = None
         self._last_outcome: CommandOutcome | None = None
-        self._recorded: str | None = None
         self._buf = metrics.Buffer()
 
     # ------------------------------------------------------------------ helpers
@@ -288,21 +288,16 @@ class Reactors:
             codec.dumps([e.event_id for e in outcome.events]), sub.name if sub else None, outcome.at,
         )
 
-    def on_append(self, conn: Any, outcome: CommandOutcome) -> None:
-        """Inside the command's append transaction: its record commits with its events."""
-        conn.execute(self._RECORD_SQL, self._record_row(outcome))
-        self._recorded = outcome.command_id
-
     def on_command(self, outcome: CommandOutcome) -> None:
-        """Record commands that appended nothing (rejected, failed, no-op); in inline mode, let
-        reactors follow a user's command."""
+        """Record commands that appended nothing (rejected, failed, no-op): a command that wrote
+        events is already on record in their metadata (command id and name, correlation,
+        causation, actor), which saves every successful command a row and its index pages.
+        In inline mode, let reactors follow a user's command."""
         self._last_outcome = outcome
         top = self._current is None and not self._running
         if top:
             self.log = []
-        if self._recorded == outcome.command_id:
-            self._recorded = None
-        else:
+        if not (outcome.outcome == "ok" and outcome.events):
             store = self.store
             if getattr(store, "in_transaction", False):
                 store.conn.execute(self._RECORD_SQL, self._record_row(outcome))
@@ -887,5 +882,4 @@ def install(engine: Engine, options: dict[str, Any]) -> None:
         batch_size=int(options.get("reactor_batch_size", 500)),
     )
     engine.reactors = rt  # type: ignore[attr-defined]
-    engine.command_hooks.append(rt.on_append)
     engine.command_listeners.append(rt.on_command)

@@ -1,10 +1,10 @@
 """Causal traces: which command caused which events, which events caused which commands.
 
-Every command is recorded (``commands``: id, name, target stream, correlation and causation ids,
-outcome, rejection reason, the ids of the events it produced, the reactor that sent it). Every
-event carries ``correlation_id`` (the root of its chain), ``causation_id`` and ``command_id``
-in its metadata. A trace joins them into a tree: command -> events -> commands (sent by
-reactors) -> events ..., across aggregates, including rejected commands that left no event.
+Every event carries ``correlation_id`` (the root of its chain), ``causation_id``, ``command_id``,
+``command`` and ``actor`` (``reactor:NAME`` when a reactor sent it) in its metadata, so a
+command that wrote events is known from them. A command that left no event (rejected, failed,
+no-op) is recorded in ``commands``. A trace joins both into a tree: command -> events ->
+commands (sent by reactors) -> events ..., across aggregates, rejected commands included.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
             return "command", [cmds[0]["correlation_id"]]
         if _events_by_correlation(conn, canon, 1):
             return "correlation", [canon]
+        written = _events_by_meta(conn, "command_id", canon, 1)
+        if written:
+            return "command", [written[0].metadata.get("correlation_id") or written[0].event_id]
     if store.stream_version(ident):
         seen: dict[str, None] = {}
         for ev in store.read_stream(ident):
@@ -81,10 +84,14 @@ def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
 
 
 def _events_by_correlation(conn: Any, correlation_id: str, limit: int | None = None) -> list[RecordedEvent]:
-    """Events of a chain found by their metadata (a scan: for history written without commands)."""
+    """Events of a chain, found by their metadata (a scan of the log)."""
+    return _events_by_meta(conn, "correlation_id", correlation_id, limit)
+
+
+def _events_by_meta(conn: Any, key: str, value: str, limit: int | None = None) -> list[RecordedEvent]:
     from ..store.sqlite import _COLUMNS, _record
 
-    needle = f'%"correlation_id":{codec.dumps(correlation_id)}%'
+    needle = f'%"{key}":{codec.dumps(value)}%'
     sql = f"SELECT {_COLUMNS} FROM events WHERE metadata LIKE ? ORDER BY position"
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -97,20 +104,19 @@ def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict
     conn = store.conn
     commands = _commands(conn, "correlation_id=?", (correlation_id,))
     events: dict[str, RecordedEvent] = {}
-    wanted = [eid for c in commands for eid in c["events"]]
-    wanted += [c["causation_id"] for c in commands if c["causation_id"] != c["command_id"]]
-    for eid in dict.fromkeys(wanted):
-        if eid in events:
-            continue
-        ev = store.event_by_id(eid) if _is_uuid(eid) else None
-        if ev is not None:
-            ev = engine.view(ev) or ev
-            events[ev.event_id] = ev
-    if not commands:
-        for ev in _events_by_correlation(conn, correlation_id):
-            v = engine.view(ev)
+    for ev in _events_by_correlation(conn, correlation_id):
+        v = engine.view(ev)
+        if v is not None:
+            events[v.event_id] = v
+    wanted = [c["causation_id"] for c in commands if c["causation_id"] != c["command_id"]]
+    for eid in dict.fromkeys(wanted):  # a cause recorded outside the chain (e.g. before its metadata)
+        if eid not in events and _is_uuid(eid):
+            ev = store.event_by_id(eid)
+            v = engine.view(ev) if ev is not None else None
             if v is not None:
                 events[v.event_id] = v
+    commands += _written_commands(events.values(), {c["command_id"] for c in commands})
+    commands.sort(key=lambda c: c["at"])
     cmd_nodes = {c["command_id"]: _command_node(c) for c in commands}
     ev_nodes = {eid: _event_node(ev, focus) for eid, ev in sorted(events.items(), key=lambda kv: kv[1].position)}
     roots: list[dict[str, Any]] = []
@@ -127,6 +133,27 @@ def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict
         (parent["children"] if parent is not None else roots).append(node)
     _sort(roots)
     return {"correlation_id": correlation_id, "commands": len(commands), "events": len(events), "roots": roots}
+
+
+def _written_commands(events: Any, known: set[str]) -> list[dict[str, Any]]:
+    """The commands that wrote these events, from the events' metadata."""
+    out: dict[str, dict[str, Any]] = {}
+    for ev in sorted(events, key=lambda e: e.position):
+        meta = ev.metadata
+        cid = meta.get("command_id")
+        if not cid or cid in known:
+            continue
+        c = out.get(cid)
+        if c is None:
+            actor = meta.get("actor") or ""
+            c = out[cid] = {
+                "command_id": cid, "name": meta.get("command") or "", "stream_id": ev.stream_id,
+                "correlation_id": meta.get("correlation_id"), "causation_id": meta.get("causation_id") or cid,
+                "outcome": "ok", "reason": "", "params": None, "events": [],
+                "reactor": actor[len("reactor:"):] if actor.startswith("reactor:") else None, "at": ev.recorded_at,
+            }
+        c["events"].append(ev.event_id)
+    return list(out.values())
 
 
 def _sort(nodes: list[dict[str, Any]]) -> None:
