@@ -69,7 +69,7 @@ def verify(
     sequences = strategies.sequences(max_steps)
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
-    folder = tempfile.mkdtemp(prefix="evsh-verify-")
+    folder = tempfile.mkdtemp(prefix="evsh-verify-", dir=scratch_dir())
     ctx = Context(domain, folder)
     results = []
     try:
@@ -93,6 +93,16 @@ def verify(
             ctx.worker.close()
         shutil.rmtree(folder, ignore_errors=True)
     return results, seed
+
+
+def scratch_dir() -> str | None:
+    """Where the throwaway stores of examples go: memory-backed /dev/shm when there is one (about
+    3x faster here: a new store per example is mostly file creation and syncs), else the
+    default temporary folder."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK):
+        return shm
+    return None
 
 
 def _run_one(prop: Property, ctx: Context, sequences: Any, wanted: int, seed: int,
