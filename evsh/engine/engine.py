@@ -54,6 +54,8 @@ class Engine:
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     retries: int = 3
     transforms: list[Transform] = field(default_factory=list)
+    # Checks for records a caller fetched itself (``view``): the store's own reads apply them already.
+    raw_filters: list[Transform] = field(default_factory=list)
     write_transforms: list[WriteTransform] = field(default_factory=list)
     # Current event type -> older stored names that read as it (renamed by upcasters): type filters include them.
     type_aliases: dict[str, set[str]] = field(default_factory=dict)
@@ -93,6 +95,9 @@ class Engine:
 
     def view(self, record: RecordedEvent) -> RecordedEvent | None:
         """One stored record as readers see it (for callers holding raw records)."""
+        for check in self.raw_filters:
+            if check(record) is None:
+                return None
         return next(self._view(iter((record,))), None)
 
     def streams(self, category: str | None = None, **kw: Any):
