@@ -201,3 +201,4 @@ def test_hypothesis_is_imported_only_by_verify():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
