@@ -353,3 +353,17 @@ def test_holes_left_by_a_scavenge_are_found_after_a_quick_open(shop_db):
             await wait_for(pilot, lambda: cur(app, "position") == 4, "the event after the hole")
 
     run(scenario())
+
+
+def test_mouse_click_highlights_and_a_second_click_opens(shop_db):
+    async def scenario():
+        app = make_app(shop_db)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.click("#events", offset=(10, 3))
+            await wait_for(pilot, lambda: cur(app, "position") == 4, "the clicked row")
+            await pilot.click("#events", offset=(10, 3))
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "EventScreen", "the event screen")
+            assert app.screen.rec.position == 4
+
+    run(scenario())

@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
 from textual.timer import Timer
 from textual.worker import get_current_worker
@@ -71,6 +71,19 @@ class EvshApp(App):
         self._detail_timer: Timer | None = None
         self._pending_detail: Row | None = None
         self.sub_title = engine.store.path
+
+    # actions of the browser itself: off (and out of the footer) while another screen is on top
+    MAIN_ACTIONS = frozenset({
+        "find", "find_next", "find_previous", "goto", "show_all", "open_event", "run_command", "toggle_tail",
+        "projections", "reactors", "metrics", "focus", "reload",
+    })
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.MAIN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        if action == "quit" and isinstance(self.screen, ModalScreen):
+            return False  # `q` typed in a dialog never quits; escape closes the dialog
+        return True
 
     def make_engine(self) -> Engine:
         """An engine on its own connection to the same store (rebuilds run there)."""
@@ -339,8 +352,10 @@ class EvshApp(App):
             self._counts_head, self._counts_at = head, time.monotonic()
             cats, streams_total = counts
             self._show_categories(cats)
-            if streams_total != self.streams.total:
+            if streams_total > self.streams.total:
                 self.streams.grow(streams_total)
+            elif streams_total < self.streams.total:  # streams were deleted
+                self.streams.reset(streams_total, self.streams.cursor)
             self.streams.invalidate()
 
     def action_toggle_tail(self) -> None:
