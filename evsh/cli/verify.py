@@ -53,6 +53,8 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     def progress(name: str, n: int, total: int) -> None:
         if bar is not None:
             bar.update(name, n, total)
+        elif name not in last:  # off a terminal (CI logs): a line as each property starts
+            click.echo(f"evsh verify: checking {name} ({total} examples)", err=True)
         last[name] = n
 
     if not tty:
