@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

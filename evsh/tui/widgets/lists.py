@@ -85,10 +85,12 @@ class StreamList(VirtualList):
     def render_row(self, item: tuple[str, int, str], width: int) -> Text:
         sid, version, updated = item
         t = Text(no_wrap=True)
-        wide = width >= 44
-        w = max(8, width - (22 if wide else 7))
+        stamp = list_time(updated)  # last update: MM-DD HH:MM:SS, shortened to the minute when narrow
+        if width < 44:
+            stamp = stamp[:11] if width >= 28 else ""
+        w = max(8, width - 7 - (len(stamp) + 1 if stamp else 0))
         t.append(fit(sid, w) + " ", style="green")
         t.append(f"{version:>6}", style="magenta")
-        if wide:
-            t.append(" " + list_time(updated), style="dim")
+        if stamp:
+            t.append(" " + stamp, style="dim")
         return t
