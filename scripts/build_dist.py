@@ -27,7 +27,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +107,16 @@ def build_wheel(py: Path, work: Path) -> tuple[Path, str]:
     found = sorted(wheels.glob("evsh-*.whl"))
     if len(found) != 1:
         raise BuildError(f"expected one evsh wheel, found {[p.name for p in found]}")
+    import tomllib  # 3.11+: imported here so an older Python still gets check_builder's message
+
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     return found[0], version
+
+
+def _is_supported(version: str) -> bool:
+    """A 'major.minor' version evsh runs on (requires-python is >=3.11)."""
+    parts = version.split(".")
+    return len(parts) == 2 and all(p.isdigit() for p in parts) and (int(parts[0]), int(parts[1])) >= (3, 11)
 
 
 def platforms(pythons: list[str]) -> list[str]:
@@ -211,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.output).resolve()
     pythons = [v.strip() for v in args.pythons.replace(" ", ",").split(",") if v.strip()]
+    bad = [v for v in pythons if not _is_supported(v)]
+    if bad or not pythons:
+        print(f"dist: FAILED: --pythons {args.pythons!r}: give versions such as 3.11,3.12,3.13 "
+              "(evsh needs Python >= 3.11)", file=sys.stderr)
+        return 2
     started = time.monotonic()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(f".{out.name}.building-{os.getpid()}")
