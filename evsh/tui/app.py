@@ -224,7 +224,7 @@ class EvshApp(App):
     # ------------------------------------------------------------------ the events list
     @work(thread=True, exclusive=True, group="source", exit_on_error=False)
     def load_source(self, source: Source, row: int | None = None, position: int | None = None) -> None:
-        index = self.browser.index(source, quick=position is None)
+        index = self.browser.index(source, quick=True)
         if position is not None:
             row = self.browser.row_of_key(index, position)
         self.call_from_thread(self._show_source, index, row)
