@@ -62,6 +62,7 @@ class EvshApp(App):
         self.tail = tail
         self.open_engine = open_engine  # () -> an Engine on its own connection, for long jobs
         self.criteria = Criteria()
+        self.searching = False
         self.all_index: RowIndex | None = None  # $all's rows, for its count and the live tail
         self.counts_interval = 2.0  # seconds between recounts of categories and streams while events arrive
         self._counts_head = 0
@@ -271,7 +272,7 @@ class EvshApp(App):
         else:
             t.append("  ○ paused", style="dim")
         if not self.criteria.empty():
-            t.append("  find: ", style="dim")
+            t.append("  searching… " if self.searching else "  find: ", style="dim")
             t.append(describe_criteria(self.criteria), style="yellow")
         self.query_one("#events-title", Static).update(t)
 
@@ -446,11 +447,16 @@ class EvshApp(App):
     def find(self, backwards: bool, include_current: bool = False) -> None:
         lst = self.events
         worker = get_current_worker()
+        self.call_from_thread(self._searching, True)
         try:
             row = self.browser.find(lst.index, lst.cursor, self.criteria, backwards=backwards,
                                     inclusive=include_current, cancelled=lambda: worker.is_cancelled)
         except EvshError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        finally:
+            self.call_from_thread(self._searching, False)
+        if worker.is_cancelled:
             return
         if row is None:
             self.call_from_thread(self.notify, f"no {'earlier' if backwards else 'later'} match", severity="warning")
@@ -458,6 +464,10 @@ class EvshApp(App):
             self.call_from_thread(lst.move_to, row)
 
     # ------------------------------------------------------------------ commands
+    def _searching(self, on: bool) -> None:
+        self.searching = on
+        self._title()
+
     def action_run_command(self) -> None:
         from .screens.command import CommandScreen
 
