@@ -39,3 +39,11 @@ def test_completes_commands_aggregates_ids_command_names_and_parameters(tmp_path
 def test_completion_on_a_missing_store_creates_nothing(tmp_path):
     assert complete("evsh --domain shop exec user ", tmp_path) == []
     assert not (tmp_path / "evsh.db").exists()
+
+
+def test_completion_finds_streams_beyond_the_first_page(tmp_path, cli):
+    for n in range(0, 700, 7):
+        assert cli("append", f"order-{n}", "Noted", "{}").exit_code == 0
+    db = str(tmp_path / "evsh.db")
+    assert complete(f"evsh --db {db} read order-69", tmp_path) == ["order-693"]
+    assert complete(f"evsh --db {db} --domain shop state order 69", tmp_path) == ["693"]

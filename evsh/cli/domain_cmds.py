@@ -76,8 +76,7 @@ def _complete_id(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     try:
         a = completion_app(ctx)
         prefix = f"{category}-"
-        return [s.stream_id[len(prefix):] for s in a.store().streams(category, limit=200)
-                if s.stream_id.startswith(prefix + incomplete)]
+        return [s.stream_id[len(prefix):] for s in a.store().streams(category, prefix=prefix + incomplete, limit=200)]
     except Exception:
         return []
 

@@ -37,8 +37,7 @@ def complete_stream(ctx: click.Context, param: click.Parameter, incomplete: str)
 
     try:
         store = completion_app(ctx).store()
-        category = incomplete.split("-", 1)[0] if "-" in incomplete else None
-        found = [s.stream_id for s in store.streams(category, limit=500) if s.stream_id.startswith(incomplete)]
+        found = [s.stream_id for s in store.streams(prefix=incomplete, limit=500)]
     except Exception:  # completion never fails loudly
         return []
     return (["$all"] if "$all".startswith(incomplete) else []) + found

@@ -116,18 +116,19 @@ class Engine:
         check_stream_id(cls.stream_id(check_name(id, "aggregate id")))
         if at_version is not None and at_version < 0:
             raise BadInput("--at-version must be 0 or more")
-        agg = self.snapshot_loader(cls, id, at_version) if self.snapshot_loader else None
-        if agg is None:
-            agg = cls(id)
-        if at_version is not None and at_version <= agg.version:
-            if at_version < agg.version:  # a snapshot past the wanted version: start over
+        with self.store.reading():
+            agg = self.snapshot_loader(cls, id, at_version) if self.snapshot_loader else None
+            if agg is None:
                 agg = cls(id)
-            else:
+            if at_version is not None and at_version <= agg.version:
+                if at_version < agg.version:  # a snapshot past the wanted version: start over
+                    agg = cls(id)
+                else:
+                    return agg
+            limit = None if at_version is None else at_version - agg.version
+            if limit == 0:
                 return agg
-        limit = None if at_version is None else at_version - agg.version
-        if limit == 0:
-            return agg
-        self.apply_records(agg, self.read_stream(cls.stream_id(id), agg.version + 1, limit=limit))
+            self.apply_records(agg, self.read_stream(cls.stream_id(id), agg.version + 1, limit=limit))
         if at_version is not None and agg.version < at_version:
             raise BadInput(f"stream {cls.stream_id(id)} is at version {agg.version}; version {at_version} does not exist yet")
         return agg

@@ -17,7 +17,7 @@ MARK_VALUE = "evsh-event-store"
 _V1 = """
 CREATE TABLE evsh_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE events (
-    position    INTEGER PRIMARY KEY AUTOINCREMENT,   -- AUTOINCREMENT: never handed out twice
+    position    INTEGER PRIMARY KEY,   -- max + 1 under the write lock; scavenge keeps the newest row, so never reused
     event_id    TEXT NOT NULL UNIQUE,
     stream_id   TEXT NOT NULL,
     version     INTEGER NOT NULL,
@@ -34,7 +34,6 @@ CREATE TABLE streams (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX streams_by_category ON streams (category, stream_id);
 CREATE TABLE checkpoints (
     name       TEXT PRIMARY KEY,
     position   INTEGER NOT NULL,

@@ -2,8 +2,9 @@
 
 Writers take the write lock for the append only (``BEGIN IMMEDIATE``) and wait on a generous
 busy timeout, so several processes can write at once without interleaving inside a batch.
-Positions come from an AUTOINCREMENT key assigned under that lock, so they follow commit
-order and are never reused.
+Positions are the events table's integer key, assigned (max + 1) under that lock, so they follow
+commit order; a scavenge never removes the newest event, so no position is ever handed out twice
+(an AUTOINCREMENT key would promise the same at the cost of one more page written per commit).
 """
 
 from __future__ import annotations
@@ -155,6 +156,24 @@ class SQLiteEventStore:
                 raise
             finally:
                 self._depth -= 1
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads from one snapshot of the store: one read lock taken instead of one per
+        query (an aggregate's load reads its snapshot, its stream's rules and its events)."""
+        conn = self.conn
+        if self._depth or conn.in_transaction:
+            yield
+            return
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, self.path) from None
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
 
     @property
     def in_transaction(self) -> bool:
@@ -397,24 +416,29 @@ class SQLiteEventStore:
         return rows if keep is None else [r for r in rows if keep(r)]
 
     def streams(
-        self, category: str | None = None, *, after: str | None = None, limit: int | None = None
+        self, category: str | None = None, *, after: str | None = None, limit: int | None = None,
+        prefix: str | None = None,
     ) -> Iterator[StreamInfo]:
+        """Live streams in id order, paged by key; optionally of one category or with an id prefix.
+
+        A category's streams are one range of the key ("order" and "order-..." up to "order."), as
+        are an id prefix's, so no index on category is needed (one page less per new stream).
+        """
+        low, high, where, extra = "", None, "", ()
+        if category is not None:
+            low, high, where, extra = category, category + ".", " AND category = ?", (category,)
+        if prefix:
+            low, high = max(low, prefix), min(high or "\U0010ffff", prefix + "\U0010ffff")
         remaining = limit if limit is not None else -1
         cursor = after or ""
         while remaining != 0:
             page = PAGE if remaining < 0 else min(PAGE, remaining)
-            if category is None:
-                rows = self.conn.execute(
-                    "SELECT stream_id, category, version, created_at, updated_at FROM streams"
-                    " WHERE stream_id > ? AND deleted = 0 ORDER BY stream_id LIMIT ?",
-                    (cursor, page),
-                ).fetchall()
-            else:
-                rows = self.conn.execute(
-                    "SELECT stream_id, category, version, created_at, updated_at FROM streams"
-                    " WHERE category = ? AND stream_id > ? AND deleted = 0 ORDER BY stream_id LIMIT ?",
-                    (category, cursor, page),
-                ).fetchall()
+            rows = self.conn.execute(
+                "SELECT stream_id, category, version, created_at, updated_at FROM streams"
+                f" WHERE stream_id >= ? AND stream_id > ?{' AND stream_id < ?' if high else ''}{where}"
+                " AND deleted = 0 ORDER BY stream_id LIMIT ?",
+                (low, cursor, *((high,) if high else ()), *extra, page),
+            ).fetchall()
             for r in rows:
                 yield StreamInfo(*r)
             if len(rows) < page:
@@ -428,10 +452,7 @@ class SQLiteEventStore:
         return row[0] if row else 0
 
     def head_position(self) -> int:
-        """The last position handed out: it never goes back, even when a scavenge removed the newest events."""
-        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
-        if row is not None:
-            return row[0]
+        """The last position handed out: it never goes back (a scavenge keeps the newest event)."""
         return self.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
 
     def event_by_id(self, event_id: str) -> RecordedEvent | None:
@@ -716,11 +737,16 @@ class SQLiteEventStore:
                         (sid,),
                     ).fetchone()
                     lowest, oldest = _visibility(*fresh, self.clock())
-                    cur = conn.execute("DELETE FROM events WHERE stream_id=? AND version < ?", (sid, lowest))
+                    # the newest event of the log stays (hidden): positions are max + 1, never reused
+                    head = self.head_position()
+                    cur = conn.execute(
+                        "DELETE FROM events WHERE stream_id=? AND version < ? AND position < ?", (sid, lowest, head)
+                    )
                     removed += cur.rowcount
                     if oldest is not None:
                         cur = conn.execute(
-                            "DELETE FROM events WHERE stream_id=? AND recorded_at < ?", (sid, oldest)
+                            "DELETE FROM events WHERE stream_id=? AND recorded_at < ? AND position < ?",
+                            (sid, oldest, head),
                         )
                         removed += cur.rowcount
             except sqlite3.OperationalError as exc:
