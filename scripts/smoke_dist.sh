@@ -45,6 +45,9 @@ check "--version (first run: unpacks)" "$E" --version && expect_in "--version" "
 check "--version (warm)" "$E" --version
 check "demo (the shop story, bundled)" "$E" demo && expect_in "demo" "evsh-demo.db"
 [ -f evsh-demo.db ] || { FAILED=$((FAILED + 1)); echo "dist-smoke: FAIL demo wrote no evsh-demo.db"; }
+check "demo --list" "$E" demo --list
+FIRST_DEMO="$(printf '%s\n' "$OUT" | awk 'NF {print $1; exit}')"
+[ -n "$FIRST_DEMO" ] && check "demo $FIRST_DEMO (bundled, by name)" "$E" demo "$FIRST_DEMO"
 check "read (the demo's store)" "$E" --db evsh-demo.db read '$all' --limit 5 --nl && expect_in "read" '"type"'
 
 # `run` of a bundled demo script, copied here as a user would; a script of our own if none.
