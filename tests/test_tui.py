@@ -365,5 +365,10 @@ def test_mouse_click_highlights_and_a_second_click_opens(shop_db):
             await pilot.click("#events", offset=(10, 3))
             await wait_for(pilot, lambda: type(app.screen).__name__ == "EventScreen", "the event screen")
             assert app.screen.rec.position == 4
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.streams.total == 5 and app.streams.item(2), "the streams")
+            await pilot.click("#streams", offset=(3, 2))  # inventory-p1, note-n1, order-o1
+            await wait_for(pilot, lambda: app.events.source.stream_id == "order-o1" and app.events.total == 2,
+                           "the clicked stream's events")
 
     run(scenario())
