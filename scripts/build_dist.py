@@ -84,7 +84,8 @@ def tools_python(tools: Path) -> Path:
     """A private venv holding pex (pinned), created once and reused."""
     py = tools / "bin" / "python"
     stamp = tools / ".pex-requirement"
-    if py.exists() and stamp.exists() and stamp.read_text() == PEX_REQUIREMENT:
+    wanted = f"{PEX_REQUIREMENT} {sys.executable} {platform.python_version()}"  # pex's "current" is this Python
+    if py.exists() and stamp.exists() and stamp.read_text() == wanted:
         return py
     shutil.rmtree(tools, ignore_errors=True)
     say(f"setting up the build tools in {tools.relative_to(ROOT) if tools.is_relative_to(ROOT) else tools}")
@@ -92,7 +93,7 @@ def tools_python(tools: Path) -> Path:
         hint="on Debian/Ubuntu: apt-get install python3-venv")
     run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", PEX_REQUIREMENT],
         f"installing {PEX_REQUIREMENT}", hint="PyPI must be reachable (or a pip index configured)")
-    stamp.write_text(PEX_REQUIREMENT)
+    stamp.write_text(wanted)
     return py
 
 
@@ -122,6 +123,9 @@ def _is_supported(version: str) -> bool:
 def platforms(pythons: list[str]) -> list[str]:
     """pex platforms: this interpreter as is, the other versions by their manylinux wheels."""
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if here not in pythons:
+        raise BuildError(f"the building Python ({here}) must be one of the targets ({', '.join(pythons)}): "
+                         f"the new file is smoke-checked with it; add {here} or run `make dist PYTHON=python{pythons[0]}`")
     out = ["current"]
     machine = platform.machine()
     for v in pythons:

@@ -122,3 +122,12 @@ def test_other_pythons_are_packed_by_their_manylinux_wheels(build_dist, monkeypa
     assert got[0] == "current"
     others = ["3.12", "3.13"] if here != "3.12" else ["3.11", "3.13"]
     assert got[1:] == [f"linux_x86_64-cp-{v}.0-cp{v.replace('.', '')}" for v in others]
+
+
+def test_the_building_python_must_be_a_target(build_dist, tmp_path, capsys):
+    """The new file is smoke-checked with the Python that builds it."""
+    other = "3.99"
+    out = tmp_path / "dist" / "evsh"
+    assert build_dist.main(["--output", str(out), "--pythons", other]) == 1
+    assert "must be one of the targets" in capsys.readouterr().err
+    assert not out.exists()
