@@ -217,6 +217,7 @@ class Inventory(Aggregate):
 
     on_hand: int = 0
     reserved: dict = {}  # order id -> quantity held for it
+    refused: dict = {}  # order id -> quantity that could not be held (each request is answered once)
 
     @property
     def available(self) -> int:
@@ -236,6 +237,8 @@ class Inventory(Aggregate):
             raise Rejected("a reservation needs a positive quantity")
         if order_id in self.reserved:
             raise Rejected(f"stock of {self.id} is already reserved for order {order_id}")
+        if order_id in self.refused:
+            raise Rejected(f"the reservation of {self.id} for order {order_id} was already refused")
         if quantity > self.available:
             yield InventoryReservationFailed(self.id, order_id, quantity, self.available)
         else:
@@ -259,6 +262,10 @@ class Inventory(Aggregate):
     @applies
     def _released(self, e: InventoryReleased) -> None:
         self.reserved.pop(e.order_id, None)
+
+    @applies
+    def _refused(self, e: InventoryReservationFailed) -> None:
+        self.refused[e.order_id] = e.requested
 
 
 class User(Aggregate):
@@ -328,14 +335,16 @@ def _order_cancelled(event, rows):
 
 # Inline: updated in the same transaction as each order command, so a query right after
 # `evsh exec order o1 create ...` already counts the order. It reads its own rows back
-# (read-your-writes inside a batch) to keep running totals.
+# (read-your-writes inside a batch) to keep running totals, and its per-order refs make it
+# idempotent by natural key: an order or a cancellation delivered twice is counted once.
 customer_orders = Projection(
-    "customer_orders", version=1, mode="inline",
+    "customer_orders", version=2, mode="inline",
     tables=[
         table("customer_orders", {"customer_id": str, "orders": int, "cancelled": int, "total_amount": Decimal,
                                   "last_order_at": str}, pk="customer_id"),
         # which customer an order belongs to: OrderCancelled names the order only
-        table("customer_order_refs", {"order_id": str, "customer_id": str, "total_amount": Decimal}, pk="order_id"),
+        table("customer_order_refs", {"order_id": str, "customer_id": str, "total_amount": Decimal,
+                                      "cancelled": bool}, pk="order_id"),
     ],
     description="Orders and total amount per customer (cancelled orders do not count towards the total).",
 )
@@ -344,9 +353,12 @@ customer_orders = Projection(
 @customer_orders.on(OrderCreated)
 def _customer_order_created(event, rows):
     d = event.data
+    refs = rows.table("customer_order_refs")
+    if refs.exists(d["order_id"]):  # delivered again: the order is counted already
+        return
     total = Decimal(d["total_amount"])
-    rows.table("customer_order_refs").insert(
-        {"order_id": d["order_id"], "customer_id": d["customer_id"], "total_amount": total})
+    refs.insert({"order_id": d["order_id"], "customer_id": d["customer_id"], "total_amount": total,
+                 "cancelled": False})
     customers = rows.table("customer_orders")
     row = customers.get(d["customer_id"], None)
     if row is None:
@@ -354,14 +366,16 @@ def _customer_order_created(event, rows):
                           "last_order_at": event.recorded_at})
     else:
         customers.update(d["customer_id"], {"orders": row["orders"] + 1, "total_amount": row["total_amount"] + total,
-                                            "last_order_at": event.recorded_at})
+                                            "last_order_at": max(row["last_order_at"], event.recorded_at)})
 
 
 @customer_orders.on(OrderCancelled)
 def _customer_order_cancelled(event, rows):
-    ref = rows.table("customer_order_refs").get(event.data["order_id"], None)
-    if ref is None:
+    refs = rows.table("customer_order_refs")
+    ref = refs.get(event.data["order_id"], None)
+    if ref is None or ref["cancelled"]:  # unknown order, or this cancellation was counted already
         return
+    refs.update(ref["order_id"], {"cancelled": True})
     customers = rows.table("customer_orders")
     row = customers.get(ref["customer_id"])
     customers.update(ref["customer_id"], {"cancelled": row["cancelled"] + 1,
@@ -443,9 +457,11 @@ def order_statistics_projection(window_minutes: int = 1, name: str = "order_stat
         raise ValueError("window_minutes must be 1 or more")
     size = window_minutes * 60
     proj = Projection(
-        name, version=1,
+        name, version=2,
         tables=[table(name, {"window_start": str, "window_end": str, "orders": int, "items": int,
-                             "total_amount": Decimal}, pk="window_start")],
+                             "total_amount": Decimal}, pk="window_start"),
+                # the orders each window counted: a drill-down, and what makes a repeat count once
+                table(f"{name}_orders", {"order_id": str, "window_start": str}, pk="order_id")],
         description=f"Orders created per {window_minutes}-minute window of event time.",
     )
 
@@ -455,6 +471,10 @@ def order_statistics_projection(window_minutes: int = 1, name: str = "order_stat
         epoch = int(at.timestamp())
         start = epoch - epoch % size
         d = event.data
+        counted = rows.table(f"{name}_orders")
+        if counted.exists(d["order_id"]):
+            return
+        counted.insert({"order_id": d["order_id"], "window_start": _utc(start)})
         windows = rows.table(name)
         row = windows.get(_utc(start), None) or {"window_start": _utc(start), "window_end": _utc(start + size),
                                                  "orders": 0, "items": 0, "total_amount": Decimal("0")}

@@ -164,7 +164,7 @@ def test_window_length_is_a_parameter():
     from sample_data.shop import order_statistics_projection
 
     hourly = order_statistics_projection(60, "order_statistics_hourly")
-    assert hourly.table_names == ("order_statistics_hourly",)
+    assert hourly.table_names == ("order_statistics_hourly", "order_statistics_hourly_orders")
     assert "60-minute" in hourly.description
 
 
