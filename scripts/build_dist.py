@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"built {out} ({size:.1f} MB, {report['modules']} evsh modules, "
         f"{len(report['dependencies'])} dependencies, {len(report['demos'])} demos, "
         f"Python {', '.join(pythons)}) in {time.monotonic() - started:.0f} s")
-    say(f"try: {os.path.relpath(out)} demo   (needs python3 >= {pythons[0]} on the machine; nothing to install)")
+    shown = os.path.relpath(out) if out.is_relative_to(Path.cwd()) else str(out)
+    say(f"try: {shown} demo   (it needs Python {' or '.join(pythons)} on the machine; nothing to install)")
     return 0
 
 
