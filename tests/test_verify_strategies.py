@@ -64,7 +64,6 @@ class Route(Aggregate):
         yield Shipped(self.id)
 
 
-@pytest.mark.xfail(strict=True, reason="known: a Literal of strings is parsed as JSON, so `--mode air` is refused")
 def test_a_literal_of_strings_binds_from_text_and_from_its_values():
     spec = Route.find_command("choose")
     assert spec.bind({"mode": "air"}) == {"mode": "air"}

@@ -315,6 +315,8 @@ def from_text(text: str, hint: Any, path: str) -> Any:
         return decoder(hint)(text.strip(), path)
     if base in (_dt.datetime, _dt.date):
         return decoder(hint)(text.strip(), path)
+    if typing.get_origin(base) is typing.Literal and text in typing.get_args(base):
+        return text  # `--mode air` for Literal["air", "sea"]
     try:
         value = codec.parse(text)
     except ValueError:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..domain.reactor import ReactorSpec
 from ..domain.registry import user_code_error
+from ..domain.types import encode
 from ..errors import BadInput, CommandRejected, DomainCodeError, EvshError, StoreError
 from ..store import codec
 from ..store.base import RecordedEvent, category_of
@@ -284,7 +285,7 @@ class Reactors:
         sub = self._current
         return (
             outcome.command_id, outcome.name, outcome.stream_id, outcome.correlation_id, outcome.causation_id,
-            outcome.outcome, outcome.reason or "", codec.dumps(outcome.params),
+            outcome.outcome, outcome.reason or "", codec.dumps(encode(outcome.params)),
             codec.dumps([e.event_id for e in outcome.events]), sub.name if sub else None, outcome.at,
         )
 

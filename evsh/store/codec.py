@@ -53,7 +53,9 @@ def dumps(value: Any) -> str:
     """
     try:
         text = orjson.dumps(value, default=_default)
-    except TypeError:
+    except TypeError as exc:
+        if "surrogates" in str(exc):
+            raise BadInput("text holds a lone surrogate, which is not valid Unicode; fix the text's encoding") from None
         try:
             return _SLOW_MARK + json.dumps(
                 value, ensure_ascii=False, separators=(",", ":"), default=_json_default, allow_nan=False
