@@ -174,7 +174,7 @@ SMOKE_CODE = textwrap.dedent("""
     demos = sorted(p.name for p in res.files("evsh.samples").joinpath("demos").iterdir()
                    if p.name.endswith(".evsh")) if res.files("evsh.samples").joinpath("demos").is_dir() else []
     shop = res.files("evsh.samples").joinpath("shop.py").is_file()
-    print(json.dumps({"modules": len(mods), "dependencies": dists, "demos": demos, "shop": shop,
+    print(json.dumps({"modules": mods, "dependencies": dists, "demos": demos, "shop": shop,
                       "failed": failed, "python": sys.version.split()[0]}))
 """)
 
@@ -195,6 +195,12 @@ def smoke_check(exe: Path, version: str) -> dict:
         report = json.loads(report_raw.strip().splitlines()[-1])
         if report["failed"]:
             raise BuildError("smoke check: missing from the file:\n" + "\n".join("    " + f for f in report["failed"]))
+        in_source = {".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                     for f in (ROOT / "evsh").rglob("*.py") if "__pycache__" not in f.parts}
+        left_out = sorted(in_source - set(report["modules"]) - {"evsh.__main__"})
+        if left_out:
+            raise BuildError(f"smoke check: in the source but not in the file: {', '.join(left_out)}; "
+                             "list their packages in [tool.setuptools] packages in pyproject.toml")
         if not report["shop"]:
             raise BuildError("smoke check: the bundled shop (evsh.samples/shop.py) is not in the file")
         src_demos = sorted(p.name for p in (ROOT / "sample_data" / "demos").glob("*.evsh"))
@@ -255,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp_out.unlink(missing_ok=True)
         raise
     size = out.stat().st_size / 1e6
-    say(f"built {out} ({size:.1f} MB, {report['modules']} evsh modules, "
+    say(f"built {out} ({size:.1f} MB, {len(report['modules'])} evsh modules, "
         f"{len(report['dependencies'])} dependencies, {len(report['demos'])} demos, "
         f"Python {', '.join(pythons)}) in {time.monotonic() - started:.0f} s")
     shown = os.path.relpath(out) if out.is_relative_to(Path.cwd()) else str(out)

@@ -8,6 +8,7 @@ scripts/smoke_dist.sh), as they take minutes.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -130,4 +131,19 @@ def test_the_building_python_must_be_a_target(build_dist, tmp_path, capsys):
     out = tmp_path / "dist" / "evsh"
     assert build_dist.main(["--output", str(out), "--pythons", other]) == 1
     assert "must be one of the targets" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_source_module_missing_from_the_file_is_named(build_dist, tmp_path, monkeypatch, capsys):
+    """A new subpackage that pyproject does not list would be silently left out of the file."""
+    fake_root = tmp_path / "src"
+    shutil.copytree(ROOT / "sample_data", fake_root / "sample_data")
+    shutil.copytree(ROOT / "evsh", fake_root / "evsh", ignore=shutil.ignore_patterns("__pycache__"))
+    (fake_root / "evsh" / "newpkg").mkdir()
+    (fake_root / "evsh" / "newpkg" / "__init__.py").write_text("")
+    monkeypatch.setattr(build_dist, "ROOT", fake_root)
+    monkeypatch.setattr(build_dist, "build_pex", _fake_builder(GOOD))
+    out = tmp_path / "dist" / "evsh"
+    assert build_dist.main(["--output", str(out), "--pythons", "3.11"]) == 1
+    assert "in the source but not in the file: evsh.newpkg" in capsys.readouterr().err
     assert not out.exists()
