@@ -260,20 +260,42 @@ def bench_load(tmp: str, events: int = 10_000) -> dict:
 def bench_startup(tmp: str) -> dict:
     db = os.path.join(tmp, "small.db")
     evsh = [sys.executable, "-m", "evsh", "--db", db]
-    subprocess.run([*evsh, "append", "order-o1", "OrderPlaced", '{"a": 1}'], check=True, capture_output=True)
+    # as a user runs it: bytecode cached (the first run writes it)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([*evsh, "append", "order-o1", "OrderPlaced", '{"a": 1}'], check=True, capture_output=True, env=env)
 
-    def once() -> float:
+    def once(*extra: str) -> float:
         start = time.perf_counter()
-        subprocess.run([*evsh, "read", "order-o1"], check=True, capture_output=True)
+        subprocess.run([*evsh, "read", "order-o1", *extra], check=True, capture_output=True, env=env)
+        return (time.perf_counter() - start) * 1000
+
+    def on_terminal() -> float:
+        """The same read with stdout on a pseudo-terminal: a Rich table, as a person sees it."""
+        import pty
+
+        start = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(sys.executable, [sys.executable, "-m", "evsh", "--db", db, "read", "order-o1"], env)
+        while True:
+            try:
+                if not os.read(fd, 4096):
+                    break
+            except OSError:
+                break
+        os.waitpid(pid, 0)
+        os.close(fd)
         return (time.perf_counter() - start) * 1000
 
     def python_only() -> float:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)
         return (time.perf_counter() - start) * 1000
 
     once()
-    return {"evsh read ms": median_of(once, 9), "bare python ms": median_of(python_only, 9), "target": "<= 100 ms"}
+    return {"evsh read ms (piped)": median_of(once, 9), "evsh read --json ms": median_of(lambda: once("--json"), 9),
+            "evsh read ms (terminal)": median_of(on_terminal, 9), "bare python ms": median_of(python_only, 9),
+            "target": "<= 100 ms"}
 
 
 # ----------------------------------------------------------------------------- seed

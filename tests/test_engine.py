@@ -291,7 +291,7 @@ def test_the_cli_reads_through_the_engine(cli, monkeypatch):
     mod = types.ModuleType("evsh_test_transform")
     mod.install = install
     monkeypatch.setitem(sys.modules, "evsh_test_transform", mod)
-    monkeypatch.setattr(wiring, "INSTALLERS", [*wiring.INSTALLERS, "evsh_test_transform:install"])
+    monkeypatch.setattr(wiring, "INSTALLERS", [*wiring.INSTALLERS, ("evsh_test_transform:install", False)])
     for args in (("read", "a-1", "--json"), ("log", "--json")):
         r = cli(*args)
         assert r.exit_code == 0, r.stderr

@@ -85,7 +85,13 @@ def stream_table(
     title: str | None = None,
     empty: str | None = None,
 ) -> int:
-    """Print rows as a Rich table, page by page (constant memory), header on the first page."""
+    """Print rows as a Rich table, page by page (constant memory), header on the first page.
+
+    When stdout is not a terminal the same columns are written as plain aligned text, which
+    is what pipes want and spares a short command the cost of importing Rich.
+    """
+    if not sys.stdout.isatty():
+        return _plain_table(columns, rows, title=title, empty=empty)
     from rich.table import Table
     from rich.text import Text
 
@@ -117,6 +123,56 @@ def stream_table(
             con.print(Text(empty, style="dim"))
         elif empty is None:  # empty="" prints nothing at all (reading a stream that does not exist)
             flush(True)
+    return n
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = getattr(value, "plain", None)  # a rich Text
+    return " ".join((text if text is not None else str(value)).splitlines())
+
+
+def _plain_table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], *,
+                 title: str | None, empty: str | None) -> int:
+    """The table as plain text: column widths fixed by the header and the first page."""
+    out = sys.stdout
+    n = 0
+    first: list[list[str]] = []
+    it = iter(rows)
+    for row in it:
+        first.append([_cell(c) for c in row])
+        n += 1
+        if n >= PAGE_ROWS:
+            break
+    if not first and empty is not None:
+        if empty:
+            out.write(empty + "\n")
+        return 0
+    widths = []
+    for i, (name, opts) in enumerate(columns):
+        cap = opts.get("max_width") or 10**6
+        widths.append(min(cap, max([len(name), opts.get("min_width", 0)] + [len(r[i]) for r in first])))
+    right = [opts.get("justify") == "right" for _, opts in columns]
+
+    def line(cells: list[str]) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            w = widths[i] if i < len(widths) else len(cell)
+            if len(cell) > w and i == len(cells) - 1:
+                cell = cell[: max(1, w - 1)] + "…"
+            parts.append(cell.rjust(w) if i < len(right) and right[i] else cell.ljust(w))
+        return "  ".join(parts).rstrip() + "\n"
+
+    if title:
+        out.write(title + "\n")
+    out.write(line([name for name, _ in columns]))
+    for cells in first:
+        out.write(line(cells))
+    for row in it:
+        out.write(line([_cell(c) for c in row]))
+        n += 1
+    out.flush()
     return n
 
 

@@ -134,6 +134,11 @@ def make_ids(spec: str | None) -> Callable[[], str] | None:
     return SeededIds(seed)
 
 
+def install(engine: Any, options: dict[str, Any]) -> None:
+    """Every engine: a fixed clock and seeded ids continue from its store."""
+    attach(engine)
+
+
 def attach(engine: Any) -> None:
     """Let a fixed clock and seeded ids continue from the engine's store."""
     for source in (engine.clock, engine.new_id, getattr(engine.store, "clock", None)):

@@ -875,7 +875,6 @@ def skip_history(engine: Engine, since: int | None = None) -> int:
 def install(engine: Engine, options: dict[str, Any]) -> None:
     """Record every command; give the engine its reactors in the mode the options name."""
     mode = (options.get("mode") or "inline").strip().lower()
-    clock_mod.attach(engine)
     specs = engine.domain.of_kind("reactor") if engine.domain is not None else []
     rt = Reactors(
         engine, specs, mode=mode,

@@ -15,13 +15,16 @@ from ..domain.registry import Domain
 from ..store.base import EventStore
 from .engine import Engine
 
-INSTALLERS: list[str] = [
-    "evsh.engine.snapshots:install",
-    "evsh.engine.shredding:install",
-    "evsh.engine.upcasting:install",
-    "evsh.engine.lifecycle:install",
-    "evsh.engine.projections:install",
-    "evsh.engine.reactors:install",
+# (installer, needs a domain). One that needs a domain is not even imported without one, so
+# `evsh read` on a bare store loads only what reading needs.
+INSTALLERS: list[tuple[str, bool]] = [
+    ("evsh.engine.clock:install", False),
+    ("evsh.engine.snapshots:install", True),
+    ("evsh.engine.shredding:install", False),
+    ("evsh.engine.upcasting:install", True),
+    ("evsh.engine.lifecycle:install", False),
+    ("evsh.engine.projections:install", True),
+    ("evsh.engine.reactors:install", True),
 ]
 
 
@@ -34,7 +37,9 @@ def build_engine(store: EventStore, domain: Domain | None, **options: Any) -> En
         engine.new_id = options["new_id"]
     if "retries" in options and options["retries"] is not None:
         engine.retries = options["retries"]
-    for ref in INSTALLERS:
+    for ref, needs_domain in INSTALLERS:
+        if needs_domain and domain is None:
+            continue
         mod, _, attr = ref.partition(":")
         install: Callable[..., None] = getattr(importlib.import_module(mod), attr)
         install(engine, options)
