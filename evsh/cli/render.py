@@ -90,7 +90,7 @@ def stream_table(
     When stdout is not a terminal the same columns are written as plain aligned text, which
     is what pipes want and spares a short command the cost of importing Rich.
     """
-    if not sys.stdout.isatty():
+    if not _terminal():
         return _plain_table(columns, rows, title=title, empty=empty)
     from rich.table import Table
     from rich.text import Text
@@ -124,6 +124,11 @@ def stream_table(
         elif empty is None:  # empty="" prints nothing at all (reading a stream that does not exist)
             flush(True)
     return n
+
+
+def _terminal() -> bool:
+    """Whether Rich would treat stdout as a terminal (FORCE_COLOR and TTY_COMPATIBLE force it)."""
+    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR")) or os.environ.get("TTY_COMPATIBLE") == "1"
 
 
 def _cell(value: Any) -> str:
