@@ -42,3 +42,14 @@ def test_readme_python_api_example_prints_what_it_says(tmp_path):
     lines = out.stdout.strip().splitlines()
     assert lines[0] == "{'id': 'c2', 'version': 2, 'name': 'api', 'total': 2}"
     assert lines[1:] == ["1 CounterOpened {'name': 'api'}", "2 CounterIncremented {'by': 2}"]
+
+
+def test_readme_script_runs_and_its_expectations_hold(tmp_path, cli):
+    script = next(b for b in blocks("text") if b.startswith("# order.evsh"))
+    (tmp_path / "order.evsh").write_text(script)
+    r = cli("--domain", "shop", "run", "order.evsh", "--echo")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    broken = script.replace("status=confirmed", "status=cancelled")
+    (tmp_path / "broken.evsh").write_text(broken)
+    r = cli("--db", str(tmp_path / "other.db"), "--domain", "shop", "run", "broken.evsh")
+    assert r.exit_code == 1 and "broken.evsh:4:" in r.stderr
