@@ -18,6 +18,7 @@ import datetime as _dt
 import enum
 import math
 import sys
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -165,12 +166,43 @@ def snapshot_due(engine: Engine, cls: type[Aggregate], stream_id: str, version: 
     return version - last >= every
 
 
+class _SnapshottedCategories:
+    """Which categories have snapshots at all, asked again at most every RECHECK seconds.
+
+    An aggregate that does not declare ``snapshot_every`` has a snapshot only when someone took
+    one on demand; this spares every load of such aggregates a lookup. A snapshot taken
+    elsewhere meanwhile is only used a moment later: loads are correct either way.
+    """
+
+    RECHECK = 2.0
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._seen: dict[str, tuple[bool, float]] = {}
+
+    def has(self, category: str) -> bool:
+        now = time.monotonic()
+        hit = self._seen.get(category)
+        if hit is None or now - hit[1] >= self.RECHECK:
+            found = self.store.conn.execute(
+                "SELECT 1 FROM snapshots WHERE aggregate=? LIMIT 1", (category,)).fetchone() is not None
+            hit = self._seen[category] = (found, now)
+        return hit[0]
+
+
 def install(engine: Engine, options: dict[str, Any]) -> None:
     """Loads use snapshots; aggregates declaring ``snapshot_every`` are snapshotted after commands."""
     domain = engine.domain
     if domain is None or options.get("snapshots") is False or not hasattr(engine.store, "load_snapshot"):
         return
-    engine.snapshot_loader = lambda cls, id, at: load_snapshot(engine, cls, id, at)
+    known = _SnapshottedCategories(engine.store)
+
+    def loader(cls: type[Aggregate], id: str, at: int | None) -> Aggregate | None:
+        if not (cls.snapshot_every or known.has(cls.category)):
+            return None
+        return load_snapshot(engine, cls, id, at)
+
+    engine.snapshot_loader = loader
     if not any(agg.snapshot_every for agg in domain.aggregates.values()):
         return
     failed: set[str] = set()

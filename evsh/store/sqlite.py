@@ -283,7 +283,9 @@ class SQLiteEventStore:
         rule = self.conn.execute(
             "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?", (stream_id,)
         ).fetchone()
-        lowest, oldest = _visibility(*rule, self.clock()) if rule else (0, None)
+        if rule is None:  # no such stream: nothing to query (a new stream's first command)
+            return iter(())
+        lowest, oldest = _visibility(*rule, self.clock())
         if lowest >= _HIDE_ALL:
             return iter(())
         if backwards:
