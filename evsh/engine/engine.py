@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -66,6 +67,10 @@ class Engine:
     command_hooks: list[Callable[[Any, CommandOutcome], None]] = field(default_factory=list)
     # Set by the snapshot feature: (aggregate class, id, at_version) -> aggregate or None.
     snapshot_loader: Callable[[type[Aggregate], str, int | None], Aggregate | None] | None = None
+    # Aggregates as this engine last saw them: stream id -> (aggregate, id of its last event).
+    # A load reads only the events after it (and checks that its last event is still there).
+    cache_size: int = 10_000
+    _cache: "OrderedDict[str, tuple[Aggregate, str, tuple]]" = field(default_factory=OrderedDict, repr=False)
 
     # ------------------------------------------------------------------ the read path
     def _view(self, records: Iterator[RecordedEvent]) -> Iterator[RecordedEvent]:
@@ -111,11 +116,51 @@ class Engine:
 
     # ------------------------------------------------------------------ aggregates
     def load(self, aggregate: str | type[Aggregate], id: str, at_version: int | None = None) -> Aggregate:
-        """The aggregate rebuilt from its stream, optionally as it was at ``at_version``."""
+        """The aggregate rebuilt from its stream, optionally as it was at ``at_version``.
+
+        The current state comes from this engine's cache when it has the aggregate: only the
+        events after it are read. Treat it as read-only (commands work on their own copy).
+        """
         cls = self.require_domain().aggregate(aggregate) if isinstance(aggregate, str) else aggregate
-        check_stream_id(cls.stream_id(check_name(id, "aggregate id")))
+        stream_id = check_stream_id(cls.stream_id(check_name(id, "aggregate id")))
+        if at_version is None:
+            agg, last_id = self._take(cls, stream_id, id)
+            self._keep(stream_id, agg, last_id)
+            return agg
+        return self._replay(cls, id, at_version)[0]
+
+    def _take(self, cls: type[Aggregate], stream_id: str, id: str) -> tuple[Aggregate, str | None]:
+        """The current aggregate and its last event's id, owned by the caller (out of the cache)."""
+        entry = self._cache.pop(stream_id, None)
+        if entry is not None and type(entry[0]) is cls and entry[2] == self._read_signature():
+            agg, last_id, _ = entry
+            with self.store.reading():
+                tail = self.read_stream(stream_id, agg.version)
+                first = next(tail, None)  # the cached last event must still be there, unchanged
+                if first is not None and first.version == agg.version and first.event_id == last_id:
+                    return agg, self.apply_records(agg, tail) or last_id
+        return self._replay(cls, id, None)
+
+    def _keep(self, stream_id: str, agg: Aggregate, last_id: str | None) -> None:
+        if last_id is None or not agg.version or self.cache_size <= 0:
+            return
+        self._cache[stream_id] = (agg, last_id, self._read_signature())
+        self._cache.move_to_end(stream_id)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _read_signature(self) -> tuple:
+        """What events read as depends on the read transforms: a cached state is for one set."""
+        return tuple(map(id, self.transforms))
+
+    def forget_cached(self) -> None:
+        """Drop every cached aggregate (after something rewrote what events read as, e.g. forget)."""
+        self._cache.clear()
+
+    def _replay(self, cls: type[Aggregate], id: str, at_version: int | None) -> tuple[Aggregate, str | None]:
         if at_version is not None and at_version < 0:
             raise BadInput("--at-version must be 0 or more")
+        last_id = None
         with self.store.reading():
             agg = self.snapshot_loader(cls, id, at_version) if self.snapshot_loader else None
             if agg is None:
@@ -124,16 +169,17 @@ class Engine:
                 if at_version < agg.version:  # a snapshot past the wanted version: start over
                     agg = cls(id)
                 else:
-                    return agg
+                    return agg, None
             limit = None if at_version is None else at_version - agg.version
             if limit == 0:
-                return agg
-            self.apply_records(agg, self.read_stream(cls.stream_id(id), agg.version + 1, limit=limit))
+                return agg, None
+            last_id = self.apply_records(agg, self.read_stream(cls.stream_id(id), agg.version + 1, limit=limit))
         if at_version is not None and agg.version < at_version:
             raise BadInput(f"stream {cls.stream_id(id)} is at version {agg.version}; version {at_version} does not exist yet")
-        return agg
+        return agg, last_id
 
-    def apply_records(self, agg: Aggregate, records: Iterator[RecordedEvent]) -> None:
+    def apply_records(self, agg: Aggregate, records: Iterator[RecordedEvent]) -> str | None:
+        """Evolve ``agg`` by these events; returns the last one's id (None when there were none)."""
         appliers = type(agg).appliers()
         rec = None
         try:
@@ -149,10 +195,16 @@ class Engine:
             raise
         except Exception as exc:
             raise user_code_error(exc, f"applying {rec.type} to {type(agg).__name__}") from None
+        return rec.event_id if rec is not None else None
 
     # ------------------------------------------------------------------ commands
-    def decide(self, agg: Aggregate, spec: CommandSpec, params: dict[str, Any]) -> list[tuple[EventSpec, dict[str, Any]]]:
-        """Run a command method; returns the events it emitted (already applied to ``agg``)."""
+    def decide(self, agg: Aggregate, spec: CommandSpec, params: dict[str, Any], *,
+               validate: bool = True) -> list[tuple[EventSpec, dict[str, Any]]]:
+        """Run a command method; returns the events it emitted (already applied to ``agg``).
+
+        ``validate=False`` skips reading each payload back through its type, for generators of
+        trusted history (``evsh seed``): every reader validates it again anyway.
+        """
         appliers = type(agg).appliers()
         out: list[tuple[EventSpec, dict[str, Any]]] = []
 
@@ -163,10 +215,11 @@ class Engine:
                     f"command {spec.name} of {type(agg).__name__} emitted {type(ev).__name__}, which is not an @event class"
                 )
             data = es.encode(ev)
-            try:
-                es.decode(data)
-            except BadInput as exc:
-                raise DomainCodeError(f"command {spec.name} emitted an invalid {es.name}: {exc}") from None
+            if validate:
+                try:
+                    es.decode(data)
+                except BadInput as exc:
+                    raise DomainCodeError(f"command {spec.name} emitted an invalid {es.name}: {exc}") from None
             entry = appliers.get(es.name)
             if entry is not None:
                 entry[0](agg, ev)
@@ -223,7 +276,7 @@ class Engine:
         try:
             for attempt in range(1, attempts + 1):
                 outcome.attempts = attempt
-                agg = self.load(cls, id)
+                agg, _ = self._take(cls, stream_id, id)
                 loaded = agg.version
                 emitted = self.decide(agg, spec, bound)
                 if not emitted:
@@ -247,6 +300,8 @@ class Engine:
                         raise
                     continue
                 outcome.events, outcome.version = self._seen(res.events), res.version
+                if res.events:  # the aggregate as decided is the stream as written: keep it
+                    self._keep(stream_id, agg, res.events[-1].event_id)
                 break
         except CommandRejected as exc:
             outcome.outcome, outcome.reason = "rejected", exc.reason

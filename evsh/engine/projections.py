@@ -447,6 +447,9 @@ class InlineHook:
             cp = get_checkpoint(conn, cp_name)
             if cp >= last:
                 continue
+            if not wanted and cp == first - 1:  # caught up and nothing to handle: just move on
+                set_checkpoint(conn, cp_name, last, engine.clock())
+                continue
             st = _prepare(conn, p, engine.clock())
             if _needs_rebuild(p, st):
                 continue  # stale tables are not fed new logic: `evsh projections rebuild` first

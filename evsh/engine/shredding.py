@@ -356,6 +356,7 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
     """Destroy the subject's keys and every copy of their personal values outside the log; then rewrite the file."""
     store = engine.store
     check_name(subject, "subject")
+    engine.forget_cached()  # cached aggregates hold decrypted values
     report = ForgetReport(subject)
     step = on_step or (lambda s: None)
     conn = store.conn

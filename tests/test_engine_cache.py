@@ -1,0 +1,64 @@
+"""The engine's aggregate cache: a load reads only newer events, and never trusts a stale state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from evsh import open_store
+from evsh.engine.wiring import build_engine
+
+ITEMS = [{"product_id": "p1", "quantity": 2, "unit_price": Decimal("9.50")}]
+
+
+def make(db_path, shop):
+    return build_engine(open_store(db_path), shop, mode="step")
+
+
+def test_a_load_sees_what_another_process_appended(db_path, shop):
+    a, b = make(db_path, shop), make(db_path, shop)
+    a.execute("inventory", "p1", "add_stock", {"quantity": 5})
+    assert a.load("inventory", "p1").on_hand == 5  # now cached in a
+    b.execute("inventory", "p1", "add_stock", {"quantity": 7})
+    assert a.load("inventory", "p1").on_hand == 12
+    a.execute("inventory", "p1", "reserve", {"order_id": "o1", "quantity": 12})
+    assert b.load("inventory", "p1").available == 0
+
+
+def test_a_rolled_back_command_leaves_no_trace_in_the_cache(db_path, shop):
+    engine = make(db_path, shop)
+    engine.execute("inventory", "p1", "add_stock", {"quantity": 5})
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        with engine.store.transaction():
+            engine.execute("inventory", "p1", "add_stock", {"quantity": 100})  # cached at version 2 ...
+            raise Boom  # ... which is rolled back
+    assert engine.load("inventory", "p1").on_hand == 5
+    other = make(db_path, shop)
+    other.execute("inventory", "p1", "add_stock", {"quantity": 1})  # another version 2
+    assert engine.load("inventory", "p1").on_hand == 6
+
+
+def test_a_rejected_command_does_not_change_the_cached_state(db_path, shop):
+    engine = make(db_path, shop)
+    engine.execute("order", "o1", "create", {"customer_id": "c1", "items": ITEMS})
+    engine.execute("order", "o1", "cancel", {"reason": "changed my mind"})
+    with pytest.raises(Exception):
+        engine.execute("order", "o1", "confirm", {})
+    assert engine.load("order", "o1").status == "cancelled"
+    fresh = make(db_path, shop)
+    assert fresh.load("order", "o1").state() == engine.load("order", "o1").state()
+
+
+def test_forget_drops_cached_plaintext(db_path, shop):
+    from evsh.engine.shredding import forget
+
+    engine = make(db_path, shop)
+    engine.execute("user", "u1", "register", {"email": "ann@example.com", "username": "ann"})
+    assert engine.load("user", "u1").email == "ann@example.com"
+    forget(engine, "u1")
+    assert engine.load("user", "u1").email != "ann@example.com"
