@@ -48,7 +48,7 @@ class _History:
         version = agg.version
         out = []
         stamp = self.at.isoformat(timespec="microseconds").replace("+00:00", "Z")
-        for es, data in self.decide(agg, spec, params):
+        for es, data in self.decide(agg, spec, params, validate=False):
             version += 1
             self.count += 1
             eid = self.new_id()
