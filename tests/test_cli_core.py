@@ -1088,3 +1088,14 @@ def test_whatever_is_appended_through_the_cli_reads_back_exactly(cli, category, 
     assert back == [written]
     assert written["data"] == data and written["type"] == etype and written["stream_id"] == stream
     assert category in {s["category"] for s in json.loads(cli("streams", "--category", category, "--json").stdout)}
+
+
+def test_exec_takes_parameters_after_a_double_dash(cli):
+    """A value that looks like an option (or a parameter named like exec's own) goes after --."""
+    items = '[{"product_id": "p1", "quantity": 1, "unit_price": "1.00"}]'
+    assert cli("--domain", "shop", "--mode", "async", "exec", "order", "o1", "create", "--customer-id", "c1",
+               "--items", items).exit_code == 0
+    r = cli("--domain", "shop", "--mode", "async", "exec", "order", "o1", "cancel", "--", "--reason", "-h")
+    assert r.exit_code == 0, r.stderr
+    state = cli("--domain", "shop", "state", "order", "o1", "--json")
+    assert '"cancel_reason": "-h"' in state.stdout

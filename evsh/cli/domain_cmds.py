@@ -133,6 +133,9 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
     \b
     Parameters come from the command method's signature: kebab-case names,
     plain values for text, numbers and booleans, JSON for lists and objects.
+    Put -- before them when one is named like an option of exec itself
+    (--json, --actor, --correlation-id, --help) or a value starts with '-':
+    evsh exec order o1 cancel -- --reason "-h"
     """
     a = app()
     if show_help or not command:
