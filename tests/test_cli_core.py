@@ -1099,3 +1099,12 @@ def test_exec_takes_parameters_after_a_double_dash(cli):
     assert r.exit_code == 0, r.stderr
     state = cli("--domain", "shop", "state", "order", "o1", "--json")
     assert '"cancel_reason": "-h"' in state.stdout
+
+
+def test_import_refuses_a_recorded_at_that_is_not_a_time(cli, tmp_path):
+    line = ('{"event_id": "1f0c6d4e-3c2b-4a8e-9d1f-2b3c4d5e6f70", "stream_id": "order-1", "version": 1,'
+            ' "type": "Noted", "data": {}, "recorded_at": "yesterday"}\n')
+    (tmp_path / "bad.jsonl").write_text(line)
+    r = cli("import", str(tmp_path / "bad.jsonl"))
+    assert r.exit_code == 2 and "line 1" in r.stderr and "recorded_at" in r.stderr
+    assert cli("log", "--json").stdout.strip() in ("", "[]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import IO, Any, Iterator
 
@@ -11,6 +12,7 @@ from ..errors import BadInput
 from ..store import codec
 from .context import app
 
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)")
 FORMAT_KEY = "evsh_format"
 FORMAT_VERSION = 1
 CHUNK = 5000
@@ -98,8 +100,8 @@ def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[
             if type(meta) is not dict:
                 raise BadInput("metadata must be a JSON object")
             at = obj.get("recorded_at") or now
-            if type(at) is not str:
-                raise BadInput("recorded_at must be a string (ISO 8601, UTC)")
+            if type(at) is not str or not _ISO_TIME.fullmatch(at):
+                raise BadInput(f"recorded_at {at!r} is not an ISO 8601 time such as 2026-01-01T09:00:00Z")
             if domain is not None:
                 spec = domain.event_type(etype)
                 if spec is not None and meta.get("schema_version", 1) == spec.schema_version:
