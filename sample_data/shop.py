@@ -217,11 +217,12 @@ class Inventory(Aggregate):
 
     on_hand: int = 0
     reserved: dict = {}  # order id -> quantity held for it
+    held: int = 0  # the sum of `reserved`, kept as it changes: a reservation must not add up every order
     refused: dict = {}  # order id -> quantity that could not be held (each request is answered once)
 
     @property
     def available(self) -> int:
-        return self.on_hand - sum(self.reserved.values())
+        return self.on_hand - self.held
 
     @command
     def add_stock(self, quantity: int):
@@ -258,10 +259,11 @@ class Inventory(Aggregate):
     @applies
     def _reserved(self, e: InventoryReserved) -> None:
         self.reserved[e.order_id] = e.quantity
+        self.held += e.quantity
 
     @applies
     def _released(self, e: InventoryReleased) -> None:
-        self.reserved.pop(e.order_id, None)
+        self.held -= self.reserved.pop(e.order_id, 0)
 
     @applies
     def _refused(self, e: InventoryReservationFailed) -> None:
