@@ -53,3 +53,16 @@ def test_readme_script_runs_and_its_expectations_hold(tmp_path, cli):
     (tmp_path / "broken.evsh").write_text(broken)
     r = cli("--db", str(tmp_path / "other.db"), "--domain", "shop", "run", "broken.evsh")
     assert r.exit_code == 1 and "broken.evsh:4:" in r.stderr
+
+
+def test_readme_walk_through_the_shop_runs(cli):
+    walk = next(b for b in blocks("bash") if "export EVSH_DOMAIN=shop" in b)
+    lines = walk.replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line.split("  #")[0])[1:] for line in lines
+                if line.startswith("evsh ") and " tui" not in line]
+    assert len(commands) >= 8
+    for args in commands:
+        r = cli(*args, env={"EVSH_DOMAIN": "shop"})
+        assert r.exit_code == 0, (args, r.stderr)
+    state = cli("state", "order", "o1", "--json", env={"EVSH_DOMAIN": "shop"})
+    assert json.loads(state.stdout)["status"] == "confirmed"
