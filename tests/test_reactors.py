@@ -163,7 +163,7 @@ def test_causation_and_correlation_follow_the_chain(cli):
 
 # ----------------------------------------------------------------------------- failures
 
-FLAKY = textwrap.dedent('''
+PING = '''
     import os
     from evsh import Aggregate, applies, command, event, reactor, table
 
@@ -182,7 +182,11 @@ FLAKY = textwrap.dedent('''
 
     PONGS = table("pongs", {"event_id": str, "n": int}, pk="event_id")
     FAULT = os.environ["FLAKY_FAULT"]
+'''
 
+
+# a ping domain whose reactor fails for the pings listed in the FLAKY_FAULT file
+FLAKY = textwrap.dedent(PING + '''
     @reactor("ponger", on=["ping.*"], tables=[PONGS], attempts=2, backoff=0)
     def ponger(event, ctx):
         if os.path.exists(FAULT) and str(event.n) in open(FAULT).read().split():
@@ -402,26 +406,7 @@ def test_subscriptions_by_type_category_and_topic_each_get_their_events(cli, tmp
     assert {r["routing_key"] for r in rows} == {"note.created", "note.archived", "tag.created"}
 
 
-ONCE = textwrap.dedent('''
-    import os
-    from evsh import Aggregate, applies, command, event, reactor, table
-
-    @event
-    class PingSent:
-        n: int
-
-    class Ping(Aggregate):
-        @command
-        def send(self, n: int):
-            yield PingSent(n)
-
-        @applies
-        def _sent(self, e: PingSent) -> None:
-            pass
-
-    PONGS = table("pongs", {"event_id": str, "n": int}, pk="event_id")
-    FAULT = os.environ["FLAKY_FAULT"]
-
+ONCE = textwrap.dedent(PING + '''
     @reactor("ponger", on=["PingSent"], tables=[PONGS], attempts=3, backoff=0)
     def ponger(event, ctx):
         ctx.table("pongs").insert({"event_id": event.event_id, "n": event.n})

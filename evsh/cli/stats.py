@@ -64,7 +64,7 @@ def collect(store: Any, by_type: bool, since: str | None = None) -> list[Any]:
     known = {(s.kind, s.name) for s in series}
     for (kind, name), lag in lags.items():
         if (kind, name) not in known and kind in ("reactor", "projection"):
-            series.append(metrics.Series(kind, name, "" if not by_type else "*"))
+            series.append(metrics.Series(kind=kind, name=name, event_type="" if not by_type else "*"))
     for s in series:
         if (s.kind, s.name) in lags:
             s.lag = lags[(s.kind, s.name)]

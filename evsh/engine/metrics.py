@@ -188,18 +188,12 @@ def _upsert_many(conn: Any, minute: str, kind: str, name: str, accs: list[tuple[
 
 
 @dataclass
-class Series:
+class Series(_Acc):
     """Totals of one (kind, name, event type) over a window, with handled per minute."""
 
-    kind: str
-    name: str
-    event_type: str
-    handled: int = 0
-    errors: int = 0
-    retries: int = 0
-    latency_sum: float = 0.0
-    hist: dict[int, int] = field(default_factory=dict)
-    lag: int | None = None
+    kind: str = ""
+    name: str = ""
+    event_type: str = ""
     last_minute: str = ""
     per_minute: dict[str, int] = field(default_factory=dict)
 
@@ -231,12 +225,10 @@ def read(conn: Any, *, since: str | None = None, by_type: bool = True) -> list[S
         key_type = etype if by_type else ""
         s = out.get((kind, name, key_type))
         if s is None:
-            s = out[(kind, name, key_type)] = Series(kind, name, key_type)
+            s = out[(kind, name, key_type)] = Series(kind=kind, name=name, event_type=key_type)
         if etype == "":
             if lag is not None:
                 s.lag = lag
-            if not by_type:
-                pass
             if by_type:
                 continue
         s.handled += handled
