@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -21,8 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 from ..domain.model import Aggregate, CommandSpec, EventSpec, event_spec
 from ..domain.registry import Domain, user_code_error
 from ..errors import BadInput, CommandRejected, ConcurrencyError, DomainCodeError, EvshError
-from ..store.base import ANY, NO_STREAM, AppendHook, AppendResult, EventStore, NewEvent, RecordedEvent, check_name, check_stream_id
-from ..store.sqlite import utc_now
+from ..store.base import ANY, NO_STREAM, AppendHook, AppendResult, EventStore, NewEvent, RecordedEvent, check_name, check_stream_id, new_uuid, utc_now
 
 Transform = Callable[[RecordedEvent], "RecordedEvent | None"]
 # Applied to each event on its way into the store (e.g. encrypting personal fields): (stream id, event) -> event.
@@ -52,7 +50,7 @@ class Engine:
     store: EventStore
     domain: Domain | None = None
     clock: Callable[[], str] = utc_now
-    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    new_id: Callable[[], str] = new_uuid
     retries: int = 3
     transforms: list[Transform] = field(default_factory=list)
     # Checks for records a caller fetched itself (``view``): the store's own reads apply them already.

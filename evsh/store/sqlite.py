@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
 
 from ..errors import BadInput, ConcurrencyError, IdConflict, StoreError, StoreLocked, StoreMissing, StreamDeleted
 from . import codec, schema
@@ -29,6 +27,8 @@ from .base import (
     StreamInfo,
     canonical_event_id,
     category_of,
+    new_uuid,
+    utc_now,
     check_name,
     check_stream_id,
     expected_matches,
@@ -38,10 +38,6 @@ from .base import (
 PAGE = 1000  # rows fetched per query when streaming reads: constant memory on any store size
 DEFAULT_BUSY_TIMEOUT = 60.0
 SYNC_MODES = ("normal", "full")
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _record(row: tuple) -> RecordedEvent:
@@ -81,6 +77,82 @@ def _visibility(deleted: int, truncate_before: int, max_count: int | None, max_a
     if max_count is not None:
         lowest = max(lowest, version - max_count + 1)
     return lowest, (age_cutoff(now, max_age) if max_age is not None else None)
+
+
+class _Transaction:
+    """``with store.transaction() as conn``: BEGIN IMMEDIATE ... COMMIT, or a savepoint when
+    nested. A class rather than a generator: every command and every reaction enters one."""
+
+    __slots__ = ("store", "savepoint")
+
+    def __init__(self, store: "SQLiteEventStore") -> None:
+        self.store = store
+        self.savepoint: str | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self.store
+        conn = store.conn
+        if store._depth == 0:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _store_error(exc, store.path) from None
+        else:
+            self.savepoint = f"evsh_sp{store._depth}"
+            conn.execute(f"SAVEPOINT {self.savepoint}")
+        store._depth += 1
+        return conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        store = self.store
+        conn = store.conn
+        name = self.savepoint
+        try:
+            if exc_type is None:
+                try:
+                    conn.execute("COMMIT" if name is None else f"RELEASE {name}")
+                    return
+                except BaseException:
+                    self._undo(conn, name)
+                    raise
+            self._undo(conn, name)
+        finally:
+            store._depth -= 1
+
+    @staticmethod
+    def _undo(conn: sqlite3.Connection, name: str | None) -> None:
+        if name is None:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        else:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+
+
+class _Reading:
+    """``with store.reading()``: BEGIN ... COMMIT around reads, unless a transaction is open."""
+
+    __slots__ = ("store", "began")
+
+    def __init__(self, store: "SQLiteEventStore") -> None:
+        self.store = store
+        self.began = False
+
+    def __enter__(self) -> None:
+        store = self.store
+        conn = store.conn
+        if store._depth or conn.in_transaction:
+            return
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, store.path) from None
+        self.began = True
+
+    def __exit__(self, *exc: object) -> None:
+        conn = self.store.conn
+        if self.began and conn.in_transaction:
+            conn.execute("COMMIT")
 
 
 class SQLiteEventStore:
@@ -124,56 +196,14 @@ class SQLiteEventStore:
             raise
 
     # ------------------------------------------------------------------ transactions
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> ContextManager[sqlite3.Connection]:
         """A write transaction; nested use becomes a savepoint inside the outer one."""
-        conn = self.conn
-        if self._depth == 0:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise _store_error(exc, self.path) from None
-            self._depth = 1
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            finally:
-                self._depth = 0
-        else:
-            name = f"evsh_sp{self._depth}"
-            conn.execute(f"SAVEPOINT {name}")
-            self._depth += 1
-            try:
-                yield conn
-                conn.execute(f"RELEASE {name}")
-            except BaseException:
-                conn.execute(f"ROLLBACK TO {name}")
-                conn.execute(f"RELEASE {name}")
-                raise
-            finally:
-                self._depth -= 1
+        return _Transaction(self)
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
+    def reading(self) -> ContextManager[None]:
         """Several reads from one snapshot of the store: one read lock taken instead of one per
         query (an aggregate's load reads its snapshot, its stream's rules and its events)."""
-        conn = self.conn
-        if self._depth or conn.in_transaction:
-            yield
-            return
-        try:
-            conn.execute("BEGIN")
-        except sqlite3.OperationalError as exc:
-            raise _store_error(exc, self.path) from None
-        try:
-            yield
-        finally:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+        return _Reading(self)
 
     @property
     def in_transaction(self) -> bool:
@@ -200,7 +230,7 @@ class SQLiteEventStore:
                 raise BadInput(f"event {ev.type}: data must be a JSON object")
             if not isinstance(ev.metadata, dict):
                 raise BadInput(f"event {ev.type}: metadata must be a JSON object")
-            eid = canonical_event_id(ev.event_id) if ev.event_id is not None else str(uuid.uuid4())
+            eid = canonical_event_id(ev.event_id) if ev.event_id is not None else new_uuid()
             ids.append(eid)
             encoded.append((eid, ev.type, codec.dumps(ev.data), codec.dumps(ev.metadata)))
         if len(set(ids)) != len(ids):
