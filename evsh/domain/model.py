@@ -125,6 +125,7 @@ class CommandSpec:
     fn: Callable[..., Any]
     doc: str = ""
     _params: list[Param] | None = None
+    _known: frozenset[str] | None = None
 
     @property
     def cli_name(self) -> str:
@@ -150,8 +151,11 @@ class CommandSpec:
 
     def bind(self, values: dict[str, Any]) -> dict[str, Any]:
         """Convert and check parameter values (names in snake or kebab case)."""
-        given = {k.replace("-", "_"): v for k, v in values.items()}
-        known = {p.name for p in self.params}
+        params = self.params
+        known = self._known
+        if known is None:
+            known = self._known = frozenset(p.name for p in params)
+        given = values if values.keys() <= known else {k.replace("-", "_"): v for k, v in values.items()}
         for k in given:
             if k not in known:
                 raise BadInput(
@@ -159,7 +163,7 @@ class CommandSpec:
                     + (f" (it takes {', '.join(p.option for p in self.params)})" if self.params else " (it takes none)")
                 )
         out = {}
-        for p in self.params:
+        for p in params:
             if p.name in given:
                 out[p.name] = p.convert(given[p.name])
             elif p.required:

@@ -285,14 +285,16 @@ class Engine:
                     for es, data in emitted
                 ])
 
-                def in_txn(conn: Any, recorded: Sequence[RecordedEvent], o: CommandOutcome = outcome) -> None:
-                    o.events, o.version = self._seen(recorded), recorded[-1].version
-                    for hook in self.command_hooks:
-                        hook(conn, o)
+                append_hooks = [*self.append_hooks, *hooks]
+                if self.command_hooks:
+                    def in_txn(conn: Any, recorded: Sequence[RecordedEvent], o: CommandOutcome = outcome) -> None:
+                        o.events, o.version = self._seen(recorded), recorded[-1].version
+                        for hook in self.command_hooks:
+                            hook(conn, o)
 
-                extra = [in_txn] if self.command_hooks else []
+                    append_hooks.append(in_txn)
                 try:
-                    res = self.store.append(stream_id, new, loaded or NO_STREAM, hooks=[*self.append_hooks, *hooks, *extra])
+                    res = self.store.append(stream_id, new, loaded or NO_STREAM, hooks=append_hooks)
                 except ConcurrencyError:
                     if attempt == attempts:
                         raise
