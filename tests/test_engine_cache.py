@@ -62,3 +62,43 @@ def test_forget_drops_cached_plaintext(db_path, shop):
     assert engine.load("user", "u1").email == "ann@example.com"
     forget(engine, "u1")
     assert engine.load("user", "u1").email != "ann@example.com"
+
+
+def test_appends_through_the_same_connection_reach_every_engine_on_it(db_path, shop):
+    from evsh.engine.engine import Engine
+
+    store = open_store(db_path)
+    a, b = Engine(store, shop), Engine(store, shop)
+    a.execute("inventory", "p1", "add_stock", {"quantity": 5})
+    assert a.load("inventory", "p1").on_hand == 5  # cached in a, trusted without a read
+    b.execute("inventory", "p1", "add_stock", {"quantity": 7})  # no other connection: no data_version change
+    assert a.load("inventory", "p1").on_hand == 12
+    b.append("inventory-p1", "StockAdded", {"product_id": "p1", "quantity": 1})  # a raw append, by hand
+    assert a.load("inventory", "p1").on_hand == 13
+    a.execute("inventory", "p1", "reserve", {"order_id": "o1", "quantity": 13})
+    assert b.load("inventory", "p1").available == 0
+
+
+def test_a_command_inside_another_connections_gap_sees_its_commit(db_path, shop):
+    """Inside one write transaction the cache is trusted; the transaction's start still sees
+    what another connection committed just before it."""
+    a, b = make(db_path, shop), make(db_path, shop)
+    a.execute("inventory", "p1", "add_stock", {"quantity": 5})
+    b.execute("inventory", "p1", "add_stock", {"quantity": 7})
+    with a.store.transaction():
+        a.execute("inventory", "p1", "add_stock", {"quantity": 1})
+        assert a.load("inventory", "p1").on_hand == 13
+    assert b.load("inventory", "p1").on_hand == 13
+
+
+def test_an_import_through_the_same_connection_is_seen(db_path, shop):
+    import json
+
+    engine = make(db_path, shop)
+    engine.execute("inventory", "p1", "add_stock", {"quantity": 5})
+    assert engine.load("inventory", "p1").on_hand == 5
+    last = next(engine.read_stream("inventory-p1"))
+    row = (1, "00000000-0000-4000-8000-000000000001", "inventory-p1", 2, "StockAdded",
+           json.dumps({"product_id": "p1", "quantity": 2}), json.dumps({"schema_version": 1}), last.recorded_at)
+    assert engine.store.import_rows([[row]]) == (1, 0)
+    assert engine.load("inventory", "p1").on_hand == 7

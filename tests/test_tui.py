@@ -131,11 +131,11 @@ def test_find_by_type_text_and_time_then_next_and_previous(shop_db):
             await pilot.press("home", "slash")
             await wait_for(pilot, lambda: app.screen.query("#since"), "the find form")
             app.screen.query_one("#text").value = ""
-            app.screen.query_one("#since").value = "2026-01-01 00:00:05"
-            app.screen.query_one("#until").value = "2026-01-01 00:00:08"
+            app.screen.query_one("#since").value = "2026-01-01 00:00:04"
+            app.screen.query_one("#until").value = "2026-01-01 00:00:05"
             app.screen.query_one("#until").focus()
             await pilot.press("enter")
-            await wait_for(pilot, lambda: cur(app, "position") == 5, "the first event from 00:00:05")
+            await wait_for(pilot, lambda: cur(app, "position") == 5, "the first event from 00:00:04")
             await pilot.press("n")
             await wait_for(pilot, lambda: cur(app, "position") == 6, "the next in range")
             await pilot.press("n")

@@ -65,10 +65,24 @@ class Engine:
     command_hooks: list[Callable[[Any, CommandOutcome], None]] = field(default_factory=list)
     # Set by the snapshot feature: (aggregate class, id, at_version) -> aggregate or None.
     snapshot_loader: Callable[[type[Aggregate], str, int | None], Aggregate | None] | None = None
-    # Aggregates as this engine last saw them: stream id -> (aggregate, id of its last event).
-    # A load reads only the events after it (and checks that its last event is still there).
+    # Aggregates as this engine last saw them: stream id -> (aggregate, id of its last event,
+    # read signature, store epoch, version). While the store's epoch is unchanged (only this
+    # connection appended, and the append listener dropped what others wrote here) a load reads
+    # nothing; otherwise it reads the events after it, checking that its last event is still there.
     cache_size: int = 10_000
-    _cache: "OrderedDict[str, tuple[Aggregate, str, tuple]]" = field(default_factory=OrderedDict, repr=False)
+    _cache: "OrderedDict[str, tuple[Aggregate, str, tuple, int, int]]" = field(default_factory=OrderedDict, repr=False)
+
+    def __post_init__(self) -> None:
+        on_append = getattr(self.store, "on_append", None)
+        if on_append is not None:
+            on_append(self._appended)
+
+    def _appended(self, stream_id: str, last_event_id: str) -> None:
+        """An append through this store: a cached state of that stream is now behind, unless it
+        is this engine's own (kept again right after)."""
+        entry = self._cache.get(stream_id)
+        if entry is not None and entry[1] != last_event_id:
+            del self._cache[stream_id]
 
     # ------------------------------------------------------------------ the read path
     def _view(self, records: Iterator[RecordedEvent]) -> Iterator[RecordedEvent]:
@@ -131,7 +145,10 @@ class Engine:
         """The current aggregate and its last event's id, owned by the caller (out of the cache)."""
         entry = self._cache.pop(stream_id, None)
         if entry is not None and type(entry[0]) is cls and entry[2] == self._read_signature():
-            agg, last_id, _ = entry
+            agg, last_id, _, epoch, version = entry
+            # nothing but this connection's appends since, and not evolved by a caller: current
+            if epoch == self.store.epoch() and agg.version == version:
+                return agg, last_id
             with self.store.reading():
                 tail = self.read_stream(stream_id, agg.version)
                 first = next(tail, None)  # the cached last event must still be there, unchanged
@@ -142,7 +159,7 @@ class Engine:
     def _keep(self, stream_id: str, agg: Aggregate, last_id: str | None) -> None:
         if last_id is None or not agg.version or self.cache_size <= 0:
             return
-        self._cache[stream_id] = (agg, last_id, self._read_signature())
+        self._cache[stream_id] = (agg, last_id, self._read_signature(), self.store.epoch(check=False), agg.version)
         self._cache.move_to_end(stream_id)
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

@@ -52,20 +52,20 @@ class Keyring:
         self.store = store
         self._by_id: dict[str, Any] = {}
         self._by_subject: dict[str, tuple[str, Any]] = {}
-        self._data_version: int | None = None
+        self._epoch: int | None = None
         self._checked = float("-inf")
 
     def _fresh(self) -> None:
-        # Another process may have destroyed a key: PRAGMA data_version tells (it costs more than a
-        # decryption, so it is asked at most every RECHECK seconds; this process's own forget clears at once).
+        # Another process may have destroyed a key: the store's epoch tells (asking costs more than
+        # a decryption, so it is asked at most every RECHECK seconds; this process's own forget clears at once).
         now = time.monotonic()
         if now - self._checked < RECHECK:
             return
         self._checked = now
-        dv = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
-        if dv != self._data_version:
+        epoch = self.store.epoch()
+        if epoch != self._epoch:
             self.clear()
-            self._data_version = dv
+            self._epoch = epoch
 
     def clear(self) -> None:
         self._by_id.clear()

@@ -141,6 +141,16 @@ class EventStore(Protocol):
         """Several reads from one consistent snapshot (a no-op inside a transaction)."""
         ...
 
+    def epoch(self, *, check: bool = True) -> int:
+        """Changes whenever events may read differently other than by an append through this
+        store object (another writer committed, a rollback, an import, a lifecycle change):
+        what caches of read state are tagged with."""
+        ...
+
+    def on_append(self, listener: Callable[[str, str], None]) -> None:
+        """Have ``listener(stream_id, last_event_id)`` called after each append through this store."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
 
@@ -74,14 +75,15 @@ def age_cutoff(now: str, max_age: float) -> str:
 
 
 def _visibility(deleted: int, truncate_before: int, max_count: int | None, max_age: float | None, version: int,
-                now: str) -> tuple[int, str | None]:
-    """(lowest visible version, oldest visible recorded_at or None) for one stream's rules."""
+                clock: Callable[[], str]) -> tuple[int, str | None]:
+    """(lowest visible version, oldest visible recorded_at or None) for one stream's rules.
+    The clock is read only for a max-age rule: a fixed demo clock steps on every reading."""
     if deleted == TOMBSTONE:
         return _HIDE_ALL, None
     lowest = truncate_before
     if max_count is not None:
         lowest = max(lowest, version - max_count + 1)
-    return lowest, (age_cutoff(now, max_age) if max_age is not None else None)
+    return lowest, (age_cutoff(clock(), max_age) if max_age is not None else None)
 
 
 class _Transaction:
@@ -102,6 +104,7 @@ class _Transaction:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise _store_error(exc, store.path) from None
+            store._txn_serial += 1
         else:
             self.savepoint = f"evsh_sp{store._depth}"
             conn.execute(f"SAVEPOINT {self.savepoint}")
@@ -124,8 +127,8 @@ class _Transaction:
         finally:
             store._depth -= 1
 
-    @staticmethod
-    def _undo(conn: sqlite3.Connection, name: str | None) -> None:
+    def _undo(self, conn: sqlite3.Connection, name: str | None) -> None:
+        self.store._epoch += 1  # what was appended in it is gone: cached states may be ahead
         if name is None:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -188,6 +191,12 @@ class SQLiteEventStore:
             raise StoreError(f"cannot open {path}: {exc}") from None
         self._depth = 0
         self.lifecycle_changes = 0  # bumped when this connection changes stream lifecycle rules
+        # epoch(): what caches of read state key on (see there)
+        self._epoch = 0
+        self._data_version: int | None = None
+        self._txn_serial = 0  # outer write transactions begun
+        self._checked_txn = -1  # the write transaction in which data_version was last asked
+        self._append_listeners: list[weakref.WeakMethod] = []
         try:
             schema.check_and_upgrade(self.conn, path, creating=create)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -214,6 +223,33 @@ class SQLiteEventStore:
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    def epoch(self, *, check: bool = True) -> int:
+        """A number that changes whenever events may read differently for a reason other than an
+        append through this connection (which ``on_append`` listeners hear of): another
+        connection committed, a transaction here rolled back, an import, a lifecycle change.
+
+        Checking asks SQLite's ``data_version`` (one statement), at most once per write
+        transaction, since no other connection can commit while it is open. ``check=False``
+        returns the number as last known: what to tag fresh state with.
+        """
+        if check and not (self._depth and self._checked_txn == self._txn_serial):
+            dv = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if dv != self._data_version:
+                self._data_version = dv
+                self._epoch += 1
+            if self._depth:
+                self._checked_txn = self._txn_serial
+        return self._epoch
+
+    def on_append(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(stream_id, last_event_id)`` after each append through this connection
+        (inside its transaction). Held weakly: a bound method of a dropped object is forgotten."""
+        self._append_listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
+
+    def _lifecycle_changed(self) -> None:
+        self.lifecycle_changes += 1
+        self._epoch += 1
 
     # ------------------------------------------------------------------ writes
     def append(
@@ -278,6 +314,10 @@ class SQLiteEventStore:
                     (stream_id, category_of(stream_id), version, now, now),
                 )
                 result = tuple(recorded)
+                for ref in self._append_listeners:
+                    listener = ref()
+                    if listener is not None:
+                        listener(stream_id, recorded[-1].event_id)
                 for hook in hooks:
                     hook(conn, result)
                 return AppendResult(stream_id, version, result)
@@ -321,7 +361,7 @@ class SQLiteEventStore:
         ).fetchone()
         if rule is None:  # no such stream: nothing to query (a new stream's first command)
             return iter(())
-        lowest, oldest = _visibility(*rule, self.clock())
+        lowest, oldest = _visibility(*rule, self.clock)
         if lowest >= _HIDE_ALL:
             return iter(())
         if backwards:
@@ -389,8 +429,8 @@ class SQLiteEventStore:
             return None, None
         if len(rows) > RULES_IN_MEMORY:
             return None, _HIDDEN_SQL
-        now = self.clock()
-        rules = {r[5]: _visibility(*r[:5], now) for r in rows}
+        now = self.clock() if any(r[3] is not None for r in rows) else ""
+        rules = {r[5]: _visibility(*r[:5], lambda: now) for r in rows}
 
         def keep(row: tuple) -> bool:
             rule = rules.get(row[2])
@@ -416,7 +456,7 @@ class SQLiteEventStore:
             ).fetchone()
             if r is None:
                 return True
-            lowest, oldest = _visibility(*r, now)
+            lowest, oldest = _visibility(*r, lambda: now)
             return row[3] >= lowest and (oldest is None or row[7] >= oldest)
 
         return probe
@@ -519,6 +559,7 @@ class SQLiteEventStore:
         try:
             return self._import_rows(chunks)
         finally:
+            self._epoch += 1  # streams grew behind the append listeners' backs
             conn.execute(f"PRAGMA cache_size={int(cache)}")
 
     def _import_rows(self, chunks: Iterable[list[tuple]]) -> tuple[int, int]:
@@ -643,7 +684,7 @@ class SQLiteEventStore:
             )
         else:
             return None
-        self.lifecycle_changes += 1
+        self._lifecycle_changed()
         return sid
 
     def _load_versions(self, versions: dict[str, int], stream_ids: set[str], tombstones: set[str] | None = None) -> None:
@@ -718,7 +759,7 @@ class SQLiteEventStore:
                     (TOMBSTONE if hard else SOFT_DELETED, version + 1, stream_id),
                 )
                 conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
-                self.lifecycle_changes += 1
+                self._lifecycle_changed()
                 return self._lifecycle_event(
                     "StreamDeleted", {"stream_id": stream_id, "version": version, "hard": hard}
                 )
@@ -741,7 +782,7 @@ class SQLiteEventStore:
                     return None
                 conn.execute("UPDATE streams SET truncate_before=? WHERE stream_id=?", (before, stream_id))
                 conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
-                self.lifecycle_changes += 1
+                self._lifecycle_changed()
                 return self._lifecycle_event("StreamTruncated", {"stream_id": stream_id, "before": before})
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
@@ -759,7 +800,7 @@ class SQLiteEventStore:
                 conn.execute(
                     "UPDATE streams SET max_count=?, max_age=? WHERE stream_id=?", (max_count, max_age, stream_id)
                 )
-                self.lifecycle_changes += 1
+                self._lifecycle_changed()
                 return self._lifecycle_event(
                     "StreamMetadataChanged", {"stream_id": stream_id, "max_count": max_count, "max_age": max_age}
                 )
@@ -785,7 +826,7 @@ class SQLiteEventStore:
                         "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?",
                         (sid,),
                     ).fetchone()
-                    lowest, oldest = _visibility(*fresh, self.clock())
+                    lowest, oldest = _visibility(*fresh, self.clock)
                     # the newest event of the log stays (hidden): positions are max + 1, never reused
                     head = self.head_position()
                     cur = conn.execute(
