@@ -245,8 +245,8 @@ class EvshApp(App):
         lst.index = exact
         lst.reset(exact.total, 0)
         self._title()
-        if row is not None:
-            self.jump_key(row.record.position)
+        if row is not None:  # back to the same event, unless the user has moved on meanwhile
+            self.jump_key(row.record.position, unless_moved_from=0)
 
     def _show_source(self, index: RowIndex, row: int | None) -> None:
         lst = self.events
@@ -413,10 +413,14 @@ class EvshApp(App):
         self.push_screen(GotoScreen(self.events.source), done)
 
     @work(thread=True, exclusive=True, group="jump", exit_on_error=False)
-    def jump_key(self, key: int) -> None:
+    def jump_key(self, key: int, unless_moved_from: int | None = None) -> None:
         index = self.events.index
         row = self.browser.row_of_key(index, key)
-        self.call_from_thread(self.events.move_to, row)
+        self.call_from_thread(self._jump_to_row, row, unless_moved_from)
+
+    def _jump_to_row(self, row: int, unless_moved_from: int | None) -> None:
+        if unless_moved_from is None or self.events.cursor == unless_moved_from:
+            self.events.move_to(row)
 
     def action_find(self) -> None:
         from .screens.find import FindScreen
