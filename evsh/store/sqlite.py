@@ -280,19 +280,10 @@ class SQLiteEventStore:
         conn = self.conn
         try:
             with self.transaction():
-                row = conn.execute("SELECT version, deleted FROM streams WHERE stream_id=?", (stream_id,)).fetchone()
-                current = row[0] if row else 0
-                if row and row[1] == TOMBSTONE:
-                    raise StreamDeleted(
-                        f"stream {stream_id!r} was hard-deleted (a tombstone); it can never be written again"
-                    )
-                # a soft-deleted stream reads as no stream, and is written again after its last version
-                soft = bool(row and row[1] == SOFT_DELETED)
-                if not expected_matches(expected, current) and not (soft and expected_matches(expected, 0)):
-                    if self._already_stored(stream_id, ids, expected):
-                        return AppendResult(stream_id, current, (), idempotent=True)
-                    raise ConcurrencyError(stream_id, expected, current)
                 now = self.clock()
+                current = self._claim(stream_id, expected, len(events), now, ids)
+                if current is None:
+                    return AppendResult(stream_id, self.stream_version(stream_id), (), idempotent=True)
                 recorded = []
                 version = current
                 for eid, ev, (_, etype, data, meta) in zip(ids, events, encoded):
@@ -307,12 +298,6 @@ class SQLiteEventStore:
                         raise _IdTaken(eid)
                     recorded.append(RecordedEvent(cur.lastrowid, eid, stream_id, version, ev.type, ev.data,
                                                   ev.metadata, now))
-                conn.execute(
-                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)"
-                    " ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version,"
-                    " updated_at=excluded.updated_at, deleted=0",
-                    (stream_id, category_of(stream_id), version, now, now),
-                )
                 result = tuple(recorded)
                 for ref in self._append_listeners:
                     listener = ref()
@@ -330,6 +315,47 @@ class SQLiteEventStore:
             ) from None
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
+
+    def _claim(self, stream_id: str, expected: ExpectedVersion, count: int, now: str, ids: list[str]) -> int | None:
+        """Move the stream's version on by ``count`` when ``expected`` allows it (inside the
+        append's transaction); returns the version before. None: these ids are already stored
+        there (an idempotent re-send). Raises ConcurrencyError or StreamDeleted otherwise.
+
+        What commands expect (no stream, or the exact version they loaded) is checked and
+        written in one statement; the other cases read the stream's row first."""
+        conn = self.conn
+        if expected == NO_STREAM:
+            try:
+                conn.execute(
+                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)",
+                    (stream_id, category_of(stream_id), count, now, now),
+                )
+                return 0
+            except sqlite3.IntegrityError:
+                pass  # the stream exists (or was deleted): see below
+        elif type(expected) is int:
+            if conn.execute(
+                "UPDATE streams SET version=?, updated_at=? WHERE stream_id=? AND version=? AND deleted=0",
+                (expected + count, now, stream_id, expected),
+            ).rowcount:
+                return expected
+        row = conn.execute("SELECT version, deleted FROM streams WHERE stream_id=?", (stream_id,)).fetchone()
+        current = row[0] if row else 0
+        if row and row[1] == TOMBSTONE:
+            raise StreamDeleted(f"stream {stream_id!r} was hard-deleted (a tombstone); it can never be written again")
+        # a soft-deleted stream reads as no stream, and is written again after its last version
+        soft = bool(row and row[1] == SOFT_DELETED)
+        if not expected_matches(expected, current) and not (soft and expected_matches(expected, 0)):
+            if self._already_stored(stream_id, ids, expected):
+                return None
+            raise ConcurrencyError(stream_id, expected, current)
+        conn.execute(
+            "INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version,"
+            " updated_at=excluded.updated_at, deleted=0",
+            (stream_id, category_of(stream_id), current + count, now, now),
+        )
+        return current
 
     def _already_stored(self, stream_id: str, ids: list[str], expected: ExpectedVersion = ANY) -> bool:
         """True when these ids are stored, in this order, consecutively, in this stream, at the
