@@ -401,3 +401,25 @@ def test_a_store_made_by_an_older_evsh_is_upgraded_through_every_real_migration(
     assert cli("append", "note-1", "Noted", '{"n": 3}', "-e", "2").exit_code == 0
     assert json.loads(cli("streams", "--json").stdout)[0]["version"] == 3
     assert cli("--domain", "shop", "exec", "inventory", "p1", "add-stock", "--quantity", "2").exit_code == 0
+
+
+def test_the_head_inside_a_write_transaction_follows_appends_and_rollbacks(db_path):
+    store = open_store(db_path)
+    other = open_store(db_path)
+    store.append("a-1", [NewEvent("Happened", {})])
+    other.append("a-2", [NewEvent("Happened", {})])  # another connection, before the transaction
+    with store.transaction():
+        assert store.head_position() == 2
+        store.append("a-1", [NewEvent("Happened", {}), NewEvent("Happened", {})])
+        assert store.head_position() == 4
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                store.append("a-3", [NewEvent("Happened", {})])
+                assert store.head_position() == 5
+                raise RuntimeError("rolled back")
+        assert store.head_position() == 4
+        store.append("a-3", [NewEvent("Happened", {})])
+        assert store.head_position() == 5
+    other.append("a-2", [NewEvent("Happened", {})])
+    with store.transaction():
+        assert store.head_position() == 6

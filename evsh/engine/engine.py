@@ -297,7 +297,7 @@ class Engine:
                 if not emitted:
                     outcome.version = loaded
                     break
-                new = self._written(stream_id, [
+                new, changed = self._written(stream_id, [
                     NewEvent(es.name, data, {**meta_base, "schema_version": es.schema_version}, self.new_id())
                     for es, data in emitted
                 ])
@@ -305,7 +305,7 @@ class Engine:
                 append_hooks = [*self.append_hooks, *hooks]
                 if self.command_hooks:
                     def in_txn(conn: Any, recorded: Sequence[RecordedEvent], o: CommandOutcome = outcome) -> None:
-                        o.events, o.version = self._seen(recorded), recorded[-1].version
+                        o.events, o.version = self._seen(recorded, changed), recorded[-1].version
                         for hook in self.command_hooks:
                             hook(conn, o)
 
@@ -316,7 +316,7 @@ class Engine:
                     if attempt == attempts:
                         raise
                     continue
-                outcome.events, outcome.version = self._seen(res.events), res.version
+                outcome.events, outcome.version = self._seen(res.events, changed), res.version
                 if res.events:  # the aggregate as decided is the stream as written: keep it
                     self._keep(stream_id, agg, res.events[-1].event_id)
                 break
@@ -358,20 +358,22 @@ class Engine:
         meta.setdefault("schema_version", spec.schema_version if spec else 1)
         meta.setdefault("correlation_id", event_id or self.new_id())
         meta.setdefault("causation_id", meta["correlation_id"])
-        res = self.store.append(
-            stream_id, self._written(stream_id, [NewEvent(type, data, meta, event_id)]), expected_version,
-            hooks=list(self.append_hooks),
-        )
-        return res if not self.write_transforms else dataclasses.replace(res, events=self._seen(res.events))
+        new, _ = self._written(stream_id, [NewEvent(type, data, meta, event_id)])
+        res = self.store.append(stream_id, new, expected_version, hooks=list(self.append_hooks))
+        # as readers see it: decrypted, and an old type appended by hand comes out upcast
+        return dataclasses.replace(res, events=self._seen(res.events)) if self.write_transforms else res
 
-    def _written(self, stream_id: str, events: list[NewEvent]) -> list[NewEvent]:
+    def _written(self, stream_id: str, events: list[NewEvent]) -> tuple[list[NewEvent], bool]:
+        """The events as the write transforms make them, and whether any of them changed one."""
+        out = events
         for t in self.write_transforms:
-            events = [t(stream_id, ev) for ev in events]
-        return events
+            out = [t(stream_id, ev) for ev in out]
+        return out, any(a is not b for a, b in zip(out, events))
 
-    def _seen(self, events: tuple[RecordedEvent, ...]) -> tuple[RecordedEvent, ...]:
-        """Events just written, as readers will see them (decrypted) when something was transformed on the way in."""
-        if not self.write_transforms:
+    def _seen(self, events: tuple[RecordedEvent, ...], changed: bool = True) -> tuple[RecordedEvent, ...]:
+        """Events just written, as readers will see them (decrypted) when something was transformed
+        on the way in. A command's events are of current types: unchanged, they read as written."""
+        if not (changed and self.write_transforms):
             return events
         return tuple(v for v in map(self.view, events) if v is not None)
 

@@ -197,6 +197,7 @@ class SQLiteEventStore:
         self._txn_serial = 0  # outer write transactions begun
         self._checked_txn = -1  # the write transaction in which data_version was last asked
         self._append_listeners: list[weakref.WeakMethod] = []
+        self._head: tuple[tuple[int, int], int] | None = None  # ((write transaction, epoch), head position)
         try:
             schema.check_and_upgrade(self.conn, path, creating=create)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -299,6 +300,9 @@ class SQLiteEventStore:
                     recorded.append(RecordedEvent(cur.lastrowid, eid, stream_id, version, ev.type, ev.data,
                                                   ev.metadata, now))
                 result = tuple(recorded)
+                known = self._head
+                if known is not None and known[0] == (self._txn_serial, self._epoch):
+                    self._head = (known[0], recorded[-1].position)
                 for ref in self._append_listeners:
                     listener = ref()
                     if listener is not None:
@@ -556,8 +560,18 @@ class SQLiteEventStore:
         return row[0] if row else 0
 
     def head_position(self) -> int:
-        """The last position handed out: it never goes back (a scavenge keeps the newest event)."""
-        return self.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+        """The last position handed out: it never goes back (a scavenge keeps the newest event).
+
+        Inside a write transaction it is remembered (no one else can append meanwhile, and this
+        connection's appends move it on): reactors ask for it several times per command."""
+        if self._depth:
+            known = self._head
+            if known is not None and known[0] == (self._txn_serial, self._epoch):
+                return known[1]
+        head = self.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+        if self._depth:
+            self._head = ((self._txn_serial, self._epoch), head)
+        return head
 
     def event_by_id(self, event_id: str) -> RecordedEvent | None:
         row = self.conn.execute(
@@ -582,6 +596,7 @@ class SQLiteEventStore:
         # 2 MB page cache every insert misses; 256 MB keeps a million-event index in memory
         cache = conn.execute("PRAGMA cache_size").fetchone()[0]
         conn.execute("PRAGMA cache_size=-262144")
+        self._epoch += 1  # what is remembered of the store (its head) goes out of date as rows go in
         try:
             return self._import_rows(chunks)
         finally:
