@@ -423,3 +423,13 @@ def test_the_head_inside_a_write_transaction_follows_appends_and_rollbacks(db_pa
     other.append("a-2", [NewEvent("Happened", {})])
     with store.transaction():
         assert store.head_position() == 6
+
+
+def test_a_deletion_inside_a_write_transaction_hides_the_stream_from_the_next_log_read(db_path):
+    store = open_store(db_path)
+    store.append("a-1", [NewEvent("Happened", {})])
+    store.append("a-2", [NewEvent("Happened", {})])
+    with store.transaction():
+        assert [e.stream_id for e in store.read_all()] == ["a-1", "a-2"]  # no rules: remembered
+        store.delete_stream("a-1")
+        assert [e.stream_id for e in store.read_all() if not e.stream_id.startswith("$")] == ["a-2"]

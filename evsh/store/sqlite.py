@@ -198,6 +198,7 @@ class SQLiteEventStore:
         self._checked_txn = -1  # the write transaction in which data_version was last asked
         self._append_listeners: list[weakref.WeakMethod] = []
         self._head: tuple[tuple[int, int], int] | None = None  # ((write transaction, epoch), head position)
+        self._rules_absent: int | None = None  # the epoch at which no stream had lifecycle rules
         try:
             schema.check_and_upgrade(self.conn, path, creating=create)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -449,13 +450,20 @@ class SQLiteEventStore:
         )
 
     def _visibility_plan(self) -> tuple[Keep | None, str | None]:
-        """(Python row filter, SQL condition): how a read over many streams hides what lifecycle rules hide."""
+        """(Python row filter, SQL condition): how a read over many streams hides what lifecycle rules hide.
+
+        That no stream has rules is remembered inside write transactions until the epoch moves
+        (only a lifecycle change makes rules): inline reactors read the log several times per command."""
+        if self._depth and self._rules_absent == self.epoch():
+            return None, None
         rows = self.conn.execute(
             f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM streams WHERE {_RULES_WHERE}"
             " LIMIT ?",
             (RULES_IN_MEMORY + 1,),
         ).fetchall()
         if not rows:
+            if self._depth:
+                self._rules_absent = self.epoch()
             return None, None
         if len(rows) > RULES_IN_MEMORY:
             return None, _HIDDEN_SQL
