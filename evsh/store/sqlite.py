@@ -244,6 +244,12 @@ class SQLiteEventStore:
                 self._checked_txn = self._txn_serial
         return self._epoch
 
+    def write_token(self) -> tuple[int, int] | None:
+        """The current write transaction and epoch (None outside one). What was read or written
+        under one token still holds while the token is the same: no one else can write during
+        the transaction, and a rollback moves the epoch."""
+        return (self._txn_serial, self._epoch) if self._depth else None
+
     def on_append(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(stream_id, last_event_id)`` after each append through this connection
         (inside its transaction). Held weakly: a bound method of a dropped object is forgotten."""
@@ -302,7 +308,7 @@ class SQLiteEventStore:
                                                   ev.metadata, now))
                 result = tuple(recorded)
                 known = self._head
-                if known is not None and known[0] == (self._txn_serial, self._epoch):
+                if known is not None and known[0] == self.write_token():
                     self._head = (known[0], recorded[-1].position)
                 for ref in self._append_listeners:
                     listener = ref()
@@ -572,13 +578,13 @@ class SQLiteEventStore:
 
         Inside a write transaction it is remembered (no one else can append meanwhile, and this
         connection's appends move it on): reactors ask for it several times per command."""
-        if self._depth:
-            known = self._head
-            if known is not None and known[0] == (self._txn_serial, self._epoch):
-                return known[1]
+        token = self.write_token()
+        known = self._head
+        if token is not None and known is not None and known[0] == token:
+            return known[1]
         head = self.conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
-        if self._depth:
-            self._head = ((self._txn_serial, self._epoch), head)
+        if token is not None:
+            self._head = (token, head)
         return head
 
     def event_by_id(self, event_id: str) -> RecordedEvent | None:
