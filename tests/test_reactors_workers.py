@@ -52,6 +52,8 @@ def test_two_worker_processes_never_handle_one_event_twice(tmp_path):
     workers = [subprocess.Popen([*cmd, "--worker", f"w{i}"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for i in (1, 2)]
     try:
+        for w in workers:  # both are following (a Ctrl-C before that would abort a worker)
+            assert "following" in w.stderr.readline()
         _orders(engine, 30, 30)  # more arrive while the workers run
         deadline = time.monotonic() + 180
         while not _settled(db, 60):

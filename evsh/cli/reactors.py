@@ -149,6 +149,9 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     echo = click.echo
+    if follow:  # from here on Ctrl-C is a clean stop; scripts may wait for this line
+        echo(f"evsh: following {', '.join(names) or 'all reactors'}; Ctrl-C stops after the current batch",
+             err=True)
 
     def on_batch(name: str, count: int, position: int) -> None:
         if follow and count:
