@@ -43,7 +43,9 @@ def test_a_new_store_is_one_file_in_wal_mode_at_the_latest_schema(db_path):
         assert c.execute("PRAGMA user_version").fetchone()[0] == schema.latest_version()
         assert c.execute("SELECT value FROM evsh_meta WHERE key='format'").fetchone()[0] == "evsh-event-store"
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"events", "streams", "checkpoints", "evsh_meta"} <= tables
+        assert {"events", "stream_rules", "checkpoints", "evsh_meta"} <= tables
+        views = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='view'")}
+        assert "streams" in views  # every stream, derived from the events, for `evsh sql`
     finally:
         c.close()
 
@@ -387,8 +389,9 @@ def test_a_store_made_by_an_older_evsh_is_upgraded_through_every_real_migration(
         "INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at) VALUES (?,?,?,?,?,?,?)",
         [(str(uuid.uuid4()), "note-1", n, "Noted", json.dumps({"n": n}), "{}", at) for n in (1, 2)],
     )
-    c.execute("INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)",
-              ("note-1", "note", 2, at, at))
+    if "streams" in {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+        c.execute("INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)",
+                  ("note-1", "note", 2, at, at))
     c.close()
     monkeypatch.setattr(schema, "MIGRATIONS", full)
     r = cli("read", "note-1", "--json")  # a read-only command upgrades it too
@@ -433,3 +436,48 @@ def test_a_deletion_inside_a_write_transaction_hides_the_stream_from_the_next_lo
         assert [e.stream_id for e in store.read_all()] == ["a-1", "a-2"]  # no rules: remembered
         store.delete_stream("a-1")
         assert [e.stream_id for e in store.read_all() if not e.stream_id.startswith("$")] == ["a-2"]
+
+
+def test_streams_kept_as_rows_by_an_older_evsh_keep_their_versions_and_rules(db_path, monkeypatch):
+    """Stores from before streams were derived from their events: plain rows go, rules stay."""
+    full = list(schema.MIGRATIONS)
+    monkeypatch.setattr(schema, "MIGRATIONS", full[:-1])
+    open_store(db_path).close()
+    c = raw(db_path)  # what that evsh left after deleting order-2, truncating order-3 and a scavenge
+    at = "2025-01-01T00:00:00.000000Z"
+    c.executemany(
+        "INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at) VALUES (?,?,?,?,?,?,?)",
+        [(str(uuid.uuid4()), sid, v, "Happened", "{}", "{}", at) for sid, v in
+         (("order-1", 1), ("order-1", 2), ("order-3", 3))],
+    )
+    c.executemany(
+        "INSERT INTO streams (stream_id, category, version, created_at, updated_at, deleted, truncate_before)"
+        " VALUES (?,?,?,?,?,?,?)",
+        [("order-1", "order", 2, at, at, 0, 0), ("order-2", "order", 1, at, at, 1, 2),
+         ("order-3", "order", 3, at, at, 0, 3)],
+    )
+    c.commit()
+    c.close()
+    monkeypatch.setattr(schema, "MIGRATIONS", full)
+    with open_store(db_path) as s:
+        assert [(i.stream_id, i.version) for i in s.streams("order")] == [("order-1", 2), ("order-3", 3)]
+        assert [e.version for e in s.read_stream("order-3")] == [3]
+        assert s.stream_version("order-2") == 1
+        res = s.append("order-2", [NewEvent("Placed", {})], "no-stream")  # written again after its last version
+        assert res.version == 2
+        assert s.append("order-1", [NewEvent("Shipped", {})], 2).version == 3
+        rows = dict(s.conn.execute("SELECT stream_id, version FROM streams WHERE category = 'order'").fetchall())
+        assert rows == {"order-1": 3, "order-2": 2, "order-3": 3}
+        rules = {r[0] for r in s.conn.execute("SELECT stream_id FROM stream_rules")}
+        assert rules == {"order-2", "order-3"}
+
+
+def test_a_plain_append_writes_its_events_and_nothing_else(db_path):
+    with open_store(db_path) as s:
+        s.append("order-1", [NewEvent("Placed", {})])
+        before = s.conn.total_changes
+        s.append("order-1", [NewEvent("Paid", {})], 1)
+        assert s.conn.total_changes - before == 1
+        assert [(i.stream_id, i.version) for i in s.streams()] == [("order-1", 2)]
+        info = s.stream_info("order-1")
+        assert info["version"] == 2 and info["state"] == "live" and info["created_at"] <= info["updated_at"]

@@ -78,17 +78,9 @@ class EvshCompleter(Completer):
         return [(p.option, ("required " if p.required else "") + T.describe(p.hint)) for p in spec.params]
 
     def stream_ids(self, prefix: str) -> list[str]:
-        """Stream ids starting with ``prefix`` (a range scan on the primary key, at most MAX_IDS)."""
+        """Stream ids starting with ``prefix`` (a range scan of the store's streams, at most MAX_IDS)."""
         try:
-            store = self.app.store()
-            conn = getattr(store, "conn", None)
-            if conn is None:
-                return [s.stream_id for s in store.streams(limit=MAX_IDS) if s.stream_id.startswith(prefix)]
-            rows = conn.execute(
-                "SELECT stream_id FROM streams WHERE stream_id >= ? AND stream_id < ? ORDER BY stream_id LIMIT ?",
-                (prefix, prefix + "\U0010ffff", MAX_IDS),
-            ).fetchall()
-            return [r[0] for r in rows]
+            return [s.stream_id for s in self.app.store().streams(prefix=prefix, limit=MAX_IDS)]
         except Exception:  # no store yet, or it is busy: no suggestions rather than an error
             return []
 

@@ -164,11 +164,42 @@ CREATE TABLE metrics (
 ) WITHOUT ROWID;
 """
 
+# Streams are known from their events: a stream's version is its last event's (the events'
+# (stream_id, version) index answers), so an append writes no row besides its events. Only
+# streams with lifecycle rules (deleted, truncated, max-count, max-age) keep a row, whose version
+# appends still move (the rules need it, and a deleted stream's events may be scavenged away).
+# The `streams` view gives every stream as the table used to, for `evsh sql` and older scripts.
+_DERIVED_STREAMS = """
+DELETE FROM streams
+    WHERE NOT (deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL);
+ALTER TABLE streams RENAME TO stream_rules;
+CREATE VIEW streams AS
+SELECT g.stream_id AS stream_id,
+       CASE WHEN instr(g.stream_id, '-') > 0 THEN substr(g.stream_id, 1, instr(g.stream_id, '-') - 1)
+            ELSE g.stream_id END AS category,
+       max(g.version, coalesce(r.version, 0)) AS version,
+       coalesce(r.created_at, g.created_at) AS created_at,
+       coalesce(r.updated_at, g.updated_at) AS updated_at,
+       coalesce(r.deleted, 0) AS deleted,
+       coalesce(r.truncate_before, 0) AS truncate_before,
+       r.max_count AS max_count,
+       r.max_age AS max_age
+FROM (SELECT e.stream_id AS stream_id, max(e.version) AS version, e.recorded_at AS updated_at,
+             (SELECT f.recorded_at FROM events f WHERE f.stream_id = e.stream_id ORDER BY f.version LIMIT 1)
+                 AS created_at
+      FROM events e GROUP BY e.stream_id) g
+LEFT JOIN stream_rules r ON r.stream_id = g.stream_id
+UNION ALL
+SELECT stream_id, category, version, created_at, updated_at, deleted, truncate_before, max_count, max_age
+FROM stream_rules r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = r.stream_id);
+"""
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _V1),
     lambda conn: run_script(conn, _LONG_LIVED),
     lambda conn: run_script(conn, _PROJECTIONS),
     lambda conn: run_script(conn, _REACTORS),
+    lambda conn: run_script(conn, _DERIVED_STREAMS),
 ]
 
 # Features added by later work register their migrations here, in order, at import time of

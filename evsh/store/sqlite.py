@@ -61,10 +61,25 @@ Keep = Callable[[tuple], bool]
 # beyond it (a store that deleted many streams), SQL filters with one primary-key probe per row.
 RULES_IN_MEMORY = 2000
 _HIDDEN_SQL = (
-    "NOT EXISTS (SELECT 1 FROM streams s WHERE s.stream_id = events.stream_id AND ("
+    "NOT EXISTS (SELECT 1 FROM stream_rules s WHERE s.stream_id = events.stream_id AND ("
     "s.deleted = 2 OR events.version < s.truncate_before"
     " OR (s.max_count IS NOT NULL AND events.version <= s.version - s.max_count)"
     " OR (s.max_age IS NOT NULL AND events.recorded_at < strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || s.max_age || ' seconds'))))"
+)
+
+
+# A stream's (version, deleted state or None, has a rules row): its rules row when it has one
+# (appends keep that row's version), else its last event's version (0: no such stream).
+_STATE_SQL = (
+    "SELECT coalesce(r.version, (SELECT max(version) FROM events WHERE stream_id = ?1), 0), r.deleted,"
+    " r.stream_id IS NOT NULL FROM (SELECT 1) LEFT JOIN stream_rules r ON r.stream_id = ?1"
+)
+
+
+# A stream's (last version, its time, the first stored event's time) from its events (None: no events).
+_SPAN_SQL = (
+    "SELECT max(version), recorded_at, (SELECT f.recorded_at FROM events f WHERE f.stream_id = ?1"
+    " ORDER BY f.version LIMIT 1) FROM events WHERE stream_id = ?1"
 )
 
 
@@ -328,44 +343,27 @@ class SQLiteEventStore:
             raise _store_error(exc, self.path) from None
 
     def _claim(self, stream_id: str, expected: ExpectedVersion, count: int, now: str, ids: list[str]) -> int | None:
-        """Move the stream's version on by ``count`` when ``expected`` allows it (inside the
-        append's transaction); returns the version before. None: these ids are already stored
-        there (an idempotent re-send). Raises ConcurrencyError or StreamDeleted otherwise.
+        """Check ``expected`` against the stream (inside the append's transaction) and return its
+        version before the append. None: these ids are already stored there (an idempotent
+        re-send). Raises ConcurrencyError or StreamDeleted otherwise.
 
-        What commands expect (no stream, or the exact version they loaded) is checked and
-        written in one statement; the other cases read the stream's row first."""
+        A stream is its events: only one with lifecycle rules has a row to move on, so a plain
+        append writes its events and nothing else (one page less per commit)."""
         conn = self.conn
-        if expected == NO_STREAM:
-            try:
-                conn.execute(
-                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)",
-                    (stream_id, category_of(stream_id), count, now, now),
-                )
-                return 0
-            except sqlite3.IntegrityError:
-                pass  # the stream exists (or was deleted): see below
-        elif type(expected) is int:
-            if conn.execute(
-                "UPDATE streams SET version=?, updated_at=? WHERE stream_id=? AND version=? AND deleted=0",
-                (expected + count, now, stream_id, expected),
-            ).rowcount:
-                return expected
-        row = conn.execute("SELECT version, deleted FROM streams WHERE stream_id=?", (stream_id,)).fetchone()
-        current = row[0] if row else 0
-        if row and row[1] == TOMBSTONE:
+        current, deleted, ruled = conn.execute(_STATE_SQL, (stream_id,)).fetchone()
+        if deleted == TOMBSTONE:
             raise StreamDeleted(f"stream {stream_id!r} was hard-deleted (a tombstone); it can never be written again")
         # a soft-deleted stream reads as no stream, and is written again after its last version
-        soft = bool(row and row[1] == SOFT_DELETED)
+        soft = deleted == SOFT_DELETED
         if not expected_matches(expected, current) and not (soft and expected_matches(expected, 0)):
             if self._already_stored(stream_id, ids, expected):
                 return None
             raise ConcurrencyError(stream_id, expected, current)
-        conn.execute(
-            "INSERT INTO streams (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)"
-            " ON CONFLICT(stream_id) DO UPDATE SET version=excluded.version,"
-            " updated_at=excluded.updated_at, deleted=0",
-            (stream_id, category_of(stream_id), current + count, now, now),
-        )
+        if ruled:  # the rules need the version (max-count), and it outlives scavenged events
+            conn.execute(
+                "UPDATE stream_rules SET version=?, updated_at=?, deleted=0 WHERE stream_id=?",
+                (current + count, now, stream_id),
+            )
         return current
 
     def _already_stored(self, stream_id: str, ids: list[str], expected: ExpectedVersion = ANY) -> bool:
@@ -394,11 +392,10 @@ class SQLiteEventStore:
     ) -> Iterator[RecordedEvent]:
         check_stream_id(stream_id, reserved_ok=True)
         rule = self.conn.execute(
-            "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?", (stream_id,)
+            "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?",
+            (stream_id,),
         ).fetchone()
-        if rule is None:  # no such stream: nothing to query (a new stream's first command)
-            return iter(())
-        lowest, oldest = _visibility(*rule, self.clock)
+        lowest, oldest = _visibility(*rule, self.clock) if rule is not None else (0, None)
         if lowest >= _HIDE_ALL:
             return iter(())
         if backwards:
@@ -463,7 +460,7 @@ class SQLiteEventStore:
         if self._depth and self._rules_absent == self.epoch():
             return None, None
         rows = self.conn.execute(
-            f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM streams WHERE {_RULES_WHERE}"
+            f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM stream_rules WHERE {_RULES_WHERE}"
             " LIMIT ?",
             (RULES_IN_MEMORY + 1,),
         ).fetchall()
@@ -496,7 +493,7 @@ class SQLiteEventStore:
 
         def probe(row: tuple) -> bool:
             r = conn.execute(
-                "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?", (row[2],)
+                "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?", (row[2],)
             ).fetchone()
             if r is None:
                 return True
@@ -543,26 +540,35 @@ class SQLiteEventStore:
     ) -> Iterator[StreamInfo]:
         """Live streams in id order, paged by key; optionally of one category or with an id prefix.
 
-        A category's streams are one range of the key ("order" and "order-..." up to "order."), as
-        are an id prefix's, so no index on category is needed (one page less per new stream).
+        Streams are read from the events' (stream_id, version) index: a category's streams are
+        one range of it ("order" and "order-..." up to "order."), as are an id prefix's. The
+        times are the first and the last stored event's; deleted streams are left out.
         """
         low, high, where, extra = "", None, "", ()
         if category is not None:
-            low, high, where, extra = category, category + ".", " AND category = ?", (category,)
+            low, high = category, category + "."
+            where, extra = " AND (e.stream_id = ? OR substr(e.stream_id, 1, ?) = ?)", (category, len(category) + 1,
+                                                                                       category + "-")
         if prefix:
             low, high = max(low, prefix), min(high or "\U0010ffff", prefix + "\U0010ffff")
         remaining = limit if limit is not None else -1
-        cursor = after or ""
+        cursor = after
         while remaining != 0:
             page = PAGE if remaining < 0 else min(PAGE, remaining)
+            # one lower bound only: given two, SQLite ranges the index on one and scans on from there
+            above, bound = (">", cursor) if cursor is not None and cursor >= low else (">=", low)
             rows = self.conn.execute(
-                "SELECT stream_id, category, version, created_at, updated_at FROM streams"
-                f" WHERE stream_id >= ? AND stream_id > ?{' AND stream_id < ?' if high else ''}{where}"
-                " AND deleted = 0 ORDER BY stream_id LIMIT ?",
-                (low, cursor, *((high,) if high else ()), *extra, page),
+                "SELECT g.stream_id, g.version,"
+                " (SELECT f.recorded_at FROM events f WHERE f.stream_id = g.stream_id ORDER BY f.version LIMIT 1),"
+                " (SELECT l.recorded_at FROM events l WHERE l.stream_id = g.stream_id AND l.version = g.version)"
+                " FROM (SELECT e.stream_id AS stream_id, max(e.version) AS version FROM events e"
+                f" WHERE e.stream_id {above} ?{' AND e.stream_id < ?' if high else ''}{where}"
+                " GROUP BY e.stream_id HAVING NOT EXISTS (SELECT 1 FROM stream_rules r"
+                " WHERE r.stream_id = e.stream_id AND r.deleted > 0) ORDER BY e.stream_id LIMIT ?) g",
+                (bound, *((high,) if high else ()), *extra, page),
             ).fetchall()
-            for r in rows:
-                yield StreamInfo(*r)
+            for sid, version, first_at, last_at in rows:
+                yield StreamInfo(sid, category_of(sid), version, first_at, last_at)
             if len(rows) < page:
                 return
             cursor = rows[-1][0]
@@ -570,8 +576,7 @@ class SQLiteEventStore:
                 remaining -= len(rows)
 
     def stream_version(self, stream_id: str) -> int:
-        row = self.conn.execute("SELECT version FROM streams WHERE stream_id=?", (stream_id,)).fetchone()
-        return row[0] if row else 0
+        return self.conn.execute(_STATE_SQL, (stream_id,)).fetchone()[0]
 
     def head_position(self) -> int:
         """The last position handed out: it never goes back (a scavenge keeps the newest event).
@@ -622,6 +627,7 @@ class SQLiteEventStore:
         written = skipped = 0
         versions: dict[str, int] = {}
         tombstones: set[str] = set()
+        ruled: set[str] = set()  # streams with a rules row
         insert = (
             "INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at)"
             " VALUES (?,?,?,?,?,?,?)"
@@ -638,20 +644,22 @@ class SQLiteEventStore:
             except sqlite3.IntegrityError:
                 raise IdConflict(self._explain_clash(chunk)) from None
             written += len(fresh)
-            conn.executemany(
-                "INSERT INTO streams (stream_id, category, version, created_at, updated_at, truncate_before)"
+            conn.executemany(  # a plain stream is its events; one with rules, or truncated, keeps a row
+                "INSERT INTO stream_rules (stream_id, category, version, created_at, updated_at, truncate_before)"
                 " VALUES (?,?,?,?,?,?) ON CONFLICT(stream_id) DO UPDATE SET"
                 " version=excluded.version, updated_at=excluded.updated_at,"
                 " deleted=CASE WHEN deleted=1 THEN 0 ELSE deleted END",
-                [(sid, category_of(sid), v, first, last, tb) for sid, (v, first, last, tb) in touched.items()],
+                [(sid, category_of(sid), v, first, last, tb) for sid, (v, first, last, tb) in touched.items()
+                 if tb or sid in ruled],
             )
+            ruled.update(sid for sid, t in touched.items() if t[3])
             fresh.clear()
             touched.clear()
 
         try:
             with self.transaction():
                 for chunk in chunks:
-                    self._load_versions(versions, {r[2] for r in chunk if r[2] not in versions}, tombstones)
+                    self._load_versions(versions, {r[2] for r in chunk if r[2] not in versions}, tombstones, ruled)
                     for line, eid, sid, ver, etype, data, meta, at in chunk:
                         current = versions[sid]
                         if ver <= current:
@@ -687,13 +695,11 @@ class SQLiteEventStore:
                             flush(chunk)
                             target = self._import_lifecycle(etype, codec.loads(data), at)
                             if target is not None:
-                                row = conn.execute(
-                                    "SELECT version, deleted FROM streams WHERE stream_id=?", (target,)
-                                ).fetchone()
-                                if row is not None:
-                                    versions[target] = row[0]
-                                    if row[1] == TOMBSTONE:
-                                        tombstones.add(target)
+                                version, deleted, _ = conn.execute(_STATE_SQL, (target,)).fetchone()
+                                versions[target] = version
+                                ruled.add(target)
+                                if deleted == TOMBSTONE:
+                                    tombstones.add(target)
                     flush(chunk)
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
@@ -705,36 +711,37 @@ class SQLiteEventStore:
         if not isinstance(sid, str):
             return None
         conn = self.conn
-        row = conn.execute("SELECT version FROM streams WHERE stream_id=?", (sid,)).fetchone()
+        row = self._rules_row(sid)
         if etype == "StreamDeleted" and type(data.get("version")) is int:
             version = data["version"]
             state = TOMBSTONE if data.get("hard") else SOFT_DELETED
             if row is None:
                 conn.execute(
-                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at, deleted, truncate_before)"
+                    "INSERT INTO stream_rules (stream_id, category, version, created_at, updated_at, deleted,"
+                    " truncate_before)"
                     " VALUES (?,?,?,?,?,?,?)",
                     (sid, category_of(sid), version, at, at, state, version + 1),
                 )
             else:
                 conn.execute(
-                    "UPDATE streams SET deleted=?, truncate_before=max(truncate_before, ?) WHERE stream_id=?",
+                    "UPDATE stream_rules SET deleted=?, truncate_before=max(truncate_before, ?) WHERE stream_id=?",
                     (state, version + 1, sid),
                 )
         elif etype == "StreamTruncated" and type(data.get("before")) is int:
             before = data["before"]
             if row is None:
                 conn.execute(
-                    "INSERT INTO streams (stream_id, category, version, created_at, updated_at, truncate_before)"
+                    "INSERT INTO stream_rules (stream_id, category, version, created_at, updated_at, truncate_before)"
                     " VALUES (?,?,?,?,?,?)",
                     (sid, category_of(sid), before - 1, at, at, before),
                 )
             else:
                 conn.execute(
-                    "UPDATE streams SET truncate_before=max(truncate_before, ?) WHERE stream_id=?", (before, sid)
+                    "UPDATE stream_rules SET truncate_before=max(truncate_before, ?) WHERE stream_id=?", (before, sid)
                 )
         elif etype == "StreamMetadataChanged" and row is not None:
             conn.execute(
-                "UPDATE streams SET max_count=?, max_age=? WHERE stream_id=?",
+                "UPDATE stream_rules SET max_count=?, max_age=? WHERE stream_id=?",
                 (data.get("max_count"), data.get("max_age"), sid),
             )
         else:
@@ -742,17 +749,24 @@ class SQLiteEventStore:
         self._lifecycle_changed()
         return sid
 
-    def _load_versions(self, versions: dict[str, int], stream_ids: set[str], tombstones: set[str] | None = None) -> None:
+    def _load_versions(self, versions: dict[str, int], stream_ids: set[str], tombstones: set[str],
+                       ruled: set[str]) -> None:
         ids = list(stream_ids)
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
             for sid in part:
                 versions[sid] = 0
-            for sid, ver, deleted in self.conn.execute(
-                f"SELECT stream_id, version, deleted FROM streams WHERE stream_id IN ({','.join('?' * len(part))})", part
+            for sid, ver in self.conn.execute(
+                f"SELECT stream_id, max(version) FROM events WHERE stream_id IN ({marks}) GROUP BY stream_id", part
             ):
                 versions[sid] = ver
-                if deleted == TOMBSTONE and tombstones is not None:
+            for sid, ver, deleted in self.conn.execute(
+                f"SELECT stream_id, version, deleted FROM stream_rules WHERE stream_id IN ({marks})", part
+            ):
+                versions[sid] = ver
+                ruled.add(sid)
+                if deleted == TOMBSTONE:
                     tombstones.add(sid)
 
     def _explain_clash(self, chunk: list[tuple]) -> str:
@@ -771,11 +785,14 @@ class SQLiteEventStore:
         """A stream's version and lifecycle settings, deleted streams included (None: never written)."""
         row = self.conn.execute(
             "SELECT stream_id, category, version, created_at, updated_at, deleted, truncate_before, max_count, max_age"
-            " FROM streams WHERE stream_id=?",
+            " FROM stream_rules WHERE stream_id=?",
             (stream_id,),
         ).fetchone()
         if row is None:
-            return None
+            version, last_at, first_at = self.conn.execute(_SPAN_SQL, (stream_id,)).fetchone()
+            if version is None:
+                return None
+            row = (stream_id, category_of(stream_id), version, first_at, last_at, LIVE, 0, None, None)
         state = {LIVE: "live", SOFT_DELETED: "soft-deleted", TOMBSTONE: "hard-deleted"}[row[5]]
         return {
             "stream_id": row[0], "category": row[1], "version": row[2], "created_at": row[3], "updated_at": row[4],
@@ -787,10 +804,25 @@ class SQLiteEventStore:
         res = self.append(LIFECYCLE_STREAM, [NewEvent(type_, data, {"schema_version": 1})])
         return res.events[0]
 
+    def _rules_row(self, stream_id: str) -> tuple[int, int, int] | None:
+        """The stream's rules row as (version, deleted, truncate_before), made from its events when
+        it has none yet (a lifecycle change is about to give it rules). None: no such stream."""
+        conn = self.conn
+        sql = "SELECT version, deleted, truncate_before FROM stream_rules WHERE stream_id=?"
+        row = conn.execute(sql, (stream_id,)).fetchone()
+        if row is None:
+            version, last_at, first_at = conn.execute(_SPAN_SQL, (stream_id,)).fetchone()
+            if version is None:
+                return None
+            conn.execute(
+                "INSERT INTO stream_rules (stream_id, category, version, created_at, updated_at) VALUES (?,?,?,?,?)",
+                (stream_id, category_of(stream_id), version, first_at, last_at),
+            )
+            row = conn.execute(sql, (stream_id,)).fetchone()
+        return row
+
     def _existing(self, stream_id: str) -> tuple[int, int, int]:
-        row = self.conn.execute(
-            "SELECT version, deleted, truncate_before FROM streams WHERE stream_id=?", (stream_id,)
-        ).fetchone()
+        row = self._rules_row(stream_id)
         if row is None:
             raise BadInput(f"no stream {stream_id!r}")
         if row[1] == TOMBSTONE:
@@ -810,7 +842,7 @@ class SQLiteEventStore:
                 if deleted == SOFT_DELETED and not hard:
                     return None
                 conn.execute(
-                    "UPDATE streams SET deleted=?, truncate_before=? WHERE stream_id=?",
+                    "UPDATE stream_rules SET deleted=?, truncate_before=? WHERE stream_id=?",
                     (TOMBSTONE if hard else SOFT_DELETED, version + 1, stream_id),
                 )
                 conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
@@ -835,7 +867,7 @@ class SQLiteEventStore:
                     )
                 if before <= current:
                     return None
-                conn.execute("UPDATE streams SET truncate_before=? WHERE stream_id=?", (before, stream_id))
+                conn.execute("UPDATE stream_rules SET truncate_before=? WHERE stream_id=?", (before, stream_id))
                 conn.execute("DELETE FROM snapshots WHERE stream_id=?", (stream_id,))
                 self._lifecycle_changed()
                 return self._lifecycle_event("StreamTruncated", {"stream_id": stream_id, "before": before})
@@ -853,7 +885,7 @@ class SQLiteEventStore:
             with self.transaction() as conn:
                 self._existing(stream_id)
                 conn.execute(
-                    "UPDATE streams SET max_count=?, max_age=? WHERE stream_id=?", (max_count, max_age, stream_id)
+                    "UPDATE stream_rules SET max_count=?, max_age=? WHERE stream_id=?", (max_count, max_age, stream_id)
                 )
                 self._lifecycle_changed()
                 return self._lifecycle_event(
@@ -869,7 +901,7 @@ class SQLiteEventStore:
         ``on_stream(done, total, removed)`` reports progress. Positions are never reused.
         """
         rows = self.conn.execute(
-            f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM streams WHERE {_RULES_WHERE}"
+            f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM stream_rules WHERE {_RULES_WHERE}"
         ).fetchall()
         before = self.file_size()
         removed = 0
@@ -878,7 +910,7 @@ class SQLiteEventStore:
                 with self.transaction() as conn:
                     # re-read under the write lock: a writer may have changed the stream meanwhile
                     fresh = conn.execute(
-                        "SELECT deleted, truncate_before, max_count, max_age, version FROM streams WHERE stream_id=?",
+                        "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?",
                         (sid,),
                     ).fetchone()
                     lowest, oldest = _visibility(*fresh, self.clock)

@@ -177,47 +177,59 @@ class Browser:
             return self.store.head_position()
 
     def categories(self) -> list[tuple[str, int]]:
+        """(category, live streams) for every category, from the events' (stream_id, version) index."""
+        sql, params = self._streams_sql(None, "", times=False)
         return [(c, n) for c, n in self._side_rows(
-            f"SELECT category, count(*) FROM streams WHERE {self._live()} GROUP BY category ORDER BY category")]
+            "SELECT substr(stream_id, 1, instr(stream_id || '-', '-') - 1) AS category, count(*)"
+            f" FROM ({sql}) GROUP BY category ORDER BY category", params)]
 
-    def _live(self) -> str:
-        """Deleted streams are left out of listings (a store from before stream deletion has none)."""
-        if not hasattr(self, "_has_deleted"):
-            cols = {r[1] for r in self._side_rows("PRAGMA table_info(streams)")}
-            self._has_deleted = "deleted" in cols
-        return "deleted = 0" if self._has_deleted else "1"
-
-    def _stream_filter(self, category: str | None, text: str) -> tuple[str, tuple]:
-        where, params = [self._live()], []
+    @staticmethod
+    def _streams_sql(category: str | None, text: str, *, after: str | None = None, before: str | None = None,
+                     tail: str = "", times: bool = True) -> tuple[str, tuple]:
+        """(stream_id, version, updated_at) of the live streams of a category whose id contains
+        ``text``, between ``after`` and ``before``: a stream is its events (a category is one key
+        range of their index), and a deleted one has a rules row saying so. One lower and one
+        upper bound only: given two, SQLite ranges the index on one and scans from there.
+        ``times=False`` leaves out the time (a lookup per stream), for counting."""
+        low, low_op, high = "", ">=", None
+        where: list[str] = []
+        params: list[Any] = []
         if category is not None:
-            where.append("category = ?")
-            params.append(category)
+            low, high = category, category + "."
+            where.append("(e.stream_id = ? OR substr(e.stream_id, 1, ?) = ?)")
+            params += [category, len(category) + 1, category + "-"]
+        if after is not None and after >= low:
+            low, low_op = after, ">"
+        if before is not None and (high is None or before < high):
+            high = before
+        bounds = [f"e.stream_id {low_op} ?"] + (["e.stream_id < ?"] if high is not None else [])
         if text:
-            where.append("instr(lower(stream_id), ?) > 0")
+            where.append("instr(lower(e.stream_id), ?) > 0")
             params.append(text.lower())
-        return (" WHERE " + " AND ".join(where)) if where else "", tuple(params)
+        when = ("(SELECT l.recorded_at FROM events l WHERE l.stream_id = g.stream_id AND l.version = g.version)"
+                if times else "NULL")
+        sql = (f"SELECT g.stream_id, g.version, {when} FROM (SELECT e.stream_id AS stream_id, max(e.version) AS version"
+               " FROM events e WHERE " + " AND ".join(bounds + where)
+               + " GROUP BY e.stream_id HAVING NOT EXISTS (SELECT 1 FROM stream_rules r"
+               " WHERE r.stream_id = e.stream_id AND r.deleted > 0) ORDER BY e.stream_id" + tail + ") g")
+        return sql, (low, *(() if high is None else (high,)), *params)
 
     def stream_count(self, category: str | None, text: str = "") -> int:
-        where, params = self._stream_filter(category, text)
-        return self._side_rows(f"SELECT count(*) FROM streams{where}", params)[0][0]
+        sql, params = self._streams_sql(category, text, times=False)
+        return self._side_rows(f"SELECT count(*) FROM ({sql})", params)[0][0]
 
     def stream_page(self, category: str | None, text: str, offset: int, limit: int,
                     after: str | None = None) -> list[tuple[str, int, str]]:
         """(stream_id, version, updated_at) by stream id; keyset from ``after`` when known."""
-        where, params = self._stream_filter(category, text)
         if after is not None:
-            where = (where + " AND" if where else " WHERE") + " stream_id > ?"
-            return self._side_rows(
-                f"SELECT stream_id, version, updated_at FROM streams{where} ORDER BY stream_id LIMIT ?",
-                (*params, after, limit))
-        return self._side_rows(
-            f"SELECT stream_id, version, updated_at FROM streams{where} ORDER BY stream_id LIMIT ? OFFSET ?",
-            (*params, limit, offset))
+            sql, params = self._streams_sql(category, text, after=after, tail=" LIMIT ?")
+            return self._side_rows(sql, (*params, limit))
+        sql, params = self._streams_sql(category, text, tail=" LIMIT ? OFFSET ?")
+        return self._side_rows(sql, (*params, limit, offset))
 
     def stream_row(self, category: str | None, text: str, stream_id: str) -> int:
-        where, params = self._stream_filter(category, text)
-        where = (where + " AND" if where else " WHERE") + " stream_id < ?"
-        return self._side_rows(f"SELECT count(*) FROM streams{where}", (*params, stream_id))[0][0]
+        sql, params = self._streams_sql(category, text, before=stream_id, times=False)
+        return self._side_rows(f"SELECT count(*) FROM ({sql})", params)[0][0]
 
     # ------------------------------------------------------------------ the row index
     def _blocks(self, source: Source, after: int, first_row: int) -> list[Block]:
