@@ -102,3 +102,31 @@ def test_an_import_through_the_same_connection_is_seen(db_path, shop):
            json.dumps({"product_id": "p1", "quantity": 2}), json.dumps({"schema_version": 1}), last.recorded_at)
     assert engine.store.import_rows([[row]]) == (1, 0)
     assert engine.load("inventory", "p1").on_hand == 7
+
+
+def test_a_stream_created_again_after_a_soft_delete_is_cached_at_its_real_version(db_path, shop):
+    engine = make(db_path, shop)
+    for q in (5, 6, 7):
+        engine.execute("inventory", "p1", "add_stock", {"quantity": q})
+    engine.store.delete_stream("inventory-p1")  # soft: written again after version 3
+    out = engine.execute("inventory", "p1", "add_stock", {"quantity": 1})
+    assert out.version == 4
+    assert engine.load("inventory", "p1").version == 4
+    assert engine.execute("inventory", "p1", "add_stock", {"quantity": 1}).version == 5
+    assert engine.load("inventory", "p1").on_hand == 2
+
+
+def test_a_stream_with_a_max_age_is_never_served_from_the_cache(db_path, shop):
+    from datetime import datetime, timedelta, timezone
+
+    now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+
+    def clock() -> str:
+        return now[0].isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    engine = build_engine(open_store(db_path, clock=clock), shop, mode="step", clock=clock)
+    engine.execute("inventory", "p1", "add_stock", {"quantity": 5})
+    engine.store.set_stream_metadata("inventory-p1", max_count=None, max_age=5.0)
+    assert engine.load("inventory", "p1").on_hand == 5
+    now[0] += timedelta(seconds=60)  # every event of the stream is now past its max age
+    assert engine.load("inventory", "p1").version == 0

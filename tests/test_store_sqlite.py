@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from evsh.errors import BadInput, NewerStore, NotAStore, StoreError, StoreLocked, StoreMissing
+from evsh.errors import BadInput, ConcurrencyError, NewerStore, NotAStore, StoreError, StoreLocked, StoreMissing
 from evsh.store import schema
 from evsh.store.base import NewEvent
 from evsh.store.sqlite import DEFAULT_BUSY_TIMEOUT, open_store
@@ -448,28 +448,32 @@ def test_streams_kept_as_rows_by_an_older_evsh_keep_their_versions_and_rules(db_
     c.executemany(
         "INSERT INTO events (event_id, stream_id, version, type, data, metadata, recorded_at) VALUES (?,?,?,?,?,?,?)",
         [(str(uuid.uuid4()), sid, v, "Happened", "{}", "{}", at) for sid, v in
-         (("order-1", 1), ("order-1", 2), ("order-3", 3))],
+         (("order-1", 1), ("order-1", 2), ("order-3", 3), ("order-4", 3))],
     )
     c.executemany(
         "INSERT INTO streams (stream_id, category, version, created_at, updated_at, deleted, truncate_before)"
         " VALUES (?,?,?,?,?,?,?)",
         [("order-1", "order", 2, at, at, 0, 0), ("order-2", "order", 1, at, at, 1, 2),
-         ("order-3", "order", 3, at, at, 0, 3)],
+         ("order-3", "order", 3, at, at, 0, 3),
+         ("order-4", "order", 3, at, at, 0, 0)],  # scavenged under a max-age since cleared
     )
     c.commit()
     c.close()
     monkeypatch.setattr(schema, "MIGRATIONS", full)
     with open_store(db_path) as s:
-        assert [(i.stream_id, i.version) for i in s.streams("order")] == [("order-1", 2), ("order-3", 3)]
+        assert [(i.stream_id, i.version) for i in s.streams("order")] == [("order-1", 2), ("order-3", 3),
+                                                                          ("order-4", 3)]
+        with pytest.raises(ConcurrencyError):
+            s.append("order-4", [NewEvent("Placed", {})], "no-stream")
         assert [e.version for e in s.read_stream("order-3")] == [3]
         assert s.stream_version("order-2") == 1
         res = s.append("order-2", [NewEvent("Placed", {})], "no-stream")  # written again after its last version
         assert res.version == 2
         assert s.append("order-1", [NewEvent("Shipped", {})], 2).version == 3
         rows = dict(s.conn.execute("SELECT stream_id, version FROM streams WHERE category = 'order'").fetchall())
-        assert rows == {"order-1": 3, "order-2": 2, "order-3": 3}
+        assert rows == {"order-1": 3, "order-2": 2, "order-3": 3, "order-4": 3}
         rules = {r[0] for r in s.conn.execute("SELECT stream_id FROM stream_rules")}
-        assert rules == {"order-2", "order-3"}
+        assert rules == {"order-2", "order-3", "order-4"}
 
 
 def test_a_plain_append_writes_its_events_and_nothing_else(db_path):
@@ -481,3 +485,27 @@ def test_a_plain_append_writes_its_events_and_nothing_else(db_path):
         assert [(i.stream_id, i.version) for i in s.streams()] == [("order-1", 2)]
         info = s.stream_info("order-1")
         assert info["version"] == 2 and info["state"] == "live" and info["created_at"] <= info["updated_at"]
+
+
+def test_a_live_stream_whose_events_were_all_scavenged_is_still_listed(db_path):
+    with open_store(db_path) as s:
+        s.append("order-1", [NewEvent("Placed", {}), NewEvent("Paid", {})])
+        s.truncate_stream("order-1", 3)  # every event hidden; the stream lives on at version 2
+        s.append("order-2", [NewEvent("Placed", {})])
+        s.scavenge(reclaim=False)
+        assert [(i.stream_id, i.version) for i in s.streams("order")] == [("order-1", 2), ("order-2", 1)]
+        assert [i.stream_id for i in s.streams("order", after="order-1")] == ["order-2"]
+        assert s.append("order-1", [NewEvent("Shipped", {})], 2).version == 3
+
+
+def test_an_imported_lifecycle_event_that_does_not_apply_leaves_the_stream_as_it_was(db_path):
+    at = "2026-01-01T00:00:00.000000Z"
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    rows = [(1, ids[0], "order-1", 1, "Placed", "{}", "{}", at),
+            (2, ids[1], "$streams", 1, "StreamNoted", json.dumps({"stream_id": "order-1"}), "{}", at),
+            (3, ids[2], "order-1", 2, "Paid", "{}", "{}", at),
+            (4, ids[3], "order-1", 3, "Shipped", "{}", "{}", at)]
+    with open_store(db_path) as s:
+        assert s.import_rows([rows]) == (4, 0)
+        assert s.stream_version("order-1") == 3
+        assert s.append("order-1", [NewEvent("Closed", {})], 3).version == 4

@@ -159,6 +159,9 @@ class Engine:
     def _keep(self, stream_id: str, agg: Aggregate, last_id: str | None) -> None:
         if last_id is None or not agg.version or self.cache_size <= 0:
             return
+        ages = getattr(self.store, "ages", None)
+        if ages is not None and ages(stream_id):  # a max-age rule: time alone changes the state
+            return
         self._cache[stream_id] = (agg, last_id, self._read_signature(), self.store.epoch(check=False), agg.version)
         self._cache.move_to_end(stream_id)
         if len(self._cache) > self.cache_size:
@@ -318,6 +321,8 @@ class Engine:
                     continue
                 outcome.events, outcome.version = self._seen(res.events, changed), res.version
                 if res.events:  # the aggregate as decided is the stream as written: keep it
+                    # (at the stream's version: a soft-deleted stream is written after its last one)
+                    agg.version = res.version
                     self._keep(stream_id, agg, res.events[-1].event_id)
                 break
         except CommandRejected as exc:

@@ -433,34 +433,22 @@ class InlineHook:
 
     engine: Any
     projections: list[Projection] = field(default_factory=list)
-    # checkpoints this hook wrote: name -> (store write token, position); a command's reactions
-    # append several times in one transaction, and the hook is the only writer meanwhile
-    _written: dict[str, tuple[Any, int]] = field(default_factory=dict)
-
-    def _checkpoint(self, conn: Any, name: str, token: Any) -> int:
-        known = self._written.get(name)
-        if token is not None and known is not None and known[0] == token:
-            return known[1]
-        return get_checkpoint(conn, name)
 
     def __call__(self, conn: Any, recorded: Sequence[RecordedEvent]) -> None:
         if not recorded:
             return
         engine = self.engine
-        write_token = getattr(engine.store, "write_token", None)
-        token = write_token() if write_token is not None else None
         first, last = recorded[0].position, recorded[-1].position
         if engine.transforms:  # as readers see them (an appended old type comes out upcast)
             recorded = list(engine._view(iter(recorded)))
         for p in self.projections:
             wanted = [e for e in recorded if e.type in p.handlers]
             cp_name = checkpoint_name(KIND, p.name)
-            cp = self._checkpoint(conn, cp_name, token)
+            cp = get_checkpoint(conn, cp_name)
             if cp >= last:
                 continue
             if not wanted and cp == first - 1:  # caught up and nothing to handle: just move on
                 set_checkpoint(conn, cp_name, last, engine.clock())
-                self._written[cp_name] = (token, last)
                 continue
             st = _prepare(conn, p, engine.clock())
             if _needs_rebuild(p, st):
@@ -477,7 +465,6 @@ class InlineHook:
             if wanted:
                 apply_events(p, tables, wanted)
             set_checkpoint(conn, cp_name, last, engine.clock())
-            self._written[cp_name] = (token, last)
 
 
 def install(engine: Any, options: dict[str, Any]) -> None:

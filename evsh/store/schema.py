@@ -167,11 +167,15 @@ CREATE TABLE metrics (
 # Streams are known from their events: a stream's version is its last event's (the events'
 # (stream_id, version) index answers), so an append writes no row besides its events. Only
 # streams with lifecycle rules (deleted, truncated, max-count, max-age) keep a row, whose version
-# appends still move (the rules need it, and a deleted stream's events may be scavenged away).
+# appends still move (the rules need it, and a deleted stream's events may be scavenged away);
+# so does one whose events were partly scavenged under rules since cleared (its row keeps its
+# version and first time).
 # The `streams` view gives every stream as the table used to, for `evsh sql` and older scripts.
 _DERIVED_STREAMS = """
 DELETE FROM streams
-    WHERE NOT (deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL);
+    WHERE NOT (deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL)
+      AND version = (SELECT max(e.version) FROM events e WHERE e.stream_id = streams.stream_id)
+      AND EXISTS (SELECT 1 FROM events e WHERE e.stream_id = streams.stream_id AND e.version = 1);
 ALTER TABLE streams RENAME TO stream_rules;
 CREATE VIEW streams AS
 SELECT g.stream_id AS stream_id,

@@ -101,6 +101,84 @@ def _visibility(deleted: int, truncate_before: int, max_count: int | None, max_a
     return lowest, (age_cutoff(clock(), max_age) if max_age is not None else None)
 
 
+_LAST_ID = "\U0010ffff"
+Query = Callable[[str, tuple], list]
+
+
+def _live_streams_sql(
+    category: str | None, text: str, prefix: str | None, after: str | None, before: str | None,
+) -> tuple[Callable[[str], str], tuple]:
+    """(column -> WHERE clause, its parameters) for the live streams' key range and filters.
+    Only one lower and one upper bound reach the index: given two, SQLite ranges on one and
+    scans on from there."""
+    low, low_op, high = "", ">=", None
+    filters: list[str] = []
+    values: list[Any] = []
+    if category is not None:  # one key range: "order" and "order-..." up to "order."
+        low, high = category, category + "."
+        filters.append("({col} = ? OR substr({col}, 1, ?) = ?)")
+        values += [category, len(category) + 1, category + "-"]
+    if prefix:
+        low, high = max(low, prefix), min(high or _LAST_ID, prefix + _LAST_ID)
+    if text:
+        filters.append("instr(lower({col}), ?) > 0")
+        values.append(text.lower())
+    if after is not None and after >= low:
+        low, low_op = after, ">"
+    if before is not None and (high is None or before < high):
+        high = before
+
+    def where(col: str) -> str:
+        terms = [f"{col} {low_op} ?"] + ([f"{col} < ?"] if high is not None else [])
+        return " AND ".join(terms + [f.format(col=col) for f in filters])
+
+    return where, (low, *(() if high is None else (high,)), *values)
+
+
+def live_streams(
+    query: Query, category: str | None = None, *, text: str = "", prefix: str | None = None,
+    after: str | None = None, before: str | None = None, limit: int | None = None, offset: int = 0,
+    times: bool = True, count: bool = False, by_category: bool = False,
+) -> list[tuple]:
+    """The live streams as (stream_id, version, first time, last time) in id order; with
+    ``count`` their number, with ``by_category`` (category, number) per category: a category's, with an id prefix, containing ``text``, after and
+    before given ids, ``limit`` from ``offset``. ``query(sql, params)`` runs SQL (any connection).
+
+    A stream is its events, read from their (stream_id, version) index; a deleted one has a
+    rules row saying so. One whose events were all scavenged has only its rules row: those are
+    rare and merged in here. ``times=False`` leaves out the times (a lookup each).
+    """
+    where, params = _live_streams_sql(category, text, prefix, after, before)
+    alone = query(
+        f"SELECT r.stream_id, r.version, r.created_at, r.updated_at FROM stream_rules r WHERE {where('r.stream_id')}"
+        " AND r.deleted = 0 AND NOT EXISTS (SELECT 1 FROM events x WHERE x.stream_id = r.stream_id)"
+        " ORDER BY r.stream_id", params)
+    derived = (f"SELECT e.stream_id AS stream_id, max(e.version) AS version FROM events e WHERE {where('e.stream_id')}"
+               " GROUP BY e.stream_id HAVING NOT EXISTS (SELECT 1 FROM stream_rules d"
+               " WHERE d.stream_id = e.stream_id AND d.deleted > 0)")
+    if count:
+        return [(query(f"SELECT count(*) FROM ({derived})", params)[0][0] + len(alone),)]
+    if by_category:
+        counts = dict(query("SELECT substr(stream_id, 1, instr(stream_id || '-', '-') - 1) AS category, count(*)"
+                            f" FROM ({derived}) GROUP BY category", params))
+        for row in alone:
+            counts[category_of(row[0])] = counts.get(category_of(row[0]), 0) + 1
+        return sorted(counts.items())
+    first = ("(SELECT f.recorded_at FROM events f WHERE f.stream_id = g.stream_id ORDER BY f.version LIMIT 1)"
+             if times else "NULL")
+    last = ("(SELECT l.recorded_at FROM events l WHERE l.stream_id = g.stream_id AND l.version = g.version)"
+            if times else "NULL")
+    sql = f"SELECT g.stream_id, g.version, {first}, {last} FROM ({derived} ORDER BY e.stream_id"
+    if limit is None:
+        rows = query(sql + ") g", params)
+    elif not alone:
+        return query(sql + " LIMIT ? OFFSET ?) g", (*params, limit, offset))
+    else:
+        rows = query(sql + " LIMIT ?) g", (*params, offset + limit))
+    merged = sorted([*rows, *alone]) if alone else rows
+    return merged[offset:] if limit is None else merged[offset:offset + limit]
+
+
 class _Transaction:
     """``with store.transaction() as conn``: BEGIN IMMEDIATE ... COMMIT, or a savepoint when
     nested. A class rather than a generator: every command and every reaction enters one."""
@@ -214,6 +292,7 @@ class SQLiteEventStore:
         self._append_listeners: list[weakref.WeakMethod] = []
         self._head: tuple[tuple[int, int], int] | None = None  # ((write transaction, epoch), head position)
         self._rules_absent: int | None = None  # the epoch at which no stream had lifecycle rules
+        self._aging: set[str] = set()  # streams read with a max-age rule (see ages())
         try:
             schema.check_and_upgrade(self.conn, path, creating=create)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -259,6 +338,11 @@ class SQLiteEventStore:
                 self._checked_txn = self._txn_serial
         return self._epoch
 
+    def ages(self, stream_id: str) -> bool:
+        """True when the stream had a max-age rule when last read here: time alone changes what
+        it reads as, so no cache of it stays true."""
+        return stream_id in self._aging
+
     def write_token(self) -> tuple[int, int] | None:
         """The current write transaction and epoch (None outside one). What was read or written
         under one token still holds while the token is the same: no one else can write during
@@ -303,10 +387,16 @@ class SQLiteEventStore:
         conn = self.conn
         try:
             with self.transaction():
-                now = self.clock()
-                current = self._claim(stream_id, expected, len(events), now, ids)
-                if current is None:
+                claimed = self._claim(stream_id, expected, ids)
+                if claimed is None:
                     return AppendResult(stream_id, self.stream_version(stream_id), (), idempotent=True)
+                current, ruled = claimed
+                now = self.clock()  # only for what is written: a demo clock steps on each reading
+                if ruled:  # the rules need the version (max-count), and it outlives scavenged events
+                    conn.execute(
+                        "UPDATE stream_rules SET version=?, updated_at=?, deleted=0 WHERE stream_id=?",
+                        (current + len(events), now, stream_id),
+                    )
                 recorded = []
                 version = current
                 for eid, ev, (_, etype, data, meta) in zip(ids, events, encoded):
@@ -329,6 +419,8 @@ class SQLiteEventStore:
                     listener = ref()
                     if listener is not None:
                         listener(stream_id, recorded[-1].event_id)
+                    else:  # its engine is gone
+                        self._append_listeners = [r for r in self._append_listeners if r() is not None]
                 for hook in hooks:
                     hook(conn, result)
                 return AppendResult(stream_id, version, result)
@@ -342,10 +434,10 @@ class SQLiteEventStore:
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, self.path) from None
 
-    def _claim(self, stream_id: str, expected: ExpectedVersion, count: int, now: str, ids: list[str]) -> int | None:
-        """Check ``expected`` against the stream (inside the append's transaction) and return its
-        version before the append. None: these ids are already stored there (an idempotent
-        re-send). Raises ConcurrencyError or StreamDeleted otherwise.
+    def _claim(self, stream_id: str, expected: ExpectedVersion, ids: list[str]) -> tuple[int, bool] | None:
+        """Check ``expected`` against the stream (inside the append's transaction): returns its
+        version before the append and whether it has a rules row. None: these ids are already
+        stored there (an idempotent re-send). Raises ConcurrencyError or StreamDeleted otherwise.
 
         A stream is its events: only one with lifecycle rules has a row to move on, so a plain
         append writes its events and nothing else (one page less per commit)."""
@@ -359,12 +451,7 @@ class SQLiteEventStore:
             if self._already_stored(stream_id, ids, expected):
                 return None
             raise ConcurrencyError(stream_id, expected, current)
-        if ruled:  # the rules need the version (max-count), and it outlives scavenged events
-            conn.execute(
-                "UPDATE stream_rules SET version=?, updated_at=?, deleted=0 WHERE stream_id=?",
-                (current + count, now, stream_id),
-            )
-        return current
+        return current, bool(ruled)
 
     def _already_stored(self, stream_id: str, ids: list[str], expected: ExpectedVersion = ANY) -> bool:
         """True when these ids are stored, in this order, consecutively, in this stream, at the
@@ -396,6 +483,10 @@ class SQLiteEventStore:
             (stream_id,),
         ).fetchone()
         lowest, oldest = _visibility(*rule, self.clock) if rule is not None else (0, None)
+        if oldest is not None:
+            self._aging.add(stream_id)
+        elif self._aging:
+            self._aging.discard(stream_id)
         if lowest >= _HIDE_ALL:
             return iter(())
         if backwards:
@@ -538,35 +629,13 @@ class SQLiteEventStore:
         self, category: str | None = None, *, after: str | None = None, limit: int | None = None,
         prefix: str | None = None,
     ) -> Iterator[StreamInfo]:
-        """Live streams in id order, paged by key; optionally of one category or with an id prefix.
-
-        Streams are read from the events' (stream_id, version) index: a category's streams are
-        one range of it ("order" and "order-..." up to "order."), as are an id prefix's. The
-        times are the first and the last stored event's; deleted streams are left out.
-        """
-        low, high, where, extra = "", None, "", ()
-        if category is not None:
-            low, high = category, category + "."
-            where, extra = " AND (e.stream_id = ? OR substr(e.stream_id, 1, ?) = ?)", (category, len(category) + 1,
-                                                                                       category + "-")
-        if prefix:
-            low, high = max(low, prefix), min(high or "\U0010ffff", prefix + "\U0010ffff")
+        """Live streams in id order, paged by key; optionally of one category or with an id prefix
+        (see :func:`live_streams`)."""
         remaining = limit if limit is not None else -1
         cursor = after
         while remaining != 0:
             page = PAGE if remaining < 0 else min(PAGE, remaining)
-            # one lower bound only: given two, SQLite ranges the index on one and scans on from there
-            above, bound = (">", cursor) if cursor is not None and cursor >= low else (">=", low)
-            rows = self.conn.execute(
-                "SELECT g.stream_id, g.version,"
-                " (SELECT f.recorded_at FROM events f WHERE f.stream_id = g.stream_id ORDER BY f.version LIMIT 1),"
-                " (SELECT l.recorded_at FROM events l WHERE l.stream_id = g.stream_id AND l.version = g.version)"
-                " FROM (SELECT e.stream_id AS stream_id, max(e.version) AS version FROM events e"
-                f" WHERE e.stream_id {above} ?{' AND e.stream_id < ?' if high else ''}{where}"
-                " GROUP BY e.stream_id HAVING NOT EXISTS (SELECT 1 FROM stream_rules r"
-                " WHERE r.stream_id = e.stream_id AND r.deleted > 0) ORDER BY e.stream_id LIMIT ?) g",
-                (bound, *((high,) if high else ()), *extra, page),
-            ).fetchall()
+            rows = live_streams(self._query, category, prefix=prefix, after=cursor, limit=page)
             for sid, version, first_at, last_at in rows:
                 yield StreamInfo(sid, category_of(sid), version, first_at, last_at)
             if len(rows) < page:
@@ -574,6 +643,9 @@ class SQLiteEventStore:
             cursor = rows[-1][0]
             if remaining > 0:
                 remaining -= len(rows)
+
+    def _query(self, sql: str, params: tuple) -> list:
+        return self.conn.execute(sql, params).fetchall()
 
     def stream_version(self, stream_id: str) -> int:
         return self.conn.execute(_STATE_SQL, (stream_id,)).fetchone()[0]
@@ -709,6 +781,11 @@ class SQLiteEventStore:
         """Apply one imported ``$streams`` event to the streams table; returns the stream it concerns."""
         sid = data.get("stream_id")
         if not isinstance(sid, str):
+            return None
+        applies = ((etype == "StreamDeleted" and type(data.get("version")) is int)
+                   or (etype == "StreamTruncated" and type(data.get("before")) is int)
+                   or etype == "StreamMetadataChanged")
+        if not applies:
             return None
         conn = self.conn
         row = self._rules_row(sid)

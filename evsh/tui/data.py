@@ -26,7 +26,7 @@ from ..engine.engine import CommandOutcome, Engine
 from ..errors import BadInput, EvshError
 from ..store import codec
 from ..store.base import RecordedEvent
-from ..store.sqlite import _COLUMNS, _record
+from ..store.sqlite import _COLUMNS, _record, live_streams
 
 BLOCK_SHIFT = 10  # an index over a range with holes keeps one count per 1024 keys
 ALL = "$all"
@@ -178,58 +178,20 @@ class Browser:
 
     def categories(self) -> list[tuple[str, int]]:
         """(category, live streams) for every category, from the events' (stream_id, version) index."""
-        sql, params = self._streams_sql(None, "", times=False)
-        return [(c, n) for c, n in self._side_rows(
-            "SELECT substr(stream_id, 1, instr(stream_id || '-', '-') - 1) AS category, count(*)"
-            f" FROM ({sql}) GROUP BY category ORDER BY category", params)]
-
-    @staticmethod
-    def _streams_sql(category: str | None, text: str, *, after: str | None = None, before: str | None = None,
-                     tail: str = "", times: bool = True) -> tuple[str, tuple]:
-        """(stream_id, version, updated_at) of the live streams of a category whose id contains
-        ``text``, between ``after`` and ``before``: a stream is its events (a category is one key
-        range of their index), and a deleted one has a rules row saying so. One lower and one
-        upper bound only: given two, SQLite ranges the index on one and scans from there.
-        ``times=False`` leaves out the time (a lookup per stream), for counting."""
-        low, low_op, high = "", ">=", None
-        where: list[str] = []
-        params: list[Any] = []
-        if category is not None:
-            low, high = category, category + "."
-            where.append("(e.stream_id = ? OR substr(e.stream_id, 1, ?) = ?)")
-            params += [category, len(category) + 1, category + "-"]
-        if after is not None and after >= low:
-            low, low_op = after, ">"
-        if before is not None and (high is None or before < high):
-            high = before
-        bounds = [f"e.stream_id {low_op} ?"] + (["e.stream_id < ?"] if high is not None else [])
-        if text:
-            where.append("instr(lower(e.stream_id), ?) > 0")
-            params.append(text.lower())
-        when = ("(SELECT l.recorded_at FROM events l WHERE l.stream_id = g.stream_id AND l.version = g.version)"
-                if times else "NULL")
-        sql = (f"SELECT g.stream_id, g.version, {when} FROM (SELECT e.stream_id AS stream_id, max(e.version) AS version"
-               " FROM events e WHERE " + " AND ".join(bounds + where)
-               + " GROUP BY e.stream_id HAVING NOT EXISTS (SELECT 1 FROM stream_rules r"
-               " WHERE r.stream_id = e.stream_id AND r.deleted > 0) ORDER BY e.stream_id" + tail + ") g")
-        return sql, (low, *(() if high is None else (high,)), *params)
+        return live_streams(self._side_rows, by_category=True)
 
     def stream_count(self, category: str | None, text: str = "") -> int:
-        sql, params = self._streams_sql(category, text, times=False)
-        return self._side_rows(f"SELECT count(*) FROM ({sql})", params)[0][0]
+        return live_streams(self._side_rows, category, text=text, count=True)[0][0]
 
     def stream_page(self, category: str | None, text: str, offset: int, limit: int,
                     after: str | None = None) -> list[tuple[str, int, str]]:
         """(stream_id, version, updated_at) by stream id; keyset from ``after`` when known."""
-        if after is not None:
-            sql, params = self._streams_sql(category, text, after=after, tail=" LIMIT ?")
-            return self._side_rows(sql, (*params, limit))
-        sql, params = self._streams_sql(category, text, tail=" LIMIT ? OFFSET ?")
-        return self._side_rows(sql, (*params, limit, offset))
+        rows = live_streams(self._side_rows, category, text=text, after=after, limit=limit,
+                            offset=0 if after is not None else offset)
+        return [(sid, version, last_at) for sid, version, _, last_at in rows]
 
     def stream_row(self, category: str | None, text: str, stream_id: str) -> int:
-        sql, params = self._streams_sql(category, text, before=stream_id, times=False)
-        return self._side_rows(f"SELECT count(*) FROM ({sql})", params)[0][0]
+        return live_streams(self._side_rows, category, text=text, before=stream_id, count=True)[0][0]
 
     # ------------------------------------------------------------------ the row index
     def _blocks(self, source: Source, after: int, first_row: int) -> list[Block]:
