@@ -509,3 +509,25 @@ def test_an_imported_lifecycle_event_that_does_not_apply_leaves_the_stream_as_it
         assert s.import_rows([rows]) == (4, 0)
         assert s.stream_version("order-1") == 3
         assert s.append("order-1", [NewEvent("Closed", {})], 3).version == 4
+
+
+def test_streams_are_counted_per_category_as_listed(db_path):
+    from evsh.store.sqlite import category_of, live_streams
+
+    ids = ["order", "order!x", "order+x", "order-1", "order-2", "order.x", "orderx", "pay-1", "pay-2", "x"]
+    with open_store(db_path) as s:
+        for sid in ids:
+            s.append(sid, [NewEvent("Happened", {})])
+        s.delete_stream("order-2")
+        s.delete_stream("pay-1")
+        s.delete_stream("pay-2")  # a category with no live stream left
+        s.truncate_stream("orderx", 2)
+        s.scavenge(reclaim=False)  # orderx keeps only its rules row
+        live = [i.stream_id for i in s.streams()]
+        assert live == ["$streams", "order", "order!x", "order+x", "order-1", "order.x", "orderx", "x"]
+        expected: dict[str, int] = {}
+        for sid in live:
+            expected[category_of(sid)] = expected.get(category_of(sid), 0) + 1
+        assert live_streams(s._query, by_category=True) == sorted(expected.items())
+        assert live_streams(s._query, count=True) == [(len(live),)]
+        assert live_streams(s._query, "order", count=True) == [(2,)]

@@ -156,14 +156,28 @@ def live_streams(
     derived = (f"SELECT e.stream_id AS stream_id, max(e.version) AS version FROM events e WHERE {where('e.stream_id')}"
                " GROUP BY e.stream_id HAVING NOT EXISTS (SELECT 1 FROM stream_rules d"
                " WHERE d.stream_id = e.stream_id AND d.deleted > 0)")
-    if count:
-        return [(query(f"SELECT count(*) FROM ({derived})", params)[0][0] + len(alone),)]
-    if by_category:
-        counts = dict(query("SELECT substr(stream_id, 1, instr(stream_id || '-', '-') - 1) AS category, count(*)"
-                            f" FROM ({derived}) GROUP BY category", params))
+    if count:  # every stream with events, less the deleted ones (few: they have rules rows)
+        streams = query(f"SELECT count(*) FROM (SELECT 1 FROM events e WHERE {where('e.stream_id')}"
+                        " GROUP BY e.stream_id)", params)[0][0]
+        gone = query(f"SELECT count(*) FROM stream_rules d WHERE {where('d.stream_id')} AND d.deleted > 0"
+                     " AND EXISTS (SELECT 1 FROM events x WHERE x.stream_id = d.stream_id)", params)[0][0]
+        return [(streams - gone + len(alone),)]
+    if by_category:  # hop from category to category along the index, counting each one's range
+        counts: dict[str, int] = {}
+        low = ""
+        while True:
+            found = query("SELECT stream_id FROM events WHERE stream_id >= ? ORDER BY stream_id LIMIT 1", (low,))
+            if not found:
+                break
+            sid = found[0][0]
+            cat = category_of(sid)
+            if cat not in counts:
+                counts[cat] = live_streams(query, cat, text=text, prefix=prefix, count=True)[0][0]
+            # past "cat-..." (counted); ids between "cat" and "cat-" ("cat+x") are other categories
+            low = sid + "\x00" if sid == cat else cat + "."
         for row in alone:
-            counts[category_of(row[0])] = counts.get(category_of(row[0]), 0) + 1
-        return sorted(counts.items())
+            counts.setdefault(category_of(row[0]), live_streams(query, category_of(row[0]), count=True)[0][0])
+        return sorted((c, n) for c, n in counts.items() if n)
     first = ("(SELECT f.recorded_at FROM events f WHERE f.stream_id = g.stream_id ORDER BY f.version LIMIT 1)"
              if times else "NULL")
     last = ("(SELECT l.recorded_at FROM events l WHERE l.stream_id = g.stream_id AND l.version = g.version)"
