@@ -175,8 +175,8 @@ def live_streams(
                 counts[cat] = live_streams(query, cat, text=text, prefix=prefix, count=True)[0][0]
             # past "cat-..." (counted); ids between "cat" and "cat-" ("cat+x") are other categories
             low = sid + "\x00" if sid == cat else cat + "."
-        for row in alone:
-            counts.setdefault(category_of(row[0]), live_streams(query, category_of(row[0]), count=True)[0][0])
+        for cat in {category_of(row[0]) for row in alone} - counts.keys():  # categories left with no events
+            counts[cat] = live_streams(query, cat, count=True)[0][0]
         return sorted((c, n) for c, n in counts.items() if n)
     first = ("(SELECT f.recorded_at FROM events f WHERE f.stream_id = g.stream_id ORDER BY f.version LIMIT 1)"
              if times else "NULL")
@@ -701,11 +701,10 @@ class SQLiteEventStore:
         # 2 MB page cache every insert misses; 256 MB keeps a million-event index in memory
         cache = conn.execute("PRAGMA cache_size").fetchone()[0]
         conn.execute("PRAGMA cache_size=-262144")
-        self._epoch += 1  # what is remembered of the store (its head) goes out of date as rows go in
         try:
             return self._import_rows(chunks)
         finally:
-            self._epoch += 1  # streams grew behind the append listeners' backs
+            self._epoch += 1  # streams grew behind the append listeners' backs (and past a remembered head)
             conn.execute(f"PRAGMA cache_size={int(cache)}")
 
     def _import_rows(self, chunks: Iterable[list[tuple]]) -> tuple[int, int]:
