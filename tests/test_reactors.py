@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import uuid
 
 import pytest
 
@@ -332,6 +333,19 @@ def test_bad_clock_and_ids_options_are_bad_input(cli):
     assert r.exit_code == 2 and "--clock" in r.stderr
     r = cli("--ids", "seed:", "log")
     assert r.exit_code == 2 and "--ids" in r.stderr
+
+
+def test_ids_are_time_ordered_uuid7_unless_uuid4_is_asked_for(cli):
+    def versions(*opts: str, user: str) -> set[int]:
+        r = cli(*opts, "--domain", "shop", "exec", "user", user, "register", "--email", f"{user}@example.com",
+                "--username", user, "--json")
+        assert r.exit_code == 0, r.stderr
+        out = json.loads(r.stdout)
+        return {uuid.UUID(e["event_id"]).version for e in out["events"]} | {
+            uuid.UUID(e["metadata"]["command_id"]).version for e in out["events"]}
+
+    assert versions(user="u1") == {7}
+    assert versions("--ids", "uuid4", user="u2") == {4}
 
 
 ROUTED = textwrap.dedent('''

@@ -6,6 +6,7 @@ server backend added later gets the whole suite by adding one entry.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Callable
@@ -101,6 +102,20 @@ def test_generated_event_ids_are_unique_uuids(store):
     ids = [e.event_id for e in res.events]
     assert len(set(ids)) == 3
     assert all(str(uuid.UUID(i)) == i for i in ids)
+
+
+def test_generated_event_ids_are_time_ordered_uuid7(store):
+    """Ids made one after another sort one after another (UUIDv7), so each lands at the right end
+    of the event id index; the leading 48 bits are the time in milliseconds."""
+    before = time.time_ns() // 1_000_000
+    ids = []
+    for _ in range(20):
+        ids += [e.event_id for e in store.append("a-1", [ev(), ev()]).events]
+    after = time.time_ns() // 1_000_000
+    assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
+    # in creation order, but for ids made within the same 1/4096 ms (the rest of an id is random)
+    assert all(a[:18] <= b[:18] for a, b in zip(ids, ids[1:]))
+    assert all(before <= int(i.replace("-", "")[:12], 16) <= after for i in ids)
 
 
 def test_payloads_round_trip_exactly(store):

@@ -113,8 +113,9 @@ class EvshGroup(click.Group):
                    " workers, or step by step with `evsh step` (env EVSH_MODE, evsh.toml mode).")
 @click.option("--clock", "clock_spec", envvar="EVSH_CLOCK", default=None, metavar="system|fixed:TIME[,STEP]",
               help="A fixed clock for repeatable demos, e.g. fixed:2026-01-01T00:00:00Z,1ms (env EVSH_CLOCK).")
-@click.option("--ids", "ids_spec", envvar="EVSH_IDS", default=None, metavar="random|seed:TEXT",
-              help="Seeded ids for repeatable demos, e.g. seed:42 (env EVSH_IDS).")
+@click.option("--ids", "ids_spec", envvar="EVSH_IDS", default=None, metavar="random|uuid4|seed:TEXT",
+              help="Seeded ids for repeatable demos, e.g. seed:42 (env EVSH_IDS). Default: time-ordered"
+                   " random UUIDv7; uuid4 gives wholly random ones.")
 @click.version_option(__version__, "--version", prog_name="evsh")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str | None,

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ..errors import BadInput
+from ..store.base import new_uuid4
 
 _STEP = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)$")
 _UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -125,12 +126,15 @@ def make_clock(spec: str | None) -> Callable[[], str] | None:
 
 
 def make_ids(spec: str | None) -> Callable[[], str] | None:
-    """``None``/``random`` -> None (uuid4); ``seed:TEXT`` -> SeededIds."""
-    if spec is None or spec.strip().lower() in ("", "random", "uuid4"):
+    """``None``/``random`` -> None (time-ordered UUIDv7, the default); ``uuid4`` -> random
+    version 4 UUIDs; ``seed:TEXT`` -> SeededIds."""
+    if spec is None or spec.strip().lower() in ("", "random", "uuid7"):
         return None
+    if spec.strip().lower() == "uuid4":
+        return new_uuid4
     kind, _, seed = spec.partition(":")
     if kind.strip().lower() != "seed" or not seed:
-        raise BadInput(f"--ids {spec!r}: use random, or seed:TEXT (e.g. seed:42)")
+        raise BadInput(f"--ids {spec!r}: use random (time-ordered UUIDv7), uuid4, or seed:TEXT (e.g. seed:42)")
     return SeededIds(seed)
 
 

@@ -207,9 +207,28 @@ def check_stream_id(stream_id: object, *, reserved_ok: bool = False) -> str:
     return sid
 
 
+_millisecond: tuple[int, str] = (-1, "")
+
+
 def new_uuid() -> str:
-    """A random (version 4) UUID in canonical form: what ``str(uuid.uuid4())`` gives, at half its
-    cost (every command takes two: its id and its event's)."""
+    """A new id: a version 7 UUID (RFC 9562), the time in milliseconds and a sub-millisecond
+    fraction followed by 62 random bits, in canonical form.
+
+    Time-ordered ids land at the right end of the unique indexes they are written to (event ids,
+    command ids, processed records), so a transaction dirties one index page where random
+    (version 4) ids dirtied one per row, and the indexes stay dense."""
+    global _millisecond
+    ms, frac = divmod(time.time_ns(), 1_000_000)
+    cached = _millisecond  # read once: another thread may replace it meanwhile
+    if cached[0] != ms:
+        t = "%012x" % ms
+        cached = _millisecond = (ms, f"{t[:8]}-{t[8:]}-7")
+    r = os.urandom(8).hex()
+    return f"{cached[1]}{frac * 4096 // 1_000_000:03x}-{'89ab'[int(r[0], 16) & 3]}{r[1:4]}-{r[4:]}"
+
+
+def new_uuid4() -> str:
+    """A random (version 4) UUID in canonical form: what ``str(uuid.uuid4())`` gives, at half its cost."""
     h = os.urandom(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
