@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime, timezone
 
 
 def test_same_seed_same_history_and_rules_hold(cli, tmp_path):
@@ -21,6 +23,13 @@ def test_same_seed_same_history_and_rules_hold(cli, tmp_path):
     # causal metadata: each order's follow-up events share the order's correlation id
     o1 = [e for e in events if e["data"].get("order_id") == "o1"]
     assert len({e["metadata"]["correlation_id"] for e in o1}) == 1 and len(o1) >= 3
+    # ids are UUIDv7 at the event's time, so the history's ids grow with the log
+    ids = [e["event_id"] for e in events]
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    for e in events[:50]:
+        ms = int(e["event_id"].replace("-", "")[:12], 16)
+        assert datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] == e["recorded_at"][:23]
+    assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)
 
 
 def test_seeded_history_is_not_news_to_reactors(cli):

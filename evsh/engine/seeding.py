@@ -31,9 +31,12 @@ class _History:
         self.at = EPOCH
 
     def new_id(self) -> str:
-        """A random (version 4) UUID from the seeded generator, formatted without uuid.UUID's cost."""
-        h = "%032x" % self.rng.getrandbits(128)
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+        """A UUIDv7 at the history's event time, its random bits from the seeded generator: as
+        the store makes them (time-ordered, so the event id index grows at its right end), and
+        the same for the same seed."""
+        t = "%012x" % (int(self.at.timestamp()) * 1000 + self.at.microsecond // 1000)
+        h = "%020x" % self.rng.getrandbits(80)
+        return f"{t[:8]}-{t[8:]}-7{h[:3]}-{'89ab'[int(h[3], 16) & 3]}{h[4:7]}-{h[7:19]}"
 
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
