@@ -10,7 +10,6 @@ never hands out a time that goes backwards or an id that is already taken.
 
 from __future__ import annotations
 
-import random
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -83,7 +82,7 @@ class SeededIds:
 
     def __init__(self, seed: str) -> None:
         self.seed = seed
-        self._rng: random.Random | None = None
+        self._rng: Any = None  # a random.Random once the first id is asked for
         self._store: Any = None
 
     def attach(self, store: Any) -> None:
@@ -103,6 +102,8 @@ class SeededIds:
 
     def __call__(self) -> str:
         if self._rng is None:
+            import random  # only seeded ids need it: not imported by every command line
+
             self._rng = random.Random(f"{self.seed}|{self._state()}")
         h = "%032x" % self._rng.getrandbits(128)
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"

@@ -15,12 +15,14 @@ import dataclasses
 import inspect
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from ..domain.model import Aggregate, CommandSpec, EventSpec, event_spec
-from ..domain.registry import Domain, user_code_error
 from ..errors import BadInput, CommandRejected, ConcurrencyError, DomainCodeError, EvshError
 from ..store.base import ANY, NO_STREAM, AppendHook, AppendResult, EventStore, NewEvent, RecordedEvent, check_name, check_stream_id, new_uuid, utc_now
+
+if TYPE_CHECKING:  # the domain modules load with a domain: `evsh read` on a bare store needs neither
+    from ..domain.model import Aggregate, CommandSpec, EventSpec
+    from ..domain.registry import Domain
 
 Transform = Callable[[RecordedEvent], "RecordedEvent | None"]
 # Applied to each event on its way into the store (e.g. encrypting personal fields): (stream id, event) -> event.
@@ -212,6 +214,8 @@ class Engine:
         except EvshError:
             raise
         except Exception as exc:
+            from ..domain.registry import user_code_error
+
             raise user_code_error(exc, f"applying {rec.type} to {type(agg).__name__}") from None
         return rec.event_id if rec is not None else None
 
@@ -223,6 +227,8 @@ class Engine:
         ``validate=False`` skips reading each payload back through its type, for generators of
         trusted history (``evsh seed``): every reader validates it again anyway.
         """
+        from ..domain.model import event_spec  # loaded already: the aggregate's module imported it
+
         appliers = type(agg).appliers()
         out: list[tuple[EventSpec, dict[str, Any]]] = []
 
@@ -257,6 +263,8 @@ class Engine:
         except EvshError:
             raise
         except Exception as exc:
+            from ..domain.registry import user_code_error
+
             raise user_code_error(exc, f"command {type(agg).category}.{spec.name}") from None
         return out
 

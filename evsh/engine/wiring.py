@@ -9,11 +9,13 @@ same. Installers must stay cheap when the domain declares nothing for them.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..domain.registry import Domain
 from ..store.base import EventStore
 from .engine import Engine
+
+if TYPE_CHECKING:
+    from ..domain.registry import Domain
 
 # (installer, needs a domain). One that needs a domain is not even imported without one, so
 # `evsh read` on a bare store loads only what reading needs.
