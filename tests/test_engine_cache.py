@@ -55,7 +55,7 @@ def test_a_rejected_command_does_not_change_the_cached_state(db_path, shop):
 
 
 def test_forget_drops_cached_plaintext(db_path, shop):
-    from evsh.engine.shredding import forget
+    from evsh.engine.forgetting import forget
 
     engine = make(db_path, shop)
     engine.execute("user", "u1", "register", {"email": "ann@example.com", "username": "ann"})

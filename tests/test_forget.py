@@ -9,7 +9,8 @@ import string
 from hypothesis import assume, given, settings, strategies as st
 
 from evsh import load_domain, open_store
-from evsh.engine.shredding import PREFIX, REDACTED, forget
+from evsh.engine.forgetting import forget
+from evsh.engine.shredding import PREFIX, REDACTED
 from evsh.engine.snapshots import take_snapshot
 from evsh.engine.wiring import build_engine
 

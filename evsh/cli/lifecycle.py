@@ -216,7 +216,7 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     Copies outside the log (read models, dead letters, side-effect tables, snapshots) are
     scrubbed, and the file and its WAL are rewritten so no plaintext is left. Cannot be undone.
     """
-    from ..engine.shredding import forget as do_forget
+    from ..engine.forgetting import forget as do_forget
 
     a = app()
     if not yes and sys.stdin is not None and sys.stdin.isatty():
