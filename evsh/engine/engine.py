@@ -24,6 +24,15 @@ if TYPE_CHECKING:  # the domain modules load with a domain: `evsh read` on a bar
     from ..domain.model import Aggregate, CommandSpec, EventSpec
     from ..domain.registry import Domain
 
+
+def event_spec(obj: Any) -> EventSpec | None:
+    """The domain's ``event_spec``, imported on the first command (a domain is loaded by then) and
+    then bound here in place of this function, so no later command pays for an import."""
+    global event_spec
+    from ..domain.model import event_spec
+
+    return event_spec(obj)
+
 Transform = Callable[[RecordedEvent], "RecordedEvent | None"]
 # Applied to each event on its way into the store (e.g. encrypting personal fields): (stream id, event) -> event.
 WriteTransform = Callable[[str, NewEvent], NewEvent]
@@ -227,8 +236,6 @@ class Engine:
         ``validate=False`` skips reading each payload back through its type, for generators of
         trusted history (``evsh seed``): every reader validates it again anyway.
         """
-        from ..domain.model import event_spec  # loaded already: the aggregate's module imported it
-
         appliers = type(agg).appliers()
         out: list[tuple[EventSpec, dict[str, Any]]] = []
 
@@ -369,7 +376,8 @@ class Engine:
             except BadInput as exc:
                 raise BadInput(f"event {type}: {exc}") from None
         meta.setdefault("schema_version", spec.schema_version if spec else 1)
-        meta.setdefault("correlation_id", event_id or self.new_id())
+        event_id = event_id or self.new_id()  # from the engine's id source, so --ids applies here too
+        meta.setdefault("correlation_id", event_id)
         meta.setdefault("causation_id", meta["correlation_id"])
         new, _ = self._written(stream_id, [NewEvent(type, data, meta, event_id)])
         res = self.store.append(stream_id, new, expected_version, hooks=list(self.append_hooks))
