@@ -29,14 +29,18 @@ class _History:
         self.rows: list[tuple] = []
         self.count = 0
         self.at = EPOCH
+        self._prefix, self._prefix_at = "", None  # the ids' time part, for self.at
 
     def new_id(self) -> str:
         """A UUIDv7 at the history's event time, its random bits from the seeded generator: as
         the store makes them (time-ordered, so the event id index grows at its right end), and
         the same for the same seed."""
-        t = "%012x" % (int(self.at.timestamp()) * 1000 + self.at.microsecond // 1000)
-        h = "%020x" % self.rng.getrandbits(80)
-        return f"{t[:8]}-{t[8:]}-7{h[:3]}-{'89ab'[int(h[3], 16) & 3]}{h[4:7]}-{h[7:19]}"
+        at = self.at
+        if at is not self._prefix_at:  # one time per command: format it once
+            t = "%012x" % (int(at.timestamp()) * 1000 + at.microsecond // 1000)
+            self._prefix, self._prefix_at = f"{t[:8]}-{t[8:]}-7", at
+        h = "%032x" % self.rng.getrandbits(128)  # 128 bits as ever: a seed gives the history it always gave
+        return f"{self._prefix}{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
