@@ -346,6 +346,11 @@ def test_ids_are_time_ordered_uuid7_unless_uuid4_is_asked_for(cli):
 
     assert versions(user="u1") == {7}
     assert versions("--ids", "uuid4", user="u2") == {4}
+    # an event appended by hand takes its id from the same source
+    r = cli("--ids", "uuid4", "append", "note-1", "Noted", '{"a": 1}', "--json")
+    assert r.exit_code == 0, r.stderr
+    (appended,) = json.loads(r.stdout)
+    assert uuid.UUID(appended["event_id"]).version == 4
 
 
 ROUTED = textwrap.dedent('''

@@ -114,8 +114,9 @@ class EvshGroup(click.Group):
 @click.option("--clock", "clock_spec", envvar="EVSH_CLOCK", default=None, metavar="system|fixed:TIME[,STEP]",
               help="A fixed clock for repeatable demos, e.g. fixed:2026-01-01T00:00:00Z,1ms (env EVSH_CLOCK).")
 @click.option("--ids", "ids_spec", envvar="EVSH_IDS", default=None, metavar="random|uuid4|seed:TEXT",
-              help="Seeded ids for repeatable demos, e.g. seed:42 (env EVSH_IDS). Default: time-ordered"
-                   " random UUIDv7; uuid4 gives wholly random ones.")
+              help="Where the ids of commands and their events come from: seed:TEXT for repeatable demos,"
+                   " e.g. seed:42 (env EVSH_IDS); default random, time-ordered UUIDv7; uuid4 for wholly"
+                   " random ones.")
 @click.version_option(__version__, "--version", prog_name="evsh")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str | None,
