@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=200)
     args = ap.parse_args()
     from evsh import load_domain, open_store
-    from evsh.engine.shredding import forget
+    from evsh.engine.forgetting import forget
     from evsh.engine.snapshots import take_snapshot
     from evsh.engine.wiring import build_engine
 
