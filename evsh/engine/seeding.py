@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 from ..domain.registry import Domain
 from ..errors import BadInput
 from ..store import codec
+from ..store.base import uuid7, uuid7_prefix
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000
@@ -37,10 +38,9 @@ class _History:
         the same for the same seed."""
         at = self.at
         if at is not self._prefix_at:  # one time per command: format it once
-            t = "%012x" % (int(at.timestamp()) * 1000 + at.microsecond // 1000)
-            self._prefix, self._prefix_at = f"{t[:8]}-{t[8:]}-7", at
+            self._prefix, self._prefix_at = uuid7_prefix(int(at.timestamp()) * 1000 + at.microsecond // 1000), at
         h = "%032x" % self.rng.getrandbits(128)  # 128 bits as ever: a seed gives the history it always gave
-        return f"{self._prefix}{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+        return uuid7(self._prefix, h[13:16], h[16:])
 
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""

@@ -207,6 +207,20 @@ def check_stream_id(stream_id: object, *, reserved_ok: bool = False) -> str:
     return sid
 
 
+def uuid7_prefix(ms: int) -> str:
+    """The first 15 characters of a version 7 UUID made at ``ms`` (Unix time in milliseconds):
+    the same for every id of that millisecond, so callers format it once."""
+    t = "%012x" % ms
+    return f"{t[:8]}-{t[8:]}-7"
+
+
+def uuid7(prefix: str, rand_a: str, rand_b: str) -> str:
+    """A version 7 UUID in canonical form from :func:`uuid7_prefix`, 3 hex digits (``rand_a``:
+    a sub-millisecond fraction or random) and 16 random hex digits (``rand_b``; two of its bits
+    become the RFC 9562 variant)."""
+    return f"{prefix}{rand_a}-{'89ab'[int(rand_b[0], 16) & 3]}{rand_b[1:4]}-{rand_b[4:]}"
+
+
 _millisecond: tuple[int, str] = (-1, "")
 
 
@@ -221,10 +235,8 @@ def new_uuid() -> str:
     ms, frac = divmod(time.time_ns(), 1_000_000)
     cached = _millisecond  # read once: another thread may replace it meanwhile
     if cached[0] != ms:
-        t = "%012x" % ms
-        cached = _millisecond = (ms, f"{t[:8]}-{t[8:]}-7")
-    r = os.urandom(8).hex()
-    return f"{cached[1]}{frac * 4096 // 1_000_000:03x}-{'89ab'[int(r[0], 16) & 3]}{r[1:4]}-{r[4:]}"
+        cached = _millisecond = (ms, uuid7_prefix(ms))
+    return uuid7(cached[1], f"{frac * 4096 // 1_000_000:03x}", os.urandom(8).hex())
 
 
 def new_uuid4() -> str:
