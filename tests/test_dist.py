@@ -99,12 +99,18 @@ def test_a_missing_demo_fails_the_smoke_check(build_dist, tmp_path, monkeypatch,
     for demo in (ROOT / "sample_data" / "demos").glob("*.evsh"):
         (fake_root / "sample_data" / "demos" / demo.name).write_text("")
     (fake_root / "sample_data" / "demos" / "not_packaged.evsh").write_text("")
-    monkeypatch.setattr(build_dist, "ROOT", fake_root)
+    out = _build_from(build_dist, monkeypatch, fake_root, tmp_path)
+    assert "not_packaged.evsh" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def _build_from(build_dist, monkeypatch, root, tmp_path):
+    """Build from the source tree ``root`` with a fake builder; the build must fail (exit 1)."""
+    monkeypatch.setattr(build_dist, "ROOT", root)
     monkeypatch.setattr(build_dist, "build_pex", _fake_builder(GOOD))
     out = tmp_path / "dist" / "evsh"
     assert build_dist.main(["--output", str(out), "--pythons", "3.11"]) == 1
-    assert "not_packaged.evsh" in capsys.readouterr().err
-    assert not out.exists()
+    return out
 
 
 @pytest.mark.parametrize("pythons", ["3.10", "3.9,3.11", "3", "three", ""])
@@ -141,9 +147,6 @@ def test_a_source_module_missing_from_the_file_is_named(build_dist, tmp_path, mo
     shutil.copytree(ROOT / "evsh", fake_root / "evsh", ignore=shutil.ignore_patterns("__pycache__"))
     (fake_root / "evsh" / "newpkg").mkdir()
     (fake_root / "evsh" / "newpkg" / "__init__.py").write_text("")
-    monkeypatch.setattr(build_dist, "ROOT", fake_root)
-    monkeypatch.setattr(build_dist, "build_pex", _fake_builder(GOOD))
-    out = tmp_path / "dist" / "evsh"
-    assert build_dist.main(["--output", str(out), "--pythons", "3.11"]) == 1
+    out = _build_from(build_dist, monkeypatch, fake_root, tmp_path)
     assert "in the source but not in the file: evsh.newpkg" in capsys.readouterr().err
     assert not out.exists()
