@@ -18,15 +18,15 @@ _EXPORTS: dict[str, str] = {
     "Aggregate": "evsh.domain.model", "Rejected": "evsh.domain.model", "applies": "evsh.domain.model",
     "command": "evsh.domain.model", "event": "evsh.domain.model", "EventNameWarning": "evsh.domain.model",
     "projection": "evsh.domain.projection", "Projection": "evsh.domain.projection",
-    "table": "evsh.engine.tables", "Table": "evsh.engine.tables", "TableSpec": "evsh.engine.tables",
-    "RowExists": "evsh.engine.tables", "RowNotFound": "evsh.engine.tables",
+    "table": "evsh.engine.catalog", "Table": "evsh.store.tables", "TableSpec": "evsh.store.tables",
+    "RowExists": "evsh.store.tables", "RowNotFound": "evsh.store.tables",
     "reactor": "evsh.domain.reactor", "ReactorSpec": "evsh.domain.reactor",
     "upcaster": "evsh.domain.upcast",
     # running it
     "Domain": "evsh.domain.registry", "load_domain": "evsh.domain.registry",
     "Engine": "evsh.engine.engine", "CommandOutcome": "evsh.engine.engine",
     "build_engine": "evsh.engine.wiring",
-    "open_store": "evsh.store.sqlite", "SQLiteEventStore": "evsh.store.sqlite",
+    "open_store": "evsh.store.connect", "SQLiteEventStore": "evsh.store.sqlite",
     "EventStore": "evsh.store.base", "NewEvent": "evsh.store.base", "RecordedEvent": "evsh.store.base",
     "AppendResult": "evsh.store.base", "StreamInfo": "evsh.store.base",
     "ANY": "evsh.store.base", "EXISTS": "evsh.store.base", "NO_STREAM": "evsh.store.base",
@@ -61,7 +61,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .domain.registry import Domain, load_domain  # noqa: F401
     from .domain.upcast import upcaster  # noqa: F401
     from .engine.engine import CommandOutcome, Engine  # noqa: F401
-    from .engine.tables import RowExists, RowNotFound, Table, TableSpec, table  # noqa: F401
+    from .engine.catalog import table  # noqa: F401
+    from .store.tables import RowExists, RowNotFound, Table, TableSpec  # noqa: F401
     from .engine.wiring import build_engine  # noqa: F401
     from .errors import (  # noqa: F401
         BadInput, CommandRejected, ConcurrencyError, DomainCodeError, DomainError, EvshError,
@@ -69,4 +70,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         StreamDeleted,
     )
     from .store.base import ANY, EXISTS, NO_STREAM, AppendResult, EventStore, NewEvent, RecordedEvent, StreamInfo  # noqa: F401
-    from .store.sqlite import SQLiteEventStore, open_store  # noqa: F401
+    from .store.connect import open_store  # noqa: F401
+    from .store.sqlite import SQLiteEventStore  # noqa: F401

@@ -66,3 +66,13 @@ def engine(db_path, shop):
     eng = build_engine(store, shop)
     yield eng
     store.close()
+
+
+def table_rows(store, name: str) -> tuple[list[str], list[tuple]]:
+    """(columns, rows) of a table as the store holds it, read with read-only SQL (none when it
+    does not exist yet: a projection that saw no event may have no tables)."""
+    if not store.table_exists(name):
+        return [], []
+    with store.query(f'SELECT * FROM "{name}"') as (columns, rows):
+        return columns, list(rows)
+

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from evsh import load_domain, open_store
 from evsh.engine import projections as P
-from evsh.engine.tables import quote, table_exists
 from evsh.engine.wiring import build_engine
 from evsh.store import codec
 from evsh.verify.properties import Context, PropertyFailed, _projection_redelivery, _reactor_redelivery
 from evsh.verify.strategies import Step as VerifyStep
+from tests.conftest import table_rows
 from tests.strategies import FakeClock, Step, run_history, shop_histories
 
 SHOP = load_domain("shop")
@@ -43,17 +43,13 @@ def tables(engine, names, *, without_times: bool = False, interleaved: bool = Fa
     """Rows of the tables, sorted; ``without_times`` drops ``*_at`` columns (wall-clock stamps),
     ``interleaved`` drops ``position`` columns (another interleaving gives events other positions)
     and customer_orders' ``last_order_at``."""
-    conn = engine.store.conn
     out = {}
     for name in names:
-        if not table_exists(conn, name):
-            out[name] = []
-            continue
-        cur = conn.execute(f"SELECT * FROM {quote(name)}")
-        keep = [i for i, d in enumerate(cur.description)
-                if not (without_times and d[0].endswith("_at"))
-                and not (interleaved and d[0] in ("position", "last_order_at"))]
-        out[name] = sorted(repr(tuple(row[i] for i in keep)) for row in cur.fetchall())
+        columns, rows = table_rows(engine.store, name)
+        keep = [i for i, c in enumerate(columns)
+                if not (without_times and c.endswith("_at"))
+                and not (interleaved and c in ("position", "last_order_at"))]
+        out[name] = sorted(repr(tuple(row[i] for i in keep)) for row in rows)
     return out
 
 

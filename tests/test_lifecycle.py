@@ -85,7 +85,7 @@ def test_max_count_and_meta(cli):
 
 @pytest.mark.parametrize("in_memory", [2000, 0])
 def test_max_age_by_the_store_clock(db_path, in_memory, monkeypatch):
-    import evsh.store.sqlite as sqlite_store
+    import evsh.store.visibility as sqlite_store
 
     monkeypatch.setattr(sqlite_store, "RULES_IN_MEMORY", in_memory)
     now = ["2026-01-01T00:00:00.000000Z"]
@@ -168,7 +168,7 @@ def test_hidden_events_never_come_back(tmp_path_factory, script):
 @given(ops)
 def test_hidden_events_never_come_back_when_sql_filters(tmp_path_factory, script):
     """The same, with so many rules that SQL filters instead of Python (RULES_IN_MEMORY exceeded)."""
-    import evsh.store.sqlite as sqlite_store
+    import evsh.store.visibility as sqlite_store
 
     saved = sqlite_store.RULES_IN_MEMORY
     sqlite_store.RULES_IN_MEMORY = 0

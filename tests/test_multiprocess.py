@@ -163,7 +163,7 @@ CREATOR = textwrap.dedent(
 def test_several_processes_creating_the_same_store_at_once_all_succeed(tmp_path):
     import sqlite3
 
-    from evsh.store import schema
+    from evsh.store.sqlite import schema
 
     db = str(tmp_path / "racy.db")
     results = run_together(CREATOR, [[db, str(w)] for w in range(4)])

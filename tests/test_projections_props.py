@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from evsh import load_domain, open_store
 from evsh.engine import projections as P
-from evsh.engine.subscriptions import checkpoint_name, set_checkpoint
-from evsh.engine.tables import quote, table_exists
+from evsh.engine.subscriptions import checkpoint_name
+from tests.conftest import table_rows
 from evsh.engine.wiring import build_engine
 from tests.strategies import FakeClock, run_history, shop_histories
 
@@ -28,12 +28,9 @@ PROJECTIONS = list(P.declared(SHOP).values())
 def snapshot(engine) -> dict[str, list[tuple]]:
     """Every projection table's rows, in primary-key order."""
     out = {}
-    conn = engine.store.conn
     for p in PROJECTIONS:
         for t in p.tables:
-            order = ", ".join(quote(c) for c in t.pk) or "rowid"
-            exists = table_exists(conn, t.name)  # a projection that saw no event may have no tables yet
-            out[t.name] = conn.execute(f"SELECT * FROM {quote(t.name)} ORDER BY {order}").fetchall() if exists else []
+            out[t.name] = sorted(table_rows(engine.store, t.name)[1], key=repr)
     return out
 
 
@@ -103,8 +100,8 @@ def test_processed_event_guard_makes_replays_harmless(history):
             run_history(engine, history, clock)
             P.run(engine, ["inventory_levels"])
             before = snapshot(engine)["inventory_levels"]
-            with store.transaction() as conn:  # as if the checkpoint had been saved apart and lost
-                set_checkpoint(conn, checkpoint_name("projection", "inventory_levels"), 0, clock())
+            with store.transaction():  # as if the checkpoint had been saved apart and lost
+                store.set_checkpoint(checkpoint_name("projection", "inventory_levels"), 0, clock())
             P.run(engine, ["inventory_levels"], batch_size=3)
             assert snapshot(engine)["inventory_levels"] == before
         finally:

@@ -3,7 +3,6 @@ conflicts named by the event that caused them."""
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 
 import pytest
@@ -11,14 +10,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evsh import DomainError, RowExists, RowNotFound, table
-from evsh.engine.tables import Tables, create_tables
+from evsh.store.sqlite import open_store
+from evsh.store.tables import Tables
+
+
+class _Raw:
+    """The store, and its SQLite connection for looking at what is stored."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def execute(self, sql, params=()):
+        return self.store.conn.execute(sql, params)
 
 
 @pytest.fixture
 def conn():
-    c = sqlite3.connect(":memory:", isolation_level=None)
-    yield c
-    c.close()
+    s = open_store(":memory:")
+    yield _Raw(s)
+    s.close()
 
 
 CUSTOMERS = table("customers", {"id": str, "orders": int, "total": Decimal, "tags": list, "vip": bool,
@@ -28,8 +38,8 @@ LOG = table("log", {"at": str, "what": str})
 
 
 def make(conn, *specs):
-    create_tables(conn, specs or (CUSTOMERS, LINES, LOG))
-    return Tables(conn, specs or (CUSTOMERS, LINES, LOG))
+    conn.store.ensure_tables(specs or (CUSTOMERS, LINES, LOG), owner="test")
+    return Tables(conn.store, specs or (CUSTOMERS, LINES, LOG))
 
 
 def test_values_round_trip_typed(conn):
@@ -40,7 +50,7 @@ def test_values_round_trip_typed(conn):
     t.insert(row)
     rows.flush()
     assert conn.execute("SELECT total, tags, vip FROM customers").fetchone() == ("10.50", '["a","b"]', 1)
-    fresh = Tables(conn, [CUSTOMERS]).table("customers")
+    fresh = Tables(conn.store, [CUSTOMERS]).table("customers")
     assert fresh.get("c1") == row
     assert fresh.rows_where("orders = ?", [2]) == [row]
 
@@ -69,7 +79,7 @@ def test_insert_conflicts(conn):
     t.insert({"id": "c1", "orders": 4}, replace=True)
     assert t.get("c1")["orders"] == 4
     rows.flush()
-    later = Tables(conn, [CUSTOMERS])
+    later = Tables(conn.store, [CUSTOMERS])
     later.current = "event 7"
     later.table("customers").insert({"id": "c1", "orders": 5})  # only the table knows: found at flush
     with pytest.raises(RowExists) as info:
@@ -140,10 +150,10 @@ ops = st.lists(st.tuples(st.sampled_from(["insert", "upsert", "update", "delete"
 @given(ops=ops, flush_every=st.integers(1, 8))
 def test_buffered_table_behaves_like_a_dict(ops, flush_every):
     """Whatever the flush points, the table ends as a plain dict model says, errors included."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn = _Raw(open_store(":memory:"))
     spec = table("kv", {"k": str, "v": int}, pk="k")
-    create_tables(conn, [spec])
-    rows = Tables(conn, [spec])
+    conn.store.ensure_tables([spec], owner="test")
+    rows = Tables(conn.store, [spec])
     t = rows.table("kv")
     model: dict[str, int] = {}
     for i, (op, k, v) in enumerate(ops):
@@ -176,12 +186,12 @@ def test_buffered_table_behaves_like_a_dict(ops, flush_every):
             rows.flush()
     rows.flush()
     assert dict(conn.execute("SELECT k, v FROM kv").fetchall()) == model
-    conn.close()
+    conn.store.close()
 
 
 def test_projection_declarations_are_checked():
     from evsh import Projection
-    from evsh.engine.projections import declared
+    from evsh.domain.projection import collect
 
     p = Projection("p", tables=[table("p_rows", {"a": str}, pk="a")])
     p.on("Happened")(lambda e, r: None)
@@ -194,16 +204,7 @@ def test_projection_declarations_are_checked():
     with pytest.raises(DomainError):
         Projection("p", tables=["not a table"])
 
-    class FakeDomain:
-        name = "fake"
-
-        def __init__(self, *items):
-            self.items = items
-
-        def of_kind(self, kind):
-            return list(self.items) if kind == "projection" else []
-
     q = Projection("q", tables=[table("p_rows", {"a": str}, pk="a")])
     with pytest.raises(DomainError, match="p_rows"):
-        declared(FakeDomain(p, q))  # two projections may not own one table
-    assert list(declared(FakeDomain(p))) == ["p"]
+        collect([p, q])  # two projections may not own one table
+    assert list(collect([p])) == ["p"]

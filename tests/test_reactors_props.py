@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from evsh import load_domain, open_store
 from evsh.engine import projections as P
-from evsh.engine.subscriptions import checkpoint_name, get_checkpoint, set_checkpoint
+from evsh.engine.subscriptions import checkpoint_name
 from evsh.engine.wiring import build_engine
 from evsh.errors import CommandRejected
 from tests.strategies import FakeClock, Tick, shop_histories
@@ -111,10 +111,10 @@ def run_rough(path: str, history, crasher: Crasher, rewinds: dict[int, float]) -
     try:
         for i, step in enumerate(history):
             if i in rewinds:  # redelivery: checkpoints rewound as if saved apart and lost
-                with engine.store.transaction() as conn:
+                with engine.store.transaction() as store:
                     for name in engine.reactors.subs:
                         cp = checkpoint_name("reactor", name)
-                        set_checkpoint(conn, cp, int(get_checkpoint(conn, cp) * rewinds[i]), clock())
+                        store.set_checkpoint(cp, int(store.checkpoint(cp) * rewinds[i]), clock())
                 try:
                     engine.reactors.run_pending()
                 except Crash:

@@ -113,15 +113,9 @@ def test_export_then_import_replays_to_the_same_states_and_tables(cli, tmp_path_
 
 
 def _rows(engine, name):
-    from evsh.engine.tables import quote, table_exists
+    from tests.conftest import table_rows
 
-    out = {}
-    for t in P.declared(SHOP)[name].table_names:
-        if table_exists(engine.store.conn, t):
-            out[t] = sorted(map(repr, engine.store.conn.execute(f"SELECT * FROM {quote(t)}").fetchall()))
-        else:
-            out[t] = []
-    return out
+    return {t: sorted(map(repr, table_rows(engine.store, t)[1])) for t in P.declared(SHOP)[name].table_names}
 
 
 def test_export_then_import_keeps_personal_fields_when_the_keys_travel_too(cli, tmp_path):

@@ -76,8 +76,9 @@ def test_importing_the_public_api_is_light():
     assert not loaded & {*HEAVY, "click", "rich"}, sorted(loaded & {*HEAVY, "click", "rich"})
 
 
-def test_the_probe_would_notice_a_heavy_import(small_store):
-    """Guards the test itself: a command that does import sqlite_utils shows up."""
-    code, loaded, _ = probe("--db", small_store, "sql", "select 1")
+def test_the_probe_would_notice_a_heavy_import(tmp_path):
+    """Guards the test itself: a command that does import cryptography shows up."""
+    code, loaded, _ = probe("--db", str(tmp_path / "fresh.db"), "--domain", "shop", "exec", "user", "u-probe", "register",
+                            "--email", "probe@example.org", "--username", "probe")
     assert code == 0
-    assert "sqlite_utils" in loaded
+    assert "cryptography" in loaded

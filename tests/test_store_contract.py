@@ -18,14 +18,15 @@ from evsh.store.base import ANY, EXISTS, NO_STREAM, EventStore, NewEvent
 
 
 def _sqlite_factory(tmp_path, monkeypatch) -> Callable[[], EventStore]:
-    import evsh.store.sqlite as sq
+    import evsh.store.reads as reads
+    from evsh.store.sqlite import open_store
 
     # tiny pages, so that every read crosses page boundaries even on small test data
-    monkeypatch.setattr(sq, "PAGE", 3)
+    monkeypatch.setattr(reads, "PAGE", 3)
     counter = iter(range(1_000_000))
 
     def make() -> EventStore:
-        return sq.open_store(str(tmp_path / f"contract-{next(counter)}.db"))
+        return open_store(str(tmp_path / f"contract-{next(counter)}.db"))
 
     return make
 

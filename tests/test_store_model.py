@@ -19,7 +19,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-import evsh.store.sqlite as sqlite_mod
+import evsh.store.reads as sqlite_mod
 from evsh import ConcurrencyError, IdConflict, NewEvent, open_store
 from evsh.store.base import ANY, EXISTS, NO_STREAM, category_of
 

@@ -46,7 +46,7 @@ class AppContext:
     def store(self, *, create: bool = False):
         """The store; ``create`` for writing commands (a read-only one never creates a file)."""
         if self._store is None:
-            from ..store.sqlite import open_store
+            from ..store.connect import open_store
 
             clock = {"clock": self.options["clock"]} if self.options.get("clock") else {}
             self._store = open_store(self.db, create=create, sync=self.sync, busy_timeout=self.busy_timeout, **clock)

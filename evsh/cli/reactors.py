@@ -182,16 +182,14 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 def skip(names: tuple[str, ...]) -> None:
     """Move reactors to the end of the log without handling what is pending (history is not news)."""
-    from ..engine.subscriptions import get_checkpoint, set_checkpoint
-
     rt = _runtime()
     subs = rt.select(names)
-    with rt.store.transaction() as conn:
-        head = rt.store.head_position()
+    with rt.store.transaction() as store:
+        head = store.head_position()
         for sub in subs:
-            before = get_checkpoint(conn, sub.checkpoint)
+            before = store.checkpoint(sub.checkpoint)
             if before < head:
-                set_checkpoint(conn, sub.checkpoint, head, rt.engine.clock())
+                store.set_checkpoint(sub.checkpoint, head, rt.engine.clock())
             click.echo(f"{sub.name}: checkpoint {before} -> {max(before, head)}")
 
 
@@ -236,9 +234,7 @@ def _pending(rt: Any) -> int:
     """Events after the checkpoints that reactors listen to (exact, for the step display)."""
     total = 0
     for sub in rt.subs.values():
-        from ..engine.subscriptions import get_checkpoint
-
-        cp = get_checkpoint(rt.store.conn, sub.checkpoint)
+        cp = rt.store.checkpoint(sub.checkpoint)
         total += sum(1 for e in rt.engine.read_all(cp + 1, types=sub.types, categories=sub.categories)
                      if sub.matches(e))
     return total
@@ -259,7 +255,7 @@ def dlq_list(reactor: str | None, show_all: bool, as_json: bool) -> None:
     """List parked events (id, reactor, event, attempts, error)."""
     from ..engine.reactors import dead_letters
 
-    rows = dead_letters(app().store().conn, status=None if show_all else "parked", reactor=reactor)
+    rows = dead_letters(app().store(), status=None if show_all else "parked", reactor=reactor)
     if as_json:
         emit_json_object(rows)
         return
@@ -281,7 +277,7 @@ def dlq_show(id: int, as_json: bool) -> None:
     from ..engine.reactors import dead_letter
 
     store = app().store()
-    row = dead_letter(store.conn, id)
+    row = dead_letter(store, id)
     ev = store.event_by_id(row["event_id"])
     row["event"] = ev.as_dict() if ev is not None else None
     if as_json:
@@ -301,7 +297,7 @@ def _ids(ids: Sequence[int], all_: bool, reactor: str | None, rt: Any) -> list[i
     if all_:
         if ids:
             raise BadInput("give dead letter ids or --all, not both")
-        return [r["id"] for r in dead_letters(rt.store.conn, reactor=reactor)]
+        return [r["id"] for r in dead_letters(rt.store, reactor=reactor)]
     if not ids:
         raise BadInput("which dead letters? give their ids (see evsh dlq list) or --all")
     return list(ids)

@@ -242,12 +242,11 @@ def _demo_store_state(path: str) -> tuple[str, list[str]]:
     """('missing' | 'empty' | 'demo' | 'other', the demos that filled it)."""
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return "missing", []
-    from ..store.sqlite import open_store
+    from ..store.connect import open_store
 
     store = open_store(path)  # raises StoreError for a file that is not an evsh store
     try:
-        names = [r[0][len(MARKER):] for r in store.conn.execute(
-            "SELECT name FROM checkpoints WHERE name LIKE ? ORDER BY name", (MARKER + "%",))]
+        names = [name[len(MARKER):] for name in store.checkpoints(MARKER)]
         if names:
             return "demo", names
         return ("empty" if store.head_position() == 0 else "other"), []
@@ -265,12 +264,8 @@ def _remove_store(path: str) -> None:
 
 def _mark(ctx: Any, name: str) -> None:
     store = ctx.store(create=True)
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?,?,?)"
-            " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
-            (MARKER + name, store.head_position(), ctx.engine().clock()),
-        )
+    with store.transaction():
+        store.set_checkpoint(MARKER + name, store.head_position(), ctx.engine().clock())
 
 
 @click.command("demo")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -11,12 +10,6 @@ from .context import app
 from .render import console, emit_json_object
 
 SPARK = "▁▂▃▄▅▆▇█"
-RECENT_EVENTS = 100_000  # the log's per-minute line looks at most this far back
-
-
-def minutes_ending(last: str, count: int) -> list[str]:
-    end = datetime.strptime(last, "%Y-%m-%dT%H:%M")
-    return [(end - timedelta(minutes=count - 1 - i)).strftime("%Y-%m-%dT%H:%M") for i in range(count)]
 
 
 def sparkline(values: list[int]) -> str:
@@ -34,41 +27,6 @@ def _ms(seconds: float | None) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds:.2f} s"
-
-
-def _live_lags(store: Any) -> dict[tuple[str, str], int]:
-    """Lag now, from each checkpoint: events after it."""
-    head = store.head_position()
-    out = {}
-    for name, position in store.conn.execute("SELECT name, position FROM checkpoints"):
-        kind, sep, sub = name.partition(":")
-        if sep:
-            out[(kind, sub)] = max(0, head - position)
-    return out
-
-
-def log_per_minute(store: Any) -> dict[str, int]:
-    head = store.head_position()
-    rows = store.conn.execute(
-        "SELECT substr(recorded_at, 1, 16), count(*) FROM events WHERE position > ? GROUP BY 1",
-        (max(0, head - RECENT_EVENTS),),
-    ).fetchall()
-    return dict(rows)
-
-
-def collect(store: Any, by_type: bool, since: str | None = None) -> list[Any]:
-    from ..engine import metrics
-
-    series = metrics.read(store.conn, since=since, by_type=by_type)
-    lags = _live_lags(store)
-    known = {(s.kind, s.name) for s in series}
-    for (kind, name), lag in lags.items():
-        if (kind, name) not in known and kind in ("reactor", "projection"):
-            series.append(metrics.Series(kind=kind, name=name, event_type="" if not by_type else "*"))
-    for s in series:
-        if (s.kind, s.name) in lags:
-            s.lag = lags[(s.kind, s.name)]
-    return sorted(series, key=lambda s: (s.kind, s.name, s.event_type))
 
 
 def _label(v: str) -> str:
@@ -139,21 +97,21 @@ def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str 
     from ..engine import metrics
 
     store = app().store()
-    series = collect(store, by_type, since)
+    series = metrics.collect(store, by_type, since)
     if as_prom:
         click.echo(prometheus(series, store.head_position()), nl=False)
         return
     if as_json:
-        emit_json_object({"head": store.head_position(), "latest_minute": metrics.latest_minute(store.conn),
+        emit_json_object({"head": store.head_position(), "latest_minute": metrics.latest_minute(store),
                           "series": [s.as_dict() for s in series]})
         return
     from rich.table import Table
     from rich.text import Text
 
     con = console()
-    per_log = log_per_minute(store)
-    last = max([metrics.latest_minute(store.conn) or "", *per_log.keys()], default="")
-    window = minutes_ending(last, minutes) if last else []
+    per_log = metrics.log_per_minute(store)
+    last = max([metrics.latest_minute(store) or "", *per_log.keys()], default="")
+    window = metrics.minutes_ending(last, minutes) if last else []
     if window:
         line = Text()
         line.append("events per minute  ", style="bold")

@@ -188,24 +188,8 @@ def backup(file: str) -> None:
 @output_options
 def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> None:
     """Run a read-only SQL QUERY over the store and its read models."""
-    import sqlite3
-
-    import sqlite_utils
-
-    a = app()
-    a.store()  # checks the file is an evsh store (exit 4 otherwise)
-    from urllib.parse import quote
-
-    # quoted: a '#', '?' or '%' in the file name would otherwise end the path or drop mode=ro
-    conn = sqlite3.connect(f"file:{quote(os.path.abspath(a.db))}?mode=ro", uri=True, timeout=a.busy_timeout)
-    conn.execute("PRAGMA query_only = ON")
-    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH would create a new database file
-    db = sqlite_utils.Database(conn)
-    try:
-        cursor = db.execute(query)
-        headers = [d[0] for d in cursor.description or []]
-        # rows are streamed from the cursor (constant memory), not fetched all at once
-        rows = cursor if cursor.description else iter(())
+    store = app().store()  # checks it is an evsh store (exit 4 otherwise)
+    with store.query(query) as (headers, rows):  # rows are streamed (constant memory)
         if as_csv or as_tsv:
             import csv
 
@@ -218,13 +202,6 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
             emit_json_items((dict(zip(headers, r)) for r in rows), mode)
             return
         stream_table([(h, {}) for h in headers], rows)
-    except sqlite3.Error as exc:
-        text = str(exc)
-        if "readonly" in text or "read-only" in text or "query_only" in text or "attached databases" in text:
-            raise BadInput("evsh sql is read-only: writes are refused (change data with commands)") from None
-        raise BadInput(f"SQL error: {text}") from None
-    finally:
-        conn.close()
 
 
 # `evsh streams delete|truncate|meta`: the stream lifecycle commands (evsh/cli/lifecycle.py)

@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 from ..errors import BadInput, CommandRejected, DomainError
 from . import types as T
+from . import naming
 from .naming import kebab, snake_case
 
 Rejected = CommandRejected  # what domain code raises: `raise Rejected("no empty orders")`
@@ -90,14 +91,14 @@ def event(
         for pf in personal:
             if pf not in field_names:
                 raise DomainError(f"event {type_name}: personal field {pf!r} is not a field")
-        c.__evsh_event__ = EventSpec(type_name, c, version, field_names, tuple(personal), subject)
+        setattr(c, naming.EVENT_ATTR, EventSpec(type_name, c, version, field_names, tuple(personal), subject))
         return c
 
     return wrap(cls) if cls is not None else wrap
 
 
 def event_spec(obj: Any) -> EventSpec | None:
-    return getattr(obj, "__evsh_event__", None)
+    return naming.event_spec(obj)
 
 
 # ----------------------------------------------------------------------------- commands

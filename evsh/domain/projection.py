@@ -109,3 +109,20 @@ class Projection:
 
 
 projection = Projection
+
+
+def collect(items: Iterable[Any]) -> dict[str, Projection]:
+    """A domain's projections by name, in name order; a name or a table claimed twice is refused."""
+    out: dict[str, Projection] = {}
+    owners: dict[str, str] = {}
+    for p in items:
+        if not isinstance(p, Projection):
+            continue
+        other = out.get(p.name)
+        if other is not None and other is not p:
+            raise DomainError(f"two projections are named {p.name}")
+        for t in p.table_names:
+            if owners.setdefault(t, p.name) != p.name:
+                raise DomainError(f"table {t} is declared by projections {owners[t]} and {p.name}; a table has one owner")
+        out[p.name] = p
+    return dict(sorted(out.items()))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ..errors import DomainError
+from .naming import event_spec
 
 FAILURE_POLICIES = ("park", "stop")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,7 +62,7 @@ class ReactorSpec:
 
 
 def _type_name(item: Any) -> str | None:
-    spec = getattr(item, "__evsh_event__", None)
+    spec = event_spec(item)
     return spec.name if spec is not None else None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import BadInput, DomainCodeError, DomainError
 from .model import Aggregate, EventSpec, event_spec
 from .naming import snake_case, unkebab
+from .projection import collect as collect_projections
 
 BUNDLED_PACKAGE = "evsh.samples"
 
@@ -62,6 +63,7 @@ class Domain:
                     self.events.setdefault(spec[1].name, spec[1])
             except NameError as exc:
                 raise DomainError(f"aggregate {agg.__name__}: {exc}") from None
+        self.projections = collect_projections(self.of_kind("projection"))
 
     @property
     def file(self) -> str | None:

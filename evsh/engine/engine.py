@@ -17,21 +17,15 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+from ..domain.naming import event_spec
 from ..errors import BadInput, CommandRejected, ConcurrencyError, DomainCodeError, EvshError
 from ..store.base import ANY, NO_STREAM, AppendHook, AppendResult, EventStore, NewEvent, RecordedEvent, check_name, check_stream_id, new_uuid, utc_now
 
 if TYPE_CHECKING:  # the domain modules load with a domain: `evsh read` on a bare store needs neither
     from ..domain.model import Aggregate, CommandSpec, EventSpec
     from ..domain.registry import Domain
-
-
-def event_spec(obj: Any) -> EventSpec | None:
-    """The domain's ``event_spec``, imported on the first command (a domain is loaded by then) and
-    then bound here in place of this function, so no later command pays for an import."""
-    global event_spec
-    from ..domain.model import event_spec
-
-    return event_spec(obj)
+    from .reactors import Reactors
+    from .shredding import Shredder
 
 Transform = Callable[[RecordedEvent], "RecordedEvent | None"]
 # Applied to each event on its way into the store (e.g. encrypting personal fields): (stream id, event) -> event.
@@ -81,6 +75,9 @@ class Engine:
     # connection appended, and the append listener dropped what others wrote here) a load reads
     # nothing; otherwise it reads the events after it, checking that its last event is still there.
     cache_size: int = 10_000
+    # Feature slots, filled by their installers (engine/wiring.py) when the domain uses them.
+    reactors: Reactors | None = None
+    shredder: Shredder | None = None
     _cache: "OrderedDict[str, tuple[Aggregate, str, tuple, int, int]]" = field(default_factory=OrderedDict, repr=False)
 
     def __post_init__(self) -> None:

@@ -23,7 +23,6 @@ from .engine import Engine
 from .shredding import FORGOTTEN_STREAM, PREFIX, REDACTED, _aesgcm, is_token, shredder, unseal
 
 MIN_IN_TEXT = 3  # shorter values are scrubbed as whole values and whole JSON strings only
-_SYSTEM_TABLES = {"events", "streams", "subject_keys", "sqlite_sequence", "evsh_meta", "checkpoints", "snapshots"}
 
 
 @dataclasses.dataclass
@@ -68,54 +67,29 @@ def _as_word(needle: str) -> re.Pattern[str]:
     return re.compile(head + re.escape(needle) + tail)
 
 
-def _set(conn: Any, qt: str, qc: str, new: str, old: str) -> int:
-    """Replace a text; where a unique key refuses (two rows would become the same), drop the rows."""
-    import sqlite3
-
-    try:
-        return conn.execute(f"UPDATE {qt} SET {qc}=? WHERE {qc}=?", (new, old)).rowcount
-    except sqlite3.IntegrityError:
-        return conn.execute(f"DELETE FROM {qt} WHERE {qc}=?", (old,)).rowcount
-
-
-def _scrub_tables(conn: Any, values: list[str], report: ForgetReport) -> None:
-    tables = [
-        r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-            " AND sql NOT LIKE 'CREATE VIRTUAL%'"
-        )
-        if r[0] not in _SYSTEM_TABLES
-    ]
+def _scrub_tables(store: Any, values: list[str], report: ForgetReport) -> None:
+    """Replace the values wherever they stand in the store's other tables (inside the caller's
+    transaction): whole values, whole JSON strings, and words inside longer text."""
     quoted_red = codec.dumps(REDACTED)
-    for table in tables:
-        qt = '"' + table.replace('"', '""') + '"'
-        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({qt})")]
-        for column in columns:
-            qc = '"' + column.replace('"', '""') + '"'
-            changed = 0
-            for value in values:
-                changed += _set(conn, qt, qc, REDACTED, value)  # whole values
-                for form in _json_forms(value):  # whole JSON strings, wherever they stand
-                    texts = conn.execute(
-                        f"SELECT DISTINCT {qc} FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (form,)
-                    ).fetchall()
-                    for (text,) in texts:
-                        changed += _set(conn, qt, qc, text.replace(form, quoted_red), text)
-                for needle in _needles(value):  # inside longer text, as a word of its own
-                    if len(needle) < MIN_IN_TEXT:
-                        continue  # "A" or "jo" as a word is everywhere: only whole values and JSON strings
-                    word = _as_word(needle)
-                    texts = conn.execute(
-                        f"SELECT DISTINCT {qc} FROM {qt} WHERE typeof({qc})='text' AND instr({qc}, ?) > 0", (needle,)
-                    ).fetchall()
-                    for (text,) in texts:
-                        new = word.sub(REDACTED, text)
-                        if new == text:
-                            report.left_inside_words += 1
-                            continue
-                        changed += _set(conn, qt, qc, new, text)
-            if changed:
-                report.scrubbed[f"{table}.{column}"] = changed
+    for table, column in store.text_columns():
+        changed = 0
+        for value in values:
+            changed += store.replace_text(table, column, value, REDACTED)  # whole values
+            for form in _json_forms(value):  # whole JSON strings, wherever they stand
+                for text in store.texts_containing(table, column, form):
+                    changed += store.replace_text(table, column, text, text.replace(form, quoted_red))
+            for needle in _needles(value):  # inside longer text, as a word of its own
+                if len(needle) < MIN_IN_TEXT:
+                    continue  # "A" or "jo" as a word is everywhere: only whole values and JSON strings
+                word = _as_word(needle)
+                for text in store.texts_containing(table, column, needle):
+                    new = word.sub(REDACTED, text)
+                    if new == text:
+                        report.left_inside_words += 1
+                        continue
+                    changed += store.replace_text(table, column, text, new)
+        if changed:
+            report.scrubbed[f"{table}.{column}"] = changed
 
 
 def _mentions(obj: Any, value: str) -> bool:
@@ -136,17 +110,17 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
     engine.forget_cached()  # cached aggregates hold decrypted values
     report = ForgetReport(subject)
     step = on_step or (lambda s: None)
-    conn = store.conn
-    keys = conn.execute("SELECT key_id, key FROM subject_keys WHERE subject=? AND key IS NOT NULL", (subject,)).fetchall()
-    report.already_forgotten = not keys and conn.execute(
-        "SELECT 1 FROM subject_keys WHERE subject=?", (subject,)
-    ).fetchone() is not None
+    live = store.subject_key(subject)  # at most one live key per subject
+    keys = [live] if live is not None else []
+    report.already_forgotten = not keys and store.subject_known(subject)
     step("finding the subject's values")
     values: set[str] = set()
     for key_id, key in keys:
         cipher = _aesgcm(key)
         marker = PREFIX + key_id + ":"
-        for (data,) in conn.execute("SELECT data FROM events WHERE instr(data, ?) > 0", (marker,)):
+        for _, data, _ in store.events_containing(marker):
+            if marker not in data:
+                continue
             report.events += 1
             for v in codec.loads(data).values():
                 if is_token(v) and v.startswith(marker):
@@ -159,9 +133,7 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
     for spec in (domain.events.values() if domain is not None else ()):
         if not spec.personal or spec.subject is None:
             continue
-        for (data,) in conn.execute(
-            "SELECT data FROM events WHERE type=? AND json_extract(data, ?) = ?", (spec.name, f"$.{spec.subject}", subject)
-        ):
+        for data in store.events_with_field(spec.name, spec.subject, subject):
             found = False
             for f, v in codec.loads(data).items():
                 if f in spec.personal and v is not None and not is_token(v) and v != REDACTED:
@@ -173,43 +145,28 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
     ordered = sorted(values, key=len, reverse=True)  # longest first: a value inside another is replaced after it
     report.keys, report.values = len(keys), len(ordered)
     step("scrubbing read models and side-effect tables")
-    conn.execute("PRAGMA secure_delete=ON")
-    try:
-        with store.transaction() as tx:
-            _scrub_tables(tx, ordered, report)
+    with store.securely():
+        with store.transaction():
+            _scrub_tables(store, ordered, report)
             for value in ordered:
                 for form in {value, *_json_forms(value)}:
-                    report.snapshots_dropped += tx.execute(
-                        "DELETE FROM snapshots WHERE instr(state, ?) > 0", (form,)
-                    ).rowcount
+                    report.snapshots_dropped += store.drop_snapshots_containing(form)
             leaking: set[int] = set()
             for value in ordered:
-                for position, data, meta in tx.execute(
-                    "SELECT position, data, metadata FROM events WHERE instr(data, ?) > 0 OR instr(metadata, ?) > 0",
-                    (value, value),
-                ):
+                for position, data, meta in store.events_containing(value):
                     # a short value may turn up inside ciphertext by chance: look at plain strings only
                     if _mentions(codec.loads(data), value) or _mentions(codec.loads(meta), value):
                         leaking.add(position)
             report.plaintext_in_log = len(leaking)
-            tx.execute(
-                "UPDATE subject_keys SET key=NULL, forgotten_at=? WHERE subject=? AND key IS NOT NULL",
-                (store.clock(), subject),
-            )
+            store.destroy_subject_keys(subject)
             if keys:
                 store.append(FORGOTTEN_STREAM, [NewEvent("SubjectForgotten", {"subject": subject}, {"schema_version": 1})])
-    except BaseException:
-        conn.execute("PRAGMA secure_delete=OFF")
-        raise
-    sh = shredder(engine)
-    if sh is not None:
-        sh.keys.clear()
-    if not keys and not ordered and not report.already_forgotten:
-        conn.execute("PRAGMA secure_delete=OFF")
-        return report  # nothing of this subject anywhere: no need to rewrite the file
-    step("rewriting the store file (VACUUM) and emptying the WAL")
-    try:
+        sh = shredder(engine)
+        if sh is not None:
+            sh.keys.clear()
+        if not keys and not ordered and not report.already_forgotten:
+            return report  # nothing of this subject anywhere: no need to rewrite the file
+        step("rewriting the store file (VACUUM) and emptying the WAL")
         store.compact(secure=True)
-    finally:
-        conn.execute("PRAGMA secure_delete=OFF")
     return report
+

@@ -9,7 +9,7 @@ lag gauge.
 
 The API for any subscriber::
 
-    metrics.record(conn, "projection", "order_details", "OrderCreated", count=250,
+    metrics.record(store, "projection", "order_details", "OrderCreated", count=250,
                    latencies=[...seconds...], at=engine.clock())
 
 or, to gather many events before one write per key, :class:`Buffer`.
@@ -18,10 +18,24 @@ or, to gather many events before one write per key, :class:`Buffer`.
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..store import codec
+from ..store.tables import table
+
+OWNER = "metrics"
+METRICS = table("metrics", {
+    "minute": str,            # 2026-01-01T10:42
+    "kind": str,              # reactor | projection
+    "name": str,
+    "event_type": str,        # '' = the subscriber as a whole (lag)
+    "handled": int, "errors": int, "retries": int, "latency_sum": float,
+    "latency_hist": str,      # log-scale bucket -> count, as JSON text
+    "lag": int,
+}, pk=("minute", "kind", "name", "event_type"))
+TABLES = (METRICS,)
 
 # Histogram bucket i holds latencies up to 1 µs * 10 ** (i / 10): 26% wide buckets, 1 µs .. 100 s.
 BUCKETS = 81
@@ -112,7 +126,7 @@ class Buffer:
     def lag(self, kind: str, name: str, lag: int) -> None:
         self._get(kind, name, "").lag = lag
 
-    def flush(self, conn: Any, at: str) -> None:
+    def flush(self, store: Any, at: str) -> None:
         """Add everything gathered to minute ``at``'s buckets: one read and one write per subscriber."""
         if not self._acc:
             return
@@ -121,7 +135,7 @@ class Buffer:
         for (kind, name, etype), acc in self._acc.items():
             by_sub.setdefault((kind, name), []).append((etype, acc))
         for (kind, name), accs in by_sub.items():
-            _upsert_many(conn, minute, kind, name, accs)
+            _upsert_many(store, minute, kind, name, accs)
         self._acc = {}
 
     def clear(self) -> None:
@@ -129,7 +143,7 @@ class Buffer:
 
 
 def record(
-    conn: Any,
+    store: Any,
     kind: str,
     name: str,
     event_type: str,
@@ -144,24 +158,17 @@ def record(
     """Add one batch's figures for (kind, name, event type) to the bucket of minute ``at``."""
     acc = _Acc(handled=count, errors=errors, retries=retries, lag=lag)
     acc.add_latencies(latencies)
-    _upsert(conn, minute_of(at), kind, name, event_type, acc)
+    _upsert_many(store, minute_of(at), kind, name, [(event_type, acc)])
 
 
-def _upsert(conn: Any, minute: str, kind: str, name: str, etype: str, acc: _Acc) -> None:
-    _upsert_many(conn, minute, kind, name, [(etype, acc)])
-
-
-def _upsert_many(conn: Any, minute: str, kind: str, name: str, accs: list[tuple[str, _Acc]]) -> None:
+def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple[str, _Acc]]) -> None:
     """Merge into the stored buckets (read, add, write back: histograms do not add up in SQL)."""
+    store.ensure_tables(TABLES, owner=OWNER)
+    t = store.table(METRICS)
     stored = {
-        row[0]: row[1:]
-        for row in conn.execute(
-            "SELECT event_type, handled, errors, retries, latency_sum, latency_hist, lag FROM metrics"
-            " WHERE minute=? AND kind=? AND name=?",
-            (minute, kind, name),
-        )
+        r["event_type"]: (r["handled"], r["errors"], r["retries"], r["latency_sum"], r["latency_hist"], r["lag"])
+        for r in t.rows_where("minute=? AND kind=? AND name=?", (minute, kind, name))
     }
-    rows = []
     for etype, acc in accs:
         hist = dict(acc.hist)
         handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
@@ -175,13 +182,10 @@ def _upsert_many(conn: Any, minute: str, kind: str, name: str, accs: list[tuple[
             lsum += row[3]
             if lag is None:
                 lag = row[5]
-        rows.append((minute, kind, name, etype, handled, errors, retries, lsum,
-                     codec.dumps({str(k): v for k, v in hist.items()}), lag))
-    conn.executemany(
-        "INSERT OR REPLACE INTO metrics (minute, kind, name, event_type, handled, errors, retries, latency_sum,"
-        " latency_hist, lag) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        rows,
-    )
+        t.insert({"minute": minute, "kind": kind, "name": name, "event_type": etype, "handled": handled,
+                  "errors": errors, "retries": retries, "latency_sum": lsum,
+                  "latency_hist": codec.dumps({str(k): v for k, v in hist.items()}), "lag": lag}, replace=True)
+    t.flush()
 
 
 # ----------------------------------------------------------------------------- reading
@@ -210,18 +214,11 @@ class Series(_Acc):
         }
 
 
-def read(conn: Any, *, since: str | None = None, by_type: bool = True) -> list[Series]:
+def read(store: Any, *, since: str | None = None, by_type: bool = True) -> list[Series]:
     """Metrics summed per (kind, name[, event type]) over the buckets from minute ``since`` on."""
-    try:
-        rows = conn.execute(
-            "SELECT minute, kind, name, event_type, handled, errors, retries, latency_sum, latency_hist, lag"
-            " FROM metrics WHERE minute >= ? ORDER BY minute",
-            (since or "",),
-        ).fetchall()
-    except Exception:  # noqa: BLE001 - a store without the metrics table has no metrics
-        return []
     out: dict[tuple[str, str, str], Series] = {}
-    for minute, kind, name, etype, handled, errors, retries, lsum, hist_text, lag in rows:
+    for r in store.table(METRICS).rows_where("minute >= ?", (since or "",), order_by="minute"):
+        minute, kind, name, etype, handled, errors, retries, lsum, hist_text, lag = r.values()
         key_type = etype if by_type else ""
         s = out.get((kind, name, key_type))
         if s is None:
@@ -250,9 +247,47 @@ def read(conn: Any, *, since: str | None = None, by_type: bool = True) -> list[S
     return sorted(out.values(), key=lambda s: (s.kind, s.name))
 
 
-def latest_minute(conn: Any) -> str | None:
-    try:
-        row = conn.execute("SELECT max(minute) FROM metrics").fetchone()
-    except Exception:  # noqa: BLE001
-        return None
-    return row[0] if row else None
+def latest_minute(store: Any) -> str | None:
+    rows = store.table(METRICS).rows_where(order_by="minute DESC", limit=1)
+    return rows[0]["minute"] if rows else None
+
+
+# ----------------------------------------------------------------------------- for front ends
+
+RECENT_EVENTS = 100_000  # the log's per-minute line looks at most this far back
+
+
+def minutes_ending(last: str, count: int) -> list[str]:
+    """The ``count`` minutes (``2026-01-01T10:42``) up to and including ``last``."""
+    end = datetime.strptime(last, "%Y-%m-%dT%H:%M")
+    return [(end - timedelta(minutes=count - 1 - i)).strftime("%Y-%m-%dT%H:%M") for i in range(count)]
+
+
+def live_lags(store: Any) -> dict[tuple[str, str], int]:
+    """Lag now, from each checkpoint: events after it, per (kind, name)."""
+    head = store.head_position()
+    out = {}
+    for name, position in store.checkpoints().items():
+        kind, sep, sub = name.partition(":")
+        if sep:
+            out[(kind, sub)] = max(0, head - position)
+    return out
+
+
+def log_per_minute(store: Any) -> dict[str, int]:
+    """Events appended per minute, over the most recent events of the log."""
+    return store.events_per_minute(max(0, store.head_position() - RECENT_EVENTS))
+
+
+def collect(store: Any, by_type: bool, since: str | None = None) -> list[Series]:
+    """Every subscriber's series over the window, with its lag as of now."""
+    series = read(store, since=since, by_type=by_type)
+    lags = live_lags(store)
+    known = {(s.kind, s.name) for s in series}
+    for (kind, name), lag in lags.items():
+        if (kind, name) not in known and kind in ("reactor", "projection"):
+            series.append(Series(kind=kind, name=name, event_type="" if not by_type else "*"))
+    for s in series:
+        if (s.kind, s.name) in lags:
+            s.lag = lags[(s.kind, s.name)]
+    return sorted(series, key=lambda s: (s.kind, s.name, s.event_type))

@@ -18,18 +18,17 @@ None of them calls reactors or any side effect: handlers only get the projection
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from ..domain.projection import Projection
 from ..domain.registry import user_code_error
-from ..errors import BadInput, DomainError, ProjectionFailed, StoreError
+from ..errors import BadInput, ProjectionFailed, StoreError
 from ..store import codec
 from ..store.base import RecordedEvent
-from .subscriptions import catch_up, checkpoint_name, delete_checkpoint, get_checkpoint, read_batch, set_checkpoint
-from .tables import RowExists, Tables, count_rows, create_tables, drop_tables, quote, table_exists
+from ..store.tables import RowExists, Tables, table
+from .subscriptions import catch_up, checkpoint_name, read_batch
 
 KIND = "projection"
 REBUILD_KIND = "projection-rebuild"
@@ -41,30 +40,8 @@ REBUILD_BATCH = 5000
 # ----------------------------------------------------------------------------- declarations
 
 def declared(domain: Any) -> dict[str, Projection]:
-    """The domain's projections by name; checks that names and tables are not claimed twice."""
-    if domain is None:
-        return {}
-    cached = getattr(domain, "_evsh_projections", None)
-    if cached is not None:
-        return cached
-    out: dict[str, Projection] = {}
-    owners: dict[str, str] = {}
-    for p in domain.of_kind(KIND):
-        if not isinstance(p, Projection):
-            continue
-        other = out.get(p.name)
-        if other is not None and other is not p:
-            raise DomainError(f"two projections are named {p.name}")
-        for t in p.table_names:
-            if owners.setdefault(t, p.name) != p.name:
-                raise DomainError(f"table {t} is declared by projections {owners[t]} and {p.name}; a table has one owner")
-        out[p.name] = p
-    out = dict(sorted(out.items()))
-    try:
-        domain._evsh_projections = out
-    except AttributeError:  # pragma: no cover - a domain object that refuses attributes
-        pass
-    return out
+    """The domain's projections by name (checked when the domain was loaded)."""
+    return domain.projections if domain is not None else {}
 
 
 def find(engine: Any, name: str) -> Projection:
@@ -97,13 +74,30 @@ def shadow_name(table: str) -> str:
 
 # ----------------------------------------------------------------------------- status rows
 
-_STATUS_COLS = ("name", "version", "mode", "tables", "shape", "error", "error_position", "error_type", "error_at",
-                "last_run_at", "rebuilt_at")
+OWNER = "projections"
+# One status row per read model (its checkpoint lives with the others).
+STATUS = table("projections", {
+    "name": str,
+    "version": int,           # declared version the tables were built with
+    "mode": str,              # catch-up | inline
+    "tables": "json",         # the table names it owns
+    "shape": str,             # declared table shapes when built
+    "error": str,             # last failure: message (NULL when healthy)
+    "error_position": int,
+    "error_type": str,
+    "error_at": str,
+    "last_run_at": str,
+    "rebuilt_at": str,
+}, pk="name")
+TABLES = (STATUS,)
 
 
-def _status(conn: Any, name: str) -> dict[str, Any] | None:
-    row = conn.execute(f"SELECT {', '.join(_STATUS_COLS)} FROM projections WHERE name=?", (name,)).fetchone()
-    return dict(zip(_STATUS_COLS, row)) if row else None
+def _status(store: Any, name: str) -> dict[str, Any] | None:
+    return store.table(STATUS).get(name, None)
+
+
+def _table_owner(p: Projection) -> str:
+    return f"projection:{p.name}"
 
 
 def _needs_rebuild(p: Projection, st: dict[str, Any] | None) -> str:
@@ -117,43 +111,39 @@ def _needs_rebuild(p: Projection, st: dict[str, Any] | None) -> str:
     return ""
 
 
-def _prepare(conn: Any, p: Projection, now: str) -> dict[str, Any] | None:
-    """Create the live tables and the status row of a projection seen for the first time.
-
-    Returns the status row. A projection whose tables exist under another version is left
-    alone: it needs a rebuild.
+def _prepare(store: Any, p: Projection) -> dict[str, Any] | None:
+    """Create the live tables and the status row of a projection seen for the first time
+    (inside the caller's transaction). Returns the status row. A projection whose tables exist
+    under another version is left alone: it needs a rebuild.
     """
-    st = _status(conn, p.name)
+    st = _status(store, p.name)
     if st is None:
-        create_tables(conn, p.tables)
-        conn.execute(
-            "INSERT INTO projections (name, version, mode, tables, shape) VALUES (?,?,?,?,?)",
-            (p.name, p.version, p.mode, codec.dumps(list(p.table_names)), _shape(p)),
-        )
-        st = _status(conn, p.name)
+        store.ensure_tables(TABLES, owner=OWNER)
+        store.ensure_tables(p.tables, owner=_table_owner(p))
+        status = store.table(STATUS)
+        status.put({"name": p.name, "version": p.version, "mode": p.mode, "tables": list(p.table_names),
+                    "shape": _shape(p)})
+        st = status.get(p.name)
     elif not _needs_rebuild(p, st):
-        create_tables(conn, p.tables)  # a table dropped by hand comes back (empty): `rebuild` refills it
+        store.ensure_tables(p.tables, owner=_table_owner(p))  # a table dropped by hand comes back (empty)
         if st["mode"] != p.mode:
-            conn.execute("UPDATE projections SET mode=? WHERE name=?", (p.mode, p.name))
+            store.table(STATUS).update_where({"mode": p.mode}, "name=?", (p.name,))
     return st
 
 
+_NO_ERROR = {"error": None, "error_position": None, "error_type": None, "error_at": None}
+
+
 def _record_error(engine: Any, exc: ProjectionFailed) -> None:
-    with engine.store.transaction() as conn:
-        conn.execute(
-            "UPDATE projections SET error=?, error_position=?, error_type=?, error_at=? WHERE name=?",
-            (exc.reason if not exc.where else f"{exc.where}: {exc.reason}", exc.position, exc.event_type,
-             engine.clock(), exc.projection),
-        )
+    with engine.store.transaction() as store:
+        store.table(STATUS).update_where(
+            {"error": exc.reason if not exc.where else f"{exc.where}: {exc.reason}", "error_position": exc.position,
+             "error_type": exc.event_type, "error_at": engine.clock()}, "name=?", (exc.projection,))
 
 
 def _record_run(engine: Any, name: str) -> None:
-    with engine.store.transaction() as conn:
-        conn.execute(
-            "UPDATE projections SET last_run_at=?, error=NULL, error_position=NULL, error_type=NULL, error_at=NULL"
-            " WHERE name=?",
-            (engine.clock(), name),
-        )
+    with engine.store.transaction() as store:
+        store.table(STATUS).update_where({"last_run_at": engine.clock(), **_NO_ERROR}, "name=?", (name,))
 
 
 # ----------------------------------------------------------------------------- applying events
@@ -184,7 +174,7 @@ def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent])
         tables.discard()
         ev = exc.origin if isinstance(exc.origin, RecordedEvent) else last
         raise ProjectionFailed(p.name, ev.position, ev.type, ev.stream_id, f"RowExists: {exc}") from None
-    except sqlite3.OperationalError as exc:  # the store, not the handler (locked, disk full, table gone)
+    except StoreError as exc:  # the store, not the handler (locked, disk full, table gone)
         tables.discard()
         raise StoreError(f"projection {p.name}: writing its rows failed: {exc}") from None
     except Exception as exc:
@@ -207,8 +197,8 @@ class _Subscriber:
         self.types = p.types
         self.physical = physical
 
-    def handle_batch(self, conn: Any, events: list[RecordedEvent]) -> None:
-        apply_events(self.projection, Tables(conn, self.projection.tables, self.physical), events)
+    def handle_batch(self, store: Any, events: list[RecordedEvent]) -> None:
+        apply_events(self.projection, Tables(store, self.projection.tables, self.physical), events)
 
 
 # ----------------------------------------------------------------------------- catch-up
@@ -244,16 +234,16 @@ def run(
         res = RunResult(p.name)
         results.append(res)
         cp = checkpoint_name(KIND, p.name)
-        conn = engine.store.conn
-        st = _status(conn, p.name)
+        store = engine.store
+        st = _status(store, p.name)
         if st is None or (not _needs_rebuild(p, st) and (
-                st["mode"] != p.mode or not all(table_exists(conn, t) for t in p.table_names))):
-            with engine.store.transaction() as conn:  # a write only when something is to be created
-                st = _prepare(conn, p, engine.clock())
+                st["mode"] != p.mode or not all(store.table_exists(t) for t in p.table_names))):
+            with store.transaction():  # a write only when something is to be created
+                st = _prepare(store, p)
         why = _needs_rebuild(p, st)
         if why:
             res.skipped = f"needs a rebuild ({why})"
-            res.checkpoint = get_checkpoint(engine.store.conn, cp)
+            res.checkpoint = store.checkpoint(cp)
             continue
         try:
             res.handled = catch_up(
@@ -266,7 +256,7 @@ def run(
         else:
             if res.handled or st is None or st["error"] or not st["last_run_at"]:  # idle polls write nothing
                 _record_run(engine, p.name)
-        res.checkpoint = get_checkpoint(engine.store.conn, cp)
+        res.checkpoint = store.checkpoint(cp)
         if stop and stop():
             break
     return results
@@ -301,10 +291,12 @@ def rebuild(
     started = time.perf_counter()
     physical = {t: shadow_name(t) for t in p.table_names}
     rcp = checkpoint_name(REBUILD_KIND, p.name)
-    with store.transaction() as conn:
-        drop_tables(conn, physical.values())
-        create_tables(conn, p.tables, physical, with_indexes=False)  # indexes are built once, at the swap
-        set_checkpoint(conn, rcp, 0, engine.clock())
+    with store.transaction():
+        store.ensure_tables(TABLES, owner=OWNER)
+        store.drop_tables(physical.values())
+        # indexes are built once, at the swap
+        store.ensure_tables(p.tables, physical, owner=_table_owner(p), indexes=False)
+        store.set_checkpoint(rcp, 0, engine.clock())
     try:
         return _fill_and_swap(engine, p, physical, rcp, batch_size, on_progress, stop, started)
     except ProjectionFailed:
@@ -323,11 +315,11 @@ def _fill_and_swap(engine: Any, p: Projection, physical: dict[str, str], rcp: st
     if stop and stop():
         _discard_shadow(engine, p, physical, rcp)
         return None
-    with store.transaction() as conn:
+    with store.transaction():
         # the last events, with writers held off: the swapped-in tables are exactly at the head
-        start = get_checkpoint(conn, rcp)
+        start = store.claim_checkpoint(rcp)
         head = store.head_position()
-        tables = Tables(conn, p.tables, physical)
+        tables = Tables(store, p.tables, physical)
         rest = 0
         while start < head:
             chunk, last, _ = read_batch(engine, start, p.types, (), batch_size)
@@ -336,40 +328,25 @@ def _fill_and_swap(engine: Any, p: Projection, physical: dict[str, str], rcp: st
             apply_events(p, tables, chunk)
             rest += len(chunk)
             start = last
-        # legacy rename: leave users' views over the tables alone (a modern RENAME re-checks every
-        # view and fails on one that names the table just dropped); they see the new table after
-        before = _status(conn, p.name)
-        dropped = set(codec.loads(before["tables"])) - set(p.table_names) if before else set()
-        conn.execute("PRAGMA legacy_alter_table=ON")
-        try:
-            drop_tables(conn, sorted(dropped))  # tables an earlier version declared and this one does not
-            for t in p.tables:
-                conn.execute(f"DROP TABLE IF EXISTS {quote(t.name)}")
-                conn.execute(f"ALTER TABLE {quote(physical[t.name])} RENAME TO {quote(t.name)}")
-                for stmt in t.index_sql():
-                    conn.execute(stmt)
-        finally:
-            conn.execute("PRAGMA legacy_alter_table=OFF")
+        before = _status(store, p.name)
+        dropped = set(before["tables"]) - set(p.table_names) if before else set()
+        store.drop_tables(sorted(dropped))  # tables an earlier version declared and this one does not
+        store.swap_tables(p.tables, physical, owner=_table_owner(p))
         now = engine.clock()
-        set_checkpoint(conn, checkpoint_name(KIND, p.name), head, now)
-        delete_checkpoint(conn, rcp)
-        conn.execute(
-            "INSERT INTO projections (name, version, mode, tables, shape, rebuilt_at, last_run_at) VALUES (?,?,?,?,?,?,?)"
-            " ON CONFLICT(name) DO UPDATE SET version=excluded.version, mode=excluded.mode, tables=excluded.tables,"
-            " shape=excluded.shape, rebuilt_at=excluded.rebuilt_at, last_run_at=excluded.last_run_at, error=NULL,"
-            " error_position=NULL, error_type=NULL, error_at=NULL",
-            (p.name, p.version, p.mode, codec.dumps(list(p.table_names)), _shape(p), now, now),
-        )
-        rows = sum(count_rows(conn, t) or 0 for t in p.table_names)
+        store.set_checkpoint(checkpoint_name(KIND, p.name), head, now)
+        store.delete_checkpoint(rcp)
+        store.table(STATUS).put({"name": p.name, "version": p.version, "mode": p.mode, "tables": list(p.table_names),
+                                 "shape": _shape(p), "rebuilt_at": now, "last_run_at": now, **_NO_ERROR})
+        rows = sum(store.count_rows(t) or 0 for t in p.table_names)
     if on_progress:
         on_progress(head, head)
     return RebuildResult(p.name, head, handled + rest, rows, time.perf_counter() - started)
 
 
 def _discard_shadow(engine: Any, p: Projection, physical: dict[str, str], rcp: str) -> None:
-    with engine.store.transaction() as conn:
-        drop_tables(conn, physical.values())
-        delete_checkpoint(conn, rcp)
+    with engine.store.transaction() as store:
+        store.drop_tables(physical.values())
+        store.delete_checkpoint(rcp)
 
 
 # ----------------------------------------------------------------------------- reset
@@ -377,13 +354,14 @@ def _discard_shadow(engine: Any, p: Projection, physical: dict[str, str], rcp: s
 def reset(engine: Any, name: str) -> list[str]:
     """Drop a projection's tables (and any unfinished rebuild), checkpoint and status."""
     p = find(engine, name)
-    with engine.store.transaction() as conn:
-        dropped = [t for t in p.table_names if table_exists(conn, t)]
-        drop_tables(conn, p.table_names)
-        drop_tables(conn, [shadow_name(t) for t in p.table_names])
-        delete_checkpoint(conn, checkpoint_name(KIND, p.name))
-        delete_checkpoint(conn, checkpoint_name(REBUILD_KIND, p.name))
-        conn.execute("DELETE FROM projections WHERE name=?", (p.name,))
+    with engine.store.transaction() as store:
+        dropped = [t for t in p.table_names if store.table_exists(t)]
+        store.drop_tables(p.table_names)
+        store.drop_tables([shadow_name(t) for t in p.table_names])
+        store.delete_checkpoint(checkpoint_name(KIND, p.name))
+        store.delete_checkpoint(checkpoint_name(REBUILD_KIND, p.name))
+        store.table(STATUS).delete(p.name)
+        store.table(STATUS).flush()
     return dropped
 
 
@@ -391,16 +369,15 @@ def reset(engine: Any, name: str) -> list[str]:
 
 def status(engine: Any, names: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One object per projection: name, mode, version, checkpoint, lag, rows, error, last run, ..."""
-    conn = engine.store.conn
-    head = engine.store.head_position()
+    store = engine.store
+    head = store.head_position()
+    rebuilds = store.checkpoints(checkpoint_name(REBUILD_KIND, ""))
     out = []
     for p in select(engine, names):
-        st = _status(conn, p.name)
-        cp = get_checkpoint(conn, checkpoint_name(KIND, p.name))
-        rebuilding = conn.execute(
-            "SELECT position FROM checkpoints WHERE name=?", (checkpoint_name(REBUILD_KIND, p.name),)
-        ).fetchone()
-        counts = [count_rows(conn, t) for t in p.table_names]
+        st = _status(store, p.name)
+        cp = store.checkpoint(checkpoint_name(KIND, p.name))
+        rebuilding = rebuilds.get(checkpoint_name(REBUILD_KIND, p.name))
+        counts = [store.count_rows(t) for t in p.table_names]
         why = _needs_rebuild(p, st)
         error = None
         if st and st["error"]:
@@ -420,7 +397,7 @@ def status(engine: Any, names: Sequence[str] = ()) -> list[dict[str, Any]]:
             "rebuilt_at": st["rebuilt_at"] if st else None,
             "needs_rebuild": bool(why),
             "needs_rebuild_reason": why or None,
-            "rebuild_in_progress": rebuilding[0] if rebuilding else None,
+            "rebuild_in_progress": rebuilding,
         })
     return out
 
@@ -434,7 +411,7 @@ class InlineHook:
     engine: Any
     projections: list[Projection] = field(default_factory=list)
 
-    def __call__(self, conn: Any, recorded: Sequence[RecordedEvent]) -> None:
+    def __call__(self, store: Any, recorded: Sequence[RecordedEvent]) -> None:
         if not recorded:
             return
         engine = self.engine
@@ -444,16 +421,16 @@ class InlineHook:
         for p in self.projections:
             wanted = [e for e in recorded if e.type in p.handlers]
             cp_name = checkpoint_name(KIND, p.name)
-            cp = get_checkpoint(conn, cp_name)
+            cp = store.checkpoint(cp_name)
             if cp >= last:
                 continue
             if not wanted and cp == first - 1:  # caught up and nothing to handle: just move on
-                set_checkpoint(conn, cp_name, last, engine.clock())
+                store.set_checkpoint(cp_name, last, engine.clock())
                 continue
-            st = _prepare(conn, p, engine.clock())
+            st = _prepare(store, p)
             if _needs_rebuild(p, st):
                 continue  # stale tables are not fed new logic: `evsh projections rebuild` first
-            tables = Tables(conn, p.tables)
+            tables = Tables(store, p.tables)
             if cp < first - 1:  # behind (a fresh projection, an import, a reset): catch up first
                 pos = cp
                 while pos < first - 1:
@@ -464,7 +441,7 @@ class InlineHook:
                     pos = last_read
             if wanted:
                 apply_events(p, tables, wanted)
-            set_checkpoint(conn, cp_name, last, engine.clock())
+            store.set_checkpoint(cp_name, last, engine.clock())
 
 
 def install(engine: Any, options: dict[str, Any]) -> None:

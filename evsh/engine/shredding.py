@@ -74,20 +74,15 @@ class Keyring:
         hit = self._by_subject.get(subject)
         if hit is not None:
             return hit
-        conn = self.store.conn
-        sql = "SELECT key_id, key FROM subject_keys WHERE subject=? AND key IS NOT NULL"
-        row = conn.execute(sql, (subject,)).fetchone()
+        store = self.store
+        row = store.subject_key(subject)
         if row is None:
             if not create:
                 return None
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-            with self.store.transaction() as tx:
-                tx.execute(
-                    "INSERT OR IGNORE INTO subject_keys (key_id, subject, key, created_at) VALUES (?,?,?,?)",
-                    (uuid.uuid4().hex, subject, AESGCM.generate_key(bit_length=256), self.store.clock()),
-                )
-                row = tx.execute(sql, (subject,)).fetchone()
+            with store.transaction():
+                row = store.add_subject_key(subject, uuid.uuid4().hex, AESGCM.generate_key(bit_length=256))
         hit = (row[0], _aesgcm(row[1]))
         self._by_subject[subject] = hit
         self._by_id[row[0]] = hit[1]
@@ -98,8 +93,8 @@ class Keyring:
         self._fresh()
         if key_id in self._by_id:
             return self._by_id[key_id]
-        row = self.store.conn.execute("SELECT key FROM subject_keys WHERE key_id=?", (key_id,)).fetchone()
-        cipher = _aesgcm(row[0]) if row is not None and row[0] is not None else None
+        key = self.store.key_material(key_id)
+        cipher = _aesgcm(key) if key is not None else None
         self._by_id[key_id] = cipher
         return cipher
 
@@ -207,13 +202,11 @@ def _has_personal(engine: Engine) -> bool:
 
 
 def shredder(engine: Engine) -> Shredder | None:
-    return engine.__dict__.get("_evsh_shredder")
+    return engine.shredder
 
 
 def install(engine: Engine, options: dict[str, Any]) -> None:
     """Encrypt on the way in when the domain has personal fields; decrypt on the read path when any key exists."""
-    if not hasattr(engine.store, "conn"):
-        return
     personal = _has_personal(engine)
     if personal:
         for spec in engine.domain.events.values():
@@ -222,10 +215,10 @@ def install(engine: Engine, options: dict[str, Any]) -> None:
                                   " the personal fields, so it cannot be personal itself (use an id)")
             if spec.personal and spec.subject is not None and spec.subject not in spec.fields:
                 raise DomainError(f"event {spec.name}: subject {spec.subject!r} is not a field")
-    if not personal and engine.store.conn.execute("SELECT 1 FROM subject_keys LIMIT 1").fetchone() is None:
+    if not personal and not engine.store.has_subject_keys():
         return
     sh = Shredder(engine)
-    engine.__dict__["_evsh_shredder"] = sh
+    engine.shredder = sh
     engine.transforms.insert(0, sh.decrypt)  # before upcasting: upcasters see plain values
     if personal:
         engine.write_transforms.append(sh.encrypt)
@@ -247,16 +240,12 @@ def reseal(engine: Engine, rec: RecordedEvent) -> RecordedEvent:
 
 def list_keys(store: Any) -> list[tuple[str, str, str, str | None]]:
     """(subject, key id, created_at, forgotten_at) of every key: never the key material."""
-    return store.conn.execute(
-        "SELECT subject, key_id, created_at, forgotten_at FROM subject_keys ORDER BY subject, created_at"
-    ).fetchall()
+    return store.list_subject_keys()
 
 
 def export_keys(store: Any) -> Iterator[dict[str, Any]]:
     """The live keys, for ``evsh keys export``: with the events exported, they make personal fields readable."""
-    for key_id, subject, key, created_at in store.conn.execute(
-        "SELECT key_id, subject, key, created_at FROM subject_keys WHERE key IS NOT NULL ORDER BY subject, created_at"
-    ):
+    for key_id, subject, key, created_at in store.live_subject_keys():
         yield {"key_id": key_id, "subject": subject, "key": binascii.b2a_base64(key, newline=False).decode(),
                "created_at": created_at}
 
@@ -268,7 +257,7 @@ def import_keys(store: Any, items: Iterable[tuple[int, Any]]) -> tuple[int, int]
     which, then, was forgotten there or registered anew here).
     """
     added = skipped = 0
-    with store.transaction() as tx:
+    with store.transaction():
         for line, obj in items:
             try:
                 if not isinstance(obj, dict) or set(obj) != {"key_id", "subject", "key", "created_at"}:
@@ -280,11 +269,7 @@ def import_keys(store: Any, items: Iterable[tuple[int, Any]]) -> tuple[int, int]
                 raise BadInput(f"line {line}: not an evsh subject key") from None
             except BadInput as exc:
                 raise BadInput(f"line {line}: {exc}") from None
-            cur = tx.execute(
-                "INSERT OR IGNORE INTO subject_keys (key_id, subject, key, created_at) VALUES (?,?,?,?)",
-                (obj["key_id"], check_name(obj["subject"], "subject"), key, obj["created_at"]),
-            )
-            if cur.rowcount:
+            if store.import_subject_key(obj["key_id"], check_name(obj["subject"], "subject"), key, obj["created_at"]):
                 added += 1
             else:
                 skipped += 1

@@ -184,9 +184,7 @@ class _SnapshottedCategories:
         now = time.monotonic()
         hit = self._seen.get(category)
         if hit is None or now - hit[1] >= self.RECHECK:
-            found = self.store.conn.execute(
-                "SELECT 1 FROM snapshots WHERE aggregate=? LIMIT 1", (category,)).fetchone() is not None
-            hit = self._seen[category] = (found, now)
+            hit = self._seen[category] = (self.store.has_snapshots(category), now)
         return hit[0]
 
 

@@ -19,29 +19,14 @@ class Subscriber(Protocol):
     types: Sequence[str]  # empty: every type
     categories: Sequence[str]  # empty: every category
 
-    def handle_batch(self, conn: Any, events: list[RecordedEvent]) -> None: ...
+    def handle_batch(self, store: Any, events: list[RecordedEvent]) -> None:
+        """Handle events inside the batch's transaction; ``store`` is the store it runs on."""
+        ...
 
 
 def checkpoint_name(kind: str, name: str) -> str:
     """Checkpoints of different kinds of subscriber live side by side: ``projection:orders``."""
     return f"{kind}:{name}"
-
-
-def get_checkpoint(conn: Any, name: str) -> int:
-    row = conn.execute("SELECT position FROM checkpoints WHERE name=?", (name,)).fetchone()
-    return row[0] if row else 0
-
-
-def set_checkpoint(conn: Any, name: str, position: int, at: str) -> None:
-    conn.execute(
-        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?,?,?)"
-        " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
-        (name, position, at),
-    )
-
-
-def delete_checkpoint(conn: Any, name: str) -> None:
-    conn.execute("DELETE FROM checkpoints WHERE name=?", (name,))
 
 
 def lag(engine: Any, checkpoint: int) -> int:
@@ -88,7 +73,7 @@ def catch_up(
     store = engine.store
     handled = 0
     while not (stop and stop()) and (max_events is None or handled < max_events):
-        start = get_checkpoint(store.conn, checkpoint)
+        start = store.checkpoint(checkpoint)
         head = store.head_position()
         if head <= start:
             break
@@ -96,12 +81,12 @@ def catch_up(
         events, last, full = read_batch(engine, start, sub.types, sub.categories, size)
         # positions up to `head` were committed before the read, so a short batch has seen them all
         new_checkpoint = last if full else max(head, last)
-        with store.transaction() as conn:
-            if get_checkpoint(conn, checkpoint) != start:
+        with store.transaction():
+            if store.claim_checkpoint(checkpoint) != start:
                 continue  # another runner advanced it: read again from there
             if events:
-                sub.handle_batch(conn, events)
-            set_checkpoint(conn, checkpoint, new_checkpoint, engine.clock())
+                sub.handle_batch(store, events)
+            store.set_checkpoint(checkpoint, new_checkpoint, engine.clock())
         handled += len(events)
         if on_batch:
             on_batch(len(events), new_checkpoint)

@@ -9,18 +9,14 @@ commands (sent by reactors) -> events ..., across aggregates, rejected commands 
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from typing import Any
 
 from ..errors import BadInput
-from ..store import codec
 from ..store.base import RecordedEvent
+from .reactors.records import commands as _commands
 
 MAX_CHAINS = 50  # a stream's trace shows at most this many causal chains
-
-_CMD_COLUMNS = ("command_id", "name", "stream_id", "correlation_id", "causation_id", "outcome", "reason", "params",
-                "events", "reactor", "at")
 
 
 def _is_uuid(text: str) -> bool:
@@ -31,41 +27,23 @@ def _is_uuid(text: str) -> bool:
         return False
 
 
-def _commands(conn: Any, where: str, params: tuple, limit: int | None = None) -> list[dict[str, Any]]:
-    sql = f"SELECT {', '.join(_CMD_COLUMNS)} FROM commands WHERE {where} ORDER BY at, rowid"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    try:
-        rows = conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError:  # a store from before command records
-        return []
-    out = []
-    for r in rows:
-        d = dict(zip(_CMD_COLUMNS, r))
-        d["params"] = codec.loads(d["params"])
-        d["events"] = codec.loads(d["events"])
-        out.append(d)
-    return out
-
-
 def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
     """What ``ident`` names -> (kind, correlation ids): an event id, a command id, a correlation
     id, or a stream id (all the chains its events belong to, oldest first)."""
     store = engine.store
-    conn = store.conn
     if _is_uuid(ident):
         canon = str(uuid.UUID(ident))
         ev = store.event_by_id(canon) if hasattr(store, "event_by_id") else None
         if ev is not None:
             return "event", [ev.metadata.get("correlation_id") or ev.event_id]
-        if _commands(conn, "correlation_id=?", (canon,), 1):  # a user's command id is its chain's id
+        if _commands(store, "correlation_id=?", (canon,), 1):  # a user's command id is its chain's id
             return "correlation", [canon]
-        cmds = _commands(conn, "command_id=?", (canon,))
+        cmds = _commands(store, "command_id=?", (canon,))
         if cmds:
             return "command", [cmds[0]["correlation_id"]]
-        if _events_by_correlation(conn, canon, 1):
+        if store.events_by_meta("correlation_id", canon, 1):
             return "correlation", [canon]
-        written = _events_by_meta(conn, "command_id", canon, 1)
+        written = store.events_by_meta("command_id", canon, 1)
         if written:
             return "command", [written[0].metadata.get("correlation_id") or written[0].event_id]
     if store.stream_version(ident):
@@ -75,36 +53,20 @@ def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
             if len(seen) >= MAX_CHAINS:
                 break
         return "stream", list(seen)
-    if _commands(conn, "stream_id=?", (ident,), 1):  # only rejected commands ever targeted it
+    if _commands(store, "stream_id=?", (ident,), 1):  # only rejected commands ever targeted it
         seen = {}
-        for c in _commands(conn, "stream_id=?", (ident,)):
+        for c in _commands(store, "stream_id=?", (ident,)):
             seen.setdefault(c["correlation_id"], None)
         return "stream", list(seen)[:MAX_CHAINS]
     raise BadInput(f"no event, command, correlation or stream {ident!r} in this store")
 
 
-def _events_by_correlation(conn: Any, correlation_id: str, limit: int | None = None) -> list[RecordedEvent]:
-    """Events of a chain, found by their metadata (a scan of the log)."""
-    return _events_by_meta(conn, "correlation_id", correlation_id, limit)
-
-
-def _events_by_meta(conn: Any, key: str, value: str, limit: int | None = None) -> list[RecordedEvent]:
-    from ..store.sqlite import _COLUMNS, _record
-
-    needle = f'%"{key}":{codec.dumps(value)}%'
-    sql = f"SELECT {_COLUMNS} FROM events WHERE metadata LIKE ? ORDER BY position"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    return [_record(r) for r in conn.execute(sql, (needle,))]
-
-
 def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict[str, Any]:
     """The causal tree of one chain as nested objects (``roots``: commands and events)."""
     store = engine.store
-    conn = store.conn
-    commands = _commands(conn, "correlation_id=?", (correlation_id,))
+    commands = _commands(store, "correlation_id=?", (correlation_id,))
     events: dict[str, RecordedEvent] = {}
-    for ev in _events_by_correlation(conn, correlation_id):
+    for ev in store.events_by_meta("correlation_id", correlation_id):
         v = engine.view(ev)
         if v is not None:
             events[v.event_id] = v

@@ -300,20 +300,9 @@ def _stream(app: Any, spec: dict[str, Any]) -> str:
 
 
 def query_rows(app: Any, sql: str) -> tuple[list[str], list[tuple]]:
-    """Run a read-only query over the store file (events and read models)."""
-    import sqlite3
-
-    app.store()  # an evsh store, or the usual store error
-    conn = sqlite3.connect(f"file:{app.db}?mode=ro", uri=True, timeout=app.busy_timeout)
-    try:
-        conn.execute("PRAGMA query_only = ON")
-        cur = conn.execute(sql)
-        headers = [d[0] for d in cur.description or []]
-        return headers, cur.fetchall() if cur.description else []
-    except sqlite3.Error as exc:
-        raise BadInput(f"SQL error: {exc}") from None
-    finally:
-        conn.close()
+    """Run a read-only query over the store (events and read models)."""
+    with app.store().query(sql) as (headers, rows):
+        return headers, list(rows)
 
 
 def _query(app: Any, spec: dict[str, Any]) -> str:

@@ -69,17 +69,12 @@ def expect_replay(app: Any, aggregate: str, id: str) -> str:
     return f"{cls.stream_id(id)} replays to the same state here and in a fresh process (version {full.get('version')})"
 
 
-def table_rows(conn: Any, tables: list[str]) -> dict[str, list[list[Any]]]:
-    """Every row of the tables, as sorted JSON-like lists (order-free comparison)."""
-    from ..engine.tables import quote, table_exists
-
+def table_rows(store: Any, specs: Any) -> dict[str, list[list[Any]]]:
+    """Every row of the declared tables, as sorted JSON-like lists (order-free comparison)."""
     out = {}
-    for name in tables:
-        if not table_exists(conn, name):
-            out[name] = []
-            continue
-        rows = conn.execute(f"SELECT * FROM {quote(name)}").fetchall()
-        out[name] = sorted((_plain(list(r)) for r in rows), key=lambda r: json.dumps(r, sort_keys=True, default=str))
+    for spec in specs:
+        rows = [list(r.values()) for r in store.table(spec).rows_where()]
+        out[spec.name] = sorted((_plain(r) for r in rows), key=lambda r: json.dumps(r, sort_keys=True, default=str))
     return out
 
 
@@ -106,10 +101,9 @@ def expect_rebuild(app: Any, name: str) -> str:
 
     engine = app.engine(domain_required=True)
     p = projections.find(engine, name)
-    tables = list(p.table_names)
-    live = table_rows(engine.store.conn, tables)
+    live = table_rows(engine.store, p.tables)
     projections.rebuild(engine, name)
-    rebuilt = table_rows(engine.store.conn, tables)
+    rebuilt = table_rows(engine.store, p.tables)
     if live != rebuilt:
         raise ExpectationFailed(
             f"projection {name}: its tables differ from a rebuild from scratch\n  "
@@ -129,45 +123,45 @@ def _event_at(engine: Any, position: int) -> Any:
 def redeliver(app: Any, kind: str, name: str, position: int) -> str:
     """Hand an event that was already handled to a projection or a reactor's handler again,
     and commit what it does, as an at-least-once delivery would."""
-    from ..engine.subscriptions import checkpoint_name, get_checkpoint
+    from ..engine.subscriptions import checkpoint_name
 
     engine = app.engine(domain_required=True)
     rec = _event_at(engine, position)
     store = engine.store
     if kind == "projection":
         from ..engine import projections
-        from ..engine.tables import Tables
         from ..errors import ProjectionFailed
+        from ..store.tables import Tables
 
         p = projections.find(engine, name)
-        checkpoint = get_checkpoint(store.conn, checkpoint_name(projections.KIND, p.name))
+        checkpoint = store.checkpoint(checkpoint_name(projections.KIND, p.name))
         if checkpoint < position:
             raise BadInput(f"projection {name} has not handled position {position} yet (checkpoint {checkpoint});"
                            " run `projections run` first")
         if rec.type not in p.handlers:
             return f"projection {name} does not handle {rec.type}: nothing to redeliver"
         try:
-            with store.transaction() as conn:
-                projections.apply_events(p, Tables(conn, p.tables), [rec])
+            with store.transaction():
+                projections.apply_events(p, Tables(store, p.tables), [rec])
         except ProjectionFailed as exc:
             if str(getattr(exc, "reason", "")).startswith("RowExists:"):
                 return f"projection {name} refused {rec.type} at {position} a second time (the row exists): nothing changed"
             raise
         return f"redelivered {rec.type} at position {position} to projection {name}"
-    from ..engine.reactors import runtime
+    from ..engine.reactors import records, runtime
 
     rt = runtime(engine)
     sub = rt.get(name)
-    checkpoint = get_checkpoint(store.conn, sub.checkpoint)
+    checkpoint = store.checkpoint(sub.checkpoint)
     if checkpoint < position:
         raise BadInput(f"reactor {name} has not handled position {position} yet (checkpoint {checkpoint})")
     if not sub.matches(rec):
         return f"reactor {name} does not listen to {rec.type}: nothing to redeliver"
     head = store.head_position()
     # the processed record would skip it: forget it, so the handler itself meets the event again
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM reactor_processed WHERE reactor=? AND event_id=?", (sub.name, rec.event_id))
-        rt._deliver(sub, conn, rec)
+    with store.transaction():
+        records.unclaim(store, sub.name, rec.event_id)
+        rt._deliver(sub, store, rec)
     if rt.mode == "inline":
         rt.run_pending()
     caused = store.head_position() - head

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 from ..errors import BadInput
+from . import codec
 
 # evsh's own streams that an export may hold: lifecycle changes and forgotten subjects.
 SYSTEM_STREAMS = ("$streams", "$subjects")
@@ -309,3 +310,16 @@ def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# ----------------------------------------------------------------------------- raw rows
+
+# The columns of an event as every backend reads them: a raw row is this tuple, payloads still
+# encoded, for bulk readers that decode lazily (the TUI, export).
+EVENT_COLUMNS = "position, event_id, stream_id, version, type, data, metadata, recorded_at"
+RawRow = tuple
+
+
+def record_of(row: RawRow) -> RecordedEvent:
+    """A raw row decoded."""
+    return RecordedEvent(row[0], row[1], row[2], row[3], row[4], codec.loads(row[5]), codec.loads(row[6]), row[7])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Callable, ClassVar, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 from rich.text import Text
 from textual import on, work
@@ -57,7 +57,8 @@ class EvshApp(App):
                  open_engine: Callable[[], Engine] | None = None) -> None:
         super().__init__()
         self.engine = engine
-        self.browser = Browser(engine)
+        self.browser = Browser(engine, self._side_store if getattr(engine.store, "path", ":memory:") != ":memory:"
+                               else None)
         self.poll_interval = poll_interval
         self.tail = tail
         self.open_engine = open_engine  # () -> an Engine on its own connection, for long jobs
@@ -91,10 +92,17 @@ class EvshApp(App):
         if self.open_engine is not None:
             return self.open_engine()
         from ..engine.wiring import build_engine
-        from ..store.sqlite import open_store
+        from ..store.connect import open_store
 
         store = self.engine.store
-        return build_engine(open_store(store.path, create=False, busy_timeout=store.busy_timeout), self.engine.domain)
+        return build_engine(open_store(store.url, create=False, busy_timeout=store.busy_timeout), self.engine.domain)
+
+    def _side_store(self) -> Any:
+        """A read-only store on the same data, for slow listings off the main connection."""
+        from ..store.connect import open_store
+
+        store = self.engine.store
+        return open_store(store.url, create=False, busy_timeout=store.busy_timeout, read_only=True)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:

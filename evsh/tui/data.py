@@ -7,17 +7,15 @@ holes after a scavenge: an index over a range with holes stores per-block counts
 Every event shown goes through the engine's read path (``engine.view``), so upcasting,
 decryption and deleted-stream rules apply as in every other front end.
 
-One SQLite connection is shared by the worker threads, serialised by ``lock``; long jobs
-(rebuilds) open their own store and engine.
+One store connection is shared by the worker threads, serialised by ``lock``; slow listings
+(counting streams) run on a second, read-only one; long jobs (rebuilds) open their own store
+and engine. Every read goes through the store's interface, so the TUI works on any backend.
 """
 
 from __future__ import annotations
 
 import bisect
-import os
-import sqlite3
 import threading
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -25,8 +23,7 @@ from ..domain.model import Aggregate, CommandSpec
 from ..engine.engine import CommandOutcome, Engine
 from ..errors import BadInput, EvshError
 from ..store import codec
-from ..store.base import RecordedEvent
-from ..store.sqlite import _COLUMNS, _record, live_streams
+from ..store.base import RecordedEvent, record_of
 
 BLOCK_SHIFT = 10  # an index over a range with holes keeps one count per 1024 keys
 ALL = "$all"
@@ -45,9 +42,6 @@ class Source:
     @property
     def label(self) -> str:
         return self.stream_id or ALL
-
-    def where(self) -> tuple[str, tuple]:
-        return ("", ()) if self.stream_id is None else ("stream_id = ? AND ", (self.stream_id,))
 
 
 @dataclass(frozen=True)
@@ -128,30 +122,29 @@ def time_bound(text: str) -> str:
 class Browser:
     """Reads for the TUI; safe to call from any worker thread.
 
-    Events are read on the engine's connection, serialised by ``lock``. Counting and listing
-    streams (GROUP BY over every stream) run on a second, read-only connection with its own
-    lock, so they never hold up the page of events the user is waiting for (WAL readers do
-    not block each other).
+    Events are read on the engine's store, serialised by ``lock``. Counting and listing streams
+    (GROUP BY over every stream) run on a second, read-only store with its own lock, so they
+    never hold up the page of events the user is waiting for (readers do not block each other).
+    ``open_side`` makes that store (None: use the main one, e.g. for an in-memory store).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, open_side: Callable[[], Any] | None = None) -> None:
         self.engine = engine
         self.store = engine.store
         self.lock = threading.RLock()
         self._side_lock = threading.Lock()
-        self._side: sqlite3.Connection | None = None
+        self._open_side = open_side
+        self._side: Any = None
 
-    def _side_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """A read on the side connection (the main one for a store that has no file)."""
-        path = getattr(self.store, "path", ":memory:")
-        if path == ":memory:":
-            return self._rows(sql, params)
+    def _on_side(self, read: Callable[[Any], Any]) -> Any:
+        """``read(store)`` on the side store (the main one when there is none)."""
+        if self._open_side is None:
+            with self.lock:
+                return read(self.store)
         with self._side_lock:
             if self._side is None:
-                uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
-                self._side = sqlite3.connect(uri, uri=True, check_same_thread=False,
-                                             timeout=getattr(self.store, "busy_timeout", 60.0))
-            return self._side.execute(sql, params).fetchall()
+                self._side = self._open_side()
+            return read(self._side)
 
     def close(self) -> None:
         with self._side_lock:
@@ -163,13 +156,9 @@ class Browser:
     def domain(self):
         return self.engine.domain
 
-    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _read(self, read: Callable[[Any], Any]) -> Any:
         with self.lock:
-            return self.store.conn.execute(sql, params).fetchall()
-
-    def _one(self, sql: str, params: tuple = ()) -> Any:
-        rows = self._rows(sql, params)
-        return rows[0][0] if rows else None
+            return read(self.store)
 
     # ------------------------------------------------------------------ streams and categories
     def head(self) -> int:
@@ -178,50 +167,44 @@ class Browser:
 
     def categories(self) -> list[tuple[str, int]]:
         """(category, live streams) for every category, from the events' (stream_id, version) index."""
-        return live_streams(self._side_rows, by_category=True)
+        return self._on_side(lambda s: s.categories())
 
     def stream_count(self, category: str | None, text: str = "") -> int:
-        return live_streams(self._side_rows, category, text=text, count=True)[0][0]
+        return self._on_side(lambda s: s.stream_count(category, text=text))
 
     def stream_page(self, category: str | None, text: str, offset: int, limit: int,
                     after: str | None = None) -> list[tuple[str, int, str]]:
         """(stream_id, version, updated_at) by stream id; keyset from ``after`` when known."""
-        rows = live_streams(self._side_rows, category, text=text, after=after, limit=limit,
-                            offset=0 if after is not None else offset)
+        rows = self._on_side(lambda s: s.stream_page(category, text=text, after=after, limit=limit,
+                                                     offset=0 if after is not None else offset))
         return [(sid, version, last_at) for sid, version, _, last_at in rows]
 
     def stream_row(self, category: str | None, text: str, stream_id: str) -> int:
-        return live_streams(self._side_rows, category, text=text, before=stream_id, count=True)[0][0]
+        return self._on_side(lambda s: s.stream_count(category, text=text, before=stream_id))
 
     # ------------------------------------------------------------------ the row index
     def _blocks(self, source: Source, after: int, first_row: int) -> list[Block]:
-        k = source.key
-        w, p = source.where()
-        lo = self._one(f"SELECT min({k}) FROM events WHERE {w}{k} > ?", (*p, after))
+        sid = source.stream_id
+        lo, hi, n = self._read(lambda s: s.log_span(sid, after))
         if lo is None:
             return []
-        hi = self._one(f"SELECT max({k}) FROM events WHERE {w}{k} > ?", (*p, after))
-        n = self._one(f"SELECT count(*) FROM events WHERE {w}{k} > ?", (*p, after))
         if n == hi - lo + 1:
             return [Block(first_row, lo, hi, n)]
         out = []
         row = first_row
-        for start, end, count in self._rows(
-            f"SELECT min({k}), max({k}), count(*) FROM events WHERE {w}{k} > ? GROUP BY {k} >> {BLOCK_SHIFT}"
-            f" ORDER BY 1", (*p, after)):
+        for start, end, count in self._read(lambda s: s.log_blocks(sid, after, BLOCK_SHIFT)):
             out.append(Block(row, start, end, count))
             row += count
         return out
 
     def index(self, source: Source, *, quick: bool = False) -> RowIndex:
         """The row index of a source. ``quick`` (for $all) trusts the positions to be gap-free
-        from the first to the last (two O(1) lookups): call :meth:`verify` next, off the
-        critical path, to find holes left by a scavenge."""
+        from the first to the last: call :meth:`verify` next, off the critical path, to find
+        holes left by a scavenge."""
         if quick and source.stream_id is None:
-            lo = self._one("SELECT min(position) FROM events")
+            lo, hi = self._read(lambda s: s.log_ends())
             if lo is None:
                 return RowIndex(source, [], verified=True)
-            hi = self._one("SELECT max(position) FROM events")
             return RowIndex(source, [Block(0, lo, hi, hi - lo + 1)], verified=False)
         return RowIndex(source, self._blocks(source, 0, 0))
 
@@ -230,7 +213,7 @@ class Browser:
         if index.verified or not index.blocks:
             return None
         b = index.blocks[0]
-        n = self._side_rows("SELECT count(*) FROM events WHERE position BETWEEN ? AND ?", (b.start, b.end))[0][0]
+        n = self._on_side(lambda s: s.log_count(None, b.start, b.end + 1))
         if n == b.count:
             index.verified = True
             return None
@@ -250,10 +233,8 @@ class Browser:
         off = row - b.first_row
         if b.dense:
             return b.start + off
-        k = index.source.key
-        w, p = index.source.where()
-        return self._one(f"SELECT {k} FROM events WHERE {w}{k} >= ? ORDER BY {k} LIMIT 1 OFFSET ?",
-                         (*p, b.start, off))
+        sid = index.source.stream_id
+        return self._read(lambda s: s.log_nth(sid, b.start, off))
 
     def row_of_key(self, index: RowIndex, key: int) -> int:
         """The row showing ``key``, or the row after where it would be."""
@@ -266,10 +247,8 @@ class Browser:
             return b.first_row + b.count if b is not index.blocks[-1] else index.total - 1
         if b.dense:
             return b.first_row + key - b.start
-        k = index.source.key
-        w, p = index.source.where()
-        return b.first_row + (self._one(f"SELECT count(*) FROM events WHERE {w}{k} >= ? AND {k} < ?",
-                                        (*p, b.start, key)) or 0)
+        sid = index.source.stream_id
+        return b.first_row + (self._read(lambda s: s.log_count(sid, b.start, key)) or 0)
 
     # ------------------------------------------------------------------ events
     def _view(self, rec: RecordedEvent) -> RecordedEvent | None:
@@ -284,14 +263,13 @@ class Browser:
             return []
         key = self.key_of_row(index, first_row)
         limit = min(limit, index.total - first_row)
-        k = index.source.key
-        w, p = index.source.where()
-        raw = self._rows(f"SELECT {_COLUMNS} FROM events WHERE {w}{k} >= ? ORDER BY {k} LIMIT ?", (*p, key, limit))
+        sid = index.source.stream_id
         with self.lock:
+            raw = self.store.log_rows(sid, key, limit)
             keep = self._visible()
             out = []
             for r in raw:
-                rec = _record(r)
+                rec = record_of(r)
                 out.append(Row(rec, self._view(rec) if keep is None or keep(r) else None))
             return out
 
@@ -309,21 +287,18 @@ class Browser:
             return None
 
     def event_at(self, position: int) -> RecordedEvent | None:
-        raw = self._rows(f"SELECT {_COLUMNS} FROM events WHERE position = ?", (position,))
-        if not raw:
-            return None
         with self.lock:
+            raw = self.store.log_rows(None, position, 1)
+            if not raw or raw[0][0] != position:
+                return None
             keep = self._visible()
-            return self._view(_record(raw[0])) if keep is None or keep(raw[0]) else None
+            return self._view(record_of(raw[0])) if keep is None or keep(raw[0]) else None
 
     def chain(self, correlation_id: str, limit: int = 200) -> list[RecordedEvent]:
-        """The events of one causal chain (same correlation id), in log order."""
-        raw = self._rows(
-            f"SELECT {_COLUMNS} FROM events WHERE json_extract(metadata, '$.correlation_id') = ?"
-            " ORDER BY position LIMIT ?", (correlation_id, limit))
+        """The events of one causal chain (same correlation id), in log order, as readers see them."""
         with self.lock:
-            keep = self._visible()
-            return [v for v in (self._view(_record(r)) for r in raw if keep is None or keep(r)) if v is not None]
+            return [v for v in map(self.engine.view, self.store.events_by_meta("correlation_id", correlation_id, limit))
+                    if v is not None]
 
     def find(self, index: RowIndex, from_row: int, criteria: Criteria, *, backwards: bool = False,
              inclusive: bool = False, cancelled: Callable[[], bool] = lambda: False, batch: int = 500) -> int | None:
@@ -331,27 +306,14 @@ class Browser:
         if not index.total:
             return None
         k = index.source.key
-        w, p = index.source.where()
-        cond, params = [], []
-        if criteria.type:
-            cond.append("type = ?")
-            params.append(criteria.type.strip())
-        if criteria.since:
-            cond.append("recorded_at >= ?")
-            params.append(time_bound(criteria.since))
-        if criteria.until:
-            cond.append("recorded_at <= ?")
-            params.append(time_bound(criteria.until) + "\uffff")
-        extra = "".join(f" AND {c}" for c in cond)
+        sid = index.source.stream_id
+        filters = {"type": criteria.type.strip(), "since": time_bound(criteria.since) if criteria.since else "",
+                   "until": time_bound(criteria.until) + "\uffff" if criteria.until else ""}
         needle = criteria.text.lower()
-        op, order = ("<", "DESC") if backwards else (">", "ASC")
-        if inclusive:
-            op += "="
         cursor = self.key_of_row(index, min(max(from_row, 0), index.total - 1))
         while not cancelled():
-            raw = self._rows(
-                f"SELECT {_COLUMNS} FROM events WHERE {w}{k} {op} ?{extra} ORDER BY {k} {order} LIMIT ?",
-                (*p, cursor, *params, batch))
+            with self.lock:
+                raw = self.store.log_rows(sid, cursor, batch, backwards=backwards, inclusive=inclusive, **filters)
             if not raw:
                 return None
             with self.lock:
@@ -359,14 +321,14 @@ class Browser:
                 for r in raw:
                     if keep is not None and not keep(r):
                         continue
-                    rec = self._view(_record(r))
+                    rec = self._view(record_of(r))
                     if rec is None:
                         continue
                     if needle and needle not in compact(rec.data).lower():
                         continue
                     return self.row_of_key(index, r[0] if k == "position" else r[3])
             cursor = raw[-1][0] if k == "position" else raw[-1][3]
-            op = op.rstrip("=")
+            inclusive = False
         return None
 
     # ------------------------------------------------------------------ aggregates and commands

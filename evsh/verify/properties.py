@@ -62,7 +62,7 @@ class Sandbox:
 
     def __init__(self, domain: Domain, folder: str, options: dict[str, Any] | None = None) -> None:
         from ..engine.wiring import build_engine
-        from ..store.sqlite import open_store
+        from ..store.connect import open_store
 
         self.domain = domain
         self.folder = tempfile.mkdtemp(prefix="example-", dir=folder)
@@ -125,17 +125,12 @@ class Sandbox:
                 i += size
         return plain(agg.state())
 
-    def tables(self, names: Sequence[str]) -> dict[str, list[list[Any]]]:
-        """Rows of these tables, sorted, as JSON values: what "equal tables" means."""
-        from ..engine.tables import quote, table_exists
-
+    def tables(self, specs: Sequence[Any]) -> dict[str, list[list[Any]]]:
+        """Rows of these declared tables, sorted, as JSON values: what "equal tables" means."""
         out = {}
-        for name in names:
-            if not table_exists(self.store.conn, name):
-                out[name] = []
-                continue
-            rows = self.store.conn.execute(f"SELECT * FROM {quote(name)}").fetchall()
-            out[name] = sorted((plain(list(r)) for r in rows), key=lambda r: json.dumps(r, sort_keys=True))
+        for spec in specs:
+            rows = [plain(list(r.values())) for r in self.store.table(spec).rows_where()]
+            out[spec.name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
         return out
 
 
@@ -243,7 +238,6 @@ def _replay_fresh_process(ctx: Context, steps: Sequence[Step], data: Any) -> Non
         if not instances:
             return
         here = {cls.stream_id(id): box.replay(cls, id) for cls, id in instances}
-        box.store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         there = ctx.worker.states(box.path, [(cls.category, id) for cls, id in instances])
         for cls, id in instances:
             sid = cls.stream_id(id)
@@ -304,9 +298,9 @@ def _projection_rebuild(ctx: Context, steps: Sequence[Step], data: Any) -> None:
             if res.error is not None:
                 raise PropertyFailed(f"projection {res.name} failed: {res.error}")
         for name, p in declared.items():
-            live = box.tables(p.table_names)
+            live = box.tables(p.tables)
             projections.rebuild(box.engine, name, batch_size=data.draw(st.integers(1, 5), label="rebuild batch"))
-            rebuilt = box.tables(p.table_names)
+            rebuilt = box.tables(p.tables)
             if live != rebuilt:
                 raise PropertyFailed(
                     f"projection {name}: its tables differ from a rebuild from scratch: {_table_diff(live, rebuilt)}",
@@ -323,21 +317,21 @@ def _deliver_trial(box: Sandbox, p: Any, sequence: Sequence[tuple[RecordedEvent,
     nothing stays in the store. A duplicate (flag True) that the tables refuse as an existing
     row is a refusal, not a change."""
     from ..engine import projections
-    from ..engine.tables import Tables, create_tables, drop_tables
+    from ..store.tables import Tables
 
     try:
-        with box.store.transaction() as conn:
-            drop_tables(conn, p.table_names)
-            create_tables(conn, p.tables)
+        with box.store.transaction() as store:
+            store.drop_tables(p.table_names)
+            store.ensure_tables(p.tables, owner=f"projection:{p.name}")
             for ev, duplicate in sequence:
                 try:
-                    with box.store.transaction():
-                        projections.apply_events(p, Tables(conn, p.tables), [ev])
+                    with store.transaction():
+                        projections.apply_events(p, Tables(store, p.tables), [ev])
                 except ProjectionFailed as exc:
                     if duplicate and exc.reason.startswith("RowExists:"):
                         continue
                     raise
-            raise _Undo(box.tables(p.table_names))
+            raise _Undo(box.tables(p.tables))
     except _Undo as done:
         return done.args[0]
     raise AssertionError("unreachable")  # pragma: no cover
@@ -411,7 +405,7 @@ def _doubled(domain: Domain, seen: list[tuple[str, Any, str]]) -> Domain:
     import copy
     import dataclasses
 
-    from ..engine.tables import RowExists
+    from ..store.tables import RowExists
 
     def wrap(spec: Any) -> Any:
         fn = spec.fn
@@ -449,7 +443,7 @@ def _doubled(domain: Domain, seen: list[tuple[str, Any, str]]) -> Domain:
 
 def _rows_now(ctx: Any, names: Sequence[str]) -> dict[str, list[str]]:
     """The rows of a reactor's tables as the handler sees them (its pending writes included)."""
-    from ..engine.tables import RowExists
+    from ..store.tables import RowExists
 
     out = {}
     for n in names:

@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
     from ..engine.wiring import build_engine
     from ..errors import EvshError
     from ..store import codec
-    from ..store.sqlite import open_store
+    from ..store.connect import open_store
 
     domain = load_domain(argv[0])
     for line in sys.stdin:

@@ -239,7 +239,7 @@ class ReactorsScreen(OpsScreen):
         from ...engine import reactors
 
         rt = reactors.runtime(self.browser.engine)
-        return rt.status(), reactors.dead_letters(self.browser.store.conn)
+        return rt.status(), reactors.dead_letters(self.browser.store)
 
     def show(self, data: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
         status, parked = data
@@ -328,12 +328,12 @@ class MetricsScreen(OpsScreen):
         super().on_mount()
 
     def read(self) -> tuple[list[str], list[int], list[Any]]:
-        from ...cli.stats import collect, log_per_minute, minutes_ending
+        from ...engine import metrics
 
         store = self.browser.store
-        per_minute = log_per_minute(store)
-        minutes = minutes_ending(max(per_minute), SPARK_MINUTES) if per_minute else []
-        return minutes, [per_minute.get(m, 0) for m in minutes], collect(store, by_type=True)
+        per_minute = metrics.log_per_minute(store)
+        minutes = metrics.minutes_ending(max(per_minute), SPARK_MINUTES) if per_minute else []
+        return minutes, [per_minute.get(m, 0) for m in minutes], metrics.collect(store, by_type=True)
 
     def show(self, data: tuple[list[str], list[int], list[Any]]) -> None:
         minutes, counts, series = data

@@ -1,56 +1,44 @@
-"""Tables that evsh hands to user code: read models (projections) and side-effect records
-(reactors' ``sent_emails``, ``notifications``, ...).
+"""Declared tables: read models, reactors' side-effect records, and evsh's own feature records.
 
-A domain module declares a table with :func:`table` (name, typed columns, primary key,
-indexes) and its handlers change rows through :class:`Table`, an interface shaped like
-sqlite-utils' (``insert``, ``upsert``, ``update``, ``delete``, ``get``, ``rows_where``) but
-built for replaying a million events: one sqlite-utils call costs 30-65 µs here, a raw execute
-about 2 µs. So row changes are kept in memory per batch, one final state per primary key, and
-written with one ``executemany`` per table at :meth:`Table.flush`. Reads see the batch's own
-changes (read-your-writes): ``get`` looks at the pending state first, and queries that SQL has to
-answer (``rows_where``, ``count``, ``delete_where``) flush before they run.
+A table is declared once, with :func:`table` (name, typed columns, primary key, indexes), by
+whoever owns it: a domain's projection or reactor, or an evsh feature (reactors' processed
+records, dead letters, metrics, subject keys, ...). The backend creates it in its own dialect
+and hands out :class:`Table` objects bound to its connection: no SQL text outside the backend
+modules but the ``where`` fragments callers pass (parameters bound with ``?`` on every backend).
 
-Values travel as typed Python values: a ``Decimal`` column is stored as text (exact) and read
-back as a ``Decimal``; a ``dict``/``list`` column as JSON text read back as a ``dict``/``list``;
-a ``bool`` column as 0/1. Table and column names are plain identifiers, checked when declared,
-so no user text ever reaches SQL unparameterised.
+:class:`Table` is shaped like sqlite-utils' (``insert``, ``upsert``, ``update``, ``delete``,
+``get``, ``rows_where``) but built for replaying a million events: one sqlite-utils call costs
+30-65 µs here, a raw execute about 2 µs. So row changes are kept in memory per batch, one final
+state per primary key, and written with one ``executemany`` per table at :meth:`Table.flush`.
+Reads see the batch's own changes (read-your-writes): ``get`` looks at the pending state first,
+and queries that SQL has to answer (``rows_where``, ``count``, ``delete_where``) flush before
+they run. ``add`` and ``put`` write at once, for records that must be checked as they are made
+(a processed event, a dead letter).
 
-Pure Python and sqlite3 only: no sqlite-utils import, so handlers stay cheap to load.
+Values travel as typed Python values: a ``Decimal`` column reads back as a ``Decimal``, a
+``dict``/``list`` column as a ``dict``/``list``, a ``bool`` column as a ``bool``, whatever the
+backend stores them as. Table and column names are plain identifiers, checked when declared.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
-from ..errors import DomainError
-from ..store import codec
-
-# Names evsh's own schema uses: a declared table may not take them.
-RESERVED_TABLES = frozenset({
-    "events", "streams", "checkpoints", "evsh_meta", "projections", "snapshots", "subject_keys", "sqlite_sequence",
-    "commands", "reactor_processed", "dead_letters", "reactor_status", "reactor_leases", "metrics",
-})
+from ..errors import DomainError, StoreError
+from . import codec
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# column kind -> SQL type. Kinds come from Python types or these names.
-_KINDS = {
-    "text": "TEXT",
-    "int": "INTEGER",
-    "real": "REAL",
-    "decimal": "TEXT",  # exact: a Decimal as its string; SQL's sum()/CAST read it as a number
-    "json": "TEXT",
-    "bool": "INTEGER",
-    "blob": "BLOB",
-}
+KINDS = ("text", "int", "real", "decimal", "json", "bool", "blob")
 _BY_TYPE = {str: "text", int: "int", float: "real", Decimal: "decimal", dict: "json", list: "json",
             tuple: "json", bool: "bool", bytes: "blob"}
 _ALIASES = {"str": "text", "integer": "int", "float": "real", "numeric": "decimal", "bytes": "blob",
             "boolean": "bool", "string": "text"}
+# Prefixes no declared table may take: evsh's own, the backends' system catalogues, shadow tables.
+RESERVED_PREFIXES = ("evsh_", "sqlite_", "pg_")
 
 
 class RowNotFound(LookupError):
@@ -69,7 +57,15 @@ class RowExists(ValueError):
         self.origin = origin
 
 
-def _check_ident(name: object, what: str) -> str:
+class KeyTaken(Exception):
+    """Raised by a backend's ``TableOps.insert``: row ``index`` of the batch hit a taken key."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def check_ident(name: object, what: str) -> str:
     if not isinstance(name, str) or not _IDENT.match(name):
         raise DomainError(f"{what} {name!r}: use letters, digits and _ (not starting with a digit)")
     return name
@@ -80,7 +76,7 @@ def _kind(value: Any, where: str) -> str:
         return _BY_TYPE[value]
     if isinstance(value, str):
         k = _ALIASES.get(value.lower(), value.lower())
-        if k in _KINDS:
+        if k in KINDS:
             return k
     raise DomainError(
         f"{where}: column type {value!r} is not one of str, int, float, Decimal, bool, dict, list, bytes"
@@ -95,33 +91,26 @@ def quote(name: str) -> str:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A declared table: its columns (name -> kind), primary key and indexes."""
+    """A declared table: its columns (name -> kind), primary key and indexes.
+
+    ``serial`` names an integer key column the store numbers itself (a dead letter's id);
+    ``private`` tables (key material) are never readable through read-only SQL (``evsh sql``).
+    """
 
     name: str
     columns: tuple[tuple[str, str], ...]
     pk: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
+    serial: str | None = None
+    private: bool = False
+    unique: tuple[tuple[str, ...], ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.columns)
 
-    def create_sql(self, physical: str | None = None) -> str:
-        """CREATE TABLE for the table under ``physical`` (a shadow name during a rebuild)."""
-        cols = [f"{quote(c)} {_KINDS[k]}" + (" NOT NULL" if c in self.pk else "") for c, k in self.columns]
-        if self.pk:
-            cols.append(f"PRIMARY KEY ({', '.join(quote(c) for c in self.pk)})")
-        suffix = " WITHOUT ROWID" if self.pk else ""
-        return f"CREATE TABLE IF NOT EXISTS {quote(physical or self.name)} ({', '.join(cols)}){suffix}"
-
-    def index_sql(self, physical: str | None = None) -> list[str]:
-        """CREATE INDEX statements, named after the table that finally carries them."""
-        name = physical or self.name
-        return [
-            f"CREATE INDEX IF NOT EXISTS {quote(f'{name}__by_' + '_'.join(cols))}"
-            f" ON {quote(name)} ({', '.join(quote(c) for c in cols)})"
-            for cols in self.indexes
-        ]
+    def index_name(self, cols: Sequence[str], physical: str | None = None) -> str:
+        return f"{physical or self.name}__by_" + "_".join(cols)
 
     def describe(self) -> str:
         """A stable text of the declared shape (stored to notice a changed declaration)."""
@@ -134,49 +123,80 @@ def table(
     *,
     pk: str | Sequence[str] | None = None,
     indexes: Iterable[str | Sequence[str]] = (),
+    unique: Iterable[Sequence[str]] = (),
+    serial: str | None = None,
+    private: bool = False,
+    reserved: Callable[[str], bool] | None = None,
 ) -> TableSpec:
     """Declare a table: ``table("order_details", {"order_id": str, "total": Decimal}, pk="order_id")``.
 
     Without a primary key the table only takes ``insert`` (an append-only log) and the
     ``*_where`` queries; with one, rows are addressed by it (a tuple for a compound key).
+    ``reserved`` says whether a name is taken by evsh itself (the engine passes it for domain
+    tables; evsh's own declarations are the names it knows).
     """
-    _check_ident(name, "table name")
-    if name in RESERVED_TABLES or name.startswith("evsh_") or name.startswith("sqlite_"):
+    check_ident(name, "table name")
+    if name.startswith(RESERVED_PREFIXES) or (reserved is not None and reserved(name)):
         raise DomainError(f"table name {name!r} is reserved for evsh's own tables; choose another")
     if "__" in name:
         raise DomainError(f"table name {name!r}: '__' is reserved for evsh's shadow tables")
     if not columns:
         raise DomainError(f"table {name}: declare at least one column")
-    cols = tuple((_check_ident(c, f"table {name}: column"), _kind(t, f"table {name}, column {c}")) for c, t in columns.items())
+    cols = tuple((check_ident(c, f"table {name}: column"), _kind(t, f"table {name}, column {c}"))
+                 for c, t in columns.items())
     names = {c for c, _ in cols}
-    keys = (pk,) if isinstance(pk, str) else tuple(pk or ())
-    for k in keys:
-        if k not in names:
-            raise DomainError(f"table {name}: primary key column {k!r} is not a declared column")
-    idx = []
-    for spec in indexes:
-        group = (spec,) if isinstance(spec, str) else tuple(spec)
-        for c in group:
+
+    def group(spec: str | Sequence[str], what: str) -> tuple[str, ...]:
+        g = (spec,) if isinstance(spec, str) else tuple(spec)
+        for c in g:
             if c not in names:
-                raise DomainError(f"table {name}: index column {c!r} is not a declared column")
-        idx.append(group)
-    return TableSpec(name, cols, keys, tuple(idx))
+                raise DomainError(f"table {name}: {what} column {c!r} is not a declared column")
+        return g
+
+    keys = group(pk, "primary key") if pk else ()
+    if serial is not None and (keys != (serial,) or dict(cols)[serial] != "int"):
+        raise DomainError(f"table {name}: the serial column {serial!r} must be the int primary key")
+    return TableSpec(name, cols, keys, tuple(group(i, "index") for i in indexes), serial, private,
+                     tuple(group(u, "unique") for u in unique))
 
 
-# ----------------------------------------------------------------------------- values
+# ----------------------------------------------------------------------------- DDL and values
 
-def to_sql(value: Any) -> Any:
-    """A Python value as SQLite stores it (Decimal -> text, dict/list -> JSON, bool -> 0/1)."""
+def create_table_sql(spec: TableSpec, physical: str | None, types: Mapping[str, str], serial: str,
+                     keyed_suffix: str = "") -> str:
+    """CREATE TABLE for a declaration in a backend's dialect: its column ``types`` per kind, how
+    it spells a ``serial`` key, and what follows a table with a primary key (SQLite's WITHOUT
+    ROWID); under ``physical`` (a shadow name during a rebuild) when given."""
+    cols = []
+    for c, k in spec.columns:
+        if c == spec.serial:
+            cols.append(f"{quote(c)} {serial}")
+        else:
+            cols.append(f"{quote(c)} {types[k]}" + (" NOT NULL" if c in spec.pk else ""))
+    if spec.pk and not spec.serial:
+        cols.append(f"PRIMARY KEY ({', '.join(quote(c) for c in spec.pk)})")
+    for group in spec.unique:
+        cols.append(f"UNIQUE ({', '.join(quote(c) for c in group)})")
+    suffix = keyed_suffix if spec.pk and not spec.serial else ""
+    return f"CREATE TABLE IF NOT EXISTS {quote(physical or spec.name)} ({', '.join(cols)}){suffix}"
+
+
+def index_sql(spec: TableSpec, physical: str | None = None) -> list[str]:
+    """CREATE INDEX statements, named after the table that finally carries them."""
+    name = physical or spec.name
+    return [f"CREATE INDEX IF NOT EXISTS {quote(spec.index_name(cols, name))}"
+            f" ON {quote(name)} ({', '.join(quote(c) for c in cols)})" for cols in spec.indexes]
+
+
+def plain_value(value: Any) -> Any:
+    """A value as a table takes it: dict/list as JSON text, str and int subclasses (enums) as
+    their plain value; bool and Decimal as they are (a backend that has no such type converts)."""
     t = type(value)
-    if t is str or t is int or t is float or value is None or t is bytes:
-        return value
-    if t is bool:
-        return int(value)
-    if t is Decimal:
-        return str(value)
     if t is dict or t is list or t is tuple:
         return codec.dumps(value)
-    if isinstance(value, str):  # str and int subclasses (enums) as their plain value
+    if t is bool or t is Decimal or t is bytes:
+        return value
+    if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):
         return int(value)
@@ -197,12 +217,52 @@ def _bool(v: Any) -> Any:
     return None if v is None else bool(v)
 
 
-_DECODERS = {"decimal": _decimal, "json": _json, "bool": _bool}
+def _blob(v: Any) -> Any:
+    return bytes(v) if isinstance(v, memoryview) else v
+
+
+DECODERS: dict[str, Callable[[Any], Any]] = {"decimal": _decimal, "json": _json, "bool": _bool, "blob": _blob}
+
+
+class TableOps(Protocol):
+    """What a backend does for one physical table, in its own dialect, on its own connection.
+
+    Rows travel as tuples in declared column order, keys as tuples in primary key order.
+    """
+
+    def get(self, key: tuple) -> Sequence[Any] | None: ...
+
+    def insert(self, rows: list[tuple]) -> None:
+        """Plain inserts; a taken key raises :class:`KeyTaken` naming the row."""
+        ...
+
+    def replace(self, rows: list[tuple]) -> None:
+        """Insert each row, or replace the row its key names."""
+        ...
+
+    def delete(self, keys: list[tuple]) -> None: ...
+
+    def add(self, row: tuple) -> bool:
+        """Insert now unless the key is taken; True when the row was written."""
+        ...
+
+    def select(self, where: str | None, params: Sequence[Any], order_by: str | None,
+               limit: int | None, columns: Sequence[str] | None = None) -> list[Sequence[Any]]: ...
+
+    def count(self, where: str | None, params: Sequence[Any]) -> int: ...
+
+    def delete_where(self, where: str | None, params: Sequence[Any]) -> int: ...
+
+    def update_where(self, values: Mapping[str, Any], where: str | None, params: Sequence[Any]) -> int: ...
+
+    def to_sql(self, value: Any) -> Any:
+        """A Python value as this backend stores it (Decimal, dict/list, bool, enums)."""
+        ...
 
 
 # ----------------------------------------------------------------------------- the runtime
 
-# Pending states: CLEAN (read, unchanged), DIRTY (final row known: INSERT OR REPLACE),
+# Pending states: CLEAN (read, unchanged), DIRTY (final row known: insert or replace),
 # DELETED, NEW (inserted without asking the table whether the key is taken: a plain INSERT at
 # flush, so a replay into an empty shadow table pays no lookup per insert).
 _CLEAN, _DIRTY, _DELETED, _NEW = 0, 1, 2, 3
@@ -218,12 +278,12 @@ class Table:
     """One table as a handler sees it, inside the caller's transaction.
 
     Row changes wait in memory until :meth:`flush` (the engine flushes at the end of each
-    batch, before the checkpoint is written in the same transaction). ``physical`` is the SQL
+    batch, before the checkpoint is written in the same transaction). ``physical`` is the
     table actually written: a shadow table while a projection is rebuilt.
     """
 
-    def __init__(self, conn: Any, spec: TableSpec, physical: str | None = None, owner: Any = None) -> None:
-        self.conn = conn
+    def __init__(self, ops: TableOps, spec: TableSpec, physical: str | None = None, owner: Any = None) -> None:
+        self.ops = ops
         self._owner = owner  # a Tables whose ``current`` says what is being handled
         self.spec = spec
         self.name = spec.name
@@ -235,16 +295,8 @@ class Table:
         self._pk0 = spec.pk[0] if self._single else None
         self._pending: dict[Any, list] = {}  # key -> [state, row]
         self._appended: list[dict[str, Any]] = []  # rows of a table without primary key
-        self._decoders = [(i, c, _DECODERS[k]) for i, (c, k) in enumerate(spec.columns) if k in _DECODERS]
-        t = quote(self.physical)
-        cols = ", ".join(quote(c) for c in self._cols)
-        where = " AND ".join(f"{quote(c)}=?" for c in self._pk)
-        self._select_cols = cols
-        self._sql_get = f"SELECT {cols} FROM {t} WHERE {where}" if self._pk else ""
-        self._sql_delete = f"DELETE FROM {t} WHERE {where}" if self._pk else ""
-        marks = ", ".join("?" * len(self._cols))
-        self._sql_replace = f"INSERT OR REPLACE INTO {t} ({cols}) VALUES ({marks})"
-        self._sql_insert = f"INSERT INTO {t} ({cols}) VALUES ({marks})"
+        self._decoders = [(i, c, DECODERS[k]) for i, (c, k) in enumerate(spec.columns) if k in DECODERS]
+        self._to_sql = ops.to_sql
 
     def __repr__(self) -> str:
         return f"<Table {self.name}{'' if self.physical == self.name else ' -> ' + self.physical}>"
@@ -293,7 +345,7 @@ class Table:
         """The entry for ``key``: pending, or read from the table and remembered as clean."""
         entry = self._pending.get(key)
         if entry is None:
-            got = self.conn.execute(self._sql_get, key if type(key) is tuple else (key,)).fetchone()
+            got = self.ops.get(key if type(key) is tuple else (key,))
             entry = [_CLEAN, self._decode(got) if got is not None else None]
             self._pending[key] = entry
         return entry
@@ -305,7 +357,8 @@ class Table:
         full.update(row)
         return full
 
-    def _encode(self, row: dict[str, Any]) -> tuple:
+    def _encode(self, row: Mapping[str, Any]) -> tuple:
+        to_sql = self._to_sql
         return tuple([v if type(v) in _PLAIN else to_sql(v) for v in map(row.__getitem__, self._cols)])
 
     # ------------------------------------------------------------------ reads
@@ -325,24 +378,38 @@ class Table:
                    limit: int | None = None) -> list[dict[str, Any]]:
         """Rows matching a SQL condition (parameters bound with ?); flushes pending changes first."""
         self.flush()
-        sql = f"SELECT {self._select_cols} FROM {quote(self.physical)}"
-        if where:
-            sql += f" WHERE {where}"
-        if order_by:
-            sql += f" ORDER BY {order_by}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [self._decode(r) for r in self.conn.execute(sql, tuple(params))]
+        return [self._decode(r) for r in self.ops.select(where, tuple(params), order_by, limit)]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.rows_where())
 
     def count(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
         self.flush()
-        sql = f"SELECT count(*) FROM {quote(self.physical)}" + (f" WHERE {where}" if where else "")
-        return self.conn.execute(sql, tuple(params)).fetchone()[0]
+        return self.ops.count(where, tuple(params))
 
-    # ------------------------------------------------------------------ writes
+    # ------------------------------------------------------------------ writes at once
+    def add(self, row: Mapping[str, Any]) -> bool:
+        """Write the row now unless its key is taken; True when it was written."""
+        self._check_columns(row)
+        if self._pending:
+            self.flush()
+        return self.ops.add(self._encode(self._full(row)))
+
+    def put(self, row: Mapping[str, Any]) -> None:
+        """Write the whole row now, replacing the row its key names."""
+        self._check_columns(row)
+        if self._pending:
+            self.flush()
+        self.ops.replace([self._encode(self._full(row))])
+
+    def update_where(self, values: Mapping[str, Any], where: str | None = None, params: Sequence[Any] = ()) -> int:
+        """Set columns of the rows matching a SQL condition; returns how many changed."""
+        self._check_columns(values)
+        self.flush()
+        return self.ops.update_where({k: v if type(v) in _PLAIN else self._to_sql(v) for k, v in values.items()},
+                                     where, tuple(params))
+
+    # ------------------------------------------------------------------ writes at flush
     def insert(self, row: Mapping[str, Any], *, replace: bool = False, ignore: bool = False) -> None:
         """Add a row; RowExists when its key is taken (unless ``replace`` or ``ignore``)."""
         self._check_columns(row)
@@ -413,16 +480,20 @@ class Table:
     def delete_where(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
         """Delete rows matching a SQL condition; returns how many went."""
         self.flush()
-        sql = f"DELETE FROM {quote(self.physical)}" + (f" WHERE {where}" if where else "")
-        return self.conn.execute(sql, tuple(params)).rowcount
+        return self.ops.delete_where(where, tuple(params))
 
-    def flush(self) -> None:
-        """Write pending changes: one executemany for deletions, one for new row states."""
+    def flush(self) -> int:
+        """Write pending changes: one executemany for deletions, one per kind of write.
+        Returns how many rows were written or deleted."""
+        written = 0
+        ops = self.ops
         if self._appended:
-            self.conn.executemany(self._sql_insert, [self._encode(r) for r in self._appended])
+            rows = [self._encode(r) for r in self._appended]
             self._appended = []
+            ops.insert(rows)
+            written += len(rows)
         if not self._pending:
-            return
+            return written
         deletes = []
         writes = []
         news = []
@@ -443,19 +514,18 @@ class Table:
             elif state == _DELETED:
                 deletes.append(key if type(key) is tuple else (key,))
         self._pending = {}
-        conn = self.conn
         if deletes:
-            conn.executemany(self._sql_delete, deletes)
+            ops.delete(deletes)
         if news:
-            before = conn.total_changes
             try:
-                conn.executemany(self._sql_insert, news)
-            except sqlite3.IntegrityError:
-                key, entry = fresh[min(len(fresh) - 1, conn.total_changes - before)]  # the row that failed
+                ops.insert(news)
+            except KeyTaken as taken:
+                key, entry = fresh[min(len(fresh) - 1, taken.index)]  # the row that failed
                 raise RowExists(f"table {self.name} already has a row with primary key {key!r} (use upsert)",
                                 entry[2]) from None
         if writes:
-            conn.executemany(self._sql_replace, writes)
+            ops.replace(writes)
+        return written + len(deletes) + len(news) + len(writes)
 
     def discard(self) -> None:
         """Forget pending changes (after a rollback)."""
@@ -463,13 +533,44 @@ class Table:
         self._appended = []
 
 
+class MissingTable:
+    """The operations of a declared table not created yet: it reads as empty, and writing to it
+    is a mistake of the caller's (its feature ensures its tables before it writes)."""
+
+    def __init__(self, name: str, to_sql: Callable[[Any], Any]) -> None:
+        self.name = name
+        self.to_sql = to_sql
+
+    def get(self, key: tuple) -> None:
+        return None
+
+    def select(self, *args: Any, **kw: Any) -> list:
+        return []
+
+    def count(self, where: str | None, params: Sequence[Any]) -> int:
+        return 0
+
+    def delete(self, keys: list[tuple]) -> None:
+        pass
+
+    def delete_where(self, where: str | None, params: Sequence[Any]) -> int:
+        return 0
+
+    def update_where(self, values: Mapping[str, Any], where: str | None, params: Sequence[Any]) -> int:
+        return 0
+
+    def _write(self, *args: Any) -> Any:
+        raise StoreError(f"table {self.name} does not exist yet; it is created when its feature first runs")
+
+    insert = replace = add = _write
+
+
 class Tables:
     """The tables one handler may touch: ``rows.table("order_details")`` or ``rows["order_details"]``."""
 
-    def __init__(self, conn: Any, specs: Sequence[TableSpec], physical: Mapping[str, str] | None = None) -> None:
-        self.conn = conn
+    def __init__(self, store: Any, specs: Sequence[TableSpec], physical: Mapping[str, str] | None = None) -> None:
         self.current: Any = None  # what the handler is handling (the event): named by errors found at flush
-        self._tables = {s.name: Table(conn, s, (physical or {}).get(s.name), self) for s in specs}
+        self._tables = {s.name: store.table(s, (physical or {}).get(s.name), owner=self) for s in specs}
 
     def table(self, name: str) -> Table:
         try:
@@ -490,32 +591,3 @@ class Tables:
     def discard(self) -> None:
         for t in self._tables.values():
             t.discard()
-
-
-# ----------------------------------------------------------------------------- schema helpers
-
-def table_exists(conn: Any, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
-
-
-def create_tables(conn: Any, specs: Iterable[TableSpec], physical: Mapping[str, str] | None = None,
-                  *, with_indexes: bool = True) -> None:
-    """Create declared tables that do not exist yet (under their shadow names when given)."""
-    for s in specs:
-        name = (physical or {}).get(s.name, s.name)
-        conn.execute(s.create_sql(name))
-        if with_indexes:
-            for stmt in s.index_sql(name):
-                conn.execute(stmt)
-
-
-def drop_tables(conn: Any, names: Iterable[str]) -> None:
-    for name in names:
-        conn.execute(f"DROP TABLE IF EXISTS {quote(_check_ident(name, 'table name'))}")
-
-
-def count_rows(conn: Any, name: str) -> int | None:
-    """Rows in a table, or None when it does not exist."""
-    if not table_exists(conn, name):
-        return None
-    return conn.execute(f"SELECT count(*) FROM {quote(_check_ident(name, 'table name'))}").fetchone()[0]

@@ -6,10 +6,11 @@ transaction; a newer one, or a SQLite file that is not an evsh store, is refused
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Callable
 
-from ..errors import NewerStore, NotAStore
+from ...errors import NewerStore, NotAStore, StoreError
 
 MARK_KEY = "format"
 MARK_VALUE = "evsh-event-store"
@@ -79,91 +80,6 @@ CREATE UNIQUE INDEX subject_keys_active ON subject_keys (subject) WHERE key IS N
 CREATE INDEX subject_keys_by_subject ON subject_keys (subject);
 """
 
-# Projections: one status row per read model (the checkpoint itself lives in `checkpoints`).
-_PROJECTIONS = """
-CREATE TABLE projections (
-    name           TEXT PRIMARY KEY,
-    version        INTEGER NOT NULL,     -- declared version the tables were built with
-    mode           TEXT NOT NULL,        -- catch-up | inline
-    tables         TEXT NOT NULL,        -- JSON list of the table names it owns
-    shape          TEXT,                 -- declared table shapes when built
-    error          TEXT,                 -- last failure: message (NULL when healthy)
-    error_position INTEGER,
-    error_type     TEXT,
-    error_at       TEXT,
-    last_run_at    TEXT,
-    rebuilt_at     TEXT
-);
-"""
-
-# Reactors: every command's record (for traces), processed events (the idempotency guard), dead
-# letters, reactor status, worker leases, and per-minute metrics buckets.
-_REACTORS = """
-CREATE TABLE commands (
-    command_id     TEXT PRIMARY KEY,
-    name           TEXT NOT NULL,                 -- order.create
-    stream_id      TEXT NOT NULL,
-    correlation_id TEXT NOT NULL,
-    causation_id   TEXT NOT NULL,
-    outcome        TEXT NOT NULL,                 -- ok | rejected | error
-    reason         TEXT NOT NULL DEFAULT '',
-    params         TEXT NOT NULL DEFAULT '{}',
-    events         TEXT NOT NULL DEFAULT '[]',    -- ids of the events it produced
-    reactor        TEXT,                          -- the reactor that sent it, if any
-    at             TEXT NOT NULL
-);
-CREATE INDEX commands_by_correlation ON commands (correlation_id);
-CREATE INDEX commands_by_causation ON commands (causation_id);
-CREATE INDEX commands_by_stream ON commands (stream_id);
-CREATE TABLE reactor_processed (
-    reactor    TEXT NOT NULL,
-    event_id   TEXT NOT NULL,
-    position   INTEGER NOT NULL,
-    handled_at TEXT NOT NULL,
-    PRIMARY KEY (reactor, event_id)
-) WITHOUT ROWID;
-CREATE TABLE dead_letters (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    reactor     TEXT NOT NULL,
-    event_id    TEXT NOT NULL,
-    position    INTEGER NOT NULL,
-    stream_id   TEXT NOT NULL,
-    event_type  TEXT NOT NULL,
-    error       TEXT NOT NULL,
-    attempts    INTEGER NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'parked',   -- parked | retried | discarded
-    parked_at   TEXT NOT NULL,
-    resolved_at TEXT,
-    UNIQUE (reactor, event_id)
-);
-CREATE TABLE reactor_status (
-    name           TEXT PRIMARY KEY,
-    stopped        INTEGER NOT NULL DEFAULT 0,
-    last_error     TEXT,
-    error_position INTEGER,
-    error_at       TEXT
-);
-CREATE TABLE reactor_leases (
-    name        TEXT PRIMARY KEY,
-    owner       TEXT NOT NULL,
-    expires     REAL NOT NULL,                    -- unix time (wall clock, not the demo clock)
-    acquired_at TEXT NOT NULL
-);
-CREATE TABLE metrics (
-    minute       TEXT NOT NULL,                   -- 2026-01-01T10:42
-    kind         TEXT NOT NULL,                   -- reactor | projection
-    name         TEXT NOT NULL,
-    event_type   TEXT NOT NULL,                   -- '' = the subscriber as a whole (lag)
-    handled      INTEGER NOT NULL DEFAULT 0,
-    errors       INTEGER NOT NULL DEFAULT 0,
-    retries      INTEGER NOT NULL DEFAULT 0,
-    latency_sum  REAL NOT NULL DEFAULT 0,
-    latency_hist TEXT NOT NULL DEFAULT '{}',      -- log-scale bucket -> count
-    lag          INTEGER,
-    PRIMARY KEY (minute, kind, name, event_type)
-) WITHOUT ROWID;
-"""
-
 # Streams are known from their events: a stream's version is its last event's (the events'
 # (stream_id, version) index answers), so an append writes no row besides its events. Only
 # streams with lifecycle rules (deleted, truncated, max-count, max-age) keep a row, whose version
@@ -198,28 +114,42 @@ SELECT stream_id, category, version, created_at, updated_at, deleted, truncate_b
 FROM stream_rules r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = r.stream_id);
 """
 
+# The catalogue of declared tables: who owns each, its declared shape, and whether it is private
+# (never readable with read-only SQL). Tables made by older versions' migrations are entered.
+_CATALOGUE = """
+CREATE TABLE evsh_tables (
+    name       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,          -- reactors, metrics, projections, projection:NAME, reactor:NAME
+    private    INTEGER NOT NULL DEFAULT 0,
+    spec       TEXT NOT NULL,          -- the declared shape (TableSpec.describe)
+    created_at TEXT NOT NULL
+);
+"""
+
+
+def _no_op(conn: sqlite3.Connection) -> None:
+    """Versions 3 and 4 once created the projections' and reactors' tables here; those features
+    now declare their tables and the store creates them on first use (stores made before keep
+    theirs: the declarations have the same shape)."""
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _V1),
     lambda conn: run_script(conn, _LONG_LIVED),
-    lambda conn: run_script(conn, _PROJECTIONS),
-    lambda conn: run_script(conn, _REACTORS),
+    _no_op,
+    _no_op,
     lambda conn: run_script(conn, _DERIVED_STREAMS),
+    lambda conn: run_script(conn, _CATALOGUE),
 ]
-
-# Features added by later work register their migrations here, in order, at import time of
-# evsh.store.sqlite (see register_migration); the list index is the schema version it creates.
-
-
-def register_migration(step: Callable[[sqlite3.Connection], None]) -> None:
-    MIGRATIONS.append(step)
 
 
 def latest_version() -> int:
     return len(MIGRATIONS)
 
 
-def check_and_upgrade(conn: sqlite3.Connection, path: str, *, creating: bool) -> None:
-    """Create a new store, upgrade an older one, refuse anything else. Runs in its own transaction."""
+def check_and_upgrade(conn: sqlite3.Connection, path: str, *, creating: bool, upgrade: bool = True) -> None:
+    """Create a new store, upgrade an older one, refuse anything else. Runs in its own transaction.
+    Without ``upgrade`` (a read-only connection) an older store is refused too."""
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -240,6 +170,9 @@ def check_and_upgrade(conn: sqlite3.Connection, path: str, *, creating: bool) ->
             )
         if version == latest_version():
             return
+    if not upgrade:
+        raise StoreError(f"{path} has store schema {version}; open it once for writing to upgrade it to"
+                         f" {latest_version()}")
     conn.execute("BEGIN IMMEDIATE")
     try:
         # re-read under the write lock: another process may have upgraded meanwhile
@@ -253,3 +186,12 @@ def check_and_upgrade(conn: sqlite3.Connection, path: str, *, creating: bool) ->
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _core_tables() -> frozenset[str]:
+    """The names the schema creates (tables, views, renamed tables): evsh's own, read from its DDL."""
+    ddl = "\n".join([_V1, _LONG_LIVED, _DERIVED_STREAMS, _CATALOGUE])
+    return frozenset(re.findall(r"(?:CREATE (?:TABLE|VIEW)|RENAME TO) (\w+)", ddl))
+
+
+CORE_TABLES = _core_tables()

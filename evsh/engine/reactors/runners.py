@@ -1,0 +1,223 @@
+"""How events reach reactors: inline after each command, one at a time, or in workers.
+
+- inline (:func:`run_pending`): after a command, rounds of reactors handling what is pending
+  until nothing is, in one transaction;
+- step (:func:`step`): the next pending event, to the reactors waiting for it;
+- async (:func:`work`): worker processes, one reactor per worker at a time under an expiring
+  lease, batch by batch.
+
+Each runner hands events to the same :class:`~evsh.engine.reactors.delivery.Delivery`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from ...errors import DomainCodeError, EvshError
+from ...store.base import RecordedEvent
+from ..subscriptions import checkpoint_name
+from . import records
+from .delivery import KIND, Reaction, _Retry, _Stop
+
+if TYPE_CHECKING:
+    from . import Reactors
+
+MAX_ROUNDS = 10_000  # inline: rounds of reactors reacting to reactors' events before giving up
+FAST_WINDOW = 1000  # inline: a reactor further behind than this catches up batch by batch
+DEFAULT_LEASE = 10.0  # seconds a worker's lease lasts without renewal
+DEFAULT_POLL = 0.5  # seconds between polls of a following worker
+
+
+def run_pending(rt: Reactors, names: Sequence[str] = (), *, include_stopped: bool = True) -> list[Reaction]:
+    """Inline: rounds of reactors handling what is pending until nothing is, in one transaction.
+
+    Each round reads the new events once and gives each reactor its matching ones (each
+    event in its own savepoint); a reactor with nothing to do has its checkpoint moved once
+    at the end. A reactor far behind (a new one, or one that was stopped) catches up batch by
+    batch through :meth:`run_one` instead, so no round ever holds more than ``FAST_WINDOW``
+    events. A handler failure hands that reactor to :meth:`run_one`, which retries, parks or
+    stops as the reactor says. ``include_stopped=False`` leaves stopped reactors alone (what
+    commands do in inline mode: a stopped reactor waits for `evsh reactors run`).
+    """
+    subs = rt.select(names)
+    rt.log = []
+    store = rt.store
+    if subs and not include_stopped:
+        rt._load_stopped(subs)
+        subs = [s for s in subs if not s.stopped]
+    if not subs:
+        return rt.log
+    rt._running = True
+    try:
+        with store.transaction():
+            cps = {s.name: store.checkpoint(s.checkpoint) for s in subs}
+            stale: set[str] = set()  # checkpoints moved in memory only
+            for _ in range(MAX_ROUNDS):
+                head = store.head_position()
+                moved = False
+                for sub in subs:  # far behind: batch by batch, never the whole gap at once
+                    if head - cps[sub.name] > FAST_WINDOW:
+                        if sub.name in stale:
+                            store.set_checkpoint(sub.checkpoint, cps[sub.name], rt.engine.clock())
+                            stale.discard(sub.name)
+                        before = cps[sub.name]
+                        rt.run_one(sub)
+                        cps[sub.name] = store.checkpoint(sub.checkpoint)
+                        moved = moved or cps[sub.name] != before
+                head = store.head_position()
+                near = [s for s in subs if cps[s.name] < head and head - cps[s.name] <= FAST_WINDOW]
+                if near:
+                    batch = list(rt.engine.read_all(min(cps[s.name] for s in near) + 1))
+                for sub in near:
+                    cp = cps[sub.name]
+                    mine = [e for e in batch if e.position > cp and sub.matches(e)]
+                    if not mine:
+                        cps[sub.name] = head
+                        stale.add(sub.name)
+                        continue
+                    try:
+                        # each event has its own savepoint: a failure leaves the ones before it
+                        # handled, and their processed records make run_one skip them
+                        rt._handle_batch(sub, store, mine, flush=False)
+                        cps[sub.name] = head
+                        stale.add(sub.name)
+                    except _Stop as stop:
+                        rt._buf.clear()  # the events before it stay handled (processed records)
+                        store.set_checkpoint(sub.checkpoint, stop.event.position - 1, rt.engine.clock())
+                        stale.discard(sub.name)
+                        rt._note_stop(sub, stop)
+                        cps[sub.name] = stop.event.position - 1
+                    except _Retry as retry:
+                        rt._buf.clear()
+                        store.set_checkpoint(sub.checkpoint, cp, rt.engine.clock())
+                        stale.discard(sub.name)
+                        rt._note_retry(sub, retry)
+                        rt.run_one(sub)  # handled ones are skipped by their processed records
+                        cps[sub.name] = store.checkpoint(sub.checkpoint)
+                    moved = moved or cps[sub.name] != cp
+                if not moved:
+                    break
+                if not include_stopped:
+                    subs = [s for s in subs if not s.stopped]
+            else:
+                raise DomainCodeError(
+                    f"reactors kept reacting to each other's events for {MAX_ROUNDS} rounds; is there a loop?"
+                )
+            now = rt.engine.clock()
+            for name in sorted(stale):
+                store.set_checkpoint(checkpoint_name(KIND, name), cps[name], now)
+            head = store.head_position()
+            for sub in subs:
+                lag = max(0, head - cps[sub.name])
+                if lag != sub.last_lag:  # a gauge: write it when it changes
+                    rt._buf.lag(KIND, sub.name, lag)
+                    sub.last_lag = lag
+            rt._buf.flush(store, now)
+    finally:
+        rt._running = False
+        rt._buf.clear()
+    return rt.log
+
+
+def step(rt: Reactors) -> tuple[RecordedEvent | None, list[Reaction]]:
+    """Deliver the next pending event (the lowest position any reactor waits for) to the
+    reactors waiting for it. Returns (event, reactions), or (None, []) when nothing is pending."""
+    store = rt.store
+    plans: dict[str, tuple[int, int, RecordedEvent]] = {}
+    best: int | None = None
+    for sub in rt.subs.values():
+        cp = store.checkpoint(sub.checkpoint)
+        n = 0
+        for rec in rt.engine.read_all(cp + 1, types=sub.types, categories=sub.categories):
+            n += 1
+            if best is not None and rec.position > best:
+                break
+            if sub.matches(rec) and not records.handled(store, sub.name, rec.event_id):
+                plans[sub.name] = (rec.position, n, rec)
+                best = rec.position if best is None else min(best, rec.position)
+                break
+    rt.log = []
+    if best is None:  # what is left concerns no reactor: move them past it
+        with store.transaction():
+            head = store.head_position()
+            for sub in rt.subs.values():
+                if store.checkpoint(sub.checkpoint) < head:
+                    store.set_checkpoint(sub.checkpoint, head, rt.engine.clock())
+        return None, []
+    event = next(p[2] for p in plans.values() if p[0] == best)
+    rt._running = True
+    try:
+        with rt.store.transaction():
+            for name, (pos, n, _) in plans.items():
+                if pos == best:
+                    rt.run_one(rt.subs[name], max_events=n)
+    finally:
+        rt._running = False
+    return event, list(rt.log)
+
+def work(
+    rt,
+    names: Sequence[str] = (),
+    *,
+    follow: bool = False,
+    owner: str | None = None,
+    lease: float = DEFAULT_LEASE,
+    poll: float = DEFAULT_POLL,
+    stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[str, int, int], None] | None = None,
+    on_idle: Callable[[], None] | None = None,
+) -> dict[str, int]:
+    """An async worker: serve the reactors whose lease it gets, batch by batch.
+
+    Without ``follow`` it catches up once and returns; with it, it polls every ``poll``
+    seconds until ``stop()``. Returns events read per reactor.
+    """
+    owner = owner or default_owner()
+    subs = rt.select(names)
+    done: dict[str, int] = {s.name: 0 for s in subs}
+    held: set[str] = set()
+    stopped = stop or (lambda: False)
+    try:
+        while not stopped():
+            busy = False
+            for sub in subs:
+                if stopped():
+                    break
+                if not rt.pending(sub):
+                    continue  # idle: no lock taken, nothing written
+                if not rt.acquire(sub.name, owner, lease):
+                    held.discard(sub.name)
+                    continue
+                held.add(sub.name)
+
+                def batch(count: int, position: int, _name: str = sub.name) -> None:
+                    rt.acquire(_name, owner, lease)  # renew while working
+                    if on_batch:
+                        on_batch(_name, count, position)
+
+                rt.log = []
+                n = rt.run_one(sub, stop=stopped, on_batch=batch)
+                done[sub.name] += n
+                busy = busy or n > 0
+            if busy:
+                continue  # reactors' own commands may have appended more: go again at once
+            if not follow:
+                break
+            if not busy:
+                if on_idle:
+                    on_idle()
+                rt.sleep(poll)
+    finally:
+        for name in held:
+            try:
+                rt.release(name, owner)
+            except EvshError:
+                pass
+    return done
+
+
+def default_owner() -> str:
+    """A worker's name: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"

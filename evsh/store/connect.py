@@ -1,0 +1,45 @@
+"""Opening a store by what ``--db`` names: a file (SQLite, the embedded default) or a
+``postgresql://`` URL (a server, for several processes on several machines).
+
+The PostgreSQL backend and its driver are imported only for such a URL, so an SQLite user's
+start-up never pays for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import StoreError
+from .base import utc_now
+
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_server_url(db: str) -> bool:
+    return db.startswith(SERVER_SCHEMES)
+
+
+def open_store(
+    db: str,
+    *,
+    create: bool = True,
+    sync: str = "normal",
+    busy_timeout: float = 60.0,
+    clock: Callable[[], str] = utc_now,
+    read_only: bool = False,
+) -> Any:
+    """Open (and with ``create``, make) the store ``db`` names: a file path or a postgresql:// URL.
+    ``read_only`` opens it for reading only (a second connection for slow listings)."""
+    if is_server_url(db):
+        try:
+            from .postgres import open_store as open_server
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("psycopg"):
+                raise StoreError(
+                    "a postgresql:// store needs the psycopg driver: pip install 'evsh[postgres]'"
+                    " (or pip install 'psycopg[binary]')") from None
+            raise
+        return open_server(db, create=create, sync=sync, busy_timeout=busy_timeout, clock=clock, read_only=read_only)
+    from .sqlite import open_store as open_file
+
+    return open_file(db, create=create, sync=sync, busy_timeout=busy_timeout, clock=clock, read_only=read_only)

@@ -1,0 +1,274 @@
+"""Reading events, the same on every backend: streams, the global log, and the keyed pages a
+virtual list needs.
+
+Reads are paged by key (``key >= cursor LIMIT n``): constant memory on any store size, never
+OFFSET over the log. Lifecycle rules (deleted, truncated, max-count, max-age streams) hide
+events on every read, in Python from a dict of the few streams that have rules, or in SQL (the
+backend's ``HIDDEN_SQL``) when there are many. A mixin of each store: SQL is written with ``?``
+placeholders and run by the backend's ``_run``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Sequence
+
+from . import visibility as lifecycle_rules
+from .base import EVENT_COLUMNS, RawRow, RecordedEvent, canonical_event_id, check_stream_id, record_of
+from .visibility import HIDE_ALL, visibility
+
+PAGE = 1000  # rows fetched per query when streaming reads: constant memory on any store size
+RULES_WHERE = "deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL"
+Keep = Callable[[tuple], bool]
+# A stream's (version, deleted state or None, has a rules row): its rules row when it has one
+# (appends keep that row's version), else its last event's version (0: no such stream).
+STATE_SQL = (
+    "SELECT coalesce(r.version, (SELECT max(version) FROM events WHERE stream_id = ?), 0), r.deleted,"
+    " r.stream_id IS NOT NULL FROM (SELECT 1) AS one LEFT JOIN stream_rules r ON r.stream_id = ?"
+)
+META_KEYS = frozenset({"correlation_id", "causation_id", "command_id", "command", "actor"})
+
+
+
+def _source(stream_id: str | None) -> tuple[str, str, tuple]:
+    """(key column, WHERE prefix, its parameters) of the global log or one stream."""
+    if stream_id is None:
+        return "position", "", ()
+    return "version", "stream_id = ? AND ", (stream_id,)
+
+
+class Reads:
+    """The read side of the events table (a mixin of each store)."""
+
+    # The backend's SQL condition hiding what lifecycle rules hide (one parameter: the time now).
+    HIDDEN_SQL: str
+
+    def read_stream(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[RecordedEvent]:
+        check_stream_id(stream_id, reserved_ok=True)
+        rule = self._one(
+            "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?",
+            (stream_id,),
+        )
+        lowest, oldest = visibility(*rule, self.clock) if rule is not None else (0, None)
+        if oldest is not None:
+            self._aging.add(stream_id)
+        elif self._aging:
+            self._aging.discard(stream_id)
+        if lowest >= HIDE_ALL:
+            return iter(())
+        if backwards:
+            cursor = from_version if from_version is not None else 2**62
+            op, order = "<=", "DESC"
+        else:
+            cursor = max(from_version if from_version is not None else 1, lowest)
+            op, order = ">=", "ASC"
+        keep: Keep | None = None
+        if lowest > 0 or oldest is not None:
+            keep = lambda r: r[3] >= lowest and (oldest is None or r[7] >= oldest)  # noqa: E731
+        return self._paged(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id=? AND version {op} ? ORDER BY version {order} LIMIT ?",
+            lambda c: (stream_id, c),
+            cursor,
+            lambda r: r[3] - 1 if backwards else r[3] + 1,
+            limit,
+            keep,
+        )
+
+    def read_all(
+        self,
+        from_position: int = 1,
+        *,
+        types: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        limit: int | None = None,
+        backwards: bool = False,
+    ) -> Iterator[RecordedEvent]:
+        where = ["position <= ?" if backwards else "position >= ?"]
+        params: list[Any] = []
+        if types:
+            where.append(f"type IN ({','.join('?' * len(types))})")
+            params.extend(types)
+        if categories:
+            ors = []
+            for cat in categories:
+                ors.append("(stream_id = ? OR substr(stream_id, 1, ?) = ?)")
+                params.extend([cat, len(cat) + 1, cat + "-"])
+            where.append("(" + " OR ".join(ors) + ")")
+        keep, hidden_sql = self._visibility_plan()
+        if hidden_sql:
+            where.append(hidden_sql)
+            params.append(self.clock())
+        order = "DESC" if backwards else "ASC"
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position {order} LIMIT ?"
+        start = from_position if not backwards or from_position else 2**62
+        return self._paged(
+            sql,
+            lambda c: (c, *params),
+            start,
+            lambda r: r[0] - 1 if backwards else r[0] + 1,
+            limit,
+            keep,
+        )
+
+    def _visibility_plan(self) -> tuple[Keep | None, str | None]:
+        """(Python row filter, SQL condition): how a read over many streams hides what lifecycle rules hide.
+
+        That no stream has rules is remembered inside write transactions until the epoch moves
+        (only a lifecycle change makes rules): inline reactors read the log several times per command."""
+        if self._depth and self._rules_absent == self.epoch():
+            return None, None
+        rows = self._all(
+            f"SELECT deleted, truncate_before, max_count, max_age, version, stream_id FROM stream_rules WHERE {RULES_WHERE}"
+            " LIMIT ?",
+            (lifecycle_rules.RULES_IN_MEMORY + 1,),
+        )
+        if not rows:
+            if self._depth:
+                self._rules_absent = self.epoch()
+            return None, None
+        if len(rows) > lifecycle_rules.RULES_IN_MEMORY:
+            return None, self.HIDDEN_SQL
+        now = self.clock() if any(r[3] is not None for r in rows) else ""
+        rules = {r[5]: visibility(*r[:5], lambda: now) for r in rows}
+
+        def keep(row: tuple) -> bool:
+            rule = rules.get(row[2])
+            return rule is None or (row[3] >= rule[0] and (rule[1] is None or row[7] >= rule[1]))
+
+        return keep, None
+
+    def visible_filter(self) -> Keep | None:
+        """A row filter hiding events of deleted, truncated, max-count or max-age streams (None: all visible).
+
+        The rules of the few streams that have any are loaded once per read, so a full replay of a
+        store without lifecycle rules pays one indexed query and nothing per event.
+        """
+        keep, hidden_sql = self._visibility_plan()
+        if hidden_sql is None:
+            return keep
+        now = self.clock()
+
+        def probe(row: tuple) -> bool:
+            r = self._one(
+                "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?",
+                (row[2],),
+            )
+            if r is None:
+                return True
+            lowest, oldest = visibility(*r, lambda: now)
+            return row[3] >= lowest and (oldest is None or row[7] >= oldest)
+
+        return probe
+
+    def _paged(self, sql, params_for, cursor, next_cursor, limit, keep: Keep | None = None) -> Iterator[RecordedEvent]:
+        remaining = limit if limit is not None else -1
+        while remaining != 0:
+            page = PAGE if remaining < 0 else min(PAGE, remaining)
+            rows = self._all(sql, (*params_for(cursor), page))
+            for row in rows:
+                if keep is not None and not keep(row):
+                    continue
+                yield record_of(row)
+                if remaining > 0:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
+            if len(rows) < page:
+                return
+            cursor = next_cursor(rows[-1])
+
+    def raw_rows(self, from_position: int, limit: int) -> list[RawRow]:
+        """Undecoded visible rows of the global log, for bulk readers that decode lazily (TUI, export).
+
+        Hidden events (deleted or truncated streams) are left out, so a page may hold fewer than
+        ``limit`` rows before the end; positions may have holes after a scavenge.
+        """
+        rows = self._all(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?", (from_position, limit)
+        )
+        keep = self.visible_filter()
+        return rows if keep is None else [r for r in rows if keep(r)]
+
+    decode = staticmethod(record_of)
+
+    def stream_version(self, stream_id: str) -> int:
+        return self._one(STATE_SQL, (stream_id, stream_id))[0]
+
+    def head_position(self) -> int:
+        """The last position handed out: it never goes back (a scavenge keeps the newest event).
+
+        Inside a write transaction it is remembered (no one else can append meanwhile, and this
+        connection's appends move it on): reactors ask for it several times per command."""
+        token = self.write_token()
+        known = self._head
+        if token is not None and known is not None and known[0] == token:
+            return known[1]
+        head = self._one("SELECT coalesce(max(position), 0) FROM events")[0]
+        if token is not None:
+            self._head = (token, head)
+        return head
+
+    def event_by_id(self, event_id: str) -> RecordedEvent | None:
+        row = self._one(f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id=?", (canonical_event_id(event_id),))
+        return record_of(row) if row else None
+
+    def events_per_minute(self, after: int = 0) -> dict[str, int]:
+        """Events recorded per minute (``2026-01-01T10:42``), over the events after position ``after``."""
+        return dict(self._all("SELECT substr(recorded_at, 1, 16), count(*) FROM events WHERE position > ? GROUP BY 1",
+                              (after,)))
+
+    # ------------------------------------------------------------------ keyed pages (virtual lists)
+    def log_ends(self) -> tuple[int | None, int | None]:
+        """(first, last) position of the log: two index lookups."""
+        lo = self._one("SELECT min(position) FROM events")[0]
+        return lo, (self._one("SELECT max(position) FROM events")[0] if lo is not None else None)
+
+    def log_span(self, stream_id: str | None, after: int = 0) -> tuple[int | None, int | None, int]:
+        """(lowest key, highest key, how many) of the keys after ``after``: positions of the log,
+        or versions of one stream. Hidden events count (callers hide them as they show them)."""
+        k, w, p = _source(stream_id)
+        lo, hi, n = self._one(f"SELECT min({k}), max({k}), count(*) FROM events WHERE {w}{k} > ?", (*p, after))
+        return lo, hi, n
+
+    def log_blocks(self, stream_id: str | None, after: int, shift: int) -> list[tuple[int, int, int]]:
+        """(lowest, highest, count) per block of ``2**shift`` keys after ``after``, in key order."""
+        k, w, p = _source(stream_id)
+        return self._all(
+            f"SELECT min({k}), max({k}), count(*) FROM events WHERE {w}{k} > ? GROUP BY {k} >> {int(shift)}"
+            " ORDER BY 1", (*p, after))
+
+    def log_count(self, stream_id: str | None, low: int, high: int) -> int:
+        """How many keys ``low <= key < high``."""
+        k, w, p = _source(stream_id)
+        return self._one(f"SELECT count(*) FROM events WHERE {w}{k} >= ? AND {k} < ?", (*p, low, high))[0]
+
+    def log_nth(self, stream_id: str | None, start: int, offset: int) -> int | None:
+        """The key ``offset`` keys on from ``start`` (inclusive)."""
+        k, w, p = _source(stream_id)
+        row = self._one(f"SELECT {k} FROM events WHERE {w}{k} >= ? ORDER BY {k} LIMIT 1 OFFSET ?", (*p, start, offset))
+        return row[0] if row else None
+
+    def log_rows(self, stream_id: str | None, cursor: int, limit: int, *, backwards: bool = False,
+                 inclusive: bool = True, type: str = "", since: str = "", until: str = "") -> list[RawRow]:
+        """Raw rows from key ``cursor`` on (or back), optionally of one type and in a time range."""
+        k, w, p = _source(stream_id)
+        op = ("<" if backwards else ">") + ("=" if inclusive else "")
+        cond, params = [], []
+        if type:
+            cond.append(" AND type = ?")
+            params.append(type)
+        if since:
+            cond.append(" AND recorded_at >= ?")
+            params.append(since)
+        if until:
+            cond.append(" AND recorded_at <= ?")
+            params.append(until)
+        return self._all(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {w}{k} {op} ?{''.join(cond)}"
+            f" ORDER BY {k} {'DESC' if backwards else 'ASC'} LIMIT ?", (*p, cursor, *params, limit))

@@ -1,0 +1,75 @@
+"""Checkpoints and snapshots, the same on every backend: the store's own small records beside
+the events.
+
+A checkpoint is the last position a subscriber (projection, reactor, relay) has fully handled;
+it is written in the same transaction as the subscriber's effects. A snapshot is an aggregate's
+state at a version, so a load reads only the events after it. A mixin of each store: SQL is
+written with ``?`` placeholders and run by the backend's ``_run``.
+"""
+
+from __future__ import annotations
+
+
+class Records:
+    """Checkpoints and snapshots (a mixin of each store)."""
+
+    FOR_UPDATE = ""  # how a backend locks a row it reads inside a write transaction
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self, name: str) -> int:
+        """The checkpoint's position (0 when it was never written)."""
+        row = self._one("SELECT position FROM checkpoints WHERE name=?", (name,))
+        return row[0] if row else 0
+
+    def claim_checkpoint(self, name: str) -> int:
+        """The checkpoint's position, read inside a write transaction so that no other writer
+        moves it before this one commits (a row lock on a server; SQLite's write lock holds
+        everyone off already)."""
+        row = self._one(f"SELECT position FROM checkpoints WHERE name=?{self.FOR_UPDATE}", (name,))
+        return row[0] if row else 0
+
+    def checkpoints(self, prefix: str = "") -> dict[str, int]:
+        """Every checkpoint whose name starts with ``prefix``, by name."""
+        rows = self._all("SELECT name, position FROM checkpoints WHERE substr(name, 1, ?) = ? ORDER BY name",
+                         (len(prefix), prefix))
+        return dict(rows)
+
+    def set_checkpoint(self, name: str, position: int, at: str | None = None) -> None:
+        """Write a checkpoint (inside the caller's transaction, with the effects it stands for),
+        as of ``at`` (default: the store's clock now)."""
+        self._run(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?,?,?)"
+            " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
+            (name, position, at or self.clock()),
+        )
+
+    def delete_checkpoint(self, name: str) -> None:
+        self._run("DELETE FROM checkpoints WHERE name=?", (name,))
+
+    # ------------------------------------------------------------------ snapshots
+    def save_snapshot(self, stream_id: str, aggregate: str, version: int, state_version: int, state: str) -> None:
+        """Keep the newest snapshot per stream (a snapshot of another state version replaces any)."""
+        with self.transaction():
+            self._run(
+                "INSERT INTO snapshots (stream_id, aggregate, version, state_version, state, taken_at)"
+                " VALUES (?,?,?,?,?,?) ON CONFLICT(stream_id) DO UPDATE SET aggregate=excluded.aggregate,"
+                " version=excluded.version, state_version=excluded.state_version, state=excluded.state,"
+                " taken_at=excluded.taken_at"
+                " WHERE excluded.version >= snapshots.version OR excluded.state_version != snapshots.state_version",
+                (stream_id, aggregate, version, state_version, state, self.clock()),
+            )
+
+    def load_snapshot(self, stream_id: str) -> tuple[int, int, str] | None:
+        """(version, state_version, state) of the stream's snapshot, or None."""
+        return self._one("SELECT version, state_version, state FROM snapshots WHERE stream_id=?", (stream_id,))
+
+    def has_snapshots(self, aggregate: str) -> bool:
+        """Whether any stream of this aggregate has a snapshot."""
+        return self._one("SELECT 1 FROM snapshots WHERE aggregate=? LIMIT 1", (aggregate,)) is not None
+
+    def list_snapshots(self, aggregate: str | None = None) -> list[tuple]:
+        """(stream_id, aggregate, version, state_version, taken_at, bytes) rows, by stream."""
+        sql = "SELECT stream_id, aggregate, version, state_version, taken_at, length(state) FROM snapshots"
+        if aggregate is None:
+            return self._all(sql + " ORDER BY stream_id")
+        return self._all(sql + " WHERE aggregate=? ORDER BY stream_id", (aggregate,))

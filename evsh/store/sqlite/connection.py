@@ -1,0 +1,281 @@
+"""The SQLite connection under a store: opening, transactions, and driver errors mapped once.
+
+Writers take the write lock for their transaction only (``BEGIN IMMEDIATE``) and wait on a
+generous busy timeout, so several processes can write at once without interleaving inside a
+batch. A nested transaction is a savepoint inside the outer one. Every ``sqlite3`` error that
+leaves the store leaves it here, as an evsh :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import urllib.parse
+import weakref
+from typing import Any, Callable, ContextManager
+
+from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
+from ..base import utc_now
+from . import schema
+
+DEFAULT_BUSY_TIMEOUT = 60.0
+SYNC_MODES = ("normal", "full")
+# Pages the WAL may hold before a commit copies them into the database (SQLite's default: 1000).
+# Each copy ends with an fsync even at synchronous=NORMAL; at 4000 (a WAL of up to 16 MB) a busy
+# writer pays for a quarter as many, and a page changed by many commits is copied once: about
+# a tenth more commands per second (docs/benchmarks.md).
+WAL_AUTOCHECKPOINT = 4000
+
+
+def store_error(exc: sqlite3.Error, path: str) -> StoreError:
+    """The one translation of a driver error into an evsh error."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreLocked(f"{path} stayed locked by another writer beyond the busy timeout; try again or raise --busy-timeout")
+    return StoreError(f"{path}: {text}")
+
+
+class _Transaction:
+    """``with store.transaction() as tx``: BEGIN IMMEDIATE ... COMMIT, or a savepoint when
+    nested. A class rather than a generator: every command and every reaction enters one."""
+
+    __slots__ = ("store", "savepoint")
+
+    def __init__(self, store: "SQLiteConnection") -> None:
+        self.store = store
+        self.savepoint: str | None = None
+
+    def __enter__(self) -> Any:
+        store = self.store
+        conn = store.conn
+        try:
+            if store._depth == 0:
+                conn.execute("BEGIN IMMEDIATE")
+                store._txn_serial += 1
+            else:
+                self.savepoint = f"evsh_sp{store._depth}"
+                conn.execute(f"SAVEPOINT {self.savepoint}")
+        except sqlite3.Error as exc:
+            raise store_error(exc, store.path) from None
+        store._depth += 1
+        return store
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        store = self.store
+        conn = store.conn
+        name = self.savepoint
+        try:
+            if exc_type is None:
+                try:
+                    conn.execute("COMMIT" if name is None else f"RELEASE {name}")
+                    return
+                except BaseException as failed:
+                    self._undo(conn, name)
+                    if isinstance(failed, sqlite3.Error):
+                        raise store_error(failed, store.path) from None
+                    raise
+            self._undo(conn, name)
+            if isinstance(exc, sqlite3.Error):
+                raise store_error(exc, store.path) from None
+        finally:
+            store._depth -= 1
+
+    def _undo(self, conn: sqlite3.Connection, name: str | None) -> None:
+        self.store._epoch += 1  # what was appended in it is gone: cached states may be ahead
+        try:
+            if name is None:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            else:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+        except sqlite3.Error:  # the connection is gone bad (disk, corruption): the original error tells
+            pass
+
+
+class _Reading:
+    """``with store.reading()``: BEGIN ... COMMIT around reads, unless a transaction is open."""
+
+    __slots__ = ("store", "began")
+
+    def __init__(self, store: "SQLiteConnection") -> None:
+        self.store = store
+        self.began = False
+
+    def __enter__(self) -> None:
+        store = self.store
+        conn = store.conn
+        if store._depth or conn.in_transaction:
+            return
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise store_error(exc, store.path) from None
+        self.began = True
+
+    def __exit__(self, *exc: object) -> None:
+        conn = self.store.conn
+        if self.began and conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+class SQLiteConnection:
+    """One connection to an evsh store file, and the state read caches key on."""
+
+    backend = "sqlite"
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        create: bool = True,
+        sync: str = "normal",
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        clock: Callable[[], str] = utc_now,
+        read_only: bool = False,
+    ) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.url = path
+        self.clock = clock
+        self.busy_timeout = busy_timeout
+        if sync not in SYNC_MODES:
+            raise BadInput(f"synchronous mode {sync!r}: use one of {', '.join(SYNC_MODES)}")
+        exists = path == ":memory:" or (os.path.exists(path) and os.path.getsize(path) > 0)
+        if not exists and not create:
+            raise StoreMissing(f"no store at {path}; run `evsh init` or pass --db")
+        if os.path.isdir(path):
+            raise StoreError(f"{path} is a folder, not a store file; pass --db FILE")
+        target, uri = path, False
+        if read_only and path != ":memory:":
+            # quoted: a '#', '?' or '%' in the file name would otherwise end the path or drop mode=ro
+            target, uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro", True
+        try:
+            self.conn = sqlite3.connect(target, uri=uri, timeout=busy_timeout, isolation_level=None,
+                                        check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from None
+        self._depth = 0
+        self.lifecycle_changes = 0  # bumped when this connection changes stream lifecycle rules
+        # epoch(): what caches of read state key on (see there)
+        self._epoch = 0
+        self._data_version: int | None = None
+        self._txn_serial = 0  # outer write transactions begun
+        self._checked_txn = -1  # the write transaction in which data_version was last asked
+        self._append_listeners: list[weakref.WeakMethod] = []
+        self._head: tuple[tuple[int, int], int] | None = None  # ((write transaction, epoch), head position)
+        self._rules_absent: int | None = None  # the epoch at which no stream had lifecycle rules
+        self._aging: set[str] = set()  # streams read with a max-age rule (see ages())
+        self._tables_known: tuple[int, frozenset[str]] | None = None  # (epoch, table names)
+        try:
+            schema.check_and_upgrade(self.conn, path, creating=create and not read_only, upgrade=not read_only)
+            if read_only:
+                return
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute(f"PRAGMA synchronous={sync.upper()}")
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise store_error(exc, path) from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # ------------------------------------------------------------------ transactions
+    def transaction(self) -> ContextManager[Any]:
+        """A write transaction; nested use becomes a savepoint inside the outer one. Yields the
+        store: what is done through it inside the block commits or rolls back together."""
+        return _Transaction(self)
+
+    def reading(self) -> ContextManager[None]:
+        """Several reads from one snapshot of the store: one read lock taken instead of one per
+        query (an aggregate's load reads its snapshot, its stream's rules and its events)."""
+        return _Reading(self)
+
+    def lock_appends(self) -> None:
+        """Hold off other appenders until this transaction ends (taken early by a transaction
+        that will append after locking other rows, so locks are always taken in one order).
+        SQLite's write transaction holds every writer off already."""
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def _run(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from None
+
+    def _all(self, sql: str, params: Any = ()) -> list:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from None
+
+    def _one(self, sql: str, params: Any = ()) -> Any:
+        try:
+            return self.conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from None
+
+    def epoch(self, *, check: bool = True) -> int:
+        """A number that changes whenever events may read differently for a reason other than an
+        append through this connection (which ``on_append`` listeners hear of): another
+        connection committed, a transaction here rolled back, an import, a lifecycle change.
+
+        Checking asks SQLite's ``data_version`` (one statement), at most once per write
+        transaction, since no other connection can commit while it is open. ``check=False``
+        returns the number as last known: what to tag fresh state with.
+        """
+        if check and not (self._depth and self._checked_txn == self._txn_serial):
+            dv = self._one("PRAGMA data_version")[0]
+            if dv != self._data_version:
+                self._data_version = dv
+                self._epoch += 1
+            if self._depth:
+                self._checked_txn = self._txn_serial
+        return self._epoch
+
+    def ages(self, stream_id: str) -> bool:
+        """True when the stream had a max-age rule when last read here: time alone changes what
+        it reads as, so no cache of it stays true."""
+        return stream_id in self._aging
+
+    def write_token(self) -> tuple[int, int] | None:
+        """The current write transaction and epoch (None outside one). What was read or written
+        under one token still holds while the token is the same: no one else can write during
+        the transaction, and a rollback moves the epoch."""
+        return (self._txn_serial, self._epoch) if self._depth else None
+
+    def on_append(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(stream_id, last_event_id)`` after each append through this connection
+        (inside its transaction). Held weakly: a bound method of a dropped object is forgotten."""
+        self._append_listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
+
+    def _lifecycle_changed(self) -> None:
+        self.lifecycle_changes += 1
+        self._epoch += 1
+
+    def wait(self, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after position ``after``; True when one is
+        there. SQLite has no notifications: this polls, a few times a second."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.head_position() > after:  # type: ignore[attr-defined]
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(0.2, left))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
