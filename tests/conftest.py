@@ -76,3 +76,22 @@ def table_rows(store, name: str) -> tuple[list[str], list[tuple]]:
     with store.query(f'SELECT * FROM "{name}"') as (columns, rows):
         return columns, list(rows)
 
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path):
+    """A fresh store's --db: a file, then a PostgreSQL schema of its own (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "evsh.db")
+        return
+    from tests.services import postgres_url
+
+    with postgres_url() as url:
+        yield url
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.services import summary_line
+
+    line = summary_line()
+    if line:
+        terminalreporter.write_line(line, yellow=True)

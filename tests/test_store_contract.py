@@ -31,7 +31,26 @@ def _sqlite_factory(tmp_path, monkeypatch) -> Callable[[], EventStore]:
     return make
 
 
-STORE_FACTORIES = {"sqlite": _sqlite_factory}
+def _postgres_factory(tmp_path, monkeypatch) -> Callable[[], EventStore]:
+    import evsh.store.reads as reads
+    from evsh.store.postgres import open_store
+    from tests.services import need_postgres, postgres_url
+
+    need_postgres()
+    monkeypatch.setattr(reads, "PAGE", 3)
+    made: list = []
+
+    def make() -> EventStore:
+        cm = postgres_url()
+        url = cm.__enter__()
+        made.append(cm)
+        return open_store(url)
+
+    make.cleanup = lambda: [cm.__exit__(None, None, None) for cm in made]  # type: ignore[attr-defined]
+    return make
+
+
+STORE_FACTORIES = {"sqlite": _sqlite_factory, "postgresql": _postgres_factory}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -47,6 +66,7 @@ def make_store(request, tmp_path, monkeypatch):
     yield make
     for s in made:
         s.close()
+    getattr(factory, "cleanup", lambda: None)()
 
 
 @pytest.fixture

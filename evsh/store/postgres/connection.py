@@ -1,0 +1,335 @@
+"""The PostgreSQL connection under a store: opening, transactions, the append lock, and driver
+errors mapped once.
+
+Appends are serialised by an advisory lock held to the end of the appending transaction, taken
+as late as possible (right before the first insert) or early by a transaction that will append
+after locking other rows. So positions are handed out in commit order: a reader that asks for
+everything after its checkpoint never misses an event committed later with a lower position
+(a plain sequence would let one commit after a higher one was read; docs/postgresql.md).
+Everything else (projections' batches, checkpoints, records) writes concurrently, each row
+claimed with ``SELECT ... FOR UPDATE`` where two workers could race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.parse
+import weakref
+from typing import Any, Callable, ContextManager
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.string import TextLoader
+
+from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
+from ..base import utc_now
+from . import schema as schema_mod
+
+DEFAULT_SCHEMA = "evsh"
+CONNECT_TIMEOUT = 10  # seconds to reach the server before giving up
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """(conninfo for the driver, schema, the URL as shown to users: no password)."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    schema = DEFAULT_SCHEMA
+    rest = []
+    for k, v in query:
+        if k == "schema":
+            schema = v
+        else:
+            rest.append((k, v))
+    if not schema or len(schema) > 63 or "\x00" in schema:
+        raise BadInput(f"schema {schema!r} in {url!r}: give a name of 1 to 63 characters")
+    scheme = "postgresql" if parts.scheme in ("postgresql", "postgres") else parts.scheme
+    conninfo = urllib.parse.urlunsplit((scheme, parts.netloc, parts.path, urllib.parse.urlencode(rest), ""))
+    host = parts.hostname or "localhost"
+    shown_netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    shown = urllib.parse.urlunsplit((scheme, shown_netloc, parts.path, "", ""))
+    return conninfo, schema, shown + (f"?schema={schema}" if schema != DEFAULT_SCHEMA else "")
+
+
+def lock_key(schema: str) -> int:
+    """The advisory lock of one store's appends: a signed 64-bit number from its schema's name."""
+    digest = hashlib.blake2b(b"evsh-appends:" + schema.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def channel_of(schema: str) -> str:
+    """The NOTIFY channel on which a store's appends are announced (positions, never events)."""
+    return "evsh_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
+
+
+def store_error(exc: BaseException, where: str) -> StoreError:
+    """The one translation of a driver error into an evsh error."""
+    if isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected)):
+        return StoreLocked(f"{where} stayed locked by another writer beyond the busy timeout; try again or raise"
+                           " --busy-timeout")
+    if isinstance(exc, pg_errors.DiskFull):
+        return StoreError(f"{where}: the database server's disk is full")
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        return StoreError(f"{where}: the server is read-only (a standby?); connect to the primary")
+    if isinstance(exc, psycopg.OperationalError):
+        text = " ".join(str(exc).split())
+        return StoreError(f"{where}: the database server cannot be reached or dropped the connection ({text})")
+    diag = getattr(exc, "diag", None)
+    text = (diag.message_primary if diag is not None and diag.message_primary else None) or " ".join(str(exc).split())
+    return StoreError(f"{where}: {text}")
+
+
+def connect(conninfo: str, where: str, *, busy_timeout: float, schema: str) -> psycopg.Connection:
+    """An autocommit connection with evsh's settings: its schema first on the search path, a
+    lock timeout, and json read back as text (payloads are decoded by evsh's exact codec)."""
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="evsh")
+    except psycopg.OperationalError as exc:
+        text = " ".join(str(exc).split())
+        if "does not exist" in text:
+            raise StoreMissing(f"{where}: {text}; create the database first (createdb) or pass another URL") from None
+        if "authentication" in text or "password" in text:
+            raise StoreError(f"{where}: the server refused the login ({text})") from None
+        raise StoreError(f"{where}: cannot reach the database server ({text})") from None
+    except psycopg.Error as exc:
+        raise store_error(exc, where) from None
+    for name in ("json", "jsonb"):
+        conn.adapters.register_loader(name, TextLoader)
+    try:
+        conn.execute(f"SET search_path TO {schema_mod.quote_ident(schema)}")
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(busy_timeout * 1000)}ms",))
+        # a transaction left open by a dead client must not hold readers back
+        conn.execute("SET idle_in_transaction_session_timeout = '5min'")
+    except psycopg.Error as exc:
+        conn.close()
+        raise store_error(exc, where) from None
+    return conn
+
+
+_TRANSLATED: dict[str, str] = {}
+
+
+def _placeholders(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (our SQL holds no literal ``?`` or ``%``)."""
+    out = _TRANSLATED.get(sql)
+    if out is None:
+        out = sql.replace("?", "%s")
+        if len(_TRANSLATED) < 4096:  # statements built with IN lists of any length are not kept
+            _TRANSLATED[sql] = out
+    return out
+
+
+class _Transaction:
+    """``with store.transaction() as tx``: BEGIN ... COMMIT, or a savepoint when nested."""
+
+    __slots__ = ("store", "inner")
+
+    def __init__(self, store: "PGConnection") -> None:
+        self.store = store
+        self.inner: Any = None
+
+    def __enter__(self) -> Any:
+        store = self.store
+        try:
+            self.inner = store.conn.transaction()
+            self.inner.__enter__()
+        except psycopg.Error as exc:
+            raise store_error(exc, store.url) from None
+        if store._depth == 0:
+            store._txn_serial += 1
+            store._append_locked = False
+        store._depth += 1
+        return store
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        store = self.store
+        try:
+            try:
+                self.inner.__exit__(exc_type, exc, tb)
+            except psycopg.Error as failed:
+                store._epoch += 1
+                raise store_error(failed, store.url) from None
+            if exc_type is not None:
+                store._epoch += 1  # what was appended in it is gone: cached states may be ahead
+                if isinstance(exc, psycopg.Error):
+                    raise store_error(exc, store.url) from None
+        finally:
+            store._depth -= 1
+            if store._depth == 0:
+                store._append_locked = False
+
+
+class _Reading:
+    """``with store.reading()``: one snapshot for several reads (REPEATABLE READ, read only)."""
+
+    __slots__ = ("store", "inner")
+
+    def __init__(self, store: "PGConnection") -> None:
+        self.store = store
+        self.inner: Any = None
+
+    def __enter__(self) -> None:
+        store = self.store
+        if store._depth:
+            return
+        try:
+            store.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except psycopg.Error as exc:
+            raise store_error(exc, store.url) from None
+        self.inner = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.inner:
+            try:
+                self.store.conn.execute("COMMIT")
+            except psycopg.Error:
+                pass
+
+
+class PGConnection:
+    """One connection to an evsh store in a PostgreSQL schema, and the state read caches key on."""
+
+    backend = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        sync: str = "normal",
+        busy_timeout: float = 60.0,
+        clock: Callable[[], str] = utc_now,
+        read_only: bool = False,
+    ) -> None:
+        self.conninfo, self.schema, self.url = split_url(url)
+        self.path = self.url  # what messages name the store by
+        self.clock = clock
+        self.busy_timeout = busy_timeout
+        self.read_only = read_only
+        if sync not in ("normal", "full"):
+            raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
+        self.lock_key = lock_key(self.schema)
+        self.channel = channel_of(self.schema)
+        self.conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
+        self._depth = 0
+        self._txn_serial = 0
+        self._append_locked = False
+        self.lifecycle_changes = 0
+        self._epoch = 0
+        self._append_listeners: list[weakref.WeakMethod] = []
+        self._head: tuple[tuple[int, int], int] | None = None
+        self._rules_absent: int | None = None
+        self._aging: set[str] = set()
+        self._listener: psycopg.Connection | None = None
+        try:
+            schema_mod.check_and_upgrade(self.conn, self.schema, self.url, creating=create and not read_only,
+                                         upgrade=not read_only, lock_key=self.lock_key)
+            if read_only:
+                self.conn.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            self.conn.close()
+            raise store_error(exc, self.url) from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # ------------------------------------------------------------------ transactions
+    def transaction(self) -> ContextManager[Any]:
+        """A write transaction; nested use becomes a savepoint inside the outer one. Yields the
+        store: what is done through it inside the block commits or rolls back together."""
+        return _Transaction(self)
+
+    def reading(self) -> ContextManager[None]:
+        return _Reading(self)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def lock_appends(self) -> None:
+        """Hold off other appenders until this transaction ends (taken before the first insert,
+        or early by a transaction that will append after locking other rows, so every writer
+        takes locks in one order)."""
+        if not self._depth:
+            raise StoreError("the append lock is taken inside a transaction")
+        if not self._append_locked:
+            self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+            self._append_locked = True
+            self._epoch += 1  # what others committed before the lock may read differently now
+
+    def _run(self, sql: str, params: Any = None) -> psycopg.Cursor:
+        """Run SQL written with ``?`` placeholders (the form the backends share) or psycopg's own."""
+        try:
+            return self.conn.execute(_placeholders(sql) if params is not None else sql, params)
+        except psycopg.Error as exc:
+            raise store_error(exc, self.url) from None
+
+    def _all(self, sql: str, params: Any = None) -> list:
+        return self._run(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Any = None) -> Any:
+        return self._run(sql, params).fetchone()
+
+    def epoch(self, *, check: bool = True) -> int:
+        """A number that changes whenever events may read differently for a reason other than an
+        append through this connection. Other connections commit at any time on a server, so a
+        check outside an append-locked transaction always says "maybe changed"; inside one no one
+        else can append, delete or import."""
+        if check and not self._append_locked:
+            self._epoch += 1
+        return self._epoch
+
+    def ages(self, stream_id: str) -> bool:
+        return stream_id in self._aging
+
+    def write_token(self) -> tuple[int, int] | None:
+        """The current append-locked transaction and epoch (None otherwise): what was read under
+        one token still holds while it is the same (no one else can append meanwhile)."""
+        return (self._txn_serial, self._epoch) if self._append_locked else None
+
+    def on_append(self, listener: Callable[[str, str], None]) -> None:
+        self._append_listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
+
+    def _lifecycle_changed(self) -> None:
+        self.lifecycle_changes += 1
+        self._epoch += 1
+
+    def wait(self, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after position ``after``: woken by NOTIFY
+        (a position, never an event) and still polling every second, since a notification is
+        lost while the listener is disconnected."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.head_position() > after:  # type: ignore[attr-defined]
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                if self._listener is None:
+                    self._listener = connect(self.conninfo, self.url, busy_timeout=self.busy_timeout,
+                                             schema=self.schema)
+                    self._listener.execute(f"LISTEN {self.channel}")
+                for _ in self._listener.notifies(timeout=min(1.0, left), stop_after=1):
+                    break
+            except (psycopg.Error, StoreError):
+                self._drop_listener()
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def _drop_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except psycopg.Error:
+                pass
+            self._listener = None
+
+    def close(self) -> None:
+        self._drop_listener()
+        self.conn.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

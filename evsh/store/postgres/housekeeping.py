@@ -1,0 +1,149 @@
+"""Housekeeping on PostgreSQL: size, compaction, backup, bulk import, and what forgetting a
+subject needs from the database.
+
+Compaction is ``VACUUM``; a secure one (after forgetting a subject) is ``VACUUM FULL`` of the
+store's tables, which rewrites them, so no dead tuple holding a scrubbed value survives in the
+table files (WAL segments already written and base backups are outside evsh's reach: see
+docs/postgresql.md). A backup is ``pg_dump`` of the store's schema when the tool is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+
+from ...errors import BadInput, StoreError
+from ..tables import quote
+from .connection import store_error
+
+# Tables forgetting never scrubs: the log (personal fields there are encrypted), the catalogue,
+# the keys themselves (destroyed instead), the snapshots (dropped instead), and bookkeeping.
+UNSCRUBBED = frozenset({"events", "evsh_meta", "evsh_tables", "subject_keys", "snapshots", "checkpoints",
+                        "stream_rules"})
+_TEXTUAL = ("text", "json", "jsonb", "character varying")
+
+
+class Housekeeping:
+    """Size, compaction, backup, bulk import and scrubbing (a mixin of the PostgreSQL store)."""
+
+    GREATEST = "greatest"
+    FOR_UPDATE = " FOR UPDATE"
+
+    def file_size(self) -> int:
+        """Bytes the store's tables and indexes take on the server."""
+        return int(self._one(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (self.schema,))[0])
+
+    def _store_tables(self) -> list[str]:
+        return [r[0] for r in self._all(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 1", (self.schema,))]
+
+    def compact(self, *, secure: bool = False) -> None:
+        """Give dead rows' space back (VACUUM); ``secure`` rewrites every table (VACUUM FULL), so
+        no dead tuple of a scrubbed value is left in the table files."""
+        if self.in_transaction:
+            raise StoreError("compact() cannot run inside a transaction")
+        verb = "VACUUM (FULL, ANALYZE)" if secure else "VACUUM (ANALYZE)"
+        for name in self._store_tables():
+            self._run(f"{verb} {quote(self.schema)}.{quote(name)}")
+
+    def backup(self, dest: str) -> None:
+        """A consistent copy of the store's schema, made by pg_dump (custom format, restored with
+        pg_restore)."""
+        if os.path.exists(dest):
+            raise BadInput(f"{dest} already exists; choose a new file name")
+        tool = shutil.which("pg_dump")
+        if tool is None:
+            raise StoreError("a backup of a PostgreSQL store is made with pg_dump, which is not installed here;"
+                             " install PostgreSQL's client tools, or use `evsh export`")
+        done = subprocess.run([tool, "--format=custom", f"--schema={self.schema}", f"--file={dest}",
+                               f"--dbname={self.conninfo}"], capture_output=True, text=True)
+        if done.returncode != 0:
+            if os.path.exists(dest):
+                os.remove(dest)
+            raise StoreError(f"pg_dump failed: {' '.join(done.stderr.split())}")
+
+    # ------------------------------------------------------------------ bulk import
+    @contextmanager
+    def _bulk_import(self) -> Iterator[None]:
+        yield
+
+    def _run_many(self, sql: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+        except psycopg.Error as exc:
+            raise store_error(exc, self.url) from None
+
+    def _insert_events(self, rows: list[tuple]) -> bool:
+        """Write imported rows (event_id, stream_id, version, type, data, metadata, recorded_at)
+        with COPY, at the head's next positions (the append lock is held); False when an event id
+        is taken (the caller explains which)."""
+        head = self.head_position()
+        try:
+            with self.transaction(), self.conn.cursor() as cur:  # a savepoint: a clash undoes this batch
+                with cur.copy("COPY events (position, event_id, stream_id, version, type, data, metadata, recorded_at)"
+                              " FROM STDIN") as copy:
+                    for i, row in enumerate(rows, 1):
+                        copy.write_row((head + i, *row))
+        except StoreError as exc:
+            if "duplicate key" in str(exc) and "event_id" in str(exc):
+                return False
+            raise
+        self._head = (self.write_token(), head + len(rows))
+        return True
+
+    # ------------------------------------------------------------------ finding and scrubbing values
+    def events_containing(self, text: str) -> Iterator[tuple[int, str, str]]:
+        yield from self._all("SELECT position, data, metadata FROM events"
+                             " WHERE strpos(data::text, %s) > 0 OR strpos(metadata::text, %s) > 0", (text, text))
+
+    def events_with_field(self, type: str, field: str, value: str) -> list[str]:
+        return [r[0] for r in self._all("SELECT data FROM events WHERE type=%s AND data->>%s = %s", (type, field, value))]
+
+    def text_columns(self) -> list[tuple[str, str]]:
+        return [(t, c) for t, c in self._all(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s"
+            " AND data_type = ANY(%s) ORDER BY table_name, ordinal_position", (self.schema, list(_TEXTUAL)))
+            if t not in UNSCRUBBED and self._is_table(t)]
+
+    def _is_table(self, name: str) -> bool:
+        return name in set(self._store_tables())
+
+    def texts_containing(self, table: str, column: str, needle: str) -> list[str]:
+        qt, qc = quote(table), quote(column)
+        return [r[0] for r in self._all(f"SELECT DISTINCT {qc}::text FROM {qt} WHERE strpos({qc}::text, %s) > 0",
+                                        (needle,))]
+
+    def replace_text(self, table: str, column: str, old: str, new: str) -> int:
+        qt, qc = quote(table), quote(column)
+        kind = self._one("SELECT data_type FROM information_schema.columns WHERE table_schema=%s AND table_name=%s"
+                         " AND column_name=%s", (self.schema, table, column))[0]
+        cast = "::jsonb" if kind == "jsonb" else "::json" if kind == "json" else ""
+        try:
+            with self.transaction():
+                return self._run(f"UPDATE {qt} SET {qc}=%s{cast} WHERE {qc}::text=%s", (new, old)).rowcount
+        except StoreError as exc:
+            if "duplicate key" not in str(exc) and "invalid input syntax for type json" not in str(exc):
+                raise
+        return self._run(f"DELETE FROM {qt} WHERE {qc}::text=%s", (old,)).rowcount
+
+    def drop_snapshots_containing(self, text: str) -> int:
+        return self._run("DELETE FROM snapshots WHERE strpos(state, %s) > 0", (text,)).rowcount
+
+    @contextmanager
+    def securely(self) -> Iterator[None]:
+        """Nothing to switch on: a secure compact (VACUUM FULL) rewrites the tables afterwards."""
+        yield
+
+

@@ -1,0 +1,75 @@
+"""The servers some tests talk to (PostgreSQL; the brokers), each test in its own namespace.
+
+CI (`.ci/run`) sets EVSH_REQUIRE_SERVICES=1: a server that does not answer fails those tests.
+Elsewhere they are skipped, and the session ends with one line saying how to run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Iterator
+
+import pytest
+
+PG_URL = os.environ.get("EVSH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+SKIPPED: dict[str, int] = {}
+
+
+def required() -> bool:
+    return os.environ.get("EVSH_REQUIRE_SERVICES") == "1"
+
+
+@lru_cache(maxsize=None)
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used for tests (None: it can)."""
+    try:
+        import psycopg
+    except ModuleNotFoundError:
+        return "psycopg is not installed (pip install 'psycopg[binary]')"
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {PG_URL} ({' '.join(str(exc).split())[:120]})"
+    return None
+
+
+def need_postgres() -> None:
+    """Skip (or, in CI, fail) the calling test when PostgreSQL does not answer."""
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if required():
+        pytest.fail(f"PostgreSQL is required here: {problem}")
+    SKIPPED["PostgreSQL"] = SKIPPED.get("PostgreSQL", 0) + 1
+    pytest.skip(problem)
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    """A store URL in a schema of its own, dropped afterwards."""
+    need_postgres()
+    schema = "evsh_test_" + uuid.uuid4().hex[:12]
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}schema={schema}"
+    finally:
+        drop_schema(schema)
+
+
+def summary_line() -> str | None:
+    if not SKIPPED:
+        return None
+    parts = ", ".join(f"{n} on {what}" for what, n in sorted(SKIPPED.items()))
+    return (f"skipped {parts}: the server did not answer; start it (see tests/services.py) or run"
+            " `bash .ci/run` on a machine that has it")
