@@ -56,10 +56,11 @@ class AppContext:
         if not self._domain_loaded:
             if self.domain_spec:
                 from ..domain.registry import load_domain
+                from ..sanitise import safe
 
                 self._domain = load_domain(self.domain_spec)
                 for warning in getattr(self._domain, "warnings", []):
-                    click.echo(f"evsh: warning: {warning}", err=True)
+                    click.echo(safe(f"evsh: warning: {warning}"), err=True)
             self._domain_loaded = True
         if required and self._domain is None:
             raise BadInput("this command needs a domain module: pass --domain FILE_OR_MODULE or set EVSH_DOMAIN (try --domain shop)")

@@ -8,6 +8,7 @@ import click
 
 from ..domain import types as T
 from ..errors import BadInput
+from ..sanitise import safe
 from .context import app
 from .render import emit_events, emit_json_object, fmt, print_state
 from .reactors import print_reactions, reactions_json
@@ -142,16 +143,16 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
         if aggregate is None and (not show_help or not a.domain_spec):
             click.echo(ctx.get_help())
             if a.domain_spec:
-                click.echo("\n" + domain_help(a.domain(required=True)))
+                click.echo(safe("\n" + domain_help(a.domain(required=True)), lines=True))
             return
         domain = a.domain(required=True)
         if aggregate and command:
             agg = domain.aggregate(aggregate)
             spec = agg.find_command(command)
-            click.echo(command_help(agg, spec))
+            click.echo(safe(command_help(agg, spec), lines=True))
             return
         if show_help:
-            click.echo(ctx.get_help() + "\n\n" + domain_help(domain))
+            click.echo(safe(ctx.get_help() + "\n\n" + domain_help(domain), lines=True))
             return
         raise BadInput("missing COMMAND: evsh exec AGGREGATE ID COMMAND [--PARAM VALUE]... (see evsh exec --help)")
     params = parse_param_args(list(ctx.args))
@@ -172,7 +173,7 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
         })
         return
     if not outcome.events:
-        click.echo(f"{outcome.name} on {outcome.stream_id}: no new events (version {outcome.version})")
+        click.echo(safe(f"{outcome.name} on {outcome.stream_id}: no new events (version {outcome.version})"))
         return
     emit_events(outcome.events, "table")
     print_reactions(engine)  # what inline reactors did because of it

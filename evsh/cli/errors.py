@@ -19,6 +19,7 @@ from ..errors import (
     IdConflict,
     StoreError,
 )
+from ..sanitise import safe
 
 OK, NO, USAGE, CONFLICT, STORE, DOMAIN_CODE = 0, 1, 2, 3, 4, 5
 
@@ -47,7 +48,7 @@ class CLIError(click.ClickException):
 
     def __init__(self, exc: BaseException) -> None:
         code, label = classify(exc)
-        message = " ".join(str(exc).split("\n")) or type(exc).__name__
+        message = safe(" ".join(str(exc).split("\n"))) or type(exc).__name__
         super().__init__(message)
         self.exit_code = code
         self.label = label

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..errors import BadInput, ExpectationFailed
+from ..sanitise import json_safe, safe
 from .context import app
 from .render import emit_json_items, emit_json_object, fmt, output_options, progress, stream_table
 
@@ -28,7 +29,7 @@ def snapshot(aggregate: str, id: str | None, all_: bool) -> None:
     engine = a.engine(create=False, domain_required=True)
     if id is not None:
         version, size = take_snapshot(engine, cls, id)
-        click.echo(f"snapshot of {cls.stream_id(id)} at version {version} ({size} bytes)")
+        click.echo(safe(f"snapshot of {cls.stream_id(id)} at version {version} ({size} bytes)"))
         return
     ids = [s.stream_id.split("-", 1)[1] for s in engine.streams(cls.category) if "-" in s.stream_id]
     with progress(len(ids), f"snapshots of {cls.category}") as bar:
@@ -36,7 +37,7 @@ def snapshot(aggregate: str, id: str | None, all_: bool) -> None:
         for i in ids:
             take_snapshot(engine, cls, i)
             bar.advance(task)
-    click.echo(f"took {len(ids)} snapshots of {cls.category}")
+    click.echo(safe(f"took {len(ids)} snapshots of {cls.category}"))
 
 
 @click.command()
@@ -128,9 +129,9 @@ def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
 
 def _lifecycle_done(ev, what: str) -> None:
     if ev is None:
-        click.echo(f"{what}: nothing changed")
+        click.echo(safe(f"{what}: nothing changed"))
     else:
-        click.echo(f"{what} (recorded as {ev.type} at position {ev.position} in {ev.stream_id})")
+        click.echo(safe(f"{what} (recorded as {ev.type} at position {ev.position} in {ev.stream_id})"))
 
 
 @click.command("delete")
@@ -227,17 +228,17 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
         emit_json_object(report.as_dict())
     elif report.keys:
         scrubbed = sum(report.scrubbed.values())
-        click.echo(
+        click.echo(safe(
             f"forgot {subject}: {report.events} events now read as [redacted]; {scrubbed} copies scrubbed"
             f" from {len(report.scrubbed)} columns, {report.snapshots_dropped} snapshots dropped; file rewritten"
-        )
+        ))
     elif report.values:
-        click.echo(f"{subject} has no key: nothing to destroy; {sum(report.scrubbed.values())} copies of their"
-                   " values scrubbed from other tables; file rewritten")
+        click.echo(safe(f"{subject} has no key: nothing to destroy; {sum(report.scrubbed.values())} copies of their"
+                        " values scrubbed from other tables; file rewritten"))
     elif report.already_forgotten:
-        click.echo(f"{subject} was already forgotten; the file was rewritten again")
+        click.echo(safe(f"{subject} was already forgotten; the file was rewritten again"))
     else:
-        click.echo(f"no personal data is stored for subject {subject!r}; nothing to forget")
+        click.echo(safe(f"no personal data is stored for subject {subject!r}; nothing to forget"))
     if report.plaintext_in_log:
         why = (f"{report.plaintext_events} of them store the subject's personal fields unencrypted (written before"
                " the fields were declared personal, or imported)" if report.plaintext_events else
@@ -289,9 +290,9 @@ def keys_export(output: str) -> None:
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         for item in export_keys(app().store()):
-            out.write(codec.dumps(item).lstrip() + "\n")
+            out.write(json_safe(codec.dumps(item).lstrip()) + "\n")
             n += 1
-    click.echo(f"exported {n} keys to {output} (readable by you only)", err=True)
+    click.echo(safe(f"exported {n} keys to {output} (readable by you only)"), err=True)
 
 
 @keys.command("import")

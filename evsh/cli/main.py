@@ -11,6 +11,7 @@ import click
 
 from .. import __version__
 from ..errors import EvshError
+from ..sanitise import safe
 from .context import AppContext, read_config
 from .errors import CLIError
 
@@ -72,9 +73,10 @@ class EvshGroup(click.Group):
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "evsh"
             message = " ".join(exc.format_message().split()).rstrip(".")
-            click.echo(f"evsh: usage error: {message}; see `{where} --help`", err=True)
+            click.echo(safe(f"evsh: usage error: {message}; see `{where} --help`"), err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
+            exc.message = safe(exc.message)
             exc.show()
             sys.exit(exc.exit_code)
         except click.Abort:

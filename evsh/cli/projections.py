@@ -11,6 +11,7 @@ from typing import Any, Iterator
 import click
 
 from ..errors import BadInput
+from ..sanitise import safe
 from .context import app
 from .errors import CLIError
 from .render import emit_json_items, fmt, output_options, progress, stream_table
@@ -150,7 +151,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
             for r in results:
                 if r.error is not None:
                     failed[r.name] = r.error
-                    click.echo(f"evsh: {r.name}: {r.error}", err=True)
+                    click.echo(safe(f"evsh: {r.name}: {r.error}"), err=True)
                 elif r.skipped:
                     if not follow or r.name not in failed:
                         click.echo(f"{r.name}: skipped, {r.skipped}; run `evsh projections rebuild {r.name}`")

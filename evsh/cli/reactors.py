@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import click
 
 from ..errors import BadInput, ExpectationFailed
+from ..sanitise import rich_text, safe
 from .context import app
 from .render import console, emit_json_object, stream_table
 
@@ -29,7 +30,7 @@ def reactions_tree(reactions: Sequence[Any], title: str = "reactors") -> Any:
     from rich.text import Text
     from rich.tree import Tree
 
-    tree = Tree(Text(title, style="bold"))
+    tree = Tree(rich_text(title, style="bold"))
     for r in reactions:
         if r.status == "duplicate":
             continue
@@ -40,9 +41,9 @@ def reactions_tree(reactions: Sequence[Any], title: str = "reactors") -> Any:
         head.append(f" {r.event.stream_id}@{r.event.version}")
         if r.status != "handled":
             head.append(f"  {r.status}", style=_STATUS_STYLE.get(r.status, ""))
-        node = tree.add(head)
+        node = tree.add(rich_text(head))
         if r.error:
-            node.add(Text(r.error, style="red"))
+            node.add(rich_text(r.error, style="red"))
         for c in r.commands:
             mark, style = _OUTCOME_MARK.get(c.outcome, ("?", ""))
             line = Text()
@@ -54,13 +55,13 @@ def reactions_tree(reactions: Sequence[Any], title: str = "reactors") -> Any:
             if c.events:
                 line.append(" -> ")
                 line.append(", ".join(e.type for e in c.events), style="cyan")
-            node.add(line)
+            node.add(rich_text(line))
         for table, n in r.rows.items():
             line = Text()
             line.append("+ ", style="green")
             line.append(f"{n} row{'s' if n != 1 else ''} in ")
             line.append(table, style="bold")
-            node.add(line)
+            node.add(rich_text(line))
     return tree
 
 
@@ -69,7 +70,7 @@ def _inline_log(engine: Any) -> list[Any]:
     if rt is None or rt.mode != "inline":
         return []
     if rt.last_error:
-        click.echo(f"evsh: warning: reactors did not finish: {rt.last_error}", err=True)
+        click.echo(safe(f"evsh: warning: reactors did not finish: {rt.last_error}"), err=True)
     return [r for r in rt.log if r.status != "duplicate"]
 
 
@@ -158,7 +159,7 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
             echo(f"{name}: {count} events, checkpoint {position}")
         for r in rt.log:
             if r.status in ("parked", "stopped"):
-                echo(f"evsh: warning: {r.reactor}: event #{r.event.position} {r.status}: {r.error}", err=True)
+                echo(safe(f"evsh: warning: {r.reactor}: event #{r.event.position} {r.status}: {r.error}"), err=True)
         rt.log = []
 
     try:
@@ -174,8 +175,8 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
         n = done.get(st["name"], 0)
         extra = f", lease held by {st['lease']['owner']}" if st["lease"] and n == 0 and st["lag"] else ""
         stopped = f", stopped: {st['error']}" if st["stopped"] else ""
-        echo(f"{st['name']}: {n} events read, checkpoint {st['checkpoint']}, lag {st['lag']}, "
-             f"parked {st['parked']}{extra}{stopped}")
+        echo(safe(f"{st['name']}: {n} events read, checkpoint {st['checkpoint']}, lag {st['lag']}, "
+                  f"parked {st['parked']}{extra}{stopped}"))
 
 
 @reactors.command("skip")
@@ -223,7 +224,7 @@ def step(as_json: bool) -> None:
     title.append(event.type, style="cyan")
     title.append(f" {event.stream_id}@{event.version}")
     tree = reactions_tree([r for r in reactions if r.status != "duplicate"], "")
-    tree.label = title
+    tree.label = rich_text(title)
     con.print(tree)
     left = _pending(rt)
     con.print(Text(f"{left} more {'delivery' if left == 1 else 'deliveries'} pending (evsh step)" if left
@@ -321,11 +322,11 @@ def dlq_retry(ids: tuple[int, ...], all_: bool, reactor: str | None) -> None:
             click.echo(f"dead letter {id}: already handled, nothing sent again; marked retried")
         elif status == "retried":
             sent = len(reaction.commands) if reaction else 0
-            click.echo(f"dead letter {id}: retried, {reaction.reactor} handled {reaction.event.type} "
-                       f"{reaction.event.stream_id}@{reaction.event.version} ({sent} commands sent)")
+            click.echo(safe(f"dead letter {id}: retried, {reaction.reactor} handled {reaction.event.type} "
+                            f"{reaction.event.stream_id}@{reaction.event.version} ({sent} commands sent)"))
         else:
             failed.append(id)
-            click.echo(f"dead letter {id}: failed again: {reaction.error if reaction else ''}", err=True)
+            click.echo(safe(f"dead letter {id}: failed again: {reaction.error if reaction else ''}"), err=True)
     if not chosen:
         click.echo("no dead letters to retry")
     if failed:

@@ -1,8 +1,11 @@
 """Output for the CLI: Rich tables on a terminal, JSON arrays with --json, JSON lines with --nl.
 
 A Console is made per invocation (a module-level one would fix its width at import and escape
-CliRunner's capture). User data always goes in as ``Text`` objects, never as markup. Long
-listings are streamed: JSON item by item, tables page by page, so memory stays constant.
+CliRunner's capture). User data goes in through ``rich_text`` (evsh.sanitise), never as markup:
+its control and bidi characters are shown as escapes. The console itself reads no markup or
+emoji codes in plain strings, and passes every segment it draws through the same sanitiser, a
+backstop for text that reached it another way. JSON output escapes them too (``json_safe``).
+Long listings are streamed: JSON item by item, tables page by page, so memory stays constant.
 """
 
 from __future__ import annotations
@@ -13,22 +16,47 @@ from typing import Any, Callable, Iterable, Sequence
 
 import click
 
+from ..sanitise import json_safe, rich_text, safe
 from ..store import codec
 
 PAGE_ROWS = 200
 
 
 def console(stderr: bool = False):
-    from rich.console import Console
-
     stream = sys.stderr if stderr else sys.stdout
-    return Console(
+    return _safe_console()(
         file=stream,
         no_color=bool(os.environ.get("NO_COLOR")) or None,
         highlight=False,
+        markup=False,
+        emoji=False,
         soft_wrap=False,
         width=None if stream.isatty() else int(os.environ.get("COLUMNS", "120") or 120),
     )
+
+
+_SafeConsole: Any = None
+
+
+def _safe_console() -> Any:
+    """The Console class whose drawn text always goes through the sanitiser (made on first use:
+    rich is imported only by commands that draw with it)."""
+    global _SafeConsole
+    if _SafeConsole is None:
+        from rich.console import Console
+        from rich.segment import Segment
+
+        class SafeConsole(Console):
+            def render(self, renderable: Any, options: Any = None) -> Any:
+                for segment in super().render(renderable, options):
+                    text = segment.text
+                    if segment.control or text.isprintable():
+                        yield segment
+                    else:
+                        yield Segment(safe(text, lines=True), segment.style)
+
+        _SafeConsole = SafeConsole
+    return _SafeConsole
 
 
 def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,11 +71,12 @@ def fmt(as_json: bool, as_nl: bool) -> str:
 
 
 def json_text(value: Any, indent: bool = False) -> str:
+    """JSON of ``value``: valid, exact, and with no control or bidi character left raw."""
     if indent:
         import json
 
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return codec.dumps(value).lstrip()
+        return json_safe(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    return json_safe(codec.dumps(value).lstrip())
 
 
 def emit_json_items(items: Iterable[dict[str, Any]], mode: str) -> int:
@@ -90,7 +119,7 @@ def stream_table(
     When stdout is not a terminal the same columns are written as plain aligned text, which
     is what pipes want and spares a short command the cost of importing Rich.
     """
-    if not _terminal():
+    if not stdout_is_terminal():
         return _plain_table(columns, rows, title=title, empty=empty)
     from rich.table import Table
     from rich.text import Text
@@ -100,12 +129,12 @@ def stream_table(
     page: list[Sequence[Any]] = []
 
     def flush(first: bool) -> None:
-        table = Table(show_header=first, title=title if first else None, box=None, pad_edge=False,
-                      header_style="bold", expand=False)
+        table = Table(show_header=first, title=rich_text(title) if first and title else None, box=None,
+                      pad_edge=False, header_style="bold", expand=False)
         for name, opts in columns:
-            table.add_column(name, **opts)
+            table.add_column(rich_text(name), **opts)
         for row in page:
-            table.add_row(*(c if isinstance(c, Text) else Text("" if c is None else str(c)) for c in row))
+            table.add_row(*(rich_text("" if c is None else c, lines=True) for c in row))
         con.print(table)
 
     first = True
@@ -126,7 +155,7 @@ def stream_table(
     return n
 
 
-def _terminal() -> bool:
+def stdout_is_terminal() -> bool:
     """Whether Rich would treat stdout as a terminal (FORCE_COLOR and TTY_COMPATIBLE force it)."""
     return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR")) or os.environ.get("TTY_COMPATIBLE") == "1"
 
@@ -135,7 +164,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     text = getattr(value, "plain", None)  # a rich Text
-    return " ".join((text if text is not None else str(value)).splitlines())
+    return safe(" ".join((text if text is not None else str(value)).splitlines()))
 
 
 def _plain_table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], *,
@@ -152,7 +181,7 @@ def _plain_table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[S
             break
     if not first and empty is not None:
         if empty:
-            out.write(empty + "\n")
+            out.write(safe(empty) + "\n")
         return 0
     widths = []
     for i, (name, opts) in enumerate(columns):
@@ -170,8 +199,8 @@ def _plain_table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[S
         return "  ".join(parts).rstrip() + "\n"
 
     if title:
-        out.write(title + "\n")
-    out.write(line([name for name, _ in columns]))
+        out.write(safe(title) + "\n")
+    out.write(line([safe(name) for name, _ in columns]))
     for cells in first:
         out.write(line(cells))
     for row in it:
@@ -202,14 +231,14 @@ def emit_events(events: Iterable[Any], mode: str, *, empty: str | None = None) -
 
 
 def print_state(state: dict[str, Any], title: str) -> None:
+    """Fields and values of an aggregate, a dead letter or a stream's metadata; the title names it."""
     from rich.table import Table
-    from rich.text import Text
 
-    table = Table(title=title, box=None, show_header=False, pad_edge=False)
+    table = Table(title=rich_text(title), box=None, show_header=False, pad_edge=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in state.items():
-        table.add_row(Text(str(key)), Text(value if isinstance(value, str) else json_text(value)))
+        table.add_row(rich_text(key), rich_text(value if isinstance(value, str) else json_text(value), lines=True))
     console().print(table)
 
 
@@ -231,9 +260,16 @@ def progress(total: int | None, description: str):
             speed = task.finished_speed or task.speed
             return Text(f"{speed:,.0f}/s" if speed else "", style="dim")
 
+    class _Description(TextColumn):  # names of projections and categories: user text, never markup
+        def __init__(self) -> None:
+            super().__init__("")
+
+        def render(self, task):  # noqa: ANN001
+            return rich_text(task.description)
+
     con = console(stderr=True)
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), _Rate(),
+        _Description(), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), _Rate(),
         TimeRemainingColumn(), console=con, disable=not con.is_terminal, transient=False,
     )
 

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import click
 
+from ..sanitise import safe
 from .context import app
 
 
@@ -116,7 +117,7 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
                 contexts.append(context_with(header, inherited=inherited) if header else shared)
             except (click.ClickException, click.exceptions.Exit) as exc:
                 message = exc.format_message() if isinstance(exc, click.ClickException) else "bad options"
-                click.echo(f"{name}:1: error: the options on the first line: {message}", err=True)
+                click.echo(safe(f"{name}:1: error: the options on the first line: {message}"), err=True)
                 return 2
         runners = [Runner(ctx, echo=echo, pause=pause, keep_going=keep_going,
                           pause_input=tty_line if from_stdin else None) for ctx in contexts]
@@ -125,7 +126,7 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
             try:
                 parsed.append(runner.parse(name, text))
             except ScriptSyntaxError as exc:
-                click.echo(f"{exc.where}: error: {exc.message}", err=True)
+                click.echo(safe(f"{exc.where}: error: {exc.message}"), err=True)
                 return 2
         failures = []
         for runner, nodes in zip(runners, parsed):
@@ -141,7 +142,7 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
         n = len(failures)
         click.echo(f"{n} line{'s' if n != 1 else ''} failed:", err=True)
         for f in failures:
-            click.echo(f"  {f.where}: {f.message.splitlines()[0]}", err=True)
+            click.echo(safe(f"  {f.where}: {f.message.splitlines()[0]}"), err=True)
         return failures[0].code
     return 0
 

@@ -7,6 +7,7 @@ import time
 import click
 
 from ..errors import BadInput
+from ..sanitise import safe
 from .context import app
 from .render import progress
 
@@ -44,6 +45,6 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
 
             skip_history(engine, 0)  # history is not news: no e-mail for a seeded registration
     elapsed = time.perf_counter() - start
-    click.echo(f"seeded {written:,} events ({orders:,} orders, {customers:,} customers, {products} products) "
-               f"in {elapsed:.1f} s into {a.db}")
+    click.echo(safe(f"seeded {written:,} events ({orders:,} orders, {customers:,} customers, {products} products) "
+                    f"in {elapsed:.1f} s into {a.db}"))
     click.echo("read models catch up on the next command, or now with `evsh projections run`")

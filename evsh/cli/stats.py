@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..sanitise import rich_text, safe
 from .context import app
 from .render import console, emit_json_object
 
@@ -30,7 +31,7 @@ def _ms(seconds: float | None) -> str:
 
 
 def _label(v: str) -> str:
-    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return safe(v, lines=True).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def prometheus(series: list[Any], head: int) -> str:
@@ -135,7 +136,7 @@ def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str 
         table.add_column(name, **opts)
     for s in series:
         table.add_row(
-            Text(s.kind), Text(s.name), Text(s.event_type if s.event_type not in ("", "*") else "(all)"),
+            rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
             Text(str(s.handled)), Text(str(s.errors), style="red" if s.errors else ""),
             Text(str(s.retries), style="yellow" if s.retries else ""),
             Text(_ms(s.p(0.5))), Text(_ms(s.p(0.95))), Text(_ms(s.p(0.99))),

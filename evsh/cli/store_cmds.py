@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from ..errors import BadInput
+from ..sanitise import safe
 from ..store import codec
 from .context import app
-from .render import emit_events, emit_json_items, fmt, output_options, stream_table
+from .render import emit_events, emit_json_items, fmt, output_options, stdout_is_terminal, stream_table
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def init() -> None:
     a = app()
     existed = os.path.exists(a.db) and os.path.getsize(a.db) > 0
     a.store(create=True)
-    click.echo(f"{'store already exists' if existed else 'created store'}: {a.db}")
+    click.echo(safe(f"{'store already exists' if existed else 'created store'}: {a.db}"))
 
 
 @click.command()
@@ -80,10 +81,10 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
     if mode != "table":
         emit_json_items(({**e.as_dict()} for e in result.events), mode)
     elif result.idempotent:
-        click.echo(f"already stored: {stream} is at version {result.version} (nothing written)")
+        click.echo(safe(f"already stored: {stream} is at version {result.version} (nothing written)"))
     else:
         e = result.events[0]
-        click.echo(f"appended {e.type} to {stream}: version {e.version}, position {e.position}")
+        click.echo(safe(f"appended {e.type} to {stream}: version {e.version}, position {e.position}"))
 
 
 @click.command()
@@ -178,7 +179,7 @@ def backup(file: str) -> None:
     """Copy the live store to FILE consistently (SQLite's online backup, WAL included)."""
     store = app().store()
     store.backup(file)
-    click.echo(f"backed up {store.path} to {file}")
+    click.echo(safe(f"backed up {store.path} to {file}"))
 
 
 @click.command()
@@ -194,6 +195,9 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
             import csv
 
             writer = csv.writer(sys.stdout, delimiter="\t" if as_tsv else ",", lineterminator="\n")
+            if stdout_is_terminal():  # exact values for files and pipes; on a terminal, shown safely
+                headers = [safe(h) for h in headers]
+                rows = ([c if not isinstance(c, str) else safe(c, lines=True) for c in r] for r in rows)
             writer.writerow(headers)
             writer.writerows(rows)
             return

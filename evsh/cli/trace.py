@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..sanitise import rich_text
 from .context import app
 from .render import console, emit_json_object, short
 
@@ -40,7 +41,7 @@ def _label(node: dict[str, Any]) -> Any:
         t.append(f"  #{node['position']}  {_hm(node['recorded_at'])}", style="dim")
         if node.get("focus"):
             t.append("  <- this event", style="bold yellow")
-    return t
+    return rich_text(t)  # names, ids, params and reasons are user text
 
 
 def _add(tree: Any, node: dict[str, Any]) -> None:
@@ -77,7 +78,7 @@ def trace(ident: str, as_json: bool) -> None:
         title.append("correlation ", style="dim")
         title.append(chain["correlation_id"], style="bold")
         title.append(f"  ({chain['commands']} commands, {chain['events']} events)", style="dim")
-        tree = Tree(title)
+        tree = Tree(rich_text(title))
         for node in chain["roots"]:
             _add(tree, node)
         if i:

@@ -9,6 +9,7 @@ from typing import IO, Any, Iterator
 import click
 
 from ..errors import BadInput
+from ..sanitise import json_safe, safe
 from ..store import codec
 from .context import app
 
@@ -49,13 +50,13 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
         for e in events:
             d = e.as_dict()
             d[FORMAT_KEY] = FORMAT_VERSION
-            out.write(codec.dumps(d).lstrip() + "\n")
+            out.write(json_safe(codec.dumps(d).lstrip()) + "\n")  # C1 and bidi as \uXXXX: same strings
             n += 1
     finally:
         if output:
             out.close()
     if output:
-        click.echo(f"exported {n} events to {output}", err=True)
+        click.echo(safe(f"exported {n} events to {output}"), err=True)
 
 
 def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[tuple]]:

@@ -79,7 +79,7 @@ class _Bar:
     def __init__(self, console) -> None:  # noqa: ANN001
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                                  console=console, transient=True)
         self.tasks: dict[str, int] = {}
         self.progress.start()
@@ -97,10 +97,11 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
     from rich.table import Table
     from rich.text import Text
 
+    from ..sanitise import rich_text
     from .render import console
 
     out = console()
-    table = Table(title=Text(f"evsh verify: domain {domain_name} (seed {seed})"), title_justify="left")
+    table = Table(title=rich_text(f"evsh verify: domain {domain_name} (seed {seed})"), title_justify="left")
     table.add_column("property")
     table.add_column("examples", justify="right")
     table.add_column("result")
@@ -110,21 +111,22 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
     styles = {"holds": "green", "fails": "bold red", "skipped": "dim"}
     for r in results:
         shown = {"holds": "holds", "fails": "FAILS", "skipped": f"skipped: {r.message}"}[r.status]
-        cells = [Text(r.name), str(r.examples) if r.status != "skipped" else "-", Text(shown, style=styles[r.status])]
+        cells = [rich_text(r.name), str(r.examples) if r.status != "skipped" else "-",
+                 rich_text(shown, style=styles[r.status])]
         if notes:
-            cells.append(Text(r.note if r.status != "skipped" else "", style="dim"))
+            cells.append(rich_text(r.note if r.status != "skipped" else "", style="dim"))
         table.add_row(*cells)
     out.print(table)
     for r in results:
         if r.status != "fails":
             continue
-        out.print(Text(f"\n✗ {r.name}: {r.promise}", style="bold red"))
-        out.print(Text(f"  {r.message}"))
+        out.print(rich_text(f"\n✗ {r.name}: {r.promise}", style="bold red", lines=True))
+        out.print(rich_text(f"  {r.message}", lines=True))
         out.print(Text(f"  smallest counterexample ({len(r.counterexample)} commands):"))
         for o in r.counterexample:
             note = {"rejected": f"   # rejected: {o.message}", "error": "   # raised", "invalid": "   # refused"}.get(o.outcome, "")
-            out.print(Text(f"    evsh {o.step.line()}{note}"))
+            out.print(rich_text(f"    evsh {o.step.line()}{note}"))
         for line in r.tail:
-            out.print(Text(f"    {line}"))
+            out.print(rich_text(f"    {line}"))
         if r.script:
-            out.print(Text(f"  reproduce: rm -f repro.db && evsh --db repro.db --domain {spec} run {r.script}"))
+            out.print(rich_text(f"  reproduce: rm -f repro.db && evsh --db repro.db --domain {spec} run {r.script}"))

@@ -16,6 +16,7 @@ import click
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
+from ..sanitise import safe
 from .script import DIRECTIVES, NOT_IN_SCRIPTS, Runner, ScriptSyntaxError, _scan
 
 EXITS = ("exit", "quit")
@@ -123,7 +124,8 @@ class EvshCompleter(Completer):
             if value.startswith(incomplete):
                 # a finished word gets its space, as in a shell; `field=` waits for its value
                 text = value if value.endswith("=") else value + " "
-                yield Completion(text, start_position=-len(incomplete), display=value, display_meta=meta or None)
+                yield Completion(text, start_position=-len(incomplete), display=safe(value),
+                                 display_meta=safe(meta) if meta else None)
 
     def candidates(self, tokens: list[str], incomplete: str) -> Iterable[tuple[str, str]]:
         if not tokens:
@@ -297,7 +299,7 @@ def prompt_text(app: Any) -> str:
     domain = ""
     if app.domain_spec:
         domain = " · " + os.path.splitext(os.path.basename(app.domain_spec))[0]
-    return f"evsh ({db}{domain})> "
+    return safe(f"evsh ({db}{domain})> ")
 
 
 def incomplete_entry(text: str) -> bool:
@@ -331,8 +333,8 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
         input=input, output=output,
     )
     runner = Runner(app, location=False)
-    click.echo(f"evsh shell on {app.db}" + (f" with domain {app.domain_spec}" if app.domain_spec else "")
-               + ": `help` lists commands, Tab completes, Ctrl-D or `exit` leaves.")
+    click.echo(safe(f"evsh shell on {app.db}" + (f" with domain {app.domain_spec}" if app.domain_spec else "")
+                    + ": `help` lists commands, Tab completes, Ctrl-D or `exit` leaves."))
     entry = ""
     n = 0
     while True:
@@ -354,7 +356,7 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
         try:
             nodes = runner.parse(f"<shell:{n}>", text)
         except ScriptSyntaxError as exc:
-            click.echo(f"evsh: error: {exc.message}", err=True)
+            click.echo(safe(f"evsh: error: {exc.message}"), err=True)
             continue
         try:
             runner.run_nodes(nodes)

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Sequence, Union
 import click
 
 from ..errors import BadInput, EvshError, ExpectationFailed
+from ..sanitise import rich_text, safe
 
 DIRECTIVES = ("say", "expect", "redeliver", "repeat", "end", "help")
 NOT_IN_SCRIPTS = {"shell": "an interactive shell cannot run inside a script",
@@ -385,7 +386,7 @@ class Runner:
     def _report(self, failure: Failure) -> None:
         self.failures.append(failure)
         prefix = f"{failure.where}: " if self.location else "evsh: "
-        click.echo(prefix + failure.message, err=True)
+        click.echo(safe(prefix + failure.message, lines=True), err=True)
 
     def _echo(self, tokens: list[str], shown: str) -> None:
         """The line as written (variables filled in), so a viewer can type it again."""
@@ -396,22 +397,19 @@ class Runner:
         if tokens[0] == "say":
             return
         text = Text("\n$ ", style="bold green") if tokens[0] not in DIRECTIVES else Text("\n» ", style="bold magenta")
-        text.append(("evsh " if tokens[0] not in DIRECTIVES else "") + shown, style="bold")
+        text.append(safe(("evsh " if tokens[0] not in DIRECTIVES else "") + shown), style="bold")
         console().print(text)
 
     def _say(self, message: str) -> None:
-        from rich.text import Text
-
         from ..cli.render import console
 
-        console().print(Text(("\n" if self.echo else "") + message, style="bold yellow" if self.echo else ""))
+        console().print(rich_text(("\n" if self.echo else "") + message, style="bold yellow" if self.echo else "",
+                                  lines=True))
 
     def _note(self, message: str) -> None:
-        from rich.text import Text
-
         from ..cli.render import console
 
-        console().print(Text("✓ " + message, style="green"))
+        console().print(rich_text("✓ " + message, style="green", lines=True))
 
     def _wait(self) -> None:
         click.echo("(Enter: next step)", err=True, nl=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 from ..errors import BadInput
+from ..sanitise import describe_char, first_unsafe
 from . import codec
 
 # evsh's own streams that an export may hold: lifecycle changes and forgotten subjects.
@@ -183,19 +184,18 @@ def category_of(stream_id: str) -> str:
     return stream_id.split("-", 1)[0]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
-
-
 def check_name(value: object, what: str) -> str:
+    """A name (stream id, event type, aggregate id) shows as what it is: no control character,
+    bidi control (which would reorder how it is drawn), line separator or lone surrogate."""
     if not isinstance(value, str) or not value:
         raise BadInput(f"{what} must be a non-empty string")
-    if _has_control(value):
-        raise BadInput(f"{what} {value!r} contains control characters")
+    bad = first_unsafe(value)
+    if bad is not None:
+        raise BadInput(f"{what} {value!r} contains {describe_char(bad)}; names may not hold control characters,"
+                       " bidirectional formatting characters or line separators")
     return value
 
 

@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
 from textual.timer import Timer
@@ -23,6 +24,7 @@ from textual.worker import get_current_worker
 
 from ..engine.engine import Engine
 from ..errors import EvshError
+from ..sanitise import SAFE_INPUT, rich_text, safe
 from .data import ALL, Browser, Criteria, Row, RowIndex, Source, diff
 from .widgets.detail import EventDetail, StateView
 from .widgets.lists import EventList, StreamList
@@ -72,7 +74,15 @@ class EvshApp(App):
         self.detail_delay = 0.05
         self._detail_timer: Timer | None = None
         self._pending_detail: Row | None = None
-        self.sub_title = engine.store.path
+        self.sub_title = safe(engine.store.path)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification (the screens' and widgets' too come here) is plain text, never markup:
+        messages carry stream ids and errors, where ``[/oops]`` would raise MarkupError and
+        ``[red]`` would colour; their control characters are shown as escapes."""
+        super().notify(safe(message, lines=True), title=safe(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     # actions of the browser itself: off (and out of the footer) while another screen is on top
     MAIN_ACTIONS = frozenset({
@@ -108,7 +118,7 @@ class EvshApp(App):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter streams…", id="filter")
+                yield Input(placeholder="filter streams…", id="filter", restrict=SAFE_INPUT)
                 tree: Tree[str | None] = Tree(Text("categories"), id="categories")
                 tree.show_root = False
                 yield tree
@@ -165,7 +175,7 @@ class EvshApp(App):
         tree = self.query_one("#categories", Tree)
         labels = [(ALL, self._all_label())]
         for cat, n in cats:
-            label = Text(cat, style="green")
+            label = rich_text(cat, style="green")
             label.append(f"  {n:,} streams", style="dim")
             labels.append((cat, label))
         children = list(tree.root.children)
@@ -217,7 +227,7 @@ class EvshApp(App):
         if lst.text:
             label.append("  filter: ", style="dim")
             label.append(lst.text, style="yellow")
-        self.query_one("#streams-title", Static).update(label)
+        self.query_one("#streams-title", Static).update(rich_text(label))
 
     @on(VirtualList.Moved, "#streams")
     @on(VirtualList.Selected, "#streams")
@@ -282,7 +292,7 @@ class EvshApp(App):
         if not self.criteria.empty():
             t.append("  searching… " if self.searching else "  find: ", style="dim")
             t.append(describe_criteria(self.criteria), style="yellow")
-        self.query_one("#events-title", Static).update(t)
+        self.query_one("#events-title", Static).update(rich_text(t))
 
     @on(VirtualList.Moved, "#events")
     def event_moved(self, event: VirtualList.Moved) -> None:

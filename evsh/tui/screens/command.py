@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from ...domain import types as T
 from ...engine.engine import CommandOutcome
 from ...errors import CommandRejected, EvshError
+from ...sanitise import SAFE_INPUT, rich_text, safe
 from ..data import Browser
 
 
@@ -40,7 +41,7 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
         cls = self.browser.aggregate_for(self.stream_id)
         with Vertical(id="dialog", classes="dialog wide"):
             title = Text("Run a command on ", style="bold")
-            title.append(self.stream_id, style="bold green")
+            title.append(safe(self.stream_id), style="bold green")
             title.append(f"  ({cls.__name__ if cls else '?'})", style="dim")
             yield Static(title, classes="dialog-title")
             yield Select([(s.cli_name, name) for name, s in self.specs.items()], id="command",
@@ -70,7 +71,7 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
         if spec.name in (self.built, self._building):
             return
         self._building = spec.name
-        self.query_one("#command-doc", Static).update(Text(spec.doc or "", style="dim"))
+        self.query_one("#command-doc", Static).update(rich_text(spec.doc or "", style="dim", lines=True))
         box = self.query_one("#params", VerticalScroll)
         await box.remove_children()
         widgets = []
@@ -78,9 +79,9 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
             label = Text(p.name, style="bold")
             label.append(f"  {T.describe(p.hint)}", style="cyan")
             label.append("  required" if p.required else f"  default {p.default!r}", style="dim")
-            widgets.append(Label(label))
-            widgets.append(Input(id=f"param-{p.name}", placeholder=placeholder(p.hint, p.default),
-                                 classes="param"))
+            widgets.append(Label(rich_text(label)))
+            widgets.append(Input(id=f"param-{p.name}", placeholder=safe(placeholder(p.hint, p.default)),
+                                 classes="param", restrict=SAFE_INPUT))
         if not widgets:
             widgets.append(Label(Text("this command takes no parameters", style="dim")))
         await box.mount_all(widgets)
@@ -123,13 +124,13 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
                 t.append(f"  → {self.stream_id} is at version {outcome.version}", style="dim")
             else:
                 t.append("no events (nothing to do)", style="dim")
-            box.update(t)
+            box.update(rich_text(t))
             self.result = t.plain
             self.app.notify(t.plain, title="command")
         else:
             t = Text(f"{kind}: ", style="bold red")
             t.append(message)
-            box.update(t)
+            box.update(rich_text(t, lines=True))
             self.result = t.plain
 
     @on(Button.Pressed, "#close")

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...sanitise import rich_text
 from ...store.base import RecordedEvent
 from ..data import Browser
 from ..widgets.detail import event_renderable, event_summary
@@ -83,7 +84,7 @@ class EventScreen(Screen):
             if meta.get("causation_id") in (None, rec.event_id):
                 t = Text("nothing: it starts its chain", style="dim")
             elif meta.get("command"):
-                t = Text(f"command {meta['command']} (not an event)", style="dim")
+                t = rich_text(f"command {meta['command']} (not an event)", style="dim")
             else:
                 t = Text("something outside the log", style="dim")
             links.add_option(Option(t, disabled=True))
@@ -91,7 +92,7 @@ class EventScreen(Screen):
         title = Text("correlation chain", style="bold underline")
         if isinstance(corr, str):
             title.append(f"  {corr}", style="dim")
-        links.add_option(Option(title, disabled=True))
+        links.add_option(Option(rich_text(title), disabled=True))
         for ev in chain:
             t = Text("● " if ev.event_id == rec.event_id else "  ")
             t.append_text(event_summary(ev))

@@ -14,6 +14,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
 from ...errors import BadInput
+from ...sanitise import SAFE_INPUT, rich_text
 from ..data import Criteria, Source, time_bound
 
 
@@ -31,14 +32,14 @@ class FindScreen(ModalScreen[Criteria | None]):
         with Vertical(id="dialog", classes="dialog"):
             yield Static(Text("Find events", style="bold"), classes="dialog-title")
             yield Label("event type (exact)")
-            yield Input(self.criteria.type, id="type", placeholder="OrderCreated",
+            yield Input(self.criteria.type, id="type", placeholder="OrderCreated", restrict=SAFE_INPUT,
                         suggester=SuggestFromList(self.types, case_sensitive=False) if self.types else None)
             yield Label("text in the payload")
-            yield Input(self.criteria.text, id="text", placeholder="any text")
+            yield Input(self.criteria.text, id="text", placeholder="any text", restrict=SAFE_INPUT)
             yield Label("recorded from / until (UTC, YYYY-MM-DD HH:MM:SS)")
             with Horizontal(classes="row"):
-                yield Input(self.criteria.since, id="since", placeholder="from")
-                yield Input(self.criteria.until, id="until", placeholder="until")
+                yield Input(self.criteria.since, id="since", placeholder="from", restrict=SAFE_INPUT)
+                yield Input(self.criteria.until, id="until", placeholder="until", restrict=SAFE_INPUT)
             yield Static(id="find-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Find", id="go", variant="primary")
@@ -52,7 +53,7 @@ class FindScreen(ModalScreen[Criteria | None]):
                 if t:
                     time_bound(t)
         except BadInput as exc:
-            self.query_one("#find-error", Static).update(Text(str(exc)))
+            self.query_one("#find-error", Static).update(rich_text(str(exc)))
             return None
         return c
 
@@ -97,7 +98,7 @@ class GotoScreen(ModalScreen[tuple[str, int] | None]):
         hint = "position" if self.source.stream_id is None else "version (or #position)"
         with Vertical(id="dialog", classes="dialog"):
             yield Static(Text(f"Go to a {hint}", style="bold"), classes="dialog-title")
-            yield Input(id="target", placeholder="1234")
+            yield Input(id="target", placeholder="1234", restrict=SAFE_INPUT)
             yield Static(id="goto-error", classes="error")
 
     @on(Input.Submitted, "#target")
@@ -106,7 +107,7 @@ class GotoScreen(ModalScreen[tuple[str, int] | None]):
             self.dismiss(parse_target(event.value, self.source))
         except BadInput as exc:
             self.error = str(exc)
-            self.query_one("#goto-error", Static).update(Text(self.error))
+            self.query_one("#goto-error", Static).update(rich_text(self.error))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -19,16 +19,17 @@ from textual.widgets import DataTable, Footer, ProgressBar, Sparkline, Static
 from textual.worker import get_current_worker
 
 from ...errors import EvshError
+from ...sanitise import rich_text
 
 REFRESH = 1.0
 SPARK_MINUTES = 60
 
 
 def cell(value: Any, style: str = "") -> Text:
-    """DataTable reads plain strings as markup: user data goes in as Text."""
+    """DataTable reads plain strings as markup: user data goes in as sanitised Text."""
     if value is None:
         return Text("")
-    return Text(str(value), style=style, no_wrap=True, overflow="ellipsis")
+    return rich_text(value, style=style, no_wrap=True, overflow="ellipsis")
 
 
 def ms(seconds: float | None) -> str:
@@ -80,7 +81,7 @@ class OpsScreen(Screen):
         raise NotImplementedError
 
     def show_error(self, message: str) -> None:
-        self.query_one("#ops-status", Static).update(Text(message, style="red"))
+        self.query_one("#ops-status", Static).update(rich_text(message, style="red"))
 
     def fill(self, table: DataTable, rows: list[tuple[str, list[Text]]]) -> None:
         """Replace the rows, keeping the cursor on the same key when it is still there."""
@@ -205,7 +206,7 @@ class ProjectionsScreen(OpsScreen):
         self.rebuilding = None
         self.rebuild_state = message
         self.query_one("#rebuild-progress").display = False
-        self.query_one("#ops-status", Static).update(Text(f"{name}: {message}"))
+        self.query_one("#ops-status", Static).update(rich_text(f"{name}: {message}"))
         self.notify(f"{name}: {message}", title="projection")
         self.refresh_data()
 
@@ -304,7 +305,7 @@ class ReactorsScreen(OpsScreen):
 
     def resolved(self, message: str) -> None:
         self.last_message = message
-        self.query_one("#ops-status", Static).update(Text(message))
+        self.query_one("#ops-status", Static).update(rich_text(message))
         self.notify(message, title="dead letters")
         self.refresh_data()
 

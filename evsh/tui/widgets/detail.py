@@ -1,7 +1,8 @@
 """Event detail (highlighted JSON, causal links) and aggregate state with its diff.
 
-JSON is rendered with ``rich.json.JSON``, which highlights plain text: a payload holding
-``[bold]`` or ``[link=...]`` is shown literally, never interpreted as markup.
+JSON is highlighted as plain text (Rich's JSON highlighter over a ``Text``): a payload holding
+``[bold]`` or ``[link=...]`` is shown literally, never interpreted as markup, and its control
+and bidi characters are written as JSON escapes (``\u009b``), as `evsh read --json` does.
 """
 
 from __future__ import annotations
@@ -10,20 +11,23 @@ import json
 from typing import Any
 
 from rich.console import Group
-from rich.json import JSON
+from rich.highlighter import JSONHighlighter
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ...sanitise import json_safe, rich_text, safe
 from ...store.base import RecordedEvent
 
 
-def json_block(value: Any) -> JSON:
-    block = JSON(json.dumps(value, ensure_ascii=False, default=str), indent=2)
-    block.text.no_wrap = False  # long values wrap instead of being cut off
-    block.text.overflow = "fold"
-    return block
+def json_text(value: Any, indent: int | None = None) -> str:
+    return json_safe(json.dumps(value, ensure_ascii=False, default=str, indent=indent))
+
+
+def json_block(value: Any) -> Text:
+    # long values wrap (fold) instead of being cut off
+    return JSONHighlighter()(Text(json_text(value, indent=2), no_wrap=False, overflow="fold"))
 
 
 def event_summary(rec: RecordedEvent) -> Text:
@@ -32,7 +36,7 @@ def event_summary(rec: RecordedEvent) -> Text:
     t.append(rec.type, style="bold")
     t.append(f"  {rec.stream_id}", style="green")
     t.append(f"@{rec.version}", style="magenta")
-    return t
+    return rich_text(t)
 
 
 def event_renderable(rec: RecordedEvent) -> Group:
@@ -42,7 +46,7 @@ def event_renderable(rec: RecordedEvent) -> Group:
     head.append(rec.stream_id, style="green")
     head.append(f"  version {rec.version}  position {rec.position}\n", style="")
     head.append(f"event id {rec.event_id}\nrecorded {rec.recorded_at}", style="dim")
-    return Group(head, Text("\ndata", style="bold underline"), json_block(rec.data),
+    return Group(rich_text(head, lines=True), Text("\ndata", style="bold underline"), json_block(rec.data),
                  Text("\nmetadata", style="bold underline"), json_block(rec.metadata))
 
 
@@ -74,17 +78,18 @@ def diff_text(changes: list[tuple[str, str, Any, Any]]) -> Text:
     if not changes:
         t.append("no change to state\n", style="dim")
     for op, path, old, new in changes:
+        path = safe(path)
         if op == "+":
             t.append(f"+ {path}: ", style="green bold")
-            t.append(json.dumps(new, ensure_ascii=False, default=str) + "\n", style="green")
+            t.append(json_text(new) + "\n", style="green")
         elif op == "-":
             t.append(f"- {path}: ", style="red bold")
-            t.append(json.dumps(old, ensure_ascii=False, default=str) + "\n", style="red")
+            t.append(json_text(old) + "\n", style="red")
         else:
             t.append(f"~ {path}: ", style="yellow bold")
-            t.append(json.dumps(old, ensure_ascii=False, default=str), style="red")
+            t.append(json_text(old), style="red")
             t.append(" → ")
-            t.append(json.dumps(new, ensure_ascii=False, default=str) + "\n", style="green")
+            t.append(json_text(new) + "\n", style="green")
     return t
 
 
@@ -101,13 +106,13 @@ class StateView(VerticalScroll):
 
     def show_message(self, message: str) -> None:
         self.shown, self.message = None, message
-        self.query_one("#state-body", Static).update(Text(message, style="dim"))
+        self.query_one("#state-body", Static).update(rich_text(message, style="dim", lines=True))
 
     def show_state(self, stream_id: str, version: int, state: dict[str, Any],
                    changes: list[tuple[str, str, Any, Any]]) -> None:
         self.shown, self.message = (stream_id, version, state, changes), ""
         head = Text()
-        head.append(stream_id, style="green bold")
+        head.append(safe(stream_id), style="green bold")
         head.append(f" at version {version}", style="magenta")
         head.append("   (change since the version before)\n", style="dim")
         self.query_one("#state-body", Static).update(

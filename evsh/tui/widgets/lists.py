@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.text import Text
 
+from ...sanitise import json_safe, safe
 from ..data import Browser, Row, RowIndex, Source, compact
 from .virtual_list import VirtualList
 
@@ -61,11 +62,11 @@ class EventList(VirtualList):
             return t
         t.append(f"{rec.position:>9} ", style="cyan")
         if self.source.stream_id is None:
-            t.append(fit(rec.stream_id, 18) + " ", style="green")
+            t.append(fit(safe(rec.stream_id), 18) + " ", style="green")
         t.append(f"{rec.version:>5} ", style="magenta")
-        t.append(fit(rec.type, 20) + " ", style="bold")
-        t.append(fit(list_time(rec.recorded_at), 14) + " ", style="dim")
-        t.append(compact(rec.data)[: max(0, width)])
+        t.append(fit(safe(rec.type), 20) + " ", style="bold")
+        t.append(fit(safe(list_time(rec.recorded_at)), 14) + " ", style="dim")
+        t.append(json_safe(compact(rec.data))[: max(0, width)])
         return t
 
 
@@ -85,7 +86,8 @@ class StreamList(VirtualList):
     def render_row(self, item: tuple[str, int, str], width: int) -> Text:
         sid, version, updated = item
         t = Text(no_wrap=True)
-        stamp = list_time(updated)  # last update: MM-DD HH:MM:SS, shortened to the minute when narrow
+        sid = safe(sid)
+        stamp = safe(list_time(updated))  # last update: MM-DD HH:MM:SS, shortened to the minute when narrow
         if width < 44:
             stamp = stamp[:11] if width >= 28 else ""
         w = max(8, width - 7 - (len(stamp) + 1 if stamp else 0))

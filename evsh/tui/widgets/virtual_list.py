@@ -3,7 +3,8 @@
 Only the rows near the visible window are fetched, a page at a time, in a thread worker; pages
 and rendered lines live in LRU caches. Subclasses say how to fetch a page (``fetch``, run in a
 worker thread) and how to render one row (``render_row``, returning a ``rich.text.Text``, so
-user data never goes through markup).
+user data never goes through markup). Every drawn segment passes through the sanitiser, so no
+control character of the data reaches the terminal even if a row forgot to escape it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from ...sanitise import safe
 
 PAGE_SIZE = 100
 
@@ -208,7 +211,7 @@ class VirtualList(ScrollView, can_focus=True):
     def _strip(self, text: Text, width: int, is_cursor: bool) -> Strip:
         text.no_wrap = True
         base = self.rich_style
-        segments = [Segment(s.text.replace("\n", " "), base + s.style if s.style else base, s.control)
+        segments = [Segment(safe(s.text.replace("\n", " ")), base + s.style if s.style else base, s.control)
                     for s in text.render(self.app.console)]
         strip = Strip(segments).crop_extend(0, width, base)
         if is_cursor:
