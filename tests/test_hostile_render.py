@@ -133,16 +133,16 @@ def plain(text: str) -> str:
 
 def legacy_stream(db: str) -> None:
     """Write a stream id and type with a bidi override and an escape, past today's checks."""
-    import evsh.store.sqlite as sqlite
+    import evsh.store.batches as batches
     from evsh import NewEvent, open_store
 
-    checked = sqlite.check_stream_id, sqlite.check_name
-    sqlite.check_stream_id = sqlite.check_name = lambda value, *a, **k: value  # type: ignore[assignment]
+    checked = batches.check_stream_id, batches.check_name
+    batches.check_stream_id = batches.check_name = lambda value, *a, **k: value  # type: ignore[assignment]
     try:
         with open_store(db) as store:
             store.append(LEGACY, [NewEvent("Legacy\u202eType", {"x": HOSTILE}, {"m": HOSTILE})])
     finally:
-        sqlite.check_stream_id, sqlite.check_name = checked
+        batches.check_stream_id, batches.check_name = checked
 
 
 @pytest.fixture(scope="module")
