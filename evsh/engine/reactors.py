@@ -283,22 +283,28 @@ class Reactors:
 
     def _record_row(self, outcome: CommandOutcome) -> tuple:
         sub = self._current
+        try:
+            params = codec.dumps(encode(outcome.params))
+        except BadInput:  # parameters that could not be stored are why it failed: kept as their repr
+            params = codec.dumps({k: repr(v) for k, v in outcome.params.items()})
         return (
             outcome.command_id, outcome.name, outcome.stream_id, outcome.correlation_id, outcome.causation_id,
-            outcome.outcome, outcome.reason or "", codec.dumps(encode(outcome.params)),
+            outcome.outcome, outcome.reason or "", params,
             codec.dumps([e.event_id for e in outcome.events]), sub.name if sub else None, outcome.at,
         )
 
     def on_command(self, outcome: CommandOutcome) -> None:
-        """Record commands that appended nothing (rejected, failed, no-op): a command that wrote
+        """Record commands that appended nothing (rejected, refused, no-op): a command that wrote
         events is already on record in their metadata (command id and name, correlation,
         causation, actor), which saves every successful command a row and its index pages.
-        In inline mode, let reactors follow a user's command."""
+        A command that failed with an error is recorded only when a reactor sent it (inside the
+        reaction's transaction, for the trace): a user's failing command writes nothing at all,
+        its error is the answer. In inline mode, let reactors follow a user's command."""
         self._last_outcome = outcome
         top = self._current is None and not self._running
         if top:
             self.log = []
-        if not (outcome.outcome == "ok" and outcome.events):
+        if not (outcome.outcome == "ok" and outcome.events) and (outcome.outcome != "error" or self._current is not None):
             store = self.store
             if getattr(store, "in_transaction", False):
                 store.conn.execute(self._RECORD_SQL, self._record_row(outcome))

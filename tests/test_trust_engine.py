@@ -1,0 +1,171 @@
+"""What a user trusts the engine with: a failing command writes nothing (not even a subject key),
+imported or seeded history is never news to a reactor, read models keep every value the domain
+accepted (and a projection that cannot apply an event has a way on), and a saga step refused as
+bad input is compensated."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+
+import pytest
+
+from tests.test_projections import NOTES as PROJECTION_NOTES
+
+SHOP = ("--domain", "shop")
+BIG = 2**70  # beyond SQLite's 64-bit integers; the event codec keeps it exactly
+
+
+def rows(db_path: str, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def as_json(result) -> object:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def write_domain(tmp_path, name: str, source: str) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    sys.modules.pop(f"evsh_domain_{name}", None)
+    return str(path)
+
+
+# ============================================================================= 1. an error writes nothing
+
+def test_an_e_mail_of_bytes_that_are_not_utf8_is_refused_before_anything_is_written(tmp_path):
+    """The real command line: bash's $'a\\xff@b.c' reaches evsh as bytes that are not UTF-8."""
+    evsh = os.path.join(os.path.dirname(sys.executable), "evsh")
+    db = tmp_path / "shop.db"
+    env = {**os.environ, "EVSH_DB": str(db), "EVSH_DOMAIN": "shop"}
+    cmd = [evsh.encode(), b"exec", b"user", b"u9", b"register", b"--email", b"a\xff@b.c", b"--username", b"x"]
+    r = subprocess.run(cmd, capture_output=True, env=env, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.count(b"\n") == 1 and b"email" in r.stderr and b"Traceback" not in r.stderr
+    assert not db.exists()  # refused before the store was even created
+
+    assert subprocess.run([evsh, "init"], capture_output=True, env=env).returncode == 0
+    r = subprocess.run(cmd, capture_output=True, env=env, cwd=tmp_path)
+    assert r.returncode == 2
+    for table in ("events", "subject_keys", "commands"):
+        assert rows(str(db), f"SELECT count(*) FROM {table}") == [(0,)], table
+
+
+def test_a_command_failing_after_its_subject_key_was_made_leaves_no_key(cli, db_path):
+    register = ("exec", "user", "u9", "register", "--email", "a@b.org", "--username", "ann")
+    r = cli(*SHOP, *register[:1], "--actor", "\udcff", *register[1:])  # metadata that cannot be stored
+    assert r.exit_code == 2 and r.stderr.startswith("evsh: error:")
+    for table in ("events", "subject_keys", "commands"):
+        assert rows(db_path, f"SELECT count(*) FROM {table}") == [(0,)], table
+
+    assert cli(*SHOP, *register).exit_code == 0  # the same command, fine this time
+    (key,) = rows(db_path, "SELECT subject FROM subject_keys")
+    assert key == ("u9",)
+    (stored,) = rows(db_path, "SELECT data FROM events WHERE type='UserRegistered'")
+    assert "a@b.org" not in stored[0]  # encrypted with the key written beside it
+    (event,) = as_json(cli(*SHOP, "read", "user-u9", "--json"))
+    assert event["data"]["email"] == "a@b.org"
+
+
+def test_a_rejected_command_is_on_record_and_a_failing_one_is_not(cli, db_path):
+    assert cli(*SHOP, "exec", "user", "u1", "register", "--email", "a@b.org", "--username", "ann").exit_code == 0
+    r = cli(*SHOP, "exec", "user", "u1", "register", "--email", "a@b.org", "--username", "ann")
+    assert r.exit_code == 1  # a business "no": kept for traces
+    r = cli(*SHOP, "exec", "order", "o1", "create", "--customer-id", "c1",  # the shop's arithmetic overflows
+            "--items", '[{"product_id": "p1", "quantity": 1, "unit_price": "1e99999999"}]')
+    assert r.exit_code == 5
+    assert rows(db_path, "SELECT name, outcome FROM commands") == [("user.register", "rejected")]
+
+
+PERSONAL = """
+    from evsh import Aggregate, Projection, command, event, table
+
+    @event(personal=("name",), subject="person")
+    class Signed:
+        person: str
+        name: str
+
+    class Sheet(Aggregate):  # many people sign one sheet: the subject is not the stream
+        @command
+        def sign(self, person: str, name: str):
+            yield Signed(person, name)
+
+    picky = Projection("picky", mode="inline", tables=[table("names", {"person": str, "name": str}, pk="person")])
+
+    @picky.on(Signed)
+    def _signed(event, rows):
+        if event.data["name"] == "boom":
+            raise ValueError("no boom")
+        rows.table("names").upsert({"person": event.data["person"], "name": event.data["name"]})
+"""
+
+
+@pytest.fixture
+def personal(tmp_path, db_path):
+    from evsh import load_domain, open_store
+    from evsh.engine.wiring import build_engine
+
+    domain = load_domain(write_domain(tmp_path, "personal", PERSONAL))
+    stores = []
+
+    def make():
+        store = open_store(db_path)
+        stores.append(store)
+        return build_engine(store, domain)
+
+    yield make
+    for s in stores:
+        s.close()
+
+
+def keys(db_path: str) -> list[tuple]:
+    return rows(db_path, "SELECT subject FROM subject_keys WHERE key IS NOT NULL ORDER BY subject")
+
+
+def test_a_key_written_in_a_rolled_back_command_is_forgotten_with_it(personal, db_path):
+    from evsh.errors import ProjectionFailed
+
+    engine = personal()
+    with pytest.raises(ProjectionFailed):  # the inline projection refuses: the whole command rolls back
+        engine.execute("sheet", "s1", "sign", {"person": "p1", "name": "boom"})
+    assert keys(db_path) == [] and rows(db_path, "SELECT count(*) FROM events") == [(0,)]
+    engine.execute("sheet", "s1", "sign", {"person": "p1", "name": "Ann"})  # the same engine, at once
+    assert keys(db_path) == [("p1",)]
+    assert [e.data["name"] for e in engine.read_stream("sheet-s1")] == ["Ann"]
+    assert [e.data["name"] for e in personal().read_stream("sheet-s1")] == ["Ann"]  # a new connection reads it
+
+
+def test_a_key_made_for_a_command_that_never_wrote_is_not_written_by_another(personal, db_path):
+    from evsh.errors import BadInput
+
+    engine = personal()
+    with pytest.raises(BadInput):  # encrypted, then refused by the store before its transaction
+        engine.execute("sheet", "s1", "sign", {"person": "p1", "name": "Ann"}, metadata={"note": "\udcff"})
+    engine.execute("sheet", "s1", "sign", {"person": "p2", "name": "Bob"})
+    assert keys(db_path) == [("p2",)]
+    engine.execute("sheet", "s1", "sign", {"person": "p1", "name": "Ann"})
+    assert keys(db_path) == [("p1",), ("p2",)]
+    assert [e.data["name"] for e in personal().read_stream("sheet-s1")] == ["Bob", "Ann"]
+
+
+def test_a_subject_given_a_key_by_another_writer_meanwhile_is_encrypted_with_that_key(personal, db_path):
+    from evsh.engine.shredding import shredder
+
+    late, early = personal(), personal()
+    shredder(late).keys.active("p1", create=True)  # `late` made its own key first, not written yet
+    early.execute("sheet", "s1", "sign", {"person": "p1", "name": "Ann"})
+    late.execute("sheet", "s2", "sign", {"person": "p1", "name": "Ann B."})  # its key clashes: tried again
+    assert keys(db_path) == [("p1",)]
+    for engine in (personal(), late, early):
+        assert [e.data["name"] for e in engine.read_stream("sheet-s1")] == ["Ann"]
+        assert [e.data["name"] for e in engine.read_stream("sheet-s2")] == ["Ann B."]
