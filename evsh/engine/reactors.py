@@ -103,18 +103,33 @@ class Context:
         self.rows: dict[str, int] = {}  # table -> rows written (side effects)
 
     def send(self, aggregate: str, id: str, command: str, /, **params: Any) -> CommandOutcome:
-        """Run a command caused by this event. A rejection is returned (``outcome="rejected"``)."""
+        """Run a command caused by this event. A rejection is returned (``outcome="rejected"``),
+        and so is a command refused as bad input (an invalid id or parameter: ``outcome="error"``),
+        which wrote nothing: the handler decides what to do about either (a saga compensates).
+        Naming an aggregate or a command the domain does not have is the handler's own bug: it raises."""
         rt = self._rt
+        engine = rt.engine
+        cls = engine.require_domain().aggregate(aggregate)
+        name = cls.find_command(command).name
         rt._last_outcome = None
         try:
-            out = rt.engine.execute(
-                aggregate, id, command, params, correlation_id=self.event.correlation_id,
+            out = engine.execute(
+                cls, id, command, params, correlation_id=self.event.correlation_id,
                 causation_id=self.event.event_id, actor=f"reactor:{self.reactor}",
             )
         except CommandRejected:
             out = rt._last_outcome
             if out is None:
                 raise
+        except BadInput as exc:
+            out = rt._last_outcome
+            if out is None:  # refused before it ran (its id or parameters): on record all the same
+                out = CommandOutcome(
+                    engine.new_id(), f"{cls.category}.{name}", f"{cls.category}-{id}", dict(params),
+                    self.event.correlation_id, self.event.event_id, outcome="error", reason=str(exc),
+                    at=engine.clock(),
+                )
+                rt.on_command(out)
         self.sent.append(out)
         rt._crash("after_send")
         return out
