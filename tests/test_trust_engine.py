@@ -171,6 +171,114 @@ def test_a_subject_given_a_key_by_another_writer_meanwhile_is_encrypted_with_tha
         assert [e.data["name"] for e in engine.read_stream("sheet-s2")] == ["Ann B."]
 
 
+# ============================================================================= 2. history is not news
+
+def registrations_dump(cli, tmp_path, users: int = 4) -> str:
+    src = str(tmp_path / "src.db")
+    for n in range(1, users + 1):
+        r = cli(*SHOP, "exec", "user", f"u{n}", "register", "--email", f"u{n}@example.com", "--username", f"u{n}",
+                db=src)
+        assert r.exit_code == 0, r.stderr
+    dump = str(tmp_path / "dump.jsonl")
+    assert cli("export", "-o", dump, db=src).exit_code == 0
+    return dump
+
+
+def e_mails(db_path: str) -> list[str]:
+    return [r[0] for r in rows(db_path, "SELECT user_id FROM sent_emails ORDER BY user_id")]
+
+
+@pytest.mark.parametrize("mode", ["inline", "async"])
+def test_history_imported_without_the_domain_is_no_news_to_the_next_command(cli, tmp_path, db_path, mode):
+    dump = registrations_dump(cli, tmp_path)
+    r = cli("import", dump)  # no --domain: no reactor is known while importing
+    assert r.exit_code == 0 and "imported" in r.stdout
+    assert cli(*SHOP, "--mode", mode, "exec", "user", "new", "register", "--email", "n@example.com",
+               "--username", "new").exit_code == 0
+    if mode == "async":
+        assert cli(*SHOP, "--mode", mode, "reactors", "run").exit_code == 0
+    assert e_mails(db_path) == ["new"]
+    assert rows(db_path, "SELECT user_id FROM notifications") == [("new",)]
+    listed = {r["name"]: r for r in as_json(cli(*SHOP, "reactors", "--json"))}
+    assert listed["welcome_email"]["lag"] == 0 and listed["welcome_email"]["handled"] == 1
+
+
+def test_react_makes_imported_history_news(cli, tmp_path, db_path):
+    dump = registrations_dump(cli, tmp_path, users=2)
+    assert cli("import", dump, "--react").exit_code == 0
+    assert cli(*SHOP, "exec", "user", "new", "register", "--email", "n@example.com", "--username", "n").exit_code == 0
+    assert e_mails(db_path) == ["new", "u1", "u2"]
+
+
+def test_a_reactor_behind_before_an_import_keeps_its_own_events_and_skips_the_history(cli, tmp_path, db_path):
+    async_ = ("--mode", "async")
+    dump = registrations_dump(cli, tmp_path, users=3)
+    assert cli(*SHOP, *async_, "exec", "user", "first", "register", "--email", "f@example.com",
+               "--username", "f").exit_code == 0  # pending: no worker ran yet
+    assert cli(*SHOP, *async_, "import", dump).exit_code == 0
+    assert cli(*SHOP, *async_, "exec", "user", "last", "register", "--email", "l@example.com",
+               "--username", "l").exit_code == 0
+    assert cli(*SHOP, *async_, "reactors", "run").exit_code == 0
+    assert e_mails(db_path) == ["first", "last"]
+    # history was skipped without a processed record per imported event
+    assert rows(db_path, "SELECT count(*) FROM reactor_processed WHERE reactor='welcome_email'") == [(2,)]
+
+
+def test_step_mode_never_offers_imported_history(cli, tmp_path, db_path):
+    step = ("--mode", "step")
+    dump = registrations_dump(cli, tmp_path, users=2)
+    assert cli("import", dump).exit_code == 0
+    r = cli(*SHOP, *step, "step", "--json")
+    assert r.exit_code == 0 and "UserRegistered" not in r.stdout
+    assert cli(*SHOP, *step, "exec", "user", "new", "register", "--email", "n@example.com",
+               "--username", "n").exit_code == 0
+    stepped = json.loads(cli(*SHOP, *step, "step", "--json").stdout)
+    assert "user-new" in json.dumps(stepped)
+    assert e_mails(db_path) == ["new"]
+
+
+LATER = """
+    from evsh import reactor, table
+    from evsh.samples.shop import *  # noqa: F401,F403 - the shop, and one reactor more
+
+    @reactor("audit", on=["UserRegistered"], tables=[table("audited", {"user_id": str}, pk="user_id")])
+    def audit(event, ctx):
+        ctx.table("audited").insert({"user_id": event.user_id})
+"""
+
+
+def test_a_reactor_declared_after_a_seed_does_not_react_to_the_seeded_history(cli, tmp_path, db_path):
+    assert cli("seed", "--orders", "5", "--customers", "3").exit_code == 0
+    head = rows(db_path, "SELECT max(position) FROM events")[0][0]
+    assert rows(db_path, "SELECT first_position, last_position FROM imported_ranges") == [(1, head)]
+    later = write_domain(tmp_path, "later", LATER)
+    assert cli("--domain", later, "--mode", "async", "reactors", "run").exit_code == 0
+    assert cli("--domain", later, "exec", "user", "new", "register", "--email", "n@example.com",
+               "--username", "n").exit_code == 0
+    assert rows(db_path, "SELECT user_id FROM audited") == [("new",)]
+
+
+def test_history_ranges_are_looked_up_as_ranges():
+    from evsh.engine.history import Ranges, covered
+
+    class Store:
+        conn = sqlite3.connect(":memory:")
+
+        def epoch(self, check=True):
+            return 1
+
+    store = Store()
+    store.conn.execute("CREATE TABLE imported_ranges (first_position, last_position, recorded_at)")
+    store.conn.executemany("INSERT INTO imported_ranges VALUES (?,?,'')", [(3, 5), (6, 9), (20, 20)])
+    ranges = Ranges()
+    assert ranges.within(store, 1, 2) == [] and ranges.within(store, 21, 99) == []
+    assert ranges.within(store, 5, 6) == [(3, 5), (6, 9)]
+    assert ranges.within(store, 10, 30) == [(20, 20)]
+    assert covered(ranges.within(store, 1, 30), 4) and not covered(ranges.within(store, 1, 30), 10)
+    assert ranges.past(store, 3) == 9  # touching ranges run together
+    assert ranges.past(store, 10) == 9 and ranges.past(store, 20) == 20
+
+
 # ============================================================================= 4. a refused saga step is compensated
 
 def test_the_shop_refuses_a_product_id_that_cannot_name_an_inventory(cli, db_path):

@@ -38,6 +38,7 @@ from ..store.base import RecordedEvent, category_of
 from . import clock as clock_mod
 from . import metrics
 from .engine import CommandOutcome, Engine
+from .history import Ranges, covered, mark
 from .routing import matches, routing_key
 from .subscriptions import catch_up, checkpoint_name, get_checkpoint, set_checkpoint
 
@@ -270,6 +271,7 @@ class Reactors:
         self._current: _Sub | None = None
         self._last_outcome: CommandOutcome | None = None
         self._buf = metrics.Buffer()
+        self._history = Ranges()  # imported or seeded positions: never delivered (history is not news)
 
     # ------------------------------------------------------------------ helpers
     def _crash(self, step: str) -> None:
@@ -343,8 +345,9 @@ class Reactors:
     def _handle_batch(self, sub: _Sub, conn: Any, events: list[RecordedEvent], flush: bool = True) -> None:
         spec = sub.spec
         ready = False
+        history = self._history.within(self.store, events[0].position, events[-1].position) if events else ()
         for idx, rec in enumerate(events):
-            if not sub.matches(rec):
+            if not sub.matches(rec) or (history and covered(history, rec.position)):
                 continue
             if not ready and spec.tables:
                 from .tables import create_tables
@@ -450,6 +453,8 @@ class Reactors:
     ) -> int:
         """Catch one reactor up (or handle ``max_events`` read events); returns events read."""
         total = 0
+        if max_events is None:
+            self._past_history(sub)
         while max_events is None or total < max_events:
             remaining = None if max_events is None else max_events - total
             try:
@@ -468,6 +473,16 @@ class Reactors:
                 self._note_stop(sub, s)
                 return total
         return total
+
+    def _past_history(self, sub: _Sub) -> None:
+        """A reactor standing right before recorded history moves past it without reading it
+        (history further on is read and skipped batch by batch)."""
+        cp = get_checkpoint(self.store.conn, sub.checkpoint)
+        end = self._history.past(self.store, cp + 1)
+        if end > cp:
+            with self.store.transaction() as conn:
+                if get_checkpoint(conn, sub.checkpoint) == cp:
+                    set_checkpoint(conn, sub.checkpoint, end, self.engine.clock())
 
     def _note_retry(self, sub: _Sub, r: _Retry) -> None:
         """A failed attempt that will be retried: count it, then back off (outside any batch)."""
@@ -604,14 +619,16 @@ class Reactors:
         conn = self.store.conn
         plans: dict[str, tuple[int, int, RecordedEvent]] = {}
         best: int | None = None
+        head = self.store.head_position()
         for sub in self.subs.values():
             cp = get_checkpoint(conn, sub.checkpoint)
+            history = self._history.within(self.store, cp + 1, head)
             n = 0
             for rec in self.engine.read_all(cp + 1, types=sub.types, categories=sub.categories):
                 n += 1
                 if best is not None and rec.position > best:
                     break
-                if sub.matches(rec) and not conn.execute(
+                if sub.matches(rec) and not covered(history, rec.position) and not conn.execute(
                     "SELECT 1 FROM reactor_processed WHERE reactor=? AND event_id=?", (sub.name, rec.event_id)
                 ).fetchone():
                     plans[sub.name] = (rec.position, n, rec)
@@ -777,29 +794,23 @@ class Reactors:
     def skip_history(self, since: int | None = None) -> int:
         """Move reactors past events already in the store (imported or seeded history).
 
-        ``since`` is the head position before the history was written: a reactor that had
-        handled everything up to it moves to the head; one still behind keeps its pending events
-        and gets processed records for the new ones instead. Returns how many reactors moved.
+        ``since`` is the head position before the history was written: the positions after it
+        are recorded as history (:mod:`evsh.engine.history`), which no reactor ever reacts to,
+        and a reactor that had handled everything up to it moves to the head at once; one still
+        behind keeps its pending events. Without ``since`` every reactor moves to the head.
+        Returns how many reactors moved.
         """
         moved = 0
         with self.store.transaction() as conn:
+            if since is not None:
+                mark(self.store, since)
             head = self.store.head_position()
             now = self.engine.clock()
             for sub in self.subs.values():
                 cp = get_checkpoint(conn, sub.checkpoint)
-                if cp >= head:
-                    continue
-                if since is None or cp >= since:
+                if cp < head and (since is None or cp >= since):
                     set_checkpoint(conn, sub.checkpoint, head, now)
-                else:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO reactor_processed (reactor, event_id, position, handled_at)"
-                        " VALUES (?,?,?,?)",
-                        ((sub.name, r.event_id, r.position, now)
-                         for r in self.store.read_all(since + 1, types=sub.types, categories=sub.categories)
-                         if sub.matches(r)),
-                    )
-                moved += 1
+                    moved += 1
         return moved
 
     # ------------------------------------------------------------------ status

@@ -33,6 +33,7 @@ from ..store import codec
 RESERVED_TABLES = frozenset({
     "events", "streams", "checkpoints", "evsh_meta", "projections", "snapshots", "subject_keys", "sqlite_sequence",
     "commands", "reactor_processed", "dead_letters", "reactor_status", "reactor_leases", "metrics",
+    "imported_ranges",
 })
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -198,12 +198,23 @@ SELECT stream_id, category, version, created_at, updated_at, deleted, truncate_b
 FROM stream_rules r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = r.stream_id);
 """
 
+# History is not news: the positions an import (without --react) or a seed wrote, recorded in
+# the same transaction; reactors never react to events there (evsh.engine.history owns it).
+_IMPORTED_RANGES = """
+CREATE TABLE imported_ranges (
+    first_position INTEGER PRIMARY KEY,
+    last_position  INTEGER NOT NULL,
+    recorded_at    TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _V1),
     lambda conn: run_script(conn, _LONG_LIVED),
     lambda conn: run_script(conn, _PROJECTIONS),
     lambda conn: run_script(conn, _REACTORS),
     lambda conn: run_script(conn, _DERIVED_STREAMS),
+    lambda conn: run_script(conn, _IMPORTED_RANGES),
 ]
 
 # Features added by later work register their migrations here, in order, at import time of
