@@ -279,6 +279,195 @@ def test_history_ranges_are_looked_up_as_ranges():
     assert ranges.past(store, 10) == 9 and ranges.past(store, 20) == 20
 
 
+# ============================================================================= 3. read models keep every value
+
+def table_row(db_path: str, table_name: str, key) -> dict:
+    """A row read back through the table API, as handlers read it."""
+    from evsh import load_domain
+    from evsh.engine.projections import declared
+    from evsh.engine.tables import Tables
+
+    specs = [t for p in declared(load_domain("shop")).values() for t in p.tables if t.name == table_name]
+    conn = sqlite3.connect(db_path)
+    try:
+        return Tables(conn, specs).table(table_name).get(key)
+    finally:
+        conn.close()
+
+
+def test_integers_beyond_64_bits_and_huge_decimals_reach_the_read_models_exactly(cli, db_path):
+    assert cli(*SHOP, "exec", "inventory", "p9", "add-stock", "--quantity", str(BIG)).exit_code == 0
+    assert cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "5").exit_code == 0
+    for oid, quantity, price in (("o1", BIG, "1"), ("o2", 1, "1e999999")):
+        items = json.dumps([{"product_id": "p1", "quantity": quantity, "unit_price": price}])
+        r = cli(*SHOP, "exec", "order", oid, "create", "--customer-id", "c1", "--items", items)
+        assert r.exit_code == 0, r.stderr
+    r = cli(*SHOP, "projections", "run")
+    assert r.exit_code == 0, r.stderr
+    assert all(p["error"] is None and p["lag"] == 0 for p in as_json(cli(*SHOP, "projections", "--json")))
+    assert table_row(db_path, "inventory_levels", "p9")["on_hand"] == BIG
+    assert table_row(db_path, "order_details", "o1")["item_count"] == BIG
+    assert table_row(db_path, "order_details", "o1")["total_amount"] == Decimal(BIG)
+    assert table_row(db_path, "order_details", "o2")["total_amount"] == Decimal("1e999999")
+    # a handler reading the value back computes with it exactly
+    assert cli(*SHOP, "exec", "inventory", "p9", "add-stock", "--quantity", "1").exit_code == 0
+    assert cli(*SHOP, "projections", "run", "inventory_levels").exit_code == 0
+    assert table_row(db_path, "inventory_levels", "p9")["available"] == BIG + 1
+    # and SQL reads the digits as a number
+    assert rows(db_path, "SELECT on_hand > 1e20 FROM inventory_levels WHERE product_id='p9'") == [(1,)]
+
+
+def test_big_integers_in_every_kind_of_column_and_key(tmp_path):
+    from evsh.engine.tables import Tables, create_tables, table
+
+    spec = table("t", {"k": int, "n": int, "d": Decimal, "j": dict, "s": str, "f": float}, pk="k")
+    conn = sqlite3.connect(str(tmp_path / "t.db"), isolation_level=None)
+    create_tables(conn, [spec])
+    t = Tables(conn, [spec]).table("t")
+    t.insert({"k": BIG, "n": -BIG, "d": BIG, "j": {"x": BIG}, "s": BIG, "f": BIG})
+    t.insert({"k": 1, "n": 2})
+    t.flush()
+    fresh = Tables(conn, [spec]).table("t")
+    got = fresh.get(BIG)
+    assert (got["k"], got["n"], got["d"], got["j"], got["f"]) == (BIG, -BIG, Decimal(BIG), {"x": BIG}, BIG)
+    assert got["s"] == str(BIG)
+    assert [r["k"] for r in fresh.rows_where("n = ?", [-BIG])] == [BIG]
+    assert fresh.count("k = ?", [BIG]) == 1
+    fresh.update(BIG, {"n": BIG * 2})
+    fresh.flush()
+    assert Tables(conn, [spec]).table("t").get(BIG)["n"] == BIG * 2
+    fresh.delete(BIG)
+    fresh.flush()
+    assert [r["k"] for r in Tables(conn, [spec]).table("t").rows_where()] == [1]
+
+
+def test_a_row_the_table_refuses_names_the_event_that_made_it():
+    from evsh.engine.tables import RowNotWritten, Tables, create_tables, table
+
+    spec = table("t", {"k": str, "v": str}, pk="k")
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    create_tables(conn, [spec])
+    for bad, stage in (({"k": "b", "v": {1, 2}}, "encoding"), ({"k": "b", "v": "\udcff"}, "writing")):
+        tables = Tables(conn, [spec])
+        for n, row in enumerate([{"k": "a", "v": "x"}, bad, {"k": "c", "v": "y"}], 1):
+            tables.current = f"event {n}"
+            tables.table("t").insert(row, replace=True)
+        with pytest.raises(RowNotWritten) as info:
+            tables.flush()
+        assert info.value.origin == "event 2", stage
+
+
+# the notes domain of the projection tests (good, bad: raises on "boom", strict: inline, refuses
+# "forbidden"), and one projection more that hands its table a value no column can store
+NOTES = PROJECTION_NOTES.replace("GOOD_VERSION", "1") + textwrap.dedent('''
+    picky = Projection("picky", tables=[_notes("picky_notes")])
+
+    @picky.on(Noted)
+    def _picky(event, rows):
+        value = {"a set"} if event.data["text"] == "unstorable" else event.data["text"]
+        rows.table("picky_notes").insert({"position": event.position, "text": value})
+''')
+
+
+def add_notes(cli, dom: str, *texts: str) -> None:
+    for text in texts:
+        r = cli("--domain", dom, "exec", "note", "n1", "add", "--text", text)
+        assert r.exit_code == 0, r.stderr
+
+
+def test_a_row_refused_at_the_end_of_a_batch_names_its_own_event(cli, tmp_path):
+    dom = write_domain(tmp_path, "notes", NOTES)
+    add_notes(cli, dom, "a", "unstorable", "b", "c")
+    r = cli("--domain", dom, "projections", "run", "picky")
+    assert r.exit_code == 5
+    assert "projection picky failed on event 2 (Noted in note-n1)" in r.stderr
+    assert "evsh projections skip picky --position 2" in r.stderr
+    listed = {p["name"]: p for p in as_json(cli("--domain", dom, "projections", "--json"))}
+    assert listed["picky"]["error"]["position"] == 2 and listed["picky"]["checkpoint"] == 0
+
+
+def test_skipping_the_event_a_projection_cannot_apply_lets_it_go_on(cli, tmp_path, db_path):
+    dom = write_domain(tmp_path, "notes", NOTES)
+    add_notes(cli, dom, "a", "boom", "b")
+    assert cli("--domain", dom, "projections", "run", "bad").exit_code == 5
+    r = cli("--domain", dom, "projections", "skip", "bad", "--position", "2")
+    assert r.exit_code == 0 and "skipped event 2 (Noted in note-n1)" in r.stdout
+    r = cli("--domain", dom, "projections", "run", "bad")
+    assert r.exit_code == 0, r.stderr
+    assert rows(db_path, "SELECT position FROM bad_notes ORDER BY position") == [(1,), (3,)]
+    (listed,) = [p for p in as_json(cli("--domain", dom, "projections", "--json")) if p["name"] == "bad"]
+    assert listed["error"] is None and listed["lag"] == 0
+    (skip,) = listed["skipped"]
+    assert (skip["position"], skip["event_type"], skip["stream_id"]) == (2, "Noted", "note-n1")
+    assert "cannot take boom" in skip["error"]
+    assert "1 skipped" in cli("--domain", dom, "projections").stdout
+    # a rebuild leaves it out too; a reset forgets the skip
+    r = cli("--domain", dom, "projections", "rebuild", "bad")
+    assert r.exit_code == 0, r.stderr
+    assert rows(db_path, "SELECT position FROM bad_notes ORDER BY position") == [(1,), (3,)]
+    assert cli("--domain", dom, "projections", "reset", "bad").exit_code == 0
+    assert cli("--domain", dom, "projections", "run", "bad").exit_code == 5
+
+
+def test_skip_refuses_what_it_cannot_mean(cli, tmp_path):
+    dom = write_domain(tmp_path, "notes", NOTES)
+    add_notes(cli, dom, "a")
+    assert cli("--domain", dom, "append", "other-1", "Unrelated", "{}").exit_code == 0
+    for args, words in ((("picky", "--position", "9"), "no event at position 9"),
+                        (("picky", "--position", "2"), "does not handle Unrelated"),
+                        (("nope", "--position", "1"), "no projection 'nope'"),
+                        (("picky", "--position", "0"), "--position")):
+        r = cli("--domain", dom, "projections", "skip", *args)
+        assert r.exit_code == 2 and words in r.stderr, (args, r.stderr)
+        assert r.stderr.count("\n") == 1
+
+
+def test_an_inline_projection_stuck_on_imported_history_is_skipped_past(cli, tmp_path, db_path):
+    dom = write_domain(tmp_path, "notes", NOTES)
+    src = str(tmp_path / "src.db")
+    assert cli("append", "note-n1", "Noted", '{"text": "forbidden"}', db=src).exit_code == 0
+    dump = str(tmp_path / "dump.jsonl")
+    assert cli("export", "-o", dump, db=src).exit_code == 0
+    assert cli("import", dump).exit_code == 0
+    for _ in range(2):  # every command fails on the same historical event, and says which
+        r = cli("--domain", dom, "exec", "note", "n2", "add", "--text", "fine")
+        assert r.exit_code == 5 and "projection strict failed on event 1" in r.stderr
+    assert cli("--domain", dom, "projections", "skip", "strict", "--position", "1").exit_code == 0
+    add_notes(cli, dom, "fine")
+    assert rows(db_path, "SELECT position, text FROM strict_notes") == [(2, "fine")]
+
+
+def test_the_tui_projections_screen_shows_a_skipped_event(tmp_path, db_path):
+    from evsh import load_domain, open_store
+    from evsh.engine import projections
+    from evsh.engine.wiring import build_engine
+    from evsh.tui.app import EvshApp
+
+    from tests.tui_support import run, wait_for
+
+    domain = load_domain(write_domain(tmp_path, "notes", NOTES))
+    with open_store(db_path) as store:
+        engine = build_engine(store, domain)
+        for text in ("a", "boom"):
+            engine.execute("note", "n1", "add", {"text": text})
+        projections.run(engine, ["bad"])
+        projections.skip(engine, "bad", 2)
+
+    async def scenario():
+        app = EvshApp(build_engine(open_store(db_path, create=False), domain), poll_interval=0.05)
+        app.ops_refresh = 0.05
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.events.total == 2, "the log")
+            await pilot.press("p")
+            await wait_for(pilot, lambda: getattr(app.screen, "data", None), "the projections")
+            table = app.screen.query_one("#projections")
+            names = [p["name"] for p in app.screen.data]
+            cells = [str(c) for c in table.get_row_at(names.index("bad"))]
+            assert "ok, 1 skipped" in cells and any("cannot take boom" in c for c in cells)
+
+    run(scenario())
+
+
 # ============================================================================= 4. a refused saga step is compensated
 
 def test_the_shop_refuses_a_product_id_that_cannot_name_an_inventory(cli, db_path):

@@ -14,6 +14,12 @@ Three ways a projection's tables get built, one handler code path for all of the
   interrupted rebuild leaves them untouched.
 
 None of them calls reactors or any side effect: handlers only get the projection's tables.
+
+An event a projection cannot apply stops it there, with the error recorded and naming the event
+(a row the tables refuse is named by the event that made it). The way on is to fix the handler,
+or to skip the event (:func:`skip`, ``evsh projections skip NAME --position N``): the skip is
+recorded in ``projection_skips``, shown by ``evsh projections``, and honoured by catch-up, an
+inline projection's catch-up and rebuilds, until ``reset``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from ..errors import BadInput, DomainError, ProjectionFailed, StoreError
 from ..store import codec
 from ..store.base import RecordedEvent
 from .subscriptions import catch_up, checkpoint_name, delete_checkpoint, get_checkpoint, read_batch, set_checkpoint
-from .tables import RowExists, Tables, count_rows, create_tables, drop_tables, quote, table_exists
+from .tables import RowExists, RowNotWritten, Tables, count_rows, create_tables, drop_tables, quote, table_exists
 
 KIND = "projection"
 REBUILD_KIND = "projection-rebuild"
@@ -159,6 +165,10 @@ def _record_run(engine: Any, name: str) -> None:
 # ----------------------------------------------------------------------------- applying events
 
 def _failure(p: Projection, ev: RecordedEvent, exc: BaseException) -> ProjectionFailed:
+    if isinstance(exc, RowNotWritten):  # a row refused when written: named by the event that made it
+        ev = exc.origin if isinstance(exc.origin, RecordedEvent) else ev
+        message = f"RowExists: {exc}" if isinstance(exc, RowExists) else f"writing its rows failed: {exc}"
+        return ProjectionFailed(p.name, ev.position, ev.type, ev.stream_id, message)
     wrapped = user_code_error(exc, "")
     message = f"{type(exc).__name__}: {exc}"
     return ProjectionFailed(p.name, ev.position, ev.type, ev.stream_id, message, wrapped.where)
@@ -180,10 +190,11 @@ def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent])
             raise _failure(p, ev, exc) from None
     try:
         tables.flush()
-    except RowExists as exc:  # an insert over a taken key, found by the batch's INSERT
+    except RowNotWritten as exc:  # a taken key or a value the table cannot keep, found when written
         tables.discard()
-        ev = exc.origin if isinstance(exc.origin, RecordedEvent) else last
-        raise ProjectionFailed(p.name, ev.position, ev.type, ev.stream_id, f"RowExists: {exc}") from None
+        if last is None:
+            raise
+        raise _failure(p, last, exc) from None
     except sqlite3.OperationalError as exc:  # the store, not the handler (locked, disk full, table gone)
         tables.discard()
         raise StoreError(f"projection {p.name}: writing its rows failed: {exc}") from None
@@ -208,6 +219,7 @@ class _Subscriber:
         self.physical = physical
 
     def handle_batch(self, conn: Any, events: list[RecordedEvent]) -> None:
+        events = without_skipped(conn, self.name, events)
         apply_events(self.projection, Tables(conn, self.projection.tables, self.physical), events)
 
 
@@ -333,7 +345,7 @@ def _fill_and_swap(engine: Any, p: Projection, physical: dict[str, str], rcp: st
             chunk, last, _ = read_batch(engine, start, p.types, (), batch_size)
             if last == start:
                 break
-            apply_events(p, tables, chunk)
+            apply_events(p, tables, without_skipped(conn, p.name, chunk))
             rest += len(chunk)
             start = last
         # legacy rename: leave users' views over the tables alone (a modern RENAME re-checks every
@@ -384,7 +396,64 @@ def reset(engine: Any, name: str) -> list[str]:
         delete_checkpoint(conn, checkpoint_name(KIND, p.name))
         delete_checkpoint(conn, checkpoint_name(REBUILD_KIND, p.name))
         conn.execute("DELETE FROM projections WHERE name=?", (p.name,))
+        conn.execute("DELETE FROM projection_skips WHERE name=?", (p.name,))
     return dropped
+
+
+# ----------------------------------------------------------------------------- skipping an event
+
+_SKIP_COLS = ("position", "event_id", "stream_id", "event_type", "error", "skipped_at")
+
+
+def skips(conn: Any, name: str) -> list[dict[str, Any]]:
+    """The events projection ``name`` was told to skip, by position."""
+    sql = f"SELECT {', '.join(_SKIP_COLS)} FROM projection_skips WHERE name=? ORDER BY position"
+    return [dict(zip(_SKIP_COLS, r)) for r in conn.execute(sql, (name,))]
+
+
+def without_skipped(conn: Any, name: str, events: list[RecordedEvent]) -> list[RecordedEvent]:
+    """The batch less the events the projection was told to skip (one query per batch)."""
+    if not events:
+        return events
+    gone = {r[0] for r in conn.execute(
+        "SELECT position FROM projection_skips WHERE name=? AND position BETWEEN ? AND ?",
+        (name, events[0].position, events[-1].position),
+    )}
+    return [e for e in events if e.position not in gone] if gone else events
+
+
+def skip(engine: Any, name: str, position: int) -> dict[str, Any]:
+    """Have projection ``name`` never apply the event at ``position`` (the way on past an event
+    it cannot apply). The skip is recorded with the error it caused, kept until ``reset``, and
+    honoured by catch-up, inline catch-up and rebuilds; a projection stopped right before the
+    event moves past it and its error is cleared. Returns the recorded skip and the checkpoint."""
+    p = find(engine, name)
+    rec = next(iter(engine.read_all(position, limit=1)), None) if position > 0 else None
+    if rec is None or rec.position != position:
+        raise BadInput(f"no event at position {position} (see `evsh log`)")
+    if rec.type not in p.handlers:
+        raise BadInput(f"projection {p.name} does not handle {rec.type} (the event at position {position});"
+                       " there is nothing to skip")
+    store = engine.store
+    cp_name = checkpoint_name(KIND, p.name)
+    with store.transaction() as conn:
+        now = engine.clock()
+        st = _status(conn, p.name)
+        error = st["error"] if st and st["error"] and st["error_position"] == position else ""
+        conn.execute(
+            "INSERT OR REPLACE INTO projection_skips (name, position, event_id, stream_id, event_type, error, skipped_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (p.name, position, rec.event_id, rec.stream_id, rec.type, error, now),
+        )
+        checkpoint = get_checkpoint(conn, cp_name)
+        if checkpoint == position - 1:
+            checkpoint = position
+            set_checkpoint(conn, cp_name, checkpoint, now)
+        if st and st["error_position"] == position:
+            conn.execute("UPDATE projections SET error=NULL, error_position=NULL, error_type=NULL, error_at=NULL"
+                         " WHERE name=?", (p.name,))
+    return {"name": p.name, "position": position, "event_id": rec.event_id, "stream_id": rec.stream_id,
+            "event_type": rec.type, "error": error, "checkpoint": checkpoint, "applied_before": checkpoint > position}
 
 
 # ----------------------------------------------------------------------------- listing
@@ -406,6 +475,7 @@ def status(engine: Any, names: Sequence[str] = ()) -> list[dict[str, Any]]:
         if st and st["error"]:
             error = {"message": st["error"], "position": st["error_position"], "type": st["error_type"],
                      "at": st["error_at"]}
+        skipped = skips(conn, p.name)
         out.append({
             "name": p.name,
             "mode": p.mode,
@@ -421,6 +491,7 @@ def status(engine: Any, names: Sequence[str] = ()) -> list[dict[str, Any]]:
             "needs_rebuild": bool(why),
             "needs_rebuild_reason": why or None,
             "rebuild_in_progress": rebuilding[0] if rebuilding else None,
+            "skipped": skipped,
         })
     return out
 
@@ -460,7 +531,7 @@ class InlineHook:
                     chunk, last_read, _ = read_batch(engine, pos, p.types, (), DEFAULT_BATCH)
                     if last_read == pos:
                         break
-                    apply_events(p, tables, [e for e in chunk if e.position < first])
+                    apply_events(p, tables, without_skipped(conn, p.name, [e for e in chunk if e.position < first]))
                     pos = last_read
             if wanted:
                 apply_events(p, tables, wanted)

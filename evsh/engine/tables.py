@@ -12,7 +12,10 @@ answer (``rows_where``, ``count``, ``delete_where``) flush before they run.
 
 Values travel as typed Python values: a ``Decimal`` column is stored as text (exact) and read
 back as a ``Decimal``; a ``dict``/``list`` column as JSON text read back as a ``dict``/``list``;
-a ``bool`` column as 0/1. Table and column names are plain identifiers, checked when declared,
+a ``bool`` column as 0/1. An ``int`` beyond SQLite's 64 bits (which the event codec keeps exactly)
+is stored as its digits in a BLOB and read back as the same ``int`` (SQL arithmetic reads it as
+an approximate number, as it reads decimal text); in text, decimal and JSON columns as text.
+A row that cannot be written is named by the event that changed it (:class:`RowNotWritten`). Table and column names are plain identifiers, checked when declared,
 so no user text ever reaches SQL unparameterised.
 
 Pure Python and sqlite3 only: no sqlite-utils import, so handlers stay cheap to load.
@@ -33,7 +36,7 @@ from ..store import codec
 RESERVED_TABLES = frozenset({
     "events", "streams", "checkpoints", "evsh_meta", "projections", "snapshots", "subject_keys", "sqlite_sequence",
     "commands", "reactor_processed", "dead_letters", "reactor_status", "reactor_leases", "metrics",
-    "imported_ranges",
+    "imported_ranges", "projection_skips",
 })
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -58,16 +61,20 @@ class RowNotFound(LookupError):
     """``get``/``update`` of a primary key that has no row."""
 
 
-class RowExists(ValueError):
-    """``insert`` of a primary key that already has a row (use ``upsert`` or ``replace=True``).
-
-    Raised by ``insert`` when the row is known, otherwise by ``flush``; ``origin`` is what the
-    caller was handling when it inserted the row (the engine sets the event there).
-    """
+class RowNotWritten(ValueError):
+    """A row change that the table refused when it was written (at ``flush``); ``origin`` is
+    what the caller was handling when it made the change (the engine sets the event there)."""
 
     def __init__(self, message: str, origin: Any = None) -> None:
         super().__init__(message)
         self.origin = origin
+
+
+class RowExists(RowNotWritten):
+    """``insert`` of a primary key that already has a row (use ``upsert`` or ``replace=True``).
+
+    Raised by ``insert`` when the row is known, otherwise by ``flush`` (with its ``origin``).
+    """
 
 
 def _check_ident(name: object, what: str) -> str:
@@ -186,8 +193,30 @@ def to_sql(value: Any) -> Any:
     raise TypeError(f"a {t.__name__} cannot be stored in a table; use str, int, float, Decimal, bool, dict, list")
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _exact(kind: str, value: Any) -> Any:
+    """A stored value as the column keeps it exactly when SQLite cannot bind it as it is (an int
+    beyond 64 bits): text in text, decimal and json columns, else its ASCII digits in a BLOB
+    (a column's affinity would turn digits as text into an approximate REAL)."""
+    if type(value) is not int or _INT64_MIN <= value <= _INT64_MAX:
+        return value
+    return str(value) if kind in ("text", "decimal", "json") else str(value).encode()
+
+
+def _wide_int(v: Any) -> Any:
+    """An int column's value: an int beyond 64 bits comes back from its BLOB of digits."""
+    if type(v) is bytes:
+        try:
+            return int(v)
+        except ValueError:
+            pass
+    return v
+
+
 def _decimal(v: Any) -> Any:
-    return v if v is None or type(v) is Decimal else Decimal(str(v))
+    return v if v is None or type(v) is Decimal else Decimal(v.decode() if type(v) is bytes else str(v))
 
 
 def _json(v: Any) -> Any:
@@ -198,7 +227,7 @@ def _bool(v: Any) -> Any:
     return None if v is None else bool(v)
 
 
-_DECODERS = {"decimal": _decimal, "json": _json, "bool": _bool}
+_DECODERS = {"decimal": _decimal, "json": _json, "bool": _bool, "int": _wide_int, "real": _wide_int}
 
 
 # ----------------------------------------------------------------------------- the runtime
@@ -234,8 +263,10 @@ class Table:
         self._pk = spec.pk
         self._single = len(spec.pk) == 1
         self._pk0 = spec.pk[0] if self._single else None
-        self._pending: dict[Any, list] = {}  # key -> [state, row]
-        self._appended: list[dict[str, Any]] = []  # rows of a table without primary key
+        self._pending: dict[Any, list] = {}  # key -> [state, row, what changed it last (the event)]
+        self._appended: list[tuple[dict[str, Any], Any]] = []  # (row, its event) of a table without primary key
+        self._kinds = tuple(k for _, k in spec.columns)
+        self._pk_kinds = tuple(dict(spec.columns)[c] for c in spec.pk)
         self._decoders = [(i, c, _DECODERS[k]) for i, (c, k) in enumerate(spec.columns) if k in _DECODERS]
         t = quote(self.physical)
         cols = ", ".join(quote(c) for c in self._cols)
@@ -294,10 +325,18 @@ class Table:
         """The entry for ``key``: pending, or read from the table and remembered as clean."""
         entry = self._pending.get(key)
         if entry is None:
-            got = self.conn.execute(self._sql_get, key if type(key) is tuple else (key,)).fetchone()
-            entry = [_CLEAN, self._decode(got) if got is not None else None]
+            params = key if type(key) is tuple else (key,)
+            try:
+                got = self.conn.execute(self._sql_get, params).fetchone()
+            except OverflowError:  # an int key beyond 64 bits: as its column keeps it
+                got = self.conn.execute(self._sql_get, self._exact_key(params)).fetchone()
+            entry = [_CLEAN, self._decode(got) if got is not None else None, None]
             self._pending[key] = entry
         return entry
+
+    def _cause(self) -> Any:
+        """What is being handled (the event), kept with each change to name it if writing fails."""
+        return self._owner.current if self._owner is not None else None
 
     def _full(self, row: Mapping[str, Any]) -> dict[str, Any]:
         if len(row) == len(self._cols):  # columns were checked: every one is given
@@ -308,6 +347,13 @@ class Table:
 
     def _encode(self, row: dict[str, Any]) -> tuple:
         return tuple([v if type(v) in _PLAIN else to_sql(v) for v in map(row.__getitem__, self._cols)])
+
+    def _encode_exact(self, row: dict[str, Any]) -> tuple:
+        """As :meth:`_encode`, with ints beyond 64 bits as their columns keep them (see _exact)."""
+        return tuple([_exact(k, v) for k, v in zip(self._kinds, self._encode(row))])
+
+    def _exact_key(self, key: tuple) -> tuple:
+        return tuple([_exact(k, v if type(v) in _PLAIN else to_sql(v)) for k, v in zip(self._pk_kinds, key)])
 
     # ------------------------------------------------------------------ reads
     def get(self, pk: Any, default: Any = _MISSING) -> dict[str, Any]:
@@ -333,7 +379,7 @@ class Table:
             sql += f" ORDER BY {order_by}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [self._decode(r) for r in self.conn.execute(sql, tuple(params))]
+        return [self._decode(r) for r in self._query(sql, params)]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.rows_where())
@@ -341,23 +387,31 @@ class Table:
     def count(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
         self.flush()
         sql = f"SELECT count(*) FROM {quote(self.physical)}" + (f" WHERE {where}" if where else "")
-        return self.conn.execute(sql, tuple(params)).fetchone()[0]
+        return self._query(sql, params).fetchone()[0]
+
+    def _query(self, sql: str, params: Sequence[Any]) -> Any:
+        """Run a handler's SQL condition; an int parameter beyond 64 bits is compared as an int
+        column keeps it (digits in a BLOB)."""
+        try:
+            return self.conn.execute(sql, tuple(params))
+        except OverflowError:
+            return self.conn.execute(sql, tuple(_exact("int", v) for v in params))
 
     # ------------------------------------------------------------------ writes
     def insert(self, row: Mapping[str, Any], *, replace: bool = False, ignore: bool = False) -> None:
         """Add a row; RowExists when its key is taken (unless ``replace`` or ``ignore``)."""
         self._check_columns(row)
         if not self._pk:
-            self._appended.append(self._full(row))
+            self._appended.append((self._full(row), self._cause()))
             return
         key = self._row_key(row)
         entry = self._pending.get(key)
         if entry is None:
             if replace:
-                self._pending[key] = [_DIRTY, self._full(row)]
+                self._pending[key] = [_DIRTY, self._full(row), self._cause()]
                 return
             if not ignore:  # checked by the INSERT at flush time
-                self._pending[key] = [_NEW, self._full(row), self._owner.current if self._owner else None]
+                self._pending[key] = [_NEW, self._full(row), self._cause()]
                 return
             entry = self._load(key)
         if entry[1] is not None and not replace:
@@ -367,6 +421,7 @@ class Table:
         if entry[0] != _NEW:
             entry[0] = _DIRTY
         entry[1] = self._full(row)
+        entry[2] = self._cause()
 
     def insert_all(self, rows: Iterable[Mapping[str, Any]], *, replace: bool = False, ignore: bool = False) -> None:
         for row in rows:
@@ -383,6 +438,7 @@ class Table:
             entry[1].update(row)
             if entry[0] != _NEW:
                 entry[0] = _DIRTY
+        entry[2] = self._cause()
 
     def upsert_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
@@ -401,62 +457,102 @@ class Table:
         entry[1].update(updates)
         if entry[0] != _NEW:
             entry[0] = _DIRTY
+        entry[2] = self._cause()
 
     def delete(self, pk: Any) -> None:
         """Remove the row with this key (nothing happens when there is none)."""
         key = self._key(pk)
         entry = self._pending.get(key)
         if entry is None:
-            self._pending[key] = [_DELETED, None]
+            self._pending[key] = [_DELETED, None, self._cause()]
         else:
-            entry[0], entry[1] = _DELETED, None
+            entry[0], entry[1], entry[2] = _DELETED, None, self._cause()
 
     def delete_where(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
         """Delete rows matching a SQL condition; returns how many went."""
         self.flush()
         sql = f"DELETE FROM {quote(self.physical)}" + (f" WHERE {where}" if where else "")
-        return self.conn.execute(sql, tuple(params)).rowcount
+        return self._query(sql, params).rowcount
 
     def flush(self) -> None:
-        """Write pending changes: one executemany for deletions, one for new row states."""
+        """Write pending changes: one executemany for deletions, one for new rows, one for new row
+        states. A row that cannot be written raises RowNotWritten (RowExists for a taken key)
+        naming the event that made the change (its ``origin``)."""
         if self._appended:
-            self.conn.executemany(self._sql_insert, [self._encode(r) for r in self._appended])
-            self._appended = []
+            appended, self._appended = self._appended, []
+            self._execute(self._sql_insert, self._encoded(appended, (r for r, _ in appended)),
+                          lambda: [(None, r, o) for r, o in appended])
         if not self._pending:
             return
-        deletes = []
-        writes = []
-        news = []
-        fresh = []
-        encode = self._encode
-        items = self._pending.items()
+        pending, self._pending = self._pending, {}
+        items: Any = pending.items()
         try:  # in key order: B-tree inserts in order are cheaper (15-30% measured here)
             items = sorted(items, key=_first)
         except TypeError:  # keys of mixed types: leave them as they came
             pass
+        deletes: list[tuple] = []
+        news: list[tuple] = []
+        writes: list[tuple] = []
         for key, entry in items:
             state = entry[0]
             if state == _DIRTY:
-                writes.append(encode(entry[1]))
+                writes.append((key, entry[1], entry[2]))
             elif state == _NEW:
-                news.append(encode(entry[1]))
-                fresh.append((key, entry))
+                news.append((key, entry[1], entry[2]))
             elif state == _DELETED:
                 deletes.append(key if type(key) is tuple else (key,))
-        self._pending = {}
         conn = self.conn
         if deletes:
-            conn.executemany(self._sql_delete, deletes)
+            try:
+                conn.executemany(self._sql_delete, deletes)
+            except OverflowError:  # an int key beyond 64 bits (deleting again is harmless)
+                conn.executemany(self._sql_delete, [self._exact_key(k) for k in deletes])
         if news:
+            self._execute(self._sql_insert, self._encoded(news, (r for _, r, _ in news)), lambda: news, new=True)
+        if writes:
+            self._execute(self._sql_replace, self._encoded(writes, (r for _, r, _ in writes)), lambda: writes)
+
+    def _encoded(self, items: Sequence[tuple], rows: Iterable[dict[str, Any]]) -> list[tuple]:
+        """The rows as SQLite binds them; a value no column can keep is named by its event."""
+        encode = self._encode
+        try:
+            return [encode(r) for r in rows]
+        except TypeError:
+            for item in items:
+                try:
+                    encode(item[-2])
+                except TypeError as exc:
+                    raise RowNotWritten(f"table {self.name}: {exc}", item[-1]) from None
+            raise
+
+    def _execute(self, sql: str, encoded: list[tuple], entries: Any, *, new: bool = False) -> None:
+        """executemany, where each row changes one row. On a failure, the rows before the failing
+        one are written (``total_changes`` counts them), so it is found without a query per row:
+        an int beyond 64 bits makes the rest go again as its column keeps it exactly (``_exact``);
+        anything else is raised naming the failing row's event. ``entries()`` gives the rows'
+        (key, row, event), asked for on a failure only."""
+        conn = self.conn
+        done = 0
+        exact = False
+        while True:
             before = conn.total_changes
             try:
-                conn.executemany(self._sql_insert, news)
-            except sqlite3.IntegrityError:
-                key, entry = fresh[min(len(fresh) - 1, conn.total_changes - before)]  # the row that failed
-                raise RowExists(f"table {self.name} already has a row with primary key {key!r} (use upsert)",
-                                entry[2]) from None
-        if writes:
-            conn.executemany(self._sql_replace, writes)
+                conn.executemany(sql, encoded[done:] if done else encoded)
+                return
+            except sqlite3.OperationalError:
+                raise  # the store (locked, disk full, a table dropped), not the row
+            except Exception as exc:  # noqa: BLE001 - named by its event below
+                done += conn.total_changes - before
+                rows = entries()
+                if isinstance(exc, OverflowError) and not exact:
+                    exact = True
+                    encoded = encoded[:done] + [self._encode_exact(r) for _, r, _ in rows[done:]]
+                    continue
+                key, _, origin = rows[min(done, len(rows) - 1)]
+                if new and isinstance(exc, sqlite3.IntegrityError) and key is not None:
+                    raise RowExists(f"table {self.name} already has a row with primary key {key!r} (use upsert)",
+                                    origin) from None
+                raise RowNotWritten(f"table {self.name}: {type(exc).__name__}: {exc}", origin) from None
 
     def discard(self) -> None:
         """Forget pending changes (after a rollback)."""

@@ -208,6 +208,21 @@ CREATE TABLE imported_ranges (
 );
 """
 
+# Events a projection was told never to apply (`evsh projections skip NAME --position N`), kept
+# visible in `evsh projections` and honoured by catch-up, inline catch-up and rebuilds.
+_PROJECTION_SKIPS = """
+CREATE TABLE projection_skips (
+    name       TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    event_id   TEXT NOT NULL,
+    stream_id  TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    error      TEXT NOT NULL DEFAULT '',   -- why it was skipped: the failure it caused
+    skipped_at TEXT NOT NULL,
+    PRIMARY KEY (name, position)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _V1),
     lambda conn: run_script(conn, _LONG_LIVED),
@@ -215,6 +230,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: run_script(conn, _REACTORS),
     lambda conn: run_script(conn, _DERIVED_STREAMS),
     lambda conn: run_script(conn, _IMPORTED_RANGES),
+    lambda conn: run_script(conn, _PROJECTION_SKIPS),
 ]
 
 # Features added by later work register their migrations here, in order, at import time of
