@@ -140,8 +140,8 @@ def import_(file: str, react: bool = False) -> None:
     try:
         store = a.store(create=True)
         engine = a.engine(create=True) if domain is not None else None
-        since = store.head_position()
         with store.transaction():  # the events and the record that they are history commit together
+            since = store.head_position()  # under the write lock: no other writer's events are taken for history
             written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
             if not react:  # history is not news, to the reactors known now and to any later one
                 if engine is not None:
