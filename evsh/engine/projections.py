@@ -441,8 +441,8 @@ def skip(engine: Any, name: str, position: int) -> dict[str, Any]:
         st = _status(conn, p.name)
         error = st["error"] if st and st["error"] and st["error_position"] == position else ""
         conn.execute(
-            "INSERT OR REPLACE INTO projection_skips (name, position, event_id, stream_id, event_type, error, skipped_at)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO projection_skips"
+            " (name, position, event_id, stream_id, event_type, error, skipped_at) VALUES (?,?,?,?,?,?,?)",
             (p.name, position, rec.event_id, rec.stream_id, rec.type, error, now),
         )
         checkpoint = get_checkpoint(conn, cp_name)

@@ -110,7 +110,7 @@ class Context:
         Naming an aggregate or a command the domain does not have is the handler's own bug: it raises."""
         rt = self._rt
         engine = rt.engine
-        cls = engine.require_domain().aggregate(aggregate)
+        cls = aggregate if isinstance(aggregate, type) else engine.require_domain().aggregate(aggregate)
         name = cls.find_command(command).name
         rt._last_outcome = None
         try:
@@ -321,7 +321,10 @@ class Reactors:
         top = self._current is None and not self._running
         if top:
             self.log = []
-        if not (outcome.outcome == "ok" and outcome.events) and (outcome.outcome != "error" or self._current is not None):
+        recorded = not (outcome.outcome == "ok" and outcome.events)
+        if outcome.outcome == "error" and self._current is None:
+            recorded = False  # a user's failing command writes nothing
+        if recorded:
             store = self.store
             if getattr(store, "in_transaction", False):
                 store.conn.execute(self._RECORD_SQL, self._record_row(outcome))

@@ -12,11 +12,13 @@ answer (``rows_where``, ``count``, ``delete_where``) flush before they run.
 
 Values travel as typed Python values: a ``Decimal`` column is stored as text (exact) and read
 back as a ``Decimal``; a ``dict``/``list`` column as JSON text read back as a ``dict``/``list``;
-a ``bool`` column as 0/1. An ``int`` beyond SQLite's 64 bits (which the event codec keeps exactly)
-is stored as its digits in a BLOB and read back as the same ``int`` (SQL arithmetic reads it as
-an approximate number, as it reads decimal text); in text, decimal and JSON columns as text.
-A row that cannot be written is named by the event that changed it (:class:`RowNotWritten`). Table and column names are plain identifiers, checked when declared,
+a ``bool`` column as 0/1. Table and column names are plain identifiers, checked when declared,
 so no user text ever reaches SQL unparameterised.
+
+An ``int`` beyond SQLite's 64 bits (which the event codec keeps exactly) is stored as its digits
+in a BLOB and read back as the same ``int`` (SQL arithmetic reads it as an approximate number,
+as it reads decimal text); in text, decimal and JSON columns as text. A row that cannot be
+written is named by the event that changed it (:class:`RowNotWritten`).
 
 Pure Python and sqlite3 only: no sqlite-utils import, so handlers stay cheap to load.
 """
