@@ -110,12 +110,10 @@ class Context:
         Naming an aggregate or a command the domain does not have is the handler's own bug: it raises."""
         rt = self._rt
         engine = rt.engine
-        cls = aggregate if isinstance(aggregate, type) else engine.require_domain().aggregate(aggregate)
-        name = cls.find_command(command).name
         rt._last_outcome = None
         try:
             out = engine.execute(
-                cls, id, command, params, correlation_id=self.event.correlation_id,
+                aggregate, id, command, params, correlation_id=self.event.correlation_id,
                 causation_id=self.event.event_id, actor=f"reactor:{self.reactor}",
             )
         except CommandRejected:
@@ -125,6 +123,9 @@ class Context:
         except BadInput as exc:
             out = rt._last_outcome
             if out is None:  # refused before it ran (its id or parameters): on record all the same
+                # an aggregate or command the domain lacks raises here: the handler's bug, not its input
+                cls = aggregate if isinstance(aggregate, type) else engine.require_domain().aggregate(aggregate)
+                name = cls.find_command(command).name
                 out = CommandOutcome(
                     engine.new_id(), f"{cls.category}.{name}", f"{cls.category}-{id}", dict(params),
                     self.event.correlation_id, self.event.event_id, outcome="error", reason=str(exc),
@@ -348,7 +349,7 @@ class Reactors:
     def _handle_batch(self, sub: _Sub, conn: Any, events: list[RecordedEvent], flush: bool = True) -> None:
         spec = sub.spec
         ready = False
-        history = self._history.within(self.store, events[0].position, events[-1].position) if events else ()
+        history = self._history.within(self.engine.store, events[0].position, events[-1].position) if events else ()
         for idx, rec in enumerate(events):
             if not sub.matches(rec) or (history and covered(history, rec.position)):
                 continue
