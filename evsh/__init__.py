@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "command": "evsh.domain.model", "event": "evsh.domain.model", "EventNameWarning": "evsh.domain.model",
     "projection": "evsh.domain.projection", "Projection": "evsh.domain.projection",
     "table": "evsh.engine.catalog", "Table": "evsh.store.tables", "TableSpec": "evsh.store.tables",
-    "RowExists": "evsh.store.tables", "RowNotFound": "evsh.store.tables",
+    "RowExists": "evsh.store.tables", "RowNotFound": "evsh.store.tables", "RowNotWritten": "evsh.store.tables",
     "reactor": "evsh.domain.reactor", "ReactorSpec": "evsh.domain.reactor",
     "upcaster": "evsh.domain.upcast",
     # running it
@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .domain.upcast import upcaster  # noqa: F401
     from .engine.engine import CommandOutcome, Engine  # noqa: F401
     from .engine.catalog import table  # noqa: F401
-    from .store.tables import RowExists, RowNotFound, Table, TableSpec  # noqa: F401
+    from .store.tables import RowExists, RowNotFound, RowNotWritten, Table, TableSpec  # noqa: F401
     from .engine.wiring import build_engine  # noqa: F401
     from .errors import (  # noqa: F401
         BadInput, CommandRejected, ConcurrencyError, DomainCodeError, DomainError, EvshError,

@@ -11,12 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from evsh import Aggregate, Rejected, applies, command, event
+from evsh import Aggregate, BadInput, Rejected, applies, command, event
 
 PAYMENT_LIMIT = Decimal("1000.00")  # payments above this are declined
 
 
 # ----------------------------------------------------------------------------- values
+
+def is_product_id(value: object) -> bool:
+    """A product id names the product's inventory (`inventory-<id>`): non-empty printable text,
+    never control characters (evsh refuses those in any aggregate id)."""
+    return isinstance(value, str) and value != "" and value.isprintable()
+
 
 @dataclass(frozen=True)
 class Item:
@@ -126,6 +132,10 @@ class Order(Aggregate):
             raise Rejected("an order needs a customer")
         if not items:
             raise Rejected("an order needs at least one item")
+        for n, item in enumerate(items, 1):  # refused up front: the workflow could never reserve it
+            if not is_product_id(item.product_id):
+                raise BadInput(f"items[{n - 1}].product_id: {item.product_id!r} is not a product id"
+                               " (use non-empty printable text)")
         for item in items:
             if item.quantity <= 0:
                 raise Rejected(f"quantity of {item.product_id} must be positive")
@@ -523,6 +533,21 @@ def _wanted(order) -> dict[str, int]:
     return wanted
 
 
+def _held(ctx, product_id: str, order_id: str) -> int:
+    """What the product's inventory holds for the order (0 for an id that names no inventory)."""
+    return ctx.load("inventory", product_id).reserved.get(order_id, 0) if is_product_id(product_id) else 0
+
+
+def _give_up(ctx, order, refund_reason: str, cancel_reason: str) -> None:
+    """The compensation: release what was reserved for the order, refund its payment, cancel it."""
+    for product_id in _wanted(order):
+        if _held(ctx, product_id, order.id):
+            ctx.send("inventory", product_id, "release", order_id=order.id)
+    if ctx.load("payment", order.id).status == "processed":
+        ctx.send("payment", order.id, "refund", reason=refund_reason)
+    ctx.send("order", order.id, "cancel", reason=cancel_reason)
+
+
 @reactor("order_workflow", on=["order.created", "payment.*", "inventory.*"])
 def order_workflow(event, ctx):
     """Order saga: pay, reserve each product, confirm; cancel on decline, release and refund on shortage."""
@@ -537,25 +562,23 @@ def order_workflow(event, ctx):
     wanted = _wanted(order)
     if event.type == "PaymentProcessed":
         for product_id, quantity in wanted.items():
-            ctx.send("inventory", product_id, "reserve", order_id=order.id, quantity=quantity)
+            sent = ctx.send("inventory", product_id, "reserve", order_id=order.id, quantity=quantity)
+            if sent.outcome == "error":  # refused as bad input (an order stored before ids were checked)
+                _give_up(ctx, order, f"order {order.id} cancelled: product {product_id!r} cannot be reserved",
+                         f"product {product_id!r} cannot be reserved: {sent.reason}")
+                return
     elif event.type == "PaymentDeclined":
         ctx.send("order", order.id, "cancel", reason=f"payment declined: {event.reason}")
     elif event.type == "InventoryReserved":
         # confirm once every product is held; the last ones asked for are the likeliest missing
         others = [p for p in reversed(wanted) if p != event.product_id]
         if event.quantity == wanted.get(event.product_id) and all(
-            ctx.load("inventory", p).reserved.get(order.id) == wanted[p] for p in others
+            _held(ctx, p, order.id) == wanted[p] for p in others
         ):
             ctx.send("order", order.id, "confirm")
     else:  # InventoryReservationFailed: release what was reserved, refund, cancel
-        for product_id in wanted:
-            if order.id in ctx.load("inventory", product_id).reserved:
-                ctx.send("inventory", product_id, "release", order_id=order.id)
-        if ctx.load("payment", order.id).status == "processed":
-            ctx.send("payment", order.id, "refund", reason=f"order {order.id} cancelled: not enough stock")
-        ctx.send("order", order.id, "cancel",
-                 reason=f"not enough stock of {event.product_id}: {event.requested} requested,"
-                        f" {event.available} available")
+        _give_up(ctx, order, f"order {order.id} cancelled: not enough stock",
+                 f"not enough stock of {event.product_id}: {event.requested} requested, {event.available} available")
 
 
 @reactor("welcome_email", on=["UserRegistered"], tables=[SENT_EMAILS])

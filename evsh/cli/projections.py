@@ -1,4 +1,4 @@
-"""`evsh projections`: list, run (catch up, --follow), rebuild and reset read models."""
+"""`evsh projections`: list, run (catch up, --follow), rebuild, reset and skip (an event) read models."""
 
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
     """List the domain's projections: mode, version, checkpoint, lag, rows, last error, last run.
 
     \b
-    Subcommands: run [NAME]... [--follow], rebuild NAME, reset NAME.
+    Subcommands: run [NAME]... [--follow], rebuild NAME, reset NAME,
+    skip NAME --position N (go on past an event it cannot apply).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -95,6 +96,10 @@ def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
             return Text(f"rebuild unfinished at {r['rebuild_in_progress']}", style="yellow")
         if r["built_version"] is None:
             return Text("not built yet", style="dim")
+        if r["skipped"]:
+            last = r["skipped"][-1]
+            return Text(f"ok, {len(r['skipped'])} skipped (last: {last['position']}, {last['event_type']})",
+                        style="yellow")
         return Text("ok", style="green")
 
     stream_table(
@@ -151,7 +156,8 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
             for r in results:
                 if r.error is not None:
                     failed[r.name] = r.error
-                    click.echo(safe(f"evsh: {r.name}: {r.error}"), err=True)
+                    click.echo(safe(f"evsh: {r.name}: {r.error} (fix the handler, or go on without that event:"
+                                    f" evsh projections skip {r.name} --position {r.error.position})"), err=True)
                 elif r.skipped:
                     if not follow or r.name not in failed:
                         click.echo(f"{r.name}: skipped, {r.skipped}; run `evsh projections rebuild {r.name}`")
@@ -204,10 +210,32 @@ def rebuild_cmd(name: str, batch_size: int) -> None:
     )
 
 
+@projections.command("skip")
+@click.argument("name")
+@click.option("--position", type=click.IntRange(min=1), required=True,
+              help="The event to skip: the position a failure names (see `evsh projections`).")
+def skip_cmd(name: str, position: int) -> None:
+    """Have a projection never apply one event: the way on past an event it cannot apply.
+
+    The skip is recorded (with the error) and shown by `evsh projections`; catch-up, an inline
+    projection's catch-up and rebuilds all leave the event out, until `reset`. A projection
+    stopped right before it moves past it; run it again to go on.
+    """
+    from ..engine import projections as P
+
+    done = P.skip(_engine(), name, position)
+    what = f"event {position} ({done['event_type']} in {done['stream_id']})"
+    if done["applied_before"]:
+        click.echo(f"{name}: {what} was applied already (checkpoint {done['checkpoint']:,});"
+                   " rebuilds will leave it out")
+    else:
+        click.echo(f"{name}: skipped {what}; checkpoint {done['checkpoint']:,}")
+
+
 @projections.command("reset")
 @click.argument("name")
 def reset_cmd(name: str) -> None:
-    """Drop a projection's tables and checkpoint (`run` or `rebuild` builds it again)."""
+    """Drop a projection's tables, checkpoint and skipped events (`run` or `rebuild` builds it again)."""
     from ..engine import projections as P
 
     dropped = P.reset(_engine(), name)

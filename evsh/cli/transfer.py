@@ -120,7 +120,8 @@ def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[
 @click.command("import")
 @click.argument("file", metavar="FILE|-")
 @click.option("--react", is_flag=True,
-              help="Let reactors handle the imported events (by default history is not news: reactors move past it).")
+              help="Let reactors handle the imported events (by default history is not news: no reactor ever"
+                   " reacts to them, with or without --domain).")
 def import_(file: str, react: bool = False) -> None:
     """Read events written by `evsh export` back, all or nothing, idempotent by event id."""
     import os
@@ -140,13 +141,19 @@ def import_(file: str, react: bool = False) -> None:
     try:
         store = a.store(create=True)
         engine = a.engine(create=True) if domain is not None else None
-        since = store.head_position()
-        with store.transaction():  # the events and the reactors' move past them commit together
+        with store.transaction():  # the events and the record that they are history commit together
+            store.lock_appends()
+            since = store.head_position()  # under the append lock: no other writer's events are taken for history
             written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
-            if engine is not None and not react:
-                from ..engine.reactors import skip_history
+            if not react:  # history is not news, to the reactors known now and to any later one
+                if engine is not None:
+                    from ..engine.reactors import skip_history
 
-                skip_history(engine, since)
+                    skip_history(engine, since)  # records it, and moves the reactors past it at once
+                else:
+                    from ..engine.history import mark
+
+                    mark(store, since)
     finally:
         if close:
             handle.close()

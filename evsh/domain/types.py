@@ -28,6 +28,16 @@ def _fail(path: str, expected: str, value: Any) -> typing.NoReturn:
     raise BadInput(f"{path}: expected {expected}, got {got} {shown}")
 
 
+def _encodable(text: str) -> bool:
+    """False for text holding a lone surrogate (what Python makes of bytes that are not UTF-8 in
+    command-line arguments): it cannot be stored, so it is refused where values come in."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def describe(hint: Any) -> str:
     """A short human name of a type hint, for --help and error messages."""
     if hint is Any:
@@ -69,7 +79,9 @@ def _build(hint: Any) -> Decoder:
     if hint is str:
         def dec_str(v: Any, p: str) -> str:
             if type(v) is str:
-                return v
+                if v.isascii() or _encodable(v):
+                    return v
+                _fail(p, "valid Unicode text (it holds a lone surrogate: bytes that are not UTF-8?)", v)
             _fail(p, "a string", v)
         return dec_str
     if hint is bool:
@@ -286,7 +298,7 @@ def from_text(text: str, hint: Any, path: str) -> Any:
         if len(non_none) == 1:
             base = non_none[0]
     if base is str:
-        return text
+        return decoder(str)(text, path)
     if base is bool:
         low = text.strip().lower()
         if low in ("true", "yes", "1", "on"):

@@ -18,9 +18,9 @@ import os
 import time
 import typing
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from ..errors import BadInput, DomainError, StoreError
+from ..errors import BadInput, ConcurrencyError, DomainError, StoreError
 from ..store import codec
 from ..store.base import NewEvent, RecordedEvent, check_name
 from .engine import Engine
@@ -42,18 +42,30 @@ def _aesgcm(key: bytes) -> Any:
 
 
 class Keyring:
-    """Subjects' keys, read from the store and cached until another connection commits."""
+    """Subjects' keys, read from the store and cached until another connection commits.
+
+    A subject's first key is made in memory (pending) and written by :meth:`write`, an append
+    hook, inside the transaction of the events it encrypts: a command that fails writes no key,
+    and a key written in a transaction that rolls back is forgotten with it (a rollback moves
+    the store's epoch, which empties the cache).
+    """
 
     def __init__(self, store: Any) -> None:
         self.store = store
         self._by_id: dict[str, Any] = {}
         self._by_subject: dict[str, tuple[str, Any]] = {}
+        self._pending: dict[str, tuple[str, bytes, Any]] = {}  # subject -> (key id, key, cipher), not written yet
+        self._pending_ids: dict[str, str] = {}  # key id -> subject, of the pending keys
         self._epoch: int | None = None
         self._checked = float("-inf")
 
     def _fresh(self) -> None:
-        # Another process may have destroyed a key: the store's epoch tells (asking costs more than
-        # a decryption, so it is asked at most every RECHECK seconds; this process's own forget clears at once).
+        # A rollback here moves the store's epoch at once (a key written in it is gone); another
+        # process may have destroyed a key: the store's epoch tells (asking costs more than a
+        # decryption, so it is asked at most every RECHECK seconds; this process's own forget clears at once).
+        if self.store.epoch(check=False) != self._epoch:
+            self.clear()
+            self._epoch = self.store.epoch(check=False)
         now = time.monotonic()
         if now - self._checked < RECHECK:
             return
@@ -64,25 +76,31 @@ class Keyring:
             self._epoch = epoch
 
     def clear(self) -> None:
+        """Forget the cached keys (pending ones stay: events encrypted with them are about to be written)."""
         self._by_id.clear()
         self._by_subject.clear()
         self._checked = float("-inf")
 
     def active(self, subject: str, *, create: bool) -> tuple[str, Any] | None:
-        """(key id, cipher) of the subject's live key; made on first use when ``create``."""
+        """(key id, cipher) of the subject's live key; made on first use when ``create`` (and
+        written with the first events it encrypts, see :meth:`write`)."""
         self._fresh()
         hit = self._by_subject.get(subject)
         if hit is not None:
             return hit
-        store = self.store
-        row = store.subject_key(subject)
+        pending = self._pending.get(subject)
+        if pending is not None:
+            return pending[0], pending[2]
+        row = self.store.subject_key(subject)
         if row is None:
             if not create:
                 return None
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-            with store.transaction():
-                row = store.add_subject_key(subject, uuid.uuid4().hex, AESGCM.generate_key(bit_length=256))
+            key_id, key = uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)
+            self._pending[subject] = (key_id, key, _aesgcm(key))
+            self._pending_ids[key_id] = subject
+            return key_id, self._pending[subject][2]
         hit = (row[0], _aesgcm(row[1]))
         self._by_subject[subject] = hit
         self._by_id[row[0]] = hit[1]
@@ -93,10 +111,30 @@ class Keyring:
         self._fresh()
         if key_id in self._by_id:
             return self._by_id[key_id]
+        subject = self._pending_ids.get(key_id)
+        if subject is not None:
+            return self._pending[subject][2]
         key = self.store.key_material(key_id)
         cipher = _aesgcm(key) if key is not None else None
         self._by_id[key_id] = cipher
         return cipher
+
+    def write(self, store: Any, recorded: Sequence[RecordedEvent]) -> None:
+        """Append hook: write the pending keys these events were encrypted with, in their transaction."""
+        if not self._pending:
+            return
+        used = {v[_PLEN:].partition(":")[0] for rec in recorded for v in rec.data.values() if is_token(v)}
+        for key_id in used.intersection(self._pending_ids):
+            subject = self._pending_ids.pop(key_id)
+            _, key, cipher = self._pending.pop(subject)
+            live = store.add_subject_key(subject, key_id, key)
+            if live[0] != key_id:  # another writer gave the subject a key meanwhile: encrypt again with theirs
+                self.clear()
+                conflict = ConcurrencyError(recorded[0].stream_id, "a new key", 0)
+                conflict.args = (f"subject {subject!r} was given a key by another writer meanwhile; try again",)
+                raise conflict
+            self._by_subject[subject] = (key_id, cipher)
+            self._by_id[key_id] = cipher
 
 
 def seal(key_id: str, cipher: Any, value: Any) -> str:
@@ -222,6 +260,7 @@ def install(engine: Engine, options: dict[str, Any]) -> None:
     engine.transforms.insert(0, sh.decrypt)  # before upcasting: upcasters see plain values
     if personal:
         engine.write_transforms.append(sh.encrypt)
+        engine.append_hooks.insert(0, sh.keys.write)  # first: a key is in the store before anything reads its events
 
 
 def reseal(engine: Engine, rec: RecordedEvent) -> RecordedEvent:

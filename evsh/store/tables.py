@@ -16,8 +16,10 @@ they run. ``add`` and ``put`` write at once, for records that must be checked as
 (a processed event, a dead letter).
 
 Values travel as typed Python values: a ``Decimal`` column reads back as a ``Decimal``, a
-``dict``/``list`` column as a ``dict``/``list``, a ``bool`` column as a ``bool``, whatever the
-backend stores them as. Table and column names are plain identifiers, checked when declared.
+``dict``/``list`` column as a ``dict``/``list``, a ``bool`` column as a ``bool``, and an
+``int`` as the same ``int`` however large (as the event codec keeps it), whatever the backend
+stores them as. A row that cannot be written is named by the event that changed it
+(:class:`RowNotWritten`). Table and column names are plain identifiers, checked when declared.
 """
 
 from __future__ import annotations
@@ -45,16 +47,20 @@ class RowNotFound(LookupError):
     """``get``/``update`` of a primary key that has no row."""
 
 
-class RowExists(ValueError):
-    """``insert`` of a primary key that already has a row (use ``upsert`` or ``replace=True``).
-
-    Raised by ``insert`` when the row is known, otherwise by ``flush``; ``origin`` is what the
-    caller was handling when it inserted the row (the engine sets the event there).
-    """
+class RowNotWritten(ValueError):
+    """A row change that the table refused when it was written (at ``flush``); ``origin`` is
+    what the caller was handling when it made the change (the engine sets the event there)."""
 
     def __init__(self, message: str, origin: Any = None) -> None:
         super().__init__(message)
         self.origin = origin
+
+
+class RowExists(RowNotWritten):
+    """``insert`` of a primary key that already has a row (use ``upsert`` or ``replace=True``).
+
+    Raised by ``insert`` when the row is known, otherwise by ``flush`` (with its ``origin``).
+    """
 
 
 class KeyTaken(Exception):
@@ -63,6 +69,16 @@ class KeyTaken(Exception):
     def __init__(self, index: int) -> None:
         super().__init__(index)
         self.index = index
+
+
+class RowRefused(Exception):
+    """Raised by a backend's ``TableOps``: row ``index`` of the batch could not be written
+    (the rows before it were); ``reason`` says why."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
 
 
 def check_ident(name: object, what: str) -> str:
@@ -221,7 +237,24 @@ def _blob(v: Any) -> Any:
     return bytes(v) if isinstance(v, memoryview) else v
 
 
-DECODERS: dict[str, Callable[[Any], Any]] = {"decimal": _decimal, "json": _json, "bool": _bool, "blob": _blob}
+def _int(v: Any) -> Any:
+    """An int column's value as an int, however a backend kept a large one (SQLite: its digits
+    in a blob; PostgreSQL: numeric)."""
+    t = type(v)
+    if t is int or v is None:
+        return v
+    if t is bytes:
+        try:
+            return int(v)
+        except ValueError:
+            return v
+    if t is Decimal and v == v.to_integral_value():
+        return int(v)
+    return v
+
+
+DECODERS: dict[str, Callable[[Any], Any]] = {"decimal": _decimal, "json": _json, "bool": _bool, "blob": _blob,
+                                              "int": _int, "real": _int}
 
 
 class TableOps(Protocol):
@@ -262,7 +295,8 @@ class TableOps(Protocol):
 
 # ----------------------------------------------------------------------------- the runtime
 
-# Pending states: CLEAN (read, unchanged), DIRTY (final row known: insert or replace),
+# Pending entries are [state, row, what changed it last (the event)]. States: CLEAN (read,
+# unchanged), DIRTY (final row known: insert or replace),
 # DELETED, NEW (inserted without asking the table whether the key is taken: a plain INSERT at
 # flush, so a replay into an empty shadow table pays no lookup per insert).
 _CLEAN, _DIRTY, _DELETED, _NEW = 0, 1, 2, 3
@@ -293,8 +327,8 @@ class Table:
         self._pk = spec.pk
         self._single = len(spec.pk) == 1
         self._pk0 = spec.pk[0] if self._single else None
-        self._pending: dict[Any, list] = {}  # key -> [state, row]
-        self._appended: list[dict[str, Any]] = []  # rows of a table without primary key
+        self._pending: dict[Any, list] = {}  # key -> [state, row, cause]
+        self._appended: list[tuple[dict[str, Any], Any]] = []  # (row, cause) of a table without primary key
         self._decoders = [(i, c, DECODERS[k]) for i, (c, k) in enumerate(spec.columns) if k in DECODERS]
         self._to_sql = ops.to_sql
 
@@ -346,7 +380,7 @@ class Table:
         entry = self._pending.get(key)
         if entry is None:
             got = self.ops.get(key if type(key) is tuple else (key,))
-            entry = [_CLEAN, self._decode(got) if got is not None else None]
+            entry = [_CLEAN, self._decode(got) if got is not None else None, None]
             self._pending[key] = entry
         return entry
 
@@ -356,6 +390,10 @@ class Table:
         full = dict.fromkeys(self._cols)
         full.update(row)
         return full
+
+    def _cause(self) -> Any:
+        """What is being handled (the event), kept with each change to name it if writing fails."""
+        return self._owner.current if self._owner is not None else None
 
     def _encode(self, row: Mapping[str, Any]) -> tuple:
         to_sql = self._to_sql
@@ -414,16 +452,16 @@ class Table:
         """Add a row; RowExists when its key is taken (unless ``replace`` or ``ignore``)."""
         self._check_columns(row)
         if not self._pk:
-            self._appended.append(self._full(row))
+            self._appended.append((self._full(row), self._cause()))
             return
         key = self._row_key(row)
         entry = self._pending.get(key)
         if entry is None:
             if replace:
-                self._pending[key] = [_DIRTY, self._full(row)]
+                self._pending[key] = [_DIRTY, self._full(row), self._cause()]
                 return
             if not ignore:  # checked by the INSERT at flush time
-                self._pending[key] = [_NEW, self._full(row), self._owner.current if self._owner else None]
+                self._pending[key] = [_NEW, self._full(row), self._cause()]
                 return
             entry = self._load(key)
         if entry[1] is not None and not replace:
@@ -433,6 +471,7 @@ class Table:
         if entry[0] != _NEW:
             entry[0] = _DIRTY
         entry[1] = self._full(row)
+        entry[2] = self._cause()
 
     def insert_all(self, rows: Iterable[Mapping[str, Any]], *, replace: bool = False, ignore: bool = False) -> None:
         for row in rows:
@@ -449,6 +488,7 @@ class Table:
             entry[1].update(row)
             if entry[0] != _NEW:
                 entry[0] = _DIRTY
+        entry[2] = self._cause()
 
     def upsert_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
@@ -467,15 +507,16 @@ class Table:
         entry[1].update(updates)
         if entry[0] != _NEW:
             entry[0] = _DIRTY
+        entry[2] = self._cause()
 
     def delete(self, pk: Any) -> None:
         """Remove the row with this key (nothing happens when there is none)."""
         key = self._key(pk)
         entry = self._pending.get(key)
         if entry is None:
-            self._pending[key] = [_DELETED, None]
+            self._pending[key] = [_DELETED, None, self._cause()]
         else:
-            entry[0], entry[1] = _DELETED, None
+            entry[0], entry[1], entry[2] = _DELETED, None, self._cause()
 
     def delete_where(self, where: str | None = None, params: Sequence[Any] = ()) -> int:
         """Delete rows matching a SQL condition; returns how many went."""
@@ -483,49 +524,63 @@ class Table:
         return self.ops.delete_where(where, tuple(params))
 
     def flush(self) -> int:
-        """Write pending changes: one executemany for deletions, one per kind of write.
-        Returns how many rows were written or deleted."""
+        """Write pending changes: one executemany for deletions, one per kind of write. A row
+        that cannot be written raises RowNotWritten (RowExists for a taken key) naming the event
+        that made the change (its ``origin``). Returns how many rows were written or deleted."""
         written = 0
         ops = self.ops
         if self._appended:
-            rows = [self._encode(r) for r in self._appended]
-            self._appended = []
-            ops.insert(rows)
-            written += len(rows)
+            appended, self._appended = self._appended, []
+            self._write(ops.insert, [(None, r, cause) for r, cause in appended])
+            written += len(appended)
         if not self._pending:
             return written
-        deletes = []
-        writes = []
-        news = []
-        fresh = []
-        encode = self._encode
-        items = self._pending.items()
+        pending, self._pending = self._pending, {}
+        items: Any = pending.items()
         try:  # in key order: B-tree inserts in order are cheaper (15-30% measured here)
             items = sorted(items, key=_first)
         except TypeError:  # keys of mixed types: leave them as they came
             pass
+        deletes = []
+        writes = []
+        news = []
         for key, entry in items:
             state = entry[0]
             if state == _DIRTY:
-                writes.append(encode(entry[1]))
+                writes.append((key, entry[1], entry[2]))
             elif state == _NEW:
-                news.append(encode(entry[1]))
-                fresh.append((key, entry))
+                news.append((key, entry[1], entry[2]))
             elif state == _DELETED:
                 deletes.append(key if type(key) is tuple else (key,))
-        self._pending = {}
         if deletes:
             ops.delete(deletes)
         if news:
-            try:
-                ops.insert(news)
-            except KeyTaken as taken:
-                key, entry = fresh[min(len(fresh) - 1, taken.index)]  # the row that failed
-                raise RowExists(f"table {self.name} already has a row with primary key {key!r} (use upsert)",
-                                entry[2]) from None
+            self._write(ops.insert, news)
         if writes:
-            ops.replace(writes)
+            self._write(ops.replace, writes)
         return written + len(deletes) + len(news) + len(writes)
+
+    def _write(self, op: Callable[[list[tuple]], None], items: list[tuple[Any, dict[str, Any], Any]]) -> None:
+        """``op`` over the encoded rows of (key, row, cause) items; a refusal names its cause."""
+        encode = self._encode
+        try:
+            encoded = [encode(r) for _, r, _ in items]
+        except TypeError:  # a value no column can keep: named by its event
+            for _, row, cause in items:
+                try:
+                    encode(row)
+                except TypeError as exc:
+                    raise RowNotWritten(f"table {self.name}: {exc}", cause) from None
+            raise
+        try:
+            op(encoded)
+        except KeyTaken as taken:
+            key, _, cause = items[min(len(items) - 1, taken.index)]  # the row that failed
+            raise RowExists(f"table {self.name} already has a row with primary key {key!r} (use upsert)",
+                            cause) from None
+        except RowRefused as refused:
+            raise RowNotWritten(f"table {self.name}: {refused.reason}", items[min(len(items) - 1, refused.index)][2]
+                                ) from None
 
     def discard(self) -> None:
         """Forget pending changes (after a rollback)."""

@@ -19,6 +19,7 @@ from ...store import codec
 from .. import clock as clock_mod
 from .. import metrics
 from ..engine import CommandOutcome, Engine
+from ..history import mark
 from . import records, runners
 from .delivery import KIND, Context, Delivery, Message, Reaction, _describe, command_dict
 from .records import dead_letter, dead_letters
@@ -43,24 +44,33 @@ class Reactors(Delivery):
     # ------------------------------------------------------------------ command records
     def _record_row(self, outcome: CommandOutcome) -> dict[str, Any]:
         sub = self._current
+        try:
+            params = codec.dumps(encode(outcome.params))
+        except BadInput:  # parameters that could not be stored are why it failed: kept as their repr
+            params = codec.dumps({k: repr(v) for k, v in outcome.params.items()})
         return {
             "command_id": outcome.command_id, "name": outcome.name, "stream_id": outcome.stream_id,
             "correlation_id": outcome.correlation_id, "causation_id": outcome.causation_id,
-            "outcome": outcome.outcome, "reason": outcome.reason or "", "params": codec.dumps(encode(outcome.params)),
+            "outcome": outcome.outcome, "reason": outcome.reason or "", "params": params,
             "events": codec.dumps([e.event_id for e in outcome.events]), "reactor": sub.name if sub else None,
             "at": outcome.at,
         }
 
     def on_command(self, outcome: CommandOutcome) -> None:
-        """Record commands that appended nothing (rejected, failed, no-op): a command that wrote
+        """Record commands that appended nothing (rejected, refused, no-op): a command that wrote
         events is already on record in their metadata (command id and name, correlation,
         causation, actor), which saves every successful command a row and its index pages.
-        In inline mode, let reactors follow a user's command."""
+        A command that failed with an error is recorded only when a reactor sent it (inside the
+        reaction's transaction, for the trace): a user's failing command writes nothing at all,
+        its error is the answer. In inline mode, let reactors follow a user's command."""
         self._last_outcome = outcome
         top = self._current is None and not self._running
         if top:
             self.log = []
-        if not (outcome.outcome == "ok" and outcome.events):
+        recorded = not (outcome.outcome == "ok" and outcome.events)
+        if outcome.outcome == "error" and self._current is None:
+            recorded = False  # a user's failing command writes nothing
+        if recorded:
             store = self.store
             with store.transaction():  # a savepoint inside the command's transaction, if one is open
                 records.ensure(store)
@@ -157,26 +167,25 @@ class Reactors(Delivery):
     def skip_history(self, since: int | None = None) -> int:
         """Move reactors past events already in the store (imported or seeded history).
 
-        ``since`` is the head position before the history was written: a reactor that had
-        handled everything up to it moves to the head; one still behind keeps its pending events
-        and gets processed records for the new ones instead. Returns how many reactors moved.
+        ``since`` is the head position before the history was written: the positions after it
+        are recorded as history (:mod:`evsh.engine.history`), which no reactor ever reacts to,
+        and a reactor that had handled everything up to it moves to the head at once; one still
+        behind keeps its pending events. Without ``since`` every reactor moves to the head.
+        Returns how many reactors moved.
         """
         moved = 0
         with self.store.transaction() as store:
-            records.ensure(store)
+            store.lock_appends()
+            if since is not None:
+                mark(store, since)
+                self._history.forget()
             head = store.head_position()
             now = self.engine.clock()
             for sub in self.subs.values():
-                cp = store.checkpoint(sub.checkpoint)
-                if cp >= head:
-                    continue
-                if since is None or cp >= since:
+                cp = store.claim_checkpoint(sub.checkpoint)
+                if cp < head and (since is None or cp >= since):
                     store.set_checkpoint(sub.checkpoint, head, now)
-                else:
-                    records.mark_handled(store, sub.name, (
-                        r for r in store.read_all(since + 1, types=sub.types, categories=sub.categories)
-                        if sub.matches(r)), now)
-                moved += 1
+                    moved += 1
         return moved
 
     # ------------------------------------------------------------------ status

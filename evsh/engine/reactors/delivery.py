@@ -27,6 +27,7 @@ from ...store.base import RecordedEvent, category_of
 from ...store.tables import Tables
 from .. import metrics
 from ..engine import CommandOutcome, Engine
+from ..history import Ranges, covered
 from ..routing import matches, routing_key
 from ..subscriptions import catch_up, checkpoint_name
 from . import records
@@ -86,11 +87,15 @@ class Context:
         self.rows: dict[str, int] = {}  # table -> rows written (side effects)
 
     def send(self, aggregate: str, id: str, command: str, /, **params: Any) -> CommandOutcome:
-        """Run a command caused by this event. A rejection is returned (``outcome="rejected"``)."""
+        """Run a command caused by this event. A rejection is returned (``outcome="rejected"``),
+        and so is a command refused as bad input (an invalid id or parameter: ``outcome="error"``),
+        which wrote nothing: the handler decides what to do about either (a saga compensates).
+        Naming an aggregate or a command the domain does not have is the handler's own bug: it raises."""
         rt = self._rt
+        engine = rt.engine
         rt._last_outcome = None
         try:
-            out = rt.engine.execute(
+            out = engine.execute(
                 aggregate, id, command, params, correlation_id=self.event.correlation_id,
                 causation_id=self.event.event_id, actor=f"reactor:{self.reactor}",
             )
@@ -98,6 +103,18 @@ class Context:
             out = rt._last_outcome
             if out is None:
                 raise
+        except BadInput as exc:
+            out = rt._last_outcome
+            if out is None:  # refused before it ran (its id or parameters): on record all the same
+                # an aggregate or command the domain lacks raises here: the handler's bug, not its input
+                cls = aggregate if isinstance(aggregate, type) else engine.require_domain().aggregate(aggregate)
+                name = cls.find_command(command).name
+                out = CommandOutcome(
+                    engine.new_id(), f"{cls.category}.{name}", f"{cls.category}-{id}", dict(params),
+                    self.event.correlation_id, self.event.event_id, outcome="error", reason=str(exc),
+                    at=engine.clock(),
+                )
+                rt.on_command(out)
         self.sent.append(out)
         rt._crash("after_send")
         return out
@@ -231,6 +248,7 @@ class Delivery:
         self._current: _Sub | None = None
         self._last_outcome: CommandOutcome | None = None
         self._buf = metrics.Buffer()
+        self._history = Ranges()  # imported or seeded positions: never delivered (history is not news)
 
     # ------------------------------------------------------------------ helpers
     def _crash(self, step: str) -> None:
@@ -256,8 +274,9 @@ class Delivery:
         spec = sub.spec
         ready = False
         records.ensure(store)
+        history = self._history.within(store, events[0].position, events[-1].position) if events else ()
         for idx, rec in enumerate(events):
-            if not sub.matches(rec):
+            if not sub.matches(rec) or (history and covered(history, rec.position)):
                 continue
             if not ready and spec.tables:
                 store.ensure_tables(spec.tables, owner=f"{KIND}:{sub.name}")
@@ -339,6 +358,8 @@ class Delivery:
     ) -> int:
         """Catch one reactor up (or handle ``max_events`` read events); returns events read."""
         total = 0
+        if max_events is None:
+            self._past_history(sub)
         while max_events is None or total < max_events:
             remaining = None if max_events is None else max_events - total
             try:
@@ -357,6 +378,17 @@ class Delivery:
                 self._note_stop(sub, s)
                 return total
         return total
+
+    def _past_history(self, sub: _Sub) -> None:
+        """A reactor standing right before recorded history moves past it without reading it
+        (history further on is read and skipped batch by batch)."""
+        store = self.store
+        cp = store.checkpoint(sub.checkpoint)
+        end = self._history.past(store, cp + 1)
+        if end > cp:
+            with store.transaction():
+                if store.claim_checkpoint(sub.checkpoint) == cp:
+                    store.set_checkpoint(sub.checkpoint, end, self.engine.clock())
 
     def _note_retry(self, sub: _Sub, r: _Retry) -> None:
         """A failed attempt that will be retried: count it, then back off (outside any batch)."""

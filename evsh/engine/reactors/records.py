@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from ...errors import BadInput
 from ...store import codec
@@ -83,14 +83,6 @@ def unclaim(store: Any, reactor: str, event_id: str) -> None:
 
 def handled(store: Any, reactor: str, event_id: str) -> bool:
     return store.table(PROCESSED).exists((reactor, event_id))
-
-
-def mark_handled(store: Any, reactor: str, events: Iterable[Any], at: str) -> None:
-    """Record events as handled without handling them (history that is not news)."""
-    t = store.table(PROCESSED)
-    for r in events:
-        t.insert({"reactor": reactor, "event_id": r.event_id, "position": r.position, "handled_at": at}, ignore=True)
-    t.flush()
 
 
 def handled_count(store: Any, reactor: str) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from ...errors import DomainCodeError, EvshError
 from ...store.base import RecordedEvent
+from ..history import covered
 from ..subscriptions import checkpoint_name
 from . import records
 from .delivery import KIND, Reaction, _Retry, _Stop
@@ -127,14 +128,17 @@ def step(rt: Reactors) -> tuple[RecordedEvent | None, list[Reaction]]:
     store = rt.store
     plans: dict[str, tuple[int, int, RecordedEvent]] = {}
     best: int | None = None
+    head = store.head_position()
     for sub in rt.subs.values():
         cp = store.checkpoint(sub.checkpoint)
+        history = rt._history.within(store, cp + 1, head)
         n = 0
         for rec in rt.engine.read_all(cp + 1, types=sub.types, categories=sub.categories):
             n += 1
             if best is not None and rec.position > best:
                 break
-            if sub.matches(rec) and not records.handled(store, sub.name, rec.event_id):
+            if sub.matches(rec) and not covered(history, rec.position) and not records.handled(
+                    store, sub.name, rec.event_id):
                 plans[sub.name] = (rec.position, n, rec)
                 best = rec.position if best is None else min(best, rec.position)
                 break

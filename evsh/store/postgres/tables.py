@@ -1,14 +1,14 @@
 """Declared tables in PostgreSQL, and read-only SQL over the store.
 
 The same catalogue and :class:`Table` interface as on SQLite, in PostgreSQL's dialect: an
-``int`` column is ``bigint``, ``decimal`` is ``numeric`` (exact, and ``sum()`` works), ``json``
-is ``jsonb``, ``bool`` is ``boolean``, ``blob`` is ``bytea``. A ``where`` fragment written for
-SQLite keeps working where it is standard SQL (``?`` placeholders are translated); one that is
-not fails with the server's message, naming the table.
+``int`` column is ``numeric`` (it keeps any integer exactly, as the event codec does; a
+``bigint`` would refuse one beyond 64 bits), ``decimal`` is ``numeric`` (exact, and ``sum()``
+works), ``json`` is ``jsonb``, ``bool`` is ``boolean``, ``blob`` is ``bytea``. A ``where``
+fragment written for SQLite keeps working where it is standard SQL (``?`` placeholders are
+translated); one that is not fails with the server's message, naming the table.
 
-Read-only queries run in a ``READ ONLY`` transaction with a statement timeout, as a role that
-may not read private tables (key material) when the server lets evsh create one, and refuse
-any plan that reads one otherwise.
+Read-only queries run in a ``READ ONLY`` transaction with a statement timeout, and refuse any
+plan that reads a private table (key material) or runs SQL held in a string.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import psycopg
 
 from ...errors import BadInput, StoreError
 from ..keys import PRIVATE_TABLES
-from ..tables import KeyTaken, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
+from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
 from .connection import store_error
 
-SQL_TYPES = {"text": "text", "int": "bigint", "real": "double precision", "decimal": "numeric", "json": "jsonb",
+# An int column is numeric: it keeps any int exactly, as the event codec does (read back as int).
+SQL_TYPES = {"text": "text", "int": "numeric", "real": "double precision", "decimal": "numeric", "json": "jsonb",
              "bool": "boolean", "blob": "bytea"}
 
 
@@ -89,40 +90,43 @@ class PGTableOps:
         except psycopg.Error as exc:
             raise store_error(exc, self.store.url) from None
 
-    def _many(self, sql: str, rows: list[tuple]) -> None:
-        try:
-            with self.store.conn.cursor() as cur:
-                cur.executemany(sql, rows)
-        except psycopg.Error as exc:
-            raise store_error(exc, self.store.url) from None
-
-    def get(self, key: tuple) -> Sequence[Any] | None:
-        return self._exec(self._get, key).fetchone()
-
-    def insert(self, rows: list[tuple]) -> None:
+    def _many(self, sql: str, rows: list[tuple], *, keyed: bool = False) -> None:
+        """executemany in a savepoint; a refused batch is undone and its failing row found by
+        trying the rows one by one (each in a savepoint too): KeyTaken for a taken key
+        (``keyed``), RowRefused for a value the table cannot keep."""
         store = self.store
         try:
-            with store.transaction(), store.conn.cursor() as cur:  # a savepoint: a clash undoes the batch only
-                cur.executemany(self._insert, rows)
+            if len(rows) == 1:  # the failing row is known without a savepoint; the caller's undoes it
+                store.conn.execute(sql, rows[0])
+            else:
+                with store.transaction(), store.conn.cursor() as cur:
+                    cur.executemany(sql, rows)
         except StoreError:
             raise
-        except psycopg.errors.UniqueViolation:
-            raise KeyTaken(self._first_taken(rows)) from None
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+            index, failure = self._failing_row(sql, rows) if len(rows) > 1 else (0, exc)
+            if keyed and isinstance(failure, psycopg.errors.UniqueViolation):
+                raise KeyTaken(index) from None
+            diag = getattr(failure, "diag", None)
+            raise RowRefused(index, f"{type(failure).__name__}: {diag.message_primary if diag else failure}") from None
         except psycopg.Error as exc:
             raise store_error(exc, store.url) from None
 
-    def _first_taken(self, rows: list[tuple]) -> int:
-        """Which row of a refused batch hit a taken key (asked one by one, each in a savepoint)."""
+    def _failing_row(self, sql: str, rows: list[tuple]) -> tuple[int, BaseException | None]:
+        """(index, error) of the first row of a refused batch that the table refuses alone."""
         for i, row in enumerate(rows):
             try:
                 with self.store.transaction():
-                    self._exec(self._insert, row)
+                    self.store.conn.execute(sql, row)
                     raise _Probe()
             except _Probe:
                 continue
-            except StoreError:
-                return i
-        return 0
+            except psycopg.Error as exc:
+                return i, exc
+        return 0, None
+
+    def insert(self, rows: list[tuple]) -> None:
+        self._many(self._insert, rows, keyed=True)
 
     def replace(self, rows: list[tuple]) -> None:
         self._many(self._replace, rows)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Iterator, Mapping, Sequence
 
 from ...errors import BadInput, StoreError
-from ..tables import KeyTaken, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
+from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
 from .connection import store_error
 from ..keys import PRIVATE_TABLES
 
@@ -49,8 +49,21 @@ def _fragment_error(exc: sqlite3.Error, table: str, path: str) -> Exception:
     return ValueError(f"table {table}: {text}")
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def exact(kind: str, value: Any) -> Any:
+    """A value as its column keeps it exactly when SQLite cannot bind it as it is (an int beyond
+    64 bits): text in text, decimal and json columns, else its ASCII digits in a BLOB (a
+    column's affinity would turn digits given as text into an approximate REAL)."""
+    if type(value) is not int or _INT64_MIN <= value <= _INT64_MAX:
+        return value
+    return str(value) if kind in ("text", "decimal", "json") else str(value).encode()
+
+
 class SQLiteTableOps:
-    """One physical table's statements, run on the store's connection."""
+    """One physical table's statements, run on the store's connection. The usual write path is
+    one executemany; only a refused batch is looked at row by row."""
 
     to_sql = staticmethod(to_sql)
 
@@ -59,6 +72,9 @@ class SQLiteTableOps:
         self.path = store.path
         self.name = physical
         cols = spec.column_names
+        kinds = dict(spec.columns)
+        self._kinds = tuple(kinds[c] for c in cols)
+        self._pk_kinds = tuple(kinds[c] for c in spec.pk)
         t = quote(physical)
         self._cols = ", ".join(quote(c) for c in cols)
         self._table = t
@@ -70,55 +86,80 @@ class SQLiteTableOps:
         self._insert = f"INSERT INTO {t} ({self._cols}) VALUES ({marks})"
         self._add = f"INSERT OR IGNORE INTO {t} ({self._cols}) VALUES ({marks})"
 
-    def get(self, key: tuple) -> Sequence[Any] | None:
+    def _exact(self, row: tuple, kinds: tuple[str, ...]) -> tuple:
+        return tuple([exact(k, v) for k, v in zip(kinds, row)])
+
+    def _one(self, sql: str, params: tuple, kinds: tuple[str, ...]) -> sqlite3.Cursor:
         try:
-            return self.conn.execute(self._get, key).fetchone()
+            try:
+                return self.conn.execute(sql, params)
+            except OverflowError:  # an int beyond 64 bits: as its column keeps it
+                return self.conn.execute(sql, self._exact(params, kinds))
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) from None
+
+    def _many(self, sql: str, rows: list[tuple], kinds: tuple[str, ...], *, keyed: bool = False) -> None:
+        """executemany, each row changing one row. On a failure the rows before the failing one
+        are written (``total_changes`` counts them): an int beyond 64 bits makes the rest go again
+        as its column keeps it; a taken key raises KeyTaken (``keyed``), anything else RowRefused,
+        naming the row; the store's own trouble (locked, disk full) is a StoreError."""
+        conn = self.conn
+        done = 0
+        widened = False
+        while True:
+            before = conn.total_changes
+            try:
+                conn.executemany(sql, rows[done:] if done else rows)
+                return
+            except OverflowError as exc:
+                done += conn.total_changes - before
+                if widened:
+                    raise RowRefused(done, f"{type(exc).__name__}: {exc}") from None
+                rows, widened = rows[:done] + [self._exact(r, kinds) for r in rows[done:]], True
+            except sqlite3.IntegrityError as exc:
+                done += conn.total_changes - before
+                if keyed:
+                    raise KeyTaken(done) from None
+                raise RowRefused(done, f"IntegrityError: {exc}") from None
+            except (sqlite3.InterfaceError, sqlite3.ProgrammingError, ValueError) as exc:
+                raise RowRefused(done + conn.total_changes - before, f"{type(exc).__name__}: {exc}") from None
+            except sqlite3.Error as exc:
+                raise store_error(exc, self.path) from None
+
+    def get(self, key: tuple) -> Sequence[Any] | None:
+        return self._one(self._get, key, self._pk_kinds).fetchone()
 
     def insert(self, rows: list[tuple]) -> None:
-        conn = self.conn
-        before = conn.total_changes
-        try:
-            conn.executemany(self._insert, rows)
-        except sqlite3.IntegrityError:
-            raise KeyTaken(conn.total_changes - before) from None
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.path) from None
+        self._many(self._insert, rows, self._kinds, keyed=True)
 
     def replace(self, rows: list[tuple]) -> None:
-        try:
-            self.conn.executemany(self._replace, rows)
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.path) from None
+        self._many(self._replace, rows, self._kinds)
 
     def delete(self, keys: list[tuple]) -> None:
-        try:
-            self.conn.executemany(self._delete, keys)
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.path) from None
+        self._many(self._delete, keys, self._pk_kinds)
 
     def add(self, row: tuple) -> bool:
-        try:
-            return self.conn.execute(self._add, row).rowcount == 1
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.path) from None
+        return self._one(self._add, row, self._kinds).rowcount == 1
 
-    def _where(self, sql: str, where: str | None, params: Sequence[Any]) -> sqlite3.Cursor:
+    def _query(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        """A caller's condition; an int parameter beyond 64 bits is compared as an int column keeps it."""
         try:
-            return self.conn.execute(sql + (f" WHERE {where}" if where else ""), params)
+            try:
+                return self.conn.execute(sql, params)
+            except OverflowError:
+                return self.conn.execute(sql, tuple(exact("int", v) for v in params))
         except sqlite3.Error as exc:
             raise _fragment_error(exc, self.name, self.path) from None
+
+    def _where(self, sql: str, where: str | None, params: Sequence[Any]) -> sqlite3.Cursor:
+        return self._query(sql + (f" WHERE {where}" if where else ""), params)
 
     def select(self, where: str | None, params: Sequence[Any], order_by: str | None, limit: int | None,
                columns: Sequence[str] | None = None) -> list[Sequence[Any]]:
         cols = ", ".join(quote(check_ident(c, "column")) for c in columns) if columns else self._cols
-        sql = f"SELECT {cols} FROM {self._table}"
         tail = (f" ORDER BY {order_by}" if order_by else "") + (f" LIMIT {int(limit)}" if limit is not None else "")
-        try:
-            return self.conn.execute(sql + (f" WHERE {where}" if where else "") + tail, params).fetchall()
-        except sqlite3.Error as exc:
-            raise _fragment_error(exc, self.name, self.path) from None
+        return self._query(f"SELECT {cols} FROM {self._table}" + (f" WHERE {where}" if where else "") + tail,
+                           params).fetchall()
 
     def count(self, where: str | None, params: Sequence[Any]) -> int:
         return self._where(f"SELECT count(*) FROM {self._table}", where, params).fetchone()[0]

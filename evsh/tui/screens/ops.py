@@ -137,8 +137,15 @@ class ProjectionsScreen(OpsScreen):
             err = p.get("error") or {}
             state = "error" if err else ("rebuilding" if p.get("rebuild_in_progress") is not None or p["name"] == self.rebuilding
                                          else ("stale" if p.get("needs_rebuild") else "ok"))
-            style = {"error": "bold red", "rebuilding": "yellow", "stale": "yellow"}.get(state, "green")
+            skipped = p.get("skipped") or []
+            if state == "ok" and skipped:  # it went on past events it could not apply: say so
+                state = f"ok, {len(skipped)} skipped"
+            style = {"error": "bold red", "rebuilding": "yellow", "stale": "yellow"}.get(
+                state, "yellow" if skipped else "green")
             message = err.get("message", "") if isinstance(err, dict) else str(err)
+            if not message and skipped:
+                last = skipped[-1]
+                message = f"skipped {last['position']} ({last['event_type']}): {last['error'] or 'by hand'}"
             rows.append((p["name"], [
                 cell(p["name"], "bold"), cell(p.get("mode")), cell(p.get("version")), cell(p.get("checkpoint")),
                 cell(p.get("lag"), "yellow" if p.get("lag") else ""), cell(p.get("rows")), cell(state, style),
