@@ -115,7 +115,7 @@ def reactors(ctx: click.Context, as_json: bool) -> None:
     stream_table(
         [("reactor", {"style": "bold"}), ("listens to", {}), ("checkpoint", {"justify": "right"}),
          ("lag", {"justify": "right"}), ("handled", {"justify": "right"}), ("parked", {"justify": "right"}),
-         ("lease", {}), ("last error", {"overflow": "fold", "max_width": 80})],
+         ("lease", {}), ("last error", {"fill": True, "min_width": 20})],
         ([r["name"], ", ".join(r["subscriptions"]), r["checkpoint"], r["lag"], r["handled"],
           Text(str(r["parked"]), style="red" if r["parked"] else ""),
           r["lease"]["owner"] if r["lease"] else "", err(r)] for r in rows),
@@ -263,7 +263,7 @@ def dlq_list(reactor: str | None, show_all: bool, as_json: bool) -> None:
     stream_table(
         [("id", {"justify": "right"}), ("reactor", {"style": "bold"}), ("position", {"justify": "right"}),
          ("event", {"style": "cyan"}), ("stream", {}), ("attempts", {"justify": "right"}), ("status", {}),
-         ("parked_at", {"style": "dim"}), ("error", {"overflow": "fold", "max_width": 80})],
+         ("parked_at", {"style": "dim"}), ("error", {"fill": True, "min_width": 20})],
         ([r["id"], r["reactor"], r["position"], r["event_type"], r["stream_id"], r["attempts"], r["status"],
           r["parked_at"], r["error"]] for r in rows),
         empty="no dead letters" if not show_all else "no dead letters, ever",

@@ -22,16 +22,22 @@ from ..store import codec
 PAGE_ROWS = 200
 
 
+# Output that is not a terminal is never wrapped (a command line printed for copying must stay
+# on one line): its console is this wide, and soft-wraps nothing.
+UNWRAPPED = 100_000
+
+
 def console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty() or _forced_terminal()
     return _safe_console()(
         file=stream,
         no_color=bool(os.environ.get("NO_COLOR")) or None,
         highlight=False,
         markup=False,
         emoji=False,
-        soft_wrap=False,
-        width=None if stream.isatty() else int(os.environ.get("COLUMNS", "120") or 120),
+        soft_wrap=not terminal,
+        width=None if terminal else UNWRAPPED,
     )
 
 
@@ -127,14 +133,23 @@ def stream_table(
     con = console()
     n = 0
     page: list[Sequence[Any]] = []
+    widths: list[int] = [0] * len(columns)
 
     def flush(first: bool) -> None:
+        cells = [[rich_text("" if c is None else c, lines=True) for c in row] for row in page]
+        shown = _layout(columns, cells, widths, con.width)
+        for i in shown:  # a column that must be cut keeps its start and its end: order-o10…99990
+            if columns[i][1].get("keep"):
+                for row in cells:
+                    if row[i].cell_len > widths[i]:
+                        row[i] = rich_text(middle(row[i].plain, widths[i]))
         table = Table(show_header=first, title=rich_text(title) if first and title else None, box=None,
                       pad_edge=False, header_style="bold", expand=False)
-        for name, opts in columns:
-            table.add_column(rich_text(name), **opts)
-        for row in page:
-            table.add_row(*(rich_text("" if c is None else c, lines=True) for c in row))
+        for i in shown:
+            name, opts = columns[i]
+            table.add_column(rich_text(name), **_column_options(opts, widths[i]))
+        for row in cells:
+            table.add_row(*(row[i] for i in shown))
         con.print(table)
 
     first = True
@@ -155,9 +170,77 @@ def stream_table(
     return n
 
 
+def middle(text: str, width: int) -> str:
+    """``text`` cut in its middle to ``width`` characters, when it is longer."""
+    if len(text) <= width:
+        return text
+    head = (width - 1 + 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+def _column_options(opts: dict[str, Any], width: int) -> dict[str, Any]:
+    """Rich options for a column laid out at ``width``: one line, cut with "…" if it must be."""
+    out = {k: v for k, v in opts.items() if k not in ("keep", "fill", "optional", "max_width", "min_width")}
+    out.update(width=width, no_wrap=True, overflow="ellipsis")
+    return out
+
+
+def _layout(columns: Sequence[tuple[str, dict[str, Any]]], cells: list[list[Any]], widths: list[int],
+            total: int) -> list[int]:
+    """Column widths for one page at a terminal ``total`` characters wide (updating ``widths``,
+    which only grow from page to page so columns stay aligned); returns the columns shown.
+
+    A ``keep`` column (position, stream, version, type) is never cut: it is as wide as its
+    widest cell. The ``fill`` column (the payload) takes what is left. Other columns are as wide
+    as their content up to ``max_width``; an ``optional`` one (a time) is left out, and then any
+    other is narrowed, when the fill column would get less than its ``min_width``; the fill
+    column itself goes when the columns that are never cut take the whole line, and if even they
+    are wider than it, the widest is cut in its middle (its start and end stay readable)."""
+    for i, (name, opts) in enumerate(columns):
+        content = max([len(name), opts.get("min_width", 0) if opts.get("keep") else 0]
+                      + [c.cell_len for c in (row[i] for row in cells)])
+        if not opts.get("keep") and not opts.get("fill") and opts.get("max_width"):
+            content = min(content, opts["max_width"])
+        widths[i] = max(widths[i], content)
+    shown = list(range(len(columns)))
+    fill = next((i for i, (_, o) in enumerate(columns) if o.get("fill")), None)
+    gap = 2
+
+    def room() -> int:
+        used = sum(widths[i] for i in shown if i != fill) + gap * (len(shown) - 1)
+        return total - used
+
+    if fill is not None:
+        need = columns[fill][1].get("min_width", 12)
+        for i, (_, opts) in enumerate(columns):
+            if room() < need and opts.get("optional") and i in shown:
+                shown.remove(i)
+        for i in sorted(shown, key=lambda i: -widths[i]):  # still short: narrow the widest others
+            if room() >= need:
+                break
+            opts = columns[i][1]
+            if i != fill and not opts.get("keep"):
+                widths[i] = max(len(columns[i][0]), widths[i] - (need - room()))
+        left = room()
+        if left < 4:  # the columns that are never cut fill the line: no room for the payload
+            shown.remove(fill)
+        else:
+            widths[fill] = min(widths[fill], left)
+    over = -room() if fill not in shown else 0
+    if over > 0:  # even alone they are wider than the line: the widest is cut in its middle
+        widest = max(shown, key=lambda i: widths[i])
+        widths[widest] = max(len(columns[widest][0]), widths[widest] - over)
+    return shown
+
+
+def _forced_terminal() -> bool:
+    """FORCE_COLOR and TTY_COMPATIBLE make Rich (and evsh) treat output as a terminal."""
+    return bool(os.environ.get("FORCE_COLOR")) or os.environ.get("TTY_COMPATIBLE") == "1"
+
+
 def stdout_is_terminal() -> bool:
-    """Whether Rich would treat stdout as a terminal (FORCE_COLOR and TTY_COMPATIBLE force it)."""
-    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR")) or os.environ.get("TTY_COMPATIBLE") == "1"
+    """Whether Rich would treat stdout as a terminal."""
+    return sys.stdout.isatty() or _forced_terminal()
 
 
 def _cell(value: Any) -> str:
@@ -169,7 +252,8 @@ def _cell(value: Any) -> str:
 
 def _plain_table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], *,
                  title: str | None, empty: str | None) -> int:
-    """The table as plain text: column widths fixed by the header and the first page."""
+    """The table as plain text, never wrapped or cut: column widths fixed by the header and the
+    first page (a longer cell later pushes its row's next columns along)."""
     out = sys.stdout
     n = 0
     first: list[list[str]] = []
@@ -193,8 +277,9 @@ def _plain_table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[S
         parts = []
         for i, cell in enumerate(cells):
             w = widths[i] if i < len(widths) else len(cell)
-            if len(cell) > w and i == len(cells) - 1:
-                cell = cell[: max(1, w - 1)] + "…"
+            if i == len(cells) - 1 and not (i < len(right) and right[i]):
+                parts.append(cell)  # the last column runs on: a pipe gets every character, never cut
+                continue
             parts.append(cell.rjust(w) if i < len(right) and right[i] else cell.ljust(w))
         return "  ".join(parts).rstrip() + "\n"
 
@@ -210,18 +295,21 @@ def _plain_table(columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[S
     return n
 
 
+# On a terminal, position, stream, version and type are never cut; the payload takes what is
+# left (ending with "…"), and the time goes first when there is not room for both.
 EVENT_COLUMNS = [
-    ("position", {"justify": "right", "min_width": 8}),
-    ("stream", {"min_width": 12, "overflow": "fold", "max_width": 28}),
-    ("version", {"justify": "right", "min_width": 7}),
-    ("type", {"style": "cyan", "min_width": 14}),
-    ("recorded_at", {"style": "dim", "min_width": 27}),
-    ("data", {"overflow": "ellipsis", "no_wrap": True, "max_width": 70}),
+    ("position", {"justify": "right", "keep": True}),
+    ("stream", {"keep": True}),
+    ("version", {"justify": "right", "keep": True}),
+    ("type", {"style": "cyan", "keep": True}),
+    ("recorded_at", {"style": "dim", "optional": True}),
+    ("data", {"fill": True, "min_width": 16}),
 ]
+DATA_SHOWN = 200  # characters of a payload a table row carries (the terminal shows what fits)
 
 
 def event_row(e: Any) -> tuple:
-    return (e.position, e.stream_id, e.version, e.type, e.recorded_at, short(e.data, 70))
+    return (e.position, e.stream_id, e.version, e.type, e.recorded_at, short(e.data, DATA_SHOWN))
 
 
 def emit_events(events: Iterable[Any], mode: str, *, empty: str | None = None) -> int:
