@@ -114,3 +114,27 @@ def test_history_without_command_records_is_traced_from_event_metadata(cli, tmp_
     assert [(d, name) for d, name, _ in flat(chain)] == [
         (0, "order.create"), (1, "OrderCreated"), (2, "payment.process"), (3, "PaymentProcessed"),
         (4, "inventory.reserve"), (5, "InventoryReserved"), (6, "order.confirm"), (7, "OrderConfirmed")]
+
+
+def test_a_streams_trace_shows_commands_refused_on_it_and_every_commands_parameters(cli):
+    """`trace STREAM` includes the chains of commands refused on the stream (they wrote no event
+    there), and every command shows the parameters it was given, written or refused."""
+    import json
+
+    shop = ("--domain", "shop")
+    assert cli(*shop, "exec", "inventory", "kb", "add-stock", "--quantity", "5").exit_code == 0
+    items = '[{"product_id": "kb", "quantity": 1, "unit_price": "49.90"}]'
+    assert cli(*shop, "exec", "order", "5001", "create", "--customer-id", "dan", "--items", items).exit_code == 0
+    refused = cli(*shop, "exec", "order", "5001", "create", "--customer-id", "eve", "--items", items)
+    assert refused.exit_code == 1
+    assert cli(*shop, "exec", "order", "5001", "cancel", "--reason", "arrived broken").exit_code == 0
+    out = json.loads(cli(*shop, "trace", "order-5001", "--json").stdout)
+    roots = [t["roots"][0] for t in out["traces"]]
+    assert [(r["name"], r["outcome"]) for r in roots] == [
+        ("order.create", "ok"), ("order.create", "rejected"), ("order.cancel", "ok")]
+    assert roots[0]["params"]["customer_id"] == "dan" and roots[1]["params"]["customer_id"] == "eve"
+    assert roots[2]["params"] == {"reason": "arrived broken"}
+    sent = roots[0]["children"][0]["children"][0]  # payment.process, sent by the order workflow
+    assert sent["name"] == "payment.process" and sent["params"] == {"order_id": "5001", "amount": "49.90"}
+    shown = cli(*shop, "trace", "order-5001").stdout
+    assert "(1 command, 1 event)" in shown and '{"reason":"arrived broken"}' in shown

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..sanitise import rich_text
+from ..wording import counted
 from .context import app
 from .render import console, emit_json_object, short
 
@@ -77,7 +78,7 @@ def trace(ident: str, as_json: bool) -> None:
         title = Text()
         title.append("correlation ", style="dim")
         title.append(chain["correlation_id"], style="bold")
-        title.append(f"  ({chain['commands']} commands, {chain['events']} events)", style="dim")
+        title.append(f"  ({counted(chain['commands'], 'command')}, {counted(chain['events'], 'event')})", style="dim")
         tree = Tree(rich_text(title))
         for node in chain["roots"]:
             _add(tree, node)

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import BadInput
 from ..store.base import RecordedEvent
 from .reactors.records import commands as _commands
+from .reactors.records import params_of
 
 MAX_CHAINS = 50  # a stream's trace shows at most this many causal chains
 
@@ -46,18 +47,17 @@ def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
         written = store.events_by_meta("command_id", canon, 1)
         if written:
             return "command", [written[0].metadata.get("correlation_id") or written[0].event_id]
+    # a stream's chains: those of its events and of the commands refused on it, oldest first
+    chains: dict[str, str] = {}
     if store.stream_version(ident):
-        seen: dict[str, None] = {}
         for ev in store.read_stream(ident):
-            seen.setdefault(ev.metadata.get("correlation_id") or ev.event_id, None)
-            if len(seen) >= MAX_CHAINS:
+            chains.setdefault(ev.metadata.get("correlation_id") or ev.event_id, ev.recorded_at)
+            if len(chains) >= MAX_CHAINS:
                 break
-        return "stream", list(seen)
-    if _commands(store, "stream_id=?", (ident,), 1):  # only rejected commands ever targeted it
-        seen = {}
-        for c in _commands(store, "stream_id=?", (ident,)):
-            seen.setdefault(c["correlation_id"], None)
-        return "stream", list(seen)[:MAX_CHAINS]
+    for c in _commands(store, "stream_id=?", (ident,), MAX_CHAINS):
+        chains.setdefault(c["correlation_id"], c["at"])
+    if chains:
+        return "stream", [c for c, _ in sorted(chains.items(), key=lambda kv: kv[1])][:MAX_CHAINS]
     raise BadInput(f"no event, command, correlation or stream {ident!r} in this store")
 
 
@@ -77,7 +77,11 @@ def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict
             v = engine.view(ev) if ev is not None else None
             if v is not None:
                 events[v.event_id] = v
-    commands += _written_commands(events.values(), {c["command_id"] for c in commands})
+    written = _written_commands(events.values(), {c["command_id"] for c in commands})
+    kept = params_of(store, [c["command_id"] for c in written])
+    for c in written:
+        c["params"] = kept.get(c["command_id"])
+    commands += written
     commands.sort(key=lambda c: c["at"])
     cmd_nodes = {c["command_id"]: _command_node(c) for c in commands}
     ev_nodes = {eid: _event_node(ev, focus) for eid, ev in sorted(events.items(), key=lambda kv: kv[1].position)}

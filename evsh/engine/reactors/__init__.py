@@ -42,12 +42,23 @@ class Reactors(Delivery):
         self.last_error: str | None = None
 
     # ------------------------------------------------------------------ command records
+    @staticmethod
+    def _params_text(outcome: CommandOutcome) -> str:
+        try:
+            return codec.dumps(encode(outcome.params))
+        except BadInput:  # parameters that could not be stored are why it failed: kept as their repr
+            return codec.dumps({k: repr(v) for k, v in outcome.params.items()})
+
+    def on_written(self, store: Any, outcome: CommandOutcome) -> None:
+        """A command's events are being appended (inside their transaction): keep its
+        parameters for traces, written or rolled back with them."""
+        if outcome.params:
+            records.ensure(store)
+            records.record_params(store, outcome.command_id, self._params_text(outcome))
+
     def _record_row(self, outcome: CommandOutcome) -> dict[str, Any]:
         sub = self._current
-        try:
-            params = codec.dumps(encode(outcome.params))
-        except BadInput:  # parameters that could not be stored are why it failed: kept as their repr
-            params = codec.dumps({k: repr(v) for k, v in outcome.params.items()})
+        params = self._params_text(outcome)
         return {
             "command_id": outcome.command_id, "name": outcome.name, "stream_id": outcome.stream_id,
             "correlation_id": outcome.correlation_id, "causation_id": outcome.causation_id,
@@ -247,3 +258,4 @@ def install(engine: Engine, options: dict[str, Any]) -> None:
     )
     engine.reactors = rt
     engine.command_listeners.append(rt.on_command)
+    engine.command_hooks.append(rt.on_written)
