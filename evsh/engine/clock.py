@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..errors import BadInput
 from ..store.base import new_uuid4
+from . import command_log
 
 _STEP = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)$")
 _UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -34,19 +35,11 @@ def parse_time(text: str) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
-def _latest_time(conn: Any) -> str | None:
-    """The latest time the store has recorded (events, and commands when that table exists)."""
-    best = None
-    queries = ["SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1",
-               "SELECT max(at) FROM commands"]
-    for sql in queries:
-        try:
-            row = conn.execute(sql).fetchone()
-        except Exception:  # noqa: BLE001 - a table of a newer feature may be absent
-            continue
-        if row and row[0] and (best is None or row[0] > best):
-            best = row[0]
-    return best
+def _latest_time(store: Any) -> str | None:
+    """The latest time the store has recorded (its last event, and the last command on record)."""
+    last = store.log_rows(None, 2**62, 1, backwards=True)
+    times = [t for t in (last[0][7] if last else None, command_log.latest_at(store)) if t]
+    return max(times, default=None)
 
 
 class FixedClock:
@@ -65,9 +58,8 @@ class FixedClock:
     def __call__(self) -> str:
         if self._next is None:
             at = self.start
-            conn = getattr(self._store, "conn", None)
-            if conn is not None:
-                latest = _latest_time(conn)
+            if self._store is not None:
+                latest = _latest_time(self._store)
                 if latest:
                     after = parse_time(latest) + self.step
                     at = max(at, after)
@@ -89,16 +81,12 @@ class SeededIds:
         self._store = store
 
     def _state(self) -> str:
-        conn = getattr(self._store, "conn", None)
-        if conn is None:
+        """Where the store stands (its head, the commands on record): a later invocation on the
+        same store continues the sequence instead of repeating it."""
+        if self._store is None:
             return ""
-        parts = []
-        for sql in ("SELECT coalesce(max(position), 0) FROM events", "SELECT count(*) FROM commands"):
-            try:
-                parts.append(str(conn.execute(sql).fetchone()[0]))
-            except Exception:  # noqa: BLE001
-                parts.append("-")
-        return ":".join(parts)
+        store = self._store
+        return f"{store.head_position()}:{command_log.recorded(store) if store.table_exists('commands') else '-'}"
 
     def __call__(self) -> str:
         if self._rng is None:

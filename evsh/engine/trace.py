@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import BadInput
 from ..store.base import RecordedEvent
-from .reactors.records import commands as _commands
-from .reactors.records import params_of
+from .command_log import commands as _commands
+from .command_log import params_of
 
 MAX_CHAINS = 50  # a stream's trace shows at most this many causal chains
 

@@ -19,6 +19,7 @@ from ...store import codec
 from .. import clock as clock_mod
 from .. import metrics
 from ..engine import CommandOutcome, Engine
+from .. import command_log
 from ..history import mark
 from . import records, runners
 from .delivery import KIND, Context, Delivery, Message, Reaction, _describe, command_dict
@@ -54,7 +55,7 @@ class Reactors(Delivery):
         parameters for traces, written or rolled back with them."""
         if outcome.params:
             records.ensure(store)
-            records.record_params(store, outcome.command_id, self._params_text(outcome))
+            command_log.record_params(store, outcome.command_id, self._params_text(outcome))
 
     def _record_row(self, outcome: CommandOutcome) -> dict[str, Any]:
         sub = self._current
@@ -85,7 +86,7 @@ class Reactors(Delivery):
             store = self.store
             with store.transaction():  # a savepoint inside the command's transaction, if one is open
                 records.ensure(store)
-                records.record_command(store, self._record_row(outcome))
+                command_log.record_command(store, self._record_row(outcome))
         if self.mode == "inline" and top and self.subs and outcome.outcome == "ok" and outcome.events:
             self._crash("after_command")
             self.run_inline()

@@ -1,8 +1,6 @@
 """What reactors keep in the store, declared here and reached through the store's tables.
 
-- ``commands``: every command that left no event (rejected, failed, no-op), for traces; a
-  command that wrote events is on record in their metadata, and its parameters in
-  ``command_params`` (one row, one key: cheaper than a command row and its three indexes);
+- the command log (``commands``, ``command_params``: see :mod:`evsh.engine.command_log`);
 - ``reactor_processed``: one row per (reactor, event) handled: the idempotency guard, written
   in the same transaction as the reaction's effects;
 - ``dead_letters``: events a reactor gave up on, to retry or discard by hand;
@@ -15,20 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import BadInput
-from ...store import codec
 from ...store.tables import table
+from .. import command_log
 
 OWNER = "reactors"
-
-COMMANDS = table("commands", {
-    "command_id": str, "name": str, "stream_id": str, "correlation_id": str, "causation_id": str,
-    "outcome": str,           # ok | rejected | error
-    "reason": str, "params": str, "events": str,  # params and event ids as JSON text
-    "reactor": str,           # the reactor that sent it, if any
-    "at": str,
-}, pk="command_id", indexes=["correlation_id", "causation_id", "stream_id"])
-
-COMMAND_PARAMS = table("command_params", {"command_id": str, "params": str}, pk="command_id")
 
 PROCESSED = table("reactor_processed", {"reactor": str, "event_id": str, "position": int, "handled_at": str},
                   pk=("reactor", "event_id"))
@@ -47,44 +35,12 @@ LEASES = table("reactor_leases", {"name": str, "owner": str,
                                   "expires": float,  # unix time (wall clock, not the demo clock)
                                   "acquired_at": str}, pk="name")
 
-TABLES = (COMMANDS, COMMAND_PARAMS, PROCESSED, DEAD_LETTERS, STATUS, LEASES)
+TABLES = (*command_log.TABLES, PROCESSED, DEAD_LETTERS, STATUS, LEASES)
 
 
 def ensure(store: Any) -> None:
     """Create the reactors' tables where they are missing (a write only then)."""
     store.ensure_tables(TABLES, owner=OWNER)
-
-
-# ----------------------------------------------------------------------------- commands
-
-def record_command(store: Any, row: dict[str, Any]) -> None:
-    """Record one command (inside the caller's transaction); a re-recorded id is left alone."""
-    store.table(COMMANDS).add(row)
-
-
-def record_params(store: Any, command_id: str, params: str) -> None:
-    """Keep the parameters of a command that wrote events (inside its transaction), for traces."""
-    store.table(COMMAND_PARAMS).add({"command_id": command_id, "params": params})
-
-
-def params_of(store: Any, command_ids: list[str]) -> dict[str, Any]:
-    """The recorded parameters of these commands, by command id (decoded)."""
-    out: dict[str, Any] = {}
-    t = store.table(COMMAND_PARAMS)
-    for i in range(0, len(command_ids), 500):
-        part = command_ids[i:i + 500]
-        for r in t.rows_where(f"command_id IN ({','.join('?' * len(part))})", part):
-            out[r["command_id"]] = codec.loads(r["params"])
-    return out
-
-
-def commands(store: Any, where: str, params: tuple, limit: int | None = None) -> list[dict[str, Any]]:
-    """Recorded commands matching a condition, oldest first, params and events decoded."""
-    out = store.table(COMMANDS).rows_where(where, params, order_by="at, command_id", limit=limit)
-    for c in out:
-        c["params"] = codec.loads(c["params"])
-        c["events"] = codec.loads(c["events"])
-    return out
 
 
 # ----------------------------------------------------------------------------- processed events
