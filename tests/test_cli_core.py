@@ -310,9 +310,9 @@ def test_read_the_global_log_as_dollar_all(seeded):
     assert ns(seeded("read", "$all", "--backwards", "--limit", "2", "--json").stdout) == [5, 4]
 
 
-def test_reading_a_stream_that_does_not_exist_prints_nothing(seeded):
+def test_reading_a_stream_that_does_not_exist_prints_nothing_and_says_so(seeded):
     r = seeded("read", "nothing-here")
-    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
+    assert r.exit_code == 0 and r.stdout == "" and r.stderr == "evsh: no events: nothing-here does not exist\n"
     r = seeded("read", "nothing-here", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout) == []
     r = seeded("read", "nothing-here", "--nl")

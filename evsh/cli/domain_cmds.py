@@ -10,7 +10,7 @@ from ..domain import types as T
 from ..errors import BadInput
 from ..sanitise import safe
 from .context import app
-from .render import emit_events, emit_json_object, fmt, print_state
+from .render import emit_events, emit_json_object, print_state
 from .reactors import print_reactions, reactions_json
 
 
@@ -183,17 +183,31 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
 @click.argument("aggregate", shell_complete=_complete_aggregate)
 @click.argument("id", shell_complete=_complete_id)
 @click.option("--at-version", type=click.IntRange(min=0), default=None, help="Time travel: the state at version N.")
+@click.option("--at-time", default=None, metavar="TIME",
+              help="Time travel: the state as it was at a time (UTC), e.g. 2026-01-01T10:00:00Z or '2026-01-01 10:00'.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: one object of the aggregate's fields.")
-def state(aggregate: str, id: str, at_version: int | None, as_json: bool) -> None:
-    """Show an aggregate's state, now or at a past version."""
+def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, as_json: bool) -> None:
+    """Show an aggregate's state, now or as it was at a past version or time."""
+    from ..engine.clock import version_at
+
     a = app()
     domain = a.domain(required=True)
     agg_cls = domain.aggregate(aggregate)
     engine = a.engine(domain_required=True)
+    if at_time is not None and at_version is not None:
+        raise BadInput("--at-version and --at-time both say when: give one of them")
+    stream_id = agg_cls.stream_id(id)
+    if at_time is not None:
+        at_version = version_at(engine, stream_id, at_time)
     agg = engine.load(agg_cls, id, at_version)
+    if agg.version == 0 and at_version is None:
+        click.echo(safe(f"evsh: no events: {stream_id} does not exist"), err=True)
+        return
     data = agg.state()
     if as_json:
         emit_json_object(data)
         return
     suffix = f" at version {at_version}" if at_version is not None else ""
-    print_state(data, f"{agg_cls.stream_id(id)}{suffix}")
+    if at_time is not None:
+        suffix += f" (as of {at_time})"
+    print_state(data, f"{stream_id}{suffix}")

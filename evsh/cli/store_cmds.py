@@ -103,7 +103,10 @@ def read(stream: str, from_version: int | None, backwards: bool, limit: int | No
     else:
         check_stream_id(stream, reserved_ok=stream in SYSTEM_STREAMS)  # $streams, $subjects: evsh's own
         events = engine.read_stream(stream, from_version, backwards=backwards, limit=limit)
-    emit_events(events, fmt(as_json, as_nl), empty="")
+    if emit_events(events, fmt(as_json, as_nl), empty="") == 0 and limit != 0:
+        gone = stream != "$all" and not engine.store.stream_version(stream)
+        click.echo(safe(f"evsh: no events: {stream} does not exist" if gone else
+                        f"evsh: no events in {stream} from there"), err=True)
 
 
 FOLLOW_PAGE = 1000
@@ -114,15 +117,30 @@ FOLLOW_PAGE = 1000
 @click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only streams of this category (repeatable).")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
+@click.option("--backwards", is_flag=True, help="Newest first (from --from-position down, or from the end).")
+@click.option("--last", type=click.IntRange(min=1), default=None, metavar="N",
+              help="The last N events (that match), oldest of them first.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are appended, until Ctrl-C.")
 @output_options
 def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...], limit: int | None,
-        follow: bool, as_json: bool, as_nl: bool) -> None:
-    """Print the global log, in commit order."""
+        backwards: bool, last: int | None, follow: bool, as_json: bool, as_nl: bool) -> None:
+    """Print the global log, in commit order (or newest first)."""
     engine = app().engine()
     mode = fmt(as_json, as_nl)
+    if last is not None and (backwards or limit is not None or follow):
+        raise BadInput("--last N says how many and in which order: leave out --backwards, --limit and --follow")
+    if backwards and follow:
+        raise BadInput("--follow prints new events as they come, oldest first: leave out --backwards")
     if not follow:
-        emit_events(engine.read_all(from_position, types=types, categories=categories, limit=limit), mode, empty="")
+        if last is not None:  # the last N, read from the end, shown in log order
+            events = reversed(list(engine.read_all(0, types=types, categories=categories, limit=last,
+                                                   backwards=True)))
+        else:
+            start = (0 if from_position == 1 else from_position) if backwards else from_position
+            events = engine.read_all(start, types=types, categories=categories, limit=limit, backwards=backwards)
+        if emit_events(events, mode, empty="") == 0 and limit != 0:
+            wanted = " ".join([*(f"--type {t}" for t in types), *(f"--category {c}" for c in categories)])
+            click.echo(safe(f"evsh: no events match {wanted}" if wanted else "evsh: no events in the log"), err=True)
         return
     if mode == "json":
         mode = "nl"  # an array never ends: follow prints JSON lines

@@ -27,12 +27,26 @@ def format_time(at: datetime) -> str:
     return at.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def parse_time(text: str) -> datetime:
+def parse_time(text: str, *, what: str = "clock time") -> datetime:
+    """An ISO 8601 time (UTC unless it says otherwise): 2026-01-01T10:00:00Z, '2026-01-01 10:00',
+    2026-01-01."""
     try:
         at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput(f"clock time {text!r} is not an ISO 8601 time (e.g. 2026-01-01T00:00:00Z)") from None
+        raise BadInput(f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-01-01T00:00:00Z)") from None
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def version_at(engine: Any, stream_id: str, when: str) -> int:
+    """The stream's version as it was at ``when`` (a user's time, UTC): its last event recorded
+    at or before then (0: the stream did not exist yet). Read through the engine's read path."""
+    at = format_time(parse_time(when, what="time"))
+    version = 0
+    for rec in engine.read_stream(stream_id):
+        if rec.recorded_at > at:
+            break
+        version = rec.version
+    return version
 
 
 def _latest_time(store: Any) -> str | None:
