@@ -282,7 +282,9 @@ def keys_export(output: str) -> None:
 
     from ..engine.shredding import export_keys
     from ..store import codec
+    from .store_paths import refuse_store_path
 
+    refuse_store_path(output, app().db, "keys export -o")
     if os.path.exists(output):
         raise BadInput(f"{output} already exists; choose a new file name")
     n = 0
