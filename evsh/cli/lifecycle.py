@@ -241,7 +241,9 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     """Forget a data subject: destroy their key so their personal fields read as [redacted] everywhere.
 
     Copies outside the log (read models, dead letters, side-effect tables, snapshots) are
-    scrubbed, and the file and its WAL are rewritten so no plaintext is left. Cannot be undone.
+    scrubbed, and the file and its WAL are rewritten so no plaintext is left. Lines mentioning
+    the subject's values are removed from the shell's history file. Not reached: backups,
+    exports and other files made before. Cannot be undone.
     """
     from ..engine.forgetting import forget as do_forget
 
@@ -249,9 +251,11 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     if not yes and sys.stdin is not None and sys.stdin.isatty():
         click.confirm(f"forget subject {subject!r} for good?", abort=True)
     engine = a.engine()
-    report = do_forget(engine, subject)
+    values: list[str] = []
+    report = do_forget(engine, subject, on_values=values.extend)
+    history = _scrub_histories(values, a.options.get("history_file"))
     if as_json:
-        emit_json_object(report.as_dict())
+        emit_json_object({**report.as_dict(), "history_entries_removed": history})
     elif report.keys:
         scrubbed = sum(report.scrubbed.values())
         click.echo(
@@ -274,6 +278,26 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     if report.left_inside_words:
         click.echo(f"evsh: warning: {report.left_inside_words} texts contain one of the values only inside a longer"
                    " word (\"bob\" in \"bobsleigh\"); they were left alone as unrelated text", err=True)
+    if history and not as_json:
+        click.echo(f"removed {sum(history.values())} entries mentioning them from the shell history "
+                   f"({', '.join(history)})")
+
+
+def _scrub_histories(values: list[str], shell_file: str | None) -> dict[str, int]:
+    """Remove history entries that mention the values; {file: entries removed} of files changed."""
+    from ..shell.history import history_files, scrub_file
+
+    done: dict[str, int] = {}
+    for path in dict.fromkeys([*([shell_file] if shell_file else []), *history_files()]):
+        try:
+            removed = scrub_file(path, values)
+        except OSError as exc:
+            click.echo(f"evsh: warning: could not scrub the shell history {path}: {exc.strerror or exc};"
+                       " remove the lines mentioning the subject yourself", err=True)
+            continue
+        if removed:
+            done[path] = removed
+    return done
 
 
 # ----------------------------------------------------------------------------- subject keys

@@ -174,6 +174,9 @@ def shell(history_file: str | None) -> None:
     """An interactive shell on the store: evsh commands without `evsh`, with history and
     tab completion. `help` lists commands; Ctrl-D or `exit` leaves.
 
+    Lines holding a personal field's value are kept for this session only, never written to
+    the history file.
+
     With stdin not a terminal it runs the input as a script, exactly like `evsh run -`.
     """
     if not sys.stdin.isatty():
@@ -181,27 +184,20 @@ def shell(history_file: str | None) -> None:
         if code:
             raise click.exceptions.Exit(code)
         return
+    from ..shell.history import default_history_file
     from ..shell.repl import repl
+    from .store_paths import refuse_store_path
 
-    repl(app(), history_file=history_file)
-
-
-def default_history_file() -> str:
-    """~/.local/share/evsh/history (XDG_DATA_HOME honoured), or ~/.evsh_history as a fallback."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    folder = os.path.join(base, "evsh")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, "history")
-    except OSError:
-        return os.path.join(os.path.expanduser("~"), ".evsh_history")
+    a = app()
+    history_file = history_file or default_history_file()
+    refuse_store_path(history_file, a.db, "shell --history")
+    repl(a, history_file=history_file)
 
 
 # ----------------------------------------------------------------------------- evsh demo
 
 DEMO_DB = "evsh-demo.db"
 STORY = "shop_story"
-MARKER = "demo:"  # a checkpoints row naming the demo that filled a store: it may be reused or wiped
 
 SHOW_STORY = """
 say "What the store holds now. Streams: one per aggregate instance; a stream's version counts its events."
