@@ -3,6 +3,12 @@
 The shop's own aggregates decide every event (so the history obeys the shop's rules), but they
 are driven in memory: no replay per command, and rows are written in large batches through
 the store's bulk import path. The same seed gives the same events, ids and times.
+
+Each event passes through the engine's write transforms on its way into a row (``written``),
+as a command's events do: personal fields are encrypted under their subject's key, so a seeded
+user can be forgotten. The aggregates decide on the plain values; only the row is encrypted.
+Ciphertext and key ids are random, so they are the one part of a seeded store that differs
+between two runs with the same seed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any, Callable, Iterator
 from ..domain.registry import Domain
 from ..errors import BadInput
 from ..store import codec
-from ..store.base import uuid7, uuid7_prefix
+from ..store.base import NewEvent, uuid7, uuid7_prefix
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000
@@ -24,9 +30,11 @@ CHUNK = 5000
 class _History:
     """Turns decided events into store rows with causal metadata and event time."""
 
-    def __init__(self, engine_decide: Callable[..., Any], rng: random.Random) -> None:
+    def __init__(self, engine_decide: Callable[..., Any], rng: random.Random,
+                 written: Callable[[str, NewEvent], NewEvent] | None = None) -> None:
         self.decide = engine_decide
         self.rng = rng
+        self.written = written
         self.rows: list[tuple] = []
         self.count = 0
         self.at = EPOCH
@@ -55,12 +63,16 @@ class _History:
         version = agg.version
         out = []
         stamp = self.at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        stream_id = agg.stream_id(agg.id)
         for es, data in self.decide(agg, spec, params, validate=False):
             version += 1
             self.count += 1
             eid = self.new_id()
             meta = {**meta_base, "schema_version": es.schema_version}
-            self.rows.append((self.count, eid, agg.stream_id(agg.id), version, es.name, codec.dumps(data),
+            if self.written is not None:  # as a command's events are stored: personal fields encrypted
+                ev = self.written(stream_id, NewEvent(es.name, data, meta, eid))
+                data, meta = ev.data, ev.metadata
+            self.rows.append((self.count, eid, stream_id, version, es.name, codec.dumps(data),
                               codec.dumps(meta), stamp))
             out.append((eid, es.name))
         self.at += timedelta(milliseconds=self.rng.randrange(5, 400))
@@ -81,14 +93,17 @@ def shop_history(
     seed: int = 0,
     days: float = 7.0,
     on_order: Callable[[int], None] | None = None,
+    written: Callable[[str, NewEvent], NewEvent] | None = None,
 ) -> Iterator[list[tuple]]:
-    """Rows for ``store.import_rows``: stock, registrations, then orders through the workflow."""
+    """Rows for ``store.import_rows``: stock, registrations, then orders through the workflow.
+
+    ``written`` turns each decided event into what is stored (the engine's write transforms)."""
     for needed in ("order", "payment", "inventory", "user"):
         if needed not in domain.aggregates:
             raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")
     Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
     rng = random.Random(seed)
-    h = _History(decide, rng)
+    h = _History(decide, rng, written)
     step = timedelta(days=days) / max(1, orders + customers + products)
 
     def tick() -> None:
