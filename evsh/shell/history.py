@@ -102,6 +102,32 @@ class PersonalValues:
         self.fields = fields
         self.values: set[str] = set()
 
+    @classmethod
+    def of(cls, app: Any) -> "PersonalValues":
+        """For the shell's context: the personal fields of its domain (none when it cannot load)."""
+        try:
+            return cls(personal_fields(app.domain()))
+        except Exception:  # a broken domain is reported when a command needs it
+            return cls(set())
+
+    def head(self, app: Any) -> int | None:
+        """The store's last position before an entry runs (None: no store yet, or nothing to learn)."""
+        if not self.fields:
+            return None
+        try:
+            return app.store().head_position()
+        except Exception:  # no store yet, or it is busy
+            return None
+
+    def learn_written(self, app: Any, before: int | None) -> None:
+        """Learn the personal values of the events written after position ``before``."""
+        if not self.fields:
+            return
+        try:
+            self.learn(written_values(app.engine(), before or 0))
+        except Exception:  # no store, or a domain that cannot load: the lines' own words still count
+            pass
+
     def named_in(self, line: str) -> set[str]:
         """Values the line gives to options, ``field=`` words or JSON keys named like a personal field."""
         found: set[str] = set()

@@ -319,10 +319,8 @@ def incomplete_entry(text: str) -> bool:
 class PrivateHistory(FileHistory):
     """A history file that never receives lines holding personal values (see shell/history.py).
 
-    prompt_toolkit stores a line when it is entered, before it runs; here lines wait in
-    ``pending`` until :meth:`settle`, after the entry ran, so the values its commands wrote are
-    known. Lines kept out of the file stay in memory for the Up arrow until the shell ends.
-    """
+    prompt_toolkit stores a line as it is entered; here it waits in ``pending`` until the entry
+    ran (:meth:`settle`), so that the values its commands wrote are known."""
 
     def __init__(self, filename: str, personal: Any) -> None:
         super().__init__(filename)
@@ -344,29 +342,17 @@ class PrivateHistory(FileHistory):
         self._loaded_strings = list(self.load_history_strings())
 
 
-def _head(app: Any) -> int | None:
-    """The store's last position, or None when there is no store (yet)."""
-    try:
-        return app.store().head_position()
-    except Exception:  # no store yet, or it is busy: nothing to learn from
-        return None
-
-
 def repl(app: Any, *, history_file: str | None = None, input: Any = None, output: Any = None) -> None:
     """Read, run, print, until Ctrl-D or `exit`. ``input``/``output`` are for tests."""
     from prompt_toolkit import PromptSession
 
-    from .history import PersonalValues, default_history_file, personal_fields, written_values
+    from .history import PersonalValues, default_history_file
 
     path = history_file or default_history_file()
     app.options["history_file"] = path  # `forget` in this shell scrubs this file too
     folder = os.path.dirname(os.path.abspath(path))
     writable = os.access(path, os.W_OK) if os.path.exists(path) else os.access(folder, os.W_OK)
-    try:
-        fields = personal_fields(app.domain())
-    except Exception:  # a broken domain is reported when a command needs it
-        fields = set()
-    personal = PersonalValues(fields)
+    personal = PersonalValues.of(app)
     history: Any = PrivateHistory(path, personal) if writable else InMemoryHistory()
     session: PromptSession = PromptSession(
         history=history, completer=EvshCompleter(app), complete_while_typing=False,
@@ -402,16 +388,12 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
             except ScriptSyntaxError as exc:
                 click.echo(f"evsh: error: {exc.message}", err=True)
                 continue
-            before = _head(app) if fields else None
+            before = personal.head(app)
             try:
                 runner.run_nodes(nodes)
             except KeyboardInterrupt:
                 click.echo("evsh: interrupted", err=True)
-            if fields:
-                try:
-                    personal.learn(written_values(app.engine(), before or 0))
-                except Exception:  # no store, or a domain that cannot load: the line's own words still count
-                    pass
+            personal.learn_written(app, before)
             if text.split()[:1] == ["forget"] and isinstance(history, PrivateHistory):
                 settle()
                 history.reload()
