@@ -26,6 +26,7 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
     user can be forgotten (`evsh forget u1`).
     """
     from ..engine.seeding import shop_history
+    from ..engine.shredding import shredder
     from ..store.base import NewEvent
 
     a = app()
@@ -38,8 +39,12 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
         raise BadInput(f"evsh seed fills an empty store, and {a.db} already holds events; pass a new --db")
     engine = a.engine(create=True)
     transforms = list(engine.write_transforms)  # what a command's events go through: personal fields encrypted
+    sh = shredder(engine)
+    # evsh's one write transform (encryption) changes only events declaring personal fields: the
+    # other 96% of a seed skip the call, which would cost about a tenth of the seed's time
+    personal_only = sh is not None and transforms == [sh.encrypt]
 
-    def written(stream_id: str, ev: NewEvent) -> NewEvent:
+    def stored_as(stream_id: str, ev: NewEvent) -> NewEvent:
         for transform in transforms:
             ev = transform(stream_id, ev)
         return ev
@@ -50,7 +55,7 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
         rows = shop_history(
             domain, engine.decide, orders=orders, customers=customers, products=products, seed=seed_value,
             days=days, on_order=lambda n: bar.update(task, completed=n) if n % 500 == 0 or n == orders else None,
-            written=written if transforms else None,
+            written=stored_as if transforms else None, personal_only=personal_only,
         )
         with store.transaction():  # the history and the reactors' move past it commit together
             written, _ = store.import_rows(rows)

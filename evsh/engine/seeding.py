@@ -31,10 +31,11 @@ class _History:
     """Turns decided events into store rows with causal metadata and event time."""
 
     def __init__(self, engine_decide: Callable[..., Any], rng: random.Random,
-                 written: Callable[[str, NewEvent], NewEvent] | None = None) -> None:
+                 written: Callable[[str, NewEvent], NewEvent] | None = None, personal_only: bool = False) -> None:
         self.decide = engine_decide
         self.rng = rng
         self.written = written
+        self.personal_only = personal_only
         self.rows: list[tuple] = []
         self.count = 0
         self.at = EPOCH
@@ -69,7 +70,7 @@ class _History:
             self.count += 1
             eid = self.new_id()
             meta = {**meta_base, "schema_version": es.schema_version}
-            if self.written is not None:  # as a command's events are stored: personal fields encrypted
+            if self.written is not None and (es.personal or not self.personal_only):  # as commands store them
                 ev = self.written(stream_id, NewEvent(es.name, data, meta, eid))
                 data, meta = ev.data, ev.metadata
             self.rows.append((self.count, eid, stream_id, version, es.name, codec.dumps(data),
@@ -94,16 +95,18 @@ def shop_history(
     days: float = 7.0,
     on_order: Callable[[int], None] | None = None,
     written: Callable[[str, NewEvent], NewEvent] | None = None,
+    personal_only: bool = False,
 ) -> Iterator[list[tuple]]:
     """Rows for ``store.import_rows``: stock, registrations, then orders through the workflow.
 
-    ``written`` turns each decided event into what is stored (the engine's write transforms)."""
+    ``written`` turns each decided event into what is stored (the engine's write transforms);
+    with ``personal_only`` only events declaring personal fields go through it."""
     for needed in ("order", "payment", "inventory", "user"):
         if needed not in domain.aggregates:
             raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")
     Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
     rng = random.Random(seed)
-    h = _History(decide, rng, written)
+    h = _History(decide, rng, written, personal_only)
     step = timedelta(days=days) / max(1, orders + customers + products)
 
     def tick() -> None:
