@@ -23,6 +23,28 @@ from .test_snapshots import COUNTER  # a counter aggregate; snapshot_every is se
 ITEMS = '[{"product_id": "keyboard", "quantity": 1, "unit_price": "49.90"}]'
 
 
+def evsh_shell(tmp_path, options: list[str], history: str | None = None, **env: str):
+    """`evsh OPTIONS shell [--history FILE]` in a real terminal (pexpect)."""
+    pexpect = pytest.importorskip("pexpect")
+    evsh = shutil.which("evsh", path=os.path.dirname(sys.executable)) or "evsh"
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", **env}
+    return pexpect.spawn(evsh, [*options, "shell", *(["--history", history] if history else [])], env=env,
+                         cwd=str(tmp_path), encoding="utf-8", timeout=30, dimensions=(40, 200))
+
+
+def recall_and_leave(c, presses: int, expected: str, prompt: str) -> None:
+    """Up arrow ``presses`` times, see ``expected``, run it, then leave the shell."""
+    import pexpect
+
+    c.send("\x1b[A" * presses)
+    c.expect_exact(expected)
+    c.sendline("")
+    c.expect_exact(prompt)
+    c.sendline("exit")
+    c.expect(pexpect.EOF)
+    c.close()
+
+
 def count_events(path) -> int:
     con = sqlite3.connect(path)
     try:
@@ -116,13 +138,12 @@ def test_a_demo_never_writes_into_the_store_the_project_names(here, tmp_path):
 
 
 def test_the_shell_never_keeps_its_history_in_the_store(tmp_path):
-    pexpect = pytest.importorskip("pexpect")
-    evsh = shutil.which("evsh", path=os.path.dirname(sys.executable)) or "evsh"
+    import pexpect
+
     db = tmp_path / "s.db"
+    evsh = shutil.which("evsh", path=os.path.dirname(sys.executable)) or "evsh"
     subprocess.run([evsh, "--db", str(db), "append", "note-1", "Noted", "{}"], check=True, capture_output=True)
-    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
-    c = pexpect.spawn(evsh, ["--db", str(db), "shell", "--history", str(db) + "-wal"], env=env, cwd=str(tmp_path),
-                      encoding="utf-8", timeout=30)
+    c = evsh_shell(tmp_path, ["--db", str(db)], history=str(db) + "-wal")
     c.expect(pexpect.EOF)
     c.close()
     assert c.exitstatus == 2
@@ -321,12 +342,8 @@ def test_a_max_age_needs_a_snapshot_after_every_command(cli, counter):
 # ----------------------------------------------------------------------------- 4. the shell's history and forget
 
 def test_personal_values_never_reach_the_history_file(tmp_path):
-    pexpect = pytest.importorskip("pexpect")
-    evsh = shutil.which("evsh", path=os.path.dirname(sys.executable)) or "evsh"
     history = tmp_path / "history"
-    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "EVSH_HISTORY": str(history)}
-    c = pexpect.spawn(evsh, ["--db", str(tmp_path / "s.db"), "--domain", "shop", "shell"], env=env,
-                      cwd=str(tmp_path), encoding="utf-8", timeout=30, dimensions=(40, 200))
+    c = evsh_shell(tmp_path, ["--db", str(tmp_path / "s.db"), "--domain", "shop"], EVSH_HISTORY=str(history))
     prompt = "(s.db · shop)>"
     lines = [
         "exec user u1 register --email bob@example.com --username bobby",  # options named like personal fields
@@ -340,13 +357,7 @@ def test_personal_values_never_reach_the_history_file(tmp_path):
         c.expect_exact(prompt)
         c.sendline(line)
     c.expect_exact(prompt)
-    c.send("\x1b[A")  # the Up arrow still has the last line of this session
-    c.expect_exact("add-stock --quantity 3")
-    c.sendline("")
-    c.expect_exact(prompt)
-    c.sendline("exit")
-    c.expect(pexpect.EOF)
-    c.close()
+    recall_and_leave(c, 1, "add-stock --quantity 3", prompt)  # the Up arrow has the session's last line
     text = history.read_text()
     for value in ("bob@example.com", "bobby", "eve@example.com", "evelyn", "zed@example.com", "zed"):
         assert value not in text, value
@@ -354,14 +365,10 @@ def test_personal_values_never_reach_the_history_file(tmp_path):
 
 
 def test_forget_in_the_shell_scrubs_that_shells_own_history_file(tmp_path):
-    pexpect = pytest.importorskip("pexpect")
-    evsh = shutil.which("evsh", path=os.path.dirname(sys.executable)) or "evsh"
     history = tmp_path / "mine.history"  # given with --history: no other command knows of it
     history.write_text("\n# 2026-01-01 09:00:00.000000\n+say hello bob@example.com\n"
                        "\n# 2026-01-01 09:00:01.000000\n+say hello world\n")
-    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
-    c = pexpect.spawn(evsh, ["--db", str(tmp_path / "s.db"), "--domain", "shop", "shell", "--history", str(history)],
-                      env=env, cwd=str(tmp_path), encoding="utf-8", timeout=30, dimensions=(40, 200))
+    c = evsh_shell(tmp_path, ["--db", str(tmp_path / "s.db"), "--domain", "shop"], history=str(history))
     prompt = "(s.db · shop)>"
     c.expect_exact(prompt)
     c.sendline("exec user u1 register --email bob@example.com --username bobby")
@@ -369,13 +376,7 @@ def test_forget_in_the_shell_scrubs_that_shells_own_history_file(tmp_path):
     c.sendline("forget u1 --yes")
     c.expect_exact("removed 1 entries mentioning them from the shell history")
     c.expect_exact(prompt)
-    c.send("\x1b[A\x1b[A")  # back past `forget`: the register line went from memory too
-    c.expect_exact("say hello world")
-    c.sendline("")
-    c.expect_exact(prompt)
-    c.sendline("exit")
-    c.expect(pexpect.EOF)
-    c.close()
+    recall_and_leave(c, 2, "say hello world", prompt)  # back past `forget`: the register line left memory too
     text = history.read_text()
     assert "bob" not in text and "+forget u1 --yes" in text
 

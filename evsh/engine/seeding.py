@@ -4,11 +4,11 @@ The shop's own aggregates decide every event (so the history obeys the shop's ru
 are driven in memory: no replay per command, and rows are written in large batches through
 the store's bulk import path. The same seed gives the same events, ids and times.
 
-Each event passes through the engine's write transforms on its way into a row (``written``),
-as a command's events do: personal fields are encrypted under their subject's key, so a seeded
-user can be forgotten. The aggregates decide on the plain values; only the row is encrypted.
-Ciphertext and key ids are random, so they are the one part of a seeded store that differs
-between two runs with the same seed.
+Events are stored as a command's are (``written``, the engine's write transforms): personal
+fields are encrypted under their subject's key, so a seeded user can be forgotten. The
+aggregates decide on the plain values; the rows of a chunk are sealed together when the chunk
+is taken, so the keys of its subjects can be made in one statement. Ciphertext and key ids are
+random: they are the one part of a seeded store that differs between two runs with one seed.
 """
 
 from __future__ import annotations
@@ -25,18 +25,21 @@ from ..store.base import NewEvent, uuid7, uuid7_prefix
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000
+# (stream id, event) pairs -> the events as stored, in the same order
+Written = Callable[[list[tuple[str, NewEvent]]], list[NewEvent]]
 
 
 class _History:
     """Turns decided events into store rows with causal metadata and event time."""
 
-    def __init__(self, engine_decide: Callable[..., Any], rng: random.Random,
-                 written: Callable[[str, NewEvent], NewEvent] | None = None, personal_only: bool = False) -> None:
+    def __init__(self, engine_decide: Callable[..., Any], rng: random.Random, written: Written | None = None,
+                 personal_only: bool = False) -> None:
         self.decide = engine_decide
         self.rng = rng
         self.written = written
         self.personal_only = personal_only
         self.rows: list[tuple] = []
+        self.unsealed: list[tuple[int, str, NewEvent]] = []  # (row index, stream id, event) for ``written``
         self.count = 0
         self.at = EPOCH
         self._prefix, self._prefix_at = "", None  # the ids' time part, for self.at
@@ -70,9 +73,8 @@ class _History:
             self.count += 1
             eid = self.new_id()
             meta = {**meta_base, "schema_version": es.schema_version}
-            if self.written is not None and (es.personal or not self.personal_only):  # as commands store them
-                ev = self.written(stream_id, NewEvent(es.name, data, meta, eid))
-                data, meta = ev.data, ev.metadata
+            if self.written is not None and (es.personal or not self.personal_only):  # sealed in take()
+                self.unsealed.append((len(self.rows), stream_id, NewEvent(es.name, data, meta, eid)))
             self.rows.append((self.count, eid, stream_id, version, es.name, codec.dumps(data),
                               codec.dumps(meta), stamp))
             out.append((eid, es.name))
@@ -81,6 +83,10 @@ class _History:
 
     def take(self) -> list[tuple]:
         rows, self.rows = self.rows, []
+        if self.unsealed:
+            unsealed, self.unsealed = self.unsealed, []
+            for (i, _, _), ev in zip(unsealed, self.written([(sid, ev) for _, sid, ev in unsealed])):
+                rows[i] = (*rows[i][:5], codec.dumps(ev.data), codec.dumps(ev.metadata), rows[i][7])
         return rows
 
 
@@ -94,13 +100,13 @@ def shop_history(
     seed: int = 0,
     days: float = 7.0,
     on_order: Callable[[int], None] | None = None,
-    written: Callable[[str, NewEvent], NewEvent] | None = None,
+    written: Written | None = None,
     personal_only: bool = False,
 ) -> Iterator[list[tuple]]:
     """Rows for ``store.import_rows``: stock, registrations, then orders through the workflow.
 
-    ``written`` turns each decided event into what is stored (the engine's write transforms);
-    with ``personal_only`` only events declaring personal fields go through it."""
+    ``written`` turns a chunk's decided events into what is stored (the engine's write
+    transforms); with ``personal_only`` only events declaring personal fields go through it."""
     for needed in ("order", "payment", "inventory", "user"):
         if needed not in domain.aggregates:
             raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")

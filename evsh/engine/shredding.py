@@ -93,6 +93,31 @@ class Keyring:
         self._by_id[row[0]] = hit[1]
         return hit
 
+    def ensure(self, subjects: Iterable[str]) -> None:
+        """Live keys for many subjects at once, for bulk writers (`evsh seed`): one statement makes
+        the missing keys and a few read them all into the cache, instead of a transaction each."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._fresh()
+        wanted = [s for s in dict.fromkeys(subjects) if s not in self._by_subject]
+        if not wanted:
+            return
+        now = self.store.clock()
+        with self.store.transaction() as tx:
+            tx.executemany(
+                "INSERT OR IGNORE INTO subject_keys (key_id, subject, key, created_at) VALUES (?,?,?,?)",
+                [(uuid.uuid4().hex, s, AESGCM.generate_key(bit_length=256), now) for s in wanted],
+            )
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                for key_id, subject, key in tx.execute(
+                    "SELECT key_id, subject, key FROM subject_keys WHERE key IS NOT NULL AND subject IN"
+                    f" ({','.join('?' * len(part))})", part,
+                ):
+                    hit = (key_id, _aesgcm(key))
+                    self._by_subject[subject] = hit
+                    self._by_id[key_id] = hit[1]
+
     def by_id(self, key_id: str) -> Any | None:
         """The cipher of a key id, or None when that key was destroyed (or never existed here)."""
         self._fresh()
