@@ -44,9 +44,13 @@ class Cut:
 
 
 def _decided_by_commands(store: Any, stream_id: str, category: str) -> bool:
-    last = next(iter(store.read_stream(stream_id, backwards=True, limit=1)), None)
-    command = last.metadata.get("command") if last is not None else None
-    return isinstance(command, str) and command.startswith(category + ".")
+    """Whether the stream's first or last visible event was decided by a command of its category."""
+    for backwards in (False, True):
+        for ev in store.read_stream(stream_id, backwards=backwards, limit=1):
+            command = ev.metadata.get("command")
+            if isinstance(command, str) and command.startswith(category + "."):
+                return True
+    return False
 
 
 def _snapshot(store: Any, cls: Any, stream_id: str) -> tuple[int, tuple] | None:
@@ -68,7 +72,7 @@ def _judge(store: Any, cls: Any, info: dict[str, Any], before: int | None, max_c
     if before is not None:
         hidden = before - 1  # the last version the truncation hides
         if at >= hidden:
-            return Cut(sid, name, True, f"its state comes from {where}, which holds every hidden event",
+            return Cut(sid, name, True, f"loads start from {where}, which holds every hidden event",
                        snap[1] if snap is not None else None)
         return Cut(sid, name, False, f"it has {where}; take one first: `evsh snapshot {name}`")
     every = cls.snapshot_every
@@ -78,7 +82,7 @@ def _judge(store: Any, cls: Any, info: dict[str, Any], before: int | None, max_c
                        f" (it has {every or 'none'}) so that a snapshot always holds the hidden events")
         if at < version - max_count:
             return Cut(sid, name, False, f"it has {where}; take one first: `evsh snapshot {name}`")
-        return Cut(sid, name, True, f"its state comes from snapshots, taken every {every} events by commands"
+        return Cut(sid, name, True, f"loads start from its snapshot, which commands renew every {every} events"
                    " (events appended without a command are not snapshotted)")
     if max_age is not None:
         if every != 1:
@@ -86,7 +90,7 @@ def _judge(store: Any, cls: Any, info: dict[str, Any], before: int | None, max_c
                        f" declare snapshot_every = 1 (it has {every or 'none'})")
         if at < version:
             return Cut(sid, name, False, f"it has {where}; take one first: `evsh snapshot {name}`")
-        return Cut(sid, name, True, "its state comes from the snapshot taken after every command"
+        return Cut(sid, name, True, "loads start from its snapshot, which every command renews"
                    " (events appended without a command are not snapshotted)")
     return Cut(sid, name, True, "nothing is hidden")
 
