@@ -48,15 +48,13 @@ def inspect(path: str) -> DemoStore:
 
     store = open_store(path, create=False)
     try:
-        rows = store.conn.execute(
-            "SELECT name, position FROM checkpoints WHERE name LIKE ? OR name LIKE ?",
-            (FINISHED + "%", WRITING + "%"),
-        ).fetchall()
+        claims = {**_checkpoints(store, FINISHED), **_checkpoints(store, WRITING)}
         head = store.head_position()
     finally:
         store.close()
-    found = DemoStore(path, "demo", head=head, claimed=max((p for _, p in rows), default=0))
-    for name, _ in sorted(rows):
+    rows = sorted(claims.items())
+    found = DemoStore(path, "demo", head=head, claimed=max(claims.values(), default=0))
+    for name, _ in rows:
         (found.finished if name.startswith(FINISHED) else found.unfinished).append(name.split(":", 1)[1])
     if not rows:
         found.state = "empty" if head == 0 else "other"
@@ -82,26 +80,37 @@ class Claim:
 
         self.store = store
         self.name = name
-        with store.transaction() as conn:  # the wall clock: a demo's fixed clock must not step for this
-            conn.execute(
-                "INSERT INTO checkpoints (name, position, updated_at) VALUES (?,?,?)"
-                " ON CONFLICT(name) DO UPDATE SET position=max(position, excluded.position)",
-                (WRITING + name, store.head_position(), utc_now()),
-            )
+        self.at = utc_now()  # the wall clock: a demo's fixed clock must not step for this
+        with store.transaction():
+            _set_checkpoint(store, WRITING + name, store.head_position(), self.at)
         store.on_append(self._moved)  # held weakly: the demo keeps this object while it runs
 
     def _moved(self, stream_id: str, event_id: str) -> None:
         # inside the append's transaction: committed with the events, or rolled back with them
-        self.store.conn.execute("UPDATE checkpoints SET position=? WHERE name=?",
-                                (self.store.head_position(), WRITING + self.name))
+        _set_checkpoint(self.store, WRITING + self.name, self.store.head_position(), self.at)
 
     def finish(self) -> None:
         """The demo ran to its end: its claim says so."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO checkpoints (name, position, updated_at)"
-                " SELECT ?, position, updated_at FROM checkpoints WHERE name=?"
-                " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
-                (FINISHED + self.name, WRITING + self.name),
-            )
-            conn.execute("DELETE FROM checkpoints WHERE name=?", (WRITING + self.name,))
+        with self.store.transaction():
+            position = _checkpoints(self.store, WRITING + self.name).get(WRITING + self.name, 0)
+            _set_checkpoint(self.store, FINISHED + self.name, position, self.at)
+            _delete_checkpoint(self.store, WRITING + self.name)
+
+
+# The checkpoints table, in the shape of a store's checkpoint methods (checkpoints(prefix),
+# set_checkpoint, delete_checkpoint), so that these three are the only SQL of the demo's stores.
+
+def _checkpoints(store: Any, prefix: str) -> dict[str, int]:
+    return dict(store.conn.execute(
+        "SELECT name, position FROM checkpoints WHERE substr(name, 1, ?) = ? ORDER BY name", (len(prefix), prefix)))
+
+
+def _set_checkpoint(store: Any, name: str, position: int, at: str) -> None:
+    store.conn.execute(
+        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?,?,?)"
+        " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
+        (name, position, at))
+
+
+def _delete_checkpoint(store: Any, name: str) -> None:
+    store.conn.execute("DELETE FROM checkpoints WHERE name=?", (name,))
