@@ -25,6 +25,14 @@ class CLIResult:
     stderr: str
 
 
+@pytest.fixture(autouse=True)
+def _own_history(tmp_path_factory, monkeypatch):
+    """The shell's history, and `evsh forget`'s scrubbing of it, stay in a folder of the test's own."""
+    data = tmp_path_factory.mktemp("xdg-data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.delenv("EVSH_HISTORY", raising=False)
+
+
 @pytest.fixture
 def db_path(tmp_path):
     return str(tmp_path / "evsh.db")

@@ -136,11 +136,19 @@ def test_scavenge_removes_reclaims_and_never_reuses_positions(cli, db_path):
     assert "removed 0 events" in cli("scavenge").stdout
 
 
-def test_truncated_snapshots_are_dropped(cli, db_path):
+def test_truncated_snapshots_are_dropped_unless_they_hold_the_aggregates_state(cli, db_path):
     for _ in range(3):
         cli("--domain", "shop", "exec", "inventory", "p1", "add-stock", "--quantity", "2")
     cli("--domain", "shop", "snapshot", "inventory", "p1")
-    cli("streams", "truncate", "inventory-p1", "--before", "3")
+    # the snapshot holds every hidden event: truncating the aggregate's stream keeps it, and the state
+    assert cli("--domain", "shop", "streams", "truncate", "inventory-p1", "--before", "3").exit_code == 0
+    assert [s["version"] for s in json.loads(cli("--domain", "shop", "snapshots", "--json").stdout)] == [3]
+    assert json.loads(cli("--domain", "shop", "state", "inventory", "p1", "--json").stdout)["on_hand"] == 6
+    # forced past a snapshot that does not hold the hidden events: dropped, as for any truncation
+    cli("--domain", "shop", "exec", "inventory", "p1", "add-stock", "--quantity", "2")
+    cli("--domain", "shop", "exec", "inventory", "p1", "add-stock", "--quantity", "2")
+    assert cli("--domain", "shop", "streams", "truncate", "inventory-p1", "--before", "5").exit_code == 2
+    assert cli("--domain", "shop", "streams", "truncate", "inventory-p1", "--before", "5", "--force").exit_code == 0
     assert json.loads(cli("--domain", "shop", "snapshots", "--json").stdout) == []
     assert json.loads(cli("--domain", "shop", "state", "inventory", "p1", "--json").stdout)["on_hand"] == 2
 

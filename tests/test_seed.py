@@ -7,12 +7,24 @@ import uuid
 from datetime import datetime, timezone
 
 
+def sealed(export: str) -> list[dict]:
+    """Exported events with the ciphertext of personal fields blanked (it depends on the keys)."""
+    events = [json.loads(line) for line in export.splitlines()]
+    for e in events:
+        for k, v in e["data"].items():
+            if isinstance(v, str) and v.startswith("evsh:pii:1:"):
+                e["data"][k] = "<sealed>"
+    return events
+
+
 def test_same_seed_same_history_and_rules_hold(cli, tmp_path):
     a, b = str(tmp_path / "a.db"), str(tmp_path / "b.db")
     r = cli("seed", "--orders", "120", "--seed", "7", db=a)
     assert r.exit_code == 0, r.stderr
     assert cli("seed", "--orders", "120", "--seed", "7", db=b).exit_code == 0
-    assert cli("export", db=a).stdout == cli("export", db=b).stdout
+    # the same events, ids, order and times; personal fields are sealed under random keys, and read back the same
+    assert sealed(cli("export", db=a).stdout) == sealed(cli("export", db=b).stdout)
+    assert cli("--domain", "shop", "log", "--json", db=a).stdout == cli("--domain", "shop", "log", "--json", db=b).stdout
     events = [json.loads(line) for line in cli("export", db=a).stdout.splitlines()]
     types = {e["type"] for e in events}
     assert {"StockAdded", "UserRegistered", "OrderCreated", "PaymentProcessed", "OrderConfirmed"} <= types

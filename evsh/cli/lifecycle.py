@@ -144,14 +144,30 @@ def delete_stream(stream: str, hard: bool) -> None:
     _lifecycle_done(ev, f"{'hard-deleted' if hard else 'deleted'} {stream}")
 
 
+FORCE_HELP = "Hide events of a domain aggregate's stream even when no snapshot holds them (its state changes)."
+
+
 @click.command("truncate")
 @click.argument("stream")
 @click.option("--before", type=int, required=True, metavar="VERSION", help="Hide events below this version.")
-def truncate_stream(stream: str, before: int) -> None:
-    """Hide STREAM's events before a version (versions are never renumbered)."""
-    store = app().store()
-    ev = store.truncate_stream(stream, before)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+def truncate_stream(stream: str, before: int, force: bool) -> None:
+    """Hide STREAM's events before a version (versions are never renumbered).
+
+    A domain aggregate's stream is truncated only when a snapshot holds the hidden events
+    (`evsh snapshot AGGREGATE ID` first), since its state is rebuilt from them; or with --force.
+    """
+    from .stream_cuts import check_cut, report_cut
+
+    a = app()
+    cut = check_cut(a, stream, before=before, force=force)
+    store = a.store()
+    with store.transaction():
+        ev = store.truncate_stream(stream, before)
+        if ev is not None and cut is not None and cut.keep_snapshot is not None:
+            store.save_snapshot(stream, *cut.keep_snapshot)  # the aggregate's state lives there now
     _lifecycle_done(ev, f"truncated {stream} before version {before}")
+    report_cut(cut, ev is not None)
 
 
 @click.command("meta")
@@ -159,18 +175,29 @@ def truncate_stream(stream: str, before: int) -> None:
 @click.option("--max-count", default=None, metavar="N|none", help="Reads keep only the newest N events.")
 @click.option("--max-age", default=None, metavar="DURATION|none", help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json: bool) -> None:
-    """Show STREAM's metadata, or set its max-count / max-age ('none' clears one)."""
-    from ..engine.lifecycle import format_duration, parse_count, parse_duration
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json: bool, force: bool = False) -> None:
+    """Show STREAM's metadata, or set its max-count / max-age ('none' clears one).
 
-    store = app().store()
+    On a domain aggregate's stream a max-count needs snapshot_every <= N on the aggregate and a
+    max-age snapshot_every = 1, so that a snapshot always holds the hidden events; or --force.
+    """
+    from ..engine.lifecycle import format_duration, parse_count, parse_duration
+    from .stream_cuts import check_cut, report_cut
+
+    a = app()
+    store = a.store()
     if max_count is not None or max_age is not None:
         info = store.stream_info(stream)
         if info is None:
             raise BadInput(f"no stream {stream!r}")
         mc = info["max_count"] if max_count is None else parse_count(max_count)
         ma = info["max_age"] if max_age is None else parse_duration(max_age)
+        cuts = [check_cut(a, stream, max_count=mc, force=force) if max_count is not None else None,
+                check_cut(a, stream, max_age=ma, force=force) if max_age is not None else None]
         store.set_stream_metadata(stream, max_count=mc, max_age=ma)
+        for cut in cuts:
+            report_cut(cut, True)
     info = store.stream_info(stream)
     if info is None:
         raise BadInput(f"no stream {stream!r}")
@@ -215,7 +242,9 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     """Forget a data subject: destroy their key so their personal fields read as [redacted] everywhere.
 
     Copies outside the log (read models, dead letters, side-effect tables, snapshots) are
-    scrubbed, and the file and its WAL are rewritten so no plaintext is left. Cannot be undone.
+    scrubbed, and the file and its WAL are rewritten so no plaintext is left. Lines mentioning
+    the subject's values are removed from the shell's history file. Not reached: backups,
+    exports and other files made before. Cannot be undone.
     """
     from ..engine.forgetting import forget as do_forget
 
@@ -223,9 +252,11 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     if not yes and sys.stdin is not None and sys.stdin.isatty():
         click.confirm(f"forget subject {subject!r} for good?", abort=True)
     engine = a.engine()
-    report = do_forget(engine, subject)
+    values: list[str] = []
+    report = do_forget(engine, subject, on_values=values.extend)
+    history = _scrub_histories(values, a.options.get("history_file"))
     if as_json:
-        emit_json_object(report.as_dict())
+        emit_json_object({**report.as_dict(), "history_entries_removed": history})
     elif report.keys:
         scrubbed = sum(report.scrubbed.values())
         click.echo(safe(
@@ -248,6 +279,26 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     if report.left_inside_words:
         click.echo(f"evsh: warning: {report.left_inside_words} texts contain one of the values only inside a longer"
                    " word (\"bob\" in \"bobsleigh\"); they were left alone as unrelated text", err=True)
+    if history and not as_json:
+        click.echo(f"removed {sum(history.values())} entries mentioning them from the shell history "
+                   f"({', '.join(history)})")
+
+
+def _scrub_histories(values: list[str], shell_file: str | None) -> dict[str, int]:
+    """Remove history entries that mention the values; {file: entries removed} of files changed."""
+    from ..shell.history import history_files, scrub_file
+
+    done: dict[str, int] = {}
+    for path in dict.fromkeys([*([shell_file] if shell_file else []), *history_files()]):
+        try:
+            removed = scrub_file(path, values)
+        except OSError as exc:
+            click.echo(f"evsh: warning: could not scrub the shell history {path}: {exc.strerror or exc};"
+                       " remove the lines mentioning the subject yourself", err=True)
+            continue
+        if removed:
+            done[path] = removed
+    return done
 
 
 # ----------------------------------------------------------------------------- subject keys
@@ -283,7 +334,9 @@ def keys_export(output: str) -> None:
 
     from ..engine.shredding import export_keys
     from ..store import codec
+    from .store_paths import refuse_store_path
 
+    refuse_store_path(output, app().db, "keys export -o")
     if os.path.exists(output):
         raise BadInput(f"{output} already exists; choose a new file name")
     n = 0

@@ -175,6 +175,9 @@ def shell(history_file: str | None) -> None:
     """An interactive shell on the store: evsh commands without `evsh`, with history and
     tab completion. `help` lists commands; Ctrl-D or `exit` leaves.
 
+    Lines holding a personal field's value are kept for this session only, never written to
+    the history file.
+
     With stdin not a terminal it runs the input as a script, exactly like `evsh run -`.
     """
     if not sys.stdin.isatty():
@@ -182,27 +185,20 @@ def shell(history_file: str | None) -> None:
         if code:
             raise click.exceptions.Exit(code)
         return
+    from ..shell.history import default_history_file
     from ..shell.repl import repl
+    from .store_paths import refuse_store_path
 
-    repl(app(), history_file=history_file)
-
-
-def default_history_file() -> str:
-    """~/.local/share/evsh/history (XDG_DATA_HOME honoured), or ~/.evsh_history as a fallback."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    folder = os.path.join(base, "evsh")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, "history")
-    except OSError:
-        return os.path.join(os.path.expanduser("~"), ".evsh_history")
+    a = app()
+    history_file = history_file or default_history_file()
+    refuse_store_path(history_file, a.db, "shell --history")
+    repl(a, history_file=history_file)
 
 
 # ----------------------------------------------------------------------------- evsh demo
 
 DEMO_DB = "evsh-demo.db"
 STORY = "shop_story"
-MARKER = "demo:"  # a checkpoints row naming the demo that filled a store: it may be reused or wiped
 
 SHOW_STORY = """
 say "What the store holds now. Streams: one per aggregate instance; a stream's version counts its events."
@@ -239,39 +235,9 @@ def demo_title(text: str) -> str:
     return ""
 
 
-def _demo_store_state(path: str) -> tuple[str, list[str]]:
-    """('missing' | 'empty' | 'demo' | 'other', the demos that filled it)."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return "missing", []
-    from ..store.connect import open_store
-
-    store = open_store(path)  # raises StoreError for a file that is not an evsh store
-    try:
-        names = [name[len(MARKER):] for name in store.checkpoints(MARKER)]
-        if names:
-            return "demo", names
-        return ("empty" if store.head_position() == 0 else "other"), []
-    finally:
-        store.close()
-
-
-def _remove_store(path: str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            os.remove(path + suffix)
-        except FileNotFoundError:
-            pass
-
-
-def _mark(ctx: Any, name: str) -> None:
-    store = ctx.store(create=True)
-    with store.transaction():
-        store.set_checkpoint(MARKER + name, store.head_position(), ctx.engine().clock())
-
-
 @click.command("demo")
 @click.argument("name", required=False)
-@click.option("--fresh", is_flag=True, help="Start over: delete the demo's store first (only a store a demo made).")
+@click.option("--fresh", is_flag=True, help="Start over: delete the demo's store first (only if every event in it is a demo's).")
 @click.option("--list", "list_demos", is_flag=True, help="List the bundled demos.")
 @click.option("--pause", is_flag=True, help="Wait for Enter before each step (for a presenter).")
 def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
@@ -280,7 +246,12 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
 
     \b
     evsh demo              the shop story (run again: shows the store it made)
-    evsh demo --list       the bundled demos; evsh demo NAME runs one on a fresh store
+    evsh demo --list       the bundled demos; evsh demo NAME runs one in evsh-demo-NAME.db
+    evsh demo --fresh      start over, also after an interrupted demo
+
+    A demo marks its store as a demo's before it writes, and deletes only a store whose every
+    event a demo wrote: once you add events of your own (an order of your own in a demo's
+    store), no demo deletes it, --fresh included; pass another --db, or delete it yourself.
     """
     from click.core import ParameterSource
     from rich.rule import Rule
@@ -288,6 +259,7 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
 
     from ..errors import BadInput
     from ..shell.script import Runner
+    from . import demo_stores
     from .render import console
 
     demos = bundled_demos()
@@ -306,12 +278,23 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
     root = click.get_current_context().find_root()
     explicit_db = root.get_parameter_source("db") in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     path = app().db if explicit_db else (DEMO_DB if story else f"evsh-demo-{name.replace('_', '-')}.db")
-    state, made_by = _demo_store_state(path)
-    if state == "other":
-        raise BadInput(f"{path} holds events that no demo wrote; pass --db NEW.db to tell the demo elsewhere")
-    reuse = story and state == "demo" and STORY in made_by and not fresh
-    if state == "demo" and not reuse:
-        _remove_store(path)  # a store a demo made: a named demo always starts from nothing
+    if not explicit_db:
+        from .store_paths import store_role
+
+        # the store evsh.toml names (or ./evsh.db) is the user's, unless --db hands it to the demo
+        role = store_role(path, app().db)
+        if role is not None:
+            raise BadInput(f"the demo's sample store {path} is {role}, which this folder uses as its store;"
+                           f" pass --db NEW.db for the demo (or --db {shlex.quote(path)} to tell it there anyway)")
+    found = demo_stores.inspect(path)
+    # the finished story is shown again as it is, events of the user's own included: nothing is deleted
+    reuse = story and not fresh and STORY in found.finished and not found.unfinished
+    if found.state == "other" and not reuse:
+        after = f" (after position {found.claimed}, the last one a demo wrote)" if found.claimed else ""
+        raise BadInput(f"{path} holds events that no demo wrote{after}: evsh demo never writes into or deletes such a"
+                       f" store; pass --db NEW.db to run the demo elsewhere, or delete {path} yourself to start over")
+    if found.state == "demo" and not reuse:
+        demo_stores.remove(path)  # every event in it is a demo's: a named demo always starts from nothing
     text = demos[name].read_text(encoding="utf-8")
     # a demo is a self-contained story: its own mode, clock and ids, whatever the environment says
     ctx = context_with(header_options(text), ["--db", path],
@@ -325,10 +308,11 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
             con.print(Text(f"\n{path} already holds the shop story (evsh demo --fresh tells it again).", style="dim"))
         else:
             con.print(Text(f"\nA new sample store: {path}", style="dim"))
+            claim = demo_stores.Claim(ctx.store(create=True), name)  # before the demo writes anything
             code = runner.run_text(f"{name}.evsh", text)
             if code:
                 raise click.exceptions.Exit(code)
-            _mark(ctx, name)
+            claim.finish()
         if story:
             code = runner.run_text("<demo>", SHOW_STORY)
             if code:

@@ -195,6 +195,9 @@ def streams(ctx: click.Context, category: str | None, as_json: bool, as_nl: bool
 @click.argument("file", type=click.Path(dir_okay=False))
 def backup(file: str) -> None:
     """Copy the live store to FILE consistently (SQLite's online backup, WAL included)."""
+    from .store_paths import refuse_store_path
+
+    refuse_store_path(file, app().db, "backup")
     store = app().store()
     store.backup(file)
     click.echo(safe(f"backed up {store.path} to {file}"))

@@ -34,6 +34,10 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
     """Write events as JSON lines (as stored), for backups, diffs and `evsh import`."""
     from ..store.base import check_stream_id
 
+    if output:
+        from .store_paths import refuse_store_path
+
+        refuse_store_path(output, app().db, "export -o")  # before the store or the file is opened
     store = app().store()
     if stream is not None:
         check_stream_id(stream)

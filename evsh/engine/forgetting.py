@@ -103,8 +103,12 @@ def _mentions(obj: Any, value: str) -> bool:
     return False
 
 
-def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | None = None) -> ForgetReport:
-    """Destroy the subject's keys and every copy of their personal values outside the log; then rewrite the file."""
+def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | None = None,
+           on_values: Callable[[list[str]], None] | None = None) -> ForgetReport:
+    """Destroy the subject's keys and every copy of their personal values outside the log; then rewrite the file.
+
+    ``on_values`` receives the subject's plain values (for scrubbing copies outside the store,
+    such as the shell's history); they are never part of the report."""
     store = engine.store
     check_name(subject, "subject")
     engine.forget_cached()  # cached aggregates hold decrypted values
@@ -144,6 +148,8 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
     values.discard("")
     ordered = sorted(values, key=len, reverse=True)  # longest first: a value inside another is replaced after it
     report.keys, report.values = len(keys), len(ordered)
+    if on_values is not None:
+        on_values(ordered)
     step("scrubbing read models and side-effect tables")
     with store.securely():
         with store.transaction():

@@ -3,6 +3,12 @@
 The shop's own aggregates decide every event (so the history obeys the shop's rules), but they
 are driven in memory: no replay per command, and rows are written in large batches through
 the store's bulk import path. The same seed gives the same events, ids and times.
+
+Events are stored as a command's are (``written``, the engine's write transforms): personal
+fields are encrypted under their subject's key, so a seeded user can be forgotten. The
+aggregates decide on the plain values; the rows of a chunk are sealed together when the chunk
+is taken, so the keys of its subjects can be made in one statement. Ciphertext and key ids are
+random: they are the one part of a seeded store that differs between two runs with one seed.
 """
 
 from __future__ import annotations
@@ -15,19 +21,25 @@ from typing import Any, Callable, Iterator
 from ..domain.registry import Domain
 from ..errors import BadInput
 from ..store import codec
-from ..store.base import uuid7, uuid7_prefix
+from ..store.base import NewEvent, uuid7, uuid7_prefix
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000
+# (stream id, event) pairs -> the events as stored, in the same order
+Written = Callable[[list[tuple[str, NewEvent]]], list[NewEvent]]
 
 
 class _History:
     """Turns decided events into store rows with causal metadata and event time."""
 
-    def __init__(self, engine_decide: Callable[..., Any], rng: random.Random) -> None:
+    def __init__(self, engine_decide: Callable[..., Any], rng: random.Random, written: Written | None = None,
+                 personal_only: bool = False) -> None:
         self.decide = engine_decide
         self.rng = rng
+        self.written = written
+        self.personal_only = personal_only
         self.rows: list[tuple] = []
+        self.unsealed: list[tuple[int, str, NewEvent]] = []  # (row index, stream id, event) for ``written``
         self.count = 0
         self.at = EPOCH
         self._prefix, self._prefix_at = "", None  # the ids' time part, for self.at
@@ -55,12 +67,15 @@ class _History:
         version = agg.version
         out = []
         stamp = self.at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        stream_id = agg.stream_id(agg.id)
         for es, data in self.decide(agg, spec, params, validate=False):
             version += 1
             self.count += 1
             eid = self.new_id()
             meta = {**meta_base, "schema_version": es.schema_version}
-            self.rows.append((self.count, eid, agg.stream_id(agg.id), version, es.name, codec.dumps(data),
+            if self.written is not None and (es.personal or not self.personal_only):  # sealed in take()
+                self.unsealed.append((len(self.rows), stream_id, NewEvent(es.name, data, meta, eid)))
+            self.rows.append((self.count, eid, stream_id, version, es.name, codec.dumps(data),
                               codec.dumps(meta), stamp))
             out.append((eid, es.name))
         self.at += timedelta(milliseconds=self.rng.randrange(5, 400))
@@ -68,6 +83,10 @@ class _History:
 
     def take(self) -> list[tuple]:
         rows, self.rows = self.rows, []
+        if self.unsealed:
+            unsealed, self.unsealed = self.unsealed, []
+            for (i, _, _), ev in zip(unsealed, self.written([(sid, ev) for _, sid, ev in unsealed])):
+                rows[i] = (*rows[i][:5], codec.dumps(ev.data), codec.dumps(ev.metadata), rows[i][7])
         return rows
 
 
@@ -81,14 +100,19 @@ def shop_history(
     seed: int = 0,
     days: float = 7.0,
     on_order: Callable[[int], None] | None = None,
+    written: Written | None = None,
+    personal_only: bool = False,
 ) -> Iterator[list[tuple]]:
-    """Rows for ``store.import_rows``: stock, registrations, then orders through the workflow."""
+    """Rows for ``store.import_rows``: stock, registrations, then orders through the workflow.
+
+    ``written`` turns a chunk's decided events into what is stored (the engine's write
+    transforms); with ``personal_only`` only events declaring personal fields go through it."""
     for needed in ("order", "payment", "inventory", "user"):
         if needed not in domain.aggregates:
             raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")
     Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
     rng = random.Random(seed)
-    h = _History(decide, rng)
+    h = _History(decide, rng, written, personal_only)
     step = timedelta(days=days) / max(1, orders + customers + products)
 
     def tick() -> None:

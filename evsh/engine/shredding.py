@@ -106,6 +106,23 @@ class Keyring:
         self._by_id[row[0]] = hit[1]
         return hit
 
+    def ensure(self, subjects: Iterable[str]) -> None:
+        """Live keys for many subjects at once, for bulk writers (`evsh seed`): one statement makes
+        the missing keys and a few read them all into the cache, instead of a transaction each."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._fresh()
+        wanted = [s for s in dict.fromkeys(subjects) if s not in self._by_subject]
+        if not wanted:
+            return
+        with self.store.transaction():
+            live = self.store.add_subject_keys(
+                [(s, uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)) for s in wanted])
+        for subject, (key_id, key) in live.items():
+            hit = (key_id, _aesgcm(key))
+            self._by_subject[subject] = hit
+            self._by_id[key_id] = hit[1]
+
     def by_id(self, key_id: str) -> Any | None:
         """The cipher of a key id, or None when that key was destroyed (or never existed here)."""
         self._fresh()

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator
 import click
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory, InMemoryHistory
 
 from ..sanitise import safe
 from .script import DIRECTIVES, NOT_IN_SCRIPTS, Runner, ScriptSyntaxError, _scan
@@ -317,17 +318,44 @@ def incomplete_entry(text: str) -> bool:
     return depth > 0
 
 
+class PrivateHistory(FileHistory):
+    """A history file that never receives lines holding personal values (see shell/history.py).
+
+    prompt_toolkit stores a line as it is entered; here it waits in ``pending`` until the entry
+    ran (:meth:`settle`), so that the values its commands wrote are known."""
+
+    def __init__(self, filename: str, personal: Any) -> None:
+        super().__init__(filename)
+        self.personal = personal
+        self.pending: list[str] = []
+
+    def store_string(self, string: str) -> None:
+        self.pending.append(string)
+
+    def settle(self) -> None:
+        """Write the waiting lines that hold no personal value."""
+        pending, self.pending = self.pending, []
+        for line in pending:
+            if not self.personal.private(line):
+                super().store_string(line)
+
+    def reload(self) -> None:
+        """Memory as the file is: after `forget`, lines kept out of the file go from the Up arrow too."""
+        self._loaded_strings = list(self.load_history_strings())
+
+
 def repl(app: Any, *, history_file: str | None = None, input: Any = None, output: Any = None) -> None:
     """Read, run, print, until Ctrl-D or `exit`. ``input``/``output`` are for tests."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-    from ..cli.scripts import default_history_file
+    from .history import PersonalValues, default_history_file
 
     path = history_file or default_history_file()
+    app.options["history_file"] = path  # `forget` in this shell scrubs this file too
     folder = os.path.dirname(os.path.abspath(path))
     writable = os.access(path, os.W_OK) if os.path.exists(path) else os.access(folder, os.W_OK)
-    history: Any = FileHistory(path) if writable else InMemoryHistory()
+    personal = PersonalValues.of(app)
+    history: Any = PrivateHistory(path, personal) if writable else InMemoryHistory()
     session: PromptSession = PromptSession(
         history=history, completer=EvshCompleter(app), complete_while_typing=False,
         input=input, output=output,
@@ -335,30 +363,41 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
     runner = Runner(app, location=False)
     click.echo(safe(f"evsh shell on {app.db}" + (f" with domain {app.domain_spec}" if app.domain_spec else "")
                     + ": `help` lists commands, Tab completes, Ctrl-D or `exit` leaves."))
+    settle = getattr(history, "settle", lambda: None)
     entry = ""
     n = 0
-    while True:
-        try:
-            line = session.prompt("... " if entry else prompt_text(app))
-        except KeyboardInterrupt:
-            entry = ""
-            continue
-        except EOFError:
-            click.echo("")
-            break
-        entry = f"{entry}\n{line}" if entry else line
-        if incomplete_entry(entry):
-            continue
-        text, entry = entry, ""
-        if text.strip() in EXITS:
-            break
-        n += 1
-        try:
-            nodes = runner.parse(f"<shell:{n}>", text)
-        except ScriptSyntaxError as exc:
-            click.echo(safe(f"evsh: error: {exc.message}"), err=True)
-            continue
-        try:
-            runner.run_nodes(nodes)
-        except KeyboardInterrupt:
-            click.echo("evsh: interrupted", err=True)
+    try:
+        while True:
+            if not entry:
+                settle()
+            try:
+                line = session.prompt("... " if entry else prompt_text(app))
+            except KeyboardInterrupt:
+                entry = ""
+                continue
+            except EOFError:
+                click.echo("")
+                break
+            entry = f"{entry}\n{line}" if entry else line
+            if incomplete_entry(entry):
+                continue
+            text, entry = entry, ""
+            if text.strip() in EXITS:
+                break
+            n += 1
+            try:
+                nodes = runner.parse(f"<shell:{n}>", text)
+            except ScriptSyntaxError as exc:
+                click.echo(safe(f"evsh: error: {exc.message}"), err=True)
+                continue
+            before = personal.head(app)
+            try:
+                runner.run_nodes(nodes)
+            except KeyboardInterrupt:
+                click.echo("evsh: interrupted", err=True)
+            personal.learn_written(app, before)
+            if text.split()[:1] == ["forget"] and isinstance(history, PrivateHistory):
+                settle()
+                history.reload()
+    finally:
+        settle()

@@ -27,6 +27,21 @@ class Keys:
                   (key_id, subject, key, self.clock()))
         return self.subject_key(subject)
 
+    def add_subject_keys(self, keys: list[tuple[str, str, bytes]]) -> dict[str, tuple[str, bytes]]:
+        """Give each (subject, key id, key) its key unless it has a live one, in one statement
+        (inside the caller's transaction; bulk writers: `evsh seed`); returns every subject's live key."""
+        self._run_many("INSERT INTO subject_keys (key_id, subject, key, created_at) VALUES (?,?,?,?)"
+                       " ON CONFLICT DO NOTHING", [(k, s, m, self.clock()) for s, k, m in keys])
+        subjects = [s for s, _, _ in keys]
+        live: dict[str, tuple[str, bytes]] = {}
+        for i in range(0, len(subjects), 500):
+            part = subjects[i:i + 500]
+            for key_id, subject, key in self._all(
+                    "SELECT key_id, subject, key FROM subject_keys WHERE key IS NOT NULL AND subject IN"
+                    f" ({','.join('?' * len(part))})", part):
+                live[subject] = (key_id, bytes(key))
+        return live
+
     def import_subject_key(self, key_id: str, subject: str, key: bytes, created_at: str) -> bool:
         """Add a key made elsewhere (inside the caller's transaction); False when it, or another
         live key of the subject, is here already."""

@@ -183,9 +183,14 @@ def _wrap(message: str, width: int = 96) -> list[str]:
     return out
 
 
+def script_path(out_dir: str, domain: Domain, property_name: str) -> str:
+    """Where the script reproducing a failure of the property is written."""
+    return os.path.join(out_dir, f"{slug(domain.name)}-{slug(property_name)}.evsh")
+
+
 def write_script(out_dir: str, domain: Domain, domain_spec: str, seed: int, result: Result) -> str:
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, f"{slug(domain.name)}-{slug(result.name)}.evsh")
+    path = script_path(out_dir, domain, result.name)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(script_text(domain, domain_spec, seed, result, path))
     return path
