@@ -531,7 +531,7 @@ def test_exec_help_lists_parameters_with_their_types(cli, things_file):
     out = r.stdout
     for words in (["--count", "int", "required"], ["--flag", "bool"], ["--price", "Decimal"],
                   ["--color", "red|green"], ["--numbers", "list[int]"], ["--scores", "dict[str, int]"],
-                  ["--address", "Address"], ["--note", "default None"], ["--size"]):
+                  ["--address", "Address"], ["--note", "default null"], ["--size"]):
         line = next((ln for ln in out.splitlines() if ln.strip().startswith(words[0] + " ")), "")
         assert all(w in line for w in words), (words, out)
     assert "Make a thing." in out

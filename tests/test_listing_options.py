@@ -36,6 +36,8 @@ def test_nothing_to_show_is_said_on_stderr_with_exit_0(cli):
         r = cli(*args)
         assert r.exit_code == 0, r.stderr
         assert r.stdout == "" and said in r.stderr, (args, r.stderr)
+    r = cli(*SHOP, "state", "order", "999", "--json")  # a script still gets the state: version 0
+    assert json.loads(r.stdout)["version"] == 0 and "does not exist" in r.stderr
 
 
 def test_state_as_of_a_time(cli):

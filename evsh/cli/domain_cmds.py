@@ -10,7 +10,7 @@ from ..domain import types as T
 from ..errors import BadInput
 from ..sanitise import safe
 from .context import app
-from .render import emit_events, emit_json_object, print_state
+from .render import emit_events, emit_json_object, json_text, print_state
 from .reactors import print_reactions, reactions_json
 
 
@@ -42,9 +42,13 @@ def command_help(agg: Any, spec: Any) -> str:
     lines.append("Parameters (structured values are JSON):")
     if not spec.params:
         lines.append("  (none)")
+    shapes: dict[type, None] = {}
     for p in spec.params:
-        req = "required" if p.required else f"default {p.default!r}"
+        req = "required" if p.required else f"default {json_text(T.encode(p.default))}"
         lines.append(f"  {p.option:<24} {T.describe(p.hint):<24} {req}")
+        T.structures(p.hint, shapes)
+    if shapes:
+        lines += ["", "Made of (as JSON objects):"] + [f"  {T.describe_fields(cls)}" for cls in shapes]
     return "\n".join(lines)
 
 
@@ -200,12 +204,14 @@ def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, 
     if at_time is not None:
         at_version = version_at(engine, stream_id, at_time)
     agg = engine.load(agg_cls, id, at_version)
-    if agg.version == 0 and at_version is None:
+    missing = agg.version == 0 and at_version is None
+    if missing:
         click.echo(safe(f"evsh: no events: {stream_id} does not exist"), err=True)
-        return
     data = agg.state()
-    if as_json:
+    if as_json:  # a script still gets the state (version 0 says there is none)
         emit_json_object(data)
+        return
+    if missing:
         return
     suffix = f" at version {at_version}" if at_version is not None else ""
     if at_time is not None:

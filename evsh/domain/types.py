@@ -49,7 +49,8 @@ def describe(hint: Any) -> str:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(describe(a) for a in args)
+        named = [describe(a) for a in args if a is not type(None)]
+        return " | ".join(named) + (" or null" if len(named) < len(args) else "")
     if origin is typing.Literal:
         return "|".join(str(a) for a in args)
     if origin is not None:
@@ -57,6 +58,29 @@ def describe(hint: Any) -> str:
         inner = ", ".join("..." if a is Ellipsis else describe(a) for a in args)
         return f"{name}[{inner}]" if args else name
     return str(hint)
+
+
+def structures(hint: Any, seen: dict[type, None] | None = None) -> dict[type, None]:
+    """The dataclasses a value of ``hint`` is made of (inside lists, dicts, optionals, and each
+    other), in the order met: what a user needs to know to write its JSON."""
+    seen = {} if seen is None else seen
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if hint not in seen:
+            seen[hint] = None
+            for f, h in typing.get_type_hints(hint).items():
+                structures(h, seen)
+        return seen
+    for arg in typing.get_args(hint):
+        if arg is not Ellipsis:
+            structures(arg, seen)
+    return seen
+
+
+def describe_fields(cls: type) -> str:
+    """``Item: product_id (str), quantity (int), unit_price (Decimal)``."""
+    hints = typing.get_type_hints(cls)
+    return f"{cls.__name__}: " + ", ".join(f"{f.name} ({describe(hints.get(f.name, Any))})"
+                                           for f in dataclasses.fields(cls))
 
 
 def decoder(hint: Any) -> Decoder:
