@@ -15,7 +15,10 @@ import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Sequence
 
-from ..errors import BadInput, ConcurrencyError, IdConflict, StoreError, StoreLocked, StoreMissing, StreamDeleted
+from ..errors import (
+    BadInput, ConcurrencyError, IdConflict, StoreCorrupt, StoreError, StoreFull, StoreLocked, StoreMissing,
+    StoreReadOnly, StreamDeleted,
+)
 from . import codec, schema
 from .base import (
     ANY,
@@ -209,7 +212,7 @@ class _Transaction:
         if store._depth == 0:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 raise _store_error(exc, store.path) from None
             store._txn_serial += 1
         else:
@@ -220,19 +223,34 @@ class _Transaction:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         store = self.store
-        conn = store.conn
         name = self.savepoint
         try:
-            if exc_type is None:
-                try:
-                    conn.execute("COMMIT" if name is None else f"RELEASE {name}")
-                    return
-                except BaseException:
-                    self._undo(conn, name)
-                    raise
-            self._undo(conn, name)
+            self._end(exc_type is None)
+        except sqlite3.Error as failed:  # the commit or the rollback failed
+            if not isinstance(exc, sqlite3.Error):
+                exc = failed  # else the body's own driver error says why (a full disk rolls back all)
+            if name is not None:
+                raise exc from None
         finally:
             store._depth -= 1
+        # leaving the outermost transaction, a driver error becomes the store's own (store_error)
+        if name is None and isinstance(exc, sqlite3.Error):
+            raise store_error(exc, store.path) from exc
+
+    def _end(self, ok: bool) -> None:
+        conn = self.store.conn
+        name = self.savepoint
+        if ok:
+            try:
+                conn.execute("COMMIT" if name is None else f"RELEASE {name}")
+                return
+            except BaseException:
+                try:
+                    self._undo(conn, name)
+                except sqlite3.Error:
+                    pass  # the commit's error says why
+                raise
+        self._undo(conn, name)
 
     def _undo(self, conn: sqlite3.Connection, name: str | None) -> None:
         self.store._epoch += 1  # what was appended in it is gone: cached states may be ahead
@@ -260,14 +278,20 @@ class _Reading:
             return
         try:
             conn.execute("BEGIN")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             raise _store_error(exc, store.path) from None
         self.began = True
 
-    def __exit__(self, *exc: object) -> None:
-        conn = self.store.conn
-        if self.began and conn.in_transaction:
-            conn.execute("COMMIT")
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        store = self.store
+        conn = store.conn
+        try:
+            if self.began and conn.in_transaction:
+                conn.execute("COMMIT")
+        except sqlite3.Error as failed:
+            exc = exc if isinstance(exc, sqlite3.Error) else failed
+        if store._depth == 0 and isinstance(exc, sqlite3.Error):
+            raise store_error(exc, store.path) from exc
 
 
 class SQLiteEventStore:
@@ -313,7 +337,7 @@ class SQLiteEventStore:
             self.conn.execute(f"PRAGMA synchronous={sync.upper()}")
             self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             self.conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             self.conn.close()
             raise _store_error(exc, path) from None
         except BaseException:
@@ -1114,11 +1138,35 @@ class _IdTaken(Exception):
         self.event_id = event_id
 
 
-def _store_error(exc: sqlite3.OperationalError, path: str) -> StoreError:
+def store_error(exc: sqlite3.Error, path: str) -> StoreError:
+    """The one mapping of SQLite's errors to the store's: what is wrong with the file, in words.
+    Every driver error leaving a transaction (or a read) of the store passes through here."""
     text = str(exc)
-    if "locked" in text or "busy" in text:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text or "busy" in text:
         return StoreLocked(f"{path} stayed locked by another writer beyond the busy timeout; try again or raise --busy-timeout")
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return StoreReadOnly(f"{path} is read-only ({text}); check the permissions of the file and its folder")
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StoreCorrupt(f"{path} is damaged ({text}); restore it from a backup")
+    if code == sqlite3.SQLITE_FULL:
+        return StoreFull(f"{path}: the disk is full ({text}); free some space and try again")
+    folder = os.path.dirname(os.path.abspath(path))
+    if code == sqlite3.SQLITE_CANTOPEN and not os.access(folder, os.W_OK):
+        return StoreReadOnly(f"cannot open {path}: its folder {folder} is not writable"
+                             " (the store needs its -wal and -shm files beside it)")
+    if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN):
+        try:
+            full = os.statvfs(folder).f_bavail == 0
+        except OSError:
+            full = False
+        if full:  # SQLite says "disk I/O error" when it cannot grow its -shm file
+            return StoreFull(f"{path}: the disk is full ({text}); free some space and try again")
+        return StoreError(f"{path}: the disk failed to read or write ({text}); check the disk and its free space")
     return StoreError(f"{path}: {text}")
+
+
+_store_error = store_error
 
 
 def open_store(
