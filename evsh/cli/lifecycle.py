@@ -8,6 +8,7 @@ import click
 
 from ..errors import BadInput, ExpectationFailed
 from .context import app
+from .params import Count
 from .render import emit_json_items, emit_json_object, fmt, output_options, progress, stream_table
 
 
@@ -145,7 +146,7 @@ def delete_stream(stream: str, hard: bool) -> None:
 
 @click.command("truncate")
 @click.argument("stream")
-@click.option("--before", type=int, required=True, metavar="VERSION", help="Hide events below this version.")
+@click.option("--before", type=Count(min=1), required=True, metavar="VERSION", help="Hide events below this version.")
 def truncate_stream(stream: str, before: int) -> None:
     """Hide STREAM's events before a version (versions are never renumbered)."""
     store = app().store()
@@ -153,10 +154,36 @@ def truncate_stream(stream: str, before: int) -> None:
     _lifecycle_done(ev, f"truncated {stream} before version {before}")
 
 
+MAX_AGE_LIMIT = 100 * 365 * 86_400.0  # a longer max-age would take reads' cutoff before year 1
+
+
+def _max_count(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """N (a Count) or none, checked where it is given."""
+    if value is None or value.strip().lower() in ("none", "off", ""):
+        return value
+    return str(Count(min=1).convert(value, param, ctx))
+
+
+def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A duration or none, within what reads can compute."""
+    from ..engine.lifecycle import parse_duration
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except BadInput as exc:
+        raise click.BadParameter(str(exc)) from None
+    if seconds is not None and seconds > MAX_AGE_LIMIT:
+        raise click.BadParameter(f"{value!r} is longer than 100 years (5200w)")
+    return value
+
+
 @click.command("meta")
 @click.argument("stream")
-@click.option("--max-count", default=None, metavar="N|none", help="Reads keep only the newest N events.")
-@click.option("--max-age", default=None, metavar="DURATION|none", help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w.")
+@click.option("--max-count", default=None, callback=_max_count, metavar="N|none", help="Reads keep only the newest N events.")
+@click.option("--max-age", default=None, callback=_max_age, metavar="DURATION|none",
+              help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w (at most 100 years).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json: bool) -> None:
     """Show STREAM's metadata, or set its max-count / max-age ('none' clears one)."""

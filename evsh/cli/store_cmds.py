@@ -12,6 +12,7 @@ import click
 from ..errors import BadInput
 from ..store import codec
 from .context import app
+from .params import LARGEST, Count, Seconds
 from .render import emit_events, emit_json_items, fmt, output_options, stream_table
 
 
@@ -23,6 +24,25 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput(f"{what} must be a JSON object, not {type(value).__name__}")
     return value
+
+
+# metadata keys evsh itself reads back (upcasting, traces, reactors), and what each must be
+_META_TEXT = ("correlation_id", "causation_id", "command_id", "command", "actor")
+
+
+def check_metadata(meta: Any, what: str) -> dict[str, Any]:
+    """Metadata as evsh will read it back: an object, with the keys evsh uses of the right type
+    (a text schema_version would break `evsh upcast` later, not now)."""
+    if type(meta) is not dict:
+        raise BadInput(f"{what} must be a JSON object")
+    if "schema_version" in meta:
+        version = meta["schema_version"]
+        if type(version) is not int or not 1 <= version <= LARGEST:
+            raise BadInput(f"{what}: schema_version must be a whole number from 1, not {version!r}")
+    for key in _META_TEXT:
+        if meta.get(key) is not None and type(meta[key]) is not str:
+            raise BadInput(f"{what}: {key} must be a string, not {meta[key]!r}")
+    return meta
 
 
 def read_stdin(what: str) -> str:
@@ -73,7 +93,7 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
     if data == "-":
         data = read_stdin("DATA")
     payload = parse_json_object(data, "DATA") if data is not None else {}
-    meta = parse_json_object(metadata, "--metadata") if metadata is not None else {}
+    meta = check_metadata(parse_json_object(metadata, "--metadata"), "--metadata") if metadata is not None else {}
     engine = app().engine(create=True)
     result = engine.append(stream, event_type, payload, expected_version=expected, event_id=eid, metadata=meta)
     mode = fmt(as_json, as_nl)
@@ -88,9 +108,9 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
 
 @click.command()
 @click.argument("stream", shell_complete=complete_stream)
-@click.option("--from-version", type=click.IntRange(min=0), default=None, help="Start at this version.")
+@click.option("--from-version", type=Count(min=0), default=None, help="Start at this version.")
 @click.option("--backwards", is_flag=True, help="Newest first.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
+@click.option("--limit", type=Count(min=0), default=None, help="At most N events.")
 @output_options
 def read(stream: str, from_version: int | None, backwards: bool, limit: int | None, as_json: bool, as_nl: bool) -> None:
     """Print a stream's events ('$all' is the global log)."""
@@ -109,10 +129,10 @@ FOLLOW_PAGE = 1000
 
 
 @click.command()
-@click.option("--from-position", type=click.IntRange(min=1), default=1, help="Start at this position.")
+@click.option("--from-position", type=Count(min=1), default=1, help="Start at this position.")
 @click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only streams of this category (repeatable).")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
+@click.option("--limit", type=Count(min=0), default=None, help="At most N events.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are appended, until Ctrl-C.")
 @output_options
 def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...], limit: int | None,
@@ -181,25 +201,105 @@ def backup(file: str) -> None:
     click.echo(f"backed up {store.path} to {file}")
 
 
+SQL_TIMEOUT = 30.0  # seconds a query may run (--timeout); 0 means no limit
+KEYS_REFUSED = ("evsh sql never reads key material (subject_keys.key): `evsh keys` lists the keys,"
+                " `evsh keys export` moves them to another store")
+# SQLite's primary codes that say the store cannot be read, not that the query is wrong (exit 4)
+_STORE_TROUBLE = {5, 6, 10, 11, 13, 14, 26}  # BUSY, LOCKED, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB
+
+
+class QueryGuard:
+    """What keeps a user's SQL in bounds: a time limit (SQLite's progress handler interrupts
+    the query) and no reading of key material, also through a view (SQLite's authorizer sees
+    the tables a view reads). Writes and ATTACH are refused by the read-only connection."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.expired = False
+        self.denied = False
+
+    def progress(self) -> int:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.expired = True
+            return 1
+        return 0
+
+    def authorize(self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
+        import sqlite3
+
+        # the table's name whatever schema it is read through (main, or an ATTACH of the same file)
+        if action == sqlite3.SQLITE_READ and (arg1 or "").lower() == "subject_keys" and (arg2 or "").lower() == "key":
+            self.denied = True
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    def error(self, exc: Exception, db: str) -> BaseException:
+        """The evsh error a failed query stands for."""
+        import sqlite3
+
+        text = str(exc)
+        code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+        if self.denied:
+            return BadInput(KEYS_REFUSED)
+        if self.expired:
+            return BadInput(f"the query ran longer than {self.timeout:g} s and was stopped;"
+                            " narrow it, or give --timeout SECONDS (0: no limit)")
+        if code == sqlite3.SQLITE_INTERRUPT:  # Ctrl-C, which the progress handler's call swallowed
+            return KeyboardInterrupt()
+        if "readonly" in text or "read-only" in text or "query_only" in text or "attached databases" in text:
+            return BadInput("evsh sql is read-only: writes are refused (change data with commands)")
+        if code in _STORE_TROUBLE:
+            from ..store.sqlite import store_error
+
+            return store_error(exc, db)  # type: ignore[arg-type]
+        return BadInput(f"SQL error: {text}")
+
+
+def query_connection(a: Any, guard: QueryGuard) -> Any:
+    """A read-only connection to the store for user SQL (`evsh sql`, `expect query`)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    a.store()  # checks the file is an evsh store (exit 4 otherwise)
+    # quoted: a '#', '?' or '%' in the file name would otherwise end the path or drop mode=ro
+    conn = sqlite3.connect(f"file:{quote(os.path.abspath(a.db))}?mode=ro", uri=True, timeout=a.busy_timeout)
+    conn.execute("PRAGMA query_only = ON")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH would create a new database file
+    conn.set_authorizer(guard.authorize)
+    conn.set_progress_handler(guard.progress, 10_000)
+    return conn
+
+
+def json_cell(value: Any) -> Any:
+    """A value of a SQL row as JSON: a blob is ``{"$base64": true, "encoded": "..."}`` (the
+    shape sqlite-utils uses), since JSON has no bytes."""
+    if type(value) is bytes:
+        import base64
+
+        return {"$base64": True, "encoded": base64.b64encode(value).decode("ascii")}
+    return value
+
+
 @click.command()
 @click.argument("query")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 @click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated values with a header row.")
+@click.option("--timeout", type=Seconds(), default=SQL_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="Stop a query that runs longer (0: no limit).")
 @output_options
-def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> None:
-    """Run a read-only SQL QUERY over the store and its read models."""
+def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool, timeout: float = SQL_TIMEOUT) -> None:
+    """Run a read-only SQL QUERY over the store and its read models.
+
+    Blobs print in JSON as {"$base64": true, "encoded": "..."}; key material is never shown.
+    """
     import sqlite3
 
     import sqlite_utils
 
     a = app()
-    a.store()  # checks the file is an evsh store (exit 4 otherwise)
-    from urllib.parse import quote
-
-    # quoted: a '#', '?' or '%' in the file name would otherwise end the path or drop mode=ro
-    conn = sqlite3.connect(f"file:{quote(os.path.abspath(a.db))}?mode=ro", uri=True, timeout=a.busy_timeout)
-    conn.execute("PRAGMA query_only = ON")
-    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH would create a new database file
+    guard = QueryGuard(timeout)
+    conn = query_connection(a, guard)
     db = sqlite_utils.Database(conn)
     try:
         cursor = db.execute(query)
@@ -215,14 +315,11 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
             return
         mode = fmt(as_json, as_nl)
         if mode != "table":
-            emit_json_items((dict(zip(headers, r)) for r in rows), mode)
+            emit_json_items(({h: json_cell(v) for h, v in zip(headers, r)} for r in rows), mode)
             return
         stream_table([(h, {}) for h in headers], rows)
     except sqlite3.Error as exc:
-        text = str(exc)
-        if "readonly" in text or "read-only" in text or "query_only" in text or "attached databases" in text:
-            raise BadInput("evsh sql is read-only: writes are refused (change data with commands)") from None
-        raise BadInput(f"SQL error: {text}") from None
+        raise guard.error(exc, a.db) from None
     finally:
         conn.close()
 
