@@ -19,6 +19,7 @@ connect = sqlite3.connect
 def faulty(path, *args, **kwargs):
     if not isinstance(path, str) or not path.endswith("evsh.db") or kwargs.get("uri"):
         return connect(path, *args, **kwargs)
+    kwargs.pop("uri", None)
     if fault == "readonly":
         return connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
     conn = connect(path, *args, **kwargs)
