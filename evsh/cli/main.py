@@ -71,7 +71,7 @@ class EvshGroup(click.Group):
         args = sys.argv[1:] if args is None else list(args)
         bad = not_utf8(args)
         if bad:
-            click.echo(f"evsh: error: {bad} is not valid UTF-8; evsh takes its arguments as UTF-8 text", err=True)
+            click.echo(f"evsh: error: {bad}; evsh takes its arguments as UTF-8 text", err=True)
             sys.exit(USAGE)
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
@@ -135,13 +135,18 @@ def not_utf8(args: list[str]) -> str | None:
             continue
         if arg.startswith("--") and "=" in arg:
             name, _, value = arg.partition("=")
-            return f"the value of {name} ({_shown(value)})"
+            return f"the value of {name} ({_shown(value)}) {_why(value)}"
         after = f", after {args[i - 1]}" if i and args[i - 1].startswith("-") and _is_text(args[i - 1]) else ""
-        return f"argument {i + 1} ({_shown(arg)}{after})"
+        return f"argument {i + 1} ({_shown(arg)}{after}) {_why(arg)}"
     for name, value in os.environ.items():
         if name.startswith("EVSH_") and not _is_text(value):
-            return f"the environment variable {name} ({_shown(value)})"
+            return f"the environment variable {name} ({_shown(value)}) {_why(value)}"
     return None
+
+
+def _why(text: str) -> str:
+    c = next(c for c in text if "\ud800" <= c <= "\udfff")
+    return f"is not valid UTF-8 (U+{ord(c):04X}, a lone surrogate)"
 
 
 def _is_text(text: str) -> bool:
