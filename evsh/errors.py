@@ -63,6 +63,22 @@ class StoreLocked(StoreError):
     pass
 
 
+class StoreReadOnly(StoreError):
+    """The file (or its folder) cannot be written: permissions, a read-only mount."""
+
+
+class StoreCorrupt(StoreError):
+    """SQLite found damaged pages: the file is not what SQLite wrote."""
+
+
+class StoreFull(StoreError):
+    """The disk (or a size limit) is full: the transaction was rolled back, nothing written."""
+
+
+class OutputError(EvshError):
+    """Standard output or an output file could not be written (disk full, I/O error)."""
+
+
 class DomainError(EvshError):
     """The domain module cannot be loaded or is inconsistent (a definition problem)."""
 

@@ -12,10 +12,60 @@ import click
 from ..errors import BadInput
 
 CONFIG_FILE = "evsh.toml"
+MODES = ("inline", "async", "step")
+SYNC_MODES = ("normal", "full")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_toml_type(value)}")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Any:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _seconds(value: Any) -> float:
+    from .params import check_seconds
+
+    if isinstance(value, str):  # TOML has numbers: a quoted one is a mistake worth naming
+        raise ValueError(f"must be a number of seconds, not a string ({value!r})")
+    return check_seconds(value)
+
+
+def _spec(make: str) -> Any:
+    def check(value: Any) -> str:
+        from ..engine import clock
+
+        getattr(clock, make)(_text(value))  # BadInput says what is wrong with it
+        return value
+    return check
+
+
+# every key evsh.toml may hold, and how its value is checked (README: "The project file")
+CONFIG_KEYS: dict[str, Any] = {
+    "db": _text, "domain": _text, "sync": _one_of(SYNC_MODES), "busy_timeout": _seconds,
+    "mode": _one_of(MODES), "clock": _spec("make_clock"), "ids": _spec("make_ids"),
+}
+
+
+def _toml_type(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), type(value).__name__)
 
 
 def read_config(folder: str = ".") -> dict[str, Any]:
-    """The project config (``evsh.toml`` in the current folder), or {} when there is none."""
+    """The project config (``evsh.toml`` in the current folder), or {} when there is none.
+
+    Every key is checked here, before any command runs: an unknown key or a wrong value is bad
+    input naming the file and the key, never a traceback or a silent default."""
     path = os.path.join(folder, CONFIG_FILE)
     if not os.path.exists(path):
         return {}
@@ -26,7 +76,28 @@ def read_config(folder: str = ".") -> dict[str, Any]:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise BadInput(f"{path}: {exc}") from None
-    return data.get("evsh", data)
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    if "evsh" in data:
+        if not isinstance(data["evsh"], dict):
+            raise BadInput(f"{path}: evsh must be a table ([evsh]), not {_toml_type(data['evsh'])}")
+        if len(data) > 1:
+            other = sorted(k for k in data if k != "evsh")[0]
+            raise BadInput(f"{path}: {other!r} is outside the [evsh] table; put every key inside it")
+        data = data["evsh"]
+    for key, value in data.items():
+        check = CONFIG_KEYS.get(key)
+        if check is None:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(CONFIG_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise BadInput(f"{path}: unknown key {key!r}{hint}; known keys: {', '.join(CONFIG_KEYS)}")
+        try:
+            data[key] = check(value)
+        except (ValueError, BadInput) as exc:
+            raise BadInput(f"{path}: {key}: {exc}") from None
+    return data
 
 
 @dataclass

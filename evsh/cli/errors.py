@@ -1,10 +1,14 @@
 """The one place where the CLI turns core errors into a message and an exit code.
 
 Exit codes (documented in the README): 0 success; 1 a "no" from the domain or a check; 2 usage
-error or bad input; 3 concurrency or id conflict; 4 store problem; 5 the domain's own code raised.
+error or bad input; 3 concurrency or id conflict; 4 store problem (or output that cannot be
+written); 5 the domain's own code raised; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
+
+import errno
+import sys
 
 import click
 
@@ -17,11 +21,12 @@ from ..errors import (
     EvshError,
     ExpectationFailed,
     IdConflict,
+    OutputError,
     StoreError,
 )
 from ..sanitise import safe
 
-OK, NO, USAGE, CONFLICT, STORE, DOMAIN_CODE = 0, 1, 2, 3, 4, 5
+OK, NO, USAGE, CONFLICT, STORE, DOMAIN_CODE, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
 EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
     (CommandRejected, NO, "rejected"),
@@ -31,6 +36,7 @@ EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
     (ConcurrencyError, CONFLICT, "conflict"),
     (IdConflict, CONFLICT, "conflict"),
     (StoreError, STORE, "store error"),
+    (OutputError, STORE, "error"),
     (DomainCodeError, DOMAIN_CODE, "domain code raised"),
 ]
 
@@ -63,3 +69,37 @@ class CLIError(click.ClickException):
 
 def to_click(exc: EvshError) -> CLIError:
     return CLIError(exc)
+
+
+# what a failed write of the output looks like (a full disk, a dead disk, a size limit)
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+def core_error(exc: BaseException, db: str) -> EvshError | None:
+    """The core error an exception escaping a command stands for, or None for a bug.
+
+    A SQLite error that reached here without passing a store transaction goes through the
+    store's own mapping (read-only, damaged, full, locked); a failed write of standard output
+    or of an output file is an OutputError."""
+    if isinstance(exc, EvshError):
+        return exc
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        from ..store.sqlite import store_error
+
+        return store_error(exc, db)
+    if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
+        return OutputError(f"cannot write {exc.filename or 'standard output'}: {exc.strerror or exc}")
+    return None
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: exit 130, as a shell reports a command ended by SIGINT."""
+
+    exit_code = INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo("evsh: interrupted", err=True, file=file)

@@ -9,6 +9,7 @@ import click
 from ..errors import BadInput, ExpectationFailed
 from ..sanitise import json_safe, safe
 from .context import app
+from .params import Count
 from .render import emit_json_items, emit_json_object, fmt, output_options, progress, stream_table
 
 
@@ -149,7 +150,7 @@ FORCE_HELP = "Hide events of a domain aggregate's stream even when no snapshot h
 
 @click.command("truncate")
 @click.argument("stream")
-@click.option("--before", type=int, required=True, metavar="VERSION", help="Hide events below this version.")
+@click.option("--before", type=Count(min=1), required=True, metavar="VERSION", help="Hide events below this version.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def truncate_stream(stream: str, before: int, force: bool) -> None:
     """Hide STREAM's events before a version (versions are never renumbered).
@@ -170,10 +171,36 @@ def truncate_stream(stream: str, before: int, force: bool) -> None:
     report_cut(cut, ev is not None)
 
 
+MAX_AGE_LIMIT = 100 * 365 * 86_400.0  # a longer max-age would take reads' cutoff before year 1
+
+
+def _max_count(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """N (a Count) or none, checked where it is given."""
+    if value is None or value.strip().lower() in ("none", "off", ""):
+        return value
+    return str(Count(min=1).convert(value, param, ctx))
+
+
+def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A duration or none, within what reads can compute."""
+    from ..engine.lifecycle import parse_duration
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except BadInput as exc:
+        raise click.BadParameter(str(exc)) from None
+    if seconds is not None and seconds > MAX_AGE_LIMIT:
+        raise click.BadParameter(f"{value!r} is longer than 100 years (5200w)")
+    return value
+
+
 @click.command("meta")
 @click.argument("stream")
-@click.option("--max-count", default=None, metavar="N|none", help="Reads keep only the newest N events.")
-@click.option("--max-age", default=None, metavar="DURATION|none", help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w.")
+@click.option("--max-count", default=None, callback=_max_count, metavar="N|none", help="Reads keep only the newest N events.")
+@click.option("--max-age", default=None, callback=_max_age, metavar="DURATION|none",
+              help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w (at most 100 years).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json: bool, force: bool = False) -> None:

@@ -12,8 +12,9 @@ import click
 from .. import __version__
 from ..errors import EvshError
 from ..sanitise import safe
-from .context import AppContext, read_config
-from .errors import CLIError
+from .context import MODES, SYNC_MODES, AppContext, read_config
+from .errors import USAGE, CLIError, Interrupted, core_error
+from .params import Seconds
 
 # name -> "module:attribute". Modules are imported only when their command runs (or for help),
 # so `evsh read` pays for click, rich and sqlite3 only.
@@ -65,39 +66,130 @@ class EvshGroup(click.Group):
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
-        """As click's own, but a usage error is one line on stderr (exit 2), like every evsh error."""
+        """As click's own, but every error is one line on stderr with its exit code."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
+        args = sys.argv[1:] if args is None else list(args)
+        bad = not_utf8(args)
+        if bad:
+            click.echo(f"evsh: error: {bad}; evsh takes its arguments as UTF-8 text", err=True)
+            sys.exit(USAGE)
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
+            if _interrupted:
+                _exit_interrupted()
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `evsh` or `evsh dlq`: the help, as click does
+                exc.show()
+                sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else "evsh"
             message = " ".join(exc.format_message().split()).rstrip(".")
             click.echo(safe(f"evsh: usage error: {message}; see `{where} --help`"), err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
+            if _interrupted:
+                _exit_interrupted()
             exc.message = safe(exc.message)
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:  # click's prompts: Ctrl-C is an interruption, "no" or end of input a "no"
+            if _interrupted or isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+                _exit_interrupted()
             click.echo("evsh: aborted", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except EvshError as exc:
+            rv = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk or a closed pipe is met here, not in Python's exit
+            return rv
+        except BrokenPipeError:  # `evsh log | head -1`: the reader has what it wanted
+            _silence_stdout()
+            raise click.exceptions.Exit(0) from None
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+        except Exception as exc:
             obj = ctx.find_object(AppContext)
+            error = core_error(exc, obj.db if obj is not None else "the store")
+            if error is None:
+                raise
             if obj is not None and obj.debug:
                 import traceback
 
                 traceback.print_exc()
-            raise CLIError(exc) from exc
+            if error is not exc:  # output that cannot be written: what is still buffered goes nowhere
+                _silence_stdout()
+            raise CLIError(error) from exc
         finally:
             obj = ctx.find_object(AppContext)
             if obj is not None:
                 obj.close()
+
+
+def not_utf8(args: list[str]) -> str | None:
+    """Names the first argument (or EVSH_* variable) that is not UTF-8 text, or None.
+
+    The OS hands such bytes to Python as lone surrogates, which SQLite, JSON and the terminal
+    all refuse later with a traceback: they are refused here, once, for every command."""
+    for i, arg in enumerate(args):
+        if _is_text(arg):
+            continue
+        if arg.startswith("--") and "=" in arg:
+            name, _, value = arg.partition("=")
+            return f"the value of {name} ({_shown(value)}) {_why(value)}"
+        after = f", after {args[i - 1]}" if i and args[i - 1].startswith("-") and _is_text(args[i - 1]) else ""
+        return f"argument {i + 1} ({_shown(arg)}{after}) {_why(arg)}"
+    for name, value in os.environ.items():
+        if name.startswith("EVSH_") and not _is_text(value):
+            return f"the environment variable {name} ({_shown(value)}) {_why(value)}"
+    return None
+
+
+def _why(text: str) -> str:
+    c = next(c for c in text if "\ud800" <= c <= "\udfff")
+    return f"is not valid UTF-8 (U+{ord(c):04X}, a lone surrogate)"
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    """The argument as the user typed it: its undecodable bytes as \\xNN."""
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:  # a surrogate that no byte makes (only from Python callers)
+        return "'" + text.encode("utf-8", "backslashreplace").decode() + "'"
+    return "'" + raw.decode("utf-8", "backslashreplace") + "'"
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so what is still buffered does not fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests)
+        pass
+
+
+_interrupted = False  # a real Ctrl-C arrived (see main): whatever error follows, the run was interrupted
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _exit_interrupted() -> None:
+    Interrupted().show()
+    sys.exit(Interrupted.exit_code)
 
 
 @click.group(cls=EvshGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -105,12 +197,12 @@ class EvshGroup(click.Group):
               help="The store file (env EVSH_DB; default ./evsh.db or evsh.toml's db).")
 @click.option("--domain", "domain_spec", envvar="EVSH_DOMAIN", default=None, metavar="FILE_OR_MODULE",
               help="The domain module: a .py file, a bundled sample (shop) or a module (env EVSH_DOMAIN).")
-@click.option("--sync", type=click.Choice(["normal", "full"]), envvar="EVSH_SYNC", default=None,
+@click.option("--sync", type=click.Choice(SYNC_MODES), envvar="EVSH_SYNC", default=None,
               help="SQLite synchronous mode: normal survives a process crash, full also a power loss.")
-@click.option("--busy-timeout", type=float, envvar="EVSH_BUSY_TIMEOUT", default=None, metavar="SECONDS",
-              help="How long a writer waits for another's lock (default 60).")
+@click.option("--busy-timeout", type=Seconds(), envvar="EVSH_BUSY_TIMEOUT", default=None, metavar="SECONDS",
+              help="How long a writer waits for another's lock (default 60, at most a day).")
 @click.option("--debug", is_flag=True, envvar="EVSH_DEBUG", help="Show tracebacks of errors.")
-@click.option("--mode", type=click.Choice(["inline", "async", "step"]), envvar="EVSH_MODE", default=None,
+@click.option("--mode", type=click.Choice(MODES), envvar="EVSH_MODE", default=None,
               help="How reactors run: inline after each command (default), async in `evsh reactors run`"
                    " workers, or step by step with `evsh step` (env EVSH_MODE, evsh.toml mode).")
 @click.option("--clock", "clock_spec", envvar="EVSH_CLOCK", default=None, metavar="system|fixed:TIME[,STEP]",
@@ -128,7 +220,7 @@ def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str |
 
     \b
     Exit codes: 0 ok, 1 rejected or check failed, 2 bad input, 3 conflict,
-    4 store problem, 5 the domain's own code raised.
+    4 store problem, 5 the domain's own code raised, 130 interrupted.
     """
     try:
         config = read_config()
@@ -138,7 +230,7 @@ def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str |
         db=db or config.get("db") or "evsh.db",
         domain_spec=domain_spec or config.get("domain"),
         sync=sync or config.get("sync", "normal"),
-        busy_timeout=busy_timeout if busy_timeout is not None else float(config.get("busy_timeout", 60.0)),
+        busy_timeout=busy_timeout if busy_timeout is not None else config.get("busy_timeout", 60.0),
         debug=debug,
         config=config,
     )
@@ -154,12 +246,16 @@ def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str |
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, _on_interrupt)
+    except ValueError:  # not the main thread
+        pass
     try:
         cli.main(args=argv, prog_name="evsh")
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        click.echo("evsh: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # outside a command (while click parses): the same answer
+        _exit_interrupted()
     except BrokenPipeError:  # e.g. `evsh log | head`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         sys.exit(0)

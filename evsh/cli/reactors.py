@@ -10,6 +10,7 @@ import click
 from ..errors import BadInput, ExpectationFailed
 from ..sanitise import rich_text, safe
 from .context import app
+from .params import Count, Seconds
 from .render import console, emit_json_object, stream_table
 
 _STATUS_STYLE = {"handled": "green", "duplicate": "dim", "parked": "red", "retrying": "yellow", "stopped": "red"}
@@ -126,12 +127,12 @@ def reactors(ctx: click.Context, as_json: bool) -> None:
 @reactors.command("run")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--follow", "-f", is_flag=True, help="Keep handling new events until Ctrl-C.")
-@click.option("--poll", type=click.FloatRange(min=0.0), default=0.5, show_default=True, metavar="SECONDS",
+@click.option("--poll", type=Seconds(), default=0.5, show_default=True, metavar="SECONDS",
               help="With --follow: how often to look for new events.")
-@click.option("--lease", type=click.FloatRange(min=0.05), default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--lease", type=Seconds(min=0.05), default=10.0, show_default=True, metavar="SECONDS",
               help="How long a reactor stays this worker's without renewal (another worker takes over after).")
 @click.option("--worker", default=None, help="This worker's name in leases (default host:pid).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Events per transaction (default 500).")
+@click.option("--batch-size", type=Count(min=1), default=None, help="Events per transaction (default 500).")
 def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker: str | None,
         batch_size: int | None) -> None:
     """Run reactors as an async worker: catch up (and with --follow, keep up).
@@ -271,7 +272,7 @@ def dlq_list(reactor: str | None, show_all: bool, as_json: bool) -> None:
 
 
 @dlq.command("show")
-@click.argument("id", type=int)
+@click.argument("id", type=Count(min=1))
 @click.option("--json", "as_json", is_flag=True, help="JSON: the dead letter and its event.")
 def dlq_show(id: int, as_json: bool) -> None:
     """Show one dead letter with its event."""
@@ -305,7 +306,7 @@ def _ids(ids: Sequence[int], all_: bool, reactor: str | None, rt: Any) -> list[i
 
 
 @dlq.command("retry")
-@click.argument("ids", type=int, nargs=-1, metavar="[ID]...")
+@click.argument("ids", type=Count(min=1), nargs=-1, metavar="[ID]...")
 @click.option("--all", "all_", is_flag=True, help="Every parked event (of --reactor).")
 @click.option("--reactor", default=None, help="With --all: only this reactor's.")
 def dlq_retry(ids: tuple[int, ...], all_: bool, reactor: str | None) -> None:
@@ -334,7 +335,7 @@ def dlq_retry(ids: tuple[int, ...], all_: bool, reactor: str | None) -> None:
 
 
 @dlq.command("discard")
-@click.argument("ids", type=int, nargs=-1, metavar="[ID]...")
+@click.argument("ids", type=Count(min=1), nargs=-1, metavar="[ID]...")
 @click.option("--all", "all_", is_flag=True, help="Every parked event (of --reactor).")
 @click.option("--reactor", default=None, help="With --all: only this reactor's.")
 def dlq_discard(ids: tuple[int, ...], all_: bool, reactor: str | None) -> None:

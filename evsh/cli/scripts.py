@@ -19,19 +19,21 @@ from .context import app
 
 def read_sources(files: tuple[str, ...]) -> list[tuple[str, str]]:
     """(name, text) of every script, read before anything runs; a missing file is bad input."""
+    from ..shell.script import read_script
+
     out = []
     stdin_used = False
     for name in files:
-        if name == "-":
-            if stdin_used:
-                raise click.BadParameter("'-' (standard input) can be given only once", param_hint="FILE")
-            stdin_used = True
-            out.append(("<stdin>", sys.stdin.read()))
-            continue
         try:
+            if name == "-":
+                if stdin_used:
+                    raise click.BadParameter("'-' (standard input) can be given only once", param_hint="FILE")
+                stdin_used = True
+                out.append(("<stdin>", read_script(sys.stdin, "standard input")))
+                continue
             with open(name, encoding="utf-8") as fh:
-                out.append((name, fh.read()))
-        except (OSError, UnicodeDecodeError) as exc:
+                out.append((name, read_script(fh, name)))
+        except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise click.BadParameter(f"cannot read {name}: {reason}", param_hint="FILE") from None
     return out

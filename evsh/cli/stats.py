@@ -13,6 +13,22 @@ from .render import console, emit_json_object
 SPARK = "▁▂▃▄▅▆▇█"
 
 
+def since_minute(text: str | None) -> str | None:
+    """``--since`` as the metrics' minute key (YYYY-MM-DDTHH:MM, UTC); bad input otherwise, since
+    a filter that matches nothing would silently show everything or nothing."""
+    if text is None:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if at.tzinfo is not None:
+            at = at.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise click.BadParameter(f"{text!r} is not a time: write YYYY-MM-DDTHH:MM (UTC), e.g. 2026-01-01T09:30") from None
+    return at.strftime("%Y-%m-%dT%H:%M")
+
+
 def sparkline(values: list[int]) -> str:
     top = max(values, default=0)
     if top == 0:
@@ -87,7 +103,8 @@ def prometheus(series: list[Any], head: int) -> str:
               help="One row per event type, or one per reactor/projection.")
 @click.option("--minutes", type=click.IntRange(min=1, max=1440), default=30, show_default=True,
               help="Width of the per-minute sparklines.")
-@click.option("--since", default=None, metavar="YYYY-MM-DDTHH:MM", help="Only buckets from this minute on.")
+@click.option("--since", default=None, callback=lambda ctx, param, value: since_minute(value),
+              metavar="YYYY-MM-DDTHH:MM", help="Only buckets from this minute on (UTC; a date or an ISO time too).")
 def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str | None) -> None:
     """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
 

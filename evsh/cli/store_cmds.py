@@ -13,6 +13,7 @@ from ..errors import BadInput
 from ..sanitise import safe
 from ..store import codec
 from .context import app
+from .params import LARGEST, Count, Seconds
 from .render import emit_events, emit_json_items, fmt, output_options, stdout_is_terminal, stream_table
 
 
@@ -24,6 +25,25 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput(f"{what} must be a JSON object, not {type(value).__name__}")
     return value
+
+
+# metadata keys evsh itself reads back (upcasting, traces, reactors), and what each must be
+_META_TEXT = ("correlation_id", "causation_id", "command_id", "command", "actor")
+
+
+def check_metadata(meta: Any, what: str) -> dict[str, Any]:
+    """Metadata as evsh will read it back: an object, with the keys evsh uses of the right type
+    (a text schema_version would break `evsh upcast` later, not now)."""
+    if type(meta) is not dict:
+        raise BadInput(f"{what} must be a JSON object")
+    if "schema_version" in meta:
+        version = meta["schema_version"]
+        if type(version) is not int or not 1 <= version <= LARGEST:
+            raise BadInput(f"{what}: schema_version must be a whole number from 1, not {version!r}")
+    for key in _META_TEXT:
+        if meta.get(key) is not None and type(meta[key]) is not str:
+            raise BadInput(f"{what}: {key} must be a string, not {meta[key]!r}")
+    return meta
 
 
 def read_stdin(what: str) -> str:
@@ -74,7 +94,7 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
     if data == "-":
         data = read_stdin("DATA")
     payload = parse_json_object(data, "DATA") if data is not None else {}
-    meta = parse_json_object(metadata, "--metadata") if metadata is not None else {}
+    meta = check_metadata(parse_json_object(metadata, "--metadata"), "--metadata") if metadata is not None else {}
     engine = app().engine(create=True)
     result = engine.append(stream, event_type, payload, expected_version=expected, event_id=eid, metadata=meta)
     mode = fmt(as_json, as_nl)
@@ -89,9 +109,9 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
 
 @click.command()
 @click.argument("stream", shell_complete=complete_stream)
-@click.option("--from-version", type=click.IntRange(min=0), default=None, help="Start at this version.")
+@click.option("--from-version", type=Count(min=0), default=None, help="Start at this version.")
 @click.option("--backwards", is_flag=True, help="Newest first.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
+@click.option("--limit", type=Count(min=0), default=None, help="At most N events.")
 @output_options
 def read(stream: str, from_version: int | None, backwards: bool, limit: int | None, as_json: bool, as_nl: bool) -> None:
     """Print a stream's events ('$all' is the global log)."""
@@ -113,12 +133,12 @@ FOLLOW_PAGE = 1000
 
 
 @click.command()
-@click.option("--from-position", type=click.IntRange(min=1), default=1, help="Start at this position.")
+@click.option("--from-position", type=Count(min=1), default=1, help="Start at this position.")
 @click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only streams of this category (repeatable).")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events.")
+@click.option("--limit", type=Count(min=0), default=None, help="At most N events.")
 @click.option("--backwards", is_flag=True, help="Newest first (from --from-position down, or from the end).")
-@click.option("--last", type=click.IntRange(min=1), default=None, metavar="N",
+@click.option("--last", type=Count(min=1), default=None, metavar="N",
               help="The last N events (that match), oldest of them first.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are appended, until Ctrl-C.")
 @output_options
@@ -203,15 +223,33 @@ def backup(file: str) -> None:
     click.echo(safe(f"backed up {store.path} to {file}"))
 
 
+SQL_TIMEOUT = 30.0  # seconds a query may run (--timeout); 0 means no limit
+
+
+def json_cell(value: Any) -> Any:
+    """A value of a SQL row as JSON: a blob is ``{"$base64": true, "encoded": "..."}`` (the
+    shape sqlite-utils uses), since JSON has no bytes."""
+    if type(value) is bytes:
+        import base64
+
+        return {"$base64": True, "encoded": base64.b64encode(value).decode("ascii")}
+    return value
+
+
 @click.command()
 @click.argument("query")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 @click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated values with a header row.")
+@click.option("--timeout", type=Seconds(), default=SQL_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="Stop a query that runs longer (0: no limit).")
 @output_options
-def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> None:
-    """Run a read-only SQL QUERY over the store and its read models."""
+def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool, timeout: float = SQL_TIMEOUT) -> None:
+    """Run a read-only SQL QUERY over the store and its read models.
+
+    Blobs print in JSON as {"$base64": true, "encoded": "..."}; key material is never shown.
+    """
     store = app().store()  # checks it is an evsh store (exit 4 otherwise)
-    with store.query(query) as (headers, rows):  # rows are streamed (constant memory)
+    with store.query(query, timeout=timeout or None) as (headers, rows):  # rows are streamed (constant memory)
         if as_csv or as_tsv:
             import csv
 
@@ -224,7 +262,7 @@ def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool) -> N
             return
         mode = fmt(as_json, as_nl)
         if mode != "table":
-            emit_json_items((dict(zip(headers, r)) for r in rows), mode)
+            emit_json_items(({h: json_cell(v) for h, v in zip(headers, r)} for r in rows), mode)
             return
         stream_table([(h, {}) for h in headers], rows)
 

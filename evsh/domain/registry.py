@@ -106,7 +106,8 @@ def _user_frame(tb: Any) -> str:
 def user_code_error(exc: BaseException, context: str) -> DomainCodeError:
     """Wrap an exception raised by domain code, pointing at the user's file and line."""
     where = _user_frame(exc.__traceback__)
-    return DomainCodeError(f"{context}: {type(exc).__name__}: {exc}", where)
+    said = f": {exc}" if str(exc) else ""
+    return DomainCodeError(f"{context}: {type(exc).__name__}{said}", where)
 
 
 def load_domain(spec: str) -> Domain:
@@ -122,7 +123,9 @@ def load_domain(spec: str) -> Domain:
         raise
     except SyntaxError as exc:
         raise DomainCodeError(f"syntax error in domain module: {exc.msg}", f"{exc.filename}:{exc.lineno}") from None
-    except Exception as exc:  # the user's module raised while being imported
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        # the user's module raised while being imported: sys.exit() or a KeyboardInterrupt of its
+        # own too (left alone, they would pass for evsh's exit codes or for Ctrl-C)
         raise user_code_error(exc, f"loading domain {spec}") from None
     domain.warnings = [str(w.message) for w in caught]  # type: ignore[attr-defined]
     return domain

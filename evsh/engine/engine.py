@@ -219,7 +219,7 @@ class Engine:
             raise BadInput(f"stored event {rec.stream_id}@{rec.version} ({rec.type}) does not fit its type: {exc}") from None
         except EvshError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in an applier is the user's code failing too
             from ..domain.registry import user_code_error
 
             raise user_code_error(exc, f"applying {rec.type} to {type(agg).__name__}") from None
@@ -266,7 +266,7 @@ class Engine:
                 take(result)
         except EvshError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a command is the user's code failing too
             from ..domain.registry import user_code_error
 
             raise user_code_error(exc, f"command {type(agg).category}.{spec.name}") from None

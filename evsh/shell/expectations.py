@@ -51,6 +51,8 @@ def parse_checks(tokens: Sequence[str], what: str) -> list[Check]:
                 raise BadInput(f"{what}: {tok!r} is not a check; write FIELD=VALUE (or != < <= > >= ~)")
             tok, op, value = m.groups()
             i += 1
+        if op == "~" and "${" not in value:  # with a variable, checked when the line runs
+            regex(value, f"{what}: {tok}~")
         out.append(Check(tok, "==" if op == "=" else op, value))
     if not out:
         raise BadInput(f"{what}: say what to check, e.g. status=confirmed")
@@ -67,11 +69,16 @@ def _split_match(tokens: list[str], what: str) -> tuple[str | None, list[str]]:
             pattern = tokens.pop(0)
         else:
             raise BadInput(f"{what}: --match needs a pattern")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise BadInput(f"{what}: --match {pattern!r} is not a regular expression ({exc})") from None
+        regex(pattern, f"{what}: --match")
     return pattern, tokens
+
+
+def regex(pattern: str, what: str, flags: int = 0) -> re.Pattern[str]:
+    """The compiled pattern, or BadInput naming where it was written."""
+    try:
+        return re.compile(pattern, flags)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise BadInput(f"{what} {pattern!r} is not a regular expression ({exc})") from None
 
 
 def parse_directive(tokens: Sequence[str], known: set[str] | Sequence[str]) -> dict[str, Any]:
@@ -205,7 +212,7 @@ def compare(actual: Any, op: str, expected: str) -> bool:
     if op == "!=":
         return not equal(actual, expected)
     if op == "~":
-        return re.search(expected, show(actual)) is not None
+        return regex(expected, "~").search(show(actual)) is not None
     a, e = _number(actual), _number(expected)
     if a is None or e is None:
         raise ExpectationFailed(f"{op} compares numbers, but {show(actual)!r} or {expected!r} is not a number")
@@ -300,8 +307,11 @@ def _stream(app: Any, spec: dict[str, Any]) -> str:
 
 
 def query_rows(app: Any, sql: str) -> tuple[list[str], list[tuple]]:
-    """Run a read-only query over the store (events and read models)."""
-    with app.store().query(sql) as (headers, rows):
+    """Run a read-only query over the store (events and read models), held to `evsh sql`'s
+    default time limit."""
+    from ..cli.store_cmds import SQL_TIMEOUT
+
+    with app.store().query(sql, timeout=SQL_TIMEOUT) as (headers, rows):
         return headers, list(rows)
 
 
@@ -328,6 +338,6 @@ def _outcome(runner: Any, spec: dict[str, Any]) -> str:
                      "success (exit 0)")
     if code != want:
         raise failed(f"{label}: the command failed differently", label, f"exit {code}: {message}")
-    if spec["pattern"] and not re.search(spec["pattern"], message, re.I):
+    if spec["pattern"] and not regex(spec["pattern"], "--match", re.I).search(message):
         raise failed(f"{label}: the message does not match", f"/{spec['pattern']}/", message)
     return f"{message}"

@@ -21,7 +21,7 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import IO, Any, Callable, Iterator, Sequence, Union
 
 import click
 
@@ -32,8 +32,12 @@ DIRECTIVES = ("say", "expect", "redeliver", "repeat", "end", "help")
 NOT_IN_SCRIPTS = {"shell": "an interactive shell cannot run inside a script",
                   "demo": "evsh demo manages its own store; run it on its own",
                   "tui": "the TUI needs the whole terminal; run `evsh tui` on its own"}
-MAX_REPEAT = 1_000_000
+MAX_REPEAT = 1_000_000  # times a line may run, counting every enclosing repeat
+MAX_NESTING = 32  # repeat blocks inside one another
+MAX_SCRIPT_CHARS = 10_000_000  # a script's size (docs/scripts.md)
+MAX_LINE_CHARS = 100_000  # one line's length
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_RUNNING: list[str] = []  # the scripts running now, outermost first: one that runs itself is refused
 
 
 # ----------------------------------------------------------------------------- parse
@@ -104,9 +108,21 @@ def _scan(text: str) -> tuple[str, str | None, bool]:
     return text, quote, False
 
 
+def read_script(stream: IO[str], name: str) -> str:
+    """A script's whole text, refusing one past MAX_SCRIPT_CHARS (ValueError): `evsh run
+    /dev/zero` must not read without end."""
+    text = stream.read(MAX_SCRIPT_CHARS + 1)
+    if len(text) > MAX_SCRIPT_CHARS:
+        raise ValueError(f"larger than {MAX_SCRIPT_CHARS:,} characters; is {name} a script?")
+    return text
+
+
 def logical_lines(source: str, text: str) -> Iterator[Line]:
     """Join continuation lines (trailing backslash, or a quote left open), drop comments."""
     physical = text.splitlines()
+    for n, raw in enumerate(physical, 1):
+        if len(raw) > MAX_LINE_CHARS:
+            raise ScriptSyntaxError(f"{source}:{n}", f"the line is longer than {MAX_LINE_CHARS:,} characters")
     i = 0
     while i < len(physical):
         start = i + 1
@@ -154,6 +170,14 @@ def parse(source: str, text: str, known_commands: Sequence[str]) -> list[Node]:
                     raise ScriptSyntaxError(line.where, f"unknown variable ${{{name}}}{hint}")
         if head == "repeat":
             stack[-1][0].append(rep := _parse_repeat(line, scope_vars))
+            if len(stack) > MAX_NESTING:
+                raise ScriptSyntaxError(line.where, f"repeat blocks nest more than {MAX_NESTING} deep")
+            times = rep.count
+            for _, outer in stack:
+                times *= outer.count if outer is not None else 1
+            if times > MAX_REPEAT:
+                raise ScriptSyntaxError(line.where, f"with the repeats around it, this block's lines would run"
+                                                    f" {times:,} times; at most {MAX_REPEAT:,}")
             stack.append((rep.body, rep))
             continue
         if head == "end":
@@ -229,6 +253,13 @@ def substitute(tokens: Sequence[str], env: dict[str, str]) -> list[str]:
 
 # ----------------------------------------------------------------------------- run
 
+def _identity(source: str) -> str:
+    """The same script under any spelling of its path."""
+    import os
+
+    return os.path.realpath(source) if os.path.isfile(source) else source
+
+
 @dataclass
 class Failure:
     where: str
@@ -272,10 +303,17 @@ class Runner:
 
     def run_nodes(self, nodes: list[Node]) -> int:
         first = len(self.failures)
+        script = _identity(nodes[0].source) if nodes else ""
+        if script and script in _RUNNING:  # the `run` line that started it reports this, once
+            raise BadInput(f"{nodes[0].source} is already running: a script cannot run itself"
+                           " (directly or through another script)")
+        _RUNNING.append(script)
         try:
             self._run(nodes, {})
         except _Stop:
             pass
+        finally:
+            _RUNNING.pop()
         new = self.failures[first:]
         return new[0].code if new else 0
 
@@ -371,8 +409,15 @@ class Runner:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             return code, "" if not code else f"exit status {code}"
-        except Exception as exc:  # a bug in evsh: keep the promise of one line, no traceback
+        except Exception as exc:
             self._debug()
+            from ..cli.errors import core_error
+
+            known = core_error(exc, getattr(self.app, "db", "the store"))  # a driver error, a full disk
+            if known is not None:
+                err = CLIError(known)
+                return err.exit_code, err.format_message()
+            # a bug in evsh: keep the promise of one line, no traceback
             return 2, f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)"
         return 0, ""
 

@@ -9,7 +9,14 @@ backend's ``_run``.
 
 from __future__ import annotations
 
-PRIVATE_TABLES = frozenset({"subject_keys"})  # never readable with read-only SQL (`evsh sql`)
+# Never readable with read-only SQL (`evsh sql`): the key material itself. Which subjects have
+# keys, and when they were made or forgotten, stays readable (as `evsh keys` shows it).
+PRIVATE_COLUMNS = {"subject_keys": frozenset({"key"})}
+
+
+def private_reads(private_tables: set[str]) -> str:
+    """What read-only SQL may not read, as a user is told: tables, and table.column."""
+    return ", ".join([*sorted(private_tables), *(f"{t}.{c}" for t, cols in PRIVATE_COLUMNS.items() for c in sorted(cols))])
 
 
 class Keys:

@@ -14,6 +14,7 @@ plan that reads a private table (key material) or runs SQL held in a string.
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import psycopg
 
 from ...errors import BadInput, StoreError
-from ..keys import PRIVATE_TABLES
+from ..keys import PRIVATE_COLUMNS, private_reads
 from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
 from .connection import store_error
 
@@ -202,7 +203,7 @@ class PGTables:
         own, rows streamed in a READ ONLY transaction; reading a private table is refused."""
         from .connection import connect
 
-        private = set(PRIVATE_TABLES) | {r[0] for r in self._all("SELECT name FROM evsh_tables WHERE private")}
+        private = {r[0] for r in self._all("SELECT name FROM evsh_tables WHERE private")}
         conn = connect(self.conninfo, self.url, busy_timeout=self.busy_timeout, schema=self.schema)
         try:
             try:
@@ -210,9 +211,9 @@ class PGTables:
                 if timeout is not None:
                     conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout * 1000)}ms",))
                 plan = conn.execute("EXPLAIN (FORMAT JSON, VERBOSE) " + sql, params or None).fetchone()[0]
-                if _reads_private(json.loads(plan) if isinstance(plan, str) else plan, private):
-                    raise BadInput(f"{', '.join(sorted(private))} holds key material and cannot be read with SQL;"
-                                   " use evsh keys")
+                plan = json.loads(plan) if isinstance(plan, str) else plan
+                if _reads_private(plan, private) or _runs_sql(plan):
+                    raise BadInput(f"key material cannot be read with SQL ({private_reads(private)}); use evsh keys")
                 cur = conn.execute(sql, params or None)
             except psycopg.Error as exc:
                 raise _query_error(exc, timeout) from None
@@ -230,18 +231,37 @@ class PGTables:
 
 
 def _reads_private(plan: Any, private: set[str]) -> bool:
-    """Whether a query plan (EXPLAIN's JSON) reads any of these tables, or runs a function that
-    could read anything (a query inside a string)."""
+    """Whether a query plan (EXPLAIN VERBOSE's JSON) reads a private table, a private column (in
+    what a scan of its table outputs or filters on: a column, or a whole row), or runs a function
+    that could read anything (a query inside a string)."""
     if isinstance(plan, dict):
-        if plan.get("Relation Name") in private:
+        table = plan.get("Relation Name")
+        if table in private:
             return True
-        return any(_reads_private(v, private) for v in plan.values())
+        columns = PRIVATE_COLUMNS.get(table or "")
+        if columns:
+            alias = re.escape(plan.get("Alias") or table)
+            pattern = re.compile(rf"\b(?:{'|'.join(map(re.escape, columns))})\b|\b{alias}\.\*|^{alias}$")
+            said: list[str] = []
+            for k, v in plan.items():  # what the scan outputs and what it filters on
+                if k == "Output" or k.endswith(("Cond", "Filter")):
+                    said += [v] if isinstance(v, str) else [x for x in v if isinstance(x, str)]
+            if any(pattern.search(text) for text in said):
+                return True
+        return any(_reads_private(v, private) for v in plan.values() if isinstance(v, (dict, list)))
     if isinstance(plan, list):
         return any(_reads_private(v, private) for v in plan)
-    if isinstance(plan, str):
-        text = plan.lower()
-        return any(f in text for f in ("query_to_xml", "dblink", "cursor_to_xml", "pg_read_file", "lo_get"))
     return False
+
+
+_RUNS_SQL = ("query_to_xml", "dblink", "cursor_to_xml", "pg_read_file", "pg_read_binary_file", "lo_get",
+             "lo_export", "table_to_xml", "schema_to_xml", "database_to_xml")
+
+
+def _runs_sql(plan: Any) -> bool:
+    """Whether the plan calls a function that reads what a plan does not show."""
+    text = json.dumps(plan).lower()
+    return any(f in text for f in _RUNS_SQL)
 
 
 def _query_error(exc: psycopg.Error, timeout: float | None) -> BadInput | StoreError:

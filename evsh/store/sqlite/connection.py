@@ -15,7 +15,7 @@ import urllib.parse
 import weakref
 from typing import Any, Callable, ContextManager
 
-from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
+from ...errors import BadInput, StoreCorrupt, StoreError, StoreFull, StoreLocked, StoreMissing, StoreReadOnly
 from ..base import utc_now
 from . import schema
 
@@ -29,10 +29,30 @@ WAL_AUTOCHECKPOINT = 4000
 
 
 def store_error(exc: sqlite3.Error, path: str) -> StoreError:
-    """The one translation of a driver error into an evsh error."""
+    """The one translation of a driver error into an evsh error: what is wrong with the file, in
+    words, by SQLite's error code."""
     text = str(exc)
-    if "locked" in text or "busy" in text:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text or "busy" in text:
         return StoreLocked(f"{path} stayed locked by another writer beyond the busy timeout; try again or raise --busy-timeout")
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return StoreReadOnly(f"{path} is read-only ({text}); check the permissions of the file and its folder")
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StoreCorrupt(f"{path} is damaged ({text}); restore it from a backup")
+    if code == sqlite3.SQLITE_FULL:
+        return StoreFull(f"{path}: the disk is full ({text}); free some space and try again")
+    folder = os.path.dirname(os.path.abspath(path))
+    if code == sqlite3.SQLITE_CANTOPEN and not os.access(folder, os.W_OK):
+        return StoreReadOnly(f"cannot open {path}: its folder {folder} is not writable"
+                             " (the store needs its -wal and -shm files beside it)")
+    if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN):
+        try:
+            full = os.statvfs(folder).f_bavail == 0
+        except OSError:
+            full = False
+        if full:  # SQLite says "disk I/O error" when it cannot grow its -shm file
+            return StoreFull(f"{path}: the disk is full ({text}); free some space and try again")
+        return StoreError(f"{path}: the disk failed to read or write ({text}); check the disk and its free space")
     return StoreError(f"{path}: {text}")
 
 
@@ -114,10 +134,16 @@ class _Reading:
             raise store_error(exc, store.path) from None
         self.began = True
 
-    def __exit__(self, *exc: object) -> None:
-        conn = self.store.conn
-        if self.began and conn.in_transaction:
-            conn.execute("COMMIT")
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        store = self.store
+        conn = store.conn
+        try:
+            if self.began and conn.in_transaction:
+                conn.execute("COMMIT")
+        except sqlite3.Error as failed:
+            exc = exc if isinstance(exc, sqlite3.Error) else failed
+        if store._depth == 0 and isinstance(exc, sqlite3.Error):
+            raise store_error(exc, store.path) from exc
 
 
 class SQLiteConnection:

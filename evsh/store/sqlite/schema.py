@@ -154,6 +154,8 @@ def check_and_upgrade(conn: sqlite3.Connection, path: str, *, creating: bool, up
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_NOTADB:
+            raise  # a store that cannot be read (folder, disk, damage): the store says which
         raise NotAStore(f"{path} is not an evsh store ({exc}); pass another --db") from None
     if not tables and version == 0:
         if not creating:

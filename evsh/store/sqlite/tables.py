@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from ...errors import BadInput, StoreError
 from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
 from .connection import store_error
-from ..keys import PRIVATE_TABLES
+from ..keys import PRIVATE_COLUMNS, private_reads
 
 SQL_TYPES = {"text": "TEXT", "int": "INTEGER", "real": "REAL", "decimal": "TEXT", "json": "TEXT", "bool": "INTEGER",
              "blob": "BLOB"}
@@ -207,7 +207,7 @@ class SQLiteTables:
         past ``timeout`` seconds the query is interrupted (BadInput)."""
         if self.path == ":memory:":
             raise BadInput("read-only SQL needs a store file; an in-memory store has none")
-        private = set(PRIVATE_TABLES) | {r[0] for r in self._all("SELECT name FROM evsh_tables WHERE private=1")}
+        private = {r[0] for r in self._all("SELECT name FROM evsh_tables WHERE private=1")}
         uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, check_same_thread=False)
@@ -218,38 +218,53 @@ class SQLiteTables:
             conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # ATTACH would create a new database file
 
             def authorize(action: int, arg1: Any, arg2: Any, db: Any, trigger: Any) -> int:
-                if action == sqlite3.SQLITE_READ and arg1 in private:
+                if action == sqlite3.SQLITE_READ and (arg1 in private or arg2 in PRIVATE_COLUMNS.get(arg1, ())):
                     return sqlite3.SQLITE_DENY
                 return sqlite3.SQLITE_OK
 
             conn.set_authorizer(authorize)
-            if timeout is not None:
-                deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + timeout if timeout is not None else None
+            if deadline is not None:
                 conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+
+            def failed(exc: sqlite3.Error) -> BaseException:
+                if "interrupted" in str(exc) and (deadline is None or time.monotonic() <= deadline):
+                    return KeyboardInterrupt()  # Ctrl-C, which the progress handler's call swallowed
+                if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in _STORE_TROUBLE:
+                    from .connection import store_error
+
+                    return store_error(exc, self.path)  # damaged, locked, unreadable: exit 4
+                return _query_error(exc, private, timeout)
+
             try:
                 cursor = conn.execute(sql, params)
             except sqlite3.Error as exc:
-                raise _query_error(exc, private, timeout) from None
+                raise failed(exc) from None
             columns = [d[0] for d in cursor.description or []]
 
             def rows() -> Iterator[tuple]:
-                try:
-                    yield from cursor if cursor.description else ()
+                try:  # not `yield from`: closing the generator after the connection would close the cursor too
+                    for row in cursor if cursor.description else ():
+                        yield row
                 except sqlite3.Error as exc:
-                    raise _query_error(exc, private, timeout) from None
+                    raise failed(exc) from None
 
             yield columns, rows()
         finally:
             conn.close()
 
 
+# SQLite's primary codes that say the store cannot be read, not that the query is wrong
+_STORE_TROUBLE = {5, 6, 10, 11, 13, 14, 26}  # BUSY, LOCKED, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB
+
+
 def _query_error(exc: sqlite3.Error, private: set[str], timeout: float | None) -> BadInput:
     text = str(exc)
     if "interrupted" in text:
-        return BadInput(f"the query ran longer than {timeout:g} s and was stopped; narrow it or pass a longer --timeout")
+        return BadInput(f"the query ran longer than {timeout:g} s and was stopped; narrow it or pass a longer --timeout"
+                        " (0: no limit)")
     if "not authorized" in text or "prohibited" in text:
-        return BadInput(f"{', '.join(sorted(private)) or 'that table'} holds key material and cannot be read with SQL;"
-                        " use evsh keys")
+        return BadInput(f"key material cannot be read with SQL ({private_reads(private)}); use evsh keys")
     if "readonly" in text or "read-only" in text or "query_only" in text or "attached databases" in text:
         return BadInput("evsh sql is read-only: writes are refused (change data with commands)")
     return BadInput(f"SQL error: {text}")

@@ -1,0 +1,86 @@
+"""Parameter types the commands share, so a number means the same everywhere and bad input is
+refused where it is parsed (exit 2, naming the option), never deep in SQLite or ``time.sleep``.
+
+- :data:`LARGEST`: the largest position, version, count or id evsh accepts. SQLite integers are
+  64-bit; evsh stays below 2^62 so that "one more" (the next version, a cursor) still fits.
+- :class:`Count`: a whole number from ``min`` up to :data:`LARGEST`.
+- :class:`Seconds`: a finite duration within bounds: nan, inf, -1 or 1e308 would otherwise be
+  taken, and then mean "no wait" (SQLite turns the busy timeout into whole milliseconds in a C
+  int) or an OverflowError.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+LARGEST = 2**62
+DAY = 86_400.0
+
+
+class Count(click.ParamType):
+    """A position, version, count or id: a whole number from ``min`` to :data:`LARGEST`."""
+
+    name = "integer"
+
+    def __init__(self, min: int = 0) -> None:
+        self.min = min
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            digits = text.lstrip("+-")
+            if digits.isdigit() and len(digits) > 30:  # also beyond int()'s own digit limit
+                self.fail(f"{text[:40]}... is too large: the largest is {LARGEST} (2^62)", param, ctx)
+            try:
+                number = int(text, 10)
+            except ValueError:
+                self.fail(f"{text!r} is not a whole number", param, ctx)
+        if number < self.min:
+            self.fail(f"{number} is below {self.min}", param, ctx)
+        if number > LARGEST:
+            self.fail(f"{number} is too large: the largest is {LARGEST} (2^62)", param, ctx)
+        return number
+
+    def __repr__(self) -> str:
+        return f"Count(min={self.min})"
+
+
+class Seconds(click.ParamType):
+    """A duration in seconds: a finite number from ``min`` to ``max`` (default a day)."""
+
+    name = "seconds"
+
+    def __init__(self, min: float = 0.0, max: float = DAY) -> None:
+        self.min = min
+        self.max = max
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = check_seconds(value, self.min, self.max)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return seconds
+
+    def __repr__(self) -> str:
+        return f"Seconds({self.min}, {self.max})"
+
+
+def check_seconds(value: Any, low: float = 0.0, high: float = DAY) -> float:
+    """``value`` as seconds within [low, high]; ValueError saying what is wrong otherwise.
+    Shared by options and the project config (``busy_timeout``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number of seconds")
+    try:
+        seconds = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a finite number of seconds")
+    if not low <= seconds <= high:
+        raise ValueError(f"{value!r} seconds is out of range: give {low:g} to {high:g}")
+    return seconds
