@@ -139,8 +139,20 @@ def platforms(pythons: list[str]) -> list[str]:
     return out
 
 
+# Optional dependencies the file carries too, so `--db postgresql://...` works from it.
+BUNDLED_EXTRAS = ("postgres",)
+
+
+def bundled_extras() -> list[str]:
+    """The requirements of BUNDLED_EXTRAS, as pyproject.toml names them."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    return [req for name in BUNDLED_EXTRAS for req in extras[name]]
+
+
 def build_pex(py: Path, wheel: Path, out: Path, pythons: list[str]) -> None:
-    cmd = [str(py), "-m", "pex", str(wheel), "--console-script", "evsh", "--output-file", str(out),
+    cmd = [str(py), "-m", "pex", str(wheel), *bundled_extras(), "--console-script", "evsh", "--output-file", str(out),
            "--venv", "--sh-boot", "--max-install-jobs", "0", "--pip-version", PIP_VERSION,
            "--no-emit-warnings"]
     for v in pythons:  # several constraints are ORed: only the versions we have wheels for

@@ -9,12 +9,13 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
 
-# CI: short and steady. deep: `HYPOTHESIS_PROFILE=deep pytest` for a longer hunt.
-settings.register_profile(
-    "ci", deadline=None, derandomize=True, max_examples=30, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile("dev", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("deep", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+# CI: short and steady. deep: `HYPOTHESIS_PROFILE=deep pytest` for a longer hunt. No profile keeps
+# an example database: a failure found once is reported with its seed (rerun it with
+# --hypothesis-seed=N), not replayed by every later run of a clone until someone deletes it.
+_common = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", derandomize=True, max_examples=30, **_common)
+settings.register_profile("dev", max_examples=50, **_common)
+settings.register_profile("deep", max_examples=1000, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

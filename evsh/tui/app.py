@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
@@ -307,7 +308,11 @@ class EvshApp(App):
         row: Row | None = self._pending_detail
         if row is None:
             return
-        self.query_one("#detail", EventDetail).show(row.view)
+        try:
+            detail = self.query_one("#detail", EventDetail)
+        except NoMatches:  # the timer fired while the app was closing: its widgets are gone
+            return
+        detail.show(row.view)
         if row.view is not None:
             self.load_state(row.view.stream_id, row.view.version)
         else:
