@@ -225,6 +225,9 @@ class Shredder:
             self._redacted[key] = value
         return self._redacted[key]
 
+    # Every sealed value starts with this: a stored text without it has nothing to decrypt.
+    marker = PREFIX
+
     def decrypt(self, rec: RecordedEvent) -> RecordedEvent:
         data = rec.data
         out: dict[str, Any] | None = None

@@ -323,3 +323,13 @@ RawRow = tuple
 def record_of(row: RawRow) -> RecordedEvent:
     """A raw row decoded."""
     return RecordedEvent(row[0], row[1], row[2], row[3], row[4], codec.loads(row[5]), codec.loads(row[6]), row[7])
+
+
+def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
+    """A page of raw rows decoded, as record_of would: the hot loop of every replay, so the tuple
+    is built without the named tuple's Python-level constructor and orjson is called directly
+    unless the text carries the codec's exact-JSON mark."""
+    new, rec, fast, exact, mark = tuple.__new__, RecordedEvent, codec.fast_loads, codec.loads, codec.EXACT_MARKS
+    return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
+                      fast(m) if m[:1] not in mark else exact(m), at))
+            for p, i, s, v, t, d, m, at in rows]

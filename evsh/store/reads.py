@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, Sequence
 
 from . import visibility as lifecycle_rules
-from .base import EVENT_COLUMNS, RawRow, RecordedEvent, canonical_event_id, check_stream_id, record_of
+from .base import EVENT_COLUMNS, RawRow, RecordedEvent, canonical_event_id, check_stream_id, record_of, records_of
 from .visibility import HIDE_ALL, visibility
 
 PAGE = 1000  # rows fetched per query when streaming reads: constant memory on any store size
@@ -50,6 +50,18 @@ class Reads:
         backwards: bool = False,
         limit: int | None = None,
     ) -> Iterator[RecordedEvent]:
+        return _decoded(self.read_stream_pages(stream_id, from_version, backwards=backwards, limit=limit))
+
+    def read_stream_pages(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[list[RawRow]]:
+        """read_stream's visible events as pages of raw rows (payloads still encoded), for readers
+        that decode a page at a time (the engine's read path)."""
         check_stream_id(stream_id, reserved_ok=True)
         rule = self._one(
             "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?",
@@ -71,7 +83,7 @@ class Reads:
         keep: Keep | None = None
         if lowest > 0 or oldest is not None:
             keep = lambda r: r[3] >= lowest and (oldest is None or r[7] >= oldest)  # noqa: E731
-        return self._paged(
+        return self._pages(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id=? AND version {op} ? ORDER BY version {order} LIMIT ?",
             lambda c: (stream_id, c),
             cursor,
@@ -89,6 +101,19 @@ class Reads:
         limit: int | None = None,
         backwards: bool = False,
     ) -> Iterator[RecordedEvent]:
+        return _decoded(self.read_all_pages(from_position, types=types, categories=categories, limit=limit,
+                                            backwards=backwards))
+
+    def read_all_pages(
+        self,
+        from_position: int = 1,
+        *,
+        types: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        limit: int | None = None,
+        backwards: bool = False,
+    ) -> Iterator[list[RawRow]]:
+        """read_all's visible events as pages of raw rows (see read_stream_pages)."""
         where = ["position <= ?" if backwards else "position >= ?"]
         params: list[Any] = []
         if types:
@@ -107,7 +132,7 @@ class Reads:
         order = "DESC" if backwards else "ASC"
         sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position {order} LIMIT ?"
         start = from_position if not backwards or from_position else 2**62
-        return self._paged(
+        return self._pages(
             sql,
             lambda c: (c, *params),
             start,
@@ -166,19 +191,19 @@ class Reads:
 
         return probe
 
-    def _paged(self, sql, params_for, cursor, next_cursor, limit, keep: Keep | None = None) -> Iterator[RecordedEvent]:
+    def _pages(self, sql, params_for, cursor, next_cursor, limit, keep: Keep | None = None) -> Iterator[list[RawRow]]:
+        """Visible raw rows a page at a time, by keyset: the cursor moves past the last row fetched,
+        hidden or not, and at most ``limit`` rows come out in all."""
         remaining = limit if limit is not None else -1
         while remaining != 0:
             page = PAGE if remaining < 0 else min(PAGE, remaining)
             rows = self._all(sql, (*params_for(cursor), page))
-            for row in rows:
-                if keep is not None and not keep(row):
-                    continue
-                yield record_of(row)
-                if remaining > 0:
-                    remaining -= 1
-                    if remaining == 0:
-                        return
+            out = rows if keep is None else [r for r in rows if keep(r)]
+            if remaining > 0:
+                out = out[:remaining]
+                remaining -= len(out)
+            if out:
+                yield out
             if len(rows) < page:
                 return
             cursor = next_cursor(rows[-1])
@@ -272,3 +297,8 @@ class Reads:
         return self._all(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE {w}{k} {op} ?{''.join(cond)}"
             f" ORDER BY {k} {'DESC' if backwards else 'ASC'} LIMIT ?", (*p, cursor, *params, limit))
+
+
+def _decoded(pages: Iterator[list[RawRow]]) -> Iterator[RecordedEvent]:
+    for rows in pages:
+        yield from records_of(rows)
