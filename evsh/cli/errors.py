@@ -25,6 +25,7 @@ from ..errors import (
     StoreError,
 )
 from ..sanitise import safe
+from ..store.connect import driver_error
 
 OK, NO, USAGE, CONFLICT, STORE, DOMAIN_CODE, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
@@ -78,16 +79,14 @@ OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS
 def core_error(exc: BaseException, db: str) -> EvshError | None:
     """The core error an exception escaping a command stands for, or None for a bug.
 
-    A SQLite error that reached here without passing a store transaction goes through the
-    store's own mapping (read-only, damaged, full, locked); a failed write of standard output
+    A driver's error that reached here without passing a store transaction goes through its
+    backend's own mapping (read-only, damaged, full, locked, unreachable); a failed write of standard output
     or of an output file is an OutputError."""
     if isinstance(exc, EvshError):
         return exc
-    sqlite3 = sys.modules.get("sqlite3")
-    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
-        from ..store.sqlite import store_error
-
-        return store_error(exc, db)
+    driver = driver_error(exc, db)
+    if driver is not None:
+        return driver
     if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
         return OutputError(f"cannot write {exc.filename or 'standard output'}: {exc.strerror or exc}")
     return None

@@ -7,6 +7,7 @@ start-up never pays for them.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 from ..errors import StoreError
@@ -43,3 +44,22 @@ def open_store(
     from .sqlite import open_store as open_file
 
     return open_file(db, create=create, sync=sync, busy_timeout=busy_timeout, clock=clock, read_only=read_only)
+
+
+def driver_error(exc: BaseException, db: str) -> StoreError | None:
+    """The StoreError a database driver's exception stands for, or None when it is not one.
+
+    For a front end's last line of defence: a driver error that escaped every store transaction
+    still reads as what is wrong with the store (read-only, damaged, full, unreachable), whatever
+    the backend. Only drivers already imported are asked, so this imports nothing."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        from .sqlite import store_error
+
+        return store_error(exc, db)
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        from .postgres.connection import split_url, store_error as server_error
+
+        return server_error(exc, split_url(db)[2] if is_server_url(db) else db)
+    return None
