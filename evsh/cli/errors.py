@@ -8,7 +8,6 @@ written); 5 the domain's own code raised; 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import errno
-import sys
 
 import click
 
