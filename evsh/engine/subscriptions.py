@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol, Sequence
 
 from ..store.base import RecordedEvent
+from .readpath import view_pages
 
 
 class Subscriber(Protocol):
@@ -46,12 +47,10 @@ def read_batch(engine: Any, after: int, types: Sequence[str] = (), categories: S
     aliases = getattr(engine, "type_aliases", None)
     if types and aliases:  # older stored names that upcast to a wanted type (as engine.read_all does)
         types = [*types, *(old for t in types for old in sorted(aliases.get(t, ())))]
-    raw = list(engine.store.read_all(after + 1, types=types, categories=categories, limit=limit))
-    last = raw[-1].position if raw else after
-    full = len(raw) == limit
-    if engine.transforms:
-        raw = list(engine._view(iter(raw)))  # the engine's one read path, over the whole page
-    return raw, last, full
+    rows = [row for page in engine.store.read_all_pages(after + 1, types=types, categories=categories, limit=limit)
+            for row in page]
+    last = rows[-1][0] if rows else after
+    return list(view_pages(engine, iter((rows,)))), last, len(rows) == limit  # the engine's one read path
 
 
 def catch_up(
