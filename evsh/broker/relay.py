@@ -107,12 +107,13 @@ class Relay:
 
     # ------------------------------------------------------------------ the loop
     def run(self, *, once: bool = False, stop: Callable[[], bool] | None = None,
-            on_progress: Callable[[Progress], None] | None = None) -> int:
+            on_progress: Callable[[Progress], None] | None = None, connected: bool = False) -> int:
         """Publish what the log holds after the checkpoint; with ``once`` stop at the head (an
         unroutable or refused message then raises BrokerError), otherwise follow the log until
-        ``stop()``. Returns how many events were confirmed in this run."""
+        ``stop()``. ``connected``: the publisher is connected already (the caller checked the
+        broker before taking the lease). Returns how many events were confirmed in this run."""
         delay = self.backoff[0]
-        connected = ever = False
+        ever = connected
         while not (stop and stop()):
             if not connected:
                 try:
