@@ -143,6 +143,9 @@ def test_unroutable_message_is_reported_and_the_checkpoint_stops_before_it(tmp_p
         # the orders before it arrived; those after it in the same pipelined batch may have too
         # (they are published again when the relay goes on: at-least-once)
         assert [p.message_id for _, p, _ in got][: len(before)] == before
+        prom = evsh("--db", db, "stats", "--prometheus").stdout
+        lag = events[-1].position - payment.position + 1
+        assert f'evsh_lag_events{{kind="relay",name="amqp://127.0.0.1:5672/%2F#{r.exchange}"}} {lag}' in prom
         r.bind("payment.#")  # now it can be routed: the relay goes on from there
         done = evsh("--db", db, "relay", "--to", AMQP_URL, "--exchange", r.exchange, "--once")
         assert done.returncode == 0, done.stderr
