@@ -236,3 +236,49 @@ def test_bad_url_unreachable_broker_refused_credentials_one_line_nothing_written
     assert len(lines) == 1 and words in lines[0], done.stderr
     assert "wrong-password" not in done.stderr, "a password is never shown"
     assert relay_row(db, "") is None, "nothing written"
+
+
+def test_a_relay_that_lost_its_lease_stops_instead_of_moving_the_checkpoint(tmp_path):
+    from evsh import open_store
+    from evsh.broker.amqp import AmqpPublisher
+    from evsh.broker.relay import Relay
+    from evsh.broker.urls import parse_url
+    from evsh.errors import RelayBusy
+
+    db = str(tmp_path / "orders.db")
+    fill_store(db, 5)
+    with rabbit() as r:
+        r.bind("#")
+        url = parse_url(AMQP_URL)
+        store = open_store(db)
+        clock = {"now": 1000.0}
+        make = lambda: Relay(store, AmqpPublisher(url, r.exchange), url.destination(r.exchange), "orders",  # noqa: E731
+                             lease_ttl=5.0, wallclock=lambda: clock["now"])
+        first, second = make(), make()
+        first.take_lease()
+        with pytest.raises(RelayBusy):
+            second.take_lease()
+        clock["now"] += 6  # the first one paused past its lease: the second takes over
+        second.take_lease()
+        with pytest.raises(RelayBusy, match="lost its lease"):
+            first.run(once=True)
+        assert relay_row(db, "#" + r.exchange)["position"] == 0, "the checkpoint did not move"
+        assert second.run(once=True) == 10
+        first.publisher.close()
+        second.publisher.close()
+        store.close()
+
+
+def test_relay_from_a_postgresql_store(tmp_path):
+    from tests.services import postgres_url
+
+    with postgres_url() as db:
+        events = fill_store(db, 20)
+        with rabbit() as r:
+            r.bind("#")
+            done = evsh("--db", db, "relay", "--to", AMQP_URL, "--exchange", r.exchange, "--once", "--source", "orders")
+            assert done.returncode == 0, done.stderr
+            got = wait_for(lambda: r.depth() >= len(events) and r.drain(), what="every message")
+        assert [p.message_id for _, p, _ in got] == [e.event_id for e in events]
+        assert {p.headers["evsh-source"] for _, p, _ in got} == {"orders"}
+        assert relay_row(db, "#" + r.exchange)["position"] == events[-1].position
