@@ -282,3 +282,36 @@ def test_relay_from_a_postgresql_store(tmp_path):
         assert [p.message_id for _, p, _ in got] == [e.event_id for e in events]
         assert {p.headers["evsh-source"] for _, p, _ in got} == {"orders"}
         assert relay_row(db, "#" + r.exchange)["position"] == events[-1].position
+
+
+def test_rabbitmq_connection_lost_during_a_run_the_relay_reconnects_and_finishes(tmp_path):
+    from urllib.parse import urlsplit
+
+    from tests.broker_support import Cable
+
+    need_rabbitmq()
+    db = str(tmp_path / "orders.db")
+    events = fill_store(db, 1500)  # 3,000 events in batches of 50
+    up = urlsplit(AMQP_URL)
+    cable = Cable(up.hostname, up.port or 5672)
+    cable.plug()
+    via = AMQP_URL.replace(f"{up.hostname}:{up.port or 5672}", f"127.0.0.1:{cable.port}")
+    with rabbit() as r:
+        r.bind("#")
+        relay = evsh_process("--db", db, "relay", "--to", via, "--exchange", r.exchange, "--batch-size", "50",
+                             "--timeout", "2", "--poll", "0.05")
+        try:
+            assert "relaying to" in relay.stderr.readline()
+            wait_for(lambda: relay_row(db, "#" + r.exchange)["position"] >= 300, what="some batches confirmed")
+            cable.cut()
+            assert relay_row(db, "#" + r.exchange)["position"] < events[-1].position, "cut mid-run"
+            cable.plug()
+            wait_for(lambda: relay_row(db, "#" + r.exchange)["position"] == events[-1].position, 120,
+                     "the relay to finish")
+        finally:
+            relay.send_signal(signal.SIGTERM)
+            relay.communicate(timeout=20)
+            cable.cut()
+        ids = [p.message_id for _, p, _ in wait_for(lambda: r.depth() >= len(events) and r.drain(), what="all")]
+    assert relay.returncode == 0
+    assert set(ids) == {e.event_id for e in events} and len(ids) >= len(events), "every event at least once"
