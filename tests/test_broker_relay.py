@@ -315,3 +315,22 @@ def test_rabbitmq_connection_lost_during_a_run_the_relay_reconnects_and_finishes
         ids = [p.message_id for _, p, _ in wait_for(lambda: r.depth() >= len(events) and r.drain(), what="all")]
     assert relay.returncode == 0
     assert set(ids) == {e.event_id for e in events} and len(ids) >= len(events), "every event at least once"
+
+
+def test_evsh_own_streams_are_not_published(tmp_path):
+    from evsh import open_store
+
+    db = str(tmp_path / "orders.db")
+    fill_store(db, 4)
+    with open_store(db) as store:
+        store.delete_stream("order-o1")  # records a StreamDeleted event in $streams
+        visible = list(store.read_all())
+    assert any(e.stream_id == "$streams" for e in visible)
+    with rabbit() as r:
+        r.bind("#")
+        done = evsh("--db", db, "relay", "--to", AMQP_URL, "--exchange", r.exchange, "--once")
+        assert done.returncode == 0, done.stderr
+        wanted = [e.event_id for e in visible if not e.stream_id.startswith("$")]
+        got = wait_for(lambda: r.depth() >= len(wanted) and r.drain(), what="the domain's events")
+    assert [p.message_id for _, p, _ in got] == wanted
+    assert relay_row(db, "#" + r.exchange)["position"] == visible[-1].position
