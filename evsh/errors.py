@@ -75,6 +75,20 @@ class StoreFull(StoreError):
     """The disk (or a size limit) is full: the transaction was rolled back, nothing written."""
 
 
+class BrokerError(EvshError):
+    """A message broker cannot be used: unreachable, credentials refused, a missing exchange,
+    queue or stream, a publish the broker refused or could not route (exit 4, like the store)."""
+
+
+class BadMessage(BadInput):
+    """A broker message is not one evsh's relay writes (a missing header, a body that is not an
+    exported event, headers that disagree with the body): the consumer dead-letters it."""
+
+
+class RelayBusy(EvshError):
+    """Another relay holds the lease for this store and destination (exit 3, like a conflict)."""
+
+
 class OutputError(EvshError):
     """Standard output or an output file could not be written (disk full, I/O error)."""
 

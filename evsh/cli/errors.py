@@ -1,8 +1,8 @@
 """The one place where the CLI turns core errors into a message and an exit code.
 
 Exit codes (documented in the README): 0 success; 1 a "no" from the domain or a check; 2 usage
-error or bad input; 3 concurrency or id conflict; 4 store problem (or output that cannot be
-written); 5 the domain's own code raised; 130 interrupted (Ctrl-C).
+error or bad input; 3 concurrency or id conflict (or a second relay); 4 store or broker problem (or output that
+cannot be written); 5 the domain's own code raised; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import click
 
 from ..errors import (
     BadInput,
+    BrokerError,
     CommandRejected,
     ConcurrencyError,
     DomainCodeError,
@@ -21,6 +22,7 @@ from ..errors import (
     ExpectationFailed,
     IdConflict,
     OutputError,
+    RelayBusy,
     StoreError,
 )
 from ..sanitise import safe
@@ -35,6 +37,8 @@ EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
     (DomainError, USAGE, "domain error"),
     (ConcurrencyError, CONFLICT, "conflict"),
     (IdConflict, CONFLICT, "conflict"),
+    (RelayBusy, CONFLICT, "conflict"),
+    (BrokerError, STORE, "broker error"),
     (StoreError, STORE, "store error"),
     (OutputError, STORE, "error"),
     (DomainCodeError, DOMAIN_CODE, "domain code raised"),

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-LARGEST = 2**62
+from ..store.lines import LARGEST
 DAY = 86_400.0
 
 

@@ -13,7 +13,8 @@ from ..errors import BadInput
 from ..sanitise import safe
 from ..store import codec
 from .context import app
-from .params import LARGEST, Count, Seconds
+from ..store.lines import check_metadata
+from .params import Count, Seconds
 from .render import emit_events, emit_json_items, fmt, output_options, stdout_is_terminal, stream_table
 
 
@@ -25,25 +26,6 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput(f"{what} must be a JSON object, not {type(value).__name__}")
     return value
-
-
-# metadata keys evsh itself reads back (upcasting, traces, reactors), and what each must be
-_META_TEXT = ("correlation_id", "causation_id", "command_id", "command", "actor")
-
-
-def check_metadata(meta: Any, what: str) -> dict[str, Any]:
-    """Metadata as evsh will read it back: an object, with the keys evsh uses of the right type
-    (a text schema_version would break `evsh upcast` later, not now)."""
-    if type(meta) is not dict:
-        raise BadInput(f"{what} must be a JSON object")
-    if "schema_version" in meta:
-        version = meta["schema_version"]
-        if type(version) is not int or not 1 <= version <= LARGEST:
-            raise BadInput(f"{what}: schema_version must be a whole number from 1, not {version!r}")
-    for key in _META_TEXT:
-        if meta.get(key) is not None and type(meta[key]) is not str:
-            raise BadInput(f"{what}: {key} must be a string, not {meta[key]!r}")
-    return meta
 
 
 def read_stdin(what: str) -> str:
