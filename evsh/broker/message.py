@@ -8,6 +8,7 @@ This is the contract between a relay and every consumer, on RabbitMQ and NATS Je
 - headers, all text: ``evsh-stream-id``, ``evsh-version``, ``evsh-position`` (in the source
   store's log), ``evsh-correlation-id`` and ``evsh-causation-id`` (only when the event has them),
   ``evsh-source`` (the source store's name), ``evsh-schema-version``, ``evsh-recorded-at``;
+- on NATS, which has no message type, the type travels as the header ``evsh-type``;
 - body = the JSON object ``evsh export`` writes for the event (UTF-8), content type
   ``application/json``. The body is the event; the headers repeat parts of it for routing and
   inspection, and a consumer refuses a message whose headers disagree with its body.
@@ -33,6 +34,7 @@ H_CAUSATION = "evsh-causation-id"
 H_SOURCE = "evsh-source"
 H_SCHEMA = "evsh-schema-version"
 H_RECORDED = "evsh-recorded-at"
+H_TYPE = "evsh-type"  # NATS only (RabbitMQ has a type property)
 HEADERS = (H_STREAM, H_VERSION, H_POSITION, H_CORRELATION, H_CAUSATION, H_SOURCE, H_SCHEMA, H_RECORDED)
 REQUIRED = (H_STREAM, H_VERSION, H_POSITION, H_SOURCE, H_SCHEMA, H_RECORDED)
 

@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "trace": "evsh.cli.trace:trace",
     "stats": "evsh.cli.stats:stats",
     "consume": "evsh.cli.consume:consume",
+    "relay": "evsh.cli.relay:relay",
 }
 
 

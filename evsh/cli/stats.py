@@ -1,4 +1,4 @@
-"""`evsh stats`: handling metrics of reactors and projections (table, JSON or Prometheus text)."""
+"""`evsh stats`: handling metrics of reactors, projections and broker relays (table, JSON or Prometheus text)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,9 @@ def prometheus(series: list[Any], head: int) -> str:
 def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str | None) -> None:
     """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
 
+    \b
+    Broker relays (evsh relay) show as kind "relay", one per destination: handled = events
+    the broker confirmed, lag = head position minus the relay's checkpoint.
     \b
     Kept in the store as per-minute buckets, so every process and later runs see them.
     The sparklines show events per minute, ending at the latest minute with data.

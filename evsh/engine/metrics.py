@@ -290,4 +290,15 @@ def collect(store: Any, by_type: bool, since: str | None = None) -> list[Series]
     for s in series:
         if (s.kind, s.name) in lags:
             s.lag = lags[(s.kind, s.name)]
+    series.extend(relay_series(store))
     return sorted(series, key=lambda s: (s.kind, s.name, s.event_type))
+
+
+def relay_series(store: Any) -> list[Series]:
+    """Each broker relay as a series: events confirmed by the broker (handled) and its lag (head
+    position minus its checkpoint), per destination."""
+    from ..broker import state
+
+    head = store.head_position()
+    return [Series(kind="relay", name=r["destination"], event_type="*", handled=r["published"] or 0,
+                   lag=max(0, head - r["position"])) for r in state.rows(store)]

@@ -28,7 +28,7 @@ from ...store.tables import Tables
 from .. import metrics
 from ..engine import CommandOutcome, Engine
 from ..history import Ranges, covered
-from ..routing import matches, routing_key
+from ..routing import EventFilter, routing_key
 from ..subscriptions import catch_up, checkpoint_name
 from . import records
 
@@ -188,30 +188,15 @@ class _Sub:
         self.spec = spec
         self.name = spec.name
         self.checkpoint = checkpoint_name(KIND, spec.name)
-        # push the filter into SQL when one kind of subscription is used alone
-        only_types = spec.types and not spec.categories and not spec.topics
-        only_cats = spec.categories and not spec.types and not spec.topics
-        self.types: Sequence[str] = spec.types if only_types else ()
-        self.categories: Sequence[str] = spec.categories if only_cats else ()
-        self._types = frozenset(spec.types)
-        self._cats = frozenset(spec.categories)
-        self._topics = spec.topics
-        self.everything = "#" in spec.topics
-        self._seen: dict[tuple[str, str], bool] = {}  # (category, type) -> matches
+        self.filter = EventFilter(spec.types, spec.categories, spec.topics)
+        # the filter is pushed into SQL when one kind of subscription is used alone
+        self.types: Sequence[str] = self.filter.sql_types
+        self.categories: Sequence[str] = self.filter.sql_categories
+        self.everything = self.filter.everything
+        self.matches = self.filter.matches
         self.failures: dict[str, int] = {}
         self.stopped: bool | None = None  # None: not known in this process
         self.last_lag: int | None = None
-
-    def matches(self, rec: RecordedEvent) -> bool:
-        if self.everything or rec.type in self._types:
-            return True
-        cat = category_of(rec.stream_id)
-        known = self._seen.get((cat, rec.type))
-        if known is None:
-            known = cat in self._cats or any(matches(p, routing_key(cat, rec.type)) for p in self._topics)
-            if len(self._seen) < 10_000:
-                self._seen[(cat, rec.type)] = known
-        return known
 
     def handle_batch(self, store: Any, events: list[RecordedEvent]) -> None:
         self.rt._handle_batch(self, store, events)
