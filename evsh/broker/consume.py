@@ -66,6 +66,7 @@ class Consumer:
     crash_hook: Callable[[str], None] | None = None
     counts: Counts = field(default_factory=Counts)
     _held: dict[str, dict[int, tuple[Delivery, float, Outcome]]] = field(default_factory=dict)
+    _caught_up: bool = False  # reactors have run once in this process (a crash may have left some pending)
 
     def receive(self, batch: list[Delivery]) -> list[Delivery]:
         """Record a batch of deliveries; returns those to settle now (held ones stay out)."""
@@ -75,7 +76,7 @@ class Consumer:
             self.counts.received += 1
             out = self.inbox.receive(d.message_id, d.headers, d.body, message_type=d.type)
             recorded = self._note(d, out, settle) or recorded
-        if recorded:
+        if recorded or not self._caught_up:
             self._react()
         return settle
 
@@ -122,6 +123,7 @@ class Consumer:
         if self.crash_hook:
             self.crash_hook("recorded")
         self.counts.reactor_error = self.inbox.react()
+        self._caught_up = True
 
     def expire(self) -> list[Delivery]:
         """Dead-letter held messages that waited longer than ``hold``; returns them to settle."""

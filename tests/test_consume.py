@@ -1,0 +1,252 @@
+"""`evsh consume` against a real RabbitMQ (and NATS JetStream): duplicates and redeliveries
+change nothing, a failing message is dead-lettered and settled, per-stream order is kept.
+
+Each test has its own exchange, queue (or stream) and stores, removed afterwards. Messages are
+published here with pika exactly as the relay writes them (evsh.broker.message.encode), so a
+test can publish twice, out of order, or garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+
+from evsh import open_store
+from evsh.broker.message import encode
+from tests import services
+
+AMQP = os.environ.get("EVSH_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def _rabbitmq_problem() -> str | None:
+    try:
+        import pika
+    except ModuleNotFoundError:
+        return "pika is not installed (pip install 'evsh[broker]')"
+    try:
+        pika.BlockingConnection(pika.URLParameters(AMQP)).close()
+    except Exception as exc:  # noqa: BLE001
+        return f"no RabbitMQ at 127.0.0.1:5672 ({type(exc).__name__})"
+    return None
+
+
+def need_rabbitmq() -> None:
+    need = getattr(services, "need_rabbitmq", None)
+    if need is not None:
+        need()
+        return
+    problem = _rabbitmq_problem()
+    if problem is None:
+        return
+    if services.required():
+        pytest.fail(f"RabbitMQ is required here: {problem}")
+    pytest.skip(problem)
+
+
+class Broker:
+    """An exchange and a queue of the test's own, and a publisher onto the exchange."""
+
+    def __init__(self) -> None:
+        import pika
+
+        tag = uuid.uuid4().hex[:10]
+        self.exchange, self.queue = f"t-{tag}", f"t-{tag}-q"
+        self.conn = pika.BlockingConnection(pika.URLParameters(AMQP))
+        self.ch = self.conn.channel()
+        self.ch.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+        self.ch.confirm_delivery()
+
+    def publish(self, messages) -> None:
+        import pika
+
+        for m in messages:
+            if isinstance(m, bytes):  # garbage
+                self.ch.basic_publish(self.exchange, "order.created", m, pika.BasicProperties(message_id="junk-1"))
+                continue
+            self.ch.basic_publish(self.exchange, m.routing_key, m.body, pika.BasicProperties(
+                message_id=m.message_id, type=m.type, headers=m.headers, content_type="application/json",
+                delivery_mode=2))
+
+    def depth(self) -> int:
+        return self.ch.queue_declare(self.queue, passive=True).method.message_count
+
+    def close(self) -> None:
+        try:
+            self.ch.queue_delete(self.queue)
+            self.ch.exchange_delete(self.exchange)
+        finally:
+            self.conn.close()
+
+
+@pytest.fixture
+def broker():
+    need_rabbitmq()
+    b = Broker()
+    yield b
+    b.close()
+
+
+def source_messages(tmp_path, orders=("o1",)):
+    """Orders placed in a store of the orders service: their OrderCreated messages."""
+    db = str(tmp_path / "orders.db")
+    from evsh import build_engine, load_domain
+    from evsh.domain.services import restrict
+
+    engine = build_engine(open_store(db), restrict(load_domain("shop_services"), "orders"))
+    for oid in orders:
+        engine.execute("order", oid, "create", {"customer_id": "c1", "items": [
+            {"product_id": "p1", "quantity": 1, "unit_price": "5.00"}]})
+    store = open_store(db)
+    return [encode(r, "orders") for r in store.read_all()]
+
+
+def consume(cli, broker, db, *extra, service="payments"):
+    return cli("--domain", "shop_services", "--service", service, "consume", "--from", AMQP,
+               "--exchange", broker.exchange, "--queue", broker.queue, "--bind", "order.#", "--once",
+               "--json", *extra, db=db)
+
+
+def counts(res):
+    assert res.exit_code == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def payments(db):
+    return [(r.stream_id, r.version, r.type) for r in open_store(db).read_all() if r.stream_id.startswith("payment-")]
+
+
+def test_the_same_message_published_twice_has_one_effect(cli, broker, tmp_path):
+    msgs = source_messages(tmp_path, ("o1", "o2"))
+    db = str(tmp_path / "payments.db")
+    consume(cli, broker, db)  # declares and binds the queue
+    broker.publish([*msgs, *msgs])
+    c = counts(consume(cli, broker, db))
+    assert (c["handled"], c["duplicates"], c["dead_lettered"]) == (2, 2, 0)
+    assert payments(db) == [("payment-o1", 1, "PaymentProcessed"), ("payment-o2", 1, "PaymentProcessed")]
+    assert broker.depth() == 0
+    # the replicas keep the source's ids, stream, version and correlation
+    replica = open_store(db).event_by_id(msgs[0].message_id)
+    assert (replica.stream_id, replica.version, replica.metadata["source"]) == ("order-o1", 1, "orders")
+    stats = cli("stats", "--json", db=db)
+    assert json.loads(stats.stdout)["consumers"][0]["duplicates"] == 2
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    from evsh import build_engine, load_domain, open_store
+    from evsh.broker import amqp_consume
+    from evsh.broker.consume import Consumer
+    from evsh.broker.inbox import Inbox
+    from evsh.broker.urls import parse_url
+    from evsh.domain.services import restrict
+
+    db, url, exchange, queue = sys.argv[1:5]
+    engine = build_engine(open_store(db), restrict(load_domain("shop_services"), "payments"))
+
+    def crash(step):
+        print(step, flush=True)
+        sys.stdin.readline()  # blocks until the parent kills us: recorded, reacted, not acknowledged
+        raise SystemExit("parent never killed us")
+
+    consumer = Consumer(Inbox(engine, queue), crash_hook=crash)
+    amqp_consume.run(parse_url(url), consumer, exchange=exchange, queue=queue, bindings=["order.#"], once=True)
+""")
+
+
+def test_a_message_redelivered_after_a_consumer_crash_has_no_second_effect(cli, broker, tmp_path):
+    msgs = source_messages(tmp_path)
+    db = str(tmp_path / "payments.db")
+    consume(cli, broker, db)
+    broker.publish(msgs)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, db, AMQP, broker.exchange, broker.queue],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        assert child.stdout.readline().strip() == "recorded"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    # recorded before the crash; the message was never acknowledged, so it comes back
+    assert [r.type for r in open_store(db).read_all()][:1] == ["OrderCreated"]
+    c = counts(consume(cli, broker, db))
+    assert (c["received"], c["handled"], c["duplicates"]) == (1, 0, 1)
+    assert payments(db) == [("payment-o1", 1, "PaymentProcessed")]
+    assert broker.depth() == 0
+
+
+FAILING = textwrap.dedent("""
+    from evsh import reactor
+    from evsh.samples.shop import Order, OrderCreated  # noqa: F401
+
+    @reactor("always_fails", on=["order.created"], attempts=2, backoff=0.01)
+    def always_fails(event, ctx):
+        raise RuntimeError("the payment gateway is down")
+""")
+
+
+def test_a_message_that_keeps_failing_is_dead_lettered_and_settled(cli, broker, tmp_path):
+    msgs = source_messages(tmp_path)
+    domain = tmp_path / "failing.py"
+    domain.write_text(FAILING)
+    db = str(tmp_path / "failing.db")
+    args = ("--domain", str(domain), "consume", "--from", AMQP, "--exchange", broker.exchange, "--queue",
+            broker.queue, "--bind", "order.#", "--once", "--json")
+    cli(*args, db=db)
+    broker.publish([*msgs, b"\xff not json at all"])
+    res = cli(*args, db=db)
+    c = counts(res)
+    assert (c["handled"], c["dead_lettered"]) == (1, 1)
+    assert broker.depth() == 0  # both settled
+    rows = json.loads(cli("dlq", "list", "--json", db=db).stdout)
+    by = {r["reactor"]: r for r in rows}
+    assert "the payment gateway is down" in by["always_fails"]["error"]
+    bad = by[f"consumer:{broker.queue}"]
+    assert "not" in bad["error"] and "\n" not in bad["error"] and "Traceback" not in res.stderr
+
+
+def test_a_version_ahead_of_its_stream_is_held_until_the_one_before_arrives(cli, broker, tmp_path):
+    db_src = str(tmp_path / "orders.db")
+    from evsh import build_engine, load_domain
+
+    engine = build_engine(open_store(db_src), load_domain("shop"))
+    engine.execute("inventory", "p1", "add_stock", {"quantity": 5})
+    engine.execute("inventory", "p1", "add_stock", {"quantity": 7})
+    engine.execute("inventory", "p2", "add_stock", {"quantity": 1})
+    m1, m2, m3 = [encode(r, "orders") for r in open_store(db_src).read_all()]
+    db = str(tmp_path / "replica.db")
+    args = ("consume", "--from", AMQP, "--exchange", broker.exchange, "--queue", broker.queue,
+            "--bind", "inventory.#", "--once", "--json")
+    cli(*args, db=db)
+    broker.publish([m2, m3, m1])  # version 2 of inventory-p1 first
+    c = counts(cli(*args, db=db))
+    assert (c["handled"], c["dead_lettered"], c["held"]) == (3, 0, 0)
+    assert [(r.stream_id, r.version, r.data["quantity"]) for r in open_store(db).read_stream("inventory-p1")] == [
+        ("inventory-p1", 1, 5), ("inventory-p1", 2, 7)]
+    # a version whose predecessor never comes is parked after --hold, not applied
+    engine.execute("inventory", "p2", "add_stock", {"quantity": 2})
+    engine.execute("inventory", "p2", "add_stock", {"quantity": 3})
+    m4, m5 = [encode(r, "orders") for r in open_store(db_src).read_all()][3:]
+    broker.publish([m5])
+    c = counts(cli(*args, "--hold", "0.3", db=db))
+    assert (c["handled"], c["dead_lettered"]) == (0, 1)
+    assert open_store(db).stream_version("inventory-p2") == 1
+    [row] = json.loads(cli("dlq", "list", "--json", db=db).stdout)
+    assert "version 3 of inventory-p2 waited" in row["error"] and row["event_id"] == m5.message_id
+    assert broker.depth() == 0
+    _ = m4
+
+
+def test_bad_broker_input_is_one_line_and_its_exit_code(cli, tmp_path):
+    db = str(tmp_path / "x.db")
+    res = cli("consume", "--from", "amqpx://h", "--queue", "q", db=db)
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1
+    res = cli("consume", "--from", "amqp://guest:guest@127.0.0.1:1/", "--queue", "q", "--once", db=db)
+    assert res.exit_code == 4 and res.stderr.count("\n") == 1 and "no RabbitMQ answers" in res.stderr
+    assert not os.path.exists(db) or open_store(db).head_position() == 0
