@@ -19,12 +19,22 @@ others' events exactly as to local ones:
 from __future__ import annotations
 
 from evsh import reactor, service
-from evsh.samples.shop import (  # noqa: F401 - the shop's events, aggregates and projections, as they are
+from evsh.samples.shop import (  # the shop's events, aggregates and projections, as they are
     Inventory, InventoryReleased, InventoryReservationFailed, InventoryReserved, Item, Order, OrderCancelled,
     OrderConfirmed, OrderCreated, Payment, PaymentDeclined, PaymentProcessed, PaymentRefunded, StockAdded, User,
     UserRegistered, customer_orders, inventory_levels, order_details, order_statistics,
     order_placed_v1, stock_received_v1, user_notifications, welcome_email, _wanted,
 )
+
+
+__all__ = [  # what this domain declares: the shop's parts it keeps, and its services' reactors
+    "Inventory", "InventoryReleased", "InventoryReservationFailed", "InventoryReserved", "Item", "Order",
+    "OrderCancelled", "OrderConfirmed", "OrderCreated", "Payment", "PaymentDeclined", "PaymentProcessed",
+    "PaymentRefunded", "StockAdded", "User", "UserRegistered", "customer_orders", "inventory_levels",
+    "order_details", "order_statistics", "order_placed_v1", "stock_received_v1", "user_notifications",
+    "welcome_email", "payments_on_orders", "inventory_on_payments", "orders_on_outcomes", "ORDERS",
+    "PAYMENTS", "INVENTORY",
+]
 
 
 @reactor("payments_on_orders", on=["order.created", "inventory.reservation_failed"])
