@@ -162,7 +162,7 @@ def run(broker: str, folder: str | None, count: int) -> dict[str, Any]:
     try:
         connect(url).close()
     except BrokerError as exc:
-        raise BadInput(f"{exc}; the services demo needs RabbitMQ: {START_HINT}") from None
+        raise BadInput(f"{str(exc).split(';')[0]}; the services demo needs RabbitMQ: {START_HINT}") from None
     if folder:
         os.makedirs(folder, exist_ok=True)
         if any(name.endswith(".db") for name in os.listdir(folder)):
