@@ -69,13 +69,15 @@ class Consumer:
     _caught_up: bool = False  # reactors have run once in this process (a crash may have left some pending)
 
     def receive(self, batch: list[Delivery]) -> list[Delivery]:
-        """Record a batch of deliveries; returns those to settle now (held ones stay out)."""
+        """Record a batch of deliveries (one transaction); returns those to settle now, after the
+        commit (held ones stay out). A store error rolls the whole batch back, unsettled."""
         settle: list[Delivery] = []
         recorded = False
-        for d in batch:
-            self.counts.received += 1
-            out = self.inbox.receive(d.message_id, d.headers, d.body, message_type=d.type)
-            recorded = self._note(d, out, settle) or recorded
+        with self.inbox.engine.store.transaction():  # one commit for the batch (each message a savepoint)
+            for d in batch:
+                self.counts.received += 1
+                out = self.inbox.receive(d.message_id, d.headers, d.body, message_type=d.type)
+                recorded = self._note(d, out, settle) or recorded
         if recorded or not self._caught_up:
             self._react()
         return settle
