@@ -116,7 +116,7 @@ async def _run(url: BrokerURL, consumer: Consumer, stream: str, durable: str, pa
                     await m.ack()  # not for this consumer
                     continue
                 headers = dict(m.headers or {})
-                batch.append(Delivery(headers.get("Nats-Msg-Id"), headers, m.data, None, m,
+                batch.append(Delivery(headers.get("Nats-Msg-Id"), headers, m.data, headers.get("evsh-type"), m,
                                       (m.metadata.num_delivered or 1) > 1))
             if msgs:
                 last_message = now
