@@ -140,7 +140,7 @@ def platforms(pythons: list[str]) -> list[str]:
 
 
 # Optional dependencies the file carries too, so `--db postgresql://...` works from it.
-BUNDLED_EXTRAS = ("postgres",)
+BUNDLED_EXTRAS = ("postgres", "broker")
 
 
 def bundled_extras() -> list[str]:

@@ -15,6 +15,8 @@ from typing import Iterator
 import pytest
 
 PG_URL = os.environ.get("EVSH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+AMQP_URL = os.environ.get("EVSH_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/")
+NATS_URL = os.environ.get("EVSH_TEST_NATS", "nats://127.0.0.1:4222")
 SKIPPED: dict[str, int] = {}
 
 
@@ -39,13 +41,68 @@ def postgres_problem() -> str | None:
 
 def need_postgres() -> None:
     """Skip (or, in CI, fail) the calling test when PostgreSQL does not answer."""
-    problem = postgres_problem()
+    _need("PostgreSQL", postgres_problem())
+
+
+def _need(what: str, problem: str | None) -> None:
     if problem is None:
         return
     if required():
-        pytest.fail(f"PostgreSQL is required here: {problem}")
-    SKIPPED["PostgreSQL"] = SKIPPED.get("PostgreSQL", 0) + 1
+        pytest.fail(f"{what} is required here: {problem}")
+    SKIPPED[what] = SKIPPED.get(what, 0) + 1
     pytest.skip(problem)
+
+
+@lru_cache(maxsize=None)
+def rabbitmq_problem() -> str | None:
+    """Why RabbitMQ cannot be used for tests (None: it can)."""
+    try:
+        import pika
+    except ModuleNotFoundError:
+        return "pika is not installed (pip install 'evsh[broker]')"
+    try:
+        params = pika.URLParameters(AMQP_URL)
+        params.socket_timeout = params.blocked_connection_timeout = 3
+        params.connection_attempts = 1
+        pika.BlockingConnection(params).close()
+    except Exception as exc:  # pika raises several unrelated types for "no broker"
+        return f"no RabbitMQ at {AMQP_URL.split('@')[-1]} ({' '.join(str(exc).split())[:120] or type(exc).__name__})"
+    return None
+
+
+def need_rabbitmq() -> None:
+    """Skip (or, in CI, fail) the calling test when RabbitMQ does not answer."""
+    _need("RabbitMQ", rabbitmq_problem())
+
+
+@lru_cache(maxsize=None)
+def nats_problem() -> str | None:
+    """Why NATS JetStream cannot be used for tests (None: it can)."""
+    import asyncio
+    import importlib.util
+
+    if importlib.util.find_spec("nats") is None:
+        return "nats-py is not installed (pip install 'evsh[broker]')"
+
+    async def probe() -> None:
+        import nats
+
+        nc = await nats.connect(NATS_URL, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0)
+        try:
+            await nc.jetstream().account_info()
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 5))
+    except Exception as exc:  # no server, or no JetStream
+        return f"no NATS JetStream at {NATS_URL} ({' '.join(str(exc).split())[:120] or type(exc).__name__})"
+    return None
+
+
+def need_nats() -> None:
+    """Skip (or, in CI, fail) the calling test when NATS JetStream does not answer."""
+    _need("NATS", nats_problem())
 
 
 def drop_schema(schema: str) -> None:

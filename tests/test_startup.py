@@ -15,7 +15,7 @@ import pytest
 
 from evsh import NewEvent, open_store
 
-HEAVY = ("textual", "hypothesis", "prompt_toolkit", "sqlite_utils", "cryptography")
+HEAVY = ("textual", "hypothesis", "prompt_toolkit", "sqlite_utils", "cryptography", "psycopg", "pika", "nats")
 HEAVY_PARTS = ("rich.tree", "rich.progress", "rich.syntax", "rich.live")
 
 PROBE = textwrap.dedent(

@@ -12,6 +12,7 @@ Imported only by the command that publishes (nats-py is an optional dependency: 
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any, Sequence
 
 import nats
@@ -60,6 +61,10 @@ class NatsPublisher:
     def connect(self) -> None:
         """Connect, and create the stream (subjects ``<prefix>.>``) when it is missing."""
         self.close()
+        try:  # nats-py keeps trying a refused address until its timeout: ask the socket first
+            socket.create_connection((self.url.host, self.url.port), timeout=self.timeout).close()
+        except OSError as exc:
+            raise connection_error(self.url, exc) from None
         try:
             self._nc = self._loop.run_until_complete(asyncio.wait_for(connect_client(self.url, self.timeout),
                                                                       self.timeout + 1))
