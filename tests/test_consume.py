@@ -250,3 +250,75 @@ def test_bad_broker_input_is_one_line_and_its_exit_code(cli, tmp_path):
     res = cli("consume", "--from", "amqp://guest:guest@127.0.0.1:1/", "--queue", "q", "--once", db=db)
     assert res.exit_code == 4 and res.stderr.count("\n") == 1 and "no RabbitMQ answers" in res.stderr
     assert not os.path.exists(db) or open_store(db).head_position() == 0
+
+
+def _nats_problem() -> str | None:
+    try:
+        import nats  # noqa: F401
+    except ModuleNotFoundError:
+        return "nats-py is not installed (pip install 'evsh[broker]')"
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 4222), timeout=2).close()
+    except OSError as exc:
+        return f"no NATS at 127.0.0.1:4222 ({exc})"
+    return None
+
+
+def need_nats() -> None:
+    need = getattr(services, "need_nats", None)
+    if need is not None:
+        need()
+        return
+    problem = _nats_problem()
+    if problem is not None:
+        if services.required():
+            pytest.fail(f"NATS is required here: {problem}")
+        pytest.skip(problem)
+
+
+def _nats(coro_fn):
+    import asyncio
+
+    import nats
+
+    async def main():
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        try:
+            return await coro_fn(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+def test_nats_durable_consumers_record_each_event_once(cli, tmp_path):
+    need_nats()
+    msgs = source_messages(tmp_path, ("o1", "o2"))
+    tag = uuid.uuid4().hex[:8]
+    stream, prefix = f"T{tag}", f"t{tag}"
+
+    async def publish(js):
+        await js.add_stream(name=stream, subjects=[prefix + ".>"])
+        for m in [*msgs, *msgs]:  # the second copies are dropped by JetStream (Nats-Msg-Id)
+            await js.publish(f"{prefix}.{m.routing_key}", m.body,
+                             headers={**m.headers, "Nats-Msg-Id": m.message_id, "evsh-type": m.type})
+
+    _nats(publish)
+    db = str(tmp_path / "payments.db")
+    try:
+        args = ("--domain", "shop_services", "--service", "payments", "consume", "--from", "nats://127.0.0.1:4222",
+                "--stream", stream, "--bind", "order.#", "--once", "--json")
+        c1 = counts(cli(*args, "--durable", "d1", db=db))
+        c2 = counts(cli(*args, "--durable", "d2", db=db))  # a second durable reads it all again
+        assert (c1["handled"], c1["duplicates"]) == (2, 0)
+        assert (c2["handled"], c2["duplicates"]) == (0, 2)
+        assert payments(db) == [("payment-o1", 1, "PaymentProcessed"), ("payment-o2", 1, "PaymentProcessed")]
+        res = cli(*args[:-2], "--durable", "d3", "--stream", "NO_SUCH_STREAM_" + tag, db=db)
+        assert res.exit_code == 4 and "has no stream" in res.stderr
+    finally:
+        async def drop(js):
+            await js.delete_stream(stream)
+
+        _nats(drop)

@@ -114,9 +114,9 @@ def run(url: BrokerURL, consumer: Consumer, *, exchange: str, queue: str, bindin
                 settle(consumer.receive(batch))
                 batch = []
             settle(consumer.expire())
-            if on_progress and now - last_report >= 0.5:
+            if on_progress and now - last_report >= 1.0:  # the queue's depth is the consumer's lag
                 last_report = now
-                on_progress(None)
+                on_progress(channel.queue_declare(queue, passive=True).method.message_count)
             if stop and stop():
                 break
             if method is None:

@@ -122,9 +122,9 @@ async def _run(url: BrokerURL, consumer: Consumer, stream: str, durable: str, pa
                 last_message = now
             for d in [*consumer.receive(batch), *consumer.expire()]:
                 await _settle(d.token)
-            if on_progress and now - last_report >= 0.5:
+            if on_progress and now - last_report >= 1.0:  # what the server still has for it: the lag
                 last_report = now
-                on_progress(None)
+                on_progress((await psub.consumer_info()).num_pending)
             if not msgs:
                 if once and not consumer.holding:
                     info = await psub.consumer_info()

@@ -80,6 +80,7 @@ def consume(source: str, queue: str | None, binds: tuple[str, ...], exchange: st
     err = sys.stderr
     live = err.isatty()
     stopping = {"now": False}
+    seen: dict[str, int | None] = {"depth": None}
 
     def on_term(signum: int, frame: Any) -> None:  # noqa: ARG001 - a polite stop: finish the batch
         stopping["now"] = True
@@ -87,8 +88,10 @@ def consume(source: str, queue: str | None, binds: tuple[str, ...], exchange: st
     signal.signal(signal.SIGTERM, on_term)
 
     def progress(depth: int | None) -> None:
+        if depth is not None:
+            seen["depth"] = depth
         if live:
-            err.write("\r\x1b[2K" + safe(f"{label}: {progress_line(consumer.counts, depth)}"))
+            err.write("\r\x1b[2K" + safe(f"{label}: {progress_line(consumer.counts, seen['depth'])}"))
             err.flush()
 
     try:
