@@ -253,11 +253,11 @@ def test_bad_broker_input_is_one_line_and_its_exit_code(cli, tmp_path):
 
 
 def _nats_problem() -> str | None:
-    try:
-        import nats  # noqa: F401
-    except ModuleNotFoundError:
-        return "nats-py is not installed (pip install 'evsh[broker]')"
+    import importlib.util
     import socket
+
+    if importlib.util.find_spec("nats") is None:
+        return "nats-py is not installed (pip install 'evsh[broker]')"
 
     try:
         socket.create_connection(("127.0.0.1", 4222), timeout=2).close()
