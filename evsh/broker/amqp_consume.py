@@ -11,7 +11,7 @@ from ..errors import BrokerError
 from .consume import Consumer, Delivery
 from .urls import BrokerURL
 
-IDLE_TICK = 0.1  # seconds the loop waits for a message before it looks at held ones and the clock
+IDLE_TICK = 0.02  # seconds the loop waits for a message before it looks at held ones and the clock
 
 
 def connect(url: BrokerURL) -> Any:

@@ -73,7 +73,7 @@ class Consumer:
         commit (held ones stay out). A store error rolls the whole batch back, unsettled."""
         settle: list[Delivery] = []
         recorded = False
-        with self.inbox.engine.store.transaction():  # one commit for the batch (each message a savepoint)
+        with self.inbox.batch():  # one commit for the batch (each message a savepoint)
             for d in batch:
                 self.counts.received += 1
                 out = self.inbox.receive(d.message_id, d.headers, d.body, message_type=d.type)

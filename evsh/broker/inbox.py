@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 from ..errors import BadInput, BadMessage
 from ..store.base import NO_STREAM, RecordedEvent
@@ -66,6 +67,12 @@ class Inbox:
         self.name = check_name(name, "consumer name")
         self.source = source
         self._ready = False
+        self._depth = 0  # open batches
+        self._pending: dict[str, int] = {}  # counters to add at the batch's end
+        self._last_position = 0
+        from ..engine import metrics
+
+        self._metrics = metrics.Buffer()
 
     @property
     def dlq_name(self) -> str:
@@ -79,17 +86,44 @@ class Inbox:
             records.ensure(store)
             self._ready = True
 
-    def _count(self, store: Any, field: str, position: int | None = None) -> None:
+    @contextmanager
+    def batch(self) -> Iterator[Any]:
+        """One transaction for many messages: the counters and metrics are written once, at its
+        end, inside it (each message is a savepoint of it)."""
+        store = self.engine.store
+        with store.transaction():
+            self._depth += 1
+            try:
+                self._ensure(store)
+                yield store
+                if self._depth == 1:
+                    self._flush(store)
+            finally:
+                self._depth -= 1
+                if not self._depth:
+                    self._pending, self._last_position = {}, 0
+                    self._metrics.clear()
+
+    def _count(self, field: str, position: int | None = None) -> None:
+        self._pending[field] = self._pending.get(field, 0) + 1
+        if position is not None:
+            self._last_position = max(self._last_position, position)
+
+    def _flush(self, store: Any) -> None:
+        if not self._pending:
+            return
         t = store.table(CONSUMERS)
         row = t.get(self.name, None) or {"name": self.name, "source": self.source, "last_position": 0,
                                          **{c: 0 for c in COUNTERS}}
-        row[field] = (row.get(field) or 0) + 1
-        if position is not None:
-            row["last_position"] = max(row.get("last_position") or 0, position)
+        for name, n in self._pending.items():
+            row[name] = (row.get(name) or 0) + n
+        row["last_position"] = max(row.get("last_position") or 0, self._last_position)
         row["source"] = self.source or row.get("source") or ""
-        row["updated_at"] = self.engine.clock()
+        now = self.engine.clock()
+        row["updated_at"] = now
         t.put(row)
         t.flush()
+        self._metrics.flush(store, now)
 
     # ------------------------------------------------------------------ one message
     def receive(self, message_id: Any, headers: Mapping[str, Any] | None, body: bytes | str, *,
@@ -109,10 +143,9 @@ class Inbox:
         engine = self.engine
         store = engine.store
         started = time.perf_counter()
-        with store.transaction():
-            self._ensure(store)
+        with self.batch():
             if store.event_by_id(ev.event_id) is not None:
-                self._count(store, "duplicates")
+                self._count("duplicates")
                 return Outcome("duplicate", ev)
             current = store.stream_version(ev.stream_id)
             if ev.version > current + 1:
@@ -132,24 +165,20 @@ class Inbox:
                                     event_id=ev.event_id, metadata=meta)
             except BadInput as exc:  # the domain's type refuses the payload
                 return self._dead(store, ev, str(exc))
-            self._count(store, "handled", ev.position)
-            from ..engine import metrics
-
-            metrics.record(store, KIND, self.name, ev.type, 1, latencies=[time.perf_counter() - started],
-                           at=engine.clock())
+            self._count("handled", ev.position)
+            self._metrics.handled(KIND, self.name, ev.type, time.perf_counter() - started)
             return Outcome("handled", res.events[0] if res.events else ev)
 
     def dead_letter(self, ev: RecordedEvent, reason: str) -> Outcome:
         """Park a message the inbox cannot record (its own transaction)."""
-        with self.engine.store.transaction() as store:
-            self._ensure(store)
+        with self.batch() as store:
             return self._dead(store, ev, reason)
 
     def _dead(self, store: Any, ev: RecordedEvent, reason: str) -> Outcome:
         from ..engine.reactors import records
 
         records.park(store, self.dlq_name, ev, " ".join(reason.split()), 1, self.engine.clock())
-        self._count(store, "dead_lettered")
+        self._count("dead_lettered")
         return Outcome("dead", ev, reason)
 
     # ------------------------------------------------------------------ after the commit
