@@ -209,3 +209,65 @@ class NatsServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class Cable:
+    """A TCP proxy to a broker that a test can cut (every connection dropped, nothing listening)
+    and plug back in on the same port: a lost network, with the real broker behind it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import threading
+
+        self.upstream = (host, port)
+        self.port = free_port()
+        self.threading = threading
+        self.socks: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+
+    def plug(self) -> None:
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen()
+        self.listener = ls
+        self.threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+
+    def _accept(self, ls: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = ls.accept()
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                return
+            self.socks += [client, server]
+            for a, b in ((client, server), (server, client)):
+                self.threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        if self.listener is not None:
+            try:
+                self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
+            except OSError:
+                pass
+            self.listener.close()
+            self.listener = None
+        for s in self.socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.socks = []

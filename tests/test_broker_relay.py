@@ -236,3 +236,101 @@ def test_bad_url_unreachable_broker_refused_credentials_one_line_nothing_written
     assert len(lines) == 1 and words in lines[0], done.stderr
     assert "wrong-password" not in done.stderr, "a password is never shown"
     assert relay_row(db, "") is None, "nothing written"
+
+
+def test_a_relay_that_lost_its_lease_stops_instead_of_moving_the_checkpoint(tmp_path):
+    from evsh import open_store
+    from evsh.broker.amqp import AmqpPublisher
+    from evsh.broker.relay import Relay
+    from evsh.broker.urls import parse_url
+    from evsh.errors import RelayBusy
+
+    db = str(tmp_path / "orders.db")
+    fill_store(db, 5)
+    with rabbit() as r:
+        r.bind("#")
+        url = parse_url(AMQP_URL)
+        store = open_store(db)
+        clock = {"now": 1000.0}
+        make = lambda: Relay(store, AmqpPublisher(url, r.exchange), url.destination(r.exchange), "orders",  # noqa: E731
+                             lease_ttl=5.0, wallclock=lambda: clock["now"])
+        first, second = make(), make()
+        first.take_lease()
+        with pytest.raises(RelayBusy):
+            second.take_lease()
+        clock["now"] += 6  # the first one paused past its lease: the second takes over
+        second.take_lease()
+        with pytest.raises(RelayBusy, match="lost its lease"):
+            first.run(once=True)
+        assert relay_row(db, "#" + r.exchange)["position"] == 0, "the checkpoint did not move"
+        assert second.run(once=True) == 10
+        first.publisher.close()
+        second.publisher.close()
+        store.close()
+
+
+def test_relay_from_a_postgresql_store(tmp_path):
+    from tests.services import postgres_url
+
+    with postgres_url() as db:
+        events = fill_store(db, 20)
+        with rabbit() as r:
+            r.bind("#")
+            done = evsh("--db", db, "relay", "--to", AMQP_URL, "--exchange", r.exchange, "--once", "--source", "orders")
+            assert done.returncode == 0, done.stderr
+            got = wait_for(lambda: r.depth() >= len(events) and r.drain(), what="every message")
+        assert [p.message_id for _, p, _ in got] == [e.event_id for e in events]
+        assert {p.headers["evsh-source"] for _, p, _ in got} == {"orders"}
+        assert relay_row(db, "#" + r.exchange)["position"] == events[-1].position
+
+
+def test_rabbitmq_connection_lost_during_a_run_the_relay_reconnects_and_finishes(tmp_path):
+    from urllib.parse import urlsplit
+
+    from tests.broker_support import Cable
+
+    need_rabbitmq()
+    db = str(tmp_path / "orders.db")
+    events = fill_store(db, 1500)  # 3,000 events in batches of 50
+    up = urlsplit(AMQP_URL)
+    cable = Cable(up.hostname, up.port or 5672)
+    cable.plug()
+    via = AMQP_URL.replace(f"{up.hostname}:{up.port or 5672}", f"127.0.0.1:{cable.port}")
+    with rabbit() as r:
+        r.bind("#")
+        relay = evsh_process("--db", db, "relay", "--to", via, "--exchange", r.exchange, "--batch-size", "50",
+                             "--timeout", "2", "--poll", "0.05")
+        try:
+            assert "relaying to" in relay.stderr.readline()
+            wait_for(lambda: relay_row(db, "#" + r.exchange)["position"] >= 300, what="some batches confirmed")
+            cable.cut()
+            assert relay_row(db, "#" + r.exchange)["position"] < events[-1].position, "cut mid-run"
+            cable.plug()
+            wait_for(lambda: relay_row(db, "#" + r.exchange)["position"] == events[-1].position, 120,
+                     "the relay to finish")
+        finally:
+            relay.send_signal(signal.SIGTERM)
+            relay.communicate(timeout=20)
+            cable.cut()
+        ids = [p.message_id for _, p, _ in wait_for(lambda: r.depth() >= len(events) and r.drain(), what="all")]
+    assert relay.returncode == 0
+    assert set(ids) == {e.event_id for e in events} and len(ids) >= len(events), "every event at least once"
+
+
+def test_evsh_own_streams_are_not_published(tmp_path):
+    from evsh import open_store
+
+    db = str(tmp_path / "orders.db")
+    fill_store(db, 4)
+    with open_store(db) as store:
+        store.delete_stream("order-o1")  # records a StreamDeleted event in $streams
+        visible = list(store.read_all())
+    assert any(e.stream_id == "$streams" for e in visible)
+    with rabbit() as r:
+        r.bind("#")
+        done = evsh("--db", db, "relay", "--to", AMQP_URL, "--exchange", r.exchange, "--once")
+        assert done.returncode == 0, done.stderr
+        wanted = [e.event_id for e in visible if not e.stream_id.startswith("$")]
+        got = wait_for(lambda: r.depth() >= len(wanted) and r.drain(), what="the domain's events")
+    assert [p.message_id for _, p, _ in got] == wanted
+    assert relay_row(db, "#" + r.exchange)["position"] == visible[-1].position

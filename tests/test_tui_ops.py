@@ -116,6 +116,7 @@ def test_reactors_screen_retries_and_discards_parked_events(tmp_path):
 
 def test_metrics_screen_shows_events_per_minute_and_handlers(tmp_path):
     from evsh import load_domain, open_store
+    from evsh.broker import state
     from evsh.engine.wiring import build_engine
 
     domain_file = tmp_path / "fragile.py"
@@ -126,6 +127,9 @@ def test_metrics_screen_shows_events_per_minute_and_handlers(tmp_path):
     eng = build_engine(store, domain)
     for n in range(5):
         eng.execute("bell", "b1", "ping", {"n": n})
+    dest = "amqp://127.0.0.1:5672/%2F#evsh"  # a broker relay that has 2 of the 5 events confirmed
+    assert state.acquire(store, dest, "me", 0.0, 1.0, "2026-01-01T00:00:00Z")
+    state.advance(store, dest, "me", 2, 2, 0.0, 1.0, "2026-01-01T00:00:00Z")
     store.close()
 
     async def scenario():
@@ -138,5 +142,8 @@ def test_metrics_screen_shows_events_per_minute_and_handlers(tmp_path):
             assert sum(screen.counts) == 5 and len(screen.counts) == 60
             fragile = [s for s in screen.series if s.name == "fragile"]
             assert fragile and sum(s.handled for s in fragile) == 5
+            relays = [(s.name, s.handled, s.lag) for s in screen.series if s.kind == "relay"]
+            assert relays == [(dest, 2, 3)], "the relay's confirmed events and lag"
 
     run(scenario())
+

@@ -2,7 +2,8 @@
 
 The events table is the outbox. The relay follows the log in position order from its checkpoint
 (kept in the store, per destination: :mod:`evsh.broker.state`), takes the events its filters
-want (types, categories, topic patterns: the reactors' :class:`~evsh.engine.routing.EventFilter`),
+want (types, categories, topic patterns: the reactors' :class:`~evsh.engine.routing.EventFilter`;
+never evsh's own ``$`` streams),
 publishes a batch of them without waiting between messages (confirms are pipelined), then waits
 for the broker's confirmations. The checkpoint advances only over the contiguous prefix of
 confirmed positions: a nack, an unroutable message or a lost connection stops it at the first
@@ -139,7 +140,8 @@ class Relay:
                                            categories=self.filter.sql_categories, limit=self.batch_size))
             full = len(raw) == self.batch_size
             last = raw[-1].position if raw else start
-            messages = [encode(e, self.source) for e in raw if self.filter.matches(e)]
+            # evsh's own streams ($streams: lifecycle records) are the source store's bookkeeping
+            messages = [encode(e, self.source) for e in raw if e.stream_id[0] != "$" and self.filter.matches(e)]
             result = self.publisher.publish(messages) if messages else Published(0)
             if result.error is None:
                 # positions up to `head` were committed before the read: a short page saw them all

@@ -151,5 +151,5 @@ class _View:
             else:
                 click.echo(line, err=True)
         if self.live is not None:
-            self.live.update(rich_text(f"relay -> {self.shown}: checkpoint {p.checkpoint}, head {p.head},"
-                                       f" lag {p.lag}, published {p.published}"))
+            self.live.update(rich_text(f"checkpoint {p.checkpoint}  head {p.head}  lag {p.lag}  published"
+                                       f" {p.published}  -> {self.shown}"))

@@ -126,6 +126,11 @@ class PGTableOps:
                 return i, exc
         return 0, None
 
+    def get(self, key: tuple) -> Sequence[Any] | None:
+        """The row with this primary key (TableOps.get; missing here, so Table.get, exists,
+        update and upsert failed on PostgreSQL)."""
+        return self._exec(self._get, key).fetchone()
+
     def insert(self, rows: list[tuple]) -> None:
         self._many(self._insert, rows, keyed=True)
 

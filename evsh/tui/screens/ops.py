@@ -325,7 +325,7 @@ class MetricsScreen(OpsScreen):
             yield Static(id="spark-title", classes="title")
             yield Sparkline([], id="spark")
             yield Static(id="spark-range")
-            yield Static(Text("Handlers (projections and reactors)", style="bold"), classes="title")
+            yield Static(Text("Handlers (projections, reactors and broker relays)", style="bold"), classes="title")
             yield DataTable(id="handlers", cursor_type="row", zebra_stripes=True)
             yield Static(id="ops-status")
         yield Footer()
