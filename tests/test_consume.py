@@ -322,3 +322,33 @@ def test_nats_durable_consumers_record_each_event_once(cli, tmp_path):
             await js.delete_stream(stream)
 
         _nats(drop)
+
+
+def test_consumer_counts_reach_stats_prometheus_and_the_tui(cli, tmp_path):
+    """No broker here: the inbox is fed directly, as a consumer feeds it."""
+    from evsh import build_engine
+    from evsh.broker.inbox import Inbox
+    from tests.test_tui_ops import SIZE, open_app, run, wait_for
+
+    msgs = source_messages(tmp_path)
+    db = str(tmp_path / "replica.db")
+    inbox = Inbox(build_engine(open_store(db), None), "payments")
+    m = msgs[0]
+    for _ in range(2):
+        inbox.receive(m.message_id, m.headers, m.body, message_type=m.type)
+    inbox.receive(None, {}, b"{}")
+    prom = cli("stats", "--prometheus", db=db).stdout
+    assert 'evsh_consumer_messages_total{name="payments",outcome="duplicates"} 1' in prom
+    assert 'evsh_consumer_messages_total{name="payments",outcome="dead_lettered"} 1' in prom
+    assert "consumer payments: 1 handled, 1 duplicate, 1 dead-lettered" in cli("stats", db=db).stdout
+
+    async def scenario():
+        app = open_app(db, None)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("m")
+            await wait_for(pilot, lambda: getattr(app.screen, "counts", None), "the metrics")
+            table = app.screen.query_one("#handlers")
+            row = [str(c) for c in table.get_row("consumer:payments:#")]
+            assert row[:5] == ["consumer", "payments", "(all) 1 duplicate", "1", "1"]
+
+    run(scenario())
