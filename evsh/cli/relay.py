@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import BadInput
+from ..errors import BadInput, BrokerError
 from ..sanitise import rich_text, safe
 from .context import app
 from .params import Count, Seconds
@@ -46,12 +46,14 @@ def relay(to: str, exchange: str | None, stream: str | None, subject_prefix: str
     """Publish events to a broker, in log order, confirmed (the outbox relay).
 
     \b
-    Each event becomes one message: message id = event id, the routing key evsh uses
-    (order.created), evsh-* headers and the JSON `evsh export` writes (docs/broker.md).
-    The checkpoint is kept in the store per destination and advances only over confirmed
-    events: after a crash, a nack or a lost connection the relay publishes again from there
-    (at-least-once). A message no queue takes (RabbitMQ) stops the relay before it.
-    One relay per store and destination runs at a time; a second one exits 3 (or --wait).
+    Each event becomes one message: message id = event id, the routing key
+    evsh uses (order.created), evsh-* headers, and the JSON `evsh export`
+    writes as the body (docs/broker.md). The checkpoint is kept in the store
+    per destination and advances only over confirmed events: after a crash,
+    a nack or a lost connection the relay publishes again from there
+    (at-least-once). A message no queue takes (RabbitMQ) stops the relay
+    before it. One relay per store and destination runs at a time; a second
+    one exits 3 (or waits, with --wait).
     """
     from ..broker.message import source_name
     from ..broker.urls import DEFAULT_EXCHANGE, DEFAULT_STREAM, check_exchange, check_stream, parse_url
@@ -77,14 +79,20 @@ def relay(to: str, exchange: str | None, stream: str | None, subject_prefix: str
     a = app()
     name = check_name(source, "--source") if source is not None else source_name(a.db)
     store = a.store()  # an existing store: a relay never creates one
-    if url.kind == "amqp":
-        from ..broker.amqp import AmqpPublisher
+    try:
+        if url.kind == "amqp":
+            from ..broker.amqp import AmqpPublisher
 
-        publisher: Any = AmqpPublisher(url, target, timeout=timeout)
-    else:
-        from ..broker.nats import NatsPublisher
+            publisher: Any = AmqpPublisher(url, target, timeout=timeout)
+        else:
+            from ..broker.nats import NatsPublisher
 
-        publisher = NatsPublisher(url, target, subject_prefix=subject_prefix, timeout=timeout)
+            publisher = NatsPublisher(url, target, subject_prefix=subject_prefix, timeout=timeout)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("pika", "nats"):
+            raise
+        raise BrokerError(f"{url.scheme}:// needs the {exc.name.split('.')[0]} client: pip install 'evsh[broker]'"
+                          ) from None
     from ..broker.relay import Relay
 
     r = Relay(store, publisher, url.destination(target), name, filter=EventFilter(types, categories, topics),
