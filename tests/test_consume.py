@@ -392,3 +392,45 @@ def test_relay_and_consumer_reconnect_when_the_nats_server_is_killed_and_restart
     # each stream in its order (the log's order across streams may differ after a redelivery)
     assert sorted((e.stream_id, e.version, e.event_id) for e in store.read_all()) == sorted(
         (e.stream_id, e.version, e.event_id) for e in events)
+
+
+COUNTING = textwrap.dedent("""
+    from evsh import reactor, table
+
+    EFFECTS = table("effects", {"event_id": str, "n": int})  # no key: a second effect is a second row
+
+    @reactor("count", on=["OrderCreated"], tables=[EFFECTS])
+    def count(event, ctx):
+        ctx.table("effects").insert({"event_id": event.event_id, "n": event.data["n"]})
+""")
+
+
+def test_relay_killed_mid_batch_and_restarted_the_consumer_s_effects_happen_once(cli, tmp_path):
+    import sqlite3
+
+    from tests.broker_support import evsh, fill_store, rabbit, wait_for
+    from tests.test_broker_relay import CHILD as RELAY_KILLED_MID_BATCH
+
+    src, dst = str(tmp_path / "orders.db"), str(tmp_path / "counting.db")
+    events = fill_store(src, 150)  # 300 events; the relay is killed inside its fourth batch of 40
+    domain = tmp_path / "counting.py"
+    domain.write_text(COUNTING)
+    with rabbit() as r:
+        r.bind("#")
+        child = subprocess.Popen([sys.executable, "-c", RELAY_KILLED_MID_BATCH, src, AMQP, r.exchange],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "mid-batch", child.stderr.read()
+            child.send_signal(signal.SIGKILL)
+        finally:
+            child.wait(10)
+        done = evsh("--db", src, "relay", "--to", AMQP, "--exchange", r.exchange, "--once", "--wait")
+        assert done.returncode == 0, done.stderr
+        wait_for(lambda: r.depth() >= len(events) + 20, what="every message, the half batch twice")
+        c = counts(cli("--domain", str(domain), "consume", "--from", AMQP, "--exchange", r.exchange,
+                       "--queue", r.queue, "--once", "--json", db=dst))
+        assert (c["handled"], c["duplicates"], c["dead_lettered"]) == (len(events), 20, 0)
+        assert r.depth() == 0
+    with sqlite3.connect(dst) as conn:
+        effects = conn.execute("SELECT count(*), count(DISTINCT event_id) FROM effects").fetchone()
+    assert effects == (150, 150), "one effect per OrderCreated, none twice"
