@@ -375,11 +375,14 @@ def test_relay_and_consumer_reconnect_when_the_nats_server_is_killed_and_restart
         def recorded() -> int:
             return open_store(dst).head_position() if os.path.exists(dst) else 0
 
-        wait_for(lambda: recorded() >= 200, what="some events consumed")
+        consumer = procs[-1]
+        wait_for(lambda: recorded() >= 200 or consumer.poll() is not None, what="some events consumed")
+        assert consumer.poll() is None, consumer.communicate(timeout=5)
         server.kill()
         assert recorded() < len(events), "killed mid-run"
         server.start()
-        wait_for(lambda: recorded() == len(events), 120, "every event consumed")
+        wait_for(lambda: recorded() == len(events) or consumer.poll() is not None, 120, "every event consumed")
+        assert consumer.poll() is None, consumer.communicate(timeout=5)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
