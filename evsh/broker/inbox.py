@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from dataclasses import dataclass
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
@@ -135,7 +136,8 @@ class Inbox:
         try:
             incoming = decode(message_id, headers, body, message_type=message_type, domain=self.engine.domain)
         except BadMessage as exc:
-            return self.dead_letter(_placeholder(message_id, headers, body, message_type), str(exc))
+            placeholder, named = _placeholder(message_id, headers, body, message_type)
+            return self.dead_letter(placeholder, f"{named}{exc}")
         return self.record(incoming.event, incoming.source)
 
     def record(self, ev: RecordedEvent, source: str = "") -> Outcome:
@@ -193,19 +195,26 @@ class Inbox:
 
 
 def _placeholder(message_id: Any, headers: Mapping[str, Any] | None, body: bytes | str,
-                 message_type: str | None) -> RecordedEvent:
-    """What a dead letter says about a message that is not an evsh event: its id when it has
-    one that reads as text (else a digest of its body), the stream and type it claims."""
+                 message_type: str | None) -> tuple[RecordedEvent, str]:
+    """What a dead letter says about a message that is not an evsh event: its id when that is a
+    UUID (else a UUID made from the id and the body, the id named in the reason), the stream
+    and type it claims. Returns (the record to park, the reason's prefix)."""
     def text(v: Any) -> str:
         if isinstance(v, bytes):
             v = v.decode("utf-8", "replace")
         return v if isinstance(v, str) else ""
 
     raw = body.encode("utf-8", "replace") if isinstance(body, str) else bytes(body or b"")
-    mid = text(message_id)[:100] or "body-sha1-" + hashlib.sha1(raw).hexdigest()[:16]
+    mid = text(message_id)
+    try:
+        eid, named = str(uuid.UUID(mid)), ""
+    except ValueError:
+        digest = hashlib.sha1(raw).hexdigest()
+        eid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"evsh-message:{mid}:{digest}"))
+        named = f"message {mid[:80]!r}: " if mid else f"message without an id (body sha1 {digest[:12]}): "
     heads = {str(k).lower(): v for k, v in (headers or {}).items()}
-    return RecordedEvent(0, mid, text(heads.get("evsh-stream-id"))[:200], 0, (message_type or "")[:200] or "?",
-                         {}, {}, "")
+    return (RecordedEvent(0, eid, text(heads.get("evsh-stream-id"))[:200], 0, (message_type or "")[:200] or "?",
+                          {}, {}, ""), named)
 
 
 def consumer_rows(store: Any) -> list[dict[str, Any]]:
