@@ -244,12 +244,15 @@ def test_a_version_ahead_of_its_stream_is_held_until_the_one_before_arrives(cli,
 
 
 def test_bad_broker_input_is_one_line_and_its_exit_code(cli, tmp_path):
+    need_rabbitmq()
     db = str(tmp_path / "x.db")
     res = cli("consume", "--from", "amqpx://h", "--queue", "q", db=db)
     assert res.exit_code == 2 and res.stderr.count("\n") == 1
     res = cli("consume", "--from", "amqp://guest:guest@127.0.0.1:1/", "--queue", "q", "--once", db=db)
     assert res.exit_code == 4 and res.stderr.count("\n") == 1 and "no RabbitMQ answers" in res.stderr
-    assert not os.path.exists(db) or open_store(db).head_position() == 0
+    res = cli("consume", "--from", AMQP, "--queue", "evsh-no-such-queue-" + uuid.uuid4().hex[:8], "--once", db=db)
+    assert res.exit_code == 4 and "has no queue" in res.stderr
+    assert not os.path.exists(db), "nothing written"
 
 
 def _nats_problem() -> str | None:

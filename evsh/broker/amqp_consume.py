@@ -64,6 +64,20 @@ def declare(channel: Any, url: BrokerURL, exchange: str, queue: str, bindings: S
     return ok.method.message_count
 
 
+def check(url: BrokerURL, exchange: str, queue: str, bindings: Sequence[str]) -> None:
+    """Before the store is opened: the broker answers, and the queue exists or can be declared
+    (BrokerError otherwise), so a consumer that cannot run writes nothing."""
+    conn = connect(url)
+    try:
+        declare(conn.channel(), url, exchange, queue, bindings)
+    finally:
+        try:
+            if conn.is_open:
+                conn.close()
+        except Exception:  # noqa: BLE001 - closing a connection the broker closed
+            pass
+
+
 def queue_depth(url: BrokerURL, queue: str) -> int | None:
     """Messages waiting in ``queue`` (ready, not delivered), or None when it cannot be asked."""
     try:

@@ -62,6 +62,28 @@ async def _connect(url: BrokerURL) -> Any:
                           " start one with `nats-server -js`") from None
 
 
+def check(url: BrokerURL, stream: str, subjects: Sequence[str]) -> None:
+    """Before the store is opened: the patterns, the server and the stream (BrokerError or
+    BadInput otherwise), so a consumer that cannot run writes nothing."""
+    for p in subjects:
+        subject_of(p)
+
+    async def probe() -> None:
+        from nats.js.errors import NotFoundError
+
+        nc = await _connect(url)
+        try:
+            try:
+                await nc.jetstream().stream_info(stream)
+            except NotFoundError:
+                raise BrokerError(f"NATS at {url.shown} has no stream {stream!r}: start a relay to it first"
+                                  " (evsh relay --to nats://...)") from None
+        finally:
+            await nc.close()
+
+    asyncio.run(probe())
+
+
 def run(url: BrokerURL, consumer: Consumer, *, stream: str, durable: str, subjects: Sequence[str],
         prefetch: int = 200, once: bool = False, idle_exit: float | None = None,
         stop: Callable[[], bool] | None = None, on_progress: Callable[[int | None], None] | None = None) -> None:

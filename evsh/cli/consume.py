@@ -55,8 +55,7 @@ def consume(source: str, queue: str | None, binds: tuple[str, ...], exchange: st
 
     url = parse_url(source)
     a = app()
-    engine = a.engine(create=True)
-    domain = engine.domain
+    domain = a.domain()
     svc = getattr(domain, "service", None)
     bindings = list(binds)
     if not bindings and svc is not None:
@@ -75,6 +74,16 @@ def consume(source: str, queue: str | None, binds: tuple[str, ...], exchange: st
         if not durable:
             raise BadInput("NATS needs --durable NAME (the durable consumer keeps its place)")
         label = name or durable
+    # the broker first: a consumer that cannot run (no broker, no queue or stream) writes nothing
+    if url.kind == "amqp":
+        from ..broker import amqp_consume
+
+        amqp_consume.check(url, exchange, queue or "", bindings)
+    else:
+        from ..broker import nats_consume
+
+        nats_consume.check(url, stream, bindings)
+    engine = a.engine(create=True)
     inbox = Inbox(engine, label, source=url.destination(exchange if url.kind == "amqp" else stream))
     consumer = Consumer(inbox, hold=hold)
     err = sys.stderr
@@ -96,14 +105,10 @@ def consume(source: str, queue: str | None, binds: tuple[str, ...], exchange: st
 
     try:
         if url.kind == "amqp":
-            from ..broker import amqp_consume
-
             amqp_consume.run(url, consumer, exchange=exchange, queue=queue or "", bindings=bindings,
                              prefetch=prefetch, once=once, idle_exit=idle_exit, stop=lambda: stopping["now"],
                              on_progress=progress)
         else:
-            from ..broker import nats_consume
-
             nats_consume.run(url, consumer, stream=stream, durable=durable or "", subjects=bindings,
                              prefetch=prefetch, once=once, idle_exit=idle_exit, stop=lambda: stopping["now"],
                              on_progress=progress)
