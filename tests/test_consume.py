@@ -440,3 +440,33 @@ def test_relay_killed_mid_batch_and_restarted_the_consumer_s_effects_happen_once
     with sqlite3.connect(dst) as conn:
         effects = conn.execute("SELECT count(*), count(DISTINCT event_id) FROM effects").fetchone()
     assert effects == (150, 150), "one effect per OrderCreated, none twice"
+
+
+def test_two_consumers_of_one_store_fill_each_other_s_gaps(tmp_path):
+    """Competing consumers (no broker needed: deliveries are handed over directly): one holds
+    version 2 of a stream, the other records version 1; the first records version 2 at its next
+    retry instead of parking it."""
+    from evsh import build_engine
+    from evsh.broker.consume import Consumer, Delivery
+    from evsh.broker.inbox import Inbox
+
+    src = str(tmp_path / "src.db")
+    from evsh import NewEvent
+
+    open_store(src).append("inventory-p1", [NewEvent("StockAdded", {"product_id": "p1", "quantity": q})
+                                            for q in (5, 7)])
+    m1, m2 = [encode(r, "src") for r in open_store(src).read_all()]
+    db = str(tmp_path / "replica.db")
+    now = [0.0]
+    a, b = (Consumer(Inbox(build_engine(open_store(db), None), name), hold=10, clock=lambda: now[0])
+            for name in ("a", "b"))
+
+    def delivery(m):
+        return Delivery(m.message_id, m.headers, m.body, m.type)
+
+    assert a.receive([delivery(m2)]) == [] and a.holding == 1
+    assert len(b.receive([delivery(m1)])) == 1
+    now[0] = 2.0
+    assert [d.message_id for d in a.expire()] == [m2.message_id] and a.holding == 0
+    assert [e.version for e in open_store(db).read_stream("inventory-p1")] == [1, 2]
+    assert a.counts.dead_lettered == 0

@@ -66,6 +66,8 @@ class Consumer:
     crash_hook: Callable[[str], None] | None = None
     counts: Counts = field(default_factory=Counts)
     _held: dict[str, dict[int, tuple[Delivery, float, Outcome]]] = field(default_factory=dict)
+    retry_every: float = 1.0  # seconds between new attempts at held messages (another consumer may fill the gap)
+    _last_retry: float = 0.0
     _caught_up: bool = False  # reactors have run once in this process (a crash may have left some pending)
 
     def receive(self, batch: list[Delivery]) -> list[Delivery]:
@@ -110,11 +112,11 @@ class Consumer:
         waiting = self._held.get(stream_id)
         while waiting:
             first = min(waiting)
-            d, _, _ = waiting.pop(first)
+            d, since, _ = waiting.pop(first)
             self.counts.held -= 1
             out = self.inbox.receive(d.message_id, d.headers, d.body, message_type=d.type)
-            if out.status == "held":  # still a gap before it
-                waiting[first] = (d, self.clock(), out)
+            if out.status == "held":  # still a gap before it: it keeps waiting since it first did
+                waiting[first] = (d, since, out)
                 self.counts.held += 1
                 break
             self._note(d, out, settle)
@@ -128,9 +130,18 @@ class Consumer:
         self._caught_up = True
 
     def expire(self) -> list[Delivery]:
-        """Dead-letter held messages that waited longer than ``hold``; returns them to settle."""
+        """Try held messages again (every ``retry_every`` seconds), dead-letter those that waited
+        longer than ``hold``; returns the deliveries to settle."""
         now = self.clock()
         settle: list[Delivery] = []
+        if self._held and now - self._last_retry >= self.retry_every:
+            # the missing versions may have been recorded meanwhile by another consumer of this store
+            self._last_retry = now
+            with self.inbox.batch():
+                for stream_id in list(self._held):
+                    self._release(stream_id, settle)
+            if settle:
+                self._react()
         for stream_id in list(self._held):
             waiting = self._held[stream_id]
             for version in sorted(waiting):
