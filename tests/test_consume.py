@@ -240,7 +240,16 @@ def test_a_version_ahead_of_its_stream_is_held_until_the_one_before_arrives(cli,
     [row] = json.loads(cli("dlq", "list", "--json", db=db).stdout)
     assert "version 3 of inventory-p2 waited" in row["error"] and row["event_id"] == m5.message_id
     assert broker.depth() == 0
-    _ = m4
+    # the missing version arrives later: `evsh dlq retry` records the parked one after it
+    broker.publish([m4])
+    assert counts(cli(*args, db=db))["handled"] == 1
+    res = cli("--domain", "shop", "dlq", "retry", str(row["id"]), db=db)
+    assert res.exit_code == 0 and "retried: StockAdded inventory-p2@3 recorded" in res.stdout, res.stderr
+    assert [e.data["quantity"] for e in open_store(db).read_stream("inventory-p2")] == [1, 2, 3]
+    assert open_store(db).event_by_id(m5.message_id).metadata["source"] == "orders"
+    assert json.loads(cli("dlq", "list", "--json", db=db).stdout) == []
+    res = cli("--domain", "shop", "dlq", "retry", "1", db=db)
+    assert res.exit_code == 2 and "retried, not parked" in res.stderr
 
 
 def test_bad_broker_input_is_one_line_and_its_exit_code(cli, tmp_path):

@@ -153,7 +153,7 @@ class Consumer:
                 assert out.event is not None
                 reason = (f"version {version} of {stream_id} waited {self.hold:g} s for version {out.gap + 1}"
                           f" (the replica is at {out.gap}); parked instead of applied out of order")
-                self._note(d, self.inbox.dead_letter(out.event, reason), settle)
+                self._note(d, self.inbox.dead_letter(out.event, reason, out.source), settle)
             if not waiting:
                 self._held.pop(stream_id, None)
         return settle

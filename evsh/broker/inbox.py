@@ -39,7 +39,11 @@ CONSUMERS = table("broker_consumers", {
     "last_position": int,  # the source position of the last event recorded (as the source numbers it)
     "updated_at": str,
 }, pk="name")
-TABLES = (CONSUMERS,)
+# the events of parked messages that were evsh events (held too long, a refused payload), so
+# `evsh dlq retry` can record them again
+PARKED = table("broker_parked", {"consumer": str, "event_id": str, "line": str, "source": str},
+               pk=("consumer", "event_id"))
+TABLES = (CONSUMERS, PARKED)
 COUNTERS = ("handled", "duplicates", "dead_lettered", "held")
 
 
@@ -52,6 +56,7 @@ class Outcome:
     event: RecordedEvent | None = None
     reason: str = ""
     gap: int = 0  # held: the replica's version (the message wants version gap + 1 first)
+    source: str = ""  # held: the source store's name (evsh-source), for parking it later
 
     @property
     def settled(self) -> bool:
@@ -152,10 +157,10 @@ class Inbox:
             current = store.stream_version(ev.stream_id)
             if ev.version > current + 1:
                 return Outcome("held", ev, f"version {ev.version} of {ev.stream_id} arrived before version"
-                                           f" {current + 1}", gap=current)
+                                           f" {current + 1}", gap=current, source=source)
             if ev.version <= current:
                 return self._dead(store, ev, f"version {ev.version} of {ev.stream_id} is already another event"
-                                             " in this store (two sources write one stream?)")
+                                             " in this store (two sources write one stream?)", source)
             meta = dict(ev.metadata)
             meta.setdefault("correlation_id", ev.event_id)
             meta.setdefault("causation_id", meta["correlation_id"])
@@ -166,20 +171,25 @@ class Inbox:
                 res = engine.append(ev.stream_id, ev.type, ev.data, expected_version=current or NO_STREAM,
                                     event_id=ev.event_id, metadata=meta)
             except BadInput as exc:  # the domain's type refuses the payload
-                return self._dead(store, ev, str(exc))
+                return self._dead(store, ev, str(exc), source)
             self._count("handled", ev.position)
             self._metrics.handled(KIND, self.name, ev.type, time.perf_counter() - started)
             return Outcome("handled", res.events[0] if res.events else ev)
 
-    def dead_letter(self, ev: RecordedEvent, reason: str) -> Outcome:
+    def dead_letter(self, ev: RecordedEvent, reason: str, source: str = "") -> Outcome:
         """Park a message the inbox cannot record (its own transaction)."""
         with self.batch() as store:
-            return self._dead(store, ev, reason)
+            return self._dead(store, ev, reason, source)
 
-    def _dead(self, store: Any, ev: RecordedEvent, reason: str) -> Outcome:
+    def _dead(self, store: Any, ev: RecordedEvent, reason: str, source: str = "") -> Outcome:
         from ..engine.reactors import records
 
         records.park(store, self.dlq_name, ev, " ".join(reason.split()), 1, self.engine.clock())
+        if ev.position:  # an evsh event: kept, for `evsh dlq retry`
+            from ..store.lines import export_line
+
+            store.table(PARKED).put({"consumer": self.name, "event_id": ev.event_id, "line": export_line(ev),
+                                     "source": source})
         self._count("dead_lettered")
         return Outcome("dead", ev, reason)
 
@@ -215,6 +225,39 @@ def _placeholder(message_id: Any, headers: Mapping[str, Any] | None, body: bytes
     heads = {str(k).lower(): v for k, v in (headers or {}).items()}
     return (RecordedEvent(0, eid, text(heads.get("evsh-stream-id"))[:200], 0, (message_type or "")[:200] or "?",
                           {}, {}, ""), named)
+
+
+def retry_dead_letter(engine: Any, row: Mapping[str, Any]) -> tuple[str, str]:
+    """`evsh dlq retry` of a consumer's dead letter: record its event again (the missing versions
+    may have arrived). Returns ("retried" | "duplicate" | "failed", what happened)."""
+    from ..engine.reactors import records
+    from ..store import codec
+    from ..store.lines import import_row
+
+    if row["status"] != "parked":
+        raise BadInput(f"dead letter {row['id']} is {row['status']}, not parked")
+    name = row["reactor"][len(KIND) + 1:]
+    store = engine.store
+    kept = store.table(PARKED).get((name, row["event_id"]), None)
+    if kept is None:
+        raise BadInput(f"dead letter {row['id']}: the message was not an evsh event, there is nothing to record;"
+                       " discard it")
+    obj = codec.parse(kept["line"].encode("utf-8"))
+    eid, sid, ver, etype, data, meta, at = import_row(obj, None, "", set(), set())
+    inbox = Inbox(engine, name)
+    with inbox.batch():
+        out = inbox.record(RecordedEvent(obj["position"], eid, sid, ver, etype, data, meta, at), kept["source"])
+        if out.status in ("handled", "duplicate"):
+            records.resolve(store, row["id"], "retried", engine.clock())
+            parked = store.table(PARKED)
+            parked.delete((name, row["event_id"]))
+            parked.flush()
+    if out.status == "handled":
+        error = inbox.react()
+        return "retried", f"{etype} {sid}@{ver} recorded" + (f"; a reactor failed: {error}" if error else "")
+    if out.status == "duplicate":
+        return "duplicate", f"{etype} {sid}@{ver} was recorded meanwhile"
+    return "failed", out.reason or f"{etype} {sid}@{ver} is still ahead of its stream"
 
 
 def consumer_rows(store: Any) -> list[dict[str, Any]]:
