@@ -20,34 +20,9 @@ import pytest
 
 from evsh import open_store
 from evsh.broker.message import encode
-from tests import services
+from tests.services import AMQP_URL, need_nats, need_rabbitmq
 
-AMQP = os.environ.get("EVSH_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
-
-
-def _rabbitmq_problem() -> str | None:
-    try:
-        import pika
-    except ModuleNotFoundError:
-        return "pika is not installed (pip install 'evsh[broker]')"
-    try:
-        pika.BlockingConnection(pika.URLParameters(AMQP)).close()
-    except Exception as exc:  # noqa: BLE001
-        return f"no RabbitMQ at 127.0.0.1:5672 ({type(exc).__name__})"
-    return None
-
-
-def need_rabbitmq() -> None:
-    need = getattr(services, "need_rabbitmq", None)
-    if need is not None:
-        need()
-        return
-    problem = _rabbitmq_problem()
-    if problem is None:
-        return
-    if services.required():
-        pytest.fail(f"RabbitMQ is required here: {problem}")
-    pytest.skip(problem)
+AMQP = AMQP_URL
 
 
 class Broker:
@@ -262,32 +237,6 @@ def test_bad_broker_input_is_one_line_and_its_exit_code(cli, tmp_path):
     res = cli("consume", "--from", AMQP, "--queue", "evsh-no-such-queue-" + uuid.uuid4().hex[:8], "--once", db=db)
     assert res.exit_code == 4 and "has no queue" in res.stderr
     assert not os.path.exists(db), "nothing written"
-
-
-def _nats_problem() -> str | None:
-    import importlib.util
-    import socket
-
-    if importlib.util.find_spec("nats") is None:
-        return "nats-py is not installed (pip install 'evsh[broker]')"
-
-    try:
-        socket.create_connection(("127.0.0.1", 4222), timeout=2).close()
-    except OSError as exc:
-        return f"no NATS at 127.0.0.1:4222 ({exc})"
-    return None
-
-
-def need_nats() -> None:
-    need = getattr(services, "need_nats", None)
-    if need is not None:
-        need()
-        return
-    problem = _nats_problem()
-    if problem is not None:
-        if services.required():
-            pytest.fail(f"NATS is required here: {problem}")
-        pytest.skip(problem)
 
 
 def _nats(coro_fn):
