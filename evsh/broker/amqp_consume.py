@@ -113,8 +113,18 @@ def run(url: BrokerURL, consumer: Consumer, *, exchange: str, queue: str, bindin
         batch: list[Delivery] = []
 
         def settle(done: list[Delivery]) -> None:
+            """Acknowledge: one frame for every tag below the first held one (each delivery is
+            settled or held when it is received, so all of those are settled), the rest one by one."""
+            if not done:
+                return
+            held = consumer.held_tokens()
+            first_held = min(held) if held else None
+            below = [d.token for d in done if first_held is None or d.token < first_held]
+            if below:
+                channel.basic_ack(max(below), multiple=True)
             for d in done:
-                channel.basic_ack(d.token)
+                if first_held is not None and d.token > first_held:
+                    channel.basic_ack(d.token)
 
         for method, props, body in channel.consume(queue, inactivity_timeout=IDLE_TICK):
             now = time.monotonic()

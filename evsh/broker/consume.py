@@ -158,6 +158,10 @@ class Consumer:
                 self._held.pop(stream_id, None)
         return settle
 
+    def held_tokens(self) -> list[Any]:
+        """The broker handles of the deliveries held now (not to be acknowledged)."""
+        return [d.token for waiting in self._held.values() for d, _, _ in waiting.values()]
+
     @property
     def holding(self) -> int:
         return self.counts.held
