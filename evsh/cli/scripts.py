@@ -282,6 +282,7 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
         width = max((len(n) for n in demos), default=10)
         for n, res in demos.items():
             click.echo(f"{n:<{width}}  {demo_title(res.read_text(encoding='utf-8'))}")
+        click.echo(f"{'services':<{width}}  The shop as three services (processes, stores) over RabbitMQ")
         return
     story = name is None
     name = name or STORY
