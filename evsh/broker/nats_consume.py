@@ -146,11 +146,12 @@ async def _run(url: BrokerURL, consumer: Consumer, stream: str, durable: str, pa
                 await _settle(d.token)
             if on_progress and now - last_report >= 1.0:  # what the server still has for it: the lag
                 last_report = now
-                on_progress((await psub.consumer_info()).num_pending)
+                info = await _info(psub)
+                on_progress(info.num_pending if info is not None else None)
             if not msgs:
                 if once and not consumer.holding:
-                    info = await psub.consumer_info()
-                    if not info.num_pending and not info.num_ack_pending:
+                    info = await _info(psub)
+                    if info is not None and not info.num_pending and not info.num_ack_pending:
                         break
                 if idle_exit is not None and now - last_message >= idle_exit:
                     break
@@ -161,6 +162,16 @@ async def _run(url: BrokerURL, consumer: Consumer, stream: str, durable: str, pa
             await nc.close()
         except Exception:  # noqa: BLE001 - closing a broken connection
             pass
+
+
+async def _info(psub: Any) -> Any:
+    """The consumer's info, or None while the connection is down (it reconnects)."""
+    from nats.errors import Error as NatsError
+
+    try:
+        return await psub.consumer_info()
+    except (NatsError, asyncio.TimeoutError):
+        return None
 
 
 async def _settle(msg: Any) -> None:
