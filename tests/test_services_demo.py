@@ -10,7 +10,7 @@ import sys
 
 from evsh import build_engine, load_domain, open_store
 from evsh.domain.services import restrict
-from tests.test_consume import need_rabbitmq
+from tests.services import need_rabbitmq
 
 
 def evsh(*args: str, cwd: str) -> subprocess.CompletedProcess:
