@@ -72,7 +72,10 @@ class Demo:
                                 env=env)
 
     def start(self, svc: str) -> None:
-        """A service: its consumer (which declares and binds its queue), then its relay."""
+        """A service: its store, its consumer (which declares and binds its queue), then its relay."""
+        from ..store.connect import open_store
+
+        open_store(self.db(svc), create=True).close()  # made here, once: no process races to create it
         consumer = self._evsh(svc, "consume", "--from", self.url.url, "--exchange", self.exchange,
                               "--queue", self.queue(svc), "--prefetch", "500")
         self._wait(lambda: self.depth(svc) is not None, f"the {svc} queue", consumer)
