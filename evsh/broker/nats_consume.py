@@ -142,8 +142,9 @@ async def _run(url: BrokerURL, consumer: Consumer, stream: str, durable: str, pa
                                       (m.metadata.num_delivered or 1) > 1))
             if msgs:
                 last_message = now
-            for d in [*consumer.receive(batch), *consumer.expire()]:
-                await _settle(d.token)
+            settle = [*consumer.receive(batch), *consumer.expire()]
+            if settle:  # the acks go out together, not one round of the loop each
+                await asyncio.gather(*(_settle(d.token) for d in settle))
             if on_progress and now - last_report >= 1.0:  # what the server still has for it: the lag
                 last_report = now
                 info = await _info(psub)
