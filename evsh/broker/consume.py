@@ -75,6 +75,10 @@ class Consumer:
         commit (held ones stay out). A store error rolls the whole batch back, unsettled."""
         settle: list[Delivery] = []
         recorded = False
+        if not batch:  # nothing received: no transaction (it would take the store's write lock)
+            if not self._caught_up:
+                self._react()
+            return settle
         with self.inbox.batch():  # one commit for the batch (each message a savepoint)
             for d in batch:
                 self.counts.received += 1
