@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "RowExists": "evsh.store.tables", "RowNotFound": "evsh.store.tables", "RowNotWritten": "evsh.store.tables",
     "reactor": "evsh.domain.reactor", "ReactorSpec": "evsh.domain.reactor",
     "upcaster": "evsh.domain.upcast",
+    "service": "evsh.domain.services", "Service": "evsh.domain.services",
     # running it
     "Domain": "evsh.domain.registry", "load_domain": "evsh.domain.registry",
     "Engine": "evsh.engine.engine", "CommandOutcome": "evsh.engine.engine",

@@ -107,6 +107,7 @@ class AppContext:
     sync: str = "normal"
     busy_timeout: float = 60.0
     debug: bool = False
+    service: str | None = None  # --service: the domain as that service sees it (evsh.domain.services)
     config: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # feature options (mode, clock, ...)
     _store: Any = None
@@ -130,9 +131,15 @@ class AppContext:
                 from ..sanitise import safe
 
                 self._domain = load_domain(self.domain_spec)
+                if self.service:
+                    from ..domain.services import restrict
+
+                    self._domain = restrict(self._domain, self.service)
                 for warning in getattr(self._domain, "warnings", []):
                     click.echo(safe(f"evsh: warning: {warning}"), err=True)
             self._domain_loaded = True
+        if self.service and not self.domain_spec:
+            raise BadInput("--service needs a domain module that declares services: pass --domain FILE_OR_MODULE")
         if required and self._domain is None:
             raise BadInput("this command needs a domain module: pass --domain FILE_OR_MODULE or set EVSH_DOMAIN (try --domain shop)")
         return self._domain

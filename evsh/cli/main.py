@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "dlq": "evsh.cli.reactors:dlq",
     "trace": "evsh.cli.trace:trace",
     "stats": "evsh.cli.stats:stats",
+    "consume": "evsh.cli.consume:consume",
     "relay": "evsh.cli.relay:relay",
 }
 
@@ -212,11 +213,14 @@ def _exit_interrupted() -> None:
               help="Where the ids of commands and their events come from: seed:TEXT for repeatable demos,"
                    " e.g. seed:42 (env EVSH_IDS); default random, time-ordered UUIDv7; uuid4 for wholly"
                    " random ones.")
+@click.option("--service", envvar="EVSH_SERVICE", default=None, metavar="NAME",
+              help="Run the domain as one of its services: its reactors and projections only, commands on"
+                   " its own aggregates only (env EVSH_SERVICE; see docs/broker.md).")
 @click.version_option(__version__, "--version", prog_name="evsh")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str | None,
         busy_timeout: float | None, debug: bool, mode: str | None = None, clock_spec: str | None = None,
-        ids_spec: str | None = None) -> None:
+        ids_spec: str | None = None, service: str | None = None) -> None:
     """evsh: design, run and test an event-sourced system in your terminal.
 
     \b
@@ -233,6 +237,7 @@ def cli(ctx: click.Context, db: str | None, domain_spec: str | None, sync: str |
         sync=sync or config.get("sync", "normal"),
         busy_timeout=busy_timeout if busy_timeout is not None else config.get("busy_timeout", 60.0),
         debug=debug,
+        service=service,
         config=config,
     )
     ctx.obj = obj

@@ -314,10 +314,22 @@ def dlq_retry(ids: tuple[int, ...], all_: bool, reactor: str | None) -> None:
 
     Exit 1 when one fails again (it stays parked with the new error).
     """
+    from ..engine.reactors import dead_letter
+
     rt = _runtime()
     failed = []
     chosen = _ids(ids, all_, reactor, rt)
     for id in chosen:
+        row = dead_letter(rt.store, id)
+        if row["reactor"].startswith("consumer:"):  # a broker message the inbox parked (evsh consume)
+            from ..broker.inbox import retry_dead_letter as retry_message
+
+            status, said = retry_message(rt.engine, row)
+            click.echo(safe(f"dead letter {id}: {'failed again' if status == 'failed' else status}: {said}"),
+                       err=status == "failed")
+            if status == "failed":
+                failed.append(id)
+            continue
         status, reaction = rt.retry_dead_letter(id)
         if status == "duplicate":
             click.echo(f"dead letter {id}: already handled, nothing sent again; marked retried")

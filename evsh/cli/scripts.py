@@ -242,7 +242,14 @@ def demo_title(text: str) -> str:
 @click.option("--fresh", is_flag=True, help="Start over: delete the demo's store first (only if every event in it is a demo's).")
 @click.option("--list", "list_demos", is_flag=True, help="List the bundled demos.")
 @click.option("--pause", is_flag=True, help="Wait for Enter before each step (for a presenter).")
-def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
+@click.option("--broker", default="amqp://guest:guest@127.0.0.1:5672/", show_default=True, metavar="URL",
+              help="`evsh demo services`: the RabbitMQ the services talk through.")
+@click.option("--dir", "folder", default=None, metavar="DIR",
+              help="`evsh demo services`: the folder for the services' stores (default: a new temp folder).")
+@click.option("--orders", type=click.IntRange(2, 1000), default=12, show_default=True,
+              help="`evsh demo services`: how many orders to place.")
+def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: str = "", folder: str | None = None,
+         orders: int = 12) -> None:
     """Tell the shop story: orders, payments, stock, a saga with compensations, a read model
     and a causal trace, in a sample store (evsh-demo.db here, or --db).
 
@@ -250,6 +257,7 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
     evsh demo              the shop story (run again: shows the store it made)
     evsh demo --list       the bundled demos; evsh demo NAME runs one in evsh-demo-NAME.db
     evsh demo --fresh      start over, also after an interrupted demo
+    evsh demo services     the shop as three services over RabbitMQ (docs/broker.md)
 
     A demo marks its store as a demo's before it writes, and deletes only a store whose every
     event a demo wrote: once you add events of your own (an order of your own in a demo's
@@ -264,11 +272,17 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
     from . import demo_stores
     from .render import console
 
+    if name == "services":  # processes over a broker, not a script (evsh/cli/demo_services.py)
+        from .demo_services import run as services_demo
+
+        services_demo(broker, folder, orders)
+        return
     demos = bundled_demos()
     if list_demos:
         width = max((len(n) for n in demos), default=10)
         for n, res in demos.items():
             click.echo(f"{n:<{width}}  {demo_title(res.read_text(encoding='utf-8'))}")
+        click.echo(f"{'services':<{width}}  The shop as three services (processes, stores) over RabbitMQ")
         return
     story = name is None
     name = name or STORY

@@ -50,7 +50,7 @@ def _label(v: str) -> str:
     return safe(v, lines=True).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def prometheus(series: list[Any], head: int) -> str:
+def prometheus(series: list[Any], head: int, consumers: list[dict[str, Any]] = ()) -> str:
     """The Prometheus text exposition format (version 0.0.4)."""
     lines: list[str] = []
 
@@ -93,6 +93,11 @@ def prometheus(series: list[Any], head: int) -> str:
     family("evsh_lag_events", "gauge", "Events in the log after the subscriber's checkpoint.", rows)
     family("evsh_log_head_position", "gauge", "Position of the last event in the log.",
            [f"evsh_log_head_position {head}"])
+    if consumers:
+        family("evsh_consumer_messages_total", "counter",
+               "Broker messages a consumer (evsh consume) handled, found duplicate or dead-lettered.",
+               [f'evsh_consumer_messages_total{{name="{_label(c["name"])}",outcome="{o}"}} {c[o] or 0}'
+                for c in consumers for o in ("handled", "duplicates", "dead_lettered")])
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +115,8 @@ def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str 
 
     \b
     Broker relays (evsh relay) show as kind "relay", one per destination: handled = events
-    the broker confirmed, lag = head position minus the relay's checkpoint.
+    the broker confirmed, lag = head position minus the relay's checkpoint. Broker consumers
+    (evsh consume) show as kind "consumer", with their duplicate and dead-lettered counts.
     \b
     Kept in the store as per-minute buckets, so every process and later runs see them.
     The sparklines show events per minute, ending at the latest minute with data.
@@ -119,12 +125,18 @@ def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str 
 
     store = app().store()
     series = metrics.collect(store, by_type, since)
+    from ..broker.inbox import consumer_rows
+
+    consumers = consumer_rows(store)
     if as_prom:
-        click.echo(prometheus(series, store.head_position()), nl=False)
+        click.echo(prometheus(series, store.head_position(), consumers), nl=False)
         return
     if as_json:
         emit_json_object({"head": store.head_position(), "latest_minute": metrics.latest_minute(store),
-                          "series": [s.as_dict() for s in series]})
+                          "series": [s.as_dict() for s in series],
+                          "consumers": [{k: c[k] for k in ("name", "source", "handled", "duplicates",
+                                                            "dead_lettered", "last_position", "updated_at")}
+                                        for c in consumers]})
         return
     from rich.table import Table
     from rich.text import Text
@@ -164,3 +176,6 @@ def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str 
             Text(sparkline([s.per_minute.get(m, 0) for m in window])),
         )
     con.print(table)
+    for c in consumers:
+        con.print(rich_text(f"consumer {c['name']}: {c['handled']} handled, {c['duplicates']} duplicate,"
+                            f" {c['dead_lettered']} dead-lettered (from {c['source']})"))

@@ -35,11 +35,15 @@ def _label(node: dict[str, Any]) -> Any:
         if node["outcome"] != "ok":
             t.append(f"  {node['outcome']}: {node['reason'] or ''}", style=style)
         t.append(f"  {_hm(node['at'])}", style="dim")
+        if node.get("store"):
+            t.append(f"  [{node['store']}]", style="blue")
     else:
         t.append("● ", style="cyan")
         t.append(node["type"], style="bold cyan" if node.get("focus") else "cyan")
         t.append(f" {node['stream_id']}@{node['version']}")
         t.append(f"  #{node['position']}  {_hm(node['recorded_at'])}", style="dim")
+        if node.get("store"):
+            t.append(f"  [{node['store']}]", style="blue")
         if node.get("focus"):
             t.append("  <- this event", style="bold yellow")
     return rich_text(t)  # names, ids, params and reasons are user text
@@ -54,13 +58,18 @@ def _add(tree: Any, node: dict[str, Any]) -> None:
 @click.command()
 @click.argument("ident", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="JSON: the same trees as nested objects.")
-def trace(ident: str, as_json: bool) -> None:
+@click.option("--store", "stores", multiple=True, metavar="PATH",
+              help="Follow the chain across these stores too (services over a broker); repeatable.")
+@click.option("--stores", "folder", default=None, metavar="DIR",
+              help="Follow the chain across every *.db store in DIR (e.g. `evsh demo services`' folder).")
+def trace(ident: str, as_json: bool, stores: tuple[str, ...] = (), folder: str | None = None) -> None:
     """Show the causal tree of ID: a correlation id, an event id, a command id or a stream.
 
     \b
     Commands (✓ ok, ✗ rejected, with the reason) and the events they produced, and the
     commands reactors sent because of those events, across aggregates, with times.
-    A stream shows every chain its events belong to.
+    A stream shows every chain its events belong to. With --store/--stores the chain is
+    followed across stores: each event shown once, from the store that wrote it, [named].
     """
     from rich.text import Text
     from rich.tree import Tree
@@ -68,8 +77,10 @@ def trace(ident: str, as_json: bool) -> None:
     from ..engine.trace import trace as build
 
     a = app()
-    engine = a.engine()
-    result = build(engine, ident)
+    if stores or folder:
+        result = _across(a, ident, stores, folder)
+    else:
+        result = build(a.engine(), ident)
     if as_json:
         emit_json_object(result)
         return
@@ -85,3 +96,34 @@ def trace(ident: str, as_json: bool) -> None:
         if i:
             con.print()
         con.print(tree)
+
+
+def _across(a: Any, ident: str, stores: tuple[str, ...], folder: str | None) -> dict[str, Any]:
+    """The trace over several stores, each opened read-only with the command's domain."""
+    import glob
+    import os
+
+    from ..engine.trace import trace_across
+    from ..engine.wiring import build_engine
+    from ..errors import BadInput
+    from ..store.connect import open_store
+
+    paths = list(stores)
+    if folder:
+        if not os.path.isdir(folder):
+            raise BadInput(f"--stores {folder}: not a folder")
+        paths += sorted(glob.glob(os.path.join(folder, "*.db")))
+    if not paths:
+        raise BadInput(f"--stores {folder}: no *.db store in it")
+    engines: dict[str, Any] = {}
+    opened = []
+    try:
+        for path in dict.fromkeys(paths):
+            store = open_store(path)
+            opened.append(store)
+            name = os.path.splitext(os.path.basename(path))[0]
+            engines[name if name not in engines else path] = build_engine(store, None)
+        return trace_across(engines, ident)
+    finally:
+        for store in opened:
+            store.close()

@@ -3,7 +3,7 @@
 A domain declares the tables of its projections and reactors with :func:`table` (the public
 ``evsh.table``). The names it may not take come from declarations, not from a kept list: the
 store's own tables (read from its schema) and the tables evsh's features declare (reactors'
-records, metrics, projections' status and skips, recorded history, broker relays).
+records, metrics, projections' status and skips, recorded history, broker relays and consumers).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from ..store.tables import table as declare
 def evsh_tables() -> frozenset[str]:
     """Every table name evsh itself uses: the store's and its features'."""
     from ..store.sqlite.schema import CORE_TABLES
+    from ..broker import inbox as consumers
     from ..broker import state as relays
     from . import history, metrics, projections
     from .reactors import records
 
-    features = (*records.TABLES, *metrics.TABLES, *projections.TABLES, *history.TABLES, *relays.TABLES)
+    features = (*records.TABLES, *metrics.TABLES, *projections.TABLES, *history.TABLES, *relays.TABLES,
+                *consumers.TABLES)
     return CORE_TABLES | frozenset(t.name for t in features)
 
 

@@ -287,6 +287,9 @@ class Engine:
     ) -> CommandOutcome:
         """Run a command; retry on a concurrency conflict; raise CommandRejected on a "no"."""
         cls = self.require_domain().aggregate(aggregate) if isinstance(aggregate, str) else aggregate
+        owner_check = getattr(self.domain, "check_owner", None)  # a service runs its own aggregates' commands
+        if owner_check is not None:
+            owner_check(cls.category)
         spec = cls.find_command(command)
         stream_id = check_stream_id(cls.stream_id(check_name(id, "aggregate id")))
         bound = spec.bind(params or {})

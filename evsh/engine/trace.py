@@ -10,7 +10,7 @@ commands (sent by reactors) -> events ..., across aggregates, rejected commands 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import BadInput
 from ..store.base import RecordedEvent
@@ -61,13 +61,18 @@ def resolve(engine: Any, ident: str) -> tuple[str, list[str]]:
     raise BadInput(f"no event, command, correlation or stream {ident!r} in this store")
 
 
-def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict[str, Any]:
-    """The causal tree of one chain as nested objects (``roots``: commands and events)."""
+def _gather(engine: Any, correlation_id: str, *, as_source: bool = False
+            ) -> tuple[list[dict[str, Any]], dict[str, RecordedEvent]]:
+    """One store's part of a chain: its recorded commands (with those its events name) and events;
+    ``as_source``: a consumer's replica as its source recorded it (position and time)."""
     store = engine.store
     commands = _commands(store, "correlation_id=?", (correlation_id,))
     events: dict[str, RecordedEvent] = {}
     for ev in store.events_by_meta("correlation_id", correlation_id):
         v = engine.view(ev)
+        if v is not None and as_source and "source_position" in v.metadata:
+            v = v._replace(position=v.metadata["source_position"],
+                           recorded_at=v.metadata.get("source_recorded_at") or v.recorded_at)
         if v is not None:
             events[v.event_id] = v
     wanted = [c["causation_id"] for c in commands if c["causation_id"] != c["command_id"]]
@@ -81,10 +86,57 @@ def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict
     kept = params_of(store, [c["command_id"] for c in written])
     for c in written:
         c["params"] = kept.get(c["command_id"])
-    commands += written
+    return commands + written, events
+
+
+def chain(engine: Any, correlation_id: str, *, focus: str | None = None) -> dict[str, Any]:
+    """The causal tree of one chain as nested objects (``roots``: commands and events)."""
+    commands, events = _gather(engine, correlation_id)
+    return _tree(correlation_id, commands, events, focus)
+
+
+def chain_across(engines: Mapping[str, Any], correlation_id: str, *, focus: str | None = None) -> dict[str, Any]:
+    """One chain followed across stores (services exchanging events through a broker): each
+    event once, from the store that wrote it (a consumer's replica carries the same id, and its
+    ``source``), each node naming its store; ordered by time, since positions are per store."""
+    commands: dict[str, dict[str, Any]] = {}
+    events: dict[str, RecordedEvent] = {}
+    where: dict[str, str] = {}
+    for name, engine in engines.items():
+        cmds, evs = _gather(engine, correlation_id, as_source=True)
+        for c in cmds:
+            known = commands.get(c["command_id"])
+            if known is None or (known["params"] is None and c.get("params") is not None):
+                commands[c["command_id"]] = {**c, "store": c.get("store") or name}
+        for eid, ev in evs.items():
+            meta = ev.metadata
+            if "source_position" in meta:  # a replica
+                if eid in events:
+                    continue
+                where[eid] = str(meta.get("source") or name)
+            else:
+                where[eid] = name
+            events[eid] = ev
+    for c in commands.values():
+        if c["events"]:
+            c["store"] = where.get(c["events"][0], c["store"])
+    tree = _tree(correlation_id, list(commands.values()), events, focus, by_time=True)
+    _label_stores(tree["roots"], where, commands)
+    return tree
+
+
+def _label_stores(nodes: list[dict[str, Any]], where: Mapping[str, str], commands: Mapping[str, Any]) -> None:
+    for n in nodes:
+        n["store"] = where.get(n["event_id"]) if n["kind"] == "event" else commands[n["command_id"]]["store"]
+        _label_stores(n["children"], where, commands)
+
+
+def _tree(correlation_id: str, commands: list[dict[str, Any]], events: Mapping[str, RecordedEvent],
+          focus: str | None, *, by_time: bool = False) -> dict[str, Any]:
     commands.sort(key=lambda c: c["at"])
     cmd_nodes = {c["command_id"]: _command_node(c) for c in commands}
-    ev_nodes = {eid: _event_node(ev, focus) for eid, ev in sorted(events.items(), key=lambda kv: kv[1].position)}
+    order = (lambda kv: (kv[1].recorded_at, kv[1].position)) if by_time else (lambda kv: kv[1].position)
+    ev_nodes = {eid: _event_node(ev, focus) for eid, ev in sorted(events.items(), key=order)}
     roots: list[dict[str, Any]] = []
     for c in commands:
         node = cmd_nodes[c["command_id"]]
@@ -144,6 +196,23 @@ def _event_node(ev: RecordedEvent, focus: str | None) -> dict[str, Any]:
     if focus and focus == ev.event_id:
         node["focus"] = True
     return node
+
+
+def trace_across(engines: Mapping[str, Any], ident: str) -> dict[str, Any]:
+    """As :func:`trace`, over several stores (``name -> engine``): the id is looked up in each."""
+    found: list[str] = []
+    kind = ""
+    for engine in engines.values():
+        try:
+            kind, correlations = resolve(engine, ident)
+        except BadInput:
+            continue
+        found.extend(c for c in correlations if c not in found)
+    if not found:
+        raise BadInput(f"no event, command, correlation or stream {ident!r} in {len(engines)} stores")
+    focus = str(uuid.UUID(ident)) if kind == "event" else None
+    return {"query": ident, "kind": kind, "stores": list(engines),
+            "traces": [chain_across(engines, c, focus=focus) for c in found[:MAX_CHAINS]]}
 
 
 def trace(engine: Any, ident: str) -> dict[str, Any]:

@@ -335,16 +335,19 @@ class MetricsScreen(OpsScreen):
             "kind", "name", "event type", "handled", "errors", "retries", "p50", "p95", "lag")
         super().on_mount()
 
-    def read(self) -> tuple[list[str], list[int], list[Any]]:
+    def read(self) -> tuple[list[str], list[int], list[Any], list[dict[str, Any]]]:
         from ...engine import metrics
 
         store = self.browser.store
         per_minute = metrics.log_per_minute(store)
         minutes = metrics.minutes_ending(max(per_minute), SPARK_MINUTES) if per_minute else []
-        return minutes, [per_minute.get(m, 0) for m in minutes], metrics.collect(store, by_type=True)
+        from ...broker.inbox import consumer_rows
 
-    def show(self, data: tuple[list[str], list[int], list[Any]]) -> None:
-        minutes, counts, series = data
+        return (minutes, [per_minute.get(m, 0) for m in minutes], metrics.collect(store, by_type=True),
+                consumer_rows(store))
+
+    def show(self, data: tuple[list[str], list[int], list[Any], list[dict[str, Any]]]) -> None:
+        minutes, counts, series, consumers = data
         self.minutes, self.counts, self.series = minutes, counts, series
         title = Text("Events per minute", style="bold")
         if counts:
@@ -361,6 +364,12 @@ class MetricsScreen(OpsScreen):
                 cell(s.errors, "red" if s.errors else ""), cell(s.retries), cell(ms(s.p(0.5))), cell(ms(s.p(0.95))),
                 cell(s.lag, "yellow" if s.lag else ""),
             ]) for s in series
+        ] + [  # a broker consumer (evsh consume) as a whole: errors = messages dead-lettered
+            (f"consumer:{c['name']}:#", [
+                cell("consumer"), cell(c["name"], "bold"), cell(f"(all) {c['duplicates']} duplicate"),
+                cell(c["handled"]), cell(c["dead_lettered"], "red" if c["dead_lettered"] else ""), cell(""),
+                cell(""), cell(""), cell(""),
+            ]) for c in consumers
         ])
 
 
