@@ -17,6 +17,7 @@ import json
 import re
 import time
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, Iterator, Mapping, Sequence
 
 import psycopg
@@ -225,13 +226,22 @@ class PGTables:
 
             def rows() -> Iterator[tuple]:
                 try:
-                    yield from cur if cur.description else ()
+                    for row in (cur if cur.description else ()):
+                        yield tuple(map(_as_sqlite_shows, row))
                 except psycopg.Error as exc:
                     raise _query_error(exc, timeout) from None
 
             yield columns, rows()
         finally:
             conn.close()
+
+
+def _as_sqlite_shows(value: Any) -> Any:
+    """A whole number read from a numeric column (an ``int`` column, a ``sum`` of one) is an int,
+    as SQLite gives it; a number with places stays a Decimal (exact; JSON shows it as text)."""
+    if type(value) is Decimal and value.is_finite() and value.as_tuple().exponent == 0:
+        return int(value)
+    return value
 
 
 def _reads_private(plan: Any, private: set[str]) -> bool:
@@ -281,6 +291,10 @@ def _query_error(exc: psycopg.Error, timeout: float | None, sql: str = "") -> Ba
         if first and not first.startswith(_QUERY_WORDS):
             return BadInput("evsh sql is read-only: only a query runs here (SELECT, WITH, VALUES, TABLE);"
                             " change data with commands")
+    if isinstance(exc, psycopg.errors.UndefinedTable):  # SQLite's words: a script's expectation reads the same
+        missing = re.search(r'relation "(.*)" does not exist', exc.diag.message_primary or "")
+        if missing:
+            return BadInput(f"SQL error: no such table: {missing.group(1)}")
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return BadInput(f"the query ran longer than {timeout:g} s and was stopped; narrow it or pass a longer --timeout")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
