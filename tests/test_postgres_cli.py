@@ -84,6 +84,20 @@ def test_init_append_read_log_streams(pg):
     assert [s["stream_id"] for s in pg.json("streams", "--category", "payment")] == ["payment-1"]
 
 
+def test_evsh_toml_and_evsh_db_name_a_postgresql_store(pg, tmp_path):
+    from click.testing import CliRunner
+
+    from evsh.cli.main import cli as group
+
+    (tmp_path / "evsh.toml").write_text(f'db = "{pg.url}"\n')  # the cli fixture runs in tmp_path
+    r = CliRunner().invoke(group, ["append", "a-1", "X"], env={"EVSH_DB": None})
+    assert r.exit_code == 0, r.output
+    (tmp_path / "evsh.toml").unlink()
+    r = CliRunner().invoke(group, ["read", "a-1", "--json"], env={"EVSH_DB": pg.url})
+    assert r.exit_code == 0 and [e["type"] for e in json.loads(r.stdout)] == ["X"], r.output
+    assert not (tmp_path / "evsh.db").exists()
+
+
 def test_exec_state_projections_reactors_trace_stats_snapshots(pg):
     pg.ok(*SHOP, "exec", "inventory", "keyboard", "add-stock", "--quantity", "5")
     out = pg.ok(*SHOP, "exec", "order", "1001", "create", "--customer-id", "ann", "--items", ITEMS).stdout
@@ -203,18 +217,13 @@ def test_seed_export_import_backup(pg, cli, tmp_path):
     assert "backed up" in pg.ok("backup", str(dump)).stdout
     listing = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True).stdout
     assert "TABLE DATA" in listing and " events " in listing
-    # the dump restores into another database: the same store, read by evsh there
-    db = "evsh_restore_" + uuid.uuid4().hex[:8]
-    psql(f'CREATE DATABASE "{db}"')
-    try:
-        base = PG_URL.rsplit("/", 1)[0] + "/" + db
-        done = subprocess.run(["pg_restore", "--no-owner", f"--dbname={base}", str(dump)], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        schema = pg.url.split("schema=")[1]
-        again = cli("export", db=f"{base}?schema={schema}")
-        assert again.exit_code == 0 and again.stdout == exported
-    finally:
-        psql(f'DROP DATABASE "{db}" WITH (FORCE)')
+    # the store is lost; the dump brings it back, the same store to evsh
+    schema = pg.url.split("schema=")[1]
+    psql(f'DROP SCHEMA "{schema}" CASCADE')
+    one_line(pg("export"), 4, "not an evsh store yet")
+    done = subprocess.run(["pg_restore", "--no-owner", f"--dbname={PG_URL}", str(dump)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert pg.ok("export").stdout == exported
     # without pg_dump: one line saying what to do
     r = pg("backup", str(tmp_path / "other.dump"), env={"PATH": str(tmp_path)})
     one_line(r, 4, "pg_dump", "evsh export")

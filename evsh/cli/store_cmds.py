@@ -214,7 +214,8 @@ def streams(ctx: click.Context, category: str | None, as_json: bool, as_nl: bool
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def backup(file: str) -> None:
-    """Copy the live store to FILE consistently (SQLite's online backup, WAL included)."""
+    """Copy the live store to FILE consistently (SQLite's online backup, WAL included; on
+    PostgreSQL, pg_dump of the store's schema, restored with pg_restore)."""
     from .store_paths import refuse_store_path
 
     refuse_store_path(file, app().db, "backup")
