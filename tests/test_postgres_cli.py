@@ -322,8 +322,9 @@ def test_server_down_wrong_role_and_no_such_database_exit_4_in_one_line():
     base = PG_URL.split("://", 1)[1].split("/", 1)[0].split("@")[-1]
     host = base.split(":")[0]
     _one_line_exit_4(_evsh(f"postgresql://postgres@{host}:1/test", "log"), "cannot reach")
-    _one_line_exit_4(_evsh(f"postgresql://no_such_role_{uuid.uuid4().hex[:6]}:pw@{base}/test", "log"),
-                     "does not exist")
+    wrong = _evsh(f"postgresql://no_such_role_{uuid.uuid4().hex[:6]}:pw@{base}/test", "log")
+    _one_line_exit_4(wrong, "refused the login", "does not exist")
+    assert "createdb" not in wrong.stderr and ":pw@" not in wrong.stderr
     _one_line_exit_4(_evsh(f"postgresql://postgres@{base}/no_such_db_{uuid.uuid4().hex[:6]}", "init"),
                      "does not exist", "createdb")
 
