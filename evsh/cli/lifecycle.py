@@ -253,9 +253,12 @@ def scavenge(no_vacuum: bool, as_json: bool) -> None:
     if as_json:
         emit_json_object(result)
         return
+    reused = getattr(store, "backend", "") == "postgresql" and result["removed"] and not no_vacuum
     click.echo(
         f"removed {result['removed']} events from {result['streams']} streams; "
         f"store {result['bytes_before']:,} -> {result['bytes_after']:,} bytes"
+        # VACUUM makes the space reusable without handing it back (docs/postgresql.md)
+        + ("; VACUUM ran: later writes reuse the space" if reused else "")
     )
 
 
