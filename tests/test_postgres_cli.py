@@ -135,6 +135,27 @@ def test_exec_state_projections_reactors_trace_stats_snapshots(pg):
     pg.ok(*SHOP, "upcast", "--check")
 
 
+def test_a_failing_reactor_parks_and_the_dlq_retries_without_duplicates(pg, tmp_path, monkeypatch):
+    from tests.test_reactors import FLAKY
+
+    (tmp_path / "flaky.py").write_text(FLAKY)
+    fault = tmp_path / "fault.txt"
+    monkeypatch.setenv("FLAKY_FAULT", str(fault))
+    dom = ("--domain", str(tmp_path / "flaky.py"))
+    fault.write_text("2")
+    for n in (1, 2, 3):
+        pg.ok(*dom, "exec", "ping", f"x{n}", "send", "--n", str(n))
+    assert [r["n"] for r in pg.json("sql", "SELECT n FROM pongs ORDER BY n")] == [1, 3]
+    parked = pg.json(*dom, "dlq", "list")
+    assert len(parked) == 1 and parked[0]["reactor"] == "ponger" and "ping 2 is broken" in parked[0]["error"]
+    assert pg.json(*dom, "dlq", "show", str(parked[0]["id"]))["event"]["data"] == {"n": 2}
+    fault.write_text("")
+    assert "retried" in pg.ok(*dom, "dlq", "retry", "--all").stdout
+    pg.ok(*dom, "reactors", "run")
+    assert [r["n"] for r in pg.json("sql", "SELECT n FROM pongs ORDER BY n")] == [1, 2, 3]
+    assert pg.json(*dom, "dlq", "list") == []
+
+
 def test_stream_lifecycle_and_scavenge_never_reuse_a_position(pg):
     for n in range(5):
         pg.ok("append", "log-a", "Line", json.dumps({"n": n}))
