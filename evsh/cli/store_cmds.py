@@ -67,10 +67,20 @@ def complete_stream(ctx: click.Context, param: click.Parameter, incomplete: str)
 @click.command()
 def init() -> None:
     """Create the store (a no-op on an existing store)."""
+    from ..errors import StoreMissing
+    from ..store.connect import is_server_url, open_store, shown
+
     a = app()
-    existed = os.path.exists(a.db) and os.path.getsize(a.db) > 0
+    if is_server_url(a.db):  # a schema on a server: ask it
+        try:
+            open_store(a.db, create=False, read_only=True).close()
+            existed = True
+        except StoreMissing:
+            existed = False
+    else:
+        existed = os.path.exists(a.db) and os.path.getsize(a.db) > 0
     a.store(create=True)
-    click.echo(safe(f"{'store already exists' if existed else 'created store'}: {a.db}"))
+    click.echo(safe(f"{'store already exists' if existed else 'created store'}: {shown(a.db)}"))
 
 
 @click.command()
