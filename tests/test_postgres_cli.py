@@ -282,7 +282,7 @@ def test_bundled_demos_run_on_postgresql(cli, name):
         assert "evsh demo" in r.stdout and r.stderr == ""
 
 
-@pytest.mark.parametrize("name", ["happy_path.evsh", "concurrency.evsh"])
+@pytest.mark.parametrize("name", ["happy_path.evsh", "concurrency.evsh", "time_travel.evsh", "shop_story.evsh"])
 def test_a_demo_with_a_fixed_clock_and_seeded_ids_prints_the_same_on_both_backends(cli, tmp_path, name):
     """The demo's header fixes the clock and seeds the ids: positions, ids, times, payloads and
     read models print alike, whichever store holds them."""
