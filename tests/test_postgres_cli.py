@@ -138,6 +138,17 @@ def test_exec_state_projections_reactors_trace_stats_snapshots(pg):
     pg.ok(*SHOP, "upcast", "--check")
 
 
+def test_a_users_views_over_a_read_model_survive_its_rebuild(pg):
+    """PostgreSQL binds a view to a table, not a name: the rebuild makes them again."""
+    schema = pg.url.split("schema=")[1]
+    pg.ok(*SHOP, "exec", "order", "o1", "create", "--customer-id", "c1", "--items", ITEMS)
+    pg.ok(*SHOP, "projections", "run", "order_details")
+    psql(f'CREATE VIEW "{schema}".big_orders AS SELECT order_id FROM "{schema}".order_details WHERE total_amount > 10')
+    psql(f'CREATE VIEW "{schema}".big_ids AS SELECT upper(order_id) AS id FROM "{schema}".big_orders')
+    pg.ok(*SHOP, "projections", "rebuild", "order_details")
+    assert pg.json("sql", "SELECT id FROM big_ids") == [{"id": "O1"}]
+
+
 def test_a_failing_reactor_parks_and_the_dlq_retries_without_duplicates(pg, tmp_path, monkeypatch):
     from tests.test_reactors import FLAKY
 

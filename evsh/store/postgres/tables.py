@@ -236,6 +236,41 @@ class PGTables:
             conn.close()
 
 
+_DEPENDENT_VIEWS = """
+WITH RECURSIVE deps(oid) AS (
+    SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE d.refobjid = ANY(%s::regclass[]::oid[]) AND r.ev_class <> d.refobjid
+  UNION
+    SELECT r.ev_class FROM deps JOIN pg_depend d ON d.refobjid = deps.oid JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE r.ev_class <> deps.oid
+)
+SELECT DISTINCT c.oid::bigint, n.nspname, c.relname, pg_get_viewdef(c.oid)
+FROM deps JOIN pg_class c ON c.oid = deps.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' ORDER BY 1
+"""
+
+
+@contextmanager
+def views_kept(store: Any, tables: Sequence[str]) -> Iterator[None]:
+    """Around replacing ``tables`` by new ones (a rebuild's swap): the views over them, the
+    user's own included, are dropped and then made again over the new tables. PostgreSQL binds
+    a view to a table, not to its name (SQLite looks the name up again), so without this a
+    rebuild would be refused, or take the views with it."""
+    present = [t for t in tables if store.table_exists(t)]
+    qualified = [f"{quote(store.schema)}.{quote(t)}" for t in present]
+    views = store._all(_DEPENDENT_VIEWS, (qualified,)) if qualified else []
+    for _, nsp, name, _ in reversed(views):
+        store._run(f"DROP VIEW {quote(nsp)}.{quote(name)}")
+    yield
+    for _, nsp, name, definition in views:
+        try:
+            with store.transaction():  # a savepoint: the message names the view
+                store._run(f"CREATE VIEW {quote(nsp)}.{quote(name)} AS {definition}")
+        except StoreError as exc:
+            raise StoreError(f"the view {nsp}.{name} over the rebuilt tables cannot be made again ({exc});"
+                             " drop or change it, then rebuild") from None
+
+
 def _as_sqlite_shows(value: Any) -> Any:
     """A whole number read from a numeric column (an ``int`` column, a ``sum`` of one) is an int,
     as SQLite gives it; a number with places stays a Decimal (exact; JSON shows it as text)."""
