@@ -217,6 +217,38 @@ def test_forget_leaves_no_plaintext_in_any_table(pg):
                             " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", (schema,)))
     assert all(files_after[t] != files_before[t] for t in files_before), (files_before, files_after)
     assert pg.json(*SHOP, "state", "user", "u1")["email"] == "[redacted]"
+    # and the table files hold neither value: VACUUM FULL wrote them anew, straight to disk (the
+    # other subject's e-mail, kept in sent_emails, shows that the check reads what they hold)
+    kept = files_holding(schema, b"alan@example.org")
+    if kept is not None:
+        assert kept, "the check sees the values the table files hold"
+        assert files_holding(schema, secret.encode()) == [] and files_holding(schema, name.encode()) == []
+
+
+def files_holding(schema: str, needle: bytes) -> list[str] | None:
+    """The store's table, index and TOAST files that hold ``needle``; None when the server's data
+    directory cannot be read from here (another machine, another user)."""
+    try:
+        base = psql("SHOW data_directory")[0][0]
+    except Exception:
+        return None
+    if not os.access(base, os.R_OK | os.X_OK):
+        return None
+    paths = [r[0] for r in psql(
+        "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relkind IN ('r', 'i', 't', 'm')"
+        " UNION SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c JOIN pg_namespace n"
+        " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.reltoastrelid <> 0", (schema, schema)) if r[0]]
+    found = []
+    for rel in paths:
+        segment, n = os.path.join(base, rel), 0
+        while os.path.exists(segment):
+            with open(segment, "rb") as fh:
+                if needle in fh.read():
+                    found.append(segment)
+            n += 1
+            segment = os.path.join(base, f"{rel}.{n}")
+    return found
 
 
 def test_keys_export_and_import_between_stores(pg, cli, tmp_path):
