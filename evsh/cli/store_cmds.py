@@ -73,7 +73,7 @@ def init() -> None:
     a = app()
     if is_server_url(a.db):  # a schema on a server: ask it
         try:
-            open_store(a.db, create=False, read_only=True).close()
+            open_store(a.db, create=False).close()  # (an older schema is upgraded, as init would)
             existed = True
         except StoreMissing:
             existed = False
