@@ -1,7 +1,8 @@
-"""Everything a user does on SQLite works on PostgreSQL: the CLI, the shell, scripts, demos,
-forgetting, moving a store, and connection problems, each test in a schema of its own
+"""Everything a user does on SQLite works on PostgreSQL: the CLI, the shell, scripts,
+forgetting, backup, and connection problems, each test in a schema of its own
 (tests/services.py; skipped with one line, or failed under EVSH_REQUIRE_SERVICES=1, without a
-server). The ordering and TUI proofs are in test_postgres_order.py and test_postgres_tui.py."""
+server). Demos and moving a store: test_postgres_portability.py; the order readers trust:
+test_postgres_order.py; the TUI: test_postgres_tui.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from importlib.resources import files
 
 import pytest
 
@@ -61,10 +61,6 @@ def psql(sql: str, params=(), dbname: str | None = None):
     with psycopg.connect(url, autocommit=True) as conn:
         cur = conn.execute(sql, params or None)
         return cur.fetchall() if cur.description else None
-
-
-def demo(name: str) -> str:
-    return str(files("evsh.samples").joinpath("demos", name))
 
 
 # ----------------------------------------------------------------------------- the core commands
@@ -203,7 +199,7 @@ def test_forget_leaves_no_plaintext_in_any_table(pg):
     assert [k["subject"] for k in pg.json("keys")] == ["u1", "u2"]
     files_before = dict(psql("SELECT c.relname, c.relfilenode FROM pg_class c JOIN pg_namespace n"
                              " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'", (schema,)))
-    report = pg.json(*SHOP, "forget", "u1", "--yes")
+    report = pg.json(*SHOP, "--busy-timeout", "20", "forget", "u1", "--yes")
     assert report["keys"] == 1 and report["scrubbed"]["audit.line"] >= 1
     tables = [r[0] for r in psql("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                                  " WHERE n.nspname = %s AND c.relkind = 'r'", (schema,))]
@@ -221,9 +217,26 @@ def test_forget_leaves_no_plaintext_in_any_table(pg):
     # and the table files hold neither value: VACUUM FULL wrote them anew, straight to disk (the
     # other subject's e-mail, kept in sent_emails, shows that the check reads what they hold)
     kept = files_holding(schema, b"alan@example.org")
-    if kept is not None:
+    # (a transaction another client on a shared server kept open meanwhile keeps old versions: said)
+    if kept is not None and not report["held_back_by"]:
         assert kept, "the check sees the values the table files hold"
         assert files_holding(schema, secret.encode()) == [] and files_holding(schema, name.encode()) == []
+
+
+def test_forget_waits_for_older_transactions_and_names_one_still_open(pg):
+    """A rewrite keeps the row versions an older transaction may read: forget waits for it (up
+    to the busy timeout), then says which one kept them and how to finish."""
+    import psycopg
+
+    pg.ok(*SHOP, "exec", "user", "u1", "register", "--email", "zed@example.org", "--username", "zed")
+    with psycopg.connect(PG_URL, application_name="old-reader") as holder:
+        holder.execute("SELECT txid_current()")  # a transaction, begun before the forgetting, left open
+        r = pg(*SHOP, "--busy-timeout", "0.5", "forget", "u1", "--yes")
+        assert r.exit_code == 0 and r.stdout.startswith("forgot u1"), r.stderr
+        line = one_line(r, 0, "old-reader (pid", "forget u1 --yes")
+        assert line.startswith("evsh: warning:")
+    r = pg(*SHOP, "--busy-timeout", "20", "forget", "u1", "--yes", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["already_forgotten"], r.stderr
 
 
 def files_holding(schema: str, needle: bytes) -> list[str] | None:
@@ -315,60 +328,6 @@ expect rejected exec order 7 create --customer-id ann --items '{ITEMS}'
     script.write_text("expect state order 7 status=cancelled\n")
     r = pg(*SHOP, "run", str(script))
     assert r.exit_code == 1 and "expected: cancelled" in r.stderr
-
-
-# ----------------------------------------------------------------------------- demos on both backends
-
-@pytest.mark.parametrize("name", ["happy_path", "projection_rebuild", "outage", "registration_fanout"])
-def test_bundled_demos_run_on_postgresql(cli, name):
-    """(test_demos.py runs every demo on SQLite.)"""
-    with postgres_url() as url:
-        r = cli("demo", name, db=url)
-        assert r.exit_code == 0, r.stderr
-        assert "evsh demo" in r.stdout and r.stderr == ""
-
-
-@pytest.mark.parametrize("name", ["happy_path.evsh", "concurrency.evsh", "time_travel.evsh", "shop_story.evsh"])
-def test_a_demo_with_a_fixed_clock_and_seeded_ids_prints_the_same_on_both_backends(cli, tmp_path, name):
-    """The demo's header fixes the clock and seeds the ids: positions, ids, times, payloads and
-    read models print alike, whichever store holds them."""
-    a = cli("run", "--echo", demo(name), db=str(tmp_path / "a.db"))
-    assert a.exit_code == 0, a.stderr
-    with postgres_url() as url:
-        b = cli("run", "--echo", demo(name), db=url)
-    assert b.exit_code == 0, b.stderr
-    assert b.stdout == a.stdout
-
-
-# ----------------------------------------------------------------------------- moving a store
-
-def test_moving_a_store_to_postgresql_and_back_loses_nothing_and_is_idempotent(cli, tmp_path):
-    src = str(tmp_path / "shop.db")
-    assert cli(*SHOP, "seed", "--orders", "5", "--seed", "3", db=src).exit_code == 0
-    assert cli("append", "odd-1", "Odd", '{"n": 1.10, "big": 123456789012345678901234567890, "s": "\\u00e9\\u0000x"}',
-               db=src).exit_code == 0
-    exported = cli("export", db=src).stdout
-    n = len(exported.splitlines())
-    need_postgres()
-    # `evsh --db shop.db export | evsh --db postgresql://... import -`, as a user types it
-    evsh = [sys.executable, "-m", "evsh"]
-    with postgres_url() as url:
-        env = {**os.environ, "EVSH_DB": ""}
-        pipe = f"{' '.join(evsh)} --db {src} export | {' '.join(evsh)} --db '{url}' import -"
-        done = subprocess.run(["bash", "-o", "pipefail", "-c", pipe], capture_output=True, text=True, env=env)
-        assert done.returncode == 0, done.stderr
-        assert f"imported {n}" in done.stdout
-        assert cli("export", db=url).stdout == exported  # positions, ids, times, payloads: all of it
-        again = cli("import", "-", input=exported, db=url)
-        assert again.exit_code == 0 and "imported 0" in again.stdout, again.stdout
-        assert cli("export", db=url).stdout == exported
-        state = cli(*SHOP, "state", "order", "1", "--json", db=src).stdout
-        assert cli(*SHOP, "state", "order", "1", "--json", db=url).stdout == state
-        # and back, into a new file
-        back = str(tmp_path / "back.db")
-        assert cli("import", "-", input=cli("export", db=url).stdout, db=back).exit_code == 0
-        assert cli("export", db=back).stdout == exported
-        assert "imported 0" in cli("import", "-", input=exported, db=back).stdout
 
 
 # ----------------------------------------------------------------------------- connection problems

@@ -306,6 +306,10 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
                "a field not declared personal holds them")
         click.echo(f"evsh: warning: {report.plaintext_in_log} events still hold one of the values in plaintext: {why};"
                    " the log is never rewritten", err=True)
+    if report.held_back_by:
+        click.echo(safe(f"evsh: warning: transactions begun before the forgetting were still open"
+                        f" ({', '.join(report.held_back_by)}): the server keeps the old row versions they may read"
+                        f" until they end; run `evsh forget {subject} --yes` again then to rewrite the tables"), err=True)
     if report.left_inside_words:
         click.echo(f"evsh: warning: {report.left_inside_words} texts contain one of the values only inside a longer"
                    " word (\"bob\" in \"bobsleigh\"); they were left alone as unrelated text", err=True)
