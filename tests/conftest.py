@@ -99,8 +99,15 @@ def any_db(request, tmp_path):
 
 
 def pytest_terminal_summary(terminalreporter):
-    from tests.services import summary_line
+    """One line for the tests a missing server skipped (not one per test in -ra's list): they
+    are counted apart, as "skipped (no server)"."""
+    from tests.services import is_service_skip, summary_line
 
     line = summary_line()
     if line:
+        skipped = terminalreporter.stats.get("skipped", [])
+        apart = [r for r in skipped if is_service_skip(r)]
+        if apart:
+            terminalreporter.stats["skipped"] = [r for r in skipped if not is_service_skip(r)]
+            terminalreporter.stats.setdefault("skipped (no server)", []).extend(apart)
         terminalreporter.write_line(line, yellow=True)

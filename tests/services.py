@@ -124,6 +124,12 @@ def postgres_url() -> Iterator[str]:
         drop_schema(schema)
 
 
+def is_service_skip(report) -> bool:
+    """Whether a test report is a skip because a server did not answer (need_postgres)."""
+    problem = postgres_problem() if "PostgreSQL" in SKIPPED else None
+    return bool(problem) and problem in str(getattr(report, "longrepr", ""))
+
+
 def summary_line() -> str | None:
     if not SKIPPED:
         return None

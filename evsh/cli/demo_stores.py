@@ -42,11 +42,18 @@ class DemoStore:
 
 def inspect(path: str) -> DemoStore:
     """Who wrote the store at ``path``; raises StoreError for a file that is not an evsh store."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return DemoStore(path, "missing")
-    from ..store.connect import open_store
+    from ..errors import StoreMissing
+    from ..store.connect import is_server_url, open_store
 
-    store = open_store(path, create=False)
+    server = is_server_url(path)
+    if not server and (not os.path.exists(path) or os.path.getsize(path) == 0):
+        return DemoStore(path, "missing")
+    try:
+        store = open_store(path, create=False)
+    except StoreMissing:
+        if server:  # a schema that is not a store yet (or no database: creating it says so)
+            return DemoStore(path, "missing")
+        raise
     try:
         claims = {**store.checkpoints(FINISHED), **store.checkpoints(WRITING)}
         head = store.head_position()
@@ -64,7 +71,13 @@ def inspect(path: str) -> DemoStore:
 
 
 def remove(path: str) -> None:
-    """Delete a demo's store with its companions."""
+    """Delete a demo's store with its companions (a file's; a server's schema is not dropped)."""
+    from ..errors import BadInput
+    from ..store.connect import is_server_url
+
+    if is_server_url(path):
+        raise BadInput(f"{path} holds a demo that ran before, and evsh demo drops no schema on a server: pass a"
+                       " new ?schema=NAME, or drop this one yourself (DROP SCHEMA name CASCADE)")
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
             os.remove(path + suffix)

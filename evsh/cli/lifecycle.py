@@ -253,9 +253,12 @@ def scavenge(no_vacuum: bool, as_json: bool) -> None:
     if as_json:
         emit_json_object(result)
         return
+    reused = getattr(store, "backend", "") == "postgresql" and result["removed"] and not no_vacuum
     click.echo(
         f"removed {result['removed']} events from {result['streams']} streams; "
         f"store {result['bytes_before']:,} -> {result['bytes_after']:,} bytes"
+        # VACUUM makes the space reusable without handing it back (docs/postgresql.md)
+        + ("; VACUUM ran: later writes reuse the space" if reused else "")
     )
 
 
@@ -303,6 +306,10 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
                "a field not declared personal holds them")
         click.echo(f"evsh: warning: {report.plaintext_in_log} events still hold one of the values in plaintext: {why};"
                    " the log is never rewritten", err=True)
+    if report.held_back_by:
+        click.echo(safe(f"evsh: warning: transactions begun before the forgetting were still open"
+                        f" ({', '.join(report.held_back_by)}): the server keeps the old row versions they may read"
+                        f" until they end; run `evsh forget {subject} --yes` again then to rewrite the tables"), err=True)
     if report.left_inside_words:
         click.echo(f"evsh: warning: {report.left_inside_words} texts contain one of the values only inside a longer"
                    " word (\"bob\" in \"bobsleigh\"); they were left alone as unrelated text", err=True)

@@ -196,7 +196,8 @@ def _exit_interrupted() -> None:
 
 @click.group(cls=EvshGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", envvar="EVSH_DB", default=None, metavar="PATH",
-              help="The store file (env EVSH_DB; default ./evsh.db or evsh.toml's db).")
+              help="The store: a file, or a postgresql://user@host/db[?schema=NAME] URL (env EVSH_DB;"
+                   " default ./evsh.db or evsh.toml's db).")
 @click.option("--domain", "domain_spec", envvar="EVSH_DOMAIN", default=None, metavar="FILE_OR_MODULE",
               help="The domain module: a .py file, a bundled sample (shop) or a module (env EVSH_DOMAIN).")
 @click.option("--sync", type=click.Choice(SYNC_MODES), envvar="EVSH_SYNC", default=None,

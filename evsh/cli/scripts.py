@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import click
 
 from ..sanitise import safe
+from ..store.connect import shown
 from .context import app
 
 
@@ -321,9 +322,9 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
         title = demo_title(text) or name
         con.print(Rule(Text(f"evsh demo: {title}", style="bold")))
         if reuse:
-            con.print(Text(f"\n{path} already holds the shop story (evsh demo --fresh tells it again).", style="dim"))
+            con.print(Text(f"\n{shown(path)} already holds the shop story (evsh demo --fresh tells it again).", style="dim"))
         else:
-            con.print(Text(f"\nA new sample store: {path}", style="dim"))
+            con.print(Text(f"\nA new sample store: {shown(path)}", style="dim"))
             claim = demo_stores.Claim(ctx.store(create=True), name)  # before the demo writes anything
             code = runner.run_text(f"{name}.evsh", text)
             if code:

@@ -8,6 +8,7 @@ import click
 
 from ..errors import BadInput
 from ..sanitise import safe
+from ..store.connect import shown
 from .context import app
 from .render import progress
 
@@ -72,5 +73,5 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
             skip_history(engine, 0)  # history is not news: no e-mail for a seeded registration
     elapsed = time.perf_counter() - start
     click.echo(safe(f"seeded {written:,} events ({orders:,} orders, {customers:,} customers, {products} products) "
-                    f"in {elapsed:.1f} s into {a.db}"))
+                    f"in {elapsed:.1f} s into {shown(a.db)}"))
     click.echo("read models catch up on the next command, or now with `evsh projections run`")

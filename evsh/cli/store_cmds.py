@@ -49,10 +49,20 @@ def complete_stream(ctx: click.Context, param: click.Parameter, incomplete: str)
 @click.command()
 def init() -> None:
     """Create the store (a no-op on an existing store)."""
+    from ..errors import StoreMissing
+    from ..store.connect import is_server_url, open_store, shown
+
     a = app()
-    existed = os.path.exists(a.db) and os.path.getsize(a.db) > 0
+    if is_server_url(a.db):  # a schema on a server: ask it
+        try:
+            open_store(a.db, create=False).close()  # (an older schema is upgraded, as init would)
+            existed = True
+        except StoreMissing:
+            existed = False
+    else:
+        existed = os.path.exists(a.db) and os.path.getsize(a.db) > 0
     a.store(create=True)
-    click.echo(safe(f"{'store already exists' if existed else 'created store'}: {a.db}"))
+    click.echo(safe(f"{'store already exists' if existed else 'created store'}: {shown(a.db)}"))
 
 
 @click.command()
@@ -196,7 +206,8 @@ def streams(ctx: click.Context, category: str | None, as_json: bool, as_nl: bool
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def backup(file: str) -> None:
-    """Copy the live store to FILE consistently (SQLite's online backup, WAL included)."""
+    """Copy the live store to FILE consistently (SQLite's online backup, WAL included; on
+    PostgreSQL, pg_dump of the store's schema, restored with pg_restore)."""
     from .store_paths import refuse_store_path
 
     refuse_store_path(file, app().db, "backup")

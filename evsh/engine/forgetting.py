@@ -37,6 +37,9 @@ class ForgetReport:
     plaintext_events: int = 0  # events holding the subject's personal fields unencrypted (older or imported)
     left_inside_words: int = 0  # texts where a value occurs only inside a longer word, left alone (see _as_word)
     already_forgotten: bool = False
+    # transactions that began before the rewrite and were still open after the busy timeout: the
+    # row versions they may read stay in the server's files until they end (PostgreSQL)
+    held_back_by: list[str] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -173,6 +176,6 @@ def forget(engine: Engine, subject: str, *, on_step: Callable[[str], None] | Non
         if not keys and not ordered and not report.already_forgotten:
             return report  # nothing of this subject anywhere: no need to rewrite the file
         step("rewriting the store file (VACUUM) and emptying the WAL")
-        store.compact(secure=True)
+        report.held_back_by = store.compact(secure=True) or []
     return report
 

@@ -18,6 +18,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
 from ..sanitise import safe
+from ..store.connect import is_server_url, shown
 from .script import DIRECTIVES, NOT_IN_SCRIPTS, Runner, ScriptSyntaxError, _scan
 
 EXITS = ("exit", "quit")
@@ -297,6 +298,8 @@ class EvshCompleter(Completer):
 
 def prompt_text(app: Any) -> str:
     db = os.path.basename(app.db) if app.db else "evsh.db"
+    if app.db and is_server_url(app.db):  # the database (and schema) of a URL, never its password
+        db = shown(app.db).split("/")[-1] or "postgresql"
     domain = ""
     if app.domain_spec:
         domain = " · " + os.path.splitext(os.path.basename(app.domain_spec))[0]
@@ -361,7 +364,7 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
         input=input, output=output,
     )
     runner = Runner(app, location=False)
-    click.echo(safe(f"evsh shell on {app.db}" + (f" with domain {app.domain_spec}" if app.domain_spec else "")
+    click.echo(safe(f"evsh shell on {shown(app.db or '')}" + (f" with domain {app.domain_spec}" if app.domain_spec else "")
                     + ": `help` lists commands, Tab completes, Ctrl-D or `exit` leaves."))
     settle = getattr(history, "settle", lambda: None)
     entry = ""

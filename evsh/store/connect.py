@@ -20,6 +20,19 @@ def is_server_url(db: str) -> bool:
     return db.startswith(SERVER_SCHEMES)
 
 
+def shown(db: str) -> str:
+    """``db`` as messages show it: a server URL without its password (a file path as it is)."""
+    if not is_server_url(db):
+        return db
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(db)
+    if parts.password is None:
+        return db
+    netloc = parts.netloc.rsplit("@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}@{netloc[-1]}"))
+
+
 def open_store(
     db: str,
     *,

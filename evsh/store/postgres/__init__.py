@@ -9,7 +9,7 @@ snapshots, subject keys and bulk import are shared with SQLite (``evsh.store``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from ..base import utc_now
 from ..catalogue import Catalogue
@@ -18,12 +18,13 @@ from ..lifecycle import Lifecycle
 from ..listing import Streams, live_streams
 from ..reads import Reads
 from ..records import Records
+from ..tables import TableSpec
 from ..transfer import Transfer
 from .appends import Appends
 from .connection import PGConnection
 from .housekeeping import Housekeeping
 from .reads import PGReads
-from .tables import PGTables
+from .tables import PGTables, views_kept
 
 __all__ = ["PostgresEventStore", "live_streams", "open_store"]
 
@@ -36,6 +37,11 @@ class PostgresEventStore(
 
     GREATEST = Housekeeping.GREATEST
     FOR_UPDATE = Housekeeping.FOR_UPDATE
+
+    def swap_tables(self, specs: Sequence[TableSpec], physical: Mapping[str, str], *, owner: str) -> None:
+        """As the catalogue's, keeping the views over the swapped tables (see ``views_kept``)."""
+        with views_kept(self, [s.name for s in specs]):
+            Catalogue.swap_tables(self, specs, physical, owner=owner)
 
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(url, **options)

@@ -13,6 +13,7 @@ claimed with ``SELECT ... FOR UPDATE`` where two workers could race.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import urllib.parse
 import weakref
@@ -86,10 +87,10 @@ def connect(conninfo: str, where: str, *, busy_timeout: float, schema: str) -> p
         conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="evsh")
     except psycopg.OperationalError as exc:
         text = " ".join(str(exc).split())
+        if "authentication" in text or "password" in text or re.search(r'role "[^"]*" does not exist', text):
+            raise StoreError(f"{where}: the server refused the login ({text})") from None
         if "does not exist" in text:
             raise StoreMissing(f"{where}: {text}; create the database first (createdb) or pass another URL") from None
-        if "authentication" in text or "password" in text:
-            raise StoreError(f"{where}: the server refused the login ({text})") from None
         raise StoreError(f"{where}: cannot reach the database server ({text})") from None
     except psycopg.Error as exc:
         raise store_error(exc, where) from None

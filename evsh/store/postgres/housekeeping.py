@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -46,14 +47,36 @@ class Housekeeping:
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 1", (self.schema,))]
 
-    def compact(self, *, secure: bool = False) -> None:
+    def compact(self, *, secure: bool = False) -> list[str]:
         """Give dead rows' space back (VACUUM); ``secure`` rewrites every table (VACUUM FULL), so
-        no dead tuple of a scrubbed value is left in the table files."""
+        no dead tuple of a scrubbed value is left in the table files. A rewrite keeps the row
+        versions a transaction begun earlier may still read, so a secure one first waits (up to
+        the busy timeout) for those to end; it returns the ones still open (then old versions
+        stay in the files until they end and the store is compacted securely again)."""
         if self.in_transaction:
             raise StoreError("compact() cannot run inside a transaction")
+        held = self._wait_for_older_transactions(self.busy_timeout) if secure else []
         verb = "VACUUM (FULL, ANALYZE)" if secure else "VACUUM (ANALYZE)"
         for name in self._store_tables():
             self._run(f"{verb} {quote(self.schema)}.{quote(name)}")
+        return held
+
+    def _wait_for_older_transactions(self, timeout: float) -> list[str]:
+        """Wait for the transactions of this database that began before now to end; the ones
+        still open after ``timeout`` seconds, as "application (pid N)"."""
+        horizon = int(self._one("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")[0]) % 2**32
+        deadline = time.monotonic() + timeout
+        while True:
+            older = [f"{app or 'a client'} (pid {pid})" for pid, app in self._all(
+                "SELECT pid, application_name FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                " AND datname = current_database() AND (age(backend_xmin) >= age(%s::text::xid)"
+                " OR age(backend_xid) >= age(%s::text::xid)) ORDER BY pid", (str(horizon), str(horizon)))]
+            older += [f"prepared transaction {gid!r}" for (gid,) in self._all(
+                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()"
+                " AND age(transaction) >= age(%s::text::xid)", (str(horizon),))]
+            if not older or time.monotonic() >= deadline:
+                return older
+            time.sleep(0.05)
 
     def backup(self, dest: str) -> None:
         """A consistent copy of the store's schema, made by pg_dump (custom format, restored with

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...errors import NewerStore, NotAStore, StoreError
+from ...errors import NewerStore, NotAStore, StoreError, StoreMissing
 
 MARK_KEY = "format"
 MARK_VALUE = "evsh-event-store"
@@ -132,7 +132,7 @@ def check_and_upgrade(conn: Any, schema: str, where: str, *, creating: bool, upg
         if version == latest_version():
             return
     elif not creating:
-        raise NotAStore(f"{where} is not an evsh store yet; run `evsh init` to make it one")
+        raise StoreMissing(f"{where} is not an evsh store yet; run `evsh init` to make it one")
     if not upgrade:
         raise StoreError(f"{where} has store schema {version}; open it once for writing to upgrade it to"
                          f" {latest_version()}")

@@ -17,6 +17,7 @@ import json
 import re
 import time
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, Iterator, Mapping, Sequence
 
 import psycopg
@@ -127,8 +128,7 @@ class PGTableOps:
         return 0, None
 
     def get(self, key: tuple) -> Sequence[Any] | None:
-        """The row with this primary key (TableOps.get; missing here, so Table.get, exists,
-        update and upsert failed on PostgreSQL)."""
+        """The row with this primary key (TableOps.get)."""
         return self._exec(self._get, key).fetchone()
 
     def insert(self, rows: list[tuple]) -> None:
@@ -215,24 +215,69 @@ class PGTables:
                 conn.execute("BEGIN READ ONLY")
                 if timeout is not None:
                     conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout * 1000)}ms",))
-                plan = conn.execute("EXPLAIN (FORMAT JSON, VERBOSE) " + sql, params or None).fetchone()[0]
+                # prepared: one statement only (the simple protocol would run "SELECT 1; COMMIT; DELETE ...")
+                plan = conn.execute("EXPLAIN (FORMAT JSON, VERBOSE) " + sql, params or None, prepare=True).fetchone()[0]
                 plan = json.loads(plan) if isinstance(plan, str) else plan
                 if _reads_private(plan, private) or _runs_sql(plan):
                     raise BadInput(f"key material cannot be read with SQL ({private_reads(private)}); use evsh keys")
-                cur = conn.execute(sql, params or None)
+                cur = conn.execute(sql, params or None, prepare=True)
             except psycopg.Error as exc:
-                raise _query_error(exc, timeout) from None
+                raise _query_error(exc, timeout, sql) from None
             columns = [d.name for d in cur.description or []]
 
             def rows() -> Iterator[tuple]:
                 try:
-                    yield from cur if cur.description else ()
+                    for row in (cur if cur.description else ()):
+                        yield tuple(map(_as_sqlite_shows, row))
                 except psycopg.Error as exc:
                     raise _query_error(exc, timeout) from None
 
             yield columns, rows()
         finally:
             conn.close()
+
+
+_DEPENDENT_VIEWS = """
+WITH RECURSIVE deps(oid) AS (
+    SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE d.refobjid = ANY(%s::regclass[]::oid[]) AND r.ev_class <> d.refobjid
+  UNION
+    SELECT r.ev_class FROM deps JOIN pg_depend d ON d.refobjid = deps.oid JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE r.ev_class <> deps.oid
+)
+SELECT DISTINCT c.oid::bigint, n.nspname, c.relname, pg_get_viewdef(c.oid)
+FROM deps JOIN pg_class c ON c.oid = deps.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' ORDER BY 1
+"""
+
+
+@contextmanager
+def views_kept(store: Any, tables: Sequence[str]) -> Iterator[None]:
+    """Around replacing ``tables`` by new ones (a rebuild's swap): the views over them, the
+    user's own included, are dropped and then made again over the new tables. PostgreSQL binds
+    a view to a table, not to its name (SQLite looks the name up again), so without this a
+    rebuild would be refused, or take the views with it."""
+    present = [t for t in tables if store.table_exists(t)]
+    qualified = [f"{quote(store.schema)}.{quote(t)}" for t in present]
+    views = store._all(_DEPENDENT_VIEWS, (qualified,)) if qualified else []
+    for _, nsp, name, _ in reversed(views):
+        store._run(f"DROP VIEW {quote(nsp)}.{quote(name)}")
+    yield
+    for _, nsp, name, definition in views:
+        try:
+            with store.transaction():  # a savepoint: the message names the view
+                store._run(f"CREATE VIEW {quote(nsp)}.{quote(name)} AS {definition}")
+        except StoreError as exc:
+            raise StoreError(f"the view {nsp}.{name} over the rebuilt tables cannot be made again ({exc});"
+                             " drop or change it, then rebuild") from None
+
+
+def _as_sqlite_shows(value: Any) -> Any:
+    """A whole number read from a numeric column (an ``int`` column, a ``sum`` of one) is an int,
+    as SQLite gives it; a number with places stays a Decimal (exact; JSON shows it as text)."""
+    if type(value) is Decimal and value.is_finite() and value.as_tuple().exponent == 0:
+        return int(value)
+    return value
 
 
 def _reads_private(plan: Any, private: set[str]) -> bool:
@@ -269,7 +314,23 @@ def _runs_sql(plan: Any) -> bool:
     return any(f in text for f in _RUNS_SQL)
 
 
-def _query_error(exc: psycopg.Error, timeout: float | None) -> BadInput | StoreError:
+_QUERY_WORDS = ("select", "with", "values", "table", "(")
+
+
+def _query_error(exc: psycopg.Error, timeout: float | None, sql: str = "") -> BadInput | StoreError:
+    """What a refused read-only query tells the user (a statement EXPLAIN cannot plan, such as
+    DDL, is not a query: it is refused as a write)."""
+    if isinstance(exc, psycopg.errors.SyntaxError):
+        first = re.sub(r"^(\s+|--[^\n]*\n?|/\*.*?\*/)*", "", sql, flags=re.S).lower()
+        if "multiple commands" in str(exc):
+            return BadInput("evsh sql runs one query at a time: leave out the ';' and what follows")
+        if first and not first.startswith(_QUERY_WORDS):
+            return BadInput("evsh sql is read-only: only a query runs here (SELECT, WITH, VALUES, TABLE);"
+                            " change data with commands")
+    if isinstance(exc, psycopg.errors.UndefinedTable):  # SQLite's words: a script's expectation reads the same
+        missing = re.search(r'relation "(.*)" does not exist', exc.diag.message_primary or "")
+        if missing:
+            return BadInput(f"SQL error: no such table: {missing.group(1)}")
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return BadInput(f"the query ran longer than {timeout:g} s and was stopped; narrow it or pass a longer --timeout")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):

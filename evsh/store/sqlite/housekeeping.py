@@ -38,11 +38,12 @@ class Housekeeping:
             return 0
         return sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
 
-    def compact(self, *, secure: bool = False) -> None:
+    def compact(self, *, secure: bool = False) -> list[str]:
         """Give freed pages back and empty the WAL (VACUUM between two truncating checkpoints).
 
         With ``secure``, deleted content is overwritten with zeros (PRAGMA secure_delete), so no
-        byte of it survives in the file, its free pages or the WAL.
+        byte of it survives in the file, its free pages or the WAL. Returns what held the rewrite
+        back: nothing here (a reader keeping the WAL is an error); see the PostgreSQL store's.
         """
         if self.in_transaction:
             raise StoreError("compact() cannot run inside a transaction")
@@ -59,6 +60,7 @@ class Housekeeping:
             raise StoreLocked(
                 f"{self.path}: another process kept a read open, so the WAL could not be emptied; close it and run again"
             )
+        return []
 
     def backup(self, dest: str) -> None:
         """A consistent copy of the live store, WAL included (SQLite's online backup)."""
