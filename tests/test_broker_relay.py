@@ -334,3 +334,30 @@ def test_evsh_own_streams_are_not_published(tmp_path):
         got = wait_for(lambda: r.depth() >= len(wanted) and r.drain(), what="the domain's events")
     assert [p.message_id for _, p, _ in got] == wanted
     assert relay_row(db, "#" + r.exchange)["position"] == visible[-1].position
+
+
+def test_events_copied_from_another_store_are_not_published_again(tmp_path):
+    """A replica (recorded by `evsh consume`, marked with its source position) is the other
+    store's to publish: a service's relay sends only what its own store wrote, unless asked."""
+    from evsh import open_store
+    from evsh.store.base import SOURCE_POSITION, NewEvent
+
+    db = str(tmp_path / "orders.db")
+    fill_store(db, 3)
+    with open_store(db) as store:
+        store.append("payment-p9", [NewEvent("PaymentMade", {"order_id": "o9"}, {SOURCE_POSITION: 7, "source": "payments"})])
+        everything = [e for e in store.read_all() if not e.stream_id.startswith("$")]
+    own = [e.event_id for e in everything if SOURCE_POSITION not in e.metadata]
+    assert len(own) == len(everything) - 1
+    with rabbit() as r:
+        r.bind("#")
+        done = evsh("--db", db, "relay", "--to", AMQP_URL, "--exchange", r.exchange, "--once")
+        assert done.returncode == 0, done.stderr
+        got = wait_for(lambda: r.depth() >= len(own) and r.drain(), what="the store's own events")
+        assert [p.message_id for _, p, _ in got] == own
+    with rabbit() as hub:  # a store acting as a hub forwards the copies too
+        hub.bind("#")
+        done = evsh("--db", db, "relay", "--to", AMQP_URL, "--exchange", hub.exchange, "--once", "--include-copies")
+        assert done.returncode == 0, done.stderr
+        got = wait_for(lambda: hub.depth() >= len(everything) and hub.drain(), what="every event")
+        assert [p.message_id for _, p, _ in got] == [e.event_id for e in everything]

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
 from ..errors import BadInput, BadMessage
-from ..store.base import NO_STREAM, RecordedEvent
+from ..store.base import NO_STREAM, SOURCE_POSITION, RecordedEvent
 from ..store.tables import table
 
 OWNER = "broker"
@@ -165,7 +165,7 @@ class Inbox:
             meta.setdefault("correlation_id", ev.event_id)
             meta.setdefault("causation_id", meta["correlation_id"])
             meta["source"] = source or meta.get("source") or self.source
-            meta["source_position"] = ev.position
+            meta[SOURCE_POSITION] = ev.position
             meta["source_recorded_at"] = ev.recorded_at
             try:
                 res = engine.append(ev.stream_id, ev.type, ev.data, expected_version=current or NO_STREAM,

@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, Sequence
 from ..engine.routing import EventFilter
 from ..errors import BrokerError, RelayBusy
 from . import state
+from ..store.base import SOURCE_POSITION
 from .message import Message, encode
 
 
@@ -74,13 +75,14 @@ class Relay:
     def __init__(self, store: Any, publisher: Publisher, destination: str, source: str, *,
                  filter: EventFilter | None = None, batch_size: int = 500, poll: float = 0.2,
                  lease_ttl: float = 15.0, backoff: tuple[float, float] = (0.2, 5.0),
-                 clock: Callable[[], str] | None = None, wallclock: Callable[[], float] = time.time,
+                 copies: bool = False, clock: Callable[[], str] | None = None, wallclock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.store = store
         self.publisher = publisher
         self.destination = destination
         self.source = source
         self.filter = filter or EventFilter()
+        self.copies = copies  # also publish events this store copied from others (a hub)
         self.batch_size = batch_size
         self.poll = poll
         self.lease_ttl = lease_ttl
@@ -141,7 +143,9 @@ class Relay:
             full = len(raw) == self.batch_size
             last = raw[-1].position if raw else start
             # evsh's own streams ($streams: lifecycle records) are the source store's bookkeeping
-            messages = [encode(e, self.source) for e in raw if e.stream_id[0] != "$" and self.filter.matches(e)]
+            # and events copied here from another store (evsh consume) are that store's to publish
+            messages = [encode(e, self.source) for e in raw if e.stream_id[0] != "$" and self.filter.matches(e)
+                        and (self.copies or SOURCE_POSITION not in e.metadata)]
             result = self.publisher.publish(messages) if messages else Published(0)
             if result.error is None:
                 # positions up to `head` were committed before the read: a short page saw them all

@@ -24,6 +24,7 @@ import click
 
 from ..errors import BadInput, BrokerError
 from ..sanitise import safe
+from ..store.base import SOURCE_POSITION
 
 SERVICES = ("orders", "payments", "inventory")
 OWNS = {"orders": "order", "payments": "payment", "inventory": "inventory"}
@@ -249,7 +250,7 @@ def _summary(demo: Demo, batch: list[tuple[str, Any]]) -> dict[str, Any]:
     for svc in SERVICES:
         store = demo.engine(svc).store
         events = list(store.read_all())
-        stores[svc] = {"events": len(events), "replicas": sum("source_position" in e.metadata for e in events)}
+        stores[svc] = {"events": len(events), "replicas": sum(SOURCE_POSITION in e.metadata for e in events)}
     pay = demo.engine("payments")
     stock = demo.engine("inventory").load("inventory", "p1")
     return {

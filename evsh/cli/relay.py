@@ -40,9 +40,12 @@ def _check_topics(topics: tuple[str, ...]) -> None:
               help="How long this relay stays the active one without renewal (after a crash, the wait).")
 @click.option("--timeout", type=Seconds(min=0.1), default=10.0, show_default=True, metavar="SECONDS",
               help="How long to wait for the broker (connecting, confirmations).")
+@click.option("--include-copies", is_flag=True,
+              help="Also publish events this store copied from other stores (evsh consume); by default "
+                   "each event is published only by the store that wrote it.")
 def relay(to: str, exchange: str | None, stream: str | None, subject_prefix: str, types: tuple[str, ...],
           categories: tuple[str, ...], topics: tuple[str, ...], once: bool, wait: bool, source: str | None,
-          batch_size: int, poll: float, lease: float, timeout: float) -> None:
+          batch_size: int, poll: float, lease: float, timeout: float, include_copies: bool) -> None:
     """Publish events to a broker, in log order, confirmed (the outbox relay).
 
     \b
@@ -96,7 +99,7 @@ def relay(to: str, exchange: str | None, stream: str | None, subject_prefix: str
     from ..broker.relay import Relay
 
     r = Relay(store, publisher, url.destination(target), name, filter=EventFilter(types, categories, topics),
-              batch_size=batch_size, poll=poll, lease_ttl=lease)
+              batch_size=batch_size, poll=poll, lease_ttl=lease, copies=include_copies)
     stopping = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001

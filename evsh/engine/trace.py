@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Mapping
 
 from ..errors import BadInput
-from ..store.base import RecordedEvent
+from ..store.base import SOURCE_POSITION, RecordedEvent
 from .command_log import commands as _commands
 from .command_log import params_of
 
@@ -70,8 +70,8 @@ def _gather(engine: Any, correlation_id: str, *, as_source: bool = False
     events: dict[str, RecordedEvent] = {}
     for ev in store.events_by_meta("correlation_id", correlation_id):
         v = engine.view(ev)
-        if v is not None and as_source and "source_position" in v.metadata:
-            v = v._replace(position=v.metadata["source_position"],
+        if v is not None and as_source and SOURCE_POSITION in v.metadata:
+            v = v._replace(position=v.metadata[SOURCE_POSITION],
                            recorded_at=v.metadata.get("source_recorded_at") or v.recorded_at)
         if v is not None:
             events[v.event_id] = v
@@ -110,7 +110,7 @@ def chain_across(engines: Mapping[str, Any], correlation_id: str, *, focus: str 
                 commands[c["command_id"]] = {**c, "store": c.get("store") or name}
         for eid, ev in evs.items():
             meta = ev.metadata
-            if "source_position" in meta:  # a replica
+            if SOURCE_POSITION in meta:  # a replica
                 if eid in events:
                     continue
                 where[eid] = str(meta.get("source") or name)

@@ -314,6 +314,9 @@ def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 # ----------------------------------------------------------------------------- raw rows
 
+# The metadata key of an event copied from another store (`evsh consume`): its position there.
+SOURCE_POSITION = "source_position"
+
 # The columns of an event as every backend reads them: a raw row is this tuple, payloads still
 # encoded, for bulk readers that decode lazily (the TUI, export).
 EVENT_COLUMNS = "position, event_id, stream_id, version, type, data, metadata, recorded_at"
