@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "dlq": "evsh.cli.reactors:dlq",
     "trace": "evsh.cli.trace:trace",
     "stats": "evsh.cli.stats:stats",
+    "tables": "evsh.cli.tables:tables",
 }
 
 

@@ -34,8 +34,8 @@ def tables(as_json: bool, as_nl: bool) -> None:
         emit_json_items(rows, mode)
         return
     stream_table(
-        [("table", {"style": "bold", "keep": True}), ("owner", {"style": "dim"}), ("rows", {"justify": "right"}),
-         ("columns", {"fill": True, "min_width": 20})],
+        [("table", {"style": "bold", "keep": True}), ("owner", {"style": "dim", "keep": True}), ("rows", {"justify": "right"}),
+         ("columns", {"fill": True, "min_width": 12})],
         ([r["name"], r["owner"], "" if r["rows"] is None else number(r["rows"]),
           ", ".join(f"{c['name']} ({c['kind']}{', key' if c['key'] else ''})" for c in r["columns"])] for r in rows),
         empty="no tables yet: projections and reactors create theirs when they first run",

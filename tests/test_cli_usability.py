@@ -1,0 +1,38 @@
+"""The command line reads as a newcomer expects (issue 18): `evsh tables`, global options after
+the command, at 80 columns and at a wide terminal."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+SHOP = ("--domain", "shop")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def on_terminal(cli, columns: int, *args: str) -> list[str]:
+    r = cli(*args, env={"COLUMNS": str(columns), "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
+    assert r.exit_code == 0, r.stderr
+    return [ANSI.sub("", line) for line in r.stdout.splitlines()]
+
+
+@pytest.fixture
+def built(cli):
+    assert cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "3").exit_code == 0
+    assert cli(*SHOP, "projections", "run").exit_code == 0
+    return cli
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_tables_lists_read_model_tables_with_columns_and_rows(built, columns):
+    lines = on_terminal(built, columns, *SHOP, "tables")
+    assert lines[0].split() == ["table", "owner", "rows", "columns"]
+    assert all(len(line) <= columns for line in lines)
+    row = next(line for line in lines if line.startswith("inventory_levels "))
+    assert row.split()[1:3] == ["projection:inventory_levels", "1"]
+    assert "product_id" in row
+    docs = [json.loads(line) for line in built(*SHOP, "tables", "--nl").stdout.splitlines()]
+    levels = next(d for d in docs if d["name"] == "inventory_levels")
+    assert levels["rows"] == 1 and {"name": "product_id", "kind": "text", "key": True} in levels["columns"]
