@@ -36,3 +36,27 @@ def test_tables_lists_read_model_tables_with_columns_and_rows(built, columns):
     docs = [json.loads(line) for line in built(*SHOP, "tables", "--nl").stdout.splitlines()]
     levels = next(d for d in docs if d["name"] == "inventory_levels")
     assert levels["rows"] == 1 and {"name": "product_id", "kind": "text", "key": True} in levels["columns"]
+
+
+def test_global_options_after_the_command_are_taken(cli, tmp_path):
+    other = str(tmp_path / "other.db")
+    r = cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "2", db=other)
+    assert r.exit_code == 0, r.stderr
+    # the test fixture puts --db first (a store that does not exist); the later one wins
+    r = cli("read", "inventory-p1", "--nl", "--db", other)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["type"] == "StockAdded"
+    r = cli("state", "inventory", "p1", "--json", f"--db={other}", "--domain", "shop")
+    assert r.exit_code == 0 and json.loads(r.stdout)["on_hand"] == 2, r.stderr
+    r = cli("dlq", "list", "--db", other, "--debug")
+    assert r.exit_code == 0, r.stderr
+
+
+def test_a_global_option_among_a_commands_parameters_is_named(cli):
+    r = cli("exec", "inventory", "p1", "add-stock", "--quantity", "2", "--domain", "shop")
+    assert r.exit_code == 2
+    assert "--domain is a global option: put it before the command" in r.stderr
+    r = cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "2", "--mode", "step")
+    assert r.exit_code == 2 and "--mode is a global option" in r.stderr
+    r = cli("read", "x", "--nosuch")  # anything else stays a usage error
+    assert r.exit_code == 2 and "No such option" in r.stderr

@@ -160,9 +160,14 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
             return
         raise BadInput("missing COMMAND: evsh exec AGGREGATE ID COMMAND [--PARAM VALUE]... (see evsh exec --help)")
     params = parse_param_args(list(ctx.args))
+    from .global_options import misplaced
+
+    if a.domain() is None:
+        misplaced(params, "exec")
     domain = a.domain(required=True)
     agg = domain.aggregate(aggregate)
     spec = agg.find_command(command)
+    misplaced(params, "exec", {p.option[2:] for p in spec.params})
     spec.bind(params)  # bad input is refused before the store is opened or created
     from ..store.base import check_name, check_stream_id
 

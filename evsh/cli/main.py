@@ -80,6 +80,12 @@ class EvshGroup(click.Group):
         except click.UsageError as exc:
             if _interrupted:
                 _exit_interrupted()
+            if isinstance(exc, click.NoSuchOption):  # `evsh read x --db s.db`: a global option after the command
+                from .global_options import hoisted
+
+                moved = hoisted(args, exc.option_name)
+                if moved is not None:
+                    return self.main(moved, prog_name, complete_var, standalone_mode, **extra)
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `evsh` or `evsh dlq`: the help, as click does
                 exc.show()
                 sys.exit(exc.exit_code)
