@@ -10,6 +10,7 @@ from ..domain import types as T
 from ..errors import BadInput
 from ..sanitise import safe
 from .context import app
+from .output import Output, listing_options
 from .render import emit_events, emit_json_object, json_text, print_state
 from .reactors import print_reactions, reactions_json
 
@@ -194,8 +195,8 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
 @click.option("--at-version", type=click.IntRange(min=0), default=None, help="Time travel: the state at version N.")
 @click.option("--at-time", default=None, metavar="TIME",
               help="Time travel: the state as it was at a time (UTC), e.g. 2026-01-01T10:00:00Z or '2026-01-01 10:00'.")
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object of the aggregate's fields.")
-def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, as_json: bool) -> None:
+@listing_options(rows=False, limit=False)
+def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, out: Output) -> None:
     """Show an aggregate's state, now or as it was at a past version or time."""
     from ..engine.clock import version_at
 
@@ -213,8 +214,8 @@ def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, 
     if missing:
         click.echo(safe(f"evsh: no events: {stream_id} does not exist"), err=True)
     data = agg.state()
-    if as_json:  # a script still gets the state (version 0 says there is none)
-        emit_json_object(data)
+    if not out.table:  # a script still gets the state (version 0 says there is none)
+        out.document(data)
         return
     if missing:
         return

@@ -8,9 +8,11 @@ import click
 
 from ..errors import BadInput, ExpectationFailed
 from ..sanitise import json_safe, safe
+from ..wording import counted
 from .context import app
 from .params import Count
-from .render import emit_json_items, emit_json_object, fmt, output_options, progress, stream_table
+from .output import Output, listing_options
+from .render import emit_json_object, progress, stream_table
 
 
 # ----------------------------------------------------------------------------- snapshots
@@ -43,8 +45,8 @@ def snapshot(aggregate: str, id: str | None, all_: bool) -> None:
 
 @click.command()
 @click.argument("aggregate", required=False)
-@output_options
-def snapshots(aggregate: str | None, as_json: bool, as_nl: bool) -> None:
+@listing_options(what="snapshots")
+def snapshots(aggregate: str | None, out: Output) -> None:
     """List snapshots: version, events since, and whether the code's state version still matches."""
     a = app()
     domain = a.domain()
@@ -62,16 +64,15 @@ def snapshots(aggregate: str | None, as_json: bool, as_nl: bool) -> None:
                 "state_version": sv, "current": current, "taken_at": taken_at, "bytes": size,
             }
 
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows(), mode)
+    if not out.table:
+        out.items(rows())
         return
     stream_table(
         [("stream", {}), ("aggregate", {}), ("version", {"justify": "right"}), ("behind", {"justify": "right"}),
          ("state_version", {"justify": "right"}), ("current", {}), ("taken_at", {"style": "dim"}),
          ("bytes", {"justify": "right"})],
         ((r["stream_id"], r["aggregate"], r["version"], r["behind"], r["state_version"], r["current"], r["taken_at"],
-          r["bytes"]) for r in rows()),
+          r["bytes"]) for r in out.limited(rows())),
         empty="no snapshots",
     )
 
@@ -80,14 +81,13 @@ def snapshots(aggregate: str | None, as_json: bool, as_nl: bool) -> None:
 
 @click.command()
 @click.option("--check", is_flag=True, help="Run every stored event through the upcasters and the codec (writes nothing).")
-@output_options
-def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
+@listing_options(what="rows")
+def upcast(check: bool, out: Output) -> None:
     """List the domain's upcasters; with --check, report stored events that do not read in the current schema."""
     from ..engine.upcasting import Upcaster, check_store
 
     a = app()
     domain = a.domain(required=True)
-    mode = fmt(as_json, as_nl)
     if not check:
         up = Upcaster.of(domain)
         rows = [
@@ -95,12 +95,12 @@ def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
              "upcaster": s.fn.__name__, "where": s.where}
             for s in sorted(up.steps.values(), key=lambda s: (s.type, s.version))
         ]
-        if mode != "table":
-            emit_json_items(rows, mode)
+        if not out.table:
+            out.items(rows)
             return
         stream_table([("from", {}), ("to", {}), ("upcaster", {}), ("where", {"style": "dim"})],
                      ((f"{r['from_type']} v{r['from_version']}", f"{r['to_type']} v{r['to_version']}", r["upcaster"],
-                       r["where"]) for r in rows), empty="no upcasters declared")
+                       r["where"]) for r in out.limited(rows)), empty="no upcasters declared")
         return
     engine = a.engine(domain_required=True)
     store = engine.store
@@ -109,21 +109,21 @@ def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
         result = check_store(engine, store.read_all(), on_event=lambda rec: rec.position % 1000 == 0 and bar.update(
             task, completed=rec.position))
     failed = sum(r.failed for r in result)
-    if mode != "table":
-        emit_json_items((r.as_dict() for r in result), mode)
+    if not out.table:
+        out.items(r.as_dict() for r in result)
     else:
         stream_table(
             [("type", {"style": "cyan"}), ("stored v", {"justify": "right"}), ("events", {"justify": "right"}),
              ("upcast", {"justify": "right"}), ("failed", {"justify": "right"}), ("first failure", {})],
             ((r.type, r.schema_version, r.count, r.upcast, r.failed,
               (f"position {r.first_position}: {r.first_error}" if r.failed else
-               ("not declared by the domain" if r.unknown else ""))) for r in result),
+               ("not declared by the domain" if r.unknown else ""))) for r in out.limited(result)),
             empty="no events",
         )
     if failed:
-        raise ExpectationFailed(f"{failed} stored events do not read in the current schema")
-    if mode == "table":
-        click.echo(f"all {sum(r.count for r in result)} events read in the current schema", err=True)
+        raise ExpectationFailed(f"{counted(failed, 'stored event')} {'does' if failed == 1 else 'do'} not read in the current schema")
+    if out.table:
+        click.echo(f"all {counted(sum(r.count for r in result), 'event')} read in the current schema", err=True)
 
 
 # ----------------------------------------------------------------------------- stream lifecycle
@@ -201,9 +201,9 @@ def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 @click.option("--max-count", default=None, callback=_max_count, metavar="N|none", help="Reads keep only the newest N events.")
 @click.option("--max-age", default=None, callback=_max_age, metavar="DURATION|none",
               help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w (at most 100 years).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json: bool, force: bool = False) -> None:
+@listing_options(rows=False, limit=False)
+def stream_meta(stream: str, max_count: str | None, max_age: str | None, out: Output, force: bool = False) -> None:
     """Show STREAM's metadata, or set its max-count / max-age ('none' clears one).
 
     On a domain aggregate's stream a max-count needs snapshot_every <= N on the aggregate and a
@@ -228,8 +228,8 @@ def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json
     info = store.stream_info(stream)
     if info is None:
         raise BadInput(f"no stream {stream!r}")
-    if as_json:
-        emit_json_object(info)
+    if not out.table:
+        out.document(info)
         return
     shown = {**info, "max_age": format_duration(info["max_age"]) if info["max_age"] else None}
     from .render import print_state
@@ -331,18 +331,18 @@ def _scrub_histories(values: list[str], shell_file: str | None) -> dict[str, int
 # ----------------------------------------------------------------------------- subject keys
 
 @click.group(invoke_without_command=True)
-@output_options
+@listing_options(what="keys")
 @click.pass_context
-def keys(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
+def keys(ctx: click.Context, out: Output) -> None:
     """List data subjects' keys (never the key material): who has personal data, who was forgotten."""
     if ctx.invoked_subcommand is not None:
         return
     from ..engine.shredding import list_keys
 
-    rows = ({"subject": s, "key_id": k, "created_at": c, "forgotten_at": f} for s, k, c, f in list_keys(app().store()))
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows, mode)
+    rows = out.limited({"subject": s, "key_id": k, "created_at": c, "forgotten_at": f}
+                       for s, k, c, f in list_keys(app().store()))
+    if not out.table:
+        out.items(rows)
         return
     stream_table([("subject", {}), ("key_id", {"style": "dim"}), ("created_at", {"style": "dim"}), ("forgotten_at", {})],
                  ((r["subject"], r["key_id"], r["created_at"], r["forgotten_at"] or "") for r in rows), empty="no keys")

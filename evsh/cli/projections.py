@@ -14,7 +14,8 @@ from ..errors import BadInput
 from ..sanitise import safe
 from .context import app
 from .errors import CLIError
-from .render import emit_json_items, fmt, output_options, progress, stream_table
+from .output import Output, listing_options
+from .render import progress, stream_table
 
 DEFAULT_POLL = 0.2
 
@@ -66,9 +67,9 @@ def _engine():
 
 
 @click.group(invoke_without_command=True)
-@output_options
+@listing_options(what="projections")
 @click.pass_context
-def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
+def projections(ctx: click.Context, out: Output) -> None:
     """List the domain's projections: mode, version, checkpoint, lag, rows, last error, last run.
 
     \b
@@ -79,10 +80,9 @@ def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
         return
     from ..engine import projections as P
 
-    rows = P.status(_engine())
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows, mode)
+    rows = list(out.limited(P.status(_engine())))
+    if not out.table:
+        out.items(rows)
         return
     from rich.text import Text
 

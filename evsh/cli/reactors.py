@@ -11,6 +11,7 @@ from ..errors import BadInput, ExpectationFailed
 from ..sanitise import rich_text, safe
 from .context import app
 from .params import Count, Seconds
+from .output import Output, listing_options
 from .render import console, emit_json_object, stream_table
 
 _STATUS_STYLE = {"handled": "green", "duplicate": "dim", "parked": "red", "retrying": "yellow", "stopped": "red"}
@@ -90,9 +91,9 @@ def print_reactions(engine: Any) -> None:
 # ----------------------------------------------------------------------------- evsh reactors
 
 @click.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object per reactor.")
+@listing_options(what="reactors")
 @click.pass_context
-def reactors(ctx: click.Context, as_json: bool) -> None:
+def reactors(ctx: click.Context, out: Output) -> None:
     """List reactors: checkpoint, lag, handled, parked, last error (or run them: see COMMANDS).
 
     \b
@@ -101,9 +102,9 @@ def reactors(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    rows = _runtime(create=False).status()
-    if as_json:
-        emit_json_object(rows)
+    rows = list(out.limited(_runtime(create=False).status()))
+    if not out.table:
+        out.items(rows)
         return
     from rich.text import Text
 
@@ -252,14 +253,14 @@ def dlq() -> None:
 @dlq.command("list")
 @click.option("--reactor", default=None, help="Only this reactor's.")
 @click.option("--all", "show_all", is_flag=True, help="Also retried and discarded ones.")
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object per dead letter.")
-def dlq_list(reactor: str | None, show_all: bool, as_json: bool) -> None:
+@listing_options(what="dead letters")
+def dlq_list(reactor: str | None, show_all: bool, out: Output) -> None:
     """List parked events (id, reactor, event, attempts, error)."""
     from ..engine.reactors import dead_letters
 
-    rows = dead_letters(app().store(), status=None if show_all else "parked", reactor=reactor)
-    if as_json:
-        emit_json_object(rows)
+    rows = list(out.limited(dead_letters(app().store(), status=None if show_all else "parked", reactor=reactor)))
+    if not out.table:
+        out.items(rows)
         return
     stream_table(
         [("id", {"justify": "right"}), ("reactor", {"style": "bold"}), ("position", {"justify": "right"}),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import click
 
@@ -65,17 +65,6 @@ def _safe_console() -> Any:
     return _SafeConsole
 
 
-def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--json (an array, or one object) and --nl (one JSON object per line)."""
-    fn = click.option("--nl", "as_nl", is_flag=True, help="One JSON object per line.")(fn)
-    fn = click.option("--json", "as_json", is_flag=True, help="JSON output.")(fn)
-    return fn
-
-
-def fmt(as_json: bool, as_nl: bool) -> str:
-    return "nl" if as_nl else ("json" if as_json else "table")
-
-
 def json_text(value: Any, indent: bool = False) -> str:
     """JSON of ``value``: valid, exact, and with no control or bidi character left raw."""
     if indent:
@@ -105,7 +94,8 @@ def emit_json_items(items: Iterable[dict[str, Any]], mode: str) -> int:
 
 
 def emit_json_object(value: Any) -> None:
-    click.echo(json_text(value, indent=True))
+    """One JSON document: indented for a person at a terminal, compact for a pipe or a file."""
+    click.echo(json_text(value, indent=stdout_is_terminal()))
 
 
 def short(value: Any, width: int = 60) -> str:

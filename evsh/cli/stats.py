@@ -8,7 +8,8 @@ import click
 
 from ..sanitise import rich_text, safe
 from .context import app
-from .render import console, emit_json_object
+from .output import Output, listing_options
+from .render import console
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -97,7 +98,7 @@ def prometheus(series: list[Any], head: int) -> str:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object per subscriber and event type.")
+@listing_options(what="series (one per subscriber and event type)")
 @click.option("--prometheus", "as_prom", is_flag=True, help="The Prometheus text exposition format.")
 @click.option("--by-type/--by-subscriber", default=True, show_default=True,
               help="One row per event type, or one per reactor/projection.")
@@ -105,7 +106,7 @@ def prometheus(series: list[Any], head: int) -> str:
               help="Width of the per-minute sparklines.")
 @click.option("--since", default=None, callback=lambda ctx, param, value: since_minute(value),
               metavar="YYYY-MM-DDTHH:MM", help="Only buckets from this minute on (UTC; a date or an ISO time too).")
-def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str | None) -> None:
+def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | None) -> None:
     """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
 
     \b
@@ -115,13 +116,16 @@ def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str 
     from ..engine import metrics
 
     store = app().store()
-    series = metrics.collect(store, by_type, since)
+    series = list(out.limited(metrics.collect(store, by_type, since)))
     if as_prom:
         click.echo(prometheus(series, store.head_position()), nl=False)
         return
-    if as_json:
-        emit_json_object({"head": store.head_position(), "latest_minute": metrics.latest_minute(store),
-                          "series": [s.as_dict() for s in series]})
+    if out.mode == "json":  # one document; --nl, --csv, --tsv: one series a line
+        out.document({"head": store.head_position(), "latest_minute": metrics.latest_minute(store),
+                      "series": [s.as_dict() for s in series]})
+        return
+    if not out.table:
+        out.items(s.as_dict() for s in series)
         return
     from rich.table import Table
     from rich.text import Text

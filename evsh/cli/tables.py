@@ -8,7 +8,8 @@ import click
 
 from ..wording import number
 from .context import app
-from .render import emit_json_items, fmt, output_options, stream_table
+from .output import Output, listing_options
+from .render import stream_table
 
 
 def table_list(store: Any) -> list[dict[str, Any]]:
@@ -22,16 +23,15 @@ def table_list(store: Any) -> list[dict[str, Any]]:
 
 
 @click.command("tables")
-@output_options
-def tables(as_json: bool, as_nl: bool) -> None:
+@listing_options(what="tables")
+def tables(out: Output) -> None:
     """List the tables projections and reactors keep (and evsh's own records): owner, columns, rows.
 
     Query one with `evsh sql "select * from NAME"`.
     """
-    rows = table_list(app().store())
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows, mode)
+    rows = list(out.limited(table_list(app().store())))
+    if not out.table:
+        out.items(rows)
         return
     stream_table(
         [("table", {"style": "bold", "keep": True}), ("owner", {"style": "dim", "keep": True}), ("rows", {"justify": "right"}),

@@ -9,7 +9,8 @@ import click
 from ..sanitise import rich_text
 from ..wording import counted
 from .context import app
-from .render import console, emit_json_object, short
+from .output import Output, listing_options
+from .render import console, short
 
 _MARK = {"ok": ("✓", "green"), "rejected": ("✗", "red"), "error": ("!", "red")}
 
@@ -53,8 +54,8 @@ def _add(tree: Any, node: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("ident", metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="JSON: the same trees as nested objects.")
-def trace(ident: str, as_json: bool) -> None:
+@listing_options(rows=False, what="chains")
+def trace(ident: str, out: Output) -> None:
     """Show the causal tree of ID: a correlation id, an event id, a command id or a stream.
 
     \b
@@ -70,11 +71,11 @@ def trace(ident: str, as_json: bool) -> None:
     a = app()
     engine = a.engine()
     result = build(engine, ident)
-    if as_json:
-        emit_json_object(result)
+    if not out.table:  # --nl: one causal chain per line
+        out.document(result, lines=result["traces"])
         return
     con = console()
-    for i, chain in enumerate(result["traces"]):
+    for i, chain in enumerate(out.limited(result["traces"])):
         title = Text()
         title.append("correlation ", style="dim")
         title.append(chain["correlation_id"], style="bold")
