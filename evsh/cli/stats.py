@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..sanitise import rich_text, safe
+from ..wording import number
 from .context import app
 from .output import Output, listing_options
 from .render import console
@@ -14,12 +15,21 @@ from .render import console
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def since_minute(text: str | None) -> str | None:
-    """``--since`` as the metrics' minute key (YYYY-MM-DDTHH:MM, UTC); bad input otherwise, since
-    a filter that matches nothing would silently show everything or nothing."""
+def since_minute(text: str | None) -> str | float | None:
+    """``--since`` as the metrics' minute key (YYYY-MM-DDTHH:MM, UTC), or a span back from the
+    window's end in seconds (``2h``, ``30m``, ``7d``); bad input otherwise, since a filter that
+    matches nothing would silently show everything or nothing."""
     if text is None:
         return None
     from datetime import datetime, timezone
+
+    if text.strip()[-1:].lower() in ("s", "m", "h", "d", "w") and text.strip()[:1].isdigit():
+        from ..engine.lifecycle import parse_duration
+
+        try:
+            return parse_duration(text)
+        except Exception as exc:
+            raise click.BadParameter(str(exc)) from None
 
     try:
         at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -28,6 +38,17 @@ def since_minute(text: str | None) -> str | None:
     except (ValueError, OverflowError):
         raise click.BadParameter(f"{text!r} is not a time: write YYYY-MM-DDTHH:MM (UTC), e.g. 2026-01-01T09:30") from None
     return at.strftime("%Y-%m-%dT%H:%M")
+
+
+def window_end(store: Any, window: str, per_log: dict[str, int]) -> str:
+    """The minute the window ends at: the latest with metrics or appends, or (``event-time``)
+    the newest event's, so a store whose events lie in the past still shows them."""
+    from ..engine import metrics
+
+    if window == "event-time":
+        newest = next(iter(store.read_all(0, backwards=True, limit=1)), None)
+        return metrics.minute_of(newest.recorded_at) if newest is not None else ""
+    return max([metrics.latest_minute(store) or "", *per_log.keys()], default="")
 
 
 def sparkline(values: list[int]) -> str:
@@ -105,8 +126,13 @@ def prometheus(series: list[Any], head: int) -> str:
 @click.option("--minutes", type=click.IntRange(min=1, max=1440), default=30, show_default=True,
               help="Width of the per-minute sparklines.")
 @click.option("--since", default=None, callback=lambda ctx, param, value: since_minute(value),
-              metavar="YYYY-MM-DDTHH:MM", help="Only buckets from this minute on (UTC; a date or an ISO time too).")
-def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | None) -> None:
+              metavar="TIME|SPAN", help="Only buckets from this minute on (UTC; a date or an ISO time too), or"
+                                        " this long before the window's end: 30m, 2h, 7d.")
+@click.option("--window", type=click.Choice(["latest", "event-time"]), default="latest", show_default=True,
+              help="Where the window ends: at the latest minute with data, or at the newest event's time"
+                   " (a seeded or imported store, whose events lie in the past).")
+def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | float | None,
+          window: str = "latest") -> None:
     """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
 
     \b
@@ -116,12 +142,17 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
     from ..engine import metrics
 
     store = app().store()
+    per_log = metrics.log_per_minute(store)
+    last = window_end(store, window, per_log)
+    if isinstance(since, float):
+        since = metrics.minutes_ending(last, int(since // 60) + 1)[0] if last else None
     series = list(out.limited(metrics.collect(store, by_type, since)))
     if as_prom:
         click.echo(prometheus(series, store.head_position()), nl=False)
         return
     if out.mode == "json":  # one document; --nl, --csv, --tsv: one series a line
         out.document({"head": store.head_position(), "latest_minute": metrics.latest_minute(store),
+                      "window": {"ends": last or None, "at": window, "since": since},
                       "series": [s.as_dict() for s in series]})
         return
     if not out.table:
@@ -131,14 +162,12 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
     from rich.text import Text
 
     con = console()
-    per_log = metrics.log_per_minute(store)
-    last = max([metrics.latest_minute(store) or "", *per_log.keys()], default="")
-    window = metrics.minutes_ending(last, minutes) if last else []
-    if window:
+    shown = metrics.minutes_ending(last, minutes) if last else []
+    if shown:
         line = Text()
         line.append("events per minute  ", style="bold")
-        line.append(sparkline([per_log.get(m, 0) for m in window]), style="cyan")
-        line.append(f"  {window[0][11:]}–{window[-1][11:]} UTC, peak {max(per_log.get(m, 0) for m in window)}",
+        line.append(sparkline([per_log.get(m, 0) for m in shown]), style="cyan")
+        line.append(f"  {shown[0][11:]}–{shown[-1][11:]} UTC, peak {number(max(per_log.get(m, 0) for m in shown))}",
                     style="dim")
         con.print(line)
     if not series:
@@ -158,10 +187,10 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
     for s in series:
         table.add_row(
             rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
-            Text(str(s.handled)), Text(str(s.errors), style="red" if s.errors else ""),
-            Text(str(s.retries), style="yellow" if s.retries else ""),
+            Text(number(s.handled)), Text(number(s.errors), style="red" if s.errors else ""),
+            Text(number(s.retries), style="yellow" if s.retries else ""),
             Text(_ms(s.p(0.5))), Text(_ms(s.p(0.95))), Text(_ms(s.p(0.99))),
-            Text("" if s.lag is None else str(s.lag), style="yellow" if s.lag else ""),
-            Text(sparkline([s.per_minute.get(m, 0) for m in window])),
+            Text("" if s.lag is None else number(s.lag), style="yellow" if s.lag else ""),
+            Text(sparkline([s.per_minute.get(m, 0) for m in shown])),
         )
     con.print(table)
