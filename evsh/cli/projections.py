@@ -6,12 +6,13 @@ import os
 import signal
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import click
 
 from ..errors import BadInput
 from ..sanitise import safe
+from ..wording import counted, number
 from .context import app
 from .errors import CLIError
 from .output import Output, listing_options
@@ -112,6 +113,24 @@ def projections(ctx: click.Context, out: Output) -> None:
     )
 
 
+def run_with_progress(engine: Any, names: Sequence[str] = (), *, batch_size: int = 2000, stop: Any = None,
+                      skip: Any = ()) -> list[Any]:
+    """One pass of every projection up to the head, with a progress bar per projection on a
+    terminal (a first pass over a big log may take seconds: it is never silent there)."""
+    from ..engine import projections as P
+
+    head = engine.store.head_position()
+    with progress(head, "catching up") as bar:
+        tasks: dict[str, Any] = {}
+
+        def on_batch(name: str, n: int, pos: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=max(head, 1))
+            bar.update(tasks[name], completed=pos, total=max(head, pos, 1))
+
+        return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
+
+
 @projections.command("run")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--follow", "-f", is_flag=True, help="Keep up with new events until Ctrl-C.")
@@ -133,20 +152,13 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
     failed: dict[str, Any] = {}
     first = True
 
+    modes = {p.name: p.mode for p in P.select(engine, names)}
+
     def one_pass(stop: Any) -> list[Any]:
         skip = failed if follow else ()
         if not first:
             return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip)
-        head = engine.store.head_position()  # the first pass may be long: a progress bar on a terminal
-        with progress(head, "catching up") as bar:
-            tasks: dict[str, Any] = {}
-
-            def on_batch(name: str, n: int, pos: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=max(head, 1))
-                bar.update(tasks[name], completed=pos, total=max(head, pos, 1))
-
-            return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
+        return run_with_progress(engine, names, batch_size=batch_size, stop=stop, skip=skip)
 
     with _stop_on_interrupt() as stop:
         while True:
@@ -164,8 +176,11 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
                     failed.setdefault(r.name, None)
                 elif r.handled or not follow:
                     busy = busy or bool(r.handled)
-                    click.echo(f"{r.name}: handled {r.handled:,} event{'' if r.handled == 1 else 's'},"
-                               f" checkpoint {r.checkpoint:,}")
+                    if modes.get(r.name) == "inline" and not r.handled:
+                        click.echo(f"{r.name}: inline (kept up to date by every append), up to date at"
+                                   f" checkpoint {number(r.checkpoint)}")
+                    else:
+                        click.echo(f"{r.name}: handled {counted(r.handled, 'event')}, checkpoint {number(r.checkpoint)}")
             if not follow or stop():
                 break
             if not busy:

@@ -8,6 +8,7 @@ import click
 
 from ..errors import BadInput
 from ..sanitise import safe
+from ..wording import counted
 from .context import app
 from .render import progress
 
@@ -71,6 +72,16 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
 
             skip_history(engine, 0)  # history is not news: no e-mail for a seeded registration
     elapsed = time.perf_counter() - start
-    click.echo(safe(f"seeded {written:,} events ({orders:,} orders, {customers:,} customers, {products} products) "
-                    f"in {elapsed:.1f} s into {a.db}"))
-    click.echo("read models catch up on the next command, or now with `evsh projections run`")
+    click.echo(safe(f"seeded {counted(written, 'event')} ({counted(orders, 'order')}, {counted(customers, 'customer')},"
+                    f" {counted(products, 'product')}) in {elapsed:.1f} s into {a.db}"))
+    # the read models are built now, with progress, so the first command after a seed is not a
+    # silent wait while an inline projection catches up
+    from .projections import run_with_progress
+
+    start = time.perf_counter()
+    results = run_with_progress(engine)
+    if results:
+        failed = [r for r in results if r.error is not None or r.skipped]
+        click.echo(safe(f"read models up to date: {counted(len(results) - len(failed), 'projection')}"
+                        f" in {time.perf_counter() - start:.1f} s"
+                        + (f"; not built: {', '.join(r.name for r in failed)} (see `evsh projections`)" if failed else "")))
