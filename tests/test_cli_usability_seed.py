@@ -31,3 +31,17 @@ def test_projections_run_says_an_inline_projection_is_up_to_date(cli):
     assert r.exit_code == 0, r.stderr
     assert "customer_orders: inline (kept up to date by every append), up to date at checkpoint 1" in r.stdout
     assert "inventory_levels: handled 1 event, checkpoint 1" in r.stdout
+
+
+def test_import_shows_progress_on_a_terminal_only(cli, tmp_path):
+    for i in range(3):
+        assert cli(*SHOP, "exec", "inventory", f"p{i}", "add-stock", "--quantity", "1").exit_code == 0
+    export = str(tmp_path / "x.jsonl")
+    assert cli("export", "-o", export).exit_code == 0
+    r = cli("import", export, db=str(tmp_path / "quiet.db"))
+    assert r.exit_code == 0 and r.stdout == "imported 3 events\n" and r.stderr == ""
+    r = cli("import", export, db=str(tmp_path / "shown.db"), env={"TTY_COMPATIBLE": "1", "COLUMNS": "80"})
+    assert r.exit_code == 0, r.stderr
+    assert "importing x.jsonl" in r.stderr and "100%" in r.stderr
+    r = cli("import", export, db=str(tmp_path / "shown.db"))
+    assert r.stdout == "imported 0 events (3 already stored, skipped)\n"

@@ -12,7 +12,9 @@ from ..errors import BadInput, OutputError
 from ..sanitise import json_safe, safe
 from ..store import codec
 from .context import app
+from ..wording import counted, number
 from .params import LARGEST, Count
+from .render import progress
 
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)")
 FORMAT_KEY = "evsh_format"
@@ -70,7 +72,7 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
             os.remove(output)
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
     if output:
-        click.echo(safe(f"exported {n} events to {output}"), err=True)
+        click.echo(safe(f"exported {counted(n, 'event')} to {output}"), err=True)
 
 
 def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[tuple]]:
@@ -195,7 +197,9 @@ def import_(file: str, react: bool = False) -> None:
         with store.transaction():  # the events and the record that they are history commit together
             store.lock_appends()
             since = store.head_position()  # under the append lock: no other writer's events are taken for history
-            written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
+            with progress(None, "importing") as bar:  # a million lines take a while: shown on a terminal
+                lines = read_with_progress(handle, bar, file)
+                written, skipped = store.import_rows(import_rows(lines, domain, store.clock()))
             if not react:  # history is not news, to the reactors known now and to any later one
                 if engine is not None:
                     from ..engine.reactors import skip_history
@@ -215,13 +219,33 @@ def import_(file: str, react: bool = False) -> None:
     finally:
         if close:
             handle.close()
-    msg = f"imported {written} events"
+    msg = f"imported {counted(written, 'event')}"
     if skipped:
-        msg += f" ({skipped} already stored, skipped)"
+        msg += f" ({number(skipped)} already stored, skipped)"
     click.echo(msg)
     if react and engine is not None and getattr(engine, "reactors", None) and engine.reactors.mode == "inline":
         done = [r for r in engine.reactors.run_inline() if r.status == "handled"]
-        click.echo(f"reactors handled {len(done)} events")
+        click.echo(f"reactors handled {counted(len(done), 'event')}")
+
+
+def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes]:
+    """The lines of ``handle``, moving ``bar`` by the bytes read (of the file's size, when it
+    has one), every few thousand lines."""
+    import os
+
+    try:
+        total = os.fstat(handle.fileno()).st_size if file != "-" else None
+    except (OSError, ValueError, AttributeError):
+        total = None
+    name = os.path.basename(file) if file != "-" else "standard input"
+    task = bar.add_task(f"importing {name} (bytes)", total=total or None)
+    done = 0
+    for n, line in enumerate(handle, 1):
+        done += len(line)
+        if n % 5000 == 0:
+            bar.update(task, completed=done)
+        yield line
+    bar.update(task, completed=done, total=done)
 
 
 def _check_readable(file: str) -> None:
