@@ -419,7 +419,7 @@ def test_seeded_personal_fields_are_encrypted_and_can_be_forgotten(cli, db_path)
     user = json.loads(cli("--domain", "shop", "read", "user-u1", "--json").stdout)[0]
     assert user["data"]["email"] == "user1@example.com" and user["data"]["username"] == "user1"
     r = cli("--domain", "shop", "forget", "u1", "--yes")
-    assert r.exit_code == 0 and "1 events now read as [redacted]" in r.stdout and r.stderr == ""
+    assert r.exit_code == 0 and "1 event now read as [redacted]" in r.stdout and r.stderr == ""
     user = json.loads(cli("--domain", "shop", "read", "user-u1", "--json").stdout)[0]
     assert user["data"]["email"] == "[redacted]"
     assert json.loads(cli("--domain", "shop", "read", "user-u2", "--json").stdout)[0]["data"]["username"] == "user2"

@@ -8,7 +8,7 @@ import click
 
 from ..errors import BadInput, ExpectationFailed
 from ..sanitise import json_safe, safe
-from ..wording import counted
+from ..wording import counted, number
 from .context import app
 from .params import Count
 from .output import Output, listing_options
@@ -40,7 +40,7 @@ def snapshot(aggregate: str, id: str | None, all_: bool) -> None:
         for i in ids:
             take_snapshot(engine, cls, i)
             bar.advance(task)
-    click.echo(safe(f"took {len(ids)} snapshots of {cls.category}"))
+    click.echo(safe(f"took {counted(len(ids), 'snapshot')} of {cls.category}"))
 
 
 @click.command()
@@ -247,14 +247,14 @@ def scavenge(no_vacuum: bool, as_json: bool) -> None:
         task = bar.add_task("scavenging streams", total=None)
 
         def on_stream(done: int, total: int, removed: int) -> None:
-            bar.update(task, total=total, completed=done, description=f"scavenging ({removed} events removed)")
+            bar.update(task, total=total, completed=done, description=f"scavenging ({counted(removed, 'event')} removed)")
 
         result = store.scavenge(on_stream=on_stream, reclaim=not no_vacuum)
     if as_json:
         emit_json_object(result)
         return
     click.echo(
-        f"removed {result['removed']} events from {result['streams']} streams; "
+        f"removed {counted(result['removed'], 'event')} from {counted(result['streams'], 'stream')}; "
         f"store {result['bytes_before']:,} -> {result['bytes_after']:,} bytes"
     )
 
@@ -287,11 +287,12 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     elif report.keys:
         scrubbed = sum(report.scrubbed.values())
         click.echo(safe(
-            f"forgot {subject}: {report.events} events now read as [redacted]; {scrubbed} copies scrubbed"
-            f" from {len(report.scrubbed)} columns, {report.snapshots_dropped} snapshots dropped; file rewritten"
+            f"forgot {subject}: {counted(report.events, 'event')} now read as [redacted];"
+            f" {counted(scrubbed, 'copy', 'copies')} scrubbed from {counted(len(report.scrubbed), 'column')},"
+            f" {counted(report.snapshots_dropped, 'snapshot')} dropped; file rewritten"
         ))
     elif report.values:
-        click.echo(safe(f"{subject} has no key: nothing to destroy; {sum(report.scrubbed.values())} copies of their"
+        click.echo(safe(f"{subject} has no key: nothing to destroy; {counted(sum(report.scrubbed.values()), 'copy', 'copies')} of their"
                         " values scrubbed from other tables; file rewritten"))
     elif report.already_forgotten:
         click.echo(safe(f"{subject} was already forgotten; the file was rewritten again"))
@@ -301,13 +302,13 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
         why = (f"{report.plaintext_events} of them store the subject's personal fields unencrypted (written before"
                " the fields were declared personal, or imported)" if report.plaintext_events else
                "a field not declared personal holds them")
-        click.echo(f"evsh: warning: {report.plaintext_in_log} events still hold one of the values in plaintext: {why};"
+        click.echo(f"evsh: warning: {counted(report.plaintext_in_log, 'event')} still hold one of the values in plaintext: {why};"
                    " the log is never rewritten", err=True)
     if report.left_inside_words:
-        click.echo(f"evsh: warning: {report.left_inside_words} texts contain one of the values only inside a longer"
+        click.echo(f"evsh: warning: {counted(report.left_inside_words, 'text')} contain one of the values only inside a longer"
                    " word (\"bob\" in \"bobsleigh\"); they were left alone as unrelated text", err=True)
     if history and not as_json:
-        click.echo(f"removed {sum(history.values())} entries mentioning them from the shell history "
+        click.echo(f"removed {counted(sum(history.values()), 'entry', 'entries')} mentioning them from the shell history "
                    f"({', '.join(history)})")
 
 
@@ -372,7 +373,7 @@ def keys_export(output: str) -> None:
         for item in export_keys(app().store()):
             out.write(json_safe(codec.dumps(item).lstrip()) + "\n")
             n += 1
-    click.echo(safe(f"exported {n} keys to {output} (readable by you only)"), err=True)
+    click.echo(safe(f"exported {counted(n, 'key')} to {output} (readable by you only)"), err=True)
 
 
 @keys.command("import")
@@ -392,4 +393,4 @@ def keys_import(file: str) -> None:
                         raise BadInput(f"line {n}: not valid JSON") from None
 
     added, skipped = import_keys(app().store(create=True), items())
-    click.echo(f"imported {added} keys" + (f" ({skipped} already here or superseded, skipped)" if skipped else ""))
+    click.echo(f"imported {counted(added, 'key')}" + (f" ({number(skipped)} already here or superseded, skipped)" if skipped else ""))

@@ -220,8 +220,8 @@ def rebuild_cmd(name: str, batch_size: int) -> None:
         raise SystemExit(130)
     rate = result.events / result.seconds if result.seconds > 0 else 0.0
     click.echo(
-        f"rebuilt {name}: {result.events:,} events ({result.handled:,} handled) in {result.seconds:.2f} s"
-        f" ({rate:,.0f} events/s), {result.rows:,} rows"
+        f"rebuilt {name}: {counted(result.events, 'event')} ({number(result.handled)} handled) in {result.seconds:.2f} s"
+        f" ({rate:,.0f} events/s), {counted(result.rows, 'row')}"
     )
 
 

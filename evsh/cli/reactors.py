@@ -9,6 +9,7 @@ import click
 
 from ..errors import BadInput, ExpectationFailed
 from ..sanitise import rich_text, safe
+from ..wording import counted, number
 from .context import app
 from .params import Count, Seconds
 from .output import Output, listing_options
@@ -61,7 +62,7 @@ def reactions_tree(reactions: Sequence[Any], title: str = "reactors") -> Any:
         for table, n in r.rows.items():
             line = Text()
             line.append("+ ", style="green")
-            line.append(f"{n} row{'s' if n != 1 else ''} in ")
+            line.append(f"{counted(n, 'row')} in ")
             line.append(table, style="bold")
             node.add(rich_text(line))
     return tree
@@ -158,7 +159,7 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
 
     def on_batch(name: str, count: int, position: int) -> None:
         if follow and count:
-            echo(f"{name}: {count} events, checkpoint {position}")
+            echo(f"{name}: {counted(count, 'event')}, checkpoint {number(position)}")
         for r in rt.log:
             if r.status in ("parked", "stopped"):
                 echo(safe(f"evsh: warning: {r.reactor}: event #{r.event.position} {r.status}: {r.error}"), err=True)
@@ -177,8 +178,8 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
         n = done.get(st["name"], 0)
         extra = f", lease held by {st['lease']['owner']}" if st["lease"] and n == 0 and st["lag"] else ""
         stopped = f", stopped: {st['error']}" if st["stopped"] else ""
-        echo(safe(f"{st['name']}: {n} events read, checkpoint {st['checkpoint']}, lag {st['lag']}, "
-                  f"parked {st['parked']}{extra}{stopped}"))
+        echo(safe(f"{st['name']}: {counted(n, 'event')} read, checkpoint {number(st['checkpoint'])},"
+                  f" lag {number(st['lag'])}, parked {number(st['parked'])}{extra}{stopped}"))
 
 
 @reactors.command("skip")
@@ -229,7 +230,7 @@ def step(as_json: bool) -> None:
     tree.label = rich_text(title)
     con.print(tree)
     left = _pending(rt)
-    con.print(Text(f"{left} more {'delivery' if left == 1 else 'deliveries'} pending (evsh step)" if left
+    con.print(Text(f"{counted(left, 'more delivery', 'more deliveries')} pending (evsh step)" if left
                    else "nothing more pending", style="dim"))
 
 
@@ -325,14 +326,15 @@ def dlq_retry(ids: tuple[int, ...], all_: bool, reactor: str | None) -> None:
         elif status == "retried":
             sent = len(reaction.commands) if reaction else 0
             click.echo(safe(f"dead letter {id}: retried, {reaction.reactor} handled {reaction.event.type} "
-                            f"{reaction.event.stream_id}@{reaction.event.version} ({sent} commands sent)"))
+                            f"{reaction.event.stream_id}@{reaction.event.version} ({counted(sent, 'command')} sent)"))
         else:
             failed.append(id)
             click.echo(safe(f"dead letter {id}: failed again: {reaction.error if reaction else ''}"), err=True)
     if not chosen:
         click.echo("no dead letters to retry")
     if failed:
-        raise ExpectationFailed(f"{len(failed)} of {len(chosen)} dead letters failed again and stay parked")
+        raise ExpectationFailed(f"{number(len(failed))} of {counted(len(chosen), 'dead letter')} failed again and"
+                                f" {'stays' if len(failed) == 1 else 'stay'} parked")
 
 
 @dlq.command("discard")

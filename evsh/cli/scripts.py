@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import click
 
 from ..sanitise import safe
+from ..wording import counted
 from .context import app
 
 
@@ -142,7 +143,7 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
                 ctx.close()
     if failures and keep_going:
         n = len(failures)
-        click.echo(f"{n} line{'s' if n != 1 else ''} failed:", err=True)
+        click.echo(f"{counted(n, 'line')} failed:", err=True)
         for f in failures:
             click.echo(safe(f"  {f.where}: {f.message.splitlines()[0]}"), err=True)
         return failures[0].code

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import BadInput, ExpectationFailed
+from ..wording import counted
 
 
 def _plain(value: Any) -> Any:
@@ -86,7 +87,7 @@ def table_diff(before: dict[str, list[list[Any]]], after: dict[str, list[list[An
             continue
         only_a = [r for r in a if r not in b]
         only_b = [r for r in b if r not in a]
-        lines.append(f"table {name}: {len(a)} rows {labels[0]}, {len(b)} rows {labels[1]}")
+        lines.append(f"table {name}: {counted(len(a), 'row')} {labels[0]}, {counted(len(b), 'row')} {labels[1]}")
         lines += [f"  only {labels[0]}: {json.dumps(r, default=str)}" for r in only_a[:5]]
         lines += [f"  only {labels[1]}: {json.dumps(r, default=str)}" for r in only_b[:5]]
     return "\n  ".join(lines)
@@ -110,7 +111,7 @@ def expect_rebuild(app: Any, name: str) -> str:
             + table_diff(live, rebuilt, ("live", "rebuilt"))
         )
     rows = sum(len(v) for v in live.values())
-    return f"projection {name}: live tables = a rebuild from scratch ({rows} rows)"
+    return f"projection {name}: live tables = a rebuild from scratch ({counted(rows, 'row')})"
 
 
 def _event_at(engine: Any, position: int) -> Any:
