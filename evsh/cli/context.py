@@ -88,10 +88,10 @@ def read_config(folder: str = ".") -> dict[str, Any]:
     for key, value in data.items():
         check = CONFIG_KEYS.get(key)
         if check is None:
-            import difflib
+            from ..wording import closest
 
-            close = difflib.get_close_matches(key, list(CONFIG_KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = closest(key, CONFIG_KEYS)
+            hint = f" (did you mean {close!r}?)" if close else ""
             raise BadInput(f"{path}: unknown key {key!r}{hint}; known keys: {', '.join(CONFIG_KEYS)}")
         try:
             data[key] = check(value)

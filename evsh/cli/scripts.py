@@ -122,7 +122,9 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
                 message = exc.format_message() if isinstance(exc, click.ClickException) else "bad options"
                 click.echo(safe(f"{name}:1: error: the options on the first line: {message}"), err=True)
                 return 2
-        runners = [Runner(ctx, echo=echo, pause=pause, keep_going=keep_going,
+        from .main import cli
+
+        runners = [Runner(ctx, cli, echo=echo, pause=pause, keep_going=keep_going,
                           pause_input=tty_line if from_stdin else None) for ctx in contexts]
         parsed = []
         for runner, (name, text) in zip(runners, sources):
@@ -195,7 +197,9 @@ def shell(history_file: str | None) -> None:
     a = app()
     history_file = history_file or default_history_file()
     refuse_store_path(history_file, a.db, "shell --history")
-    repl(a, history_file=history_file)
+    from .main import cli
+
+    repl(a, cli, history_file=history_file)
 
 
 # ----------------------------------------------------------------------------- evsh demo
@@ -304,7 +308,9 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
                        only=("domain_spec", "debug", "sync", "busy_timeout"))
     con = console()
     try:
-        runner = Runner(ctx, echo=True, pause=pause)
+        from .main import cli
+
+        runner = Runner(ctx, cli, echo=True, pause=pause)
         title = demo_title(text) or name
         con.print(Rule(Text(f"evsh demo: {title}", style="bold")))
         if reuse:

@@ -28,17 +28,17 @@ MAX_IDS = 50
 class EvshCompleter(Completer):
     """Completes a line of the .evsh language from click's command tree, the domain and the store."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, group: click.Group) -> None:
         self.app = app
+        self.group = group  # the evsh click group (handed in: the shell does not import the CLI)
         self._help: dict[str, str] | None = None
 
     # -- sources
     def command_names(self) -> list[tuple[str, str]]:
-        from ..cli.main import COMMANDS, cli
-
+        cli = self.group
         if self._help is None:
             helps = {}
-            for name in COMMANDS:
+            for name in cli.list_commands(click.Context(cli)):
                 try:
                     cmd = cli.get_command(click.Context(cli), name)
                     helps[name] = cmd.get_short_help_str(60) if cmd is not None else ""
@@ -213,8 +213,7 @@ class EvshCompleter(Completer):
         return params + [e for e in extra if e[0] not in given]
 
     def click_candidates(self, head: str, rest: list[str], incomplete: str) -> Iterable[tuple[str, str]]:
-        from ..cli.main import cli
-
+        cli = self.group
         root = click.Context(cli, info_name="evsh", obj=self.app)
         try:
             cmd = cli.get_command(root, head)
@@ -344,7 +343,8 @@ class PrivateHistory(FileHistory):
         self._loaded_strings = list(self.load_history_strings())
 
 
-def repl(app: Any, *, history_file: str | None = None, input: Any = None, output: Any = None) -> None:
+def repl(app: Any, group: click.Group, *, history_file: str | None = None, input: Any = None,
+         output: Any = None) -> None:
     """Read, run, print, until Ctrl-D or `exit`. ``input``/``output`` are for tests."""
     from prompt_toolkit import PromptSession
 
@@ -357,10 +357,10 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
     personal = PersonalValues.of(app)
     history: Any = PrivateHistory(path, personal) if writable else InMemoryHistory()
     session: PromptSession = PromptSession(
-        history=history, completer=EvshCompleter(app), complete_while_typing=False,
+        history=history, completer=EvshCompleter(app, group), complete_while_typing=False,
         input=input, output=output,
     )
-    runner = Runner(app, location=False)
+    runner = Runner(app, group, location=False, notes=True)
     click.echo(safe(f"evsh shell on {app.db}" + (f" with domain {app.domain_spec}" if app.domain_spec else "")
                     + ": `help` lists commands, Tab completes, Ctrl-D or `exit` leaves."))
     settle = getattr(history, "settle", lambda: None)

@@ -27,11 +27,8 @@ import click
 
 from ..errors import BadInput, EvshError, ExpectationFailed
 from ..sanitise import rich_text, safe
+from .words import DIRECTIVES, NOT_IN_SCRIPTS, unknown_word
 
-DIRECTIVES = ("say", "expect", "redeliver", "repeat", "end", "help")
-NOT_IN_SCRIPTS = {"shell": "an interactive shell cannot run inside a script",
-                  "demo": "evsh demo manages its own store; run it on its own",
-                  "tui": "the TUI needs the whole terminal; run `evsh tui` on its own"}
 MAX_REPEAT = 1_000_000  # times a line may run, counting every enclosing repeat
 MAX_NESTING = 32  # repeat blocks inside one another
 MAX_SCRIPT_CHARS = 10_000_000  # a script's size (docs/scripts.md)
@@ -239,14 +236,6 @@ def check_line(line: Line, known: set[str]) -> None:
         raise ScriptSyntaxError(line.where, f"`{head}`: {NOT_IN_SCRIPTS[head]}")
 
 
-def unknown_word(word: str, known: set[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(known | set(DIRECTIVES)), n=1)
-    hint = f" (did you mean `{close[0]}`?)" if close else " (`help` lists the commands)"
-    return f"unknown command {word!r}{hint}"
-
-
 def substitute(tokens: Sequence[str], env: dict[str, str]) -> list[str]:
     return [VAR.sub(lambda m: env[m.group(1)], t) if "${" in t else t for t in tokens]
 
@@ -270,9 +259,12 @@ class Failure:
 class Runner:
     """Runs parsed scripts (and single shell lines) against one shared AppContext."""
 
-    def __init__(self, app: Any, *, echo: bool = False, pause: bool = False, keep_going: bool = False,
-                 pause_input: Callable[[], str] | None = None, location: bool = True) -> None:
+    def __init__(self, app: Any, group: click.Group, *, echo: bool = False, pause: bool = False,
+                 keep_going: bool = False, pause_input: Callable[[], str] | None = None, location: bool = True,
+                 notes: bool | None = None) -> None:
         self.app = app
+        self.group = group  # the evsh click group, handed in: the shell never imports the CLI's entry point
+        self.notes = echo if notes is None else notes  # a passing `expect` prints ✓ and what held
         self.echo = echo
         self.pause = pause
         self.keep_going = keep_going
@@ -283,11 +275,8 @@ class Runner:
         self._after_say = False
 
     # -- the commands a line may name
-    @staticmethod
-    def known_commands() -> list[str]:
-        from ..cli.main import COMMANDS
-
-        return sorted(COMMANDS)
+    def known_commands(self) -> list[str]:
+        return sorted(self.group.list_commands(click.Context(self.group)))
 
     def parse(self, source: str, text: str) -> list[Node]:
         return parse(source, text, self.known_commands())
@@ -350,7 +339,7 @@ class Runner:
                 from .expectations import run_directive
 
                 note = run_directive(self, tokens)
-                if self.echo and note:
+                if self.notes and note:
                     self._note(note)
             else:
                 self.invoke(tokens)
@@ -375,8 +364,8 @@ class Runner:
     def call(self, argv: list[str]) -> tuple[int, str]:
         """(exit code, message) of one command line; the message is empty on success."""
         from ..cli.errors import CLIError
-        from ..cli.main import cli
 
+        cli = self.group
         head = argv[0]
         if head in NOT_IN_SCRIPTS:
             return 2, f"error: `{head}`: {NOT_IN_SCRIPTS[head]}"
@@ -468,8 +457,7 @@ class Runner:
         click.echo("", err=True)
 
     def help(self, topic: list[str]) -> None:
-        from ..cli.main import cli
-
+        cli = self.group
         root = click.Context(cli, info_name="evsh", obj=self.app)
         if topic:
             if topic[0] in DIRECTIVES:
