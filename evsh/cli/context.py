@@ -137,6 +137,17 @@ class AppContext:
             raise BadInput("this command needs a domain module: pass --domain FILE_OR_MODULE or set EVSH_DOMAIN (try --domain shop)")
         return self._domain
 
+    def use_domain(self, spec: str) -> None:
+        """Load another domain (the shell's `domain FILE`): the engine is rebuilt on it; one that
+        fails to load leaves the one before in place."""
+        before = (self.domain_spec, self._domain, self._domain_loaded, self._engine)
+        self.domain_spec, self._domain, self._domain_loaded, self._engine = spec, None, False, None
+        try:
+            self.domain(required=True)
+        except BaseException:
+            self.domain_spec, self._domain, self._domain_loaded, self._engine = before
+            raise
+
     def engine(self, *, create: bool = False, domain_required: bool = False):
         if self._engine is None:
             from ..engine.wiring import build_engine

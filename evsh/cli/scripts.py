@@ -139,6 +139,8 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
             failures += runner.failures
             if code and not keep_going:
                 return code
+            if runner.exited is not None:  # `exit` stops the run, not only its own script
+                break
     finally:
         for ctx in contexts:
             if ctx is not shared:
@@ -149,6 +151,10 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
         for f in failures:
             click.echo(safe(f"  {f.where}: {f.message.splitlines()[0]}"), err=True)
         return failures[0].code
+    lines = sum(r.lines_run for r in runners)
+    held = sum(r.expectations_held for r in runners)
+    # on stderr: what the lines printed stays exactly theirs (a script's JSON can be piped on)
+    click.echo(f"ran {counted(lines, 'line')}: {counted(held, 'expectation')} held", err=True)
     return 0
 
 
@@ -164,6 +170,9 @@ def run(files: tuple[str, ...], echo: bool, pause: bool, keep_going: bool) -> No
     \b
     Global options (--db, --domain, ...) apply to every line:
       evsh --domain shop run sample_data/demos/happy_path.evsh
+    --db :memory: runs on a store that lives as long as the run, so a script that
+    creates its streams can be run again and again:
+      evsh --db :memory: --domain shop run checks.evsh
     Stops at the first failing line with FILE:LINE: message and that line's exit code
     (1 for a failed expectation). The language: docs/scripts.md, or `help` in `evsh shell`.
     """

@@ -18,7 +18,8 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
 from ..sanitise import safe
-from .script import DIRECTIVES, NOT_IN_SCRIPTS, Runner, ScriptSyntaxError, _scan
+from .script import Runner, ScriptSyntaxError, _scan
+from .words import DIRECTIVES, NOT_IN_SCRIPTS
 
 EXITS = ("exit", "quit")
 EXPECT_KINDS = ("state", "stream", "query", "rejected", "conflict", "error", "exit", "replay", "rebuild")
@@ -47,6 +48,7 @@ class EvshCompleter(Completer):
             self._help = helps
         out = [(n, h) for n, h in sorted(self._help.items()) if n not in NOT_IN_SCRIPTS]
         out += [(d, "directive") for d in DIRECTIVES if d != "end"] + [(e, "leave the shell") for e in EXITS]
+        out += [("clear", "clear the screen"), ("domain", "load another domain")]
         return out
 
     def domain(self) -> Any:
@@ -142,7 +144,7 @@ class EvshCompleter(Completer):
             if len(rest) == 1:
                 return [(n, rest[0]) for n in self.declared(rest[0])]
             return []
-        if head in ("say", "repeat", "end") or head in EXITS:
+        if head in ("say", "repeat", "end", "clear", "domain") or head in EXITS:
             return []
         if head == "exec":
             return self.exec_candidates(rest, incomplete)
@@ -396,6 +398,8 @@ def repl(app: Any, group: click.Group, *, history_file: str | None = None, input
             except KeyboardInterrupt:
                 click.echo("evsh: interrupted", err=True)
             personal.learn_written(app, before)
+            if runner.exited is not None:  # `exit`, `quit` (with a status, too) inside the entry
+                break
             if text.split()[:1] == ["forget"] and isinstance(history, PrivateHistory):
                 settle()
                 history.reload()

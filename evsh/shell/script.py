@@ -13,6 +13,9 @@ Directives (see docs/scripts.md):
     redeliver ...                     hand an already-handled event to a subscriber again
     repeat N [as VAR] ... end         run the body N times; ${VAR} (default ${i}) counts 1..N
     help [COMMAND]                    the list of commands, or one command's help
+    exit [N] | quit [N]               stop here (with status N), as at the shell's prompt
+    clear                             clear the screen (on a terminal)
+    domain [FILE_OR_MODULE]           load another domain for the lines after it (or name the loaded one)
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import click
 
 from ..errors import BadInput, EvshError, ExpectationFailed
 from ..sanitise import rich_text, safe
-from .words import DIRECTIVES, NOT_IN_SCRIPTS, unknown_word
+from .words import NOT_IN_SCRIPTS, SESSION, WORDS, unknown_word
 
 MAX_REPEAT = 1_000_000  # times a line may run, counting every enclosing repeat
 MAX_NESTING = 32  # repeat blocks inside one another
@@ -217,6 +220,15 @@ def check_line(line: Line, known: set[str]) -> None:
     head = line.tokens[0]
     if head in ("say", "help"):
         return
+    if head in SESSION:
+        args = line.tokens[1:]
+        if head in ("exit", "quit") and (len(args) > 1 or args and not args[0].isdigit()):
+            raise ScriptSyntaxError(line.where, f"use `{head}` or `{head} N` (N: the exit status, a whole number)")
+        if head == "clear" and args:
+            raise ScriptSyntaxError(line.where, "`clear` takes nothing after it")
+        if head == "domain" and len(args) > 1:
+            raise ScriptSyntaxError(line.where, "use `domain FILE_OR_MODULE` (a .py file, shop, or a module)")
+        return
     if head in ("expect", "redeliver"):
         from .expectations import parse_directive
 
@@ -241,6 +253,23 @@ def substitute(tokens: Sequence[str], env: dict[str, str]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- run
+
+def relative_to_script(tokens: list[str], source: str) -> list[str]:
+    """`import FILE` and `run FILE` inside a script read FILE beside the script (as `source` and
+    `include` do elsewhere), when it is there; otherwise as given (the current folder)."""
+    import os
+
+    if tokens[0] not in ("import", "run") or not os.path.isfile(source):
+        return tokens
+    folder = os.path.dirname(os.path.abspath(source))
+    out = tokens[:1]
+    for tok in tokens[1:]:
+        beside = os.path.join(folder, tok)
+        if not tok.startswith("-") and not os.path.isabs(tok) and os.path.exists(beside):
+            tok = beside
+        out.append(tok)
+    return out
+
 
 def _identity(source: str) -> str:
     """The same script under any spelling of its path."""
@@ -271,6 +300,9 @@ class Runner:
         self.pause_input = pause_input
         self.location = location  # False in the interactive shell: errors without FILE:LINE
         self.failures: list[Failure] = []
+        self.exited: int | None = None  # the status an `exit` line gave: the script (or shell) stops there
+        self.lines_run = 0
+        self.expectations_held = 0
         self.steps = 0
         self._after_say = False
 
@@ -304,10 +336,12 @@ class Runner:
         finally:
             _RUNNING.pop()
         new = self.failures[first:]
-        return new[0].code if new else 0
+        return new[0].code if new else (self.exited or 0)
 
     def _run(self, nodes: list[Node], env: dict[str, str]) -> None:
         for node in nodes:
+            if self.exited is not None:
+                raise _Stop
             if isinstance(node, Repeat):
                 for n in range(1, node.count + 1):
                     self._run(node.body, {**env, node.var: str(n)})
@@ -322,6 +356,7 @@ class Runner:
         """Run one line; a Failure (never an exception) when it does not succeed."""
         tokens = substitute(line.tokens, env)
         head = tokens[0]
+        self.lines_run += 1
         # a step is a command, or a `say` with the command after it; checks never wait
         if head not in ("expect", "help"):
             if self.pause and self.steps and not self._after_say:
@@ -335,14 +370,17 @@ class Runner:
                 self._say(" ".join(tokens[1:]))
             elif head == "help":
                 self.help(tokens[1:])
+            elif head in SESSION:
+                self.session(head, tokens[1:])
             elif head in ("expect", "redeliver"):
                 from .expectations import run_directive
 
                 note = run_directive(self, tokens)
+                self.expectations_held += head == "expect"
                 if self.notes and note:
                     self._note(note)
             else:
-                self.invoke(tokens)
+                self.invoke(relative_to_script(tokens, line.source))
         except LineError as exc:
             return Failure(line.where, exc.code, exc.message)
         except ExpectationFailed as exc:
@@ -410,6 +448,26 @@ class Runner:
             return 2, f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)"
         return 0, ""
 
+    def session(self, word: str, args: list[str]) -> None:
+        """exit/quit (stop here), clear (the screen, on a terminal), domain (load another)."""
+        if word in ("exit", "quit"):
+            self.exited = int(args[0]) if args else 0
+            return
+        if word == "clear":
+            from ..cli.render import stdout_is_terminal
+
+            if stdout_is_terminal():
+                click.clear()
+            return
+        app = self.app
+        if args:
+            app.use_domain(args[0])
+        domain = app.domain()
+        if domain is None:
+            click.echo("no domain loaded: `domain FILE_OR_MODULE` loads one (try `domain shop`)")
+            return
+        click.echo(safe(f"domain {domain.name} ({app.domain_spec}): aggregates {', '.join(sorted(domain.aggregates))}"))
+
     def _debug(self) -> None:
         if getattr(self.app, "debug", False):
             import traceback
@@ -430,8 +488,8 @@ class Runner:
 
         if tokens[0] == "say":
             return
-        text = Text("\n$ ", style="bold green") if tokens[0] not in DIRECTIVES else Text("\n» ", style="bold magenta")
-        text.append(safe(("evsh " if tokens[0] not in DIRECTIVES else "") + shown), style="bold")
+        text = Text("\n$ ", style="bold green") if tokens[0] not in WORDS else Text("\n» ", style="bold magenta")
+        text.append(safe(("evsh " if tokens[0] not in WORDS else "") + shown), style="bold")
         console().print(text)
 
     def _say(self, message: str) -> None:
@@ -457,23 +515,52 @@ class Runner:
         click.echo("", err=True)
 
     def help(self, topic: list[str]) -> None:
-        cli = self.group
-        root = click.Context(cli, info_name="evsh", obj=self.app)
+        """`help`: every command (and why a few are refused here), the directives, examples in
+        the loaded domain; wrapped at whole words to the terminal. `help WORD`: that one."""
         if topic:
-            if topic[0] in DIRECTIVES:
+            if topic[0] in WORDS:
                 click.echo(DIRECTIVE_HELP)
                 return
             self.invoke([*topic, "--help"])
             return
-        with root:
-            commands = ", ".join(c for c in self.known_commands() if c not in NOT_IN_SCRIPTS)
-        click.echo(
-            "Type evsh commands without the leading `evsh`, e.g.\n"
-            "  exec order o1 create --customer-id c1 --items '[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price\":\"9.50\"}]'\n"
-            "  state order o1\n\n"
-            f"Commands: {commands}\n\n{DIRECTIVE_HELP}\n\n"
-            "`help COMMAND` shows a command's options; `exec AGGREGATE ID COMMAND --help` its parameters."
-        )
+        import shutil
+        import textwrap
+
+        width = min(100, shutil.get_terminal_size((80, 24)).columns) - 1
+
+        def para(text: str, indent: str = "") -> str:
+            return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                                 break_long_words=False, break_on_hyphens=False)
+
+        commands = [c for c in self.known_commands() if c not in NOT_IN_SCRIPTS]
+        refused = [para(f"{c:<6} {why}", "  ") for c, why in sorted(NOT_IN_SCRIPTS.items())]
+        click.echo(safe("\n".join([
+            "Type evsh commands without the leading `evsh`, e.g.", *examples(self.app), "",
+            para("Commands: " + ", ".join(commands)), "Not here:", *refused, "",
+            DIRECTIVE_HELP, "",
+            para("`help COMMAND` shows a command's options; `exec AGGREGATE ID COMMAND --help` its parameters."),
+        ]), lines=True))
+
+
+def examples(app: Any) -> list[str]:
+    """Two example lines in the loaded domain: a command with its required parameters, and the
+    state it leaves; without a domain, how to load one."""
+    try:
+        domain = app.domain()
+    except EvshError:
+        domain = None
+    if domain is None:
+        return ["  domain shop                  load the sample shop (or `domain FILE.py`)", "  log --last 5"]
+    aggregates = sorted(domain.aggregates.items(), key=lambda kv: ("create" not in kv[1].commands(), kv[0]))
+    for category, agg in aggregates:
+        specs = list(agg.commands().values())
+        if specs:
+            spec = next((s for s in specs if s.cli_name == "create"), specs[0])
+            params = " ".join(f"{p.option} VALUE" for p in spec.params if p.required)
+            return [f"  exec {category} {category[:1]}1 {spec.cli_name} {params}".rstrip(),
+                    f"  state {category} {category[:1]}1",
+                    f"  exec {category} {category[:1]}1 {spec.cli_name} --help"]
+    return ["  log --last 5"]
 
 
 DIRECTIVE_HELP = """Directives (docs/scripts.md has the whole language):
@@ -483,10 +570,13 @@ DIRECTIVE_HELP = """Directives (docs/scripts.md has the whole language):
   expect query "SQL" = VALUE
   expect rejected|conflict|error [--match REGEX] COMMAND...
   expect exit N [--match REGEX] COMMAND...
-  expect replay AGG ID                  state equal after a full replay in a fresh process
-  expect rebuild projection NAME        tables equal after a rebuild from scratch
+  expect replay AGG ID                  same state after a full replay
+  expect rebuild projection NAME        tables equal a rebuild from scratch
   redeliver projection|reactor NAME POSITION
-  repeat N [as VAR] ... end             ${i} (or ${VAR}) counts 1..N"""
+  repeat N [as VAR] ... end             ${i} (or ${VAR}) counts 1..N
+  domain [FILE_OR_MODULE]               load another domain (or name it)
+  clear                                 clear the screen
+  exit [N] | quit [N]                   leave the shell, or stop a script here"""
 
 
 class LineError(Exception):

@@ -52,6 +52,8 @@ def expect_replay(app: Any, aggregate: str, id: str) -> str:
     domain = app.domain(required=True)
     cls = domain.aggregate(aggregate)
     engine = app.engine(domain_required=True)
+    if not engine.store.stream_version(cls.stream_id(id)):  # nothing to replay proves nothing
+        raise ExpectationFailed(f"replay of {cls.stream_id(id)}: the stream does not exist (no events to replay)")
     loaded = _plain(engine.load(cls, id).state())
     replayed = cls(id)
     engine.apply_records(replayed, engine.read_stream(cls.stream_id(id)))
@@ -140,7 +142,9 @@ def redeliver(app: Any, kind: str, name: str, position: int) -> str:
             raise BadInput(f"projection {name} has not handled position {position} yet (checkpoint {checkpoint});"
                            " run `projections run` first")
         if rec.type not in p.handlers:
-            return f"projection {name} does not handle {rec.type}: nothing to redeliver"
+            handled = ", ".join(sorted(p.handlers)) or "nothing"
+            raise BadInput(f"projection {name} does not handle {rec.type} (the event at position {position}):"
+                           f" nothing to redeliver; it handles {handled}")
         try:
             with store.transaction():
                 projections.apply_events(p, Tables(store, p.tables), [rec])
@@ -157,7 +161,8 @@ def redeliver(app: Any, kind: str, name: str, position: int) -> str:
     if checkpoint < position:
         raise BadInput(f"reactor {name} has not handled position {position} yet (checkpoint {checkpoint})")
     if not sub.matches(rec):
-        return f"reactor {name} does not listen to {rec.type}: nothing to redeliver"
+        raise BadInput(f"reactor {name} does not listen to {rec.type} (the event at position {position}):"
+                       " nothing to redeliver")
     head = store.head_position()
     # the processed record would skip it: forget it, so the handler itself meets the event again
     with store.transaction():

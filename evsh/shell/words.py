@@ -11,9 +11,9 @@ DIRECTIVES = ("say", "expect", "redeliver", "repeat", "end", "help")
 # words of a session: leave (also ending a piped script), clear the screen, load another domain
 SESSION = ("exit", "quit", "clear", "domain")
 WORDS = DIRECTIVES + SESSION
-NOT_IN_SCRIPTS = {"shell": "an interactive shell cannot run inside a script",
-                  "demo": "evsh demo manages its own store; run it on its own",
-                  "tui": "the TUI needs the whole terminal; run `evsh tui` on its own"}
+NOT_IN_SCRIPTS = {"shell": "an interactive shell cannot run inside a script or another shell",
+                  "demo": "evsh demo manages its own store: run `evsh demo` on its own",
+                  "tui": "the TUI needs the whole terminal: run `evsh tui` on its own"}
 
 
 def unknown_word(word: str, known: Iterable[str]) -> str:
