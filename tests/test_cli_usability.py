@@ -60,3 +60,31 @@ def test_a_global_option_among_a_commands_parameters_is_named(cli):
     assert r.exit_code == 2 and "--mode is a global option" in r.stderr
     r = cli("read", "x", "--nosuch")  # anything else stays a usage error
     assert r.exit_code == 2 and "No such option" in r.stderr
+
+
+def test_printed_commands_work_as_typed(tmp_path, monkeypatch):
+    """`make demo` runs .venv/bin/evsh: when `evsh` on PATH is not that program, the commands
+    evsh prints for copying name the one that ran."""
+    from evsh.cli.invocation import evsh_command
+
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    exe = bin_dir / "evsh"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    assert evsh_command(".venv/bin/evsh", path="/nonexistent") == ".venv/bin/evsh"
+    assert evsh_command(str(exe), path=str(bin_dir)) == "evsh"  # on PATH and the same program
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "evsh").write_text("#!/bin/sh\n")
+    (other / "evsh").chmod(0o755)
+    assert evsh_command(str(exe), path=str(other)) == ".venv/bin/evsh"
+    assert evsh_command(str(tmp_path / "evsh" / "__main__.py")).endswith(" -m evsh")
+
+
+def test_the_demo_heading_in_a_pipe_is_short(cli, tmp_path):
+    r = cli("demo", db=str(tmp_path / "demo.db"))
+    assert r.exit_code == 0, r.stderr
+    assert max(len(line) for line in r.stdout.splitlines()) < 400
+    assert "── What to try next ──" in r.stdout

@@ -251,6 +251,17 @@ def demo_title(text: str) -> str:
     return ""
 
 
+def rule(con: Any, title: str) -> Any:
+    """A heading line across the terminal; in a pipe or a file, a short one (not a line as
+    wide as the unwrapped console, 100,000 characters)."""
+    from rich.rule import Rule
+    from rich.text import Text
+
+    if con.is_terminal:
+        return Rule(Text(title, style="bold"))
+    return Text(f"── {title} ──", style="bold")
+
+
 @click.command("demo")
 @click.argument("name", required=False)
 @click.option("--fresh", is_flag=True, help="Start over: delete the demo's store first (only if every event in it is a demo's).")
@@ -270,7 +281,6 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
     store), no demo deletes it, --fresh included; pass another --db, or delete it yourself.
     """
     from click.core import ParameterSource
-    from rich.rule import Rule
     from rich.text import Text
 
     from ..errors import BadInput
@@ -321,7 +331,7 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
 
         runner = Runner(ctx, cli, echo=True, pause=pause)
         title = demo_title(text) or name
-        con.print(Rule(Text(f"evsh demo: {title}", style="bold")))
+        con.print(rule(con, f"evsh demo: {title}"))
         if reuse:
             con.print(Text(f"\n{path} already holds the shop story (evsh demo --fresh tells it again).", style="dim"))
         else:
@@ -337,14 +347,17 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool) -> None:
                 raise click.exceptions.Exit(code)
     finally:
         ctx.close()
+    from .invocation import evsh_command
+
     db_opt = f"--db {shlex.quote(path)}"
-    con.print(Rule(Text("What to try next", style="bold")))
+    evsh = evsh_command()  # `.venv/bin/evsh` when `evsh` is not on PATH: the commands work as typed
+    con.print(rule(con, "What to try next"))
     for cmd, why in [
-        (f"evsh {db_opt} --domain shop tui", "browse streams, events and state through time"),
-        (f"evsh {db_opt} --domain shop shell", "type commands yourself, with Tab completion and history"),
-        (f"evsh {db_opt} --domain shop run FILE.evsh", "replay a script of commands and expectations"),
-        ("evsh demo --list", "more demos: concurrency, time travel, rebuilds, an outage, ..."),
-        ("evsh demo --fresh", "tell the story again from an empty store"),
+        (f"{evsh} {db_opt} --domain shop tui", "browse streams, events and state through time"),
+        (f"{evsh} {db_opt} --domain shop shell", "type commands yourself, with Tab completion and history"),
+        (f"{evsh} {db_opt} --domain shop run FILE.evsh", "replay a script of commands and expectations"),
+        (f"{evsh} demo --list", "more demos: concurrency, time travel, rebuilds, an outage, ..."),
+        (f"{evsh} demo --fresh", "tell the story again from an empty store"),
     ]:
         line = Text("  ")
         line.append(cmd, style="bold cyan")

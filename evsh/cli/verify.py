@@ -7,6 +7,7 @@ import click
 from ..errors import ExpectationFailed
 from ..wording import counted, number
 from .context import app
+from .invocation import evsh_command
 
 
 @click.command()
@@ -136,4 +137,5 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
         for line in r.tail:
             out.print(rich_text(f"    {line}"))
         if r.script:
-            out.print(rich_text(f"  reproduce: rm -f repro.db && evsh --db repro.db --domain {spec} run {r.script}"))
+            out.print(rich_text(f"  reproduce: rm -f repro.db && {evsh_command()} --db repro.db --domain {spec}"
+                                f" run {r.script}"))
