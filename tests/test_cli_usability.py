@@ -88,3 +88,37 @@ def test_the_demo_heading_in_a_pipe_is_short(cli, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert max(len(line) for line in r.stdout.splitlines()) < 400
     assert "── What to try next ──" in r.stdout
+
+
+def _pty(tmp_path, *args, env=None):
+    import os
+    import shutil
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    if shutil.which("less") is None:
+        pytest.skip("no less on this machine")
+    evsh = shutil.which("evsh", path=os.path.dirname(sys.executable)) or "evsh"
+    full = {**os.environ, "TERM": "xterm", **(env or {})}
+    for var in ("PAGER", "LESS", "EVSH_DB", "EVSH_DOMAIN"):
+        full.pop(var, None)
+    return pexpect, pexpect.spawn(evsh, ["--db", str(tmp_path / "s.db"), *args], env=full, cwd=str(tmp_path),
+                                  encoding="utf-8", timeout=30, dimensions=(24, 100))
+
+
+def test_a_long_listing_on_a_terminal_is_paged_and_a_short_one_is_not(cli, tmp_path):
+    lines = "".join(f"append s-{i} Ev '{{}}'\n" for i in range(1, 61))
+    assert cli("run", "-", input=lines, db=str(tmp_path / "s.db")).exit_code == 0
+    pexpect, c = _pty(tmp_path, "log")
+    c.expect_exact("position")
+    c.expect(r"\n:")  # less's prompt: the rest waits for the reader
+    assert "s-60" not in c.before
+    c.send("q")
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0
+    pexpect, c = _pty(tmp_path, "log", "--last", "5")  # fits the screen: printed, no pager waiting
+    c.expect_exact("s-60")
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0

@@ -47,10 +47,11 @@ class Output:
             return write_rows(items, "\t" if self.mode == "tsv" else ",")
         return emit_json_items(items, "nl" if self.mode == "nl" else "json")
 
-    def events(self, events: Iterable[Any], *, empty: str | None = None) -> int:
-        """Recorded events: the event table, or their dicts in the chosen form."""
+    def events(self, events: Iterable[Any], *, empty: str | None = None, pager: bool = True) -> int:
+        """Recorded events: the event table (paged at a terminal unless ``pager`` is False), or
+        their dicts in the chosen form."""
         if self.table:
-            return emit_events(self.limited(events), "table", empty=empty)
+            return emit_events(self.limited(events), "table", empty=empty, pager=pager)
         return self.items(e.as_dict() for e in events)
 
     def document(self, value: Any, lines: Iterable[dict[str, Any]] | None = None) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
 
 import click
 
@@ -109,18 +110,42 @@ def stream_table(
     *,
     title: str | None = None,
     empty: str | None = None,
+    pager: bool = True,
 ) -> int:
     """Print rows as a Rich table, page by page (constant memory), header on the first page.
 
     When stdout is not a terminal the same columns are written as plain aligned text, which
-    is what pipes want and spares a short command the cost of importing Rich.
+    is what pipes want and spares a short command the cost of importing Rich. At a real
+    terminal a listing longer than the screen goes through the pager (``less -FRX``, or
+    $PAGER; ``PAGER=cat`` turns it off), fed as it is read: a million events start at once
+    and `q` stops reading them.
     """
     if not stdout_is_terminal():
         return _plain_table(columns, rows, title=title, empty=empty)
+    if pager and sys.stdin.isatty() and sys.stdout.isatty():
+        with paged_console() as con:
+            return _rich_table(con, columns, rows, title=title, empty=empty)
+    return _rich_table(console(), columns, rows, title=title, empty=empty)
+
+
+@contextmanager
+def paged_console() -> Iterator[Any]:
+    """A console writing into the pager (less: quit at once when it fits one screen, keep the
+    colours, leave the text on the screen after `q`)."""
+    import shutil
+
+    os.environ.setdefault("LESS", "-FRX")
+    width = shutil.get_terminal_size().columns
+    with click.get_pager_file() as out:
+        yield _safe_console()(file=out, force_terminal=True, width=width, highlight=False, markup=False,
+                              emoji=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+
+
+def _rich_table(con: Any, columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], *,
+                title: str | None, empty: str | None) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    con = console()
     n = 0
     page: list[Sequence[Any]] = []
     widths: list[int] = [0] * len(columns)
@@ -302,10 +327,10 @@ def event_row(e: Any) -> tuple:
     return (e.position, e.stream_id, e.version, e.type, e.recorded_at, short(e.data, DATA_SHOWN))
 
 
-def emit_events(events: Iterable[Any], mode: str, *, empty: str | None = None) -> int:
+def emit_events(events: Iterable[Any], mode: str, *, empty: str | None = None, pager: bool = True) -> int:
     if mode in ("json", "nl"):
         return emit_json_items((e.as_dict() for e in events), mode)
-    return stream_table(EVENT_COLUMNS, (event_row(e) for e in events), empty=empty)
+    return stream_table(EVENT_COLUMNS, (event_row(e) for e in events), empty=empty, pager=pager)
 
 
 def print_state(state: dict[str, Any], title: str) -> None:

@@ -174,7 +174,7 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
             batch = list(engine.read_all(position, types=types, categories=categories,
                                          limit=FOLLOW_PAGE if limit is None else min(FOLLOW_PAGE, limit - shown)))
             if batch:
-                out.events(batch, empty="")
+                out.events(batch, empty="", pager=False)  # a follow never ends: no pager
                 shown += len(batch)
                 position = batch[-1].position + 1
                 continue
