@@ -50,3 +50,12 @@ def test_the_window_in_event_time_shows_a_past_store(past, columns):
     assert doc["window"] == {"ends": "2025-01-01T10:03", "at": "event-time", "since": "2025-01-01T10:02"}
     r = past("stats", "--since", "soon")
     assert r.exit_code == 2
+
+
+def test_the_monitoring_demo_shows_projections_at_work(cli, tmp_path):
+    db = str(tmp_path / "mon.db")
+    assert cli("demo", "monitoring", db=db).exit_code == 0
+    r = cli("stats", "--by-subscriber", "--nl", db=db)
+    counts = {(s["kind"], s["name"]): s["handled"] for s in map(json.loads, r.stdout.splitlines())}
+    projections = {name: n for (kind, name), n in counts.items() if kind == "projection"}
+    assert projections and all(n > 0 for n in projections.values()), projections
