@@ -375,7 +375,7 @@ def test_forget_in_the_shell_scrubs_that_shells_own_history_file(tmp_path):
     c.sendline("exec user u1 register --email bob@example.com --username bobby")
     c.expect_exact(prompt)
     c.sendline("forget u1 --yes")
-    c.expect_exact("removed 1 entries mentioning them from the shell history")
+    c.expect_exact("removed 1 entry mentioning them from the shell history")
     c.expect_exact(prompt)
     recall_and_leave(c, 2, "say hello world", prompt)  # back past `forget`: the register line left memory too
     text = history.read_text()
