@@ -122,3 +122,11 @@ def test_a_long_listing_on_a_terminal_is_paged_and_a_short_one_is_not(cli, tmp_p
     c.expect(pexpect.EOF)
     c.close()
     assert c.exitstatus == 0
+
+
+@pytest.mark.parametrize("args, meant", [(("staet", "order", "1"), "state"), (("tabels",), "tables"),
+                                         (("streams", "metta", "x"), "meta"), (("dlq", "lst"), "list")])
+def test_a_mistyped_command_gets_the_closest_one(cli, args, meant):
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert f"(did you mean `{meant}`?)" in r.stderr and r.stderr.count("\n") == 1

@@ -10,6 +10,7 @@ from ..errors import BadInput, ExpectationFailed
 from ..sanitise import json_safe, safe
 from ..wording import counted, number
 from .context import app
+from .groups import Group
 from .params import Count
 from .output import Output, listing_options
 from .render import emit_json_object, progress, stream_table
@@ -331,7 +332,7 @@ def _scrub_histories(values: list[str], shell_file: str | None) -> dict[str, int
 
 # ----------------------------------------------------------------------------- subject keys
 
-@click.group(invoke_without_command=True)
+@click.group(cls=Group, invoke_without_command=True)
 @listing_options(what="keys")
 @click.pass_context
 def keys(ctx: click.Context, out: Output) -> None:

@@ -14,6 +14,7 @@ from ..errors import EvshError
 from ..sanitise import safe
 from .context import MODES, SYNC_MODES, AppContext, read_config
 from .errors import USAGE, CLIError, Interrupted, core_error
+from .groups import Group
 from .params import Seconds
 
 # name -> "module:attribute". Modules are imported only when their command runs (or for help),
@@ -52,7 +53,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class EvshGroup(click.Group):
+class EvshGroup(Group):
     """Loads commands on demand and turns core errors into one-line messages and exit codes."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -14,6 +14,7 @@ from ..errors import BadInput
 from ..sanitise import safe
 from ..wording import counted, number
 from .context import app
+from .groups import Group
 from .errors import CLIError
 from .output import Output, listing_options
 from .render import progress, stream_table
@@ -67,7 +68,7 @@ def _engine():
     return a.engine(domain_required=True)
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=Group, invoke_without_command=True)
 @listing_options(what="projections")
 @click.pass_context
 def projections(ctx: click.Context, out: Output) -> None:

@@ -11,6 +11,7 @@ from ..errors import BadInput, ExpectationFailed
 from ..sanitise import rich_text, safe
 from ..wording import counted, number
 from .context import app
+from .groups import Group
 from .params import Count, Seconds
 from .output import Output, listing_options
 from .render import console, emit_json_object, stream_table
@@ -91,7 +92,7 @@ def print_reactions(engine: Any) -> None:
 
 # ----------------------------------------------------------------------------- evsh reactors
 
-@click.group(invoke_without_command=True)
+@click.group(cls=Group, invoke_without_command=True)
 @listing_options(what="reactors")
 @click.pass_context
 def reactors(ctx: click.Context, out: Output) -> None:
@@ -246,7 +247,7 @@ def _pending(rt: Any) -> int:
 
 # ----------------------------------------------------------------------------- evsh dlq
 
-@click.group()
+@click.group(cls=Group)
 def dlq() -> None:
     """Dead letters: events a reactor failed to handle after its retries (list, show, retry, discard)."""
 

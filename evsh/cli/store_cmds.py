@@ -13,6 +13,7 @@ from ..errors import BadInput
 from ..sanitise import safe
 from ..store import codec
 from .context import app
+from .groups import Group
 from .params import LARGEST, Count, Seconds
 from .output import Output, listing_options, write_rows
 from .render import stream_table
@@ -185,7 +186,7 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         return
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=Group, invoke_without_command=True)
 @click.option("--category", default=None, help="Only streams of this category.")
 @listing_options(what="streams")
 @click.pass_context
