@@ -30,6 +30,7 @@ import click
 
 from ..errors import BadInput, EvshError, ExpectationFailed
 from ..sanitise import rich_text, safe
+from .session import relative_to_script, session_word, show_help
 from .words import NOT_IN_SCRIPTS, SESSION, WORDS, unknown_word
 
 MAX_REPEAT = 1_000_000  # times a line may run, counting every enclosing repeat
@@ -254,23 +255,6 @@ def substitute(tokens: Sequence[str], env: dict[str, str]) -> list[str]:
 
 # ----------------------------------------------------------------------------- run
 
-def relative_to_script(tokens: list[str], source: str) -> list[str]:
-    """`import FILE` and `run FILE` inside a script read FILE beside the script (as `source` and
-    `include` do elsewhere), when it is there; otherwise as given (the current folder)."""
-    import os
-
-    if tokens[0] not in ("import", "run") or not os.path.isfile(source):
-        return tokens
-    folder = os.path.dirname(os.path.abspath(source))
-    out = tokens[:1]
-    for tok in tokens[1:]:
-        beside = os.path.join(folder, tok)
-        if not tok.startswith("-") and not os.path.isabs(tok) and os.path.exists(beside):
-            tok = beside
-        out.append(tok)
-    return out
-
-
 def _identity(source: str) -> str:
     """The same script under any spelling of its path."""
     import os
@@ -371,7 +355,7 @@ class Runner:
             elif head == "help":
                 self.help(tokens[1:])
             elif head in SESSION:
-                self.session(head, tokens[1:])
+                session_word(self, head, tokens[1:])
             elif head in ("expect", "redeliver"):
                 from .expectations import run_directive
 
@@ -448,25 +432,9 @@ class Runner:
             return 2, f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)"
         return 0, ""
 
-    def session(self, word: str, args: list[str]) -> None:
-        """exit/quit (stop here), clear (the screen, on a terminal), domain (load another)."""
-        if word in ("exit", "quit"):
-            self.exited = int(args[0]) if args else 0
-            return
-        if word == "clear":
-            from ..cli.render import stdout_is_terminal
-
-            if stdout_is_terminal():
-                click.clear()
-            return
-        app = self.app
-        if args:
-            app.use_domain(args[0])
-        domain = app.domain()
-        if domain is None:
-            click.echo("no domain loaded: `domain FILE_OR_MODULE` loads one (try `domain shop`)")
-            return
-        click.echo(safe(f"domain {domain.name} ({app.domain_spec}): aggregates {', '.join(sorted(domain.aggregates))}"))
+    def help(self, topic: list[str]) -> None:
+        """`help [WORD]` (session.show_help)."""
+        show_help(self, topic)
 
     def _debug(self) -> None:
         if getattr(self.app, "debug", False):
@@ -513,71 +481,6 @@ class Runner:
         except (EOFError, OSError):
             pass
         click.echo("", err=True)
-
-    def help(self, topic: list[str]) -> None:
-        """`help`: every command (and why a few are refused here), the directives, examples in
-        the loaded domain; wrapped at whole words to the terminal. `help WORD`: that one."""
-        if topic:
-            if topic[0] in WORDS:
-                click.echo(DIRECTIVE_HELP)
-                return
-            self.invoke([*topic, "--help"])
-            return
-        import shutil
-        import textwrap
-
-        width = min(100, shutil.get_terminal_size((80, 24)).columns) - 1
-
-        def para(text: str, indent: str = "") -> str:
-            return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
-                                 break_long_words=False, break_on_hyphens=False)
-
-        commands = [c for c in self.known_commands() if c not in NOT_IN_SCRIPTS]
-        refused = [para(f"{c:<6} {why}", "  ") for c, why in sorted(NOT_IN_SCRIPTS.items())]
-        click.echo(safe("\n".join([
-            "Type evsh commands without the leading `evsh`, e.g.", *examples(self.app), "",
-            para("Commands: " + ", ".join(commands)), "Not here:", *refused, "",
-            DIRECTIVE_HELP, "",
-            para("`help COMMAND` shows a command's options; `exec AGGREGATE ID COMMAND --help` its parameters."),
-        ]), lines=True))
-
-
-def examples(app: Any) -> list[str]:
-    """Two example lines in the loaded domain: a command with its required parameters, and the
-    state it leaves; without a domain, how to load one."""
-    try:
-        domain = app.domain()
-    except EvshError:
-        domain = None
-    if domain is None:
-        return ["  domain shop                  load the sample shop (or `domain FILE.py`)", "  log --last 5"]
-    aggregates = sorted(domain.aggregates.items(), key=lambda kv: ("create" not in kv[1].commands(), kv[0]))
-    for category, agg in aggregates:
-        specs = list(agg.commands().values())
-        if specs:
-            spec = next((s for s in specs if s.cli_name == "create"), specs[0])
-            params = " ".join(f"{p.option} VALUE" for p in spec.params if p.required)
-            return [f"  exec {category} {category[:1]}1 {spec.cli_name} {params}".rstrip(),
-                    f"  state {category} {category[:1]}1",
-                    f"  exec {category} {category[:1]}1 {spec.cli_name} --help"]
-    return ["  log --last 5"]
-
-
-DIRECTIVE_HELP = """Directives (docs/scripts.md has the whole language):
-  say TEXT                              print narration
-  expect state AGG ID [--at-version N] FIELD=VALUE...
-  expect stream STREAM [TYPE...] [count=N]
-  expect query "SQL" = VALUE
-  expect rejected|conflict|error [--match REGEX] COMMAND...
-  expect exit N [--match REGEX] COMMAND...
-  expect replay AGG ID                  same state after a full replay
-  expect rebuild projection NAME        tables equal a rebuild from scratch
-  redeliver projection|reactor NAME POSITION
-  repeat N [as VAR] ... end             ${i} (or ${VAR}) counts 1..N
-  domain [FILE_OR_MODULE]               load another domain (or name it)
-  clear                                 clear the screen
-  exit [N] | quit [N]                   leave the shell, or stop a script here"""
-
 
 class LineError(Exception):
     """A line failed: its exit code and its one-line message."""
