@@ -142,3 +142,18 @@ def test_the_shell_does_not_import_the_command_line():
             " print('evsh.cli.main' in sys.modules, 'evsh.cli.scripts' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_domain_loaded_at_the_prompt_keeps_its_personal_values_out_of_the_history(tmp_path):
+    pexpect, c = _spawn(tmp_path)
+    c.expect_exact("(s.db)>")
+    c.sendline("domain shop")
+    c.expect_exact("(s.db · shop)>")
+    c.sendline("exec user u1 register --email a@b.c --username ann")
+    c.expect_exact("UserRegistered")
+    c.expect_exact("(s.db · shop)>")
+    c.sendline("exit")
+    c.expect(pexpect.EOF)
+    c.close()
+    history = (tmp_path / "history").read_text()
+    assert "domain shop" in history and "a@b.c" not in history and "ann" not in history

@@ -393,10 +393,13 @@ def repl(app: Any, group: click.Group, *, history_file: str | None = None, input
                 click.echo(safe(f"evsh: error: {exc.message}"), err=True)
                 continue
             before = personal.head(app)
+            domain_before = app.domain_spec
             try:
                 runner.run_nodes(nodes)
             except KeyboardInterrupt:
                 click.echo("evsh: interrupted", err=True)
+            if app.domain_spec != domain_before:  # `domain FILE`: its personal fields stay out of the history too
+                personal.follow(app)
             personal.learn_written(app, before)
             if runner.exited is not None:  # `exit`, `quit` (with a status, too) inside the entry
                 break
