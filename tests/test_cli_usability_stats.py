@@ -59,3 +59,23 @@ def test_the_monitoring_demo_shows_projections_at_work(cli, tmp_path):
     counts = {(s["kind"], s["name"]): s["handled"] for s in map(json.loads, r.stdout.splitlines())}
     projections = {name: n for (kind, name), n in counts.items() if kind == "projection"}
     assert projections and all(n > 0 for n in projections.values()), projections
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_stats_at_80_columns_and_wide_never_cuts_who_and_how_many(cli, tmp_path, columns):
+    db = str(tmp_path / "mon.db")
+    assert cli("demo", "monitoring", db=db).exit_code == 0
+    r = cli("stats", db=db, env={"COLUMNS": str(columns), "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
+    assert r.exit_code == 0, r.stderr
+    lines = [ANSI.sub("", line).rstrip() for line in r.stdout.splitlines()]
+    header = next(i for i, line in enumerate(lines) if line.startswith("kind"))
+    assert lines[header].split()[:7] == ["kind", "name", "event", "type", "handled", "errors", "lag"]
+    types = set(json.loads(line)["event_type"] for line in cli("stats", "--nl", db=db).stdout.splitlines())
+    for line in lines:
+        assert len(line) <= columns, line
+    for line in lines[header + 1:]:
+        kind, name, etype, handled = line.split()[:4]
+        assert kind in ("projection", "reactor") and "…" not in name + etype
+        assert etype in types | {"(all)"} and handled.replace(",", "").isdigit()
+    if columns == 160:
+        assert "p99" in lines[header] and "per minute" in lines[header]

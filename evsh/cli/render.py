@@ -158,6 +158,10 @@ def _rich_table(con: Any, columns: Sequence[tuple[str, dict[str, Any]]], rows: I
                 for row in cells:
                     if row[i].cell_len > widths[i]:
                         row[i] = rich_text(middle(row[i].plain, widths[i]))
+            elif columns[i][1].get("tail"):  # a sparkline: its newest end stays, its oldest goes
+                for row in cells:
+                    if row[i].cell_len > widths[i]:
+                        row[i] = Text("…" + row[i].plain[len(row[i].plain) - widths[i] + 1:], style=row[i].style)
         table = Table(show_header=first, title=rich_text(title) if first and title else None, box=None,
                       pad_edge=False, header_style="bold", expand=False)
         for i in shown:
@@ -195,7 +199,7 @@ def middle(text: str, width: int) -> str:
 
 def _column_options(opts: dict[str, Any], width: int) -> dict[str, Any]:
     """Rich options for a column laid out at ``width``: one line, cut with "…" if it must be."""
-    out = {k: v for k, v in opts.items() if k not in ("keep", "fill", "optional", "max_width", "min_width")}
+    out = {k: v for k, v in opts.items() if k not in ("keep", "fill", "optional", "max_width", "min_width", "tail")}
     out.update(width=width, no_wrap=True, overflow="ellipsis")
     return out
 
@@ -207,7 +211,7 @@ def _layout(columns: Sequence[tuple[str, dict[str, Any]]], cells: list[list[Any]
 
     A ``keep`` column (position, stream, version, type) is never cut: it is as wide as its
     widest cell. The ``fill`` column (the payload) takes what is left. Other columns are as wide
-    as their content up to ``max_width``; an ``optional`` one (a time) is left out, and then any
+    as their content up to ``max_width``; an ``optional`` one (a time; the last first) is left out, and then any
     other is narrowed, when the fill column would get less than its ``min_width``; the fill
     column itself goes when the columns that are never cut take the whole line, and if even they
     are wider than it, the widest is cut in its middle (its start and end stay readable)."""
@@ -227,7 +231,7 @@ def _layout(columns: Sequence[tuple[str, dict[str, Any]]], cells: list[list[Any]
 
     if fill is not None:
         need = columns[fill][1].get("min_width", 12)
-        for i, (_, opts) in enumerate(columns):
+        for i, (_, opts) in reversed(list(enumerate(columns))):  # the last optional column goes first
             if room() < need and opts.get("optional") and i in shown:
                 shown.remove(i)
         for i in sorted(shown, key=lambda i: -widths[i]):  # still short: narrow the widest others

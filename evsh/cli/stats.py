@@ -10,7 +10,7 @@ from ..sanitise import rich_text, safe
 from ..wording import number
 from .context import app
 from .output import Output, listing_options
-from .render import console
+from .render import console, stream_table
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -158,7 +158,6 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
     if not out.table:
         out.items(s.as_dict() for s in series)
         return
-    from rich.table import Table
     from rich.text import Text
 
     con = console()
@@ -173,24 +172,17 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
     if not series:
         con.print(Text("no reactor or projection has handled anything yet", style="dim"))
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    wide = {"no_wrap": True, "min_width": 6}
-    for name, opts in [("kind", {"no_wrap": True}),
-                       ("name", {"style": "bold", **wide, "min_width": max(len(s.name) for s in series)}),
-                       ("event type", {"style": "cyan", **wide,
-                                       "min_width": max(len(s.event_type or "(all)") for s in series)}),
-                       ("handled", {"justify": "right", "min_width": 7}), ("errors", {"justify": "right", "min_width": 6}),
-                       ("retries", {"justify": "right", "min_width": 7}), ("p50", {"justify": "right", "min_width": 8, "no_wrap": True}),
-                       ("p95", {"justify": "right", "min_width": 8, "no_wrap": True}), ("p99", {"justify": "right", "min_width": 8, "no_wrap": True}), ("lag", {"justify": "right", "min_width": 3}),
-                       ("per minute", {"style": "cyan", "no_wrap": True})]:
-        table.add_column(name, **opts)
-    for s in series:
-        table.add_row(
-            rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
-            Text(number(s.handled)), Text(number(s.errors), style="red" if s.errors else ""),
-            Text(number(s.retries), style="yellow" if s.retries else ""),
-            Text(_ms(s.p(0.5))), Text(_ms(s.p(0.95))), Text(_ms(s.p(0.99))),
-            Text("" if s.lag is None else number(s.lag), style="yellow" if s.lag else ""),
-            Text(sparkline([s.per_minute.get(m, 0) for m in shown])),
-        )
-    con.print(table)
+    # who, what and how many are never cut; at a narrow terminal p95, p99 and retries go first
+    right = {"justify": "right"}
+    stream_table(
+        [("kind", {"keep": True}), ("name", {"style": "bold", "keep": True}),
+         ("event type", {"style": "cyan", "keep": True}), ("handled", {**right, "keep": True}),
+         ("errors", {**right, "keep": True}), ("lag", {**right, "keep": True}), ("p50", {**right, "optional": True}),
+         ("p95", {**right, "optional": True}), ("p99", {**right, "optional": True}),
+         ("retries", {**right, "optional": True}), ("per minute", {"style": "cyan", "fill": True, "min_width": 8, "tail": True})],
+        ([rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
+          number(s.handled), Text(number(s.errors), style="red" if s.errors else ""),
+          Text("" if s.lag is None else number(s.lag), style="yellow" if s.lag else ""),
+          _ms(s.p(0.5)), _ms(s.p(0.95)), _ms(s.p(0.99)), Text(number(s.retries), style="yellow" if s.retries else ""),
+          sparkline([s.per_minute.get(m, 0) for m in shown])] for s in series),
+    )
