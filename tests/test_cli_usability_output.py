@@ -93,3 +93,20 @@ def test_limit_on_a_terminal_table(store, columns):
     lines = [ANSI.sub("", line) for line in r.stdout.splitlines()]
     assert lines[0].split()[0] == "stream" and len(lines) == 2
     assert all(len(line) <= columns for line in lines)
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+@pytest.mark.parametrize("command, whole", [
+    (("projections",), ["customer_orders", "inventory_levels", "order_details", "order_statistics"]),
+    (("reactors",), ["order_workflow", "user_notifications", "welcome_email"]),
+    (("streams",), ["inventory-p1", "order-o1", "user-u1"]),
+    (("keys",), ["u1"]), (("snapshots",), ["inventory-p1"]),
+], ids=lambda v: v[0] if isinstance(v, tuple) else None)
+def test_listings_never_cut_names_at_80_columns(store, columns, command, whole):
+    r = store(*SHOP, *command, env={"COLUMNS": str(columns), "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
+    assert r.exit_code == 0, r.stderr
+    lines = [ANSI.sub("", line).rstrip() for line in r.stdout.splitlines()]
+    assert all(len(line) <= columns for line in lines)
+    firsts = [line.split()[0] for line in lines[1:]]
+    for name in whole:
+        assert name in firsts, (name, lines)

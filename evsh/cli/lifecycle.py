@@ -69,9 +69,9 @@ def snapshots(aggregate: str | None, out: Output) -> None:
         out.items(rows())
         return
     stream_table(
-        [("stream", {}), ("aggregate", {}), ("version", {"justify": "right"}), ("behind", {"justify": "right"}),
-         ("state_version", {"justify": "right"}), ("current", {}), ("taken_at", {"style": "dim"}),
-         ("bytes", {"justify": "right"})],
+        [("stream", {"keep": True}), ("aggregate", {}), ("version", {"justify": "right", "keep": True}),
+         ("behind", {"justify": "right", "keep": True}), ("state_version", {"justify": "right"}), ("current", {}),
+         ("taken_at", {"style": "dim", "optional": True}), ("bytes", {"justify": "right", "fill": True, "min_width": 5})],
         ((r["stream_id"], r["aggregate"], r["version"], r["behind"], r["state_version"], r["current"], r["taken_at"],
           r["bytes"]) for r in out.limited(rows())),
         empty="no snapshots",
@@ -346,7 +346,8 @@ def keys(ctx: click.Context, out: Output) -> None:
     if not out.table:
         out.items(rows)
         return
-    stream_table([("subject", {}), ("key_id", {"style": "dim"}), ("created_at", {"style": "dim"}), ("forgotten_at", {})],
+    stream_table([("subject", {"keep": True}), ("key_id", {"style": "dim", "keep": True}),
+                  ("created_at", {"style": "dim", "optional": True}), ("forgotten_at", {"fill": True, "min_width": 12})],
                  ((r["subject"], r["key_id"], r["created_at"], r["forgotten_at"] or "") for r in rows), empty="no keys")
 
 

@@ -105,9 +105,10 @@ def projections(ctx: click.Context, out: Output) -> None:
         return Text("ok", style="green")
 
     stream_table(
-        [("name", {"style": "bold"}), ("mode", {}), ("version", {"justify": "right"}),
-         ("checkpoint", {"justify": "right"}), ("lag", {"justify": "right"}), ("rows", {"justify": "right"}),
-         ("last run", {"style": "dim"}), ("state", {"overflow": "fold"})],
+        [("name", {"style": "bold", "keep": True}), ("mode", {"keep": True}), ("version", {"justify": "right"}),
+         ("checkpoint", {"justify": "right", "keep": True}), ("lag", {"justify": "right", "keep": True}),
+         ("rows", {"justify": "right", "keep": True}), ("last run", {"style": "dim", "optional": True}),
+         ("state", {"fill": True, "min_width": 12})],
         ((r["name"], r["mode"], r["version"], r["checkpoint"], r["lag"], "" if r["rows"] is None else r["rows"],
           r["last_run"] or "", state(r)) for r in rows),
         empty="this domain declares no projections",

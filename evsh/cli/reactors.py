@@ -117,9 +117,10 @@ def reactors(ctx: click.Context, out: Output) -> None:
         return Text(f"{prefix}#{r['error_position']} {r['error']}", style="red" if r["stopped"] else "yellow")
 
     stream_table(
-        [("reactor", {"style": "bold"}), ("listens to", {}), ("checkpoint", {"justify": "right"}),
-         ("lag", {"justify": "right"}), ("handled", {"justify": "right"}), ("parked", {"justify": "right"}),
-         ("lease", {}), ("last error", {"fill": True, "min_width": 20})],
+        [("reactor", {"style": "bold", "keep": True}), ("listens to", {}),
+         ("checkpoint", {"justify": "right", "keep": True}), ("lag", {"justify": "right", "keep": True}),
+         ("handled", {"justify": "right", "keep": True}), ("parked", {"justify": "right", "keep": True}),
+         ("lease", {"optional": True}), ("last error", {"fill": True, "min_width": 12})],
         ([r["name"], ", ".join(r["subscriptions"]), r["checkpoint"], r["lag"], r["handled"],
           Text(str(r["parked"]), style="red" if r["parked"] else ""),
           r["lease"]["owner"] if r["lease"] else "", err(r)] for r in rows),
@@ -265,9 +266,10 @@ def dlq_list(reactor: str | None, show_all: bool, out: Output) -> None:
         out.items(rows)
         return
     stream_table(
-        [("id", {"justify": "right"}), ("reactor", {"style": "bold"}), ("position", {"justify": "right"}),
-         ("event", {"style": "cyan"}), ("stream", {}), ("attempts", {"justify": "right"}), ("status", {}),
-         ("parked_at", {"style": "dim"}), ("error", {"fill": True, "min_width": 20})],
+        [("id", {"justify": "right", "keep": True}), ("reactor", {"style": "bold", "keep": True}),
+         ("position", {"justify": "right", "keep": True}), ("event", {"style": "cyan", "keep": True}),
+         ("stream", {"keep": True}), ("attempts", {"justify": "right"}), ("status", {}),
+         ("parked_at", {"style": "dim", "optional": True}), ("error", {"fill": True, "min_width": 12})],
         ([r["id"], r["reactor"], r["position"], r["event_type"], r["stream_id"], r["attempts"], r["status"],
           r["parked_at"], r["error"]] for r in rows),
         empty="no dead letters" if not show_all else "no dead letters, ever",

@@ -200,8 +200,8 @@ def streams(ctx: click.Context, category: str | None, out: Output) -> None:
         out.items(s.as_dict() for s in rows)
         return
     stream_table(
-        [("stream", {"min_width": 14}), ("category", {}), ("version", {"justify": "right"}),
-         ("created_at", {"style": "dim"}), ("updated_at", {"style": "dim"})],
+        [("stream", {"min_width": 14, "keep": True}), ("category", {}), ("version", {"justify": "right", "keep": True}),
+         ("created_at", {"style": "dim", "optional": True}), ("updated_at", {"style": "dim", "fill": True, "min_width": 27})],
         ((s.stream_id, s.category, s.version, s.created_at, s.updated_at) for s in rows),
         empty="no streams",
     )
