@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-# the group's options: name -> whether it takes a value
-GLOBAL_OPTIONS: dict[str, bool] = {
-    "--db": True, "--domain": True, "--sync": True, "--busy-timeout": True, "--mode": True,
-    "--clock": True, "--ids": True, "--debug": False,
-}
+import click
 
 
-def command_index(args: list[str]) -> int | None:
+def global_options(group: click.Command) -> dict[str, bool]:
+    """The group's own options (``--db``, ``--domain``, ...): name -> whether it takes a value."""
+    return {opt: not p.is_flag for p in group.params if isinstance(p, click.Option) and not p.is_eager
+            for opt in p.opts if opt.startswith("--")}
+
+
+def command_index(args: list[str], options: dict[str, bool]) -> int | None:
     """Where the command's name is in ``args``: the first word the group's options do not take."""
     i = 0
     while i < len(args):
@@ -23,8 +25,8 @@ def command_index(args: list[str]) -> int | None:
         if arg == "--":
             return None
         name = arg.partition("=")[0]
-        if name in GLOBAL_OPTIONS:
-            i += 1 + (GLOBAL_OPTIONS[name] and "=" not in arg)
+        if name in options:
+            i += 1 + (options[name] and "=" not in arg)
             continue
         if arg.startswith("-"):
             i += 1
@@ -33,12 +35,13 @@ def command_index(args: list[str]) -> int | None:
     return None
 
 
-def hoisted(args: list[str], option: str) -> list[str] | None:
+def hoisted(args: list[str], option: str, group: click.Command) -> list[str] | None:
     """``args`` with the first ``option`` after the command (and its value) moved just before
     the command, or None when it is not there to move (so the usage error stands)."""
-    if option not in GLOBAL_OPTIONS:
+    options = global_options(group)
+    if option not in options:
         return None
-    at = command_index(args)
+    at = command_index(args, options)
     if at is None:
         return None
     for i in range(at + 1, len(args)):
@@ -47,7 +50,7 @@ def hoisted(args: list[str], option: str) -> list[str] | None:
             return None
         if arg.partition("=")[0] != option:
             continue
-        takes = GLOBAL_OPTIONS[option] and "=" not in arg
+        takes = options[option] and "=" not in arg
         if takes and i + 1 >= len(args):
             return None
         moved = args[i:i + 1 + takes]
@@ -61,6 +64,7 @@ def misplaced(params: dict[str, Any], command: str, own: Any = ()) -> None:
     domain's command has a parameter of that name (``own``), is said to be one."""
     from ..errors import BadInput
 
+    group = click.get_current_context().find_root().command
     for name in params:
-        if f"--{name}" in GLOBAL_OPTIONS and name not in own:
+        if f"--{name}" in global_options(group) and name not in own:
             raise BadInput(f"--{name} is a global option: put it before the command (evsh --{name} ... {command} ...)")

@@ -84,7 +84,7 @@ class EvshGroup(Group):
             if isinstance(exc, click.NoSuchOption):  # `evsh read x --db s.db`: a global option after the command
                 from .global_options import hoisted
 
-                moved = hoisted(args, exc.option_name)
+                moved = hoisted(args, exc.option_name, self)
                 if moved is not None:
                     return self.main(moved, prog_name, complete_var, standalone_mode, **extra)
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `evsh` or `evsh dlq`: the help, as click does
