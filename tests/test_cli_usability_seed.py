@@ -45,3 +45,8 @@ def test_import_shows_progress_on_a_terminal_only(cli, tmp_path):
     assert "importing x.jsonl" in r.stderr and "100%" in r.stderr
     r = cli("import", export, db=str(tmp_path / "shown.db"))
     assert r.stdout == "imported 0 events (3 already stored, skipped)\n"
+    terminal = {"TTY_COMPATIBLE": "1", "COLUMNS": "120"}
+    r = cli("export", "-o", str(tmp_path / "again.jsonl"), env=terminal)  # to a file: progress on the terminal
+    assert "exporting" in r.stderr and "100%" in r.stderr and "exported 3 events" in r.stderr
+    r = cli("export", env=terminal)  # to stdout, whose reader shares the terminal: no bar
+    assert r.stderr == "" and r.stdout.count("\n") == 3

@@ -54,15 +54,25 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
     out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout
     n = 0
     try:
-        try:
-            for e in events:
-                d = e.as_dict()
-                d[FORMAT_KEY] = FORMAT_VERSION
-                out.write(json_safe(codec.dumps(d).lstrip()) + "\n")  # C1 and bidi as \uXXXX: same strings
-                n += 1
-        finally:
-            if output:
-                out.close()
+        # to a file (-o), a long export shows its progress on a terminal; to stdout, whose reader
+        # (jq, less) shares the terminal, it does not
+        from contextlib import nullcontext
+
+        with progress(None, "exporting") if output else nullcontext() as bar:
+            task = bar.add_task("exporting", total=store.head_position() if stream is None else None) if bar else None
+            try:
+                for e in events:
+                    d = e.as_dict()
+                    d[FORMAT_KEY] = FORMAT_VERSION
+                    out.write(json_safe(codec.dumps(d).lstrip()) + "\n")  # C1 and bidi as \uXXXX: same strings
+                    n += 1
+                    if bar and n % CHUNK == 0:
+                        bar.update(task, completed=e.position)
+            finally:
+                if output:
+                    out.close()
+            if bar:
+                bar.update(task, completed=n, total=n)
     except OSError as exc:  # a full disk: said once, with the file's name (stdout: the CLI says it)
         if not output:
             raise
