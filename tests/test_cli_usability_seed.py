@@ -50,3 +50,15 @@ def test_import_shows_progress_on_a_terminal_only(cli, tmp_path):
     assert "exporting" in r.stderr and "100%" in r.stderr and "exported 3 events" in r.stderr
     r = cli("export", env=terminal)  # to stdout, whose reader shares the terminal: no bar
     assert r.stderr == "" and r.stdout.count("\n") == 3
+
+
+def test_import_with_a_domain_leaves_read_models_built(cli, tmp_path):
+    assert cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "4").exit_code == 0
+    export = str(tmp_path / "x.jsonl")
+    assert cli("export", "-o", export).exit_code == 0
+    copy = str(tmp_path / "copy.db")
+    r = cli(*SHOP, "import", export, db=copy)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("imported 1 event\nread models up to date: 4 projections in ")
+    rows = json.loads(cli("sql", "select on_hand from inventory_levels", "--json", db=copy).stdout)
+    assert rows == [{"on_hand": 4}]

@@ -133,6 +133,19 @@ def run_with_progress(engine: Any, names: Sequence[str] = (), *, batch_size: int
         return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
 
 
+def build_read_models(engine: Any) -> None:
+    """After a seed or an import: every projection brought up to date now, with progress on a
+    terminal, and one line saying so; else the first command after it would sit silent for
+    seconds while an inline projection caught up. A projection that fails is named, not fatal."""
+    start = time.perf_counter()
+    results = run_with_progress(engine)
+    if results:
+        failed = [r for r in results if r.error is not None or r.skipped]
+        click.echo(safe(f"read models up to date: {counted(len(results) - len(failed), 'projection')}"
+                        f" in {time.perf_counter() - start:.1f} s"
+                        + (f"; not built: {', '.join(r.name for r in failed)} (see `evsh projections`)" if failed else "")))
+
+
 @projections.command("run")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--follow", "-f", is_flag=True, help="Keep up with new events until Ctrl-C.")

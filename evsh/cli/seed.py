@@ -74,14 +74,6 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
     elapsed = time.perf_counter() - start
     click.echo(safe(f"seeded {counted(written, 'event')} ({counted(orders, 'order')}, {counted(customers, 'customer')},"
                     f" {counted(products, 'product')}) in {elapsed:.1f} s into {a.db}"))
-    # the read models are built now, with progress, so the first command after a seed is not a
-    # silent wait while an inline projection catches up
-    from .projections import run_with_progress
+    from .projections import build_read_models
 
-    start = time.perf_counter()
-    results = run_with_progress(engine)
-    if results:
-        failed = [r for r in results if r.error is not None or r.skipped]
-        click.echo(safe(f"read models up to date: {counted(len(results) - len(failed), 'projection')}"
-                        f" in {time.perf_counter() - start:.1f} s"
-                        + (f"; not built: {', '.join(r.name for r in failed)} (see `evsh projections`)" if failed else "")))
+    build_read_models(engine)

@@ -236,6 +236,10 @@ def import_(file: str, react: bool = False) -> None:
     if react and engine is not None and getattr(engine, "reactors", None) and engine.reactors.mode == "inline":
         done = [r for r in engine.reactors.run_inline() if r.status == "handled"]
         click.echo(f"reactors handled {counted(len(done), 'event')}")
+    if engine is not None and written:
+        from .projections import build_read_models
+
+        build_read_models(engine)
 
 
 def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes]:
