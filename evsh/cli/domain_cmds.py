@@ -195,7 +195,8 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
 @click.option("--at-version", type=click.IntRange(min=0), default=None, help="Time travel: the state at version N.")
 @click.option("--at-time", default=None, metavar="TIME",
               help="Time travel: the state as it was at a time (UTC), e.g. 2026-01-01T10:00:00Z or '2026-01-01 10:00'.")
-@listing_options(rows=False, limit=False)
+@listing_options(rows=False, limit=False, json_help="JSON: one object of the aggregate's fields (version 0: no events).",
+                 nl_help="The same object on one line.")
 def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, out: Output) -> None:
     """Show an aggregate's state, now or as it was at a past version or time."""
     from ..engine.clock import version_at

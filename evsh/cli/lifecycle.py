@@ -203,7 +203,8 @@ def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 @click.option("--max-age", default=None, callback=_max_age, metavar="DURATION|none",
               help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w (at most 100 years).")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-@listing_options(rows=False, limit=False)
+@listing_options(rows=False, limit=False, json_help="JSON: one object of the stream's metadata.",
+                 nl_help="The same object on one line.")
 def stream_meta(stream: str, max_count: str | None, max_age: str | None, out: Output, force: bool = False) -> None:
     """Show STREAM's metadata, or set its max-count / max-age ('none' clears one).
 

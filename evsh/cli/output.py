@@ -100,9 +100,12 @@ def _cell(value: Any, shown: bool) -> Any:
     return value
 
 
-def listing_options(*, rows: bool = True, limit: bool = True, what: str = "items") -> Callable[..., Any]:
+def listing_options(*, rows: bool = True, limit: bool = True, what: str = "items", json_help: str | None = None,
+                    nl_help: str | None = None) -> Callable[..., Any]:
     """Adds --json, --nl, (--csv, --tsv when ``rows`` fit a table) and (--limit) to a command,
-    which receives them as one ``out: Output`` keyword."""
+    which receives them as one ``out: Output`` keyword. ``what`` names the items (for --limit);
+    ``json_help`` and ``nl_help`` say what a document or a line is, where "an array of the
+    items" and "one item per line" would not."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -113,8 +116,8 @@ def listing_options(*, rows: bool = True, limit: bool = True, what: str = "items
             kwargs["out"] = Output(chosen[0] if chosen else "table", kwargs.pop("out_limit", None))
             return fn(*args, **kwargs)
 
-        options = [click.option("--json", "as_json", is_flag=True, help="JSON: one document."),
-                   click.option("--nl", "as_nl", is_flag=True, help="JSON lines: one object per line.")]
+        options = [click.option("--json", "as_json", is_flag=True, help=json_help or f"JSON: one array of the {what}."),
+                   click.option("--nl", "as_nl", is_flag=True, help=nl_help or "JSON lines: one object per line.")]
         if rows:
             options += [click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row."),
                         click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated values with a header row.")]

@@ -119,7 +119,9 @@ def prometheus(series: list[Any], head: int) -> str:
 
 
 @click.command()
-@listing_options(what="series (one per subscriber and event type)")
+@listing_options(what="series (one per subscriber and event type)",
+                 json_help='JSON: {"head", "latest_minute", "window", "series": [...]}.',
+                 nl_help="JSON lines: one series per line (as --csv and --tsv give rows).")
 @click.option("--prometheus", "as_prom", is_flag=True, help="The Prometheus text exposition format.")
 @click.option("--by-type/--by-subscriber", default=True, show_default=True,
               help="One row per event type, or one per reactor/projection.")

@@ -83,7 +83,7 @@ def init() -> None:
               help="An integer (0 = no-stream), any, no-stream or exists.")
 @click.option("--event-id", default=None, help="A UUID; re-sending a stored id writes nothing.")
 @click.option("--metadata", default=None, help="Extra metadata as a JSON object.")
-@listing_options(rows=False, limit=False)
+@listing_options(rows=False, limit=False, what="appended events")
 def append(stream: str, event_type: str, data: str | None, expected_version: str, event_id: str | None,
            metadata: str | None, out: Output) -> None:
     """Append one event to STREAM. DATA is a JSON object; '-' reads it from stdin."""
@@ -113,7 +113,7 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
 @click.option("--from-version", type=Count(min=0), default=None, help="Start at this version.")
 @click.option("--backwards", is_flag=True, help="Newest first.")
 @click.option("--limit", type=Count(min=0), default=None, help="At most N events.")
-@listing_options(limit=False)
+@listing_options(limit=False, what="events")
 def read(stream: str, from_version: int | None, backwards: bool, limit: int | None, out: Output) -> None:
     """Print a stream's events ('$all' is the global log)."""
     from ..store.base import SYSTEM_STREAMS, check_stream_id
@@ -142,7 +142,7 @@ FOLLOW_PAGE = 1000
 @click.option("--last", type=Count(min=1), default=None, metavar="N",
               help="The last N events (that match), oldest of them first.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are appended, until Ctrl-C.")
-@listing_options(limit=False)
+@listing_options(limit=False, what="events")
 def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...], limit: int | None,
         backwards: bool, last: int | None, follow: bool, out: Output) -> None:
     """Print the global log, in commit order (or newest first)."""

@@ -54,7 +54,9 @@ def _add(tree: Any, node: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("ident", metavar="ID")
-@listing_options(rows=False, what="chains")
+@listing_options(rows=False, what="causal chains",
+                 json_help='JSON: {"query", "kind", "traces": [chain...]}, a chain\'s commands and events as nested objects.',
+                 nl_help="JSON lines: one causal chain per line.")
 def trace(ident: str, out: Output) -> None:
     """Show the causal tree of ID: a correlation id, an event id, a command id or a stream.
 
