@@ -90,7 +90,7 @@ def test_the_demo_heading_in_a_pipe_is_short(cli, tmp_path):
     assert "── What to try next ──" in r.stdout
 
 
-def _pty(tmp_path, *args, env=None):
+def _pty(tmp_path, *args, env=None, columns=100):
     import os
     import shutil
     import sys
@@ -103,13 +103,14 @@ def _pty(tmp_path, *args, env=None):
     for var in ("PAGER", "LESS", "EVSH_DB", "EVSH_DOMAIN"):
         full.pop(var, None)
     return pexpect, pexpect.spawn(evsh, ["--db", str(tmp_path / "s.db"), *args], env=full, cwd=str(tmp_path),
-                                  encoding="utf-8", timeout=30, dimensions=(24, 100))
+                                  encoding="utf-8", timeout=30, dimensions=(24, columns))
 
 
-def test_a_long_listing_on_a_terminal_is_paged_and_a_short_one_is_not(cli, tmp_path):
+@pytest.mark.parametrize("columns", [80, 160])
+def test_a_long_listing_on_a_terminal_is_paged_and_a_short_one_is_not(cli, tmp_path, columns):
     lines = "".join(f"append s-{i} Ev '{{}}'\n" for i in range(1, 61))
     assert cli("run", "-", input=lines, db=str(tmp_path / "s.db")).exit_code == 0
-    pexpect, c = _pty(tmp_path, "log")
+    pexpect, c = _pty(tmp_path, "log", columns=columns)
     c.expect_exact("position")
     c.expect(r"\n:")  # less's prompt: the rest waits for the reader
     assert "s-60" not in c.before
@@ -117,7 +118,7 @@ def test_a_long_listing_on_a_terminal_is_paged_and_a_short_one_is_not(cli, tmp_p
     c.expect(pexpect.EOF)
     c.close()
     assert c.exitstatus == 0
-    pexpect, c = _pty(tmp_path, "log", "--last", "5")  # fits the screen: printed, no pager waiting
+    pexpect, c = _pty(tmp_path, "log", "--last", "5", columns=columns)  # fits the screen: printed, no pager waiting
     c.expect_exact("s-60")
     c.expect(pexpect.EOF)
     c.close()
