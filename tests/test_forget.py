@@ -44,7 +44,7 @@ def test_forget_cli(cli, db_path):
     before = cli("export").stdout
     r = cli("--domain", "shop", "forget", "u1", "--yes")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.startswith("forgot u1: 1 events now read as [redacted]")
+    assert r.stdout.startswith("forgot u1: 1 event now read as [redacted]")
     seen = json.loads(cli("--domain", "shop", "read", "user-u1", "--json").stdout)[0]
     assert seen["data"] == {"user_id": "u1", "email": REDACTED, "username": REDACTED}
     assert seen["metadata"]["redacted"] == ["email", "username"]
@@ -201,7 +201,7 @@ def test_keys_travel_separately_from_events(cli, tmp_path, db_path):
     # without the keys the copy reads the personal fields as redacted; with them, as before
     assert json.loads(cli("--domain", "shop", "state", "user", "u1", "--json", db=copy).stdout)["email"] == REDACTED
     r = cli("keys", "import", keys, db=copy)
-    assert r.exit_code == 0 and "imported 1 keys" in r.stdout
+    assert r.exit_code == 0 and "imported 1 key" in r.stdout
     assert json.loads(cli("--domain", "shop", "state", "user", "u1", "--json", db=copy).stdout)["email"] == "kept.person@example.org"
     assert json.loads(cli("--domain", "shop", "state", "user", "u2", "--json", db=copy).stdout)["email"] == REDACTED
     assert "skipped" in cli("keys", "import", keys, db=copy).stdout

@@ -343,7 +343,7 @@ def test_shell_prompt_and_completions_are_safe(hostile):
     assert "\\x1b]0;t\\x07" in prompt_text(app) and "\x1b" not in prompt_text(app)
     app = AppContext(db=hostile.db, domain_spec=hostile.domain, sync="normal", busy_timeout=5.0, debug=False, config={})
     try:
-        shown = [c.display_text for c in EvshCompleter(app).get_completions(Document("read leg"), None)]
+        shown = [c.display_text for c in EvshCompleter(app, evsh_group()).get_completions(Document("read leg"), None)]
     finally:
         app.close()
     assert shown == ["legacy-a\\u202eb\\x1b[2J"]
@@ -538,3 +538,10 @@ def test_rich_text_keeps_styles_on_the_same_characters():
     assert [(out.plain[s.start:s.end], s.style) for s in out.spans] == [("a\\x1bb", "red"), (" \\u202e!", "bold")]
     clean = Text("plain [red]x[/red]")
     assert rich_text(clean) is clean and rich_text("[/oops]").plain == "[/oops]"
+
+
+def evsh_group():
+    """The evsh click group, which the shell is handed (it does not import the CLI)."""
+    from evsh.cli.main import cli
+
+    return cli

@@ -470,7 +470,7 @@ def test_a_reactor_far_behind_catches_up_in_batches_inline(cli, tmp_path, monkey
     dom = ("--domain", str(path))
     r = cli(*dom, "import", str(dump), "--react")
     assert r.exit_code == 0, r.stderr
-    assert "reactors handled 2500 events" in r.stdout
+    assert "reactors handled 2,500 events" in r.stdout
     assert sql(cli, "SELECT count(*) AS n, count(DISTINCT n) AS d FROM pongs") == [{"n": 2500, "d": 2500}]
 
 

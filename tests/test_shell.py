@@ -40,7 +40,7 @@ def completer(cli, db_path):
         "exec user u1 register --email a@b.c --username ann\n"))
     assert r.exit_code == 0, r.stderr
     app = AppContext(db=db_path, domain_spec="shop")
-    yield lambda text: [c.text.strip() for c in EvshCompleter(app).get_completions(_doc(text), None)]
+    yield lambda text: [c.text.strip() for c in EvshCompleter(app, evsh_group()).get_completions(_doc(text), None)]
     app.close()
 
 
@@ -89,7 +89,7 @@ def test_completion_without_a_store_or_domain_offers_commands_and_no_errors(tmp_
     from evsh.shell.repl import EvshCompleter
 
     app = AppContext(db=str(tmp_path / "none.db"), domain_spec=None)
-    c = EvshCompleter(app)
+    c = EvshCompleter(app, evsh_group())
     assert "exec" in [x.text.strip() for x in c.get_completions(_doc("ex"), None)]
     assert list(c.get_completions(_doc("read "), None)) == [] or all(
         x.text.strip() == "$all" for x in c.get_completions(_doc("read "), None))
@@ -173,3 +173,10 @@ def test_history_is_kept_across_sessions_and_ctrl_d_leaves(tmp_path):
     c.expect_exact("store already exists")
     c.sendline("exit")
     c.expect(pexpect.EOF)
+
+
+def evsh_group():
+    """The evsh click group, which the shell is handed (it does not import the CLI)."""
+    from evsh.cli.main import cli
+
+    return cli

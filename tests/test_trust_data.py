@@ -375,7 +375,7 @@ def test_forget_in_the_shell_scrubs_that_shells_own_history_file(tmp_path):
     c.sendline("exec user u1 register --email bob@example.com --username bobby")
     c.expect_exact(prompt)
     c.sendline("forget u1 --yes")
-    c.expect_exact("removed 1 entries mentioning them from the shell history")
+    c.expect_exact("removed 1 entry mentioning them from the shell history")
     c.expect_exact(prompt)
     recall_and_leave(c, 2, "say hello world", prompt)  # back past `forget`: the register line left memory too
     text = history.read_text()
@@ -419,7 +419,7 @@ def test_seeded_personal_fields_are_encrypted_and_can_be_forgotten(cli, db_path)
     user = json.loads(cli("--domain", "shop", "read", "user-u1", "--json").stdout)[0]
     assert user["data"]["email"] == "user1@example.com" and user["data"]["username"] == "user1"
     r = cli("--domain", "shop", "forget", "u1", "--yes")
-    assert r.exit_code == 0 and "1 events now read as [redacted]" in r.stdout and r.stderr == ""
+    assert r.exit_code == 0 and "1 event now read as [redacted]" in r.stdout and r.stderr == ""
     user = json.loads(cli("--domain", "shop", "read", "user-u1", "--json").stdout)[0]
     assert user["data"]["email"] == "[redacted]"
     assert json.loads(cli("--domain", "shop", "read", "user-u2", "--json").stdout)[0]["data"]["username"] == "user2"

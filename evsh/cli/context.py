@@ -88,10 +88,10 @@ def read_config(folder: str = ".") -> dict[str, Any]:
     for key, value in data.items():
         check = CONFIG_KEYS.get(key)
         if check is None:
-            import difflib
+            from ..wording import closest
 
-            close = difflib.get_close_matches(key, list(CONFIG_KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = closest(key, CONFIG_KEYS)
+            hint = f" (did you mean {close!r}?)" if close else ""
             raise BadInput(f"{path}: unknown key {key!r}{hint}; known keys: {', '.join(CONFIG_KEYS)}")
         try:
             data[key] = check(value)
@@ -143,6 +143,17 @@ class AppContext:
         if required and self._domain is None:
             raise BadInput("this command needs a domain module: pass --domain FILE_OR_MODULE or set EVSH_DOMAIN (try --domain shop)")
         return self._domain
+
+    def use_domain(self, spec: str) -> None:
+        """Load another domain (the shell's `domain FILE`): the engine is rebuilt on it; one that
+        fails to load leaves the one before in place."""
+        before = (self.domain_spec, self._domain, self._domain_loaded, self._engine)
+        self.domain_spec, self._domain, self._domain_loaded, self._engine = spec, None, False, None
+        try:
+            self.domain(required=True)
+        except BaseException:
+            self.domain_spec, self._domain, self._domain_loaded, self._engine = before
+            raise
 
     def engine(self, *, create: bool = False, domain_required: bool = False):
         if self._engine is None:

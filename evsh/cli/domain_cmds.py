@@ -10,6 +10,7 @@ from ..domain import types as T
 from ..errors import BadInput
 from ..sanitise import safe
 from .context import app
+from .output import Output, listing_options
 from .render import emit_events, emit_json_object, json_text, print_state
 from .reactors import print_reactions, reactions_json
 
@@ -160,9 +161,14 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
             return
         raise BadInput("missing COMMAND: evsh exec AGGREGATE ID COMMAND [--PARAM VALUE]... (see evsh exec --help)")
     params = parse_param_args(list(ctx.args))
+    from .global_options import misplaced
+
+    if a.domain() is None:
+        misplaced(params, "exec")
     domain = a.domain(required=True)
     agg = domain.aggregate(aggregate)
     spec = agg.find_command(command)
+    misplaced(params, "exec", {p.option[2:] for p in spec.params})
     spec.bind(params)  # bad input is refused before the store is opened or created
     from ..store.base import check_name, check_stream_id
 
@@ -189,8 +195,9 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
 @click.option("--at-version", type=click.IntRange(min=0), default=None, help="Time travel: the state at version N.")
 @click.option("--at-time", default=None, metavar="TIME",
               help="Time travel: the state as it was at a time (UTC), e.g. 2026-01-01T10:00:00Z or '2026-01-01 10:00'.")
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object of the aggregate's fields.")
-def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, as_json: bool) -> None:
+@listing_options(rows=False, limit=False, json_help="JSON: one object of the aggregate's fields (version 0: no events).",
+                 nl_help="The same object on one line.")
+def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, out: Output) -> None:
     """Show an aggregate's state, now or as it was at a past version or time."""
     from ..engine.clock import version_at
 
@@ -208,8 +215,8 @@ def state(aggregate: str, id: str, at_version: int | None, at_time: str | None, 
     if missing:
         click.echo(safe(f"evsh: no events: {stream_id} does not exist"), err=True)
     data = agg.state()
-    if as_json:  # a script still gets the state (version 0 says there is none)
-        emit_json_object(data)
+    if not out.table:  # a script still gets the state (version 0 says there is none)
+        out.document(data)
         return
     if missing:
         return

@@ -8,9 +8,12 @@ import click
 
 from ..errors import BadInput, ExpectationFailed
 from ..sanitise import json_safe, safe
+from ..wording import counted, number
 from .context import app
+from .groups import Group
 from .params import Count
-from .render import emit_json_items, emit_json_object, fmt, output_options, progress, stream_table
+from .output import Output, listing_options
+from .render import emit_json_object, progress, stream_table
 
 
 # ----------------------------------------------------------------------------- snapshots
@@ -38,13 +41,13 @@ def snapshot(aggregate: str, id: str | None, all_: bool) -> None:
         for i in ids:
             take_snapshot(engine, cls, i)
             bar.advance(task)
-    click.echo(safe(f"took {len(ids)} snapshots of {cls.category}"))
+    click.echo(safe(f"took {counted(len(ids), 'snapshot')} of {cls.category}"))
 
 
 @click.command()
 @click.argument("aggregate", required=False)
-@output_options
-def snapshots(aggregate: str | None, as_json: bool, as_nl: bool) -> None:
+@listing_options(what="snapshots")
+def snapshots(aggregate: str | None, out: Output) -> None:
     """List snapshots: version, events since, and whether the code's state version still matches."""
     a = app()
     domain = a.domain()
@@ -62,16 +65,15 @@ def snapshots(aggregate: str | None, as_json: bool, as_nl: bool) -> None:
                 "state_version": sv, "current": current, "taken_at": taken_at, "bytes": size,
             }
 
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows(), mode)
+    if not out.table:
+        out.items(rows())
         return
     stream_table(
-        [("stream", {}), ("aggregate", {}), ("version", {"justify": "right"}), ("behind", {"justify": "right"}),
-         ("state_version", {"justify": "right"}), ("current", {}), ("taken_at", {"style": "dim"}),
-         ("bytes", {"justify": "right"})],
+        [("stream", {"keep": True}), ("aggregate", {}), ("version", {"justify": "right", "keep": True}),
+         ("behind", {"justify": "right", "keep": True}), ("state_version", {"justify": "right"}), ("current", {}),
+         ("taken_at", {"style": "dim", "optional": True}), ("bytes", {"justify": "right", "fill": True, "min_width": 5})],
         ((r["stream_id"], r["aggregate"], r["version"], r["behind"], r["state_version"], r["current"], r["taken_at"],
-          r["bytes"]) for r in rows()),
+          r["bytes"]) for r in out.limited(rows())),
         empty="no snapshots",
     )
 
@@ -80,14 +82,13 @@ def snapshots(aggregate: str | None, as_json: bool, as_nl: bool) -> None:
 
 @click.command()
 @click.option("--check", is_flag=True, help="Run every stored event through the upcasters and the codec (writes nothing).")
-@output_options
-def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
+@listing_options(what="rows")
+def upcast(check: bool, out: Output) -> None:
     """List the domain's upcasters; with --check, report stored events that do not read in the current schema."""
     from ..engine.upcasting import Upcaster, check_store
 
     a = app()
     domain = a.domain(required=True)
-    mode = fmt(as_json, as_nl)
     if not check:
         up = Upcaster.of(domain)
         rows = [
@@ -95,12 +96,12 @@ def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
              "upcaster": s.fn.__name__, "where": s.where}
             for s in sorted(up.steps.values(), key=lambda s: (s.type, s.version))
         ]
-        if mode != "table":
-            emit_json_items(rows, mode)
+        if not out.table:
+            out.items(rows)
             return
         stream_table([("from", {}), ("to", {}), ("upcaster", {}), ("where", {"style": "dim"})],
                      ((f"{r['from_type']} v{r['from_version']}", f"{r['to_type']} v{r['to_version']}", r["upcaster"],
-                       r["where"]) for r in rows), empty="no upcasters declared")
+                       r["where"]) for r in out.limited(rows)), empty="no upcasters declared")
         return
     engine = a.engine(domain_required=True)
     store = engine.store
@@ -109,21 +110,21 @@ def upcast(check: bool, as_json: bool, as_nl: bool) -> None:
         result = check_store(engine, store.read_all(), on_event=lambda rec: rec.position % 1000 == 0 and bar.update(
             task, completed=rec.position))
     failed = sum(r.failed for r in result)
-    if mode != "table":
-        emit_json_items((r.as_dict() for r in result), mode)
+    if not out.table:
+        out.items(r.as_dict() for r in result)
     else:
         stream_table(
             [("type", {"style": "cyan"}), ("stored v", {"justify": "right"}), ("events", {"justify": "right"}),
              ("upcast", {"justify": "right"}), ("failed", {"justify": "right"}), ("first failure", {})],
             ((r.type, r.schema_version, r.count, r.upcast, r.failed,
               (f"position {r.first_position}: {r.first_error}" if r.failed else
-               ("not declared by the domain" if r.unknown else ""))) for r in result),
+               ("not declared by the domain" if r.unknown else ""))) for r in out.limited(result)),
             empty="no events",
         )
     if failed:
-        raise ExpectationFailed(f"{failed} stored events do not read in the current schema")
-    if mode == "table":
-        click.echo(f"all {sum(r.count for r in result)} events read in the current schema", err=True)
+        raise ExpectationFailed(f"{counted(failed, 'stored event')} {'does' if failed == 1 else 'do'} not read in the current schema")
+    if out.table:
+        click.echo(f"all {counted(sum(r.count for r in result), 'event')} read in the current schema", err=True)
 
 
 # ----------------------------------------------------------------------------- stream lifecycle
@@ -201,9 +202,10 @@ def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 @click.option("--max-count", default=None, callback=_max_count, metavar="N|none", help="Reads keep only the newest N events.")
 @click.option("--max-age", default=None, callback=_max_age, metavar="DURATION|none",
               help="Reads hide events older than this: 90s, 15m, 12h, 30d, 2w (at most 100 years).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json: bool, force: bool = False) -> None:
+@listing_options(rows=False, limit=False, json_help="JSON: one object of the stream's metadata.",
+                 nl_help="The same object on one line.")
+def stream_meta(stream: str, max_count: str | None, max_age: str | None, out: Output, force: bool = False) -> None:
     """Show STREAM's metadata, or set its max-count / max-age ('none' clears one).
 
     On a domain aggregate's stream a max-count needs snapshot_every <= N on the aggregate and a
@@ -228,8 +230,8 @@ def stream_meta(stream: str, max_count: str | None, max_age: str | None, as_json
     info = store.stream_info(stream)
     if info is None:
         raise BadInput(f"no stream {stream!r}")
-    if as_json:
-        emit_json_object(info)
+    if not out.table:
+        out.document(info)
         return
     shown = {**info, "max_age": format_duration(info["max_age"]) if info["max_age"] else None}
     from .render import print_state
@@ -247,7 +249,7 @@ def scavenge(no_vacuum: bool, as_json: bool) -> None:
         task = bar.add_task("scavenging streams", total=None)
 
         def on_stream(done: int, total: int, removed: int) -> None:
-            bar.update(task, total=total, completed=done, description=f"scavenging ({removed} events removed)")
+            bar.update(task, total=total, completed=done, description=f"scavenging ({counted(removed, 'event')} removed)")
 
         result = store.scavenge(on_stream=on_stream, reclaim=not no_vacuum)
     if as_json:
@@ -255,7 +257,7 @@ def scavenge(no_vacuum: bool, as_json: bool) -> None:
         return
     reused = getattr(store, "backend", "") == "postgresql" and result["removed"] and not no_vacuum
     click.echo(
-        f"removed {result['removed']} events from {result['streams']} streams; "
+        f"removed {counted(result['removed'], 'event')} from {counted(result['streams'], 'stream')}; "
         f"store {result['bytes_before']:,} -> {result['bytes_after']:,} bytes"
         # VACUUM makes the space reusable without handing it back (docs/postgresql.md)
         + ("; VACUUM ran: later writes reuse the space" if reused else "")
@@ -290,11 +292,12 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
     elif report.keys:
         scrubbed = sum(report.scrubbed.values())
         click.echo(safe(
-            f"forgot {subject}: {report.events} events now read as [redacted]; {scrubbed} copies scrubbed"
-            f" from {len(report.scrubbed)} columns, {report.snapshots_dropped} snapshots dropped; file rewritten"
+            f"forgot {subject}: {counted(report.events, 'event')} now read as [redacted];"
+            f" {counted(scrubbed, 'copy', 'copies')} scrubbed from {counted(len(report.scrubbed), 'column')},"
+            f" {counted(report.snapshots_dropped, 'snapshot')} dropped; file rewritten"
         ))
     elif report.values:
-        click.echo(safe(f"{subject} has no key: nothing to destroy; {sum(report.scrubbed.values())} copies of their"
+        click.echo(safe(f"{subject} has no key: nothing to destroy; {counted(sum(report.scrubbed.values()), 'copy', 'copies')} of their"
                         " values scrubbed from other tables; file rewritten"))
     elif report.already_forgotten:
         click.echo(safe(f"{subject} was already forgotten; the file was rewritten again"))
@@ -304,17 +307,17 @@ def forget(subject: str, yes: bool, as_json: bool) -> None:
         why = (f"{report.plaintext_events} of them store the subject's personal fields unencrypted (written before"
                " the fields were declared personal, or imported)" if report.plaintext_events else
                "a field not declared personal holds them")
-        click.echo(f"evsh: warning: {report.plaintext_in_log} events still hold one of the values in plaintext: {why};"
+        click.echo(f"evsh: warning: {counted(report.plaintext_in_log, 'event')} still hold one of the values in plaintext: {why};"
                    " the log is never rewritten", err=True)
     if report.held_back_by:
         click.echo(safe(f"evsh: warning: transactions begun before the forgetting were still open"
                         f" ({', '.join(report.held_back_by)}): the server keeps the old row versions they may read"
                         f" until they end; run `evsh forget {subject} --yes` again then to rewrite the tables"), err=True)
     if report.left_inside_words:
-        click.echo(f"evsh: warning: {report.left_inside_words} texts contain one of the values only inside a longer"
+        click.echo(f"evsh: warning: {counted(report.left_inside_words, 'text')} contain one of the values only inside a longer"
                    " word (\"bob\" in \"bobsleigh\"); they were left alone as unrelated text", err=True)
     if history and not as_json:
-        click.echo(f"removed {sum(history.values())} entries mentioning them from the shell history "
+        click.echo(f"removed {counted(sum(history.values()), 'entry', 'entries')} mentioning them from the shell history "
                    f"({', '.join(history)})")
 
 
@@ -337,21 +340,22 @@ def _scrub_histories(values: list[str], shell_file: str | None) -> dict[str, int
 
 # ----------------------------------------------------------------------------- subject keys
 
-@click.group(invoke_without_command=True)
-@output_options
+@click.group(cls=Group, invoke_without_command=True)
+@listing_options(what="keys")
 @click.pass_context
-def keys(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
+def keys(ctx: click.Context, out: Output) -> None:
     """List data subjects' keys (never the key material): who has personal data, who was forgotten."""
     if ctx.invoked_subcommand is not None:
         return
     from ..engine.shredding import list_keys
 
-    rows = ({"subject": s, "key_id": k, "created_at": c, "forgotten_at": f} for s, k, c, f in list_keys(app().store()))
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows, mode)
+    rows = out.limited({"subject": s, "key_id": k, "created_at": c, "forgotten_at": f}
+                       for s, k, c, f in list_keys(app().store()))
+    if not out.table:
+        out.items(rows)
         return
-    stream_table([("subject", {}), ("key_id", {"style": "dim"}), ("created_at", {"style": "dim"}), ("forgotten_at", {})],
+    stream_table([("subject", {"keep": True}), ("key_id", {"style": "dim", "keep": True}),
+                  ("created_at", {"style": "dim", "optional": True}), ("forgotten_at", {"fill": True, "min_width": 12})],
                  ((r["subject"], r["key_id"], r["created_at"], r["forgotten_at"] or "") for r in rows), empty="no keys")
 
 
@@ -379,7 +383,7 @@ def keys_export(output: str) -> None:
         for item in export_keys(app().store()):
             out.write(json_safe(codec.dumps(item).lstrip()) + "\n")
             n += 1
-    click.echo(safe(f"exported {n} keys to {output} (readable by you only)"), err=True)
+    click.echo(safe(f"exported {counted(n, 'key')} to {output} (readable by you only)"), err=True)
 
 
 @keys.command("import")
@@ -399,4 +403,4 @@ def keys_import(file: str) -> None:
                         raise BadInput(f"line {n}: not valid JSON") from None
 
     added, skipped = import_keys(app().store(create=True), items())
-    click.echo(f"imported {added} keys" + (f" ({skipped} already here or superseded, skipped)" if skipped else ""))
+    click.echo(f"imported {counted(added, 'key')}" + (f" ({number(skipped)} already here or superseded, skipped)" if skipped else ""))

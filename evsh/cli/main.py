@@ -14,6 +14,7 @@ from ..errors import EvshError
 from ..sanitise import safe
 from .context import MODES, SYNC_MODES, AppContext, read_config
 from .errors import USAGE, CLIError, Interrupted, core_error
+from .groups import Group
 from .params import Seconds
 
 # name -> "module:attribute". Modules are imported only when their command runs (or for help),
@@ -50,10 +51,11 @@ COMMANDS: dict[str, str] = {
     "stats": "evsh.cli.stats:stats",
     "consume": "evsh.cli.consume:consume",
     "relay": "evsh.cli.relay:relay",
+    "tables": "evsh.cli.tables:tables",
 }
 
 
-class EvshGroup(click.Group):
+class EvshGroup(Group):
     """Loads commands on demand and turns core errors into one-line messages and exit codes."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -81,6 +83,12 @@ class EvshGroup(click.Group):
         except click.UsageError as exc:
             if _interrupted:
                 _exit_interrupted()
+            if isinstance(exc, click.NoSuchOption):  # `evsh read x --db s.db`: a global option after the command
+                from .global_options import hoisted
+
+                moved = hoisted(args, exc.option_name, self)
+                if moved is not None:
+                    return self.main(moved, prog_name, complete_var, standalone_mode, **extra)
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `evsh` or `evsh dlq`: the help, as click does
                 exc.show()
                 sys.exit(exc.exit_code)

@@ -6,15 +6,18 @@ import os
 import signal
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import click
 
 from ..errors import BadInput
 from ..sanitise import safe
+from ..wording import counted, number
 from .context import app
+from .groups import Group
 from .errors import CLIError
-from .render import emit_json_items, fmt, output_options, progress, stream_table
+from .output import Output, listing_options
+from .render import progress, stream_table
 
 DEFAULT_POLL = 0.2
 
@@ -65,10 +68,10 @@ def _engine():
     return a.engine(domain_required=True)
 
 
-@click.group(invoke_without_command=True)
-@output_options
+@click.group(cls=Group, invoke_without_command=True)
+@listing_options(what="projections")
 @click.pass_context
-def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
+def projections(ctx: click.Context, out: Output) -> None:
     """List the domain's projections: mode, version, checkpoint, lag, rows, last error, last run.
 
     \b
@@ -79,10 +82,9 @@ def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
         return
     from ..engine import projections as P
 
-    rows = P.status(_engine())
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows, mode)
+    rows = list(out.limited(P.status(_engine())))
+    if not out.table:
+        out.items(rows)
         return
     from rich.text import Text
 
@@ -103,13 +105,45 @@ def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
         return Text("ok", style="green")
 
     stream_table(
-        [("name", {"style": "bold"}), ("mode", {}), ("version", {"justify": "right"}),
-         ("checkpoint", {"justify": "right"}), ("lag", {"justify": "right"}), ("rows", {"justify": "right"}),
-         ("last run", {"style": "dim"}), ("state", {"overflow": "fold"})],
+        [("name", {"style": "bold", "keep": True}), ("mode", {"keep": True}), ("version", {"justify": "right"}),
+         ("checkpoint", {"justify": "right", "keep": True}), ("lag", {"justify": "right", "keep": True}),
+         ("rows", {"justify": "right", "keep": True}), ("last run", {"style": "dim", "optional": True}),
+         ("state", {"fill": True, "min_width": 12})],
         ((r["name"], r["mode"], r["version"], r["checkpoint"], r["lag"], "" if r["rows"] is None else r["rows"],
           r["last_run"] or "", state(r)) for r in rows),
         empty="this domain declares no projections",
     )
+
+
+def run_with_progress(engine: Any, names: Sequence[str] = (), *, batch_size: int = 2000, stop: Any = None,
+                      skip: Any = ()) -> list[Any]:
+    """One pass of every projection up to the head, with a progress bar per projection on a
+    terminal (a first pass over a big log may take seconds: it is never silent there)."""
+    from ..engine import projections as P
+
+    head = engine.store.head_position()
+    with progress(head, "catching up") as bar:
+        tasks: dict[str, Any] = {}
+
+        def on_batch(name: str, n: int, pos: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=max(head, 1))
+            bar.update(tasks[name], completed=pos, total=max(head, pos, 1))
+
+        return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
+
+
+def build_read_models(engine: Any) -> None:
+    """After a seed or an import: every projection brought up to date now, with progress on a
+    terminal, and one line saying so; else the first command after it would sit silent for
+    seconds while an inline projection caught up. A projection that fails is named, not fatal."""
+    start = time.perf_counter()
+    results = run_with_progress(engine)
+    if results:
+        failed = [r for r in results if r.error is not None or r.skipped]
+        click.echo(safe(f"read models up to date: {counted(len(results) - len(failed), 'projection')}"
+                        f" in {time.perf_counter() - start:.1f} s"
+                        + (f"; not built: {', '.join(r.name for r in failed)} (see `evsh projections`)" if failed else "")))
 
 
 @projections.command("run")
@@ -133,20 +167,13 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
     failed: dict[str, Any] = {}
     first = True
 
+    modes = {p.name: p.mode for p in P.select(engine, names)}
+
     def one_pass(stop: Any) -> list[Any]:
         skip = failed if follow else ()
         if not first:
             return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip)
-        head = engine.store.head_position()  # the first pass may be long: a progress bar on a terminal
-        with progress(head, "catching up") as bar:
-            tasks: dict[str, Any] = {}
-
-            def on_batch(name: str, n: int, pos: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=max(head, 1))
-                bar.update(tasks[name], completed=pos, total=max(head, pos, 1))
-
-            return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
+        return run_with_progress(engine, names, batch_size=batch_size, stop=stop, skip=skip)
 
     with _stop_on_interrupt() as stop:
         while True:
@@ -164,8 +191,11 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
                     failed.setdefault(r.name, None)
                 elif r.handled or not follow:
                     busy = busy or bool(r.handled)
-                    click.echo(f"{r.name}: handled {r.handled:,} event{'' if r.handled == 1 else 's'},"
-                               f" checkpoint {r.checkpoint:,}")
+                    if modes.get(r.name) == "inline" and not r.handled:
+                        click.echo(f"{r.name}: inline (kept up to date by every append), up to date at"
+                                   f" checkpoint {number(r.checkpoint)}")
+                    else:
+                        click.echo(f"{r.name}: handled {counted(r.handled, 'event')}, checkpoint {number(r.checkpoint)}")
             if not follow or stop():
                 break
             if not busy:
@@ -205,8 +235,8 @@ def rebuild_cmd(name: str, batch_size: int) -> None:
         raise SystemExit(130)
     rate = result.events / result.seconds if result.seconds > 0 else 0.0
     click.echo(
-        f"rebuilt {name}: {result.events:,} events ({result.handled:,} handled) in {result.seconds:.2f} s"
-        f" ({rate:,.0f} events/s), {result.rows:,} rows"
+        f"rebuilt {name}: {counted(result.events, 'event')} ({number(result.handled)} handled) in {result.seconds:.2f} s"
+        f" ({rate:,.0f} events/s), {counted(result.rows, 'row')}"
     )
 
 

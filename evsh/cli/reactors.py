@@ -9,8 +9,11 @@ import click
 
 from ..errors import BadInput, ExpectationFailed
 from ..sanitise import rich_text, safe
+from ..wording import counted, number
 from .context import app
+from .groups import Group
 from .params import Count, Seconds
+from .output import Output, listing_options
 from .render import console, emit_json_object, stream_table
 
 _STATUS_STYLE = {"handled": "green", "duplicate": "dim", "parked": "red", "retrying": "yellow", "stopped": "red"}
@@ -60,7 +63,7 @@ def reactions_tree(reactions: Sequence[Any], title: str = "reactors") -> Any:
         for table, n in r.rows.items():
             line = Text()
             line.append("+ ", style="green")
-            line.append(f"{n} row{'s' if n != 1 else ''} in ")
+            line.append(f"{counted(n, 'row')} in ")
             line.append(table, style="bold")
             node.add(rich_text(line))
     return tree
@@ -89,10 +92,10 @@ def print_reactions(engine: Any) -> None:
 
 # ----------------------------------------------------------------------------- evsh reactors
 
-@click.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object per reactor.")
+@click.group(cls=Group, invoke_without_command=True)
+@listing_options(what="reactors")
 @click.pass_context
-def reactors(ctx: click.Context, as_json: bool) -> None:
+def reactors(ctx: click.Context, out: Output) -> None:
     """List reactors: checkpoint, lag, handled, parked, last error (or run them: see COMMANDS).
 
     \b
@@ -101,9 +104,9 @@ def reactors(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    rows = _runtime(create=False).status()
-    if as_json:
-        emit_json_object(rows)
+    rows = list(out.limited(_runtime(create=False).status()))
+    if not out.table:
+        out.items(rows)
         return
     from rich.text import Text
 
@@ -114,9 +117,10 @@ def reactors(ctx: click.Context, as_json: bool) -> None:
         return Text(f"{prefix}#{r['error_position']} {r['error']}", style="red" if r["stopped"] else "yellow")
 
     stream_table(
-        [("reactor", {"style": "bold"}), ("listens to", {}), ("checkpoint", {"justify": "right"}),
-         ("lag", {"justify": "right"}), ("handled", {"justify": "right"}), ("parked", {"justify": "right"}),
-         ("lease", {}), ("last error", {"fill": True, "min_width": 20})],
+        [("reactor", {"style": "bold", "keep": True}), ("listens to", {}),
+         ("checkpoint", {"justify": "right", "keep": True}), ("lag", {"justify": "right", "keep": True}),
+         ("handled", {"justify": "right", "keep": True}), ("parked", {"justify": "right", "keep": True}),
+         ("lease", {"optional": True}), ("last error", {"fill": True, "min_width": 12})],
         ([r["name"], ", ".join(r["subscriptions"]), r["checkpoint"], r["lag"], r["handled"],
           Text(str(r["parked"]), style="red" if r["parked"] else ""),
           r["lease"]["owner"] if r["lease"] else "", err(r)] for r in rows),
@@ -157,7 +161,7 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
 
     def on_batch(name: str, count: int, position: int) -> None:
         if follow and count:
-            echo(f"{name}: {count} events, checkpoint {position}")
+            echo(f"{name}: {counted(count, 'event')}, checkpoint {number(position)}")
         for r in rt.log:
             if r.status in ("parked", "stopped"):
                 echo(safe(f"evsh: warning: {r.reactor}: event #{r.event.position} {r.status}: {r.error}"), err=True)
@@ -176,8 +180,8 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
         n = done.get(st["name"], 0)
         extra = f", lease held by {st['lease']['owner']}" if st["lease"] and n == 0 and st["lag"] else ""
         stopped = f", stopped: {st['error']}" if st["stopped"] else ""
-        echo(safe(f"{st['name']}: {n} events read, checkpoint {st['checkpoint']}, lag {st['lag']}, "
-                  f"parked {st['parked']}{extra}{stopped}"))
+        echo(safe(f"{st['name']}: {counted(n, 'event')} read, checkpoint {number(st['checkpoint'])},"
+                  f" lag {number(st['lag'])}, parked {number(st['parked'])}{extra}{stopped}"))
 
 
 @reactors.command("skip")
@@ -228,7 +232,7 @@ def step(as_json: bool) -> None:
     tree.label = rich_text(title)
     con.print(tree)
     left = _pending(rt)
-    con.print(Text(f"{left} more {'delivery' if left == 1 else 'deliveries'} pending (evsh step)" if left
+    con.print(Text(f"{counted(left, 'more delivery', 'more deliveries')} pending (evsh step)" if left
                    else "nothing more pending", style="dim"))
 
 
@@ -244,7 +248,7 @@ def _pending(rt: Any) -> int:
 
 # ----------------------------------------------------------------------------- evsh dlq
 
-@click.group()
+@click.group(cls=Group)
 def dlq() -> None:
     """Dead letters: events a reactor failed to handle after its retries (list, show, retry, discard)."""
 
@@ -252,19 +256,20 @@ def dlq() -> None:
 @dlq.command("list")
 @click.option("--reactor", default=None, help="Only this reactor's.")
 @click.option("--all", "show_all", is_flag=True, help="Also retried and discarded ones.")
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object per dead letter.")
-def dlq_list(reactor: str | None, show_all: bool, as_json: bool) -> None:
+@listing_options(what="dead letters")
+def dlq_list(reactor: str | None, show_all: bool, out: Output) -> None:
     """List parked events (id, reactor, event, attempts, error)."""
     from ..engine.reactors import dead_letters
 
-    rows = dead_letters(app().store(), status=None if show_all else "parked", reactor=reactor)
-    if as_json:
-        emit_json_object(rows)
+    rows = list(out.limited(dead_letters(app().store(), status=None if show_all else "parked", reactor=reactor)))
+    if not out.table:
+        out.items(rows)
         return
     stream_table(
-        [("id", {"justify": "right"}), ("reactor", {"style": "bold"}), ("position", {"justify": "right"}),
-         ("event", {"style": "cyan"}), ("stream", {}), ("attempts", {"justify": "right"}), ("status", {}),
-         ("parked_at", {"style": "dim"}), ("error", {"fill": True, "min_width": 20})],
+        [("id", {"justify": "right", "keep": True}), ("reactor", {"style": "bold", "keep": True}),
+         ("position", {"justify": "right", "keep": True}), ("event", {"style": "cyan", "keep": True}),
+         ("stream", {"keep": True}), ("attempts", {"justify": "right"}), ("status", {}),
+         ("parked_at", {"style": "dim", "optional": True}), ("error", {"fill": True, "min_width": 12})],
         ([r["id"], r["reactor"], r["position"], r["event_type"], r["stream_id"], r["attempts"], r["status"],
           r["parked_at"], r["error"]] for r in rows),
         empty="no dead letters" if not show_all else "no dead letters, ever",
@@ -336,14 +341,15 @@ def dlq_retry(ids: tuple[int, ...], all_: bool, reactor: str | None) -> None:
         elif status == "retried":
             sent = len(reaction.commands) if reaction else 0
             click.echo(safe(f"dead letter {id}: retried, {reaction.reactor} handled {reaction.event.type} "
-                            f"{reaction.event.stream_id}@{reaction.event.version} ({sent} commands sent)"))
+                            f"{reaction.event.stream_id}@{reaction.event.version} ({counted(sent, 'command')} sent)"))
         else:
             failed.append(id)
             click.echo(safe(f"dead letter {id}: failed again: {reaction.error if reaction else ''}"), err=True)
     if not chosen:
         click.echo("no dead letters to retry")
     if failed:
-        raise ExpectationFailed(f"{len(failed)} of {len(chosen)} dead letters failed again and stay parked")
+        raise ExpectationFailed(f"{number(len(failed))} of {counted(len(chosen), 'dead letter')} failed again and"
+                                f" {'stays' if len(failed) == 1 else 'stay'} parked")
 
 
 @dlq.command("discard")

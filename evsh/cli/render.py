@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
 
 import click
 
@@ -65,17 +66,6 @@ def _safe_console() -> Any:
     return _SafeConsole
 
 
-def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--json (an array, or one object) and --nl (one JSON object per line)."""
-    fn = click.option("--nl", "as_nl", is_flag=True, help="One JSON object per line.")(fn)
-    fn = click.option("--json", "as_json", is_flag=True, help="JSON output.")(fn)
-    return fn
-
-
-def fmt(as_json: bool, as_nl: bool) -> str:
-    return "nl" if as_nl else ("json" if as_json else "table")
-
-
 def json_text(value: Any, indent: bool = False) -> str:
     """JSON of ``value``: valid, exact, and with no control or bidi character left raw."""
     if indent:
@@ -105,7 +95,8 @@ def emit_json_items(items: Iterable[dict[str, Any]], mode: str) -> int:
 
 
 def emit_json_object(value: Any) -> None:
-    click.echo(json_text(value, indent=True))
+    """One JSON document: indented for a person at a terminal, compact for a pipe or a file."""
+    click.echo(json_text(value, indent=stdout_is_terminal()))
 
 
 def short(value: Any, width: int = 60) -> str:
@@ -119,18 +110,42 @@ def stream_table(
     *,
     title: str | None = None,
     empty: str | None = None,
+    pager: bool = True,
 ) -> int:
     """Print rows as a Rich table, page by page (constant memory), header on the first page.
 
     When stdout is not a terminal the same columns are written as plain aligned text, which
-    is what pipes want and spares a short command the cost of importing Rich.
+    is what pipes want and spares a short command the cost of importing Rich. At a real
+    terminal a listing longer than the screen goes through the pager (``less -FRX``, or
+    $PAGER; ``PAGER=cat`` turns it off), fed as it is read: a million events start at once
+    and `q` stops reading them.
     """
     if not stdout_is_terminal():
         return _plain_table(columns, rows, title=title, empty=empty)
+    if pager and sys.stdin.isatty() and sys.stdout.isatty():
+        with paged_console() as con:
+            return _rich_table(con, columns, rows, title=title, empty=empty)
+    return _rich_table(console(), columns, rows, title=title, empty=empty)
+
+
+@contextmanager
+def paged_console() -> Iterator[Any]:
+    """A console writing into the pager (less: quit at once when it fits one screen, keep the
+    colours, leave the text on the screen after `q`)."""
+    import shutil
+
+    os.environ.setdefault("LESS", "-FRX")
+    width = shutil.get_terminal_size().columns
+    with click.get_pager_file() as out:
+        yield _safe_console()(file=out, force_terminal=True, width=width, highlight=False, markup=False,
+                              emoji=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+
+
+def _rich_table(con: Any, columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], *,
+                title: str | None, empty: str | None) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    con = console()
     n = 0
     page: list[Sequence[Any]] = []
     widths: list[int] = [0] * len(columns)
@@ -143,6 +158,10 @@ def stream_table(
                 for row in cells:
                     if row[i].cell_len > widths[i]:
                         row[i] = rich_text(middle(row[i].plain, widths[i]))
+            elif columns[i][1].get("tail"):  # a sparkline: its newest end stays, its oldest goes
+                for row in cells:
+                    if row[i].cell_len > widths[i]:
+                        row[i] = Text("…" + row[i].plain[len(row[i].plain) - widths[i] + 1:], style=row[i].style)
         table = Table(show_header=first, title=rich_text(title) if first and title else None, box=None,
                       pad_edge=False, header_style="bold", expand=False)
         for i in shown:
@@ -180,7 +199,7 @@ def middle(text: str, width: int) -> str:
 
 def _column_options(opts: dict[str, Any], width: int) -> dict[str, Any]:
     """Rich options for a column laid out at ``width``: one line, cut with "…" if it must be."""
-    out = {k: v for k, v in opts.items() if k not in ("keep", "fill", "optional", "max_width", "min_width")}
+    out = {k: v for k, v in opts.items() if k not in ("keep", "fill", "optional", "max_width", "min_width", "tail")}
     out.update(width=width, no_wrap=True, overflow="ellipsis")
     return out
 
@@ -192,7 +211,7 @@ def _layout(columns: Sequence[tuple[str, dict[str, Any]]], cells: list[list[Any]
 
     A ``keep`` column (position, stream, version, type) is never cut: it is as wide as its
     widest cell. The ``fill`` column (the payload) takes what is left. Other columns are as wide
-    as their content up to ``max_width``; an ``optional`` one (a time) is left out, and then any
+    as their content up to ``max_width``; an ``optional`` one (a time; the last first) is left out, and then any
     other is narrowed, when the fill column would get less than its ``min_width``; the fill
     column itself goes when the columns that are never cut take the whole line, and if even they
     are wider than it, the widest is cut in its middle (its start and end stay readable)."""
@@ -212,7 +231,7 @@ def _layout(columns: Sequence[tuple[str, dict[str, Any]]], cells: list[list[Any]
 
     if fill is not None:
         need = columns[fill][1].get("min_width", 12)
-        for i, (_, opts) in enumerate(columns):
+        for i, (_, opts) in reversed(list(enumerate(columns))):  # the last optional column goes first
             if room() < need and opts.get("optional") and i in shown:
                 shown.remove(i)
         for i in sorted(shown, key=lambda i: -widths[i]):  # still short: narrow the widest others
@@ -312,10 +331,10 @@ def event_row(e: Any) -> tuple:
     return (e.position, e.stream_id, e.version, e.type, e.recorded_at, short(e.data, DATA_SHOWN))
 
 
-def emit_events(events: Iterable[Any], mode: str, *, empty: str | None = None) -> int:
+def emit_events(events: Iterable[Any], mode: str, *, empty: str | None = None, pager: bool = True) -> int:
     if mode in ("json", "nl"):
         return emit_json_items((e.as_dict() for e in events), mode)
-    return stream_table(EVENT_COLUMNS, (event_row(e) for e in events), empty=empty)
+    return stream_table(EVENT_COLUMNS, (event_row(e) for e in events), empty=empty, pager=pager)
 
 
 def print_state(state: dict[str, Any], title: str) -> None:

@@ -15,6 +15,7 @@ import click
 
 from ..sanitise import safe
 from ..store.connect import shown
+from ..wording import counted
 from .context import app
 
 
@@ -122,7 +123,9 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
                 message = exc.format_message() if isinstance(exc, click.ClickException) else "bad options"
                 click.echo(safe(f"{name}:1: error: the options on the first line: {message}"), err=True)
                 return 2
-        runners = [Runner(ctx, echo=echo, pause=pause, keep_going=keep_going,
+        from .main import cli
+
+        runners = [Runner(ctx, cli, echo=echo, pause=pause, keep_going=keep_going,
                           pause_input=tty_line if from_stdin else None) for ctx in contexts]
         parsed = []
         for runner, (name, text) in zip(runners, sources):
@@ -137,16 +140,22 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
             failures += runner.failures
             if code and not keep_going:
                 return code
+            if runner.exited is not None:  # `exit` stops the run, not only its own script
+                break
     finally:
         for ctx in contexts:
             if ctx is not shared:
                 ctx.close()
     if failures and keep_going:
         n = len(failures)
-        click.echo(f"{n} line{'s' if n != 1 else ''} failed:", err=True)
+        click.echo(f"{counted(n, 'line')} failed:", err=True)
         for f in failures:
             click.echo(safe(f"  {f.where}: {f.message.splitlines()[0]}"), err=True)
         return failures[0].code
+    lines = sum(r.lines_run for r in runners)
+    held = sum(r.expectations_held for r in runners)
+    # on stderr: what the lines printed stays exactly theirs (a script's JSON can be piped on)
+    click.echo(f"ran {counted(lines, 'line')}: {counted(held, 'expectation')} held", err=True)
     return 0
 
 
@@ -162,6 +171,9 @@ def run(files: tuple[str, ...], echo: bool, pause: bool, keep_going: bool) -> No
     \b
     Global options (--db, --domain, ...) apply to every line:
       evsh --domain shop run sample_data/demos/happy_path.evsh
+    --db :memory: runs on a store that lives as long as the run, so a script that
+    creates its streams can be run again and again:
+      evsh --db :memory: --domain shop run checks.evsh
     Stops at the first failing line with FILE:LINE: message and that line's exit code
     (1 for a failed expectation). The language: docs/scripts.md, or `help` in `evsh shell`.
     """
@@ -195,7 +207,9 @@ def shell(history_file: str | None) -> None:
     a = app()
     history_file = history_file or default_history_file()
     refuse_store_path(history_file, a.db, "shell --history")
-    repl(a, history_file=history_file)
+    from .main import cli
+
+    repl(a, cli, history_file=history_file)
 
 
 # ----------------------------------------------------------------------------- evsh demo
@@ -238,6 +252,17 @@ def demo_title(text: str) -> str:
     return ""
 
 
+def rule(con: Any, title: str) -> Any:
+    """A heading line across the terminal; in a pipe or a file, a short one (not a line as
+    wide as the unwrapped console, 100,000 characters)."""
+    from rich.rule import Rule
+    from rich.text import Text
+
+    if con.is_terminal:
+        return Rule(Text(title, style="bold"))
+    return Text(f"── {title} ──", style="bold")
+
+
 @click.command("demo")
 @click.argument("name", required=False)
 @click.option("--fresh", is_flag=True, help="Start over: delete the demo's store first (only if every event in it is a demo's).")
@@ -265,7 +290,6 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
     store), no demo deletes it, --fresh included; pass another --db, or delete it yourself.
     """
     from click.core import ParameterSource
-    from rich.rule import Rule
     from rich.text import Text
 
     from ..errors import BadInput
@@ -318,9 +342,11 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
                        only=("domain_spec", "debug", "sync", "busy_timeout"))
     con = console()
     try:
-        runner = Runner(ctx, echo=True, pause=pause)
+        from .main import cli
+
+        runner = Runner(ctx, cli, echo=True, pause=pause)
         title = demo_title(text) or name
-        con.print(Rule(Text(f"evsh demo: {title}", style="bold")))
+        con.print(rule(con, f"evsh demo: {title}"))
         if reuse:
             con.print(Text(f"\n{shown(path)} already holds the shop story (evsh demo --fresh tells it again).", style="dim"))
         else:
@@ -336,14 +362,17 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
                 raise click.exceptions.Exit(code)
     finally:
         ctx.close()
+    from .invocation import evsh_command
+
     db_opt = f"--db {shlex.quote(path)}"
-    con.print(Rule(Text("What to try next", style="bold")))
+    evsh = evsh_command()  # `.venv/bin/evsh` when `evsh` is not on PATH: the commands work as typed
+    con.print(rule(con, "What to try next"))
     for cmd, why in [
-        (f"evsh {db_opt} --domain shop tui", "browse streams, events and state through time"),
-        (f"evsh {db_opt} --domain shop shell", "type commands yourself, with Tab completion and history"),
-        (f"evsh {db_opt} --domain shop run FILE.evsh", "replay a script of commands and expectations"),
-        ("evsh demo --list", "more demos: concurrency, time travel, rebuilds, an outage, ..."),
-        ("evsh demo --fresh", "tell the story again from an empty store"),
+        (f"{evsh} {db_opt} --domain shop tui", "browse streams, events and state through time"),
+        (f"{evsh} {db_opt} --domain shop shell", "type commands yourself, with Tab completion and history"),
+        (f"{evsh} {db_opt} --domain shop run FILE.evsh", "replay a script of commands and expectations"),
+        (f"{evsh} demo --list", "more demos: concurrency, time travel, rebuilds, an outage, ..."),
+        (f"{evsh} demo --fresh", "tell the story again from an empty store"),
     ]:
         line = Text("  ")
         line.append(cmd, style="bold cyan")

@@ -9,6 +9,7 @@ import click
 from ..errors import BadInput
 from ..sanitise import safe
 from ..store.connect import shown
+from ..wording import counted
 from .context import app
 from .render import progress
 
@@ -72,6 +73,8 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
 
             skip_history(engine, 0)  # history is not news: no e-mail for a seeded registration
     elapsed = time.perf_counter() - start
-    click.echo(safe(f"seeded {written:,} events ({orders:,} orders, {customers:,} customers, {products} products) "
-                    f"in {elapsed:.1f} s into {shown(a.db)}"))
-    click.echo("read models catch up on the next command, or now with `evsh projections run`")
+    click.echo(safe(f"seeded {counted(written, 'event')} ({counted(orders, 'order')}, {counted(customers, 'customer')},"
+                    f" {counted(products, 'product')}) in {elapsed:.1f} s into {shown(a.db)}"))
+    from .projections import build_read_models
+
+    build_read_models(engine)

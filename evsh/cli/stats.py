@@ -7,18 +7,29 @@ from typing import Any
 import click
 
 from ..sanitise import rich_text, safe
+from ..wording import number
 from .context import app
-from .render import console, emit_json_object
+from .output import Output, listing_options
+from .render import console, stream_table
 
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def since_minute(text: str | None) -> str | None:
-    """``--since`` as the metrics' minute key (YYYY-MM-DDTHH:MM, UTC); bad input otherwise, since
-    a filter that matches nothing would silently show everything or nothing."""
+def since_minute(text: str | None) -> str | float | None:
+    """``--since`` as the metrics' minute key (YYYY-MM-DDTHH:MM, UTC), or a span back from the
+    window's end in seconds (``2h``, ``30m``, ``7d``); bad input otherwise, since a filter that
+    matches nothing would silently show everything or nothing."""
     if text is None:
         return None
     from datetime import datetime, timezone
+
+    if text.strip()[-1:].lower() in ("s", "m", "h", "d", "w") and text.strip()[:1].isdigit():
+        from ..engine.lifecycle import parse_duration
+
+        try:
+            return parse_duration(text)
+        except Exception as exc:
+            raise click.BadParameter(str(exc)) from None
 
     try:
         at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -27,6 +38,17 @@ def since_minute(text: str | None) -> str | None:
     except (ValueError, OverflowError):
         raise click.BadParameter(f"{text!r} is not a time: write YYYY-MM-DDTHH:MM (UTC), e.g. 2026-01-01T09:30") from None
     return at.strftime("%Y-%m-%dT%H:%M")
+
+
+def window_end(store: Any, window: str, per_log: dict[str, int]) -> str:
+    """The minute the window ends at: the latest with metrics or appends, or (``event-time``)
+    the newest event's, so a store whose events lie in the past still shows them."""
+    from ..engine import metrics
+
+    if window == "event-time":
+        newest = next(iter(store.read_all(0, backwards=True, limit=1)), None)
+        return metrics.minute_of(newest.recorded_at) if newest is not None else ""
+    return max([metrics.latest_minute(store) or "", *per_log.keys()], default="")
 
 
 def sparkline(values: list[int]) -> str:
@@ -102,15 +124,22 @@ def prometheus(series: list[Any], head: int, consumers: list[dict[str, Any]] = (
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON: one object per subscriber and event type.")
+@listing_options(what="series (one per subscriber and event type)",
+                 json_help='JSON: {"head", "latest_minute", "window", "series": [...]}.',
+                 nl_help="JSON lines: one series per line (as --csv and --tsv give rows).")
 @click.option("--prometheus", "as_prom", is_flag=True, help="The Prometheus text exposition format.")
 @click.option("--by-type/--by-subscriber", default=True, show_default=True,
               help="One row per event type, or one per reactor/projection.")
 @click.option("--minutes", type=click.IntRange(min=1, max=1440), default=30, show_default=True,
               help="Width of the per-minute sparklines.")
 @click.option("--since", default=None, callback=lambda ctx, param, value: since_minute(value),
-              metavar="YYYY-MM-DDTHH:MM", help="Only buckets from this minute on (UTC; a date or an ISO time too).")
-def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str | None) -> None:
+              metavar="TIME|SPAN", help="Only buckets from this minute on (UTC; a date or an ISO time too), or"
+                                        " this long before the window's end: 30m, 2h, 7d.")
+@click.option("--window", type=click.Choice(["latest", "event-time"]), default="latest", show_default=True,
+              help="Where the window ends: at the latest minute with data, or at the newest event's time"
+                   " (a seeded or imported store, whose events lie in the past).")
+def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | float | None,
+          window: str = "latest") -> None:
     """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
 
     \b
@@ -124,58 +153,56 @@ def stats(as_json: bool, as_prom: bool, by_type: bool, minutes: int, since: str 
     from ..engine import metrics
 
     store = app().store()
-    series = metrics.collect(store, by_type, since)
+    per_log = metrics.log_per_minute(store)
+    last = window_end(store, window, per_log)
+    if isinstance(since, float):
+        since = metrics.minutes_ending(last, int(since // 60) + 1)[0] if last else None
+    series = list(out.limited(metrics.collect(store, by_type, since)))
     from ..broker.inbox import consumer_rows
 
     consumers = consumer_rows(store)
     if as_prom:
         click.echo(prometheus(series, store.head_position(), consumers), nl=False)
         return
-    if as_json:
-        emit_json_object({"head": store.head_position(), "latest_minute": metrics.latest_minute(store),
-                          "series": [s.as_dict() for s in series],
-                          "consumers": [{k: c[k] for k in ("name", "source", "handled", "duplicates",
-                                                            "dead_lettered", "last_position", "updated_at")}
-                                        for c in consumers]})
+    if out.mode == "json":  # one document; --nl, --csv, --tsv: one series a line
+        out.document({"head": store.head_position(), "latest_minute": metrics.latest_minute(store),
+                      "window": {"ends": last or None, "at": window, "since": since},
+                      "series": [s.as_dict() for s in series],
+                      "consumers": [{k: c[k] for k in ("name", "source", "handled", "duplicates",
+                                                        "dead_lettered", "last_position", "updated_at")}
+                                    for c in consumers]})
         return
-    from rich.table import Table
+    if not out.table:
+        out.items(s.as_dict() for s in series)
+        return
     from rich.text import Text
 
     con = console()
-    per_log = metrics.log_per_minute(store)
-    last = max([metrics.latest_minute(store) or "", *per_log.keys()], default="")
-    window = metrics.minutes_ending(last, minutes) if last else []
-    if window:
+    shown = metrics.minutes_ending(last, minutes) if last else []
+    if shown:
         line = Text()
         line.append("events per minute  ", style="bold")
-        line.append(sparkline([per_log.get(m, 0) for m in window]), style="cyan")
-        line.append(f"  {window[0][11:]}–{window[-1][11:]} UTC, peak {max(per_log.get(m, 0) for m in window)}",
+        line.append(sparkline([per_log.get(m, 0) for m in shown]), style="cyan")
+        line.append(f"  {shown[0][11:]}–{shown[-1][11:]} UTC, peak {number(max(per_log.get(m, 0) for m in shown))}",
                     style="dim")
         con.print(line)
     if not series:
         con.print(Text("no reactor or projection has handled anything yet", style="dim"))
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    wide = {"no_wrap": True, "min_width": 6}
-    for name, opts in [("kind", {"no_wrap": True}),
-                       ("name", {"style": "bold", **wide, "min_width": max(len(s.name) for s in series)}),
-                       ("event type", {"style": "cyan", **wide,
-                                       "min_width": max(len(s.event_type or "(all)") for s in series)}),
-                       ("handled", {"justify": "right", "min_width": 7}), ("errors", {"justify": "right", "min_width": 6}),
-                       ("retries", {"justify": "right", "min_width": 7}), ("p50", {"justify": "right", "min_width": 8, "no_wrap": True}),
-                       ("p95", {"justify": "right", "min_width": 8, "no_wrap": True}), ("p99", {"justify": "right", "min_width": 8, "no_wrap": True}), ("lag", {"justify": "right", "min_width": 3}),
-                       ("per minute", {"style": "cyan", "no_wrap": True})]:
-        table.add_column(name, **opts)
-    for s in series:
-        table.add_row(
-            rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
-            Text(str(s.handled)), Text(str(s.errors), style="red" if s.errors else ""),
-            Text(str(s.retries), style="yellow" if s.retries else ""),
-            Text(_ms(s.p(0.5))), Text(_ms(s.p(0.95))), Text(_ms(s.p(0.99))),
-            Text("" if s.lag is None else str(s.lag), style="yellow" if s.lag else ""),
-            Text(sparkline([s.per_minute.get(m, 0) for m in window])),
-        )
-    con.print(table)
+    # who, what and how many are never cut; at a narrow terminal p95, p99 and retries go first
+    right = {"justify": "right"}
+    stream_table(
+        [("kind", {"keep": True}), ("name", {"style": "bold", "keep": True}),
+         ("event type", {"style": "cyan", "keep": True}), ("handled", {**right, "keep": True}),
+         ("errors", {**right, "keep": True}), ("lag", {**right, "keep": True}), ("p50", {**right, "optional": True}),
+         ("p95", {**right, "optional": True}), ("p99", {**right, "optional": True}),
+         ("retries", {**right, "optional": True}), ("per minute", {"style": "cyan", "fill": True, "min_width": 8, "tail": True})],
+        ([rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
+          number(s.handled), Text(number(s.errors), style="red" if s.errors else ""),
+          Text("" if s.lag is None else number(s.lag), style="yellow" if s.lag else ""),
+          _ms(s.p(0.5)), _ms(s.p(0.95)), _ms(s.p(0.99)), Text(number(s.retries), style="yellow" if s.retries else ""),
+          sparkline([s.per_minute.get(m, 0) for m in shown])] for s in series),
+    )
     for c in consumers:
-        con.print(rich_text(f"consumer {c['name']}: {c['handled']} handled, {c['duplicates']} duplicate,"
-                            f" {c['dead_lettered']} dead-lettered (from {c['source']})"))
+        con.print(rich_text(f"consumer {c['name']}: {number(c['handled'])} handled, {number(c['duplicates'])} duplicate,"
+                            f" {number(c['dead_lettered'])} dead-lettered (from {c['source']})"))

@@ -14,8 +14,10 @@ from ..sanitise import safe
 from ..store import codec
 from .context import app
 from ..store.lines import check_metadata
+from .groups import Group
 from .params import Count, Seconds
-from .render import emit_events, emit_json_items, fmt, output_options, stdout_is_terminal, stream_table
+from .output import Output, listing_options, write_rows
+from .render import stream_table
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
@@ -73,9 +75,9 @@ def init() -> None:
               help="An integer (0 = no-stream), any, no-stream or exists.")
 @click.option("--event-id", default=None, help="A UUID; re-sending a stored id writes nothing.")
 @click.option("--metadata", default=None, help="Extra metadata as a JSON object.")
-@output_options
+@listing_options(rows=False, limit=False, what="appended events")
 def append(stream: str, event_type: str, data: str | None, expected_version: str, event_id: str | None,
-           metadata: str | None, as_json: bool, as_nl: bool) -> None:
+           metadata: str | None, out: Output) -> None:
     """Append one event to STREAM. DATA is a JSON object; '-' reads it from stdin."""
     from ..store.base import canonical_event_id, check_name, check_stream_id, parse_expected_version
 
@@ -89,9 +91,8 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
     meta = check_metadata(parse_json_object(metadata, "--metadata"), "--metadata") if metadata is not None else {}
     engine = app().engine(create=True)
     result = engine.append(stream, event_type, payload, expected_version=expected, event_id=eid, metadata=meta)
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(({**e.as_dict()} for e in result.events), mode)
+    if not out.table:
+        out.items(e.as_dict() for e in result.events)
     elif result.idempotent:
         click.echo(safe(f"already stored: {stream} is at version {result.version} (nothing written)"))
     else:
@@ -104,8 +105,8 @@ def append(stream: str, event_type: str, data: str | None, expected_version: str
 @click.option("--from-version", type=Count(min=0), default=None, help="Start at this version.")
 @click.option("--backwards", is_flag=True, help="Newest first.")
 @click.option("--limit", type=Count(min=0), default=None, help="At most N events.")
-@output_options
-def read(stream: str, from_version: int | None, backwards: bool, limit: int | None, as_json: bool, as_nl: bool) -> None:
+@listing_options(limit=False, what="events")
+def read(stream: str, from_version: int | None, backwards: bool, limit: int | None, out: Output) -> None:
     """Print a stream's events ('$all' is the global log)."""
     from ..store.base import SYSTEM_STREAMS, check_stream_id
 
@@ -115,7 +116,7 @@ def read(stream: str, from_version: int | None, backwards: bool, limit: int | No
     else:
         check_stream_id(stream, reserved_ok=stream in SYSTEM_STREAMS)  # $streams, $subjects: evsh's own
         events = engine.read_stream(stream, from_version, backwards=backwards, limit=limit)
-    if emit_events(events, fmt(as_json, as_nl), empty="") == 0 and limit != 0:
+    if out.events(events, empty="") == 0 and limit != 0:
         gone = stream != "$all" and not engine.store.stream_version(stream)
         click.echo(safe(f"evsh: no events: {stream} does not exist" if gone else
                         f"evsh: no events in {stream} from there"), err=True)
@@ -133,12 +134,11 @@ FOLLOW_PAGE = 1000
 @click.option("--last", type=Count(min=1), default=None, metavar="N",
               help="The last N events (that match), oldest of them first.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are appended, until Ctrl-C.")
-@output_options
+@listing_options(limit=False, what="events")
 def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...], limit: int | None,
-        backwards: bool, last: int | None, follow: bool, as_json: bool, as_nl: bool) -> None:
+        backwards: bool, last: int | None, follow: bool, out: Output) -> None:
     """Print the global log, in commit order (or newest first)."""
     engine = app().engine()
-    mode = fmt(as_json, as_nl)
     if last is not None and (backwards or limit is not None or follow):
         raise BadInput("--last N says how many and in which order: leave out --backwards, --limit and --follow")
     if backwards and follow:
@@ -150,12 +150,12 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         else:
             start = (0 if from_position == 1 else from_position) if backwards else from_position
             events = engine.read_all(start, types=types, categories=categories, limit=limit, backwards=backwards)
-        if emit_events(events, mode, empty="") == 0 and limit != 0:
+        if out.events(events, empty="") == 0 and limit != 0:
             wanted = " ".join([*(f"--type {t}" for t in types), *(f"--category {c}" for c in categories)])
             click.echo(safe(f"evsh: no events match {wanted}" if wanted else "evsh: no events in the log"), err=True)
         return
-    if mode == "json":
-        mode = "nl"  # an array never ends: follow prints JSON lines
+    if out.mode == "json":
+        out = Output("nl")  # an array never ends: follow prints JSON lines
     interval = float(os.environ.get("EVSH_POLL_INTERVAL", "0.2"))
     position = from_position
     shown = 0
@@ -167,10 +167,7 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
             batch = list(engine.read_all(position, types=types, categories=categories,
                                          limit=FOLLOW_PAGE if limit is None else min(FOLLOW_PAGE, limit - shown)))
             if batch:
-                if mode == "nl":
-                    emit_json_items((e.as_dict() for e in batch), "nl")
-                else:
-                    emit_events(batch, "table", empty="")
+                out.events(batch, empty="", pager=False)  # a follow never ends: no pager
                 shown += len(batch)
                 position = batch[-1].position + 1
                 continue
@@ -181,23 +178,22 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         return
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=Group, invoke_without_command=True)
 @click.option("--category", default=None, help="Only streams of this category.")
-@output_options
+@listing_options(what="streams")
 @click.pass_context
-def streams(ctx: click.Context, category: str | None, as_json: bool, as_nl: bool) -> None:
+def streams(ctx: click.Context, category: str | None, out: Output) -> None:
     """List streams with their version and first/last times."""
     if ctx.invoked_subcommand is not None:
         return
     engine = app().engine()
-    rows = engine.streams(category)
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items((s.as_dict() for s in rows), mode)
+    rows = out.limited(engine.streams(category))
+    if not out.table:
+        out.items(s.as_dict() for s in rows)
         return
     stream_table(
-        [("stream", {"min_width": 14}), ("category", {}), ("version", {"justify": "right"}),
-         ("created_at", {"style": "dim"}), ("updated_at", {"style": "dim"})],
+        [("stream", {"min_width": 14, "keep": True}), ("category", {}), ("version", {"justify": "right", "keep": True}),
+         ("created_at", {"style": "dim", "optional": True}), ("updated_at", {"style": "dim", "fill": True, "min_width": 27})],
         ((s.stream_id, s.category, s.version, s.created_at, s.updated_at) for s in rows),
         empty="no streams",
     )
@@ -231,31 +227,22 @@ def json_cell(value: Any) -> Any:
 
 @click.command()
 @click.argument("query")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
-@click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated values with a header row.")
 @click.option("--timeout", type=Seconds(), default=SQL_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Stop a query that runs longer (0: no limit).")
-@output_options
-def sql(query: str, as_json: bool, as_nl: bool, as_csv: bool, as_tsv: bool, timeout: float = SQL_TIMEOUT) -> None:
+@listing_options(what="rows")
+def sql(query: str, out: Output, timeout: float = SQL_TIMEOUT) -> None:
     """Run a read-only SQL QUERY over the store and its read models.
 
     Blobs print in JSON as {"$base64": true, "encoded": "..."}; key material is never shown.
     """
     store = app().store()  # checks it is an evsh store (exit 4 otherwise)
     with store.query(query, timeout=timeout or None) as (headers, rows):  # rows are streamed (constant memory)
-        if as_csv or as_tsv:
-            import csv
-
-            writer = csv.writer(sys.stdout, delimiter="\t" if as_tsv else ",", lineterminator="\n")
-            if stdout_is_terminal():  # exact values for files and pipes; on a terminal, shown safely
-                headers = [safe(h) for h in headers]
-                rows = ([c if not isinstance(c, str) else safe(c, lines=True) for c in r] for r in rows)
-            writer.writerow(headers)
-            writer.writerows(rows)
+        rows = out.limited(rows)
+        if out.mode in ("csv", "tsv"):  # exact values (a blob's bytes too), one header row even for none
+            write_rows((dict(zip(headers, r)) for r in rows), "\t" if out.mode == "tsv" else ",", list(headers))
             return
-        mode = fmt(as_json, as_nl)
-        if mode != "table":
-            emit_json_items(({h: json_cell(v) for h, v in zip(headers, r)} for r in rows), mode)
+        if not out.table:
+            out.items({h: json_cell(v) for h, v in zip(headers, r)} for r in rows)
             return
         stream_table([(h, {}) for h in headers], rows)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInput
+from ..wording import counted
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _judge(store: Any, cls: Any, info: dict[str, Any], before: int | None, max_c
                        f" (it has {every or 'none'}) so that a snapshot always holds the hidden events")
         if at < version - max_count:
             return Cut(sid, name, False, f"it has {where}; take one first: `evsh snapshot {name}`")
-        return Cut(sid, name, True, f"loads start from its snapshot, which commands renew every {every} events"
+        return Cut(sid, name, True, f"loads start from its snapshot, which commands renew every {counted(every, 'event')}"
                    " (events appended without a command are not snapshotted)")
     if max_age is not None:
         if every != 1:

@@ -8,7 +8,8 @@ import click
 
 from ..wording import number
 from .context import app
-from .render import emit_json_items, fmt, output_options, stream_table
+from .output import Output, listing_options
+from .render import stream_table
 
 
 def table_list(store: Any) -> list[dict[str, Any]]:
@@ -22,20 +23,19 @@ def table_list(store: Any) -> list[dict[str, Any]]:
 
 
 @click.command("tables")
-@output_options
-def tables(as_json: bool, as_nl: bool) -> None:
+@listing_options(what="tables")
+def tables(out: Output) -> None:
     """List the tables projections and reactors keep (and evsh's own records): owner, columns, rows.
 
     Query one with `evsh sql "select * from NAME"`.
     """
-    rows = table_list(app().store())
-    mode = fmt(as_json, as_nl)
-    if mode != "table":
-        emit_json_items(rows, mode)
+    rows = list(out.limited(table_list(app().store())))
+    if not out.table:
+        out.items(rows)
         return
     stream_table(
-        [("table", {"style": "bold", "keep": True}), ("owner", {"style": "dim"}), ("rows", {"justify": "right"}),
-         ("columns", {"fill": True, "min_width": 20})],
+        [("table", {"style": "bold", "keep": True}), ("owner", {"style": "dim", "keep": True}), ("rows", {"justify": "right"}),
+         ("columns", {"fill": True, "min_width": 12})],
         ([r["name"], r["owner"], "" if r["rows"] is None else number(r["rows"]),
           ", ".join(f"{c['name']} ({c['kind']}{', key' if c['key'] else ''})" for c in r["columns"])] for r in rows),
         empty="no tables yet: projections and reactors create theirs when they first run",

@@ -9,7 +9,8 @@ import click
 from ..sanitise import rich_text
 from ..wording import counted
 from .context import app
-from .render import console, emit_json_object, short
+from .output import Output, listing_options
+from .render import console, short
 
 _MARK = {"ok": ("✓", "green"), "rejected": ("✗", "red"), "error": ("!", "red")}
 
@@ -57,12 +58,14 @@ def _add(tree: Any, node: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("ident", metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="JSON: the same trees as nested objects.")
 @click.option("--store", "stores", multiple=True, metavar="PATH",
               help="Follow the chain across these stores too (services over a broker); repeatable.")
 @click.option("--stores", "folder", default=None, metavar="DIR",
               help="Follow the chain across every *.db store in DIR (e.g. `evsh demo services`' folder).")
-def trace(ident: str, as_json: bool, stores: tuple[str, ...] = (), folder: str | None = None) -> None:
+@listing_options(rows=False, what="causal chains",
+                 json_help='JSON: {"query", "kind", "traces": [chain...]}, a chain\'s commands and events as nested objects.',
+                 nl_help="JSON lines: one causal chain per line.")
+def trace(ident: str, out: Output, stores: tuple[str, ...] = (), folder: str | None = None) -> None:
     """Show the causal tree of ID: a correlation id, an event id, a command id or a stream.
 
     \b
@@ -81,11 +84,11 @@ def trace(ident: str, as_json: bool, stores: tuple[str, ...] = (), folder: str |
         result = _across(a, ident, stores, folder)
     else:
         result = build(a.engine(), ident)
-    if as_json:
-        emit_json_object(result)
+    if not out.table:  # --nl: one causal chain per line
+        out.document(result, lines=result["traces"])
         return
     con = console()
-    for i, chain in enumerate(result["traces"]):
+    for i, chain in enumerate(out.limited(result["traces"])):
         title = Text()
         title.append("correlation ", style="dim")
         title.append(chain["correlation_id"], style="bold")

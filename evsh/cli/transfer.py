@@ -12,7 +12,9 @@ from ..sanitise import safe
 from ..store import codec
 from .context import app
 from ..store.lines import export_line, import_row
+from ..wording import counted, number
 from .params import Count
+from .render import progress
 
 CHUNK = 5000
 
@@ -47,13 +49,23 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
     out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout
     n = 0
     try:
-        try:
-            for e in events:
-                out.write(export_line(e) + "\n")
-                n += 1
-        finally:
-            if output:
-                out.close()
+        # to a file (-o), a long export shows its progress on a terminal; to stdout, whose reader
+        # (jq, less) shares the terminal, it does not
+        from contextlib import nullcontext
+
+        with progress(None, "exporting") if output else nullcontext() as bar:
+            task = bar.add_task("exporting", total=store.head_position() if stream is None else None) if bar else None
+            try:
+                for e in events:
+                    out.write(export_line(e) + "\n")
+                    n += 1
+                    if bar and n % CHUNK == 0:
+                        bar.update(task, completed=e.position)
+            finally:
+                if output:
+                    out.close()
+            if bar:
+                bar.update(task, completed=n, total=n)
     except OSError as exc:  # a full disk: said once, with the file's name (stdout: the CLI says it)
         if not output:
             raise
@@ -63,7 +75,7 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
             os.remove(output)
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
     if output:
-        click.echo(safe(f"exported {n} events to {output}"), err=True)
+        click.echo(safe(f"exported {counted(n, 'event')} to {output}"), err=True)
 
 
 def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[tuple]]:
@@ -125,7 +137,9 @@ def import_(file: str, react: bool = False) -> None:
         with store.transaction():  # the events and the record that they are history commit together
             store.lock_appends()
             since = store.head_position()  # under the append lock: no other writer's events are taken for history
-            written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
+            with progress(None, "importing") as bar:  # a million lines take a while: shown on a terminal
+                lines = read_with_progress(handle, bar, file)
+                written, skipped = store.import_rows(import_rows(lines, domain, store.clock()))
             if not react:  # history is not news, to the reactors known now and to any later one
                 if engine is not None:
                     from ..engine.reactors import skip_history
@@ -145,13 +159,37 @@ def import_(file: str, react: bool = False) -> None:
     finally:
         if close:
             handle.close()
-    msg = f"imported {written} events"
+    msg = f"imported {counted(written, 'event')}"
     if skipped:
-        msg += f" ({skipped} already stored, skipped)"
+        msg += f" ({number(skipped)} already stored, skipped)"
     click.echo(msg)
     if react and engine is not None and getattr(engine, "reactors", None) and engine.reactors.mode == "inline":
         done = [r for r in engine.reactors.run_inline() if r.status == "handled"]
-        click.echo(f"reactors handled {len(done)} events")
+        click.echo(f"reactors handled {counted(len(done), 'event')}")
+    if engine is not None and written:
+        from .projections import build_read_models
+
+        build_read_models(engine)
+
+
+def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes]:
+    """The lines of ``handle``, moving ``bar`` by the bytes read (of the file's size, when it
+    has one), every few thousand lines."""
+    import os
+
+    try:
+        total = os.fstat(handle.fileno()).st_size if file != "-" else None
+    except (OSError, ValueError, AttributeError):
+        total = None
+    name = os.path.basename(file) if file != "-" else "standard input"
+    task = bar.add_task(f"importing {name} (bytes)", total=total or None)
+    done = 0
+    for n, line in enumerate(handle, 1):
+        done += len(line)
+        if n % 5000 == 0:
+            bar.update(task, completed=done)
+        yield line
+    bar.update(task, completed=done, total=done)
 
 
 def _check_readable(file: str) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from ..errors import ExpectationFailed
+from ..wording import counted, number
 from .context import app
+from .invocation import evsh_command
 
 
 @click.command()
@@ -75,7 +77,7 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     failed = [r for r in results if r.status == "fails"]
     if failed:
         raise ExpectationFailed(
-            f"{len(failed)} of {len(results)} properties do not hold for domain {domain.name} (seed {used_seed})"
+            f"{number(len(failed))} of {counted(len(results), 'property', 'properties')} {'does' if len(failed) == 1 else 'do'} not hold for domain {domain.name} (seed {used_seed})"
         )
 
 
@@ -128,11 +130,12 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
             continue
         out.print(rich_text(f"\n✗ {r.name}: {r.promise}", style="bold red", lines=True))
         out.print(rich_text(f"  {r.message}", lines=True))
-        out.print(Text(f"  smallest counterexample ({len(r.counterexample)} commands):"))
+        out.print(Text(f"  smallest counterexample ({counted(len(r.counterexample), 'command')}):"))
         for o in r.counterexample:
             note = {"rejected": f"   # rejected: {o.message}", "error": "   # raised", "invalid": "   # refused"}.get(o.outcome, "")
             out.print(rich_text(f"    evsh {o.step.line()}{note}"))
         for line in r.tail:
             out.print(rich_text(f"    {line}"))
         if r.script:
-            out.print(rich_text(f"  reproduce: rm -f repro.db && evsh --db repro.db --domain {spec} run {r.script}"))
+            out.print(rich_text(f"  reproduce: rm -f repro.db && {evsh_command()} --db repro.db --domain {spec}"
+                                f" run {r.script}"))

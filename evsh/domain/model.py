@@ -278,8 +278,11 @@ class Aggregate:
         """A command by name (kebab or snake case); BadInput lists the known ones."""
         spec = cls._commands.get(name.replace("-", "_"))
         if spec is None:
-            known = ", ".join(c.cli_name for c in cls._commands.values()) or "none"
-            raise BadInput(f"aggregate {cls.category} has no command {name!r} (commands: {known})")
+            from ..wording import did_you_mean
+
+            names = [c.cli_name for c in cls._commands.values()]
+            raise BadInput(f"aggregate {cls.category} has no command {name!r}{did_you_mean(name, names)}"
+                           f" (commands: {', '.join(names) or 'none'})")
         return spec
 
     @classmethod

@@ -76,8 +76,11 @@ class Domain:
         key = unkebab(name)
         agg = self.aggregates.get(key) or self.aggregates.get(snake_case(name))
         if agg is None:
+            from ..wording import did_you_mean
+
             known = ", ".join(sorted(self.aggregates)) or "none"
-            raise BadInput(f"unknown aggregate {name!r} in domain {self.name} (known: {known})")
+            raise BadInput(f"unknown aggregate {name!r} in domain {self.name}{did_you_mean(name, self.aggregates)}"
+                           f" (known: {known})")
         return agg
 
     def aggregate_for_stream(self, stream_id: str) -> type[Aggregate] | None:

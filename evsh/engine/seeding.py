@@ -42,6 +42,8 @@ class _History:
         self.unsealed: list[tuple[int, str, NewEvent]] = []  # (row index, stream id, event) for ``written``
         self.count = 0
         self.at = EPOCH
+        self.pace = timedelta(milliseconds=400)  # the longest gap between a workflow's steps
+        self.end: datetime | None = None  # the history never goes past it (``days`` after EPOCH)
         self._prefix, self._prefix_at = "", None  # the ids' time part, for self.at
 
     def new_id(self) -> str:
@@ -78,8 +80,11 @@ class _History:
             self.rows.append((self.count, eid, stream_id, version, es.name, codec.dumps(data),
                               codec.dumps(meta), stamp))
             out.append((eid, es.name))
-        self.at += timedelta(milliseconds=self.rng.randrange(5, 400))
+        self.advance(min(timedelta(milliseconds=self.rng.randrange(5, 400)), self.pace))
         return out
+
+    def advance(self, by: timedelta) -> None:
+        self.at = self.at + by if self.end is None else min(self.at + by, self.end)
 
     def take(self) -> list[tuple]:
         rows, self.rows = self.rows, []
@@ -113,10 +118,15 @@ def shop_history(
     Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
     rng = random.Random(seed)
     h = _History(decide, rng, written, personal_only)
+    # `--days 7` is 7 days at most: a tick is 0.9 of a step on average and a workflow's own steps
+    # (at most ten) take at most a hundredth of a step each, so the whole fits in ``days``; the
+    # end is a wall besides, for an unlucky draw
     step = timedelta(days=days) / max(1, orders + customers + products)
+    h.pace = min(h.pace, step / 100)
+    h.end = EPOCH + timedelta(days=days)
 
     def tick() -> None:
-        h.at += step * (0.5 + rng.random())
+        h.advance(step * (0.7 + 0.4 * rng.random()))
 
     def flush_if_full() -> Iterator[list[tuple]]:
         if len(h.rows) >= CHUNK:

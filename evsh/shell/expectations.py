@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
 from ..errors import BadInput, ExpectationFailed
+from .words import unknown_word
 
 OPS = ("==", "!=", ">=", "<=", "=", "<", ">", "~")
 CHECK = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(==|!=|>=|<=|=|<|>|~)(.*)$", re.S)
@@ -136,8 +137,6 @@ def parse_directive(tokens: Sequence[str], known: set[str] | Sequence[str]) -> d
         if not command:
             raise BadInput(f"{what}: name the command that should fail, e.g. `{what} exec order o1 confirm`")
         if command[0] not in known:
-            from .script import unknown_word
-
             raise BadInput(f"{what}: {unknown_word(command[0], known)}")
         return {"kind": kind, "code": code, "pattern": pattern, "command": command}
     if kind == "replay":
@@ -239,9 +238,7 @@ def failed(title: str, expected: Any, actual: Any) -> ExpectationFailed:
 
 def run_directive(runner: Any, tokens: list[str]) -> str:
     """Check one directive; returns a short note for --echo, raises ExpectationFailed."""
-    from ..cli.main import COMMANDS
-
-    spec = parse_directive(tokens, COMMANDS)
+    spec = parse_directive(tokens, runner.known_commands())
     kind = spec["kind"]
     app = runner.app
     if kind == "state":

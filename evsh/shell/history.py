@@ -110,6 +110,14 @@ class PersonalValues:
         except Exception:  # a broken domain is reported when a command needs it
             return cls(set())
 
+    def follow(self, app: Any) -> None:
+        """After `domain FILE` in the shell: the new domain's personal fields count too (the
+        old ones still do: their values may be in this session's lines)."""
+        try:
+            self.fields |= personal_fields(app.domain())
+        except Exception:  # a domain that cannot load was refused by `domain` already
+            pass
+
     def head(self, app: Any) -> int | None:
         """The store's last position before an entry runs (None: no store yet, or nothing to learn)."""
         if not self.fields:

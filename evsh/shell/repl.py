@@ -19,7 +19,8 @@ from prompt_toolkit.history import FileHistory, InMemoryHistory
 
 from ..sanitise import safe
 from ..store.connect import is_server_url, shown
-from .script import DIRECTIVES, NOT_IN_SCRIPTS, Runner, ScriptSyntaxError, _scan
+from .script import Runner, ScriptSyntaxError, _scan
+from .words import DIRECTIVES, NOT_IN_SCRIPTS
 
 EXITS = ("exit", "quit")
 EXPECT_KINDS = ("state", "stream", "query", "rejected", "conflict", "error", "exit", "replay", "rebuild")
@@ -29,17 +30,17 @@ MAX_IDS = 50
 class EvshCompleter(Completer):
     """Completes a line of the .evsh language from click's command tree, the domain and the store."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, group: click.Group) -> None:
         self.app = app
+        self.group = group  # the evsh click group (handed in: the shell does not import the CLI)
         self._help: dict[str, str] | None = None
 
     # -- sources
     def command_names(self) -> list[tuple[str, str]]:
-        from ..cli.main import COMMANDS, cli
-
+        cli = self.group
         if self._help is None:
             helps = {}
-            for name in COMMANDS:
+            for name in cli.list_commands(click.Context(cli)):
                 try:
                     cmd = cli.get_command(click.Context(cli), name)
                     helps[name] = cmd.get_short_help_str(60) if cmd is not None else ""
@@ -48,6 +49,7 @@ class EvshCompleter(Completer):
             self._help = helps
         out = [(n, h) for n, h in sorted(self._help.items()) if n not in NOT_IN_SCRIPTS]
         out += [(d, "directive") for d in DIRECTIVES if d != "end"] + [(e, "leave the shell") for e in EXITS]
+        out += [("clear", "clear the screen"), ("domain", "load another domain")]
         return out
 
     def domain(self) -> Any:
@@ -143,7 +145,7 @@ class EvshCompleter(Completer):
             if len(rest) == 1:
                 return [(n, rest[0]) for n in self.declared(rest[0])]
             return []
-        if head in ("say", "repeat", "end") or head in EXITS:
+        if head in ("say", "repeat", "end", "clear", "domain") or head in EXITS:
             return []
         if head == "exec":
             return self.exec_candidates(rest, incomplete)
@@ -214,8 +216,7 @@ class EvshCompleter(Completer):
         return params + [e for e in extra if e[0] not in given]
 
     def click_candidates(self, head: str, rest: list[str], incomplete: str) -> Iterable[tuple[str, str]]:
-        from ..cli.main import cli
-
+        cli = self.group
         root = click.Context(cli, info_name="evsh", obj=self.app)
         try:
             cmd = cli.get_command(root, head)
@@ -347,7 +348,8 @@ class PrivateHistory(FileHistory):
         self._loaded_strings = list(self.load_history_strings())
 
 
-def repl(app: Any, *, history_file: str | None = None, input: Any = None, output: Any = None) -> None:
+def repl(app: Any, group: click.Group, *, history_file: str | None = None, input: Any = None,
+         output: Any = None) -> None:
     """Read, run, print, until Ctrl-D or `exit`. ``input``/``output`` are for tests."""
     from prompt_toolkit import PromptSession
 
@@ -360,10 +362,10 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
     personal = PersonalValues.of(app)
     history: Any = PrivateHistory(path, personal) if writable else InMemoryHistory()
     session: PromptSession = PromptSession(
-        history=history, completer=EvshCompleter(app), complete_while_typing=False,
+        history=history, completer=EvshCompleter(app, group), complete_while_typing=False,
         input=input, output=output,
     )
-    runner = Runner(app, location=False)
+    runner = Runner(app, group, location=False, notes=True)
     click.echo(safe(f"evsh shell on {shown(app.db or '')}" + (f" with domain {app.domain_spec}" if app.domain_spec else "")
                     + ": `help` lists commands, Tab completes, Ctrl-D or `exit` leaves."))
     settle = getattr(history, "settle", lambda: None)
@@ -394,11 +396,16 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
                 click.echo(safe(f"evsh: error: {exc.message}"), err=True)
                 continue
             before = personal.head(app)
+            domain_before = app.domain_spec
             try:
                 runner.run_nodes(nodes)
             except KeyboardInterrupt:
                 click.echo("evsh: interrupted", err=True)
+            if app.domain_spec != domain_before:  # `domain FILE`: its personal fields stay out of the history too
+                personal.follow(app)
             personal.learn_written(app, before)
+            if runner.exited is not None:  # `exit`, `quit` (with a status, too) inside the entry
+                break
             if text.split()[:1] == ["forget"] and isinstance(history, PrivateHistory):
                 settle()
                 history.reload()

@@ -13,6 +13,9 @@ Directives (see docs/scripts.md):
     redeliver ...                     hand an already-handled event to a subscriber again
     repeat N [as VAR] ... end         run the body N times; ${VAR} (default ${i}) counts 1..N
     help [COMMAND]                    the list of commands, or one command's help
+    exit [N] | quit [N]               stop here (with status N), as at the shell's prompt
+    clear                             clear the screen (on a terminal)
+    domain [FILE_OR_MODULE]           load another domain for the lines after it (or name the loaded one)
 """
 
 from __future__ import annotations
@@ -27,11 +30,9 @@ import click
 
 from ..errors import BadInput, EvshError, ExpectationFailed
 from ..sanitise import rich_text, safe
+from .session import relative_to_script, session_word, show_help
+from .words import NOT_IN_SCRIPTS, SESSION, WORDS, unknown_word
 
-DIRECTIVES = ("say", "expect", "redeliver", "repeat", "end", "help")
-NOT_IN_SCRIPTS = {"shell": "an interactive shell cannot run inside a script",
-                  "demo": "evsh demo manages its own store; run it on its own",
-                  "tui": "the TUI needs the whole terminal; run `evsh tui` on its own"}
 MAX_REPEAT = 1_000_000  # times a line may run, counting every enclosing repeat
 MAX_NESTING = 32  # repeat blocks inside one another
 MAX_SCRIPT_CHARS = 10_000_000  # a script's size (docs/scripts.md)
@@ -220,6 +221,15 @@ def check_line(line: Line, known: set[str]) -> None:
     head = line.tokens[0]
     if head in ("say", "help"):
         return
+    if head in SESSION:
+        args = line.tokens[1:]
+        if head in ("exit", "quit") and (len(args) > 1 or args and not args[0].isdigit()):
+            raise ScriptSyntaxError(line.where, f"use `{head}` or `{head} N` (N: the exit status, a whole number)")
+        if head == "clear" and args:
+            raise ScriptSyntaxError(line.where, "`clear` takes nothing after it")
+        if head == "domain" and len(args) > 1:
+            raise ScriptSyntaxError(line.where, "use `domain FILE_OR_MODULE` (a .py file, shop, or a module)")
+        return
     if head in ("expect", "redeliver"):
         from .expectations import parse_directive
 
@@ -237,14 +247,6 @@ def check_line(line: Line, known: set[str]) -> None:
         raise ScriptSyntaxError(line.where, unknown_word(head, known))
     if head in NOT_IN_SCRIPTS:
         raise ScriptSyntaxError(line.where, f"`{head}`: {NOT_IN_SCRIPTS[head]}")
-
-
-def unknown_word(word: str, known: set[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(known | set(DIRECTIVES)), n=1)
-    hint = f" (did you mean `{close[0]}`?)" if close else " (`help` lists the commands)"
-    return f"unknown command {word!r}{hint}"
 
 
 def substitute(tokens: Sequence[str], env: dict[str, str]) -> list[str]:
@@ -270,24 +272,27 @@ class Failure:
 class Runner:
     """Runs parsed scripts (and single shell lines) against one shared AppContext."""
 
-    def __init__(self, app: Any, *, echo: bool = False, pause: bool = False, keep_going: bool = False,
-                 pause_input: Callable[[], str] | None = None, location: bool = True) -> None:
+    def __init__(self, app: Any, group: click.Group, *, echo: bool = False, pause: bool = False,
+                 keep_going: bool = False, pause_input: Callable[[], str] | None = None, location: bool = True,
+                 notes: bool | None = None) -> None:
         self.app = app
+        self.group = group  # the evsh click group, handed in: the shell never imports the CLI's entry point
+        self.notes = echo if notes is None else notes  # a passing `expect` prints ✓ and what held
         self.echo = echo
         self.pause = pause
         self.keep_going = keep_going
         self.pause_input = pause_input
         self.location = location  # False in the interactive shell: errors without FILE:LINE
         self.failures: list[Failure] = []
+        self.exited: int | None = None  # the status an `exit` line gave: the script (or shell) stops there
+        self.lines_run = 0
+        self.expectations_held = 0
         self.steps = 0
         self._after_say = False
 
     # -- the commands a line may name
-    @staticmethod
-    def known_commands() -> list[str]:
-        from ..cli.main import COMMANDS
-
-        return sorted(COMMANDS)
+    def known_commands(self) -> list[str]:
+        return sorted(self.group.list_commands(click.Context(self.group)))
 
     def parse(self, source: str, text: str) -> list[Node]:
         return parse(source, text, self.known_commands())
@@ -315,10 +320,12 @@ class Runner:
         finally:
             _RUNNING.pop()
         new = self.failures[first:]
-        return new[0].code if new else 0
+        return new[0].code if new else (self.exited or 0)
 
     def _run(self, nodes: list[Node], env: dict[str, str]) -> None:
         for node in nodes:
+            if self.exited is not None:
+                raise _Stop
             if isinstance(node, Repeat):
                 for n in range(1, node.count + 1):
                     self._run(node.body, {**env, node.var: str(n)})
@@ -333,6 +340,7 @@ class Runner:
         """Run one line; a Failure (never an exception) when it does not succeed."""
         tokens = substitute(line.tokens, env)
         head = tokens[0]
+        self.lines_run += 1
         # a step is a command, or a `say` with the command after it; checks never wait
         if head not in ("expect", "help"):
             if self.pause and self.steps and not self._after_say:
@@ -346,14 +354,17 @@ class Runner:
                 self._say(" ".join(tokens[1:]))
             elif head == "help":
                 self.help(tokens[1:])
+            elif head in SESSION:
+                session_word(self, head, tokens[1:])
             elif head in ("expect", "redeliver"):
                 from .expectations import run_directive
 
                 note = run_directive(self, tokens)
-                if self.echo and note:
+                self.expectations_held += head == "expect"
+                if self.notes and note:
                     self._note(note)
             else:
-                self.invoke(tokens)
+                self.invoke(relative_to_script(tokens, line.source))
         except LineError as exc:
             return Failure(line.where, exc.code, exc.message)
         except ExpectationFailed as exc:
@@ -375,8 +386,8 @@ class Runner:
     def call(self, argv: list[str]) -> tuple[int, str]:
         """(exit code, message) of one command line; the message is empty on success."""
         from ..cli.errors import CLIError
-        from ..cli.main import cli
 
+        cli = self.group
         head = argv[0]
         if head in NOT_IN_SCRIPTS:
             return 2, f"error: `{head}`: {NOT_IN_SCRIPTS[head]}"
@@ -421,6 +432,10 @@ class Runner:
             return 2, f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)"
         return 0, ""
 
+    def help(self, topic: list[str]) -> None:
+        """`help [WORD]` (session.show_help)."""
+        show_help(self, topic)
+
     def _debug(self) -> None:
         if getattr(self.app, "debug", False):
             import traceback
@@ -441,8 +456,8 @@ class Runner:
 
         if tokens[0] == "say":
             return
-        text = Text("\n$ ", style="bold green") if tokens[0] not in DIRECTIVES else Text("\n» ", style="bold magenta")
-        text.append(safe(("evsh " if tokens[0] not in DIRECTIVES else "") + shown), style="bold")
+        text = Text("\n$ ", style="bold green") if tokens[0] not in WORDS else Text("\n» ", style="bold magenta")
+        text.append(safe(("evsh " if tokens[0] not in WORDS else "") + shown), style="bold")
         console().print(text)
 
     def _say(self, message: str) -> None:
@@ -466,40 +481,6 @@ class Runner:
         except (EOFError, OSError):
             pass
         click.echo("", err=True)
-
-    def help(self, topic: list[str]) -> None:
-        from ..cli.main import cli
-
-        root = click.Context(cli, info_name="evsh", obj=self.app)
-        if topic:
-            if topic[0] in DIRECTIVES:
-                click.echo(DIRECTIVE_HELP)
-                return
-            self.invoke([*topic, "--help"])
-            return
-        with root:
-            commands = ", ".join(c for c in self.known_commands() if c not in NOT_IN_SCRIPTS)
-        click.echo(
-            "Type evsh commands without the leading `evsh`, e.g.\n"
-            "  exec order o1 create --customer-id c1 --items '[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price\":\"9.50\"}]'\n"
-            "  state order o1\n\n"
-            f"Commands: {commands}\n\n{DIRECTIVE_HELP}\n\n"
-            "`help COMMAND` shows a command's options; `exec AGGREGATE ID COMMAND --help` its parameters."
-        )
-
-
-DIRECTIVE_HELP = """Directives (docs/scripts.md has the whole language):
-  say TEXT                              print narration
-  expect state AGG ID [--at-version N] FIELD=VALUE...
-  expect stream STREAM [TYPE...] [count=N]
-  expect query "SQL" = VALUE
-  expect rejected|conflict|error [--match REGEX] COMMAND...
-  expect exit N [--match REGEX] COMMAND...
-  expect replay AGG ID                  state equal after a full replay in a fresh process
-  expect rebuild projection NAME        tables equal after a rebuild from scratch
-  redeliver projection|reactor NAME POSITION
-  repeat N [as VAR] ... end             ${i} (or ${VAR}) counts 1..N"""
-
 
 class LineError(Exception):
     """A line failed: its exit code and its one-line message."""

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import BadInput, ExpectationFailed
+from ..wording import counted
 
 
 def _plain(value: Any) -> Any:
@@ -51,6 +52,8 @@ def expect_replay(app: Any, aggregate: str, id: str) -> str:
     domain = app.domain(required=True)
     cls = domain.aggregate(aggregate)
     engine = app.engine(domain_required=True)
+    if not engine.store.stream_version(cls.stream_id(id)):  # nothing to replay proves nothing
+        raise ExpectationFailed(f"replay of {cls.stream_id(id)}: the stream does not exist (no events to replay)")
     loaded = _plain(engine.load(cls, id).state())
     replayed = cls(id)
     engine.apply_records(replayed, engine.read_stream(cls.stream_id(id)))
@@ -86,7 +89,7 @@ def table_diff(before: dict[str, list[list[Any]]], after: dict[str, list[list[An
             continue
         only_a = [r for r in a if r not in b]
         only_b = [r for r in b if r not in a]
-        lines.append(f"table {name}: {len(a)} rows {labels[0]}, {len(b)} rows {labels[1]}")
+        lines.append(f"table {name}: {counted(len(a), 'row')} {labels[0]}, {counted(len(b), 'row')} {labels[1]}")
         lines += [f"  only {labels[0]}: {json.dumps(r, default=str)}" for r in only_a[:5]]
         lines += [f"  only {labels[1]}: {json.dumps(r, default=str)}" for r in only_b[:5]]
     return "\n  ".join(lines)
@@ -110,7 +113,7 @@ def expect_rebuild(app: Any, name: str) -> str:
             + table_diff(live, rebuilt, ("live", "rebuilt"))
         )
     rows = sum(len(v) for v in live.values())
-    return f"projection {name}: live tables = a rebuild from scratch ({rows} rows)"
+    return f"projection {name}: live tables = a rebuild from scratch ({counted(rows, 'row')})"
 
 
 def _event_at(engine: Any, position: int) -> Any:
@@ -139,7 +142,9 @@ def redeliver(app: Any, kind: str, name: str, position: int) -> str:
             raise BadInput(f"projection {name} has not handled position {position} yet (checkpoint {checkpoint});"
                            " run `projections run` first")
         if rec.type not in p.handlers:
-            return f"projection {name} does not handle {rec.type}: nothing to redeliver"
+            handled = ", ".join(sorted(p.handlers)) or "nothing"
+            raise BadInput(f"projection {name} does not handle {rec.type} (the event at position {position}):"
+                           f" nothing to redeliver; it handles {handled}")
         try:
             with store.transaction():
                 projections.apply_events(p, Tables(store, p.tables), [rec])
@@ -156,7 +161,8 @@ def redeliver(app: Any, kind: str, name: str, position: int) -> str:
     if checkpoint < position:
         raise BadInput(f"reactor {name} has not handled position {position} yet (checkpoint {checkpoint})")
     if not sub.matches(rec):
-        return f"reactor {name} does not listen to {rec.type}: nothing to redeliver"
+        raise BadInput(f"reactor {name} does not listen to {rec.type} (the event at position {position}):"
+                       " nothing to redeliver")
     head = store.head_position()
     # the processed record would skip it: forget it, so the handler itself meets the event again
     with store.transaction():

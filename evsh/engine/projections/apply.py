@@ -9,6 +9,7 @@ first catches up in that same transaction; a handler that raises rolls the whole
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -17,6 +18,7 @@ from ...domain.registry import user_code_error
 from ...errors import ProjectionFailed, StoreError
 from ...store.base import RecordedEvent
 from ...store.tables import RowExists, RowNotWritten, Tables
+from .. import metrics
 from ..subscriptions import catch_up, checkpoint_name, read_batch
 from .records import (
     DEFAULT_BATCH,
@@ -41,20 +43,28 @@ def _failure(p: Projection, ev: RecordedEvent, exc: BaseException) -> Projection
     return ProjectionFailed(p.name, ev.position, ev.type, ev.stream_id, message, wrapped.where)
 
 
-def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent]) -> RecordedEvent | None:
-    """Run the handlers over events and flush the rows; returns the last event handled."""
+def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent], *,
+                 store: Any = None, clock: Callable[[], str] | None = None) -> RecordedEvent | None:
+    """Run the handlers over events and flush the rows; returns the last event handled.
+
+    With ``store`` and ``clock``, the handled counts and latencies go to the metrics table in the same
+    transaction (`evsh stats` shows projections beside reactors)."""
     handlers = p.handlers
     last = None
+    buf = metrics.Buffer() if store is not None and clock is not None else None
     for ev in events:
         fn = handlers.get(ev.type)
         if fn is None:
             continue
         last = tables.current = ev
+        started = time.perf_counter()
         try:
             fn(ev, tables)
         except Exception as exc:
             tables.discard()
             raise _failure(p, ev, exc) from None
+        if buf is not None:
+            buf.handled(KIND, p.name, ev.type, time.perf_counter() - started)
     try:
         tables.flush()
     except RowNotWritten as exc:  # a taken key or a value the table cannot keep, found when written
@@ -71,6 +81,8 @@ def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent])
             raise
         raise ProjectionFailed(p.name, last.position, last.type, last.stream_id,
                                f"writing the batch's rows failed: {type(exc).__name__}: {exc}") from None
+    if buf and clock is not None:
+        buf.flush(store, clock())
     return last
 
 
@@ -79,15 +91,17 @@ class _Subscriber:
 
     categories: Sequence[str] = ()
 
-    def __init__(self, p: Projection, physical: dict[str, str] | None = None) -> None:
+    def __init__(self, p: Projection, physical: dict[str, str] | None = None,
+                 clock: Callable[[], str] | None = None) -> None:
         self.projection = p
         self.name = p.name
         self.types = p.types
         self.physical = physical
+        self.clock = clock
 
     def handle_batch(self, store: Any, events: list[RecordedEvent]) -> None:
         events = without_skipped(store, self.name, events)
-        apply_events(self.projection, Tables(store, self.projection.tables, self.physical), events)
+        apply_events(self.projection, Tables(store, self.projection.tables, self.physical), events, store=store, clock=self.clock)
 
 
 # ----------------------------------------------------------------------------- catch-up
@@ -136,7 +150,7 @@ def run(
             continue
         try:
             res.handled = catch_up(
-                engine, _Subscriber(p), cp, batch_size=batch_size, stop=stop,
+                engine, _Subscriber(p, clock=engine.clock), cp, batch_size=batch_size, stop=stop,
                 on_batch=(lambda n, pos, _name=p.name: on_batch(_name, n, pos)) if on_batch else None,
             )
         except ProjectionFailed as exc:
@@ -186,10 +200,11 @@ class InlineHook:
                     chunk, last_read, _ = read_batch(engine, pos, p.types, (), DEFAULT_BATCH)
                     if last_read == pos:
                         break
-                    apply_events(p, tables, without_skipped(store, p.name, [e for e in chunk if e.position < first]))
+                    apply_events(p, tables, without_skipped(store, p.name, [e for e in chunk if e.position < first]),
+                                 store=store, clock=engine.clock)
                     pos = last_read
             if wanted:
-                apply_events(p, tables, wanted)
+                apply_events(p, tables, wanted, store=store, clock=engine.clock)
             store.set_checkpoint(cp_name, last, engine.clock())
 
 
