@@ -25,6 +25,7 @@ import click
 from ..errors import BadInput, BrokerError
 from ..sanitise import safe
 from ..store.base import SOURCE_POSITION
+from ..wording import counted, number
 
 SERVICES = ("orders", "payments", "inventory")
 OWNS = {"orders": "order", "payments": "payment", "inventory": "inventory"}
@@ -230,7 +231,7 @@ def _story(demo: Demo, count: int, started: float) -> dict[str, Any]:
     result = _summary(demo, first + second)
     say("")
     for svc, facts in result["stores"].items():
-        say(f"{svc:<9} {facts['events']} events ({facts['replicas']} received from the others)")
+        say(f"{svc:<9} {counted(facts['events'], 'event')} ({number(facts['replicas'])} received from the others)")
     say(f"done in {time.monotonic() - started:.1f} s; look around: evsh --db {demo.db('orders')} log")
     return result
 

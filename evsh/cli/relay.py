@@ -9,6 +9,7 @@ import click
 
 from ..errors import BadInput, BrokerError
 from ..sanitise import rich_text, safe
+from ..wording import counted, number
 from .context import app
 from .params import Count, Seconds
 
@@ -123,8 +124,8 @@ def relay(to: str, exchange: str | None, stream: str | None, subject_prefix: str
             r.release()
         except Exception:  # the lease expires by itself; the error that got here matters more
             pass
-    click.echo(f"published {r.published} events to {shown}; checkpoint {view.last.checkpoint if view.last else 0},"
-               f" lag {r.lag()}")
+    click.echo(f"published {counted(r.published, 'event')} to {shown}; checkpoint"
+               f" {view.last.checkpoint if view.last else 0}, lag {number(r.lag())}")
 
 
 class _View:
