@@ -144,6 +144,16 @@ def test_the_seed_repeats_a_run(cli, tmp_path):
         line for line in second.stdout.splitlines() if line.strip().startswith("evsh exec")
     ]
     assert "seed 11" in first.stdout
+    assert first.stdout == second.stdout  # the whole report, word for word
+
+
+def test_examples_n_runs_exactly_n(cli, tmp_path):
+    """Properties that draw while they run (chunk and batch sizes) still count exactly N."""
+    r = cli("verify", "--domain", "shop", "--examples", "9", "--seed", "4", "--property", "replay is",
+            "--property", "rebuild", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 0, r.stdout + r.stderr
+    rows = [line for line in r.stdout.splitlines() if "holds" in line]
+    assert len(rows) == 2 and all("│        9 │" in line for line in rows), r.stdout
 
 
 def test_domain_overrides_and_unknown_types(cli, tmp_path):

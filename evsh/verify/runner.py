@@ -116,6 +116,12 @@ def _run_one(prop: Property, ctx: Context, sequences: Any, wanted: int, seed: in
     failing: list[tuple[list[Step], PropertyFailed]] = []
     generating = [True]
 
+    def tally() -> None:
+        if generating[0] and count[0] < wanted:
+            count[0] += 1
+            if progress:
+                progress(prop.name, count[0], wanted)
+
     @hseed(seed)
     @settings(
         max_examples=wanted, deadline=None, database=None, verbosity=Verbosity.quiet,
@@ -124,22 +130,24 @@ def _run_one(prop: Property, ctx: Context, sequences: Any, wanted: int, seed: in
     )
     @given(sequences, st.data())
     def body(steps: list[Step], data: Any) -> None:
-        if generating[0]:
-            count[0] += 1
-            if progress:
-                progress(prop.name, count[0], wanted)
+        # Counted when it ends (held or failed): an example hypothesis cuts short (a draw past its
+        # budget) is not one hypothesis counts either, so the run shows exactly ``wanted``.
         try:
             prop.check(ctx, steps, data)
+            tally()
         except PropertyFailed as exc:
+            tally()
             generating[0] = False
             failing.append((list(steps), exc))
             raise
         except EvshError as exc:
+            tally()
             generating[0] = False
             failure = PropertyFailed(str(exc))
             failing.append((list(steps), failure))
             raise failure from None
         except Exception as exc:  # evsh or the domain broke in a way nobody expected
+            tally()
             generating[0] = False
             failure = PropertyFailed(f"{type(exc).__name__}: {exc}")
             failing.append((list(steps), failure))
