@@ -66,7 +66,7 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     if not tty:
         click.echo(f"evsh verify: domain {domain.name}, up to {examples} examples per property", err=True)
     try:
-        results, used_seed = run_verify(domain, spec, examples=examples, seed=seed, max_steps=max_steps,
+        results, used_seed, coverage = run_verify(domain, spec, examples=examples, seed=seed, max_steps=max_steps,
                                         only=only, out_dir=out_dir, progress=progress)
     finally:
         if bar is not None:
@@ -129,10 +129,19 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
         out.print(rich_text(f"\n✗ {r.name}: {r.promise}", style="bold red", lines=True))
         out.print(rich_text(f"  {r.message}", lines=True))
         out.print(Text(f"  smallest counterexample ({len(r.counterexample)} commands):"))
+        notes = {}
         for o in r.counterexample:
-            note = {"rejected": f"   # rejected: {o.message}", "error": "   # raised", "invalid": "   # refused"}.get(o.outcome, "")
-            out.print(rich_text(f"    evsh {o.step.line()}{note}"))
-        for line in r.tail:
-            out.print(rich_text(f"    {line}"))
+            notes[o.step.line()] = {"rejected": f"   # rejected: {o.message}", "error": "   # raised",
+                                    "invalid": "   # refused"}.get(o.outcome, "")
+        if r.body is not None:  # the reproducer's lines, in the order that failed
+            for line in r.body:
+                bare = line.removeprefix("expect rejected ").removeprefix("expect error ")
+                shown = f"evsh {bare}{notes.get(bare, '')}" if bare.startswith("exec ") else line
+                out.print(rich_text(f"    {shown}"))
+        else:
+            for o in r.counterexample:
+                out.print(rich_text(f"    evsh {o.step.line()}{notes[o.step.line()]}"))
+            for line in r.tail:
+                out.print(rich_text(f"    {line}"))
         if r.script:
             out.print(rich_text(f"  reproduce: rm -f repro.db && evsh --db repro.db --domain {spec} run {r.script}"))

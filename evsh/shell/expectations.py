@@ -18,7 +18,7 @@ from ..errors import BadInput, ExpectationFailed
 OPS = ("==", "!=", ">=", "<=", "=", "<", ">", "~")
 CHECK = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(==|!=|>=|<=|=|<|>|~)(.*)$", re.S)
 OUTCOMES = {"rejected": 1, "conflict": 3, "error": 2}
-KINDS = ("state", "stream", "query", "rejected", "conflict", "error", "exit", "replay", "rebuild")
+KINDS = ("state", "stream", "query", "rejected", "conflict", "error", "exit", "replay", "rebuild", "idempotent")
 SUBSCRIBERS = ("projection", "reactor")
 
 EXPECT_USAGE = "expect " + "|".join(KINDS) + " ... (see `help expect`)"
@@ -148,6 +148,10 @@ def parse_directive(tokens: Sequence[str], known: set[str] | Sequence[str]) -> d
         if len(args) != 2 or args[0] != "projection":
             raise BadInput(f"{what}: use `expect rebuild projection NAME`")
         return {"kind": kind, "name": args[1]}
+    if kind == "idempotent":
+        if len(args) != 3 or args[0] not in SUBSCRIBERS or not args[2].isdigit() and "${" not in args[2]:
+            raise BadInput(f"{what}: use `expect idempotent projection|reactor NAME POSITION`")
+        return {"kind": kind, "subscriber": args[0], "name": args[1], "position": args[2]}
     raise BadInput(f"unknown expectation {kind!r}: {EXPECT_USAGE}")
 
 
@@ -260,6 +264,10 @@ def run_directive(runner: Any, tokens: list[str]) -> str:
         from .verification import expect_rebuild
 
         return expect_rebuild(app, spec["name"])
+    if kind == "idempotent":
+        from .verification import expect_idempotent
+
+        return expect_idempotent(app, spec["subscriber"], spec["name"], int(spec["position"]))
     if kind == "redeliver":
         from .verification import redeliver
 

@@ -166,3 +166,28 @@ def redeliver(app: Any, kind: str, name: str, position: int) -> str:
         rt.run_pending()
     caused = store.head_position() - head
     return f"redelivered {rec.type} at position {position} to reactor {name} ({caused} new events)"
+
+
+def expect_idempotent(app: Any, kind: str, name: str, position: int) -> str:
+    """Redeliver the event at ``position`` to the projection or reactor and check that it
+    changed nothing, counted relative to just before: no new event, no row of its tables."""
+    engine = app.engine(domain_required=True)
+    store = engine.store
+    if kind == "projection":
+        from ..engine import projections
+
+        specs = projections.find(engine, name).tables
+    else:
+        from ..engine.reactors import runtime
+
+        specs = runtime(engine).get(name).spec.tables
+    head, rows = store.head_position(), table_rows(store, specs)
+    said = redeliver(app, kind, name, position)
+    caused, after = store.head_position() - head, table_rows(store, specs)
+    if caused or after != rows:
+        what = [f"{caused} new events"] if caused else []
+        if after != rows:
+            what.append(table_diff(rows, after, ("before", "after")))
+        raise ExpectationFailed(f"{kind} {name}: handling position {position} a second time changed something\n  "
+                                + "\n  ".join(what))
+    return f"{said}: nothing changed"
