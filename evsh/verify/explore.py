@@ -17,7 +17,7 @@ each step is drawn while the example runs, from what the store holds at that poi
 Learning happens in an exploration phase before the properties run (examples drawn from a
 seeded random source, not by hypothesis), then the weights are frozen: hypothesis must see the
 same choices draw the same steps, or it cannot shrink (and calls the test flaky). Every choice
-is one draw from a fixed range mapped through the weights, so the draws' shapes never change.
+is drawn from one random source per example (drawn once), so the draws' shapes never change.
 The run's coverage report counts what the exploration and the properties' examples reached:
 commands tried/accepted/rejected, events produced/applied/projected/reacted to.
 """
@@ -35,7 +35,6 @@ from .strategies import Step, Strategies
 
 RETRIES = 2  # extra draws for a slot whose step was rejected
 STATUS_NAMES = ("status", "state", "phase", "stage", "open", "closed", "active")
-CHOICE = 2**16  # a choice is one draw in [0, CHOICE) mapped through the weights: shrinks towards the first
 
 
 @dataclass
@@ -95,8 +94,9 @@ class Explorer:
         return Plan(self, data)
 
     def _pick(self, data: Any, weights: list[float]) -> int:
-        """An index drawn with these weights, from a draw whose range never changes."""
-        x = data.draw(self.st.integers(0, CHOICE - 1)) / CHOICE * sum(weights)
+        """An index drawn with these weights, from the example's own random source (hypothesis's
+        integers favour their bounds: every choice would be the first)."""
+        x = data.rnd.random() * sum(weights)
         for i, w in enumerate(weights):
             if x < w:
                 return i
@@ -277,6 +277,7 @@ class Plan:
                     after_each(n)
             return
         ex, data = self.explorer, self.data
+        data.rnd = data.draw(ex.st.randoms(use_true_random=False))
         steps: list[Step] = []
         pools = Pools()
         wanted = data.draw(ex.st.integers(1, ex.max_steps))

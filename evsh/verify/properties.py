@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from ..domain.model import Aggregate
 from ..domain.registry import Domain
+from .more_properties import _decision_from_events, _needs_upcasters, _reactors_healthy, _upcasters
 from .redelivery import (_needs_projections, _needs_reactors, _needs_redeliverable_projections, _projection_redelivery,
                          _projections, _reactor_redelivery, _table_diff, redelivery_note)
 from .sandbox import Context, PropertyFailed, Sandbox, StepOutcome, diff, plain, script_lines
@@ -137,6 +138,12 @@ def _projection_rebuild(ctx: Context, steps: Sequence[Step], data: Any) -> None:
                 )
 
 
+def _any_reactors(domain: Domain) -> str:
+    return "" if domain.of_kind("reactor") else "the domain declares no reactors"
+
+
+WORKER = ("replay in a fresh process", "deciding depends on the events alone", "upcasters pure")
+
 PROPERTIES: list[Property] = [
     Property("commands accept or reject", "a command emits events or raises Rejected; nothing else",
              _commands_only_accept_or_reject),
@@ -152,4 +159,11 @@ PROPERTIES: list[Property] = [
              note=lambda d: redelivery_note(d, "projection")),
     Property("reactors redelivery-idempotent", "an event handled twice causes no new event or row",
              _reactor_redelivery, _needs_reactors, note=lambda d: redelivery_note(d, "reactor")),
+    Property("deciding depends on the events alone",
+             "a command decided in a fresh process, from the same events, gives the same events or rejection",
+             _decision_from_events),
+    Property("reactors healthy", "no reactor raises on the events it gets (unless declared expected)",
+             _reactors_healthy, _any_reactors),
+    Property("upcasters pure", "old events upcast the same twice and in a fresh process, input untouched,"
+             " and are read and applied as today's", _upcasters, _needs_upcasters),
 ]

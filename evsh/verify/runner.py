@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from ..domain.registry import Domain
 from ..errors import BadInput, EvshError
 from .explore import Coverage, Explorer
-from .properties import PROPERTIES, Context, Property, PropertyFailed, Sandbox, StepOutcome, script_lines
+from .properties import PROPERTIES, WORKER, Context, Property, PropertyFailed, Sandbox, StepOutcome, script_lines
 from .strategies import Step, Strategies
 
 Progress = Callable[[str, int, int], None]  # (property, examples so far, examples wanted)
@@ -74,6 +74,9 @@ def verify(
         seed = random.SystemRandom().randrange(2**32)
     folder = tempfile.mkdtemp(prefix="evsh-verify-", dir=scratch_dir())
     ctx = Context(domain, folder)
+    from .deciding import snapshot
+
+    ctx.fresh = snapshot(domain)
     results = []
     try:
         explorer.explore(ctx.sandbox, max(10, examples // 2), seed)
@@ -83,7 +86,7 @@ def verify(
             if why:
                 results.append(Result(prop.name, prop.promise, "skipped", message=why, note=prop.note(domain)))
                 continue
-            if prop.name == "replay in a fresh process" and ctx.worker is None:
+            if prop.name in WORKER and ctx.worker is None:
                 from .worker import Worker
 
                 ctx.worker = Worker(domain_spec)

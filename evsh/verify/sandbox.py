@@ -54,6 +54,7 @@ class StepOutcome:
     outcome: str  # ok | rejected | error | invalid
     message: str = ""
     head: int = 0  # the store's head position after it (reactors' events included)
+    events: list = field(default_factory=list)  # [type, data] of the events it wrote
 
 
 class Sandbox:
@@ -96,8 +97,8 @@ class Sandbox:
     def run_one(self, step: Step) -> StepOutcome:
         """Run one step and record its outcome and the head position after it."""
         try:
-            self.engine.execute(step.aggregate, step.id, step.command, step.kwargs)
-            o = StepOutcome(step, "ok")
+            res = self.engine.execute(step.aggregate, step.id, step.command, step.kwargs)
+            o = StepOutcome(step, "ok", events=[[e.type, plain(e.data)] for e in res.events])
         except CommandRejected as exc:
             o = StepOutcome(step, "rejected", exc.reason)
         except DomainCodeError as exc:
@@ -164,6 +165,7 @@ class Context:
     domain: Domain
     folder: str
     worker: Any = None
+    fresh: Any = None  # the domain's class and module state as at import (deciding.snapshot)
     # no backoff between a failing reactor's attempts: examples run in milliseconds
     options: dict[str, Any] = field(default_factory=lambda: {"reactor_backoff": 0.0})
 

@@ -1,0 +1,101 @@
+"""Deciding depends on the events alone: a command decided against an aggregate loaded in a
+fresh process (class and module state as at import) gives what it gave live.
+
+Shared by the verify property, its replay worker and the `expect decision` directive of
+reproducer scripts; imports nothing heavy. State kept in class attributes or module globals
+(a counter of opened accounts read in a command) makes the live decision differ.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+from decimal import Decimal
+from typing import Any
+
+from ..domain.registry import Domain
+
+PLAIN = (int, float, str, bytes, bool, type(None), Decimal, list, dict, set, tuple, frozenset)
+# values a command may make fresh on purpose (it may read the clock or make an id): not compared
+VOLATILE = [
+    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<uuid>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<time>"),
+]
+
+
+def domain_modules(domain: Domain) -> list[Any]:
+    """The modules the domain's code lives in (the domain module and where its classes and
+    handlers come from; evsh's own modules left out, its samples kept)."""
+    names = {domain.module.__name__}
+    for cls in domain.aggregates.values():
+        names.add(cls.__module__)
+    for kind in ("reactor", "upcaster"):
+        for item in domain.of_kind(kind):
+            fn = getattr(item, "fn", item)
+            names.add(getattr(fn, "__module__", "") or "")
+    out = []
+    for n in sorted(names):
+        mod = sys.modules.get(n)
+        if mod is not None and (not n.startswith("evsh.") or n.startswith("evsh.samples")):
+            out.append(mod)
+    return out
+
+
+def snapshot(domain: Domain) -> list[tuple[Any, str, Any]]:
+    """Plain data in the domain's module globals and aggregate class attributes, as now."""
+    from ..domain.model import Aggregate
+
+    owners: list[Any] = [*domain_modules(domain), *domain.aggregates.values()]
+    evsh_own = set(dir(Aggregate)) | {"_commands", "_applier_refs", "_appliers_cache", "_defaults"}
+    out = []
+    for owner in owners:
+        for name, value in list(vars(owner).items()):
+            if name.startswith("__") or not isinstance(value, PLAIN) or (isinstance(owner, type) and name in evsh_own):
+                continue
+            try:
+                out.append((owner, name, copy.deepcopy(value)))
+            except Exception:  # noqa: BLE001 - not copyable: left alone
+                continue
+    return out
+
+
+def restore(saved: list[tuple[Any, str, Any]]) -> None:
+    """Put the snapshot's values back: the state a fresh process starts with."""
+    for owner, name, value in saved:
+        try:
+            setattr(owner, name, copy.deepcopy(value))
+        except (AttributeError, TypeError):
+            continue
+
+
+def masked(decision: Any) -> str:
+    text = json.dumps(decision, sort_keys=True, default=str)
+    for pattern, word in VOLATILE:
+        text = pattern.sub(word, text)
+    return text
+
+
+def decide_dry(engine: Any, domain: Domain, aggregate: str, id: str, command: str, params: dict[str, str],
+               upto: int | None = None) -> dict[str, Any]:
+    """The command decided against the stream's events (those at or before position ``upto``),
+    nothing written: ``{"events": [[type, data], ...]}`` or ``{"rejected": reason}``."""
+    from ..errors import CommandRejected
+    from ..store import codec
+
+    cls = domain.aggregate(aggregate)
+    spec = cls.find_command(command)
+    agg = cls(id)
+    records = (r for r in engine.read_stream(cls.stream_id(id)) if upto is None or r.position <= upto)
+    engine.apply_records(agg, records)
+    try:
+        emitted = engine.decide(agg, spec, spec.bind(dict(params)))
+    except CommandRejected as exc:
+        return {"rejected": exc.reason}
+    return {"events": [[es.name, json.loads(codec.dumps(data))] for es, data in emitted]}
+
+
+def step_params(argv: list[str]) -> dict[str, str]:
+    """``--name value`` pairs of a step's command line (after ``exec AGG ID COMMAND``)."""
+    return {argv[i][2:]: argv[i + 1] for i in range(0, len(argv) - 1, 2)}
