@@ -21,8 +21,11 @@ from .context import app
               help="Only properties whose name contains NAME (repeatable).")
 @click.option("--out", "out_dir", default="verify-failures", show_default=True, metavar="DIR",
               help="Where the .evsh scripts reproducing failures are written.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results and the coverage as JSON (for CI).")
+@click.option("--min-coverage", type=click.IntRange(min=0, max=100), default=0, show_default=True, metavar="PERCENT",
+              help="Exit 1 when fewer than PERCENT of the commands succeeded, or of the event types were produced.")
 def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: int, only: tuple[str, ...],
-           out_dir: str) -> None:
+           out_dir: str, as_json: bool, min_coverage: int) -> None:
     """Check that the domain keeps event sourcing's promises, on generated command sequences.
 
     \b
@@ -71,12 +74,56 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     finally:
         if bar is not None:
             bar.stop()
-    _report(results, used_seed, domain.name, spec)
+    from ..verify.coverage import as_dict, percentages, warnings
+
+    cmd_pct, ev_pct = percentages(coverage)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({
+            "domain": domain.name, "seed": used_seed,
+            "properties": [{"name": r.name, "status": r.status, "examples": r.examples, "message": r.message,
+                            "script": r.script} for r in results],
+            "coverage": as_dict(coverage), "warnings": warnings(coverage),
+            "commands_succeeded_percent": cmd_pct, "event_types_produced_percent": ev_pct,
+        }, indent=2))
+    else:
+        _report(results, used_seed, domain.name, spec)
+        _coverage_report(coverage)
     failed = [r for r in results if r.status == "fails"]
     if failed:
         raise ExpectationFailed(
             f"{len(failed)} of {len(results)} properties do not hold for domain {domain.name} (seed {used_seed})"
         )
+    if min(cmd_pct, ev_pct) < min_coverage:
+        raise ExpectationFailed(
+            f"coverage below --min-coverage {min_coverage}%: {cmd_pct}% of commands succeeded,"
+            f" {ev_pct}% of event types produced"
+        )
+
+
+def _coverage_report(coverage) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from ..sanitise import rich_text
+    from ..verify.coverage import warnings
+    from .render import console
+
+    out = console()
+    t = Table(title="coverage: commands", title_justify="left")
+    for col in ("command", "tried", "succeeded", "rejected"):
+        t.add_column(col, justify="left" if col == "command" else "right")
+    for name, c in sorted(coverage.commands.items()):
+        t.add_row(rich_text(name), str(c.tried), str(c.succeeded), str(c.rejected))
+    out.print(t)
+    t = Table(title="coverage: events", title_justify="left")
+    for col in ("event type", "produced", "applied", "projected", "reacted to"):
+        t.add_column(col, justify="left" if col == "event type" else "right")
+    for name, e in sorted(coverage.events.items()):
+        t.add_row(rich_text(name), str(e.produced), str(e.applied), str(e.projected), str(e.reacted))
+    out.print(t)
+    for line in warnings(coverage):
+        out.print(rich_text(f"warning: {line}", style="yellow"))
 
 
 class _Bar:
