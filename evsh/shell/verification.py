@@ -191,3 +191,32 @@ def expect_idempotent(app: Any, kind: str, name: str, position: int) -> str:
         raise ExpectationFailed(f"{kind} {name}: handling position {position} a second time changed something\n  "
                                 + "\n  ".join(what))
     return f"{said}: nothing changed"
+
+
+def expect_decision(app: Any, aggregate: str, id: str, command: str, params: dict[str, str]) -> str:
+    """The command decided here (nothing written) and in a fresh process, both from the
+    stream's events, gives the same events or the same rejection (values that look like a
+    time or a UUID aside)."""
+    from ..verify.deciding import decide_dry, masked
+
+    domain = app.domain(required=True)
+    engine = app.engine(domain_required=True)
+    here = decide_dry(engine, domain, aggregate, id, command, params)
+    request = {"db": app.db, "decide": {"aggregate": aggregate, "id": id, "command": command, "params": params,
+                                        "upto": None}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVSH_")}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "evsh.verify.worker", app.domain_spec or ""],
+                              input=json.dumps(request) + "\n", capture_output=True, text=True, timeout=300, env=env)
+        there = json.loads(proc.stdout.splitlines()[0])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        raise ExpectationFailed(f"deciding in a fresh process could not run: {exc}") from None
+    if "error" in there:
+        raise ExpectationFailed(f"deciding in a fresh process failed: {there['error']}")
+    there = there["decision"]
+    if masked(here) != masked(there):
+        raise ExpectationFailed(
+            f"{aggregate} {id} {command}: decided differently in a fresh process from the same events\n"
+            f"  here:  {json.dumps(here, default=str)}\n  there: {json.dumps(there, default=str)}"
+        )
+    return f"{aggregate} {id} {command}: the same decision here and in a fresh process"
