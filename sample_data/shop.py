@@ -197,6 +197,8 @@ class Payment(Aggregate):
             raise Rejected(f"payment {self.id} was already {self.status}")
         if amount <= 0:
             raise Rejected("a payment amount must be positive")
+        if not order_id.strip():  # found by `evsh verify` (reactors healthy): the workflow could not route it
+            raise Rejected("a payment needs the id of the order it pays")
         if amount > PAYMENT_LIMIT:
             yield PaymentDeclined(self.id, order_id, amount, f"amount {amount} is above the {PAYMENT_LIMIT} limit")
         else:

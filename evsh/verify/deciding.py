@@ -70,6 +70,35 @@ def restore(saved: list[tuple[Any, str, Any]]) -> None:
             continue
 
 
+def export(saved: list[tuple[Any, str, Any]]) -> str:
+    """The snapshot as text another process can adopt (owners by name, values pickled)."""
+    import base64
+    import pickle
+
+    rows = []
+    for owner, name, value in saved:
+        key = ("class", owner.category) if isinstance(owner, type) else ("module", owner.__name__)
+        try:
+            rows.append((key, name, pickle.dumps(value)))
+        except Exception:  # noqa: BLE001 - a value that does not pickle: not carried over
+            continue
+    return base64.b64encode(pickle.dumps(rows)).decode("ascii")
+
+
+def adopt(domain: Domain, text: str) -> list[tuple[Any, str, Any]]:
+    """A snapshot exported by a fresh process (state as at import), on this process's objects:
+    restoring it makes this process start an example as a new one would."""
+    import base64
+    import pickle
+
+    out = []
+    for (kind, owner_name), name, blob in pickle.loads(base64.b64decode(text)):
+        owner = domain.aggregates.get(owner_name) if kind == "class" else sys.modules.get(owner_name)
+        if owner is not None:
+            out.append((owner, name, pickle.loads(blob)))
+    return out
+
+
 def masked(decision: Any) -> str:
     text = json.dumps(decision, sort_keys=True, default=str)
     for pattern, word in VOLATILE:

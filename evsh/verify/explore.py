@@ -103,7 +103,8 @@ class Explorer:
             x -= w
         return len(weights) - 1
 
-    def explore(self, sandbox: Callable[[], Any], rounds: int, seed: int) -> None:
+    def explore(self, sandbox: Callable[[], Any], rounds: int, seed: int,
+                reset: Callable[[], None] = lambda: None) -> None:
         """Learn which commands fit which states: ``rounds`` examples twice as long as the
         properties', from a random source seeded by the run's seed (repeatable)."""
         import random
@@ -117,6 +118,7 @@ class Explorer:
         try:
             for n in range(rounds):
                 cd = ConjectureData(random=random.Random(seed * 7919 + n))
+                reset()
                 with sandbox() as box, BuildContext(cd, is_final=False, wrapped_test=None):
                     try:
                         box.run(self.plan(cd))

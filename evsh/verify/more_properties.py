@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from ..domain.registry import Domain
 from ..errors import DomainError
-from .deciding import masked, restore
+from .deciding import masked
 from .sandbox import Context, PropertyFailed, script_lines
 from .strategies import Step
 
@@ -25,8 +25,6 @@ UPCAST_EXAMPLES_NAME = "VERIFY_UPCAST_EXAMPLES"
 def _decision_from_events(ctx: Context, steps: Sequence[Step], data: Any) -> None:
     """Each accepted or rejected step, decided again in a fresh process against its stream's
     events as they were just before it, gives the same events (or the same rejection)."""
-    if ctx.fresh is not None:
-        restore(ctx.fresh)  # the example starts as a new process (a script) would
     with ctx.sandbox() as box:
         outcomes = box.run(steps)
         before = 0
@@ -199,8 +197,6 @@ def _upcasters(ctx: Context, steps: Sequence[Step], data: Any) -> None:
     from ..engine import projections
     from ..engine.upcasting import Upcaster
 
-    if ctx.fresh is not None:
-        restore(ctx.fresh)
     chain = Upcaster.of(ctx.domain)
     with ctx.sandbox() as box:
         outcomes = box.run(steps)

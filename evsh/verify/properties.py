@@ -142,8 +142,6 @@ def _any_reactors(domain: Domain) -> str:
     return "" if domain.of_kind("reactor") else "the domain declares no reactors"
 
 
-WORKER = ("replay in a fresh process", "deciding depends on the events alone", "upcasters pure")
-
 PROPERTIES: list[Property] = [
     Property("commands accept or reject", "a command emits events or raises Rejected; nothing else",
              _commands_only_accept_or_reject),

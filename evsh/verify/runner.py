@@ -18,8 +18,9 @@ from typing import Any, Callable, Sequence
 
 from ..domain.registry import Domain
 from ..errors import BadInput, EvshError
+from .deciding import restore
 from .explore import Coverage, Explorer
-from .properties import PROPERTIES, WORKER, Context, Property, PropertyFailed, Sandbox, StepOutcome, script_lines
+from .properties import PROPERTIES, Context, Property, PropertyFailed, Sandbox, StepOutcome, script_lines
 from .strategies import Step, Strategies
 
 Progress = Callable[[str, int, int], None]  # (property, examples so far, examples wanted)
@@ -74,22 +75,23 @@ def verify(
         seed = random.SystemRandom().randrange(2**32)
     folder = tempfile.mkdtemp(prefix="evsh-verify-", dir=scratch_dir())
     ctx = Context(domain, folder)
-    from .deciding import snapshot
-
-    ctx.fresh = snapshot(domain)
     results = []
     try:
-        explorer.explore(ctx.sandbox, max(10, examples // 2), seed)
+        from .deciding import adopt
+        from .worker import Worker
+
+        ctx.worker = Worker(domain_spec)
+        # every example starts from the state a new process has (a script, the replay worker):
+        # class attributes and module globals as at import, whatever ran in this process before
+        ctx.fresh = adopt(domain, ctx.worker.fresh())
+        fresh = ctx.fresh
+        explorer.explore(ctx.sandbox, max(10, examples // 2), seed, lambda: restore(fresh))
         explorer.learning = False
         for prop in props:
             why = prop.needs(domain)
             if why:
                 results.append(Result(prop.name, prop.promise, "skipped", message=why, note=prop.note(domain)))
                 continue
-            if prop.name in WORKER and ctx.worker is None:
-                from .worker import Worker
-
-                ctx.worker = Worker(domain_spec)
             wanted = max(1, int(examples * prop.max_examples_factor))
             explorer.counting = True
             result = _run_one(prop, ctx, explorer, wanted, seed, progress)
@@ -144,6 +146,8 @@ def _run_one(prop: Property, ctx: Context, explorer: Explorer, wanted: int, seed
     )
     @given(st.data())
     def body(data: Any) -> None:
+        if ctx.fresh is not None:
+            restore(ctx.fresh)
         steps = explorer.plan(data)
         # Counted when it ends (held or failed): an example hypothesis cuts short (a draw past its
         # budget) is not one hypothesis counts either, so the run shows exactly ``wanted``.
@@ -175,6 +179,8 @@ def _run_one(prop: Property, ctx: Context, explorer: Explorer, wanted: int, seed
     if not failing:
         return Result(prop.name, prop.promise, "holds", count[0])
     steps, exc = _shrink(prop, ctx, *failing[0], seed)
+    if ctx.fresh is not None:
+        restore(ctx.fresh)
     with Sandbox(ctx.domain, ctx.folder, ctx.options) as box:
         outcomes = box.run(steps)
     return Result(prop.name, prop.promise, "fails", count[0], exc.message, outcomes, exc.tail, body=exc.script)
@@ -189,6 +195,8 @@ def _attempt(prop: Property, ctx: Context, steps: list[Step], seed: int) -> Prop
     from hypothesis.internal.conjecture.data import ConjectureData
 
     cd = ConjectureData(random=_random.Random(seed))
+    if ctx.fresh is not None:
+        restore(ctx.fresh)
     try:
         with BuildContext(cd, is_final=False, wrapped_test=None):
             prop.check(ctx, steps, cd)

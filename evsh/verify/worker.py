@@ -38,6 +38,10 @@ class Worker:
         req = {"aggregate": argv[1], "id": argv[2], "command": argv[3], "params": step_params(argv[4:]), "upto": upto}
         return self.ask({"db": db, "decide": req})["decision"]
 
+    def fresh(self) -> str:
+        """The domain's class and module state as at import there (deciding.export)."""
+        return self.ask({"fresh": True})["fresh"]
+
     def upcast(self, type: str, version: int, data: dict[str, Any]) -> Any:
         return self.ask({"upcast": {"type": type, "version": version, "data": data}})["upcast"]
 
@@ -80,7 +84,7 @@ def main(argv: list[str]) -> int:
     from ..store import codec
     from ..store.connect import open_store
 
-    from .deciding import decide_dry, restore, snapshot
+    from .deciding import decide_dry, export, restore, snapshot
 
     domain = load_domain(argv[0])
     fresh = snapshot(domain)  # class and module state as at import: restored before each request
@@ -88,6 +92,10 @@ def main(argv: list[str]) -> int:
         try:
             req = json.loads(line)
             restore(fresh)
+            if "fresh" in req:
+                sys.stdout.write(json.dumps({"fresh": export(fresh)}) + "\n")
+                sys.stdout.flush()
+                continue
             if "upcast" in req:
                 sys.stdout.write(json.dumps({"upcast": _upcast(domain, req["upcast"])}, default=str) + "\n")
                 sys.stdout.flush()
