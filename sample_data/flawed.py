@@ -95,6 +95,7 @@ class Ticket(Aggregate):
 class Raffle(Aggregate):
     entries: int = 0
     lucky_number: int = 0
+    prize: str = ""
 
     @command
     def enter(self, name: str):
@@ -106,6 +107,7 @@ class Raffle(Aggregate):
     @applies
     def _entered(self, e: RaffleEntered) -> None:
         self.entries += 1
+        self.prize = e.prize
         self.lucky_number = random.randint(1, 10**9)  # FLAW 2: state from a random number
 
 

@@ -19,7 +19,7 @@ def as_dict(coverage: Coverage) -> dict[str, Any]:
 def warnings(coverage: Coverage) -> list[str]:
     out = []
     for name, c in sorted(coverage.commands.items()):
-        if not c.succeeded:
+        if not c.succeeded and not c.by_reactors:
             out.append(f"command {name} never succeeded ({c.tried} tried, {c.rejected} rejected): the properties"
                        f" never saw what it does. Steer it: VERIFY_STRATEGIES = {{\"{name}.PARAM\": [values it"
                        f" accepts], \"{name.split('.')[0]}.ids\": [...]}} (docs/verify.md), or more --examples/--steps")
@@ -34,6 +34,6 @@ def percentages(coverage: Coverage) -> tuple[int, int]:
     """(commands that succeeded, event types produced), in whole percent (100 when there are none)."""
     cmds = list(coverage.commands.values())
     evs = list(coverage.events.values())
-    c = 100 * sum(1 for x in cmds if x.succeeded) // len(cmds) if cmds else 100
+    c = 100 * sum(1 for x in cmds if x.succeeded or x.by_reactors) // len(cmds) if cmds else 100
     e = 100 * sum(1 for x in evs if x.produced) // len(evs) if evs else 100
     return c, e

@@ -42,6 +42,7 @@ class CommandCount:
     tried: int = 0
     succeeded: int = 0
     rejected: int = 0
+    by_reactors: int = 0  # accepted when a reactor sent it (a saga's steps)
 
 
 @dataclass
@@ -199,16 +200,25 @@ class Explorer:
                 cnt.applied += 1
             if rec.type in self.projected:
                 cnt.projected += 1
-        rt = box.engine.reactors
-        for r in getattr(rt, "log", ()) or ():
+
+    def count_reactions(self, box: Any) -> None:
+        """What reactors did after the last step (their log starts again with each command)."""
+        if not self.counting:
+            return
+        for r in getattr(box.engine.reactors, "log", ()) or ():
             if r.status == "handled":
                 self.coverage.events.setdefault(r.event.type, EventCount()).reacted += 1
+            for o in r.commands:
+                if o.outcome == "ok" and o.events and o.name in self.coverage.commands:
+                    self.coverage.commands[o.name].by_reactors += 1
 
 
 class Pools:
     """Values seen so far in one example: by field name, and by type."""
 
-    def __init__(self) -> None:
+    def __init__(self, categories: tuple[str, ...] = ()) -> None:
+        self.categories = categories
+        self.ids: dict[str, list[str]] = {}  # category -> ids of its streams
         self.by_name: dict[str, list[Any]] = {}
         self.by_type: dict[type, list[Any]] = {}
         self.position = 0
@@ -225,6 +235,9 @@ class Pools:
         for rec in box.engine.read_all(self.position + 1):
             self.position = rec.position
             category, _, id = rec.stream_id.partition("-")
+            known = self.ids.setdefault(category, [])
+            if id not in known:
+                known.append(id)
             self.add(f"{category}_id", id)
             self.add("id", id)
             cls = domain.aggregates.get(category)
@@ -252,7 +265,9 @@ class Pools:
         """From the strategy (what shrinks best), or a value seen under this name or of this type."""
         same_name = [v for v in self.by_name.get(name, ()) if _fits(v, hint)]
         same_type = list(self.by_type.get(hint, ())) if isinstance(hint, type) else []
-        sources = [strat] + [st.sampled_from(p) for p in (same_name, same_type) if p]
+        # ``from_account``, ``order_id``: ids of the aggregate the name mentions
+        named = [i for c in self.categories if c in name.lower() for i in self.ids.get(c, ())] if hint is str else []
+        sources = [strat] + [st.sampled_from(p) for p in (named, named, same_name, same_type) if p]
         if len(sources) == 1:
             return data.draw(strat)
         return data.draw(sources[data.draw(st.integers(0, len(sources) - 1))])
@@ -281,7 +296,7 @@ class Plan:
         ex, data = self.explorer, self.data
         data.rnd = data.draw(ex.st.randoms(use_true_random=False))
         steps: list[Step] = []
-        pools = Pools()
+        pools = Pools(tuple(ex.domain.aggregates))
         wanted = data.draw(ex.st.integers(1, ex.max_steps))
         slots = 0
         while slots < wanted:
@@ -291,6 +306,7 @@ class Plan:
                 steps.append(step)
                 o = box.run_one(step)
                 ex.learn(key, sig, o.outcome)
+                ex.count_reactions(box)
                 if after_each is not None:
                     after_each(len(steps) - 1)
                 pools.observe(box, ex.domain, step)

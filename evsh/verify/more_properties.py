@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from typing import Any, Sequence
 
 from ..domain.registry import Domain
@@ -227,11 +228,27 @@ def _upcasters(ctx: Context, steps: Sequence[Step], data: Any) -> None:
                 raise PropertyFailed(
                     f"{where} gives another result in a fresh process (after {len(outcomes)} commands here):"
                     f" {show(kept)} gave {show(first)} here, {show(there)} there (a module global?)",
-                    script=[*script_lines(outcomes)],
+                    script=_old_event_script(ctx, outcomes, step, kept),
                 )
             final = chain.chain(step.type, step.version)[-1]
             if not guessed:
                 _applies(ctx, box, step, final.to_type, kept, projections, where)
+
+
+def _old_event_script(ctx: Context, outcomes: Any, step: Any, old: dict[str, Any]) -> list[str] | None:
+    """The commands, then the old event appended in its old schema, then a replay here and in a
+    fresh process: what an upcaster that depends on this process's state breaks."""
+    from ..engine.upcasting import Upcaster
+
+    to_type = Upcaster.of(ctx.domain).chain(step.type, step.version)[-1].to_type
+    target = next((cls for cls in ctx.domain.aggregates.values() if to_type in cls.appliers()), None)
+    if target is None:
+        return None
+    meta = json.dumps({"schema_version": step.version})
+    return [*script_lines(outcomes),
+            f"append {target.stream_id('old')} {step.type} {shlex.quote(json.dumps(old, default=str))}"
+            f" --metadata {shlex.quote(meta)}",
+            f"expect replay {target.category} old"]
 
 
 def _applies(ctx: Context, box: Any, step: Any, to_type: str, old: dict[str, Any], projections: Any, where: str) -> None:

@@ -95,7 +95,9 @@ def _projection_redelivery(ctx: Context, steps: Sequence[Step], data: Any) -> No
             clean = _deliver_trial(box, p, [(e, False) for e in events])
             for k, ev in enumerate(events):
                 j = next((i for i, o in enumerate(outcomes) if o.head >= ev.position), len(outcomes) - 1)
-                upto = outcomes[j].head if outcomes else ev.position
+                # right after the events of the step's own command (before what reactors did next)
+                start = outcomes[j - 1].head if j > 0 else 0
+                upto = max(ev.position, start + len(outcomes[j].events)) if outcomes else ev.position
                 cut = next((i for i, e in enumerate(events) if e.position > upto), len(events))
                 plain_seq = [(e, False) for e in events]
                 right_away = [*script_lines(outcomes[:j + 1]), *catch_up, f"redeliver projection {name} {ev.position}",
