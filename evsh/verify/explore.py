@@ -24,7 +24,6 @@ commands tried/accepted/rejected, events produced/applied/projected/reacted to.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -163,8 +162,8 @@ class Explorer:
             sig = self._signature(box, category, id)
         else:
             existing = [info.stream_id.split("-", 1)[1] for info in box.store.streams(category)]
-            fresh = [w for w in self.strategies.words if w not in existing][:1] or [self.strategies.words[0]]
-            candidates = sorted(set(existing)) + fresh
+            fresh = next(w for w in _fresh_words(self.strategies.words) if w not in existing)
+            candidates = sorted(set(existing)) + [fresh]
             sigs = [self._signature(box, category, i) for i in candidates]
             weights = []
             for s in sigs:
@@ -224,8 +223,8 @@ class Pools:
         self.position = 0
 
     def add(self, name: str, value: Any) -> None:
-        if value is None or isinstance(value, (dict, list, tuple, set)) or dataclasses.is_dataclass(value):
-            return
+        if value is None or isinstance(value, (dict, list, tuple, set)):
+            return  # (a dataclass is kept: an item added is the item to remove)
         for bucket in (self.by_name.setdefault(name, []), self.by_type.setdefault(type(value), [])):
             if value not in bucket and len(bucket) < 24:
                 bucket.append(value)
@@ -273,6 +272,16 @@ class Pools:
         return data.draw(sources[data.draw(st.integers(0, len(sources) - 1))])
 
 
+def _fresh_words(words: tuple[str, ...]):  # noqa: ANN202 - an endless generator of ids
+    """The shared words, then the same with a number: an id no stream has yet, for creating."""
+    yield from words
+    n = 2
+    while True:
+        for w in words:
+            yield f"{w}{n}"
+        n += 1
+
+
 def _fits(value: Any, hint: Any) -> bool:
     return isinstance(hint, type) and type(value) is hint
 
@@ -294,7 +303,9 @@ class Plan:
                     after_each(n)
             return
         ex, data = self.explorer, self.data
-        data.rnd = data.draw(ex.st.randoms(use_true_random=False))
+        import random
+
+        data.rnd = random.Random(data.draw(ex.st.integers(0, 2**32 - 1)))
         steps: list[Step] = []
         pools = Pools(tuple(ex.domain.aggregates))
         wanted = data.draw(ex.st.integers(1, ex.max_steps))
