@@ -151,26 +151,40 @@ class Explorer:
         return tuple(out)
 
     def draw_step(self, box: Any, data: Any, pools: "Pools") -> tuple[Step, str, tuple]:
-        """The next step against the store as it is now, and the key its outcome teaches."""
-        cmd_weights = []
-        for category, name, _ in self.commands:
-            tried, ok = self.cmd_stats.get(f"{category}.{name}", (0, 0))
-            cmd_weights.append((ok + 1) / (tried + 2) * (4.0 if ok == 0 else 1.0))
-        category, name, params = self.commands[self._pick(data, cmd_weights)]
-        if self.id_override[category]:
+        """The next step against the store as it is now, and the key its outcome teaches.
+
+        Command and target are drawn together: a command weighs how rarely it was accepted at all
+        (never: first) times how likely its likeliest target accepts it (learnt per state); its
+        targets share that in proportion to how often the command was accepted in their state."""
+        targets: dict[str, list[tuple[str, tuple]]] = {}
+        for category in self.domain.aggregates:
+            if self.id_override[category]:
+                continue
+            existing = sorted({info.stream_id.split("-", 1)[1] for info in box.store.streams(category)})
+            fresh = next(w for w in _fresh_words(self.strategies.words) if w not in existing)
+            targets[category] = [(i, self._signature(box, category, i)) for i in [*existing, fresh]]
+        pairs: list[tuple[int, str | None, tuple]] = []
+        weights: list[float] = []
+        for n, (category, name, _) in enumerate(self.commands):
+            key = f"{category}.{name}"
+            tried, ok = self.cmd_stats.get(key, (0, 0))
+            rarity = 3.0 if ok == 0 else 1.5 if ok < 5 else 1.0
+            if category not in targets:  # ids from the domain's own strategy: drawn below
+                pairs.append((n, None, ()))
+                weights.append(rarity * (ok + 1) / (tried + 2))
+                continue
+            ps = []
+            for id, sig in targets[category]:
+                t, o = self.stats.get((key, sig), (0, 0))
+                pairs.append((n, id, sig))
+                ps.append((o + 1) / (t + 2))
+            # the command weighs as much as its likeliest target (not as the number of instances)
+            weights += [rarity * max(ps) * p / sum(ps) for p in ps]
+        n, id, sig = pairs[self._pick(data, weights)]
+        category, name, params = self.commands[n]
+        if id is None:
             id = data.draw(self.strategies.ids(category))
             sig = self._signature(box, category, id)
-        else:
-            existing = [info.stream_id.split("-", 1)[1] for info in box.store.streams(category)]
-            fresh = next(w for w in _fresh_words(self.strategies.words) if w not in existing)
-            candidates = sorted(set(existing)) + [fresh]
-            sigs = [self._signature(box, category, i) for i in candidates]
-            weights = []
-            for s in sigs:
-                tried, ok = self.stats.get((f"{category}.{name}", s), (0, 0))
-                weights.append((ok + 1) / (tried + 2))
-            k = self._pick(data, weights)
-            id, sig = candidates[k], sigs[k]
         kwargs = []
         for pname, hint, strat in params:
             kwargs.append((pname, pools.draw(data, pname, hint, strat, self.st)))
@@ -266,7 +280,7 @@ class Pools:
         same_type = list(self.by_type.get(hint, ())) if isinstance(hint, type) else []
         # ``from_account``, ``order_id``: ids of the aggregate the name mentions
         named = [i for c in self.categories if c in name.lower() for i in self.ids.get(c, ())] if hint is str else []
-        sources = [strat] + [st.sampled_from(p) for p in (named, named, same_name, same_type) if p]
+        sources = [strat] + [st.sampled_from(p) for p in (named, named, named, same_name, same_type) if p]
         if len(sources) == 1:
             return data.draw(strat)
         return data.draw(sources[data.draw(st.integers(0, len(sources) - 1))])
