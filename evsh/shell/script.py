@@ -497,6 +497,8 @@ DIRECTIVE_HELP = """Directives (docs/scripts.md has the whole language):
   expect exit N [--match REGEX] COMMAND...
   expect replay AGG ID                  state equal after a full replay in a fresh process
   expect rebuild projection NAME        tables equal after a rebuild from scratch
+  expect idempotent projection|reactor NAME POSITION   a redelivery changes nothing
+  expect decision exec AGG ID COMMAND [--PARAM V]...   same decision in a fresh process
   redeliver projection|reactor NAME POSITION
   repeat N [as VAR] ... end             ${i} (or ${VAR}) counts 1..N"""
 

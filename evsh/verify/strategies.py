@@ -261,6 +261,12 @@ class Strategies:
             return strat
         return self.st.sampled_from(self.words)
 
+    def _by_name(self, name: str, hint: Any) -> Any:
+        """A text parameter whose name says what it holds (``email``) gets such values too."""
+        if hint is str and "email" in name.lower():
+            return self.st.one_of(self.st.emails(), self.text())
+        return self.for_hint(hint)
+
     def command_params(self) -> list[tuple[str, str, list[tuple[str, Any, Any]]]]:
         """(category, command, [(parameter, hint, strategy)]) for every command not excluded."""
         out = []
@@ -272,7 +278,7 @@ class Strategies:
                 params = []
                 for p in spec.params:
                     hit, ps = self._override(f"{category}.{name}.{p.name}", p.name)
-                    params.append((p.name, p.hint, ps if hit and ps is not None else self.for_hint(p.hint)))
+                    params.append((p.name, p.hint, ps if hit and ps is not None else self._by_name(p.name, p.hint)))
                 out.append((category, name, params))
         return out
 
