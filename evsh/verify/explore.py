@@ -160,9 +160,9 @@ class Explorer:
         for category in self.domain.aggregates:
             if self.id_override[category]:
                 continue
-            existing = sorted({info.stream_id.split("-", 1)[1] for info in box.store.streams(category)})
+            existing = sorted(pools.ids.get(category, ()))  # the streams this example wrote
             fresh = next(w for w in _fresh_words(self.strategies.words) if w not in existing)
-            targets[category] = [(i, self._signature(box, category, i)) for i in [*existing, fresh]]
+            targets[category] = [(i, pools.signature(self, box, category, i)) for i in [*existing, fresh]]
         pairs: list[tuple[int, str | None, tuple]] = []
         weights: list[float] = []
         for n, (category, name, _) in enumerate(self.commands):
@@ -232,6 +232,7 @@ class Pools:
     def __init__(self, categories: tuple[str, ...] = ()) -> None:
         self.categories = categories
         self.ids: dict[str, list[str]] = {}  # category -> ids of its streams
+        self.signatures: dict[tuple[str, str], tuple] = {}  # until the stream is written again
         self.by_name: dict[str, list[Any]] = {}
         self.by_type: dict[type, list[Any]] = {}
         self.position = 0
@@ -248,6 +249,7 @@ class Pools:
         for rec in box.engine.read_all(self.position + 1):
             self.position = rec.position
             category, _, id = rec.stream_id.partition("-")
+            self.signatures.pop((category, id), None)
             known = self.ids.setdefault(category, [])
             if id not in known:
                 known.append(id)
@@ -274,16 +276,23 @@ class Pools:
             for attr, _ in agg._defaults:
                 self.add(attr, getattr(agg, attr, None))
 
+    def signature(self, ex: Explorer, box: Any, category: str, id: str) -> tuple:
+        key = (category, id)
+        if key not in self.signatures:
+            self.signatures[key] = ex._signature(box, category, id)
+        return self.signatures[key]
+
     def draw(self, data: Any, name: str, hint: Any, strat: Any, st: Any) -> Any:
         """From the strategy (what shrinks best), or a value seen under this name or of this type."""
         same_name = [v for v in self.by_name.get(name, ()) if _fits(v, hint)]
         same_type = list(self.by_type.get(hint, ())) if isinstance(hint, type) else []
         # ``from_account``, ``order_id``: ids of the aggregate the name mentions
         named = [i for c in self.categories if c in name.lower() for i in self.ids.get(c, ())] if hint is str else []
-        sources = [strat] + [st.sampled_from(p) for p in (named, named, named, same_name, same_type) if p]
-        if len(sources) == 1:
+        pools = [p for p in (named, named, named, same_name, same_type) if p]
+        k = data.rnd.randrange(len(pools) + 1)  # the example's own random source: cheap
+        if k == 0:
             return data.draw(strat)
-        return data.draw(sources[data.draw(st.integers(0, len(sources) - 1))])
+        return data.rnd.choice(pools[k - 1])
 
 
 def _fresh_words(words: tuple[str, ...]):  # noqa: ANN202 - an endless generator of ids
