@@ -8,6 +8,7 @@ its commands were rejected, and written as a .evsh script that `evsh run` replay
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import re
@@ -21,7 +22,7 @@ from ..errors import BadInput, EvshError
 from .deciding import restore
 from .explore import Coverage, Explorer
 from .properties import PROPERTIES, Context, Property, PropertyFailed, Sandbox, StepOutcome, script_lines
-from .strategies import Step, Strategies
+from .strategies import WORDS, Step, Strategies
 
 Progress = Callable[[str, int, int], None]  # (property, examples so far, examples wanted)
 
@@ -224,6 +225,18 @@ def _shrink(prop: Property, ctx: Context, steps: list[Step], exc: PropertyFailed
             failure = _attempt(prop, ctx, candidate, seed)
             if failure is not None:
                 steps, exc, changed = candidate, failure, True
+    # then text a reader can type: a word of the shared ones where any text would do
+    for i, step in enumerate(list(steps)):
+        for k, (name, value) in enumerate(step.params):
+            if not isinstance(value, str) or (value.isascii() and value.isprintable() and len(value) <= 12):
+                continue
+            for word in WORDS:
+                params = step.params[:k] + ((name, word),) + step.params[k + 1:]
+                candidate = [*steps[:i], dataclasses.replace(step, params=params), *steps[i + 1:]]
+                failure = _attempt(prop, ctx, candidate, seed)
+                if failure is not None:
+                    steps, exc, step = candidate, failure, candidate[i]
+                    break
     return steps, exc
 
 
