@@ -275,3 +275,45 @@ def test_a_command_with_a_huge_quantity_is_rejected_in_one_line(cli):
     r = cli("--domain", "shop", "exec", "order", "a", "create", "--customer-id", "a",
             "--items", '[{"product_id": "a", "quantity": -9223372036854775809, "unit_price": "1"}]')
     assert r.exit_code == 1 and "must be positive" in r.stderr
+
+
+def test_an_expected_reactor_error_is_declared_and_checked(cli, tmp_path):
+    body = """
+        from evsh.samples.flawed import Raffle, RaffleEntered, raffle_announcer
+        VERIFY_EXPECTED_ERRORS = {"raffle_announcer": [ConnectionError]}
+        """
+    r = cli("verify", "--domain", _domain_file(tmp_path, "announcer_ok", body), "--examples", "5",
+            "--property", "reactors healthy", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 0, r.stdout + r.stderr
+    bad = body.replace("[ConnectionError]", "['ConnectionError']")
+    r = cli("verify", "--domain", _domain_file(tmp_path, "announcer_bad", bad), "--examples", "5",
+            "--property", "reactors healthy", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 2 and "VERIFY_EXPECTED_ERRORS" in r.stderr
+
+
+def test_coverage_warns_about_what_was_never_reached(cli, tmp_path):
+    body = """
+        from evsh import Aggregate, Rejected, applies, command, event
+
+        @event
+        class Unlocked:
+            safe_id: str
+
+        class Safe(Aggregate):
+            open: bool = False
+
+            @command
+            def unlock(self, code: str):
+                if code != "x7-secret-42":
+                    raise Rejected("wrong code")
+                yield Unlocked(self.id)
+
+            @applies
+            def _unlocked(self, e: Unlocked) -> None:
+                self.open = True
+        """
+    r = cli("verify", "--domain", _domain_file(tmp_path, "safe", body), "--examples", "5", "--seed", "1",
+            "--property", "accept", "--min-coverage", "50", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 1 and "coverage below --min-coverage 50%" in r.stderr
+    assert "warning: command safe.unlock never succeeded" in r.stdout and "VERIFY_STRATEGIES" in r.stdout
+    assert "warning: event type Unlocked was never produced" in r.stdout

@@ -76,6 +76,10 @@ class Explorer:
         self.commands: list[tuple[str, str, list[tuple[str, Any, Any]]]] = []
         for category, name, params in strategies.command_params():
             self.commands.append((category, name, params))
+        if not self.commands:
+            from ..errors import DomainError
+
+            raise DomainError(f"domain {domain.name} declares no commands to generate")
         self.stats: dict[tuple[str, tuple], list[int]] = {}  # (command, signature) -> [tried, ok]
         self.coverage = Coverage()
         for category, name, _ in self.commands:

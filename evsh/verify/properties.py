@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from ..domain.model import Aggregate
 from ..domain.registry import Domain
-from .more_properties import _decision_from_events, _needs_upcasters, _reactors_healthy, _upcasters
+from .more_properties import expected_errors, _decision_from_events, _needs_upcasters, _reactors_healthy, _upcasters
 from .redelivery import (_needs_projections, _needs_reactors, _needs_redeliverable_projections, _projection_redelivery,
                          _projections, _reactor_redelivery, _table_diff, redelivery_note)
 from .sandbox import Context, PropertyFailed, Sandbox, StepOutcome, diff, plain, script_lines
@@ -139,6 +139,7 @@ def _projection_rebuild(ctx: Context, steps: Sequence[Step], data: Any) -> None:
 
 
 def _any_reactors(domain: Domain) -> str:
+    expected_errors(domain)  # a malformed declaration is bad usage, before any example runs
     return "" if domain.of_kind("reactor") else "the domain declares no reactors"
 
 
