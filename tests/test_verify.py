@@ -317,3 +317,34 @@ def test_coverage_warns_about_what_was_never_reached(cli, tmp_path):
     assert r.exit_code == 1 and "coverage below --min-coverage 50%" in r.stderr
     assert "warning: command safe.unlock never succeeded" in r.stdout and "VERIFY_STRATEGIES" in r.stdout
     assert "warning: event type Unlocked was never produced" in r.stdout
+
+
+def test_a_command_may_draw_a_random_number_or_read_the_clock(cli, tmp_path):
+    """What flawed.py recommends (decide the random number in the command, put it in the event)
+    is not taken for state kept outside the events: a fresh process does not decide it the same
+    way twice either."""
+    body = """
+        import random
+        from datetime import datetime, timezone
+        from evsh import Aggregate, applies, command, event
+
+        @event
+        class Drawn:
+            raffle_id: str
+            lucky_number: int
+            at: str
+
+        class Raffle(Aggregate):
+            lucky_number: int = 0
+
+            @command
+            def draw(self):
+                yield Drawn(self.id, random.randint(1, 10**9), datetime.now(timezone.utc).isoformat())
+
+            @applies
+            def _drawn(self, e: Drawn) -> None:
+                self.lucky_number = e.lucky_number
+        """
+    r = cli("verify", "--domain", _domain_file(tmp_path, "fair_raffle", body), "--examples", EXAMPLES, "--seed", "1",
+            "--out", str(tmp_path / "f"))
+    assert r.exit_code == 0, r.stdout + r.stderr

@@ -106,6 +106,30 @@ def masked(decision: Any) -> str:
     return text
 
 
+def same_decision(here: dict[str, Any], there: dict[str, Any], again: dict[str, Any] | None = None) -> bool:
+    """Are the two decisions the same? Values that look like a UUID or a time are not compared,
+    nor fields where ``again`` (a second decision in a fresh process) differs from ``there``:
+    a command may draw a random number (that goes into its event, as it should); a value that
+    a fresh process decides the same way twice, but this process another way, is state kept
+    outside the events."""
+    if masked(here) == masked(there):
+        return True
+    if again is None or "events" not in there or "events" not in again or "events" not in here:
+        return False
+    if [t for t, _ in there["events"]] != [t for t, _ in again["events"]]:
+        return True  # a fresh process does not decide the same twice: nothing to judge by
+    if [t for t, _ in here["events"]] != [t for t, _ in there["events"]]:
+        return False
+
+    def without(decision: dict[str, Any]) -> list:
+        out = []
+        for (t, data), (_, a), (_, b) in zip(decision["events"], there["events"], again["events"]):
+            out.append([t, {k: v for k, v in data.items() if a.get(k) == b.get(k)}])
+        return out
+
+    return masked(without(here)) == masked(without(there))
+
+
 def decide_dry(engine: Any, domain: Domain, aggregate: str, id: str, command: str, params: dict[str, str],
                upto: int | None = None) -> dict[str, Any]:
     """The command decided against the stream's events (those at or before position ``upto``),
