@@ -197,6 +197,8 @@ class Payment(Aggregate):
             raise Rejected(f"payment {self.id} was already {self.status}")
         if amount <= 0:
             raise Rejected("a payment amount must be positive")
+        if not order_id.strip():  # found by `evsh verify` (reactors healthy): the workflow could not route it
+            raise Rejected("a payment needs the id of the order it pays")
         if amount > PAYMENT_LIMIT:
             yield PaymentDeclined(self.id, order_id, amount, f"amount {amount} is above the {PAYMENT_LIMIT} limit")
         else:
@@ -246,6 +248,8 @@ class Inventory(Aggregate):
         """Hold stock for an order; records a failed reservation when there is not enough."""
         if quantity <= 0:
             raise Rejected("a reservation needs a positive quantity")
+        if not order_id.strip():  # found by `evsh verify` (reactors healthy): the workflow could not answer it
+            raise Rejected("a reservation needs the id of the order it is for")
         if order_id in self.reserved:
             raise Rejected(f"stock of {self.id} is already reserved for order {order_id}")
         if order_id in self.refused:

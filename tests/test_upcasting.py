@@ -254,3 +254,18 @@ def test_upcast_then_replay_equals_the_new_schema_state(tmp_path_factory, histor
     assert {k: state[k] for k in expected} == expected
     assert all(e.metadata["schema_version"] == (3 if e.type == "PersonNamed" else 2) for e in engine.read_stream("person-p"))
     store.close()
+
+
+def test_append_takes_an_event_in_an_older_schema_and_reads_it_upcast(cli, people, db_path):
+    """`evsh append` with metadata naming an older schema version stores the old shape (what a
+    reproducer of `evsh verify` for an upcaster writes); it is validated when read, upcast.
+    The current version is still validated on the way in."""
+    r = cli("--domain", people, "append", "person-p9", "AddressChanged",
+            '{"person_id": "p9", "street": "2 High St", "city": "Leeds"}', "--metadata", '{"schema_version": 1}',
+            db=db_path)
+    assert r.exit_code == 0, r.stderr
+    state = cli("--domain", people, "state", "person", "p9", "--json", db=db_path)
+    assert json.loads(state.stdout)["address"] == "2 High St, Leeds"
+    r = cli("--domain", people, "append", "person-p9", "AddressChanged", '{"person_id": "p9", "street": "x"}',
+            db=db_path)
+    assert r.exit_code == 2 and "AddressChanged" in r.stderr

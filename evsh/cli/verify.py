@@ -23,17 +23,22 @@ from .invocation import evsh_command
               help="Only properties whose name contains NAME (repeatable).")
 @click.option("--out", "out_dir", default="verify-failures", show_default=True, metavar="DIR",
               help="Where the .evsh scripts reproducing failures are written.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results and the coverage as JSON (for CI).")
+@click.option("--min-coverage", type=click.IntRange(min=0, max=100), default=0, show_default=True, metavar="PERCENT",
+              help="Exit 1 when fewer than PERCENT of the commands succeeded, or of the event types were produced.")
 def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: int, only: tuple[str, ...],
-           out_dir: str) -> None:
+           out_dir: str, as_json: bool, min_coverage: int) -> None:
     """Check that the domain keeps event sourcing's promises, on generated command sequences.
 
     \b
-    Commands are generated from their signatures and type hints (a domain module may
-    override them: docs/verify.md). Checked: commands accept or reject; replay is
-    deterministic (twice, in chunks, in a fresh process); projections equal a rebuild and
-    ignore a redelivered event; reactors do nothing more on a redelivered event.
-    A failure is shrunk to a small example and written as a script for `evsh run`.
-    Exit status: 0 all hold, 1 one does not, 2 bad usage.
+    Commands are generated against the state reached so far, from their signatures and
+    type hints (a domain module may steer them: docs/verify.md). Checked: commands accept or
+    reject; replay is deterministic (twice, in chunks, in a fresh process); projections
+    equal a rebuild and ignore a redelivered event; reactors do nothing more on a redelivered
+    event and do not raise; deciding depends on the events alone; upcasters are pure.
+    A failure is shrunk and written as a script for `evsh run` that fails until it is fixed.
+    A coverage report follows (commands tried/succeeded, event types produced).
+    Exit status: 0 all hold, 1 one does not (or coverage below --min-coverage), 2 bad usage.
     """
     import sys
 
@@ -68,17 +73,61 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     if not tty:
         click.echo(f"evsh verify: domain {domain.name}, up to {examples} examples per property", err=True)
     try:
-        results, used_seed = run_verify(domain, spec, examples=examples, seed=seed, max_steps=max_steps,
+        results, used_seed, coverage = run_verify(domain, spec, examples=examples, seed=seed, max_steps=max_steps,
                                         only=only, out_dir=out_dir, progress=progress)
     finally:
         if bar is not None:
             bar.stop()
-    _report(results, used_seed, domain.name, spec)
+    from ..verify.coverage import as_dict, percentages, warnings
+
+    cmd_pct, ev_pct = percentages(coverage)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({
+            "domain": domain.name, "seed": used_seed,
+            "properties": [{"name": r.name, "status": r.status, "examples": r.examples, "message": r.message,
+                            "script": r.script} for r in results],
+            "coverage": as_dict(coverage), "warnings": warnings(coverage),
+            "commands_succeeded_percent": cmd_pct, "event_types_produced_percent": ev_pct,
+        }, indent=2))
+    else:
+        _report(results, used_seed, domain.name, spec)
+        _coverage_report(coverage)
     failed = [r for r in results if r.status == "fails"]
     if failed:
         raise ExpectationFailed(
             f"{number(len(failed))} of {counted(len(results), 'property', 'properties')} {'does' if len(failed) == 1 else 'do'} not hold for domain {domain.name} (seed {used_seed})"
         )
+    if min(cmd_pct, ev_pct) < min_coverage:
+        raise ExpectationFailed(
+            f"coverage below --min-coverage {min_coverage}%: {cmd_pct}% of commands succeeded,"
+            f" {ev_pct}% of event types produced"
+        )
+
+
+def _coverage_report(coverage) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from ..sanitise import rich_text
+    from ..verify.coverage import warnings
+    from .render import console
+
+    out = console()
+    t = Table(title="coverage: commands", title_justify="left")
+    for col in ("command", "tried", "succeeded", "rejected", "by reactors"):
+        t.add_column(col, justify="left" if col == "command" else "right")
+    for name, c in sorted(coverage.commands.items()):
+        t.add_row(rich_text(name), number(c.tried), number(c.succeeded), number(c.rejected), number(c.by_reactors))
+    out.print(t)
+    t = Table(title="coverage: events", title_justify="left")
+    for col in ("event type", "produced", "applied", "projected", "reacted to"):
+        t.add_column(col, justify="left" if col == "event type" else "right")
+    for name, e in sorted(coverage.events.items()):
+        t.add_row(rich_text(name), number(e.produced), number(e.applied), number(e.projected), number(e.reacted))
+    out.print(t)
+    for line in warnings(coverage):
+        out.print(rich_text(f"warning: {line}", style="yellow"))
 
 
 class _Bar:
@@ -131,11 +180,20 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
         out.print(rich_text(f"\n✗ {r.name}: {r.promise}", style="bold red", lines=True))
         out.print(rich_text(f"  {r.message}", lines=True))
         out.print(Text(f"  smallest counterexample ({counted(len(r.counterexample), 'command')}):"))
+        notes = {}
         for o in r.counterexample:
-            note = {"rejected": f"   # rejected: {o.message}", "error": "   # raised", "invalid": "   # refused"}.get(o.outcome, "")
-            out.print(rich_text(f"    evsh {o.step.line()}{note}"))
-        for line in r.tail:
-            out.print(rich_text(f"    {line}"))
+            notes[o.step.line()] = {"rejected": f"   # rejected: {o.message}", "error": "   # raised",
+                                    "invalid": "   # refused"}.get(o.outcome, "")
+        if r.body is not None:  # the reproducer's lines, in the order that failed
+            for line in r.body:
+                bare = line.removeprefix("expect rejected ").removeprefix("expect error ")
+                shown = f"evsh {bare}{notes.get(bare, '')}" if bare.startswith("exec ") else line
+                out.print(rich_text(f"    {shown}"))
+        else:
+            for o in r.counterexample:
+                out.print(rich_text(f"    evsh {o.step.line()}{notes[o.step.line()]}"))
+            for line in r.tail:
+                out.print(rich_text(f"    {line}"))
         if r.script:
             out.print(rich_text(f"  reproduce: rm -f repro.db && {evsh_command()} --db repro.db --domain {spec}"
                                 f" run {r.script}"))

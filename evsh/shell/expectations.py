@@ -19,7 +19,7 @@ from .words import unknown_word
 OPS = ("==", "!=", ">=", "<=", "=", "<", ">", "~")
 CHECK = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(==|!=|>=|<=|=|<|>|~)(.*)$", re.S)
 OUTCOMES = {"rejected": 1, "conflict": 3, "error": 2}
-KINDS = ("state", "stream", "query", "rejected", "conflict", "error", "exit", "replay", "rebuild")
+KINDS = ("state", "stream", "query", "rejected", "conflict", "error", "exit", "replay", "rebuild", "idempotent", "decision")
 SUBSCRIBERS = ("projection", "reactor")
 
 EXPECT_USAGE = "expect " + "|".join(KINDS) + " ... (see `help expect`)"
@@ -147,6 +147,17 @@ def parse_directive(tokens: Sequence[str], known: set[str] | Sequence[str]) -> d
         if len(args) != 2 or args[0] != "projection":
             raise BadInput(f"{what}: use `expect rebuild projection NAME`")
         return {"kind": kind, "name": args[1]}
+    if kind == "decision":
+        if len(args) < 4 or args[0] != "exec":
+            raise BadInput(f"{what}: use `expect decision exec AGGREGATE ID COMMAND [--PARAM VALUE]...`")
+        from ..cli.domain_cmds import parse_param_args
+
+        return {"kind": kind, "aggregate": args[1], "id": args[2], "command": args[3],
+                "params": parse_param_args(list(args[4:]))}
+    if kind == "idempotent":
+        if len(args) != 3 or args[0] not in SUBSCRIBERS or not args[2].isdigit() and "${" not in args[2]:
+            raise BadInput(f"{what}: use `expect idempotent projection|reactor NAME POSITION`")
+        return {"kind": kind, "subscriber": args[0], "name": args[1], "position": args[2]}
     raise BadInput(f"unknown expectation {kind!r}: {EXPECT_USAGE}")
 
 
@@ -257,6 +268,14 @@ def run_directive(runner: Any, tokens: list[str]) -> str:
         from .verification import expect_rebuild
 
         return expect_rebuild(app, spec["name"])
+    if kind == "decision":
+        from .verification import expect_decision
+
+        return expect_decision(app, spec["aggregate"], spec["id"], spec["command"], spec["params"])
+    if kind == "idempotent":
+        from .verification import expect_idempotent
+
+        return expect_idempotent(app, spec["subscriber"], spec["name"], int(spec["position"]))
     if kind == "redeliver":
         from .verification import redeliver
 

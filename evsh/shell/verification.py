@@ -172,3 +172,59 @@ def redeliver(app: Any, kind: str, name: str, position: int) -> str:
         rt.run_pending()
     caused = store.head_position() - head
     return f"redelivered {rec.type} at position {position} to reactor {name} ({caused} new events)"
+
+
+def expect_idempotent(app: Any, kind: str, name: str, position: int) -> str:
+    """Redeliver the event at ``position`` to the projection or reactor and check that it
+    changed nothing, counted relative to just before: no new event, no row of its tables."""
+    engine = app.engine(domain_required=True)
+    store = engine.store
+    if kind == "projection":
+        from ..engine import projections
+
+        specs = projections.find(engine, name).tables
+    else:
+        from ..engine.reactors import runtime
+
+        specs = runtime(engine).get(name).spec.tables
+    head, rows = store.head_position(), table_rows(store, specs)
+    said = redeliver(app, kind, name, position)
+    caused, after = store.head_position() - head, table_rows(store, specs)
+    if caused or after != rows:
+        what = [f"{caused} new events"] if caused else []
+        if after != rows:
+            what.append(table_diff(rows, after, ("before", "after")))
+        raise ExpectationFailed(f"{kind} {name}: handling position {position} a second time changed something\n  "
+                                + "\n  ".join(what))
+    return f"{said}: nothing changed"
+
+
+def expect_decision(app: Any, aggregate: str, id: str, command: str, params: dict[str, str]) -> str:
+    """The command decided here (nothing written) and in a fresh process, both from the
+    stream's events, gives the same events or the same rejection (values that look like a
+    time or a UUID aside)."""
+    from ..verify.deciding import decide_dry, same_decision
+
+    domain = app.domain(required=True)
+    engine = app.engine(domain_required=True)
+    here = decide_dry(engine, domain, aggregate, id, command, params)
+    request = {"db": app.db, "decide": {"aggregate": aggregate, "id": id, "command": command, "params": params,
+                                        "upto": None}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVSH_")}
+    try:
+        # asked twice: what a fresh process does not decide the same way twice is not compared
+        proc = subprocess.run([sys.executable, "-m", "evsh.verify.worker", app.domain_spec or ""],
+                              input=(json.dumps(request) + "\n") * 2, capture_output=True, text=True, timeout=300,
+                              env=env)
+        there, again = (json.loads(line) for line in proc.stdout.splitlines()[:2])
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        raise ExpectationFailed(f"deciding in a fresh process could not run: {exc}") from None
+    if "error" in there or "error" in again:
+        raise ExpectationFailed(f"deciding in a fresh process failed: {there.get('error') or again.get('error')}")
+    there, again = there["decision"], again["decision"]
+    if not same_decision(here, there, again):
+        raise ExpectationFailed(
+            f"{aggregate} {id} {command}: decided differently in a fresh process from the same events\n"
+            f"  here:  {json.dumps(here, default=str)}\n  there: {json.dumps(there, default=str)}"
+        )
+    return f"{aggregate} {id} {command}: the same decision here and in a fresh process"

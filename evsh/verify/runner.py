@@ -8,6 +8,7 @@ its commands were rejected, and written as a .evsh script that `evsh run` replay
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import re
@@ -18,8 +19,10 @@ from typing import Any, Callable, Sequence
 
 from ..domain.registry import Domain
 from ..errors import BadInput, EvshError
+from .deciding import restore
+from .explore import Coverage, Explorer
 from .properties import PROPERTIES, Context, Property, PropertyFailed, Sandbox, StepOutcome, script_lines
-from .strategies import Step, Strategies
+from .strategies import WORDS, Step, Strategies
 
 Progress = Callable[[str, int, int], None]  # (property, examples so far, examples wanted)
 
@@ -35,6 +38,7 @@ class Result:
     tail: list[str] = field(default_factory=list)
     script: str | None = None
     note: str = ""
+    body: list[str] | None = None  # the reproducer's lines, when the property gave them whole
 
 
 def select(names: Sequence[str]) -> list[Property]:
@@ -62,28 +66,36 @@ def verify(
     only: Sequence[str] = (),
     out_dir: str | None = "verify-failures",
     progress: Progress | None = None,
-) -> tuple[list[Result], int]:
-    """Check the chosen properties on the domain; returns the results and the seed used."""
+) -> tuple[list[Result], int, Coverage]:
+    """Check the chosen properties on the domain; returns the results, the seed used and what
+    the generated examples reached."""
     props = select(only)
     strategies = Strategies(domain)
-    sequences = strategies.sequences(max_steps)
+    explorer = Explorer(domain, strategies, max_steps)
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
     folder = tempfile.mkdtemp(prefix="evsh-verify-", dir=scratch_dir())
     ctx = Context(domain, folder)
     results = []
     try:
+        from .deciding import adopt
+        from .worker import Worker
+
+        ctx.worker = Worker(domain_spec)
+        # every example starts from the state a new process has (a script, the replay worker):
+        # class attributes and module globals as at import, whatever ran in this process before
+        ctx.fresh = adopt(domain, ctx.worker.fresh())
+        fresh = ctx.fresh
+        explorer.explore(ctx.sandbox, max(10, examples // 2), seed, lambda: restore(fresh))
+        explorer.learning = False
         for prop in props:
             why = prop.needs(domain)
             if why:
                 results.append(Result(prop.name, prop.promise, "skipped", message=why, note=prop.note(domain)))
                 continue
-            if prop.name == "replay in a fresh process" and ctx.worker is None:
-                from .worker import Worker
-
-                ctx.worker = Worker(domain_spec)
             wanted = max(1, int(examples * prop.max_examples_factor))
-            result = _run_one(prop, ctx, sequences, wanted, seed, progress)
+            explorer.counting = True
+            result = _run_one(prop, ctx, explorer, wanted, seed, progress)
             result.note = prop.note(domain)
             if result.status == "fails" and out_dir is not None:
                 result.script = write_script(out_dir, domain, domain_spec, seed, result)
@@ -92,7 +104,7 @@ def verify(
         if ctx.worker is not None:
             ctx.worker.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return results, seed
+    return results, seed, explorer.coverage
 
 
 def scratch_dir() -> str | None:
@@ -105,7 +117,7 @@ def scratch_dir() -> str | None:
     return None
 
 
-def _run_one(prop: Property, ctx: Context, sequences: Any, wanted: int, seed: int,
+def _run_one(prop: Property, ctx: Context, explorer: Explorer, wanted: int, seed: int,
              progress: Progress | None) -> Result:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
@@ -116,31 +128,47 @@ def _run_one(prop: Property, ctx: Context, sequences: Any, wanted: int, seed: in
     failing: list[tuple[list[Step], PropertyFailed]] = []
     generating = [True]
 
-    @hseed(seed)
-    @settings(
-        max_examples=wanted, deadline=None, database=None, verbosity=Verbosity.quiet,
-        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        print_blob=False,
-    )
-    @given(sequences, st.data())
-    def body(steps: list[Step], data: Any) -> None:
-        if generating[0]:
+    def stop_learning() -> None:
+        # hypothesis shrinks and replays the failure next: the same choices must draw the same steps
+        generating[0] = False
+        explorer.counting = False
+
+    def tally() -> None:
+        if generating[0] and count[0] < wanted:
             count[0] += 1
             if progress:
                 progress(prop.name, count[0], wanted)
+
+    @hseed(seed)
+    @settings(
+        max_examples=wanted, deadline=None, database=None, verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+        print_blob=False,
+    )
+    @given(st.data())
+    def body(data: Any) -> None:
+        if ctx.fresh is not None:
+            restore(ctx.fresh)
+        steps = explorer.plan(data)
+        # Counted when it ends (held or failed): an example hypothesis cuts short (a draw past its
+        # budget) is not one hypothesis counts either, so the run shows exactly ``wanted``.
         try:
             prop.check(ctx, steps, data)
+            tally()
         except PropertyFailed as exc:
-            generating[0] = False
+            tally()
+            stop_learning()
             failing.append((list(steps), exc))
             raise
         except EvshError as exc:
-            generating[0] = False
+            tally()
+            stop_learning()
             failure = PropertyFailed(str(exc))
             failing.append((list(steps), failure))
             raise failure from None
         except Exception as exc:  # evsh or the domain broke in a way nobody expected
-            generating[0] = False
+            tally()
+            stop_learning()
             failure = PropertyFailed(f"{type(exc).__name__}: {exc}")
             failing.append((list(steps), failure))
             raise failure from None
@@ -151,10 +179,65 @@ def _run_one(prop: Property, ctx: Context, sequences: Any, wanted: int, seed: in
         pass
     if not failing:
         return Result(prop.name, prop.promise, "holds", count[0])
-    steps, exc = failing[-1]
+    steps, exc = _shrink(prop, ctx, *failing[0], seed)
+    if ctx.fresh is not None:
+        restore(ctx.fresh)
     with Sandbox(ctx.domain, ctx.folder, ctx.options) as box:
         outcomes = box.run(steps)
-    return Result(prop.name, prop.promise, "fails", count[0], exc.message, outcomes, exc.tail)
+    return Result(prop.name, prop.promise, "fails", count[0], exc.message, outcomes, exc.tail, body=exc.script)
+
+
+def _attempt(prop: Property, ctx: Context, steps: list[Step], seed: int) -> PropertyFailed | None:
+    """The property on these steps, its own draws from a seeded source: the failure, or None."""
+    import random as _random
+
+    from hypothesis.control import BuildContext
+    from hypothesis.errors import StopTest
+    from hypothesis.internal.conjecture.data import ConjectureData
+
+    cd = ConjectureData(random=_random.Random(seed))
+    if ctx.fresh is not None:
+        restore(ctx.fresh)
+    try:
+        with BuildContext(cd, is_final=False, wrapped_test=None):
+            prop.check(ctx, steps, cd)
+    except PropertyFailed as exc:
+        return exc
+    except StopTest:
+        return None
+    except Exception as exc:  # noqa: BLE001 - as the hypothesis run reports it
+        return PropertyFailed(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _shrink(prop: Property, ctx: Context, steps: list[Step], exc: PropertyFailed,
+            seed: int) -> tuple[list[Step], PropertyFailed]:
+    """The failing steps with every step whose removal keeps the property failing removed, last
+    first, until a pass removes nothing. Deterministic (the same seed shrinks the same way) and
+    cheaper than hypothesis's shrinker on steps drawn against the state (each try is a store)."""
+    changed = True
+    while changed and len(steps) > 1:
+        changed = False
+        for i in reversed(range(len(steps))):
+            if len(steps) == 1:
+                break
+            candidate = steps[:i] + steps[i + 1:]
+            failure = _attempt(prop, ctx, candidate, seed)
+            if failure is not None:
+                steps, exc, changed = candidate, failure, True
+    # then text a reader can type: a word of the shared ones where any text would do
+    for i, step in enumerate(list(steps)):
+        for k, (name, value) in enumerate(step.params):
+            if not isinstance(value, str) or (value.isascii() and value.isprintable() and len(value) <= 12):
+                continue
+            for word in WORDS:
+                params = step.params[:k] + ((name, word),) + step.params[k + 1:]
+                candidate = [*steps[:i], dataclasses.replace(step, params=params), *steps[i + 1:]]
+                failure = _attempt(prop, ctx, candidate, seed)
+                if failure is not None:
+                    steps, exc, step = candidate, failure, candidate[i]
+                    break
+    return steps, exc
 
 
 def script_text(domain: Domain, domain_spec: str, seed: int, result: Result, path: str) -> str:
@@ -165,8 +248,7 @@ def script_text(domain: Domain, domain_spec: str, seed: int, result: Result, pat
         "# Replay it on a new store; the last line fails until the domain is fixed:",
         f"#   rm -f repro.db && evsh --db repro.db --domain {spec} run {path}",
         "",
-        *script_lines(result.counterexample),
-        *result.tail,
+        *(result.body if result.body is not None else [*script_lines(result.counterexample), *result.tail]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -188,9 +270,38 @@ def script_path(out_dir: str, domain: Domain, property_name: str) -> str:
     return os.path.join(out_dir, f"{slug(domain.name)}-{slug(property_name)}.evsh")
 
 
-def write_script(out_dir: str, domain: Domain, domain_spec: str, seed: int, result: Result) -> str:
+def write_script(out_dir: str, domain: Domain, domain_spec: str, seed: int, result: Result) -> str | None:
+    """Write the reproducer, after checking that it fails on a new store in a new process (a
+    script that passes would say the flaw is fixed when it is not). Returns its path, or None
+    when it does not reproduce (the result's message says so)."""
     os.makedirs(out_dir, exist_ok=True)
     path = script_path(out_dir, domain, result.name)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(script_text(domain, domain_spec, seed, result, path))
-    return path
+    candidates = [result.body] if result.body is not None else []
+    candidates.append([*script_lines(result.counterexample), *result.tail])
+    for body in candidates:
+        result.body = body
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(script_text(domain, domain_spec, seed, result, path))
+        if reproduces(domain_spec, path):
+            return path
+    os.remove(path)
+    result.message += "\n(no reproducer written: replayed as a script on a new store, it did not fail)"
+    return None
+
+
+def reproduces(domain_spec: str, path: str) -> bool:
+    """Does ``evsh run`` of the script fail on a new store, in a process of its own?"""
+    import subprocess
+    import sys
+
+    folder = tempfile.mkdtemp(prefix="evsh-repro-", dir=scratch_dir())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVSH_")}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "evsh", "--db", os.path.join(folder, "repro.db"), "--domain", domain_spec,
+             "run", path], capture_output=True, text=True, timeout=300, env=env, cwd=os.getcwd(),
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    # an expectation that fails, not a script that cannot run (which would fail on a fixed domain too)
+    return proc.returncode == 1 and "expectation failed" in proc.stderr

@@ -261,25 +261,39 @@ class Strategies:
             return strat
         return self.st.sampled_from(self.words)
 
-    def commands(self) -> list[tuple[str, str, Any]]:
-        """(category, command, strategy of a Step) for every command not excluded."""
-        st = self.st
+    def _by_name(self, name: str, hint: Any) -> Any:
+        """A text parameter whose name says what it holds (``email``) gets such values too."""
+        if hint is str and "email" in name.lower():
+            return self.st.one_of(self.st.emails(), self.text())
+        return self.for_hint(hint)
+
+    def command_params(self) -> list[tuple[str, str, list[tuple[str, Any, Any]]]]:
+        """(category, command, [(parameter, hint, strategy)]) for every command not excluded."""
         out = []
         for category, agg in sorted(self.domain.aggregates.items()):
             for name, spec in agg.commands().items():
                 found, strat = self._override(f"{category}.{name}")
                 if found and strat is None:
                     continue  # excluded by the domain
-                params = {}
+                params = []
                 for p in spec.params:
                     hit, ps = self._override(f"{category}.{name}.{p.name}", p.name)
-                    params[p.name] = ps if hit and ps is not None else self.for_hint(p.hint)
-                steps = st.tuples(self.ids(category), st.fixed_dictionaries(params)).map(
-                    lambda t, c=category, n=name, order=tuple(params): Step(
-                        c, t[0], n, tuple((k, t[1][k]) for k in order)
-                    )
+                    params.append((p.name, p.hint, ps if hit and ps is not None else self._by_name(p.name, p.hint)))
+                out.append((category, name, params))
+        return out
+
+    def commands(self) -> list[tuple[str, str, Any]]:
+        """(category, command, strategy of a Step) for every command not excluded."""
+        st = self.st
+        out = []
+        for category, name, plist in self.command_params():
+            params = {pname: strat for pname, _, strat in plist}
+            steps = st.tuples(self.ids(category), st.fixed_dictionaries(params)).map(
+                lambda t, c=category, n=name, order=tuple(params): Step(
+                    c, t[0], n, tuple((k, t[1][k]) for k in order)
                 )
-                out.append((category, name, steps))
+            )
+            out.append((category, name, steps))
         return out
 
     def steps(self) -> Any:

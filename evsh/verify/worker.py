@@ -28,11 +28,29 @@ class Worker:
         )
 
     def states(self, db: str, streams: list[tuple[str, str]]) -> dict[str, Any]:
+        return self.ask({"db": db, "streams": streams})["states"]
+
+    def decide(self, db: str, step: Any, upto: int) -> dict[str, Any]:
+        """The step's command decided there, against its stream's events up to ``upto``."""
+        from .deciding import step_params
+
+        argv = step.argv()
+        req = {"aggregate": argv[1], "id": argv[2], "command": argv[3], "params": step_params(argv[4:]), "upto": upto}
+        return self.ask({"db": db, "decide": req})["decision"]
+
+    def fresh(self) -> str:
+        """The domain's class and module state as at import there (deciding.export)."""
+        return self.ask({"fresh": True})["fresh"]
+
+    def upcast(self, type: str, version: int, data: dict[str, Any]) -> Any:
+        return self.ask({"upcast": {"type": type, "version": version, "data": data}})["upcast"]
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         from ..errors import EvshError
 
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            self.proc.stdin.write(json.dumps({"db": db, "streams": streams}) + "\n")
+            self.proc.stdin.write(json.dumps(request, default=str) + "\n")
             self.proc.stdin.flush()
             line = self.proc.stdout.readline()
         except BrokenPipeError:
@@ -43,7 +61,7 @@ class Worker:
         answer = json.loads(line)
         if "error" in answer:
             raise EvshError(f"the replay process failed: {answer['error']}")
-        return answer["states"]
+        return answer
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -66,12 +84,30 @@ def main(argv: list[str]) -> int:
     from ..store import codec
     from ..store.connect import open_store
 
+    from .deciding import decide_dry, export, restore, snapshot
+
     domain = load_domain(argv[0])
+    fresh = snapshot(domain)  # class and module state as at import: restored before each request
     for line in sys.stdin:
         try:
             req = json.loads(line)
+            restore(fresh)
+            if "fresh" in req:
+                sys.stdout.write(json.dumps({"fresh": export(fresh)}) + "\n")
+                sys.stdout.flush()
+                continue
+            if "upcast" in req:
+                sys.stdout.write(json.dumps({"upcast": _upcast(domain, req["upcast"])}, default=str) + "\n")
+                sys.stdout.flush()
+                continue
             with open_store(req["db"], create=False) as store:
                 engine = build_engine(store, domain)
+                if "decide" in req:
+                    d = req["decide"]
+                    sys.stdout.write(json.dumps({"decision": decide_dry(
+                        engine, domain, d["aggregate"], d["id"], d["command"], d["params"], d["upto"])}) + "\n")
+                    sys.stdout.flush()
+                    continue
                 states = {}
                 for category, id in req["streams"]:
                     cls = domain.aggregate(category)
@@ -86,6 +122,17 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
     return 0
+
+
+def _upcast(domain: Any, req: dict[str, Any]) -> Any:
+    """The old payload through the chain of upcasters from its type and version."""
+    from ..engine.upcasting import Upcaster
+
+    up = Upcaster.of(domain)
+    data = dict(req["data"])
+    for step in up.chain(req["type"], req["version"]):
+        data = step.apply(dict(data), {})
+    return data
 
 
 if __name__ == "__main__":
