@@ -90,10 +90,12 @@ DIRECTIVE_HELP = """Directives (docs/scripts.md has the whole language):
   expect query "SQL" = VALUE
   expect rejected|conflict|error [--match REGEX] COMMAND...
   expect exit N [--match REGEX] COMMAND...
-  expect replay AGG ID                  state equal after a full replay in a fresh process
+  expect replay AGG ID                  state equal after a full replay
   expect rebuild projection NAME        tables equal a rebuild from scratch
-  expect idempotent projection|reactor NAME POSITION   a redelivery changes nothing
-  expect decision exec AGG ID COMMAND [--PARAM V]...   same decision in a fresh process
+  expect idempotent projection|reactor NAME POSITION
+                                        a redelivery changes nothing
+  expect decision exec AGG ID COMMAND [--PARAM V]...
+                                        the same decision in a fresh process
   redeliver projection|reactor NAME POSITION
   repeat N [as VAR] ... end             ${i} (or ${VAR}) counts 1..N
   domain [FILE_OR_MODULE]               load another domain (or name it)
