@@ -270,6 +270,17 @@ class Aggregate:
         return cls._appliers_cache
 
     @classmethod
+    def replayers(cls) -> dict[str, tuple[Callable[..., Any], Callable[[Any, str], Any], str]]:
+        """Event type name -> (applier, the payload's decoder, the name): the replay loop's table,
+        resolved once, so each stored event costs one lookup and two calls (spec.decode looks
+        its decoder up on every event)."""
+        cached = cls.__dict__.get("_replayers_cache")
+        if cached is None:
+            cached = {name: (fn, _event_decoder(spec), name) for name, (fn, spec) in cls.appliers().items()}
+            cls._replayers_cache = cached
+        return cached
+
+    @classmethod
     def commands(cls) -> dict[str, CommandSpec]:
         return cls._commands
 

@@ -206,14 +206,14 @@ class Engine:
 
     def apply_records(self, agg: Aggregate, records: Iterator[RecordedEvent]) -> str | None:
         """Evolve ``agg`` by these events; returns the last one's id (None when there were none)."""
-        appliers = type(agg).appliers()
+        replayers = type(agg).replayers()
         rec = None
         try:
             for rec in records:
-                entry = appliers.get(rec.type)
+                entry = replayers.get(rec.type)
                 if entry is not None:
-                    fn, spec = entry
-                    fn(agg, spec.decode(rec.data))
+                    fn, decode, name = entry
+                    fn(agg, decode(rec.data, name))
                 agg.version = rec.version
         except BadInput as exc:
             raise BadInput(f"stored event {rec.stream_id}@{rec.version} ({rec.type}) does not fit its type: {exc}") from None
