@@ -76,3 +76,8 @@ async def ready(pilot: Any) -> None:
 
 def run(coro: Awaitable[Any]) -> Any:
     return asyncio.run(coro)
+
+
+def screen_text(app: Any) -> str:
+    """What the terminal shows, as plain text lines (for assertions on layout)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 from ..engine.engine import Engine
 from ..errors import EvshError
 from ..sanitise import SAFE_INPUT, rich_text, safe
+from ..wording import counted
 from .data import ALL, Browser, Criteria, Row, RowIndex, Source, diff
 from .widgets.detail import EventDetail, StateView
 from .widgets.lists import EventList, StreamList
@@ -155,6 +156,39 @@ class EvshApp(App):
     def on_unmount(self) -> None:
         self.browser.close()
 
+    # ------------------------------------------------------------------ layout by terminal size
+    def left_width(self) -> int:
+        """The streams pane: as wide as its ids (with version and time) up to a third of the
+        screen; at 80 columns ids and versions only, cut in the middle when longer."""
+        width = self.size.width
+        widest = self.streams.widest if self.is_mounted else 0
+        if width < 100:
+            return max(20, min(24, widest + 9))
+        return max(28, min(width // 3, widest + 26))
+
+    def relayout(self) -> None:
+        """Size the panes for the terminal and the ids shown; the header follows the columns."""
+        left = self.query_one("#left")
+        want = self.left_width()
+        if left.styles.width is None or left.styles.width.value != want:
+            left.styles.width = want
+        tree = self.query_one("#categories", Tree)
+        rows = len(tree.root.children) or 1
+        tree.styles.height = min(rows, 5 if self.size.height < 30 else 12) + 1  # and its bottom border
+        self.query_one("#events-header", Static).update(self.events.header())
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.relayout)
+
+    @on(StreamList.Widened)
+    def _streams_widened(self) -> None:
+        self.relayout()
+
+    @on(EventList.Widened)
+    @on(VirtualList.Resized)
+    def _events_widened(self) -> None:
+        self.query_one("#events-header", Static).update(self.events.header())
+
     # ------------------------------------------------------------------ categories and streams
     @work(thread=True, exclusive=True, group="categories", exit_on_error=False)
     def load_categories(self) -> None:
@@ -164,7 +198,7 @@ class EvshApp(App):
     def _all_label(self) -> Text:
         line = Text(ALL, style="bold")
         if self.all_index is not None:
-            line.append(f"  {self.all_index.total:,} events", style="dim")
+            line.append(f"  {counted(self.all_index.total, 'event')}", style="dim")
         return line
 
     def _relabel_all(self) -> None:
@@ -177,7 +211,7 @@ class EvshApp(App):
         labels = [(ALL, self._all_label())]
         for cat, n in cats:
             label = rich_text(cat, style="green")
-            label.append(f"  {n:,} streams", style="dim")
+            label.append(f"  {counted(n, 'stream')}", style="dim")
             labels.append((cat, label))
         children = list(tree.root.children)
         if [c.data for c in children] == [d for d, _ in labels]:
@@ -191,6 +225,7 @@ class EvshApp(App):
             if node.data == current:
                 tree.move_cursor(node)
                 break
+        self.relayout()
 
     @on(Tree.NodeSelected, "#categories")
     def category_selected(self, event: Tree.NodeSelected) -> None:
@@ -285,7 +320,7 @@ class EvshApp(App):
         lst = self.events
         t = Text()
         t.append(lst.source.label, style="bold green")
-        t.append(f"  {lst.total:,} events", style="dim")
+        t.append(f"  {counted(lst.total, 'event')}", style="dim")
         if self.tail:
             t.append("  ● live", style="bold red")
         else:

@@ -156,6 +156,12 @@ class Browser:
     def domain(self):
         return self.engine.domain
 
+    def type_width(self) -> int:
+        """The longest event type name the domain knows (20 without a domain): the type column's
+        width, so names are not cut when there is room."""
+        names = list(self.domain.events) if self.domain is not None else []
+        return max(map(len, names), default=20)
+
     def _read(self, read: Callable[[Any], Any]) -> Any:
         with self.lock:
             return read(self.store)
