@@ -33,6 +33,12 @@ from .widgets.lists import EventList, StreamList
 from .widgets.virtual_list import VirtualList
 
 
+class FilterInput(Input):
+    """The streams filter: `escape` leaves it, so single keys reach the app's bindings again."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.leave_filter", "Leave filter", show=False)]
+
+
 class EvshApp(App):
     """The event-store browser."""
 
@@ -52,6 +58,7 @@ class EvshApp(App):
         Binding("p", "projections", "Projections"),
         Binding("r", "reactors", "Reactors"),
         Binding("m", "metrics", "Metrics"),
+        Binding("v", "toggle_state", "State"),
         Binding("s", "focus('streams')", "Streams", show=False),
         Binding("e", "focus('events')", "Events", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
@@ -89,7 +96,7 @@ class EvshApp(App):
     # actions of the browser itself: off (and out of the footer) while another screen is on top
     MAIN_ACTIONS = frozenset({
         "find", "find_next", "find_previous", "goto", "show_all", "open_event", "run_command", "toggle_tail",
-        "projections", "reactors", "metrics", "focus", "reload",
+        "projections", "reactors", "metrics", "focus", "reload", "toggle_state", "leave_filter",
     })
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -120,7 +127,7 @@ class EvshApp(App):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter streams…", id="filter", restrict=SAFE_INPUT)
+                yield FilterInput(placeholder="filter streams (esc: leave)", id="filter", restrict=SAFE_INPUT)
                 tree: Tree[str | None] = Tree(Text("categories"), id="categories")
                 tree.show_root = False
                 yield tree
@@ -401,8 +408,12 @@ class EvshApp(App):
                       counts: tuple[list[tuple[str, int]], int] | None) -> None:
         self.known_head = head
         if self.events.index is old and added:
-            self.events.index = probe
-            self.events.grow(probe.total)
+            lst = self.events
+            following = lst.total > 0 and lst.cursor >= lst.total - 1  # on the last row: follow, as tail -f
+            lst.index = probe
+            lst.grow(probe.total)
+            if following:
+                lst.move_to(probe.total - 1)
             self._title()
         if all_probe is not None:
             self.all_index = all_probe
@@ -431,6 +442,15 @@ class EvshApp(App):
     # ------------------------------------------------------------------ navigation
     def action_show_all(self) -> None:
         self.load_source(Source())
+
+    def action_toggle_state(self) -> None:
+        """`v`: the aggregate's state at the highlighted version, with its diff (again: the event)."""
+        panel = self.query_one("#panel", TabbedContent)
+        panel.active = "tab-event" if panel.active == "tab-state" else "tab-state"
+
+    def action_leave_filter(self) -> None:
+        """`escape` in the filter box: back to the streams, keys are the app's again."""
+        self.streams.focus()
 
     def action_focus(self, target: str) -> None:
         self.query_one(f"#{target}").focus()

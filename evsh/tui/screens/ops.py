@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -136,11 +136,12 @@ class ProjectionsScreen(OpsScreen):
         for p in data:
             err = p.get("error") or {}
             state = "error" if err else ("rebuilding" if p.get("rebuild_in_progress") is not None or p["name"] == self.rebuilding
-                                         else ("stale" if p.get("needs_rebuild") else "ok"))
+                                         else ("stale" if p.get("needs_rebuild") else
+                                               "not built yet" if p.get("built_version") is None else "ok"))
             skipped = p.get("skipped") or []
             if state == "ok" and skipped:  # it went on past events it could not apply: say so
                 state = f"ok, {len(skipped)} skipped"
-            style = {"error": "bold red", "rebuilding": "yellow", "stale": "yellow"}.get(
+            style = {"error": "bold red", "rebuilding": "yellow", "stale": "yellow", "not built yet": "dim"}.get(
                 state, "yellow" if skipped else "green")
             message = err.get("message", "") if isinstance(err, dict) else str(err)
             if not message and skipped:
