@@ -338,6 +338,11 @@ class Browser:
         return None
 
     # ------------------------------------------------------------------ aggregates and commands
+    def version(self, stream_id: str) -> int:
+        """The stream's version (0: no events yet)."""
+        with self.lock:
+            return self.store.stream_version(stream_id)
+
     def aggregate_for(self, stream_id: str) -> type[Aggregate] | None:
         if self.domain is None:
             return None
