@@ -7,7 +7,6 @@ version. Every database call runs in a thread worker; the UI thread only renders
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any, Callable, ClassVar, Iterable
 
@@ -28,6 +27,8 @@ from ..errors import EvshError
 from ..sanitise import SAFE_INPUT, rich_text, safe
 from ..wording import counted
 from .data import ALL, Browser, Criteria, Row, RowIndex, Source, diff
+from .finding import Finding, describe_criteria
+from .tail import LiveTail
 from .widgets.detail import EventDetail, StateView
 from .widgets.lists import EventList, StreamList
 from .widgets.virtual_list import VirtualList
@@ -39,7 +40,7 @@ class FilterInput(Input):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.leave_filter", "Leave filter", show=False)]
 
 
-class EvshApp(App):
+class EvshApp(Finding, LiveTail, App):
     """The event-store browser."""
 
     CSS_PATH = "evsh.tcss"
@@ -49,6 +50,7 @@ class EvshApp(App):
         Binding("question_mark,f1", "help", "Help"),
         Binding("slash,ctrl+f", "find", "Find"),
         Binding("n", "find_next", "Next", show=False),
+        Binding("escape", "stop_search", "Stop search", show=False),
         Binding("N", "find_previous", "Previous", show=False),
         Binding("g", "goto", "Go to"),
         Binding("a", "show_all", "$all"),
@@ -75,6 +77,8 @@ class EvshApp(App):
         self.open_engine = open_engine  # () -> an Engine on its own connection, for long jobs
         self.criteria = Criteria()
         self.searching = False
+        self.search_done = 0.0  # how far the running search has got, 0..1
+        self.search_window = 50_000  # keys searched between progress reports and checks for escape
         self.all_index: RowIndex | None = None  # $all's rows, for its count and the live tail
         self.counts_interval = 2.0  # seconds between recounts of categories and streams while events arrive
         self._counts_head = 0
@@ -96,12 +100,14 @@ class EvshApp(App):
     # actions of the browser itself: off (and out of the footer) while another screen is on top
     MAIN_ACTIONS = frozenset({
         "find", "find_next", "find_previous", "goto", "show_all", "open_event", "run_command", "toggle_tail",
-        "projections", "reactors", "metrics", "focus", "reload", "toggle_state", "leave_filter",
+        "projections", "reactors", "metrics", "focus", "reload", "toggle_state", "leave_filter", "stop_search",
     })
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MAIN_ACTIONS and len(self.screen_stack) > 1:
             return False
+        if action == "stop_search" and not self.searching:
+            return False  # escape is free for whatever else wants it
         if action == "quit" and isinstance(self.screen, ModalScreen):
             return False  # `q` typed in a dialog never quits; escape closes the dialog
         return True
@@ -333,7 +339,8 @@ class EvshApp(App):
         else:
             t.append("  ○ paused", style="dim")
         if not self.criteria.empty():
-            t.append("  searching… " if self.searching else "  find: ", style="dim")
+            t.append(f"  searching… {self.search_done:.0%} (escape stops) " if self.searching else "  find: ",
+                     style="dim")
             t.append(describe_criteria(self.criteria), style="yellow")
         self.query_one("#events-title", Static).update(rich_text(t))
 
@@ -380,58 +387,6 @@ class EvshApp(App):
         if get_current_worker().is_cancelled:
             return
         self.call_from_thread(view.show_state, stream_id, version, now, diff(before, now))
-
-    # ------------------------------------------------------------------ live tail
-    def poll(self) -> None:
-        if self.tail:
-            self.check_tail()
-
-    @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
-    def check_tail(self) -> None:
-        head = self.browser.head()
-        recount = head != self._counts_head and time.monotonic() - self._counts_at >= self.counts_interval
-        if head == self.known_head and not recount:
-            return
-        index = self.events.index
-        probe = replace(index, blocks=list(index.blocks))
-        added = self.browser.extend(probe)
-        all_probe = None
-        if self.all_index is not None:
-            all_probe = replace(self.all_index, blocks=list(self.all_index.blocks))
-            self.browser.extend(all_probe)
-        counts = None
-        if recount:  # the GROUP BY over every stream is paced, not run for each appended event
-            counts = (self.browser.categories(), self.browser.stream_count(self.streams.category, self.streams.text))
-        self.call_from_thread(self._tail_arrived, head, index, probe, added, all_probe, counts)
-
-    def _tail_arrived(self, head: int, old: RowIndex, probe: RowIndex, added: int, all_probe: RowIndex | None,
-                      counts: tuple[list[tuple[str, int]], int] | None) -> None:
-        self.known_head = head
-        if self.events.index is old and added:
-            lst = self.events
-            following = lst.total > 0 and lst.cursor >= lst.total - 1  # on the last row: follow, as tail -f
-            lst.index = probe
-            lst.grow(probe.total)
-            if following:
-                lst.move_to(probe.total - 1)
-            self._title()
-        if all_probe is not None:
-            self.all_index = all_probe
-            self._relabel_all()
-        if counts is not None:
-            self._counts_head, self._counts_at = head, time.monotonic()
-            cats, streams_total = counts
-            self._show_categories(cats)
-            if streams_total > self.streams.total:
-                self.streams.grow(streams_total)
-            elif streams_total < self.streams.total:  # streams were deleted
-                self.streams.reset(streams_total, self.streams.cursor)
-            self.streams.invalidate()
-
-    def action_toggle_tail(self) -> None:
-        self.tail = not self.tail
-        self._title()
-        self.notify("live tail on" if self.tail else "live tail paused")
 
     def action_reload(self) -> None:
         lst = self.events
@@ -500,56 +455,6 @@ class EvshApp(App):
         if unless_moved_from is None or self.events.cursor == unless_moved_from:
             self.events.move_to(row)
 
-    def action_find(self) -> None:
-        from .screens.find import FindScreen
-
-        def done(criteria: Criteria | None) -> None:
-            if criteria is None:
-                return
-            self.criteria = criteria
-            self._title()
-            if not criteria.empty():
-                self.find(False, include_current=True)
-
-        self.push_screen(FindScreen(self.criteria, self.browser.domain), done)
-
-    def action_find_next(self) -> None:
-        if self.criteria.empty():
-            self.action_find()
-        else:
-            self.find(False)
-
-    def action_find_previous(self) -> None:
-        if self.criteria.empty():
-            self.action_find()
-        else:
-            self.find(True)
-
-    @work(thread=True, exclusive=True, group="find", exit_on_error=False)
-    def find(self, backwards: bool, include_current: bool = False) -> None:
-        lst = self.events
-        worker = get_current_worker()
-        self.call_from_thread(self._searching, True)
-        try:
-            row = self.browser.find(lst.index, lst.cursor, self.criteria, backwards=backwards,
-                                    inclusive=include_current, cancelled=lambda: worker.is_cancelled)
-        except EvshError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        finally:
-            self.call_from_thread(self._searching, False)
-        if worker.is_cancelled:
-            return
-        if row is None:
-            self.call_from_thread(self.notify, f"no {'earlier' if backwards else 'later'} match", severity="warning")
-        else:
-            self.call_from_thread(lst.move_to, row)
-
-    # ------------------------------------------------------------------ commands
-    def _searching(self, on: bool) -> None:
-        self.searching = on
-        self._title()
-
     def action_run_command(self) -> None:
         from .screens.command import CommandScreen
 
@@ -598,16 +503,3 @@ class EvshApp(App):
         yield SystemCommand("Reactors and dead letters", "Status, lag, parked events (r)", self.action_reactors)
         yield SystemCommand("Metrics", "Events per minute, handlers (m)", self.action_metrics)
         yield SystemCommand("Help", "Key bindings (?)", self.action_help)
-
-
-def describe_criteria(c: Criteria) -> str:
-    parts = []
-    if c.type:
-        parts.append(f"type={c.type}")
-    if c.text:
-        parts.append(f"text~{c.text}")
-    if c.since:
-        parts.append(f"since {c.since}")
-    if c.until:
-        parts.append(f"until {c.until}")
-    return " ".join(parts)

@@ -306,23 +306,55 @@ class Browser:
             return [v for v in map(self.engine.view, self.store.events_by_meta("correlation_id", correlation_id, limit))
                     if v is not None]
 
+    def rewritten(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """What the read path may change, so a search in SQL still sees it: (payload markers of
+        encrypted fields, event types that are upcast); None when the engine reads through a
+        transform this does not know (then every event is looked at in Python)."""
+        from ..engine.shredding import PREFIX, Shredder
+        from ..engine.upcasting import Upcaster
+
+        markers: list[str] = []
+        types: set[str] = set()
+        for t in self.engine.transforms:
+            owner = getattr(t, "__self__", t)
+            if isinstance(owner, Shredder):
+                markers.append(PREFIX.lower())
+            elif isinstance(owner, Upcaster):
+                types |= {start[0] for start in owner.steps}
+            else:
+                return None
+        return tuple(markers), tuple(sorted(types))
+
     def find(self, index: RowIndex, from_row: int, criteria: Criteria, *, backwards: bool = False,
-             inclusive: bool = False, cancelled: Callable[[], bool] = lambda: False, batch: int = 500) -> int | None:
-        """The row of the next event (after ``from_row``, or before it) that matches; None if none."""
+             inclusive: bool = False, cancelled: Callable[[], bool] = lambda: False,
+             progress: Callable[[float], None] | None = None, batch: int = 500, window: int = 50_000,
+             in_sql: bool = True) -> int | None:
+        """The row of the next event (after ``from_row``, or before it) that matches; None if none.
+
+        The log is searched a window of ``window`` keys at a time, so ``progress`` (the share of
+        the way to the end, 0..1) is reported and ``cancelled`` is checked between windows. Type,
+        time and payload text are narrowed in SQL (``in_sql``; the text when it is ASCII), and
+        each candidate is checked as readers see it (decrypted, upcast), so the result is the
+        same as looking at every event."""
         if not index.total:
             return None
         k = index.source.key
         sid = index.source.stream_id
-        filters = {"type": criteria.type.strip(), "since": time_bound(criteria.since) if criteria.since else "",
-                   "until": time_bound(criteria.until) + "\uffff" if criteria.until else ""}
+        filters: dict[str, Any] = {
+            "type": criteria.type.strip(), "since": time_bound(criteria.since) if criteria.since else "",
+            "until": time_bound(criteria.until) + "\uffff" if criteria.until else ""}
         needle = criteria.text.lower()
-        cursor = self.key_of_row(index, min(max(from_row, 0), index.total - 1))
+        plan = self.rewritten() if needle and needle.isascii() and in_sql else None
+        if plan is not None:
+            filters.update(text=needle, or_containing=plan[0], or_types=plan[1])
+        first, last = index.blocks[0].start, index.last_key
+        start = cursor = self.key_of_row(index, min(max(from_row, 0), index.total - 1))
+        span = max(1, (start - first) if backwards else (last - start))
         while not cancelled():
+            bound = max(first, cursor - window) if backwards else min(last, cursor + window)
             with self.lock:
-                raw = self.store.log_rows(sid, cursor, batch, backwards=backwards, inclusive=inclusive, **filters)
-            if not raw:
-                return None
-            with self.lock:
+                raw = self.store.log_rows(sid, cursor, batch, backwards=backwards, inclusive=inclusive,
+                                          bound=bound, **filters)
                 keep = self._visible()
                 for r in raw:
                     if keep is not None and not keep(r):
@@ -333,8 +365,15 @@ class Browser:
                     if needle and needle not in compact(rec.data).lower():
                         continue
                     return self.row_of_key(index, r[0] if k == "position" else r[3])
-            cursor = raw[-1][0] if k == "position" else raw[-1][3]
             inclusive = False
+            if len(raw) == batch:  # more in this window
+                cursor = raw[-1][0] if k == "position" else raw[-1][3]
+                continue
+            if bound == (first if backwards else last):
+                return None
+            cursor = bound
+            if progress is not None:
+                progress(abs(cursor - start) / span)
         return None
 
     # ------------------------------------------------------------------ aggregates and commands
