@@ -5,7 +5,10 @@ candidates a read path may change."""
 from __future__ import annotations
 
 from evsh.store.base import NewEvent
-from tests.test_store_contract import make_store, store  # noqa: F401 - fixtures over both backends
+from tests import test_store_contract as contract
+
+make_store = contract.make_store  # the fixtures over both backends
+store = contract.store
 
 TEXTS = ["50%_off\\now", "plain", "MiXeD CaSe", "evsh:pii:1:k:zzz"]
 
@@ -14,7 +17,7 @@ def positions(rows):
     return [r[0] for r in rows]
 
 
-def test_text_search_in_sql(store):  # noqa: F811 - the fixture
+def test_text_search_in_sql(store):
     store.append("note-a", [NewEvent("NoteAdded", {"text": t}) for t in TEXTS])
     store.append("old-a", [NewEvent("OldType", {"text": "nothing"})])
     assert positions(store.log_rows(None, 1, 10, text="%_o")) == [1]
