@@ -60,6 +60,7 @@ class EvshApp(Finding, LiveTail, App):
         Binding("p", "projections", "Projections"),
         Binding("r", "reactors", "Reactors"),
         Binding("m", "metrics", "Metrics"),
+        Binding("d", "read_models", "Read models"),
         Binding("v", "toggle_state", "State"),
         Binding("s", "focus('streams')", "Streams", show=False),
         Binding("e", "focus('events')", "Events", show=False),
@@ -100,7 +101,7 @@ class EvshApp(Finding, LiveTail, App):
     # actions of the browser itself: off (and out of the footer) while another screen is on top
     MAIN_ACTIONS = frozenset({
         "find", "find_next", "find_previous", "goto", "show_all", "open_event", "run_command", "toggle_tail",
-        "projections", "reactors", "metrics", "focus", "reload", "toggle_state", "leave_filter", "stop_search",
+        "projections", "reactors", "metrics", "focus", "reload", "toggle_state", "leave_filter", "stop_search", "read_models",
     })
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -486,6 +487,11 @@ class EvshApp(Finding, LiveTail, App):
 
         open_reactors(self)
 
+    def action_read_models(self) -> None:
+        from .screens.tables import open_tables
+
+        open_tables(self)
+
     def action_metrics(self) -> None:
         from .screens.ops import open_metrics
 
@@ -502,4 +508,5 @@ class EvshApp(Finding, LiveTail, App):
         yield SystemCommand("Projections", "Status, lag, errors, rebuild (p)", self.action_projections)
         yield SystemCommand("Reactors and dead letters", "Status, lag, parked events (r)", self.action_reactors)
         yield SystemCommand("Metrics", "Events per minute, handlers (m)", self.action_metrics)
+        yield SystemCommand("Read models", "Tables of projections and reactors, their rows (d)", self.action_read_models)
         yield SystemCommand("Help", "Key bindings (?)", self.action_help)

@@ -51,6 +51,12 @@ KEYS = [
         ("ctrl+r", "refresh now"),
         ("escape / q", "back"),
     ]),
+    ("Read models (d, or t on projections)", [
+        ("↑ ↓", "choose a table: its rows show on the right, in key order"),
+        ("tab", "between the tables and the rows"),
+        ("] / [", "next / previous page of rows"),
+        ("escape / q", "back"),
+    ]),
     ("Reactors screen (r)", [
         ("tab", "between reactors and dead letters"),
         ("y / d", "retry / discard the highlighted parked event"),
@@ -62,6 +68,7 @@ KEYS = [
         ("p", "projections: status, lag, errors, rebuild"),
         ("r", "reactors and dead letters: retry, discard"),
         ("m", "metrics: events per minute, handlers"),
+        ("d", "read models: the tables of projections and reactors, and their rows"),
         ("ctrl+r", "reload everything"),
         ("ctrl+p", "command palette"),
         ("? / f1", "this help (↑ ↓ pgup pgdn scroll it)"),

@@ -107,6 +107,7 @@ class ProjectionsScreen(OpsScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("b", "rebuild", "Rebuild"),
         Binding("s", "stop", "Stop rebuild"),
+        Binding("t", "tables", "Tables"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -162,6 +163,14 @@ class ProjectionsScreen(OpsScreen):
         if not table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_tables(self) -> None:
+        """`t`: the highlighted projection's tables and rows."""
+        from .tables import TablesScreen
+
+        name = self.selected()
+        tables = next((p.get("tables") or [] for p in getattr(self, "data", []) if p["name"] == name), [])
+        self.app.push_screen(TablesScreen(self.evsh, tables[0] if tables else None))
 
     def action_rebuild(self) -> None:
         name = self.selected()
