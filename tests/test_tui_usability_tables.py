@@ -52,6 +52,9 @@ def test_browse_a_projections_rows(built_db, size):
             first_rows = list(screen.rows)
             await pilot.press("right_square_bracket")
             await wait_for(pilot, lambda: "rows 101–" in screen.status, "the second page")
+            refreshed = screen.refreshes
+            await wait_for(pilot, lambda: screen.refreshes > refreshed + 1, "a recount of the tables")
+            assert "rows 101–" in screen.status and screen.current == big  # the page stays
             assert screen.rows and screen.rows[0] not in first_rows
             await pilot.press("left_square_bracket")
             await wait_for(pilot, lambda: "rows 1–100 of" in screen.status, "the first page again")

@@ -10,24 +10,22 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...errors import EvshError
 from ...sanitise import rich_text
 from ...wording import counted
 from .. import readmodels
-from .ops import cell
+from .ops import OpsScreen, cell
 
 
-class TablesScreen(Screen):
-    """Tables on the left (owner, rows); the chosen one's rows on the right, in key order."""
+class TablesScreen(OpsScreen):
+    """Tables on the left (owner, rows; recounted while shown); the chosen one's rows on the
+    right, in key order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close"),
         Binding("right_square_bracket", "next_page", "Next page"),
         Binding("left_square_bracket", "previous_page", "Previous page"),
-        Binding("ctrl+r", "reload", "Refresh"),
     ]
     DEFAULT_CSS = """
     TablesScreen #table-list { width: 40%; max-width: 50; height: 1fr; }
@@ -35,14 +33,14 @@ class TablesScreen(Screen):
     """
 
     def __init__(self, app_: Any, start: str | None = None) -> None:
-        super().__init__()
-        self.browser = app_.browser
+        super().__init__(app_)
         self.start = start  # the table to show first (a projection's)
         self.tables: dict[str, dict[str, Any]] = {}
         self.current: str | None = None
         self.pages: list[tuple | None] = [None]  # where each page shown so far starts (keys)
         self.rows: list[dict[str, Any]] = []
         self.status = ""
+        self.refreshes = 0  # recounts of the tables shown (tests wait on it)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Read models: tables of projections and reactors", style="bold"), classes="title")
@@ -51,44 +49,36 @@ class TablesScreen(Screen):
             with Vertical():
                 yield Static(id="rows-title", classes="title")
                 yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
+        yield Static(id="ops-status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#table-list", DataTable).add_columns("table", "owner", "rows")
-        self.load_tables()
+        super().on_mount()
 
-    def action_close(self) -> None:
-        self.dismiss()
+    def read(self) -> list[dict[str, Any]]:
+        return readmodels.table_list(self.browser)
 
-    def action_reload(self) -> None:
-        self.load_tables()
-
-    @work(thread=True, exclusive=True, group="tables", exit_on_error=False)
-    def load_tables(self) -> None:
-        try:
-            tables = readmodels.table_list(self.browser)
-        except EvshError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        self.app.call_from_thread(self.show_tables, tables)
-
-    def show_tables(self, tables: list[dict[str, Any]]) -> None:
+    def show(self, tables: list[dict[str, Any]]) -> None:
+        self.refreshes += 1
         self.tables = {t["name"]: t for t in tables}
         lst = self.query_one("#table-list", DataTable)
-        lst.clear()
-        for t in tables:
-            rows = "not built yet" if t["rows"] is None else f"{t['rows']:,}"
-            lst.add_row(cell(t["name"], "bold"), cell(t["owner"], "dim"), cell(rows), key=t["name"])
+        self.fill(lst, [(t["name"], [cell(t["name"], "bold"), cell(t["owner"], "dim"),
+                                     cell("not built yet" if t["rows"] is None else f"{t['rows']:,}")])
+                        for t in tables])
         if not tables:
             self.query_one("#rows-title", Static).update(
                 Text("no tables yet: projections and reactors create theirs when they first run", style="dim"))
             return
-        first = self.current or (self.start if self.start in self.tables else tables[0]["name"])
-        lst.move_cursor(row=lst.get_row_index(first))
-        self.open(first)
+        if self.current is None:  # the first time: the projection's table, or the first one
+            first = self.start if self.start in self.tables else tables[0]["name"]
+            lst.move_cursor(row=lst.get_row_index(first))
+            self.open(first)
 
     @on(DataTable.RowHighlighted, "#table-list")
     def table_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # a passing highlight while the list was refilled (the recount), not the user's
         name = event.row_key.value
         if name is not None and name != self.current and name in self.tables:
             self.open(name)
