@@ -51,6 +51,7 @@ class EventScreen(Screen):
     def show(self, rec: RecordedEvent) -> None:
         self.rec = rec
         self.cause = None
+        self.links_shown = False  # the causal links are read in a worker (a scan of the log)
         self.query_one("#event-full", Static).update(event_renderable(rec))
         links = self.query_one("#links", OptionList)
         links.clear_options()
@@ -72,6 +73,7 @@ class EventScreen(Screen):
         if rec is not self.rec:
             return
         self.cause = cause
+        self.links_shown = True
         links = self.query_one("#links", OptionList)
         links.clear_options()
         meta = rec.metadata or {}
