@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui_support import make_app, make_shop_store, ready, run, screen_text, wait_for
+from tests.tui_support import drive, make_shop_store, screen_text, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 
@@ -34,110 +34,92 @@ def position(app):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_live_tail_follows_from_the_last_row(shop_db, size):
-    async def scenario():
-        app = make_app(shop_db)
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await pilot.press("end")
-            await wait_for(pilot, lambda: position(app) == 8, "the last event")
-            for n in range(30):  # more than a screenful: the list scrolls to keep up
-                append_note(shop_db, "note-tail", f"n{n}")
-            await wait_for(pilot, lambda: app.events.total == 38 and position(app) == 38, "following the tail")
-            await pilot.pause(0.1)
-            assert "note-tail" in screen_text(app)
-            lst = app.events
-            assert lst.scroll_offset.y + lst.scrollable_content_region.height > 37  # the last row is on screen
-            # away from the end, new events only raise the count
-            await pilot.press("home")
-            await wait_for(pilot, lambda: position(app) == 1, "the first event")
-            append_note(shop_db, "note-tail", "later")
-            await wait_for(pilot, lambda: app.events.total == 39, "the count")
-            assert position(app) == 1
+    async def body(pilot, app):
+        await pilot.press("end")
+        await wait_for(pilot, lambda: position(app) == 8, "the last event")
+        for n in range(30):  # more than a screenful: the list scrolls to keep up
+            append_note(shop_db, "note-tail", f"n{n}")
+        await wait_for(pilot, lambda: app.events.total == 38 and position(app) == 38, "following the tail")
+        await wait_for(pilot, lambda: "note-tail" in screen_text(app), "the new rows on screen")
+        lst = app.events
+        assert lst.scroll_offset.y + lst.scrollable_content_region.height > 37  # the last row is on screen
+        # away from the end, new events only raise the count
+        await pilot.press("home")
+        await wait_for(pilot, lambda: position(app) == 1, "the first event")
+        append_note(shop_db, "note-tail", "later")
+        await wait_for(pilot, lambda: app.events.total == 39, "the count")
+        assert position(app) == 1
 
-    run(scenario())
+    drive(shop_db, size, body)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_state_tab_has_a_key(shop_db, size):
-    async def scenario():
-        app = make_app(shop_db, tail=False)
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await pilot.press("down")  # order-o1@1
-            panel = app.query_one("#panel")
-            await pilot.press("v")
-            assert panel.active == "tab-state"
-            state = app.query_one("#state")
-            await wait_for(pilot, lambda: state.shown and state.shown[:2] == ("order-o1", 1), "the state")
-            await pilot.press("v")
-            assert panel.active == "tab-event"
+    async def body(pilot, app):
+        await pilot.press("down")  # order-o1@1
+        panel = app.query_one("#panel")
+        await pilot.press("v")
+        assert panel.active == "tab-state"
+        state = app.query_one("#state")
+        await wait_for(pilot, lambda: state.shown and state.shown[:2] == ("order-o1", 1), "the state")
+        await pilot.press("v")
+        assert panel.active == "tab-event"
 
-    run(scenario())
+    drive(shop_db, size, body, tail=False)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_help_lists_every_key_and_scrolls(shop_db, size):
-    async def scenario():
-        app = make_app(shop_db, tail=False)
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await pilot.press("question_mark")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
-            await pilot.pause(0.1)
-            top = screen_text(app)
-            assert "evsh tui: keys" in top and "Moving" in top
-            dialog = app.screen.query_one("#dialog")
-            assert dialog.region.right <= size[0] and dialog.region.bottom <= size[1]  # never cut off
-            keys = app.screen.query_one("Static:last-of-type").render()
-            from evsh.tui.screens.help import KEYS
+    async def body(pilot, app):
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
+        await wait_for(pilot, lambda: "evsh tui: keys" in screen_text(app) and "Moving" in screen_text(app),
+                       "the top of the keys")
+        dialog = app.screen.query_one("#dialog")
+        assert dialog.region.right <= size[0] and dialog.region.bottom <= size[1]  # never cut off
+        keys = app.screen.query_one("Static:last-of-type").render()
+        from evsh.tui.screens.help import KEYS
 
-            listed = {(k, what) for _, rows in KEYS for k, what in rows}
-            keys_text = " ".join(f"{k} {w}" for k, w in listed)
-            for needed in ("ctrl+s", "State tab", "leave the filter box", "rebuild", "retry", "stop a search"):
-                assert needed in keys_text, needed
-            assert keys is not None
-            await pilot.press("end")
-            await pilot.pause(0.1)
-            assert "quit" in screen_text(app)  # scrolled to the end of the keys
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: type(app.screen).__name__ != "HelpScreen", "help closed")
+        listed = {(k, what) for _, rows in KEYS for k, what in rows}
+        keys_text = " ".join(f"{k} {w}" for k, w in listed)
+        for needed in ("ctrl+s", "State tab", "leave the filter box", "rebuild", "retry", "stop a search"):
+            assert needed in keys_text, needed
+        assert keys is not None
+        await pilot.press("end")
+        await wait_for(pilot, lambda: "quit" in screen_text(app), "the end of the keys")  # it scrolls
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ != "HelpScreen", "help closed")
 
-    run(scenario())
+    drive(shop_db, size, body, tail=False)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_escape_leaves_the_filter_box(shop_db, size):
-    async def scenario():
-        app = make_app(shop_db, tail=False)
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            flt = app.query_one("#filter")
-            flt.focus()
-            await pilot.press("n", "1")
-            await wait_for(pilot, lambda: app.streams.total == 1, "the filtered list")
-            await pilot.press("escape")
-            assert app.focused is app.streams
-            await pilot.press("v")  # an app key again, not filter text
-            assert flt.value == "n1"
-            assert app.query_one("#panel").active == "tab-state"
+    async def body(pilot, app):
+        flt = app.query_one("#filter")
+        flt.focus()
+        await pilot.press("n", "1")
+        await wait_for(pilot, lambda: app.streams.total == 1, "the filtered list")
+        await pilot.press("escape")
+        assert app.focused is app.streams
+        await pilot.press("v")  # an app key again, not filter text
+        assert flt.value == "n1"
+        assert app.query_one("#panel").active == "tab-state"
 
-    run(scenario())
+    drive(shop_db, size, body, tail=False)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_projections_never_built_say_so(shop_db, size):
-    async def scenario():
+    async def body(pilot, app):
         from evsh.engine import projections
 
-        app = make_app(shop_db, tail=False)
         never = {p["name"] for p in projections.status(app.engine) if p["built_version"] is None}
         assert never, "the fixture should have a projection never built"
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await pilot.press("p")
-            await wait_for(pilot, lambda: getattr(app.screen, "data", None) is not None, "the projections")
-            table = app.screen.query_one("#projections")
-            states = {table.get_row(name)[0].plain: table.get_row(name)[6].plain for name in never}
-            assert set(states.values()) == {"not built yet"}, states
+        await pilot.press("p")
+        await wait_for(pilot, lambda: getattr(app.screen, "data", None) is not None, "the projections")
+        table = app.screen.query_one("#projections")
+        states = {table.get_row(name)[0].plain: table.get_row(name)[6].plain for name in never}
+        assert set(states.values()) == {"not built yet"}, states
 
-    run(scenario())
+    drive(shop_db, size, body, tail=False)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.tui_support import make_app, make_shop_store, ready, run, screen_text, wait_for
+from tests.tui_support import drive, make_shop_store, screen_text, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 LONG = ["order-o1000099990", "order-o1000099991"]
@@ -34,34 +34,35 @@ def lines_with(text: str, needle: str) -> list[str]:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_columns_fit_the_width(long_db, size):
-    async def scenario():
-        app = make_app(long_db, tail=False)
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await wait_for(pilot, lambda: app.streams.total == 7 and app.streams.widest, "the streams")
-            await pilot.press("end")
-            await wait_for(pilot, lambda: app.events.current and app.events.current.record.position == 10, "the end")
-            await pilot.pause(0.2)
-            text = screen_text(app)
-            # the two long ids stay apart, in the streams pane and in the events list
-            rows = [line for line in text.splitlines() if "99990" in line or "99991" in line]
-            assert any("99990" in r for r in rows) and any("99991" in r for r in rows), text
-            # every event row keeps its time and a payload cut with "…"
-            event_rows = [r for r in lines_with(text, "NoteAdded") if "{\"text\"" in r]
-            assert event_rows, text
-            for row in event_rows:
-                assert re.search(r"\d\d-\d\d \d\d:\d\d", row), row
-            assert all("…" in row.split('{"text"', 1)[1] for row in event_rows), text
-            if size[0] >= 160:
-                assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d", event_rows[0]), event_rows  # the year
-                assert "InventoryReserved" in text and "PaymentProcessed" in text  # types never cut
-                assert "order-o1000099990" in text  # the streams pane is as wide as its ids
-            # the categories list shows its rows
-            tree = app.query_one("#categories")
-            assert tree.size.height >= 3, tree.size
-            assert "order" in text and "payment" in text
+    async def body(pilot, app):
+        await wait_for(pilot, lambda: app.streams.total == 7 and app.streams.widest, "the streams")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: app.events.current and app.events.current.record.position == 10, "the end")
+        def payloads_shown() -> bool:
+            shown = screen_text(app)
+            return all(any(n in line and '{"text"' in line for line in shown.splitlines()) for n in ("99990", "99991"))
 
-    run(scenario())
+        await wait_for(pilot, payloads_shown, "both long streams' rows")
+        text = screen_text(app)
+        # the two long ids stay apart, in the streams pane and in the events list
+        rows = [line for line in text.splitlines() if "99990" in line or "99991" in line]
+        assert any("99990" in r for r in rows) and any("99991" in r for r in rows), text
+        # every event row keeps its time and a payload cut with "…"
+        event_rows = [r for r in lines_with(text, "NoteAdded") if "{\"text\"" in r]
+        assert event_rows, text
+        for row in event_rows:
+            assert re.search(r"\d\d-\d\d \d\d:\d\d", row), row
+        assert all("…" in row.split('{"text"', 1)[1] for row in event_rows), text
+        if size[0] >= 160:
+            assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d", event_rows[0]), event_rows  # the year
+            assert "InventoryReserved" in text and "PaymentProcessed" in text  # types never cut
+            assert "order-o1000099990" in text  # the streams pane is as wide as its ids
+        # the categories list shows its rows
+        tree = app.query_one("#categories")
+        assert tree.size.height >= 3, tree.size
+        assert "order" in text and "payment" in text
+
+    drive(long_db, size, body, tail=False)
 
 
 @pytest.mark.parametrize("size", SIZES)

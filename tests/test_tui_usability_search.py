@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui_support import make_app, make_shop_store, ready, run, wait_for
+from tests.tui_support import drive, make_shop_store, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 TRICKY = ["50%_off\\now", "Ünïcode ÉTÉ", "MiXeD CaSe"]
@@ -86,21 +86,18 @@ def long_db(tmp_path):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_search_shows_progress_and_escape_stops_it(long_db, size):
-    async def scenario():
-        app = make_app(long_db, tail=False)
+    async def body(pilot, app):
         app.search_window = 1  # a report and a check for escape after every event: slow enough to see
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await pilot.press("slash")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "FindScreen", "the find form")
-            app.screen.query_one("#text").value = "nothing-like-this"
-            app.screen.query_one("#text").focus()
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: app.searching and app.search_done > 0, "progress")
-            assert "escape stops" in str(app.query_one("#events-title").render())
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: not app.searching, "the search to stop")
-            assert app.events.cursor == 0
-            assert app.search_done < 1
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FindScreen", "the find form")
+        app.screen.query_one("#text").value = "nothing-like-this"
+        app.screen.query_one("#text").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.searching and app.search_done > 0, "progress")
+        assert "escape stops" in str(app.query_one("#events-title").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.searching, "the search to stop")
+        assert app.events.cursor == 0
+        assert app.search_done < 1
 
-    run(scenario())
+    drive(long_db, size, body, tail=False)

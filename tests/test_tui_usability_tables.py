@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui_support import make_app, make_shop_store, ready, run, screen_text, wait_for
+from tests.tui_support import drive, make_shop_store, screen_text, wait_for
 
 SIZES = [(80, 24), (160, 45)]
 
@@ -30,59 +30,52 @@ def built_db(tmp_path):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_browse_a_projections_rows(built_db, size):
-    async def scenario():
+    async def body(pilot, app):
         from evsh.engine import projections
 
-        app = make_app(built_db, tail=False)
         names = [p for p in projections.status(app.engine) if p["tables"]]
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await pilot.press("d")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "TablesScreen", "the browser")
-            screen = app.screen
-            await wait_for(pilot, lambda: screen.tables and screen.status, "the first table")
-            assert {t for p in names for t in p["tables"]} <= set(screen.tables)
-            # a table with more than a page of rows: go to it, page on and back
-            big = next(n for n, t in screen.tables.items() if (t["rows"] or 0) > 100)
-            lst = screen.query_one("#table-list")
-            lst.focus()
-            lst.move_cursor(row=lst.get_row_index(big))
-            await wait_for(pilot, lambda: screen.current == big and screen.status.startswith(big), "the big table")
-            assert "rows 1–100 of" in screen.status
-            first_rows = list(screen.rows)
-            await pilot.press("right_square_bracket")
-            await wait_for(pilot, lambda: "rows 101–" in screen.status, "the second page")
-            refreshed = screen.refreshes
-            await wait_for(pilot, lambda: screen.refreshes > refreshed + 1, "a recount of the tables")
-            assert "rows 101–" in screen.status and screen.current == big  # the page stays
-            assert screen.rows and screen.rows[0] not in first_rows
-            await pilot.press("left_square_bracket")
-            await wait_for(pilot, lambda: "rows 1–100 of" in screen.status, "the first page again")
-            assert screen.rows == first_rows
-            await pilot.pause(0.1)
-            text = screen_text(app)
-            assert big[: min(len(big), 10)] in text
-            assert "[red]c" in text or "[red]" in str([r for r in screen.rows])  # data shown as typed, not markup
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: type(app.screen).__name__ != "TablesScreen", "back")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TablesScreen", "the browser")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.tables and screen.status, "the first table")
+        assert {t for p in names for t in p["tables"]} <= set(screen.tables)
+        # a table with more than a page of rows: go to it, page on and back
+        big = next(n for n, t in screen.tables.items() if (t["rows"] or 0) > 100)
+        lst = screen.query_one("#table-list")
+        lst.focus()
+        lst.move_cursor(row=lst.get_row_index(big))
+        await wait_for(pilot, lambda: screen.current == big and screen.status.startswith(big), "the big table")
+        assert "rows 1–100 of" in screen.status
+        first_rows = list(screen.rows)
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: "rows 101–" in screen.status, "the second page")
+        refreshed = screen.refreshes
+        await wait_for(pilot, lambda: screen.refreshes > refreshed + 1, "a recount of the tables")
+        assert "rows 101–" in screen.status and screen.current == big  # the page stays
+        assert screen.rows and screen.rows[0] not in first_rows
+        await pilot.press("left_square_bracket")
+        await wait_for(pilot, lambda: "rows 1–100 of" in screen.status, "the first page again")
+        assert screen.rows == first_rows
+        await wait_for(pilot, lambda: big[:10] in screen_text(app), "the table's name on screen")
+        if "customer_id" in screen.tables[big]["pk"] + [c for c, _ in screen.tables[big]["columns"]]:
+            await wait_for(pilot, lambda: "[red]c" in screen_text(app), "the data as typed, not markup")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ != "TablesScreen", "back")
 
-    run(scenario())
+    drive(built_db, size, body, tail=False)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_projections_screen_opens_a_projections_tables(built_db, size):
-    async def scenario():
-        app = make_app(built_db, tail=False)
-        async with app.run_test(size=size) as pilot:
-            await ready(pilot)
-            await pilot.press("p")
-            await wait_for(pilot, lambda: getattr(app.screen, "data", None), "the projections")
-            ops = app.screen
-            name = ops.selected()
-            want = next(p["tables"] for p in ops.data if p["name"] == name)
-            await pilot.press("t")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "TablesScreen", "the browser")
-            if want:
-                await wait_for(pilot, lambda: app.screen.current == want[0], "the projection's table")
+    async def body(pilot, app):
+        await pilot.press("p")
+        await wait_for(pilot, lambda: getattr(app.screen, "data", None), "the projections")
+        ops = app.screen
+        name = ops.selected()
+        want = next(p["tables"] for p in ops.data if p["name"] == name)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TablesScreen", "the browser")
+        if want:
+            await wait_for(pilot, lambda: app.screen.current == want[0], "the projection's table")
 
-    run(scenario())
+    drive(built_db, size, body, tail=False)
