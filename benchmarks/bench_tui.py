@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=0, help="seed this many orders when the store is missing")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--search", action="store_true", help="also time Find's text search (in this process)")
+    ap.add_argument("--only-search", action="store_true", help="time Find's text search only")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -126,6 +127,9 @@ def main() -> None:
         if not args.orders:
             sys.exit(f"{args.db} does not exist: pass --orders N to seed it")
         subprocess.run([sys.executable, "-m", "evsh", "--db", args.db, "seed", "--orders", str(args.orders)], check=True)
+    if args.only_search:
+        search(args.db, args.runs)
+        return
     tiny = os.path.join(os.path.dirname(os.path.abspath(args.db)), "bench_tui_tiny.db")
     if not os.path.exists(tiny):
         subprocess.run([sys.executable, "-m", "evsh", "--db", tiny, "seed", "--orders", "20"], check=True,
