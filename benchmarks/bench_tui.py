@@ -14,7 +14,9 @@ process start (imports included, as a user waits for them):
 - streams end: `end` in the streams list (every stream of the store) until the last one shows;
 - pages fetched: how many pages of 100 rows the events list read in all (never the whole log);
 - open event: `enter` on the last event until the event screen shows it (payload, metadata);
-- causal links: until that screen's causal links are read too (a scan of the log by metadata);
+- causal links: until that screen shows its causal links (the cause, and the chain's events
+  within 2,000 positions);
+- whole chain: until the chain is read from the whole log too (a scan of the log by metadata);
 - search (in this process, not a child): Find's text search from the first event for a payload
   text near the end, narrowed in SQL (`log_rows(text=...)`) against the baseline of looking at
   every event in Python (`in_sql=False`, what Find did before), and for text found nowhere.
@@ -89,6 +91,8 @@ def child(db: str) -> dict[str, float]:
             figures["open_event"] = time.perf_counter() - t
             await wait(pilot, lambda: app.screen.links_shown)
             figures["causal_links"] = time.perf_counter() - t
+            await wait(pilot, lambda: hasattr(app.screen, "chain"))
+            figures["whole_chain"] = time.perf_counter() - t
             await pilot.press("escape")
             await wait(pilot, lambda: not isinstance(app.screen, EventScreen))
             t = time.perf_counter()
@@ -138,7 +142,8 @@ def main() -> None:
     for _ in range(args.runs):  # interleaved, so both see the same machine load
         big.append(run_child(args.db))
         small.append(run_child(tiny))
-    keys = ["open", "import_textual", "jump_end_at_once", "jump_end", "open_event", "causal_links", "pagedown50",
+    keys = ["open", "import_textual", "jump_end_at_once", "jump_end", "open_event", "causal_links", "whole_chain",
+            "pagedown50",
             "streams_end"]
     print(f"store: {args.db}: {int(big[0]['events']):,} events, {int(big[0]['streams']):,} streams; "
           f"tiny: {int(small[0]['events']):,} events; {args.runs} runs each, medians (min .. max)")

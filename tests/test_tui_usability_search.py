@@ -101,3 +101,16 @@ def test_search_shows_progress_and_escape_stops_it(long_db, size):
         assert app.search_done < 1
 
     drive(long_db, size, body, tail=False)
+
+
+def test_chain_near_is_the_chain_around_the_event(search_db):
+    b = browser_of(search_db)
+    try:
+        for position in range(1, b.head() + 1):
+            rec = b.event_at(position)
+            corr = rec.metadata["correlation_id"]
+            whole = [e.position for e in b.chain(corr)]
+            assert [e.position for e in b.chain_near(corr, position)] == whole
+            assert [e.position for e in b.chain_near(corr, position, window=0)] == [position]
+    finally:
+        b.engine.store.close()

@@ -306,6 +306,21 @@ class Browser:
             return [v for v in map(self.engine.view, self.store.events_by_meta("correlation_id", correlation_id, limit))
                     if v is not None]
 
+    def chain_near(self, correlation_id: str, position: int, window: int = 2000) -> list[RecordedEvent]:
+        """The events of one causal chain within ``window`` positions of ``position``, as readers
+        see them: shown at once, while :meth:`chain` looks through the whole log."""
+        out = []
+        with self.lock:
+            raw = self.store.log_rows(None, max(0, position - window), 2 * window + 1, bound=position + window)
+            keep = self._visible()
+            for r in raw:
+                rec = record_of(r)
+                if rec.metadata.get("correlation_id") == correlation_id and (keep is None or keep(r)):
+                    view = self._view(rec)
+                    if view is not None:
+                        out.append(view)
+        return out
+
     def rewritten(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         """What the read path may change, so a search in SQL still sees it: (payload markers of
         encrypted fields, event types that are upcast); None when the engine reads through a
