@@ -90,8 +90,10 @@ def test_search_shows_progress_and_escape_stops_it(long_db, size):
         app.search_window = 1  # a report and a check for escape after every event: slow enough to see
         await pilot.press("slash")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FindScreen", "the find form")
-        app.screen.query_one("#text").value = "nothing-like-this"
-        app.screen.query_one("#text").focus()
+        text = app.screen.query_one("#text")
+        text.value = "nothing-like-this"
+        text.focus()
+        await wait_for(pilot, lambda: app.focused is text, "the text field")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.searching and app.search_done > 0, "progress")
         assert "escape stops" in str(app.query_one("#events-title").render())
