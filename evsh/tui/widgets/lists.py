@@ -151,7 +151,7 @@ class EventList(VirtualList):
             t.append(fit_middle(safe(rec.stream_id), c.stream) + " ", style="green")
         t.append(f"{rec.version:>{c.version}} ", style="magenta")
         t.append(fit(safe(rec.type), c.type) + " ", style="bold")
-        t.append(fit(list_time(rec.recorded_at, c.time), c.time) + " ", style="dim")
+        t.append(fit(safe(list_time(rec.recorded_at, c.time)), c.time) + " ", style="dim")
         if c.payload:
             t.append(fit(json_safe(compact(rec.data)), c.payload).rstrip())
         return t
