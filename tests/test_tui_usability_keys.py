@@ -123,3 +123,18 @@ def test_projections_never_built_say_so(shop_db, size):
         assert set(states.values()) == {"not built yet"}, states
 
     drive(shop_db, size, body, tail=False)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_focused_pane_is_tinted(shop_db, size):
+    async def body(pilot, app):
+        panes = [app.events, app.streams, app.query_one("#categories")]
+        for pane in panes:
+            pane.focus()
+
+            def only_it_tinted() -> bool:
+                tints = [p.styles.background_tint.a for p in panes]
+                return tints[panes.index(pane)] > 0 and sum(t > 0 for t in tints) == 1
+
+            await wait_for(pilot, lambda: app.focused is pane and only_it_tinted(), "only the focused pane tinted")
+    drive(shop_db, size, body, tail=False)
