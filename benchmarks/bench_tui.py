@@ -163,7 +163,8 @@ def search(db: str, runs: int) -> None:
     """Find's text search on the big store: narrowed in SQL against looking at every event."""
     from evsh import load_domain, open_store
     from evsh.engine.wiring import build_engine
-    from evsh.tui.data import Browser, Criteria, Source
+    from evsh.tui.data import Browser, Source
+    from evsh.tui.search import Criteria
 
     browser = Browser(build_engine(open_store(db, create=False), load_domain("shop")))
     index = browser.index(Source())

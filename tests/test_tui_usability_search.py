@@ -38,7 +38,8 @@ def browser_of(path):
 @pytest.mark.parametrize("needle", ["%", "_", "\\", "50%_off", "%_o", "ÉTÉ", "été", "mixed case", "MIXED",
                                     "secret.person", "SECRET.PERSON@", "o1", "nothing-like-this", '"text"'])
 def test_sql_search_finds_what_a_scan_finds(search_db, needle):
-    from evsh.tui.data import Criteria, Source
+    from evsh.tui.data import Source
+    from evsh.tui.search import Criteria
 
     b = browser_of(search_db)
     try:
@@ -60,7 +61,8 @@ def test_encrypted_field_is_in_the_database_only_encrypted(search_db):
 
 
 def test_progress_is_reported(search_db):
-    from evsh.tui.data import Criteria, Source
+    from evsh.tui.data import Source
+    from evsh.tui.search import Criteria
 
     b = browser_of(search_db)
     try:

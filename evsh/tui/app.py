@@ -26,7 +26,8 @@ from ..engine.engine import Engine
 from ..errors import EvshError
 from ..sanitise import SAFE_INPUT, rich_text, safe
 from ..wording import counted
-from .data import ALL, Browser, Criteria, Row, RowIndex, Source, diff
+from .data import ALL, Browser, Row, RowIndex, Source, diff
+from .search import Criteria
 from .finding import Finding, describe_criteria
 from .sidebar import FilterInput, Sidebar
 from .tail import LiveTail

@@ -9,7 +9,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from ..errors import EvshError
-from .data import Criteria
+from .search import Criteria
 
 
 class Finding:

@@ -15,7 +15,8 @@ from rich.text import Text
 from textual.message import Message
 
 from ...sanitise import json_safe, safe
-from ..data import Browser, Row, RowIndex, Source, compact
+from ..data import Browser, Row, RowIndex, Source
+from ..search import compact
 from .virtual_list import VirtualList
 
 
