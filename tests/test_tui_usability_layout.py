@@ -76,3 +76,36 @@ def test_middle_cut_and_columns(size):
     assert cols.payload >= 8 and cols.time >= 11
     if size[0] >= 160:
         assert cols.type == 26 and cols.stream == 15 and cols.time == 19
+
+
+@pytest.fixture
+def late_db(tmp_path):
+    """A stream whose one event comes after 1,000 others: position 1001, version 1."""
+    from evsh import open_store
+    from evsh.store.base import NewEvent
+
+    path = str(tmp_path / "late.db")
+    store = open_store(path)
+    store.append("note-many", [NewEvent("NoteAdded", {"text": f"n{i}"}) for i in range(1000)])
+    store.append("note-late", [NewEvent("NoteAdded", {"text": "y" * 300})])
+    store.close()
+    return path
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_streams_rows_keep_their_positions_and_payload(late_db, size):
+    """In a stream, positions (1001) may be wider than versions (1): neither is cut."""
+    async def body(pilot, app):
+        from evsh.tui.data import Source
+
+        app.load_source(Source("note-late"))
+        await wait_for(pilot, lambda: app.events.source.stream_id == "note-late" and app.events.current, "the stream")
+
+        def row_shown() -> bool:
+            return any(line.split("▕")[-1].lstrip().startswith("1001 ") and '{"text"' in line
+                       for line in screen_text(app).splitlines())
+
+        await wait_for(pilot, row_shown, "its row")
+        row = next(line for line in screen_text(app).splitlines() if '{"text"' in line and "NoteAdded" in line)
+        assert "…" in row.split('{"text"', 1)[1], row
+    drive(late_db, size, body, tail=False)

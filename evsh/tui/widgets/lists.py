@@ -70,17 +70,18 @@ class Columns:
     payload: int
 
 
-def event_columns(width: int, *, all_log: bool, key_digits: int, stream_width: int, type_width: int) -> Columns:
+def event_columns(width: int, *, all_log: bool, key_digits: int, stream_width: int, type_width: int,
+                  version_digits: int = 0) -> Columns:
     """Lay the columns out in ``width``: stream and type get what they need (up to a cap), and
     give it back down to a minimum when the payload would have fewer than 20 columns; the time
     shortens from 19 columns to 16 and 11."""
     pos = max(key_digits, 8 if width >= 100 else 3)
-    ver = 5 if width >= 100 else 4
+    ver = max(5 if width >= 100 else 4, version_digits)
     stream = min(max(stream_width, 10), 32) if all_log else 0
     typ = min(max(type_width, 10), 32)
     time = 19 if width >= 100 else (16 if width >= 80 else 11)
     fixed = pos + 1 + (stream + 1 if stream else 0) + ver + 1 + typ + 1 + time + 1
-    want = 20 if width >= 70 else 8
+    want = 20 if width >= 70 else (8 if all_log else 14)  # in a stream the type gives room to the payload
     short = fixed + want - width
     if short > 0:  # the type gives first: a cut type is still told apart by its start
         give = min(short, typ - 10)
@@ -101,6 +102,8 @@ class EventList(VirtualList):
         self.index: RowIndex = RowIndex(Source())
         self.type_width = browser.type_width()
         self.stream_width = 12  # grows with the stream ids met (pages read)
+        self.position_digits = 0  # and the widest position and version met
+        self.version_digits = 0
 
     @property
     def source(self) -> Source:
@@ -109,8 +112,12 @@ class EventList(VirtualList):
     def fetch(self, start: int, limit: int, before: Any) -> list[Row]:
         rows = self.browser.page(self.index, start, limit)
         widest = max((len(r.record.stream_id) for r in rows), default=0)
-        if widest > self.stream_width:
-            self.stream_width = widest  # read by the next layout; a lines-cache reset follows the page
+        positions = max((len(str(r.record.position)) for r in rows), default=0)
+        versions = max((len(str(r.record.version)) for r in rows), default=0)
+        if widest > self.stream_width or positions > self.position_digits or versions > self.version_digits:
+            self.stream_width = max(widest, self.stream_width)  # read by the next layout
+            self.position_digits = max(positions, self.position_digits)
+            self.version_digits = max(versions, self.version_digits)
             self._lines.clear()
             self.app.call_from_thread(self._widened)
         return rows
@@ -123,8 +130,10 @@ class EventList(VirtualList):
 
     def columns(self, width: int | None = None) -> Columns:
         width = self.scrollable_content_region.width if width is None else width
-        return event_columns(width, all_log=self.source.stream_id is None, key_digits=len(str(self.index.last_key)),
-                             stream_width=self.stream_width, type_width=self.type_width)
+        all_log = self.source.stream_id is None
+        return event_columns(width, all_log=all_log, stream_width=self.stream_width, type_width=self.type_width,
+                             key_digits=max(len(str(self.index.last_key)) if all_log else 0, self.position_digits),
+                             version_digits=self.version_digits)
 
     def header(self) -> Text:
         c = self.columns()
