@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from evsh import open_store
 from evsh.engine.engine import Engine
 from evsh.store.base import NewEvent
-from evsh.tui.data import Browser, Criteria, Source, diff
+from evsh.tui.data import Browser, Source, diff
+from evsh.tui.search import Criteria
 
 
 def filled(path: str, n: int, stream_every: int = 3) -> Browser:

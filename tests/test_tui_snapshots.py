@@ -65,7 +65,7 @@ def test_snapshot_command_form(shop_db, snap_compare):
         await pilot.press("down")  # order-o1@1
         await settled(pilot, "order-o1", 1)
         await pilot.press("x")
-        await wait_for(pilot, lambda: getattr(app.screen, "built", "") == "create", "the form")
+        await wait_for(pilot, lambda: app.screen.query("#command"), "the form")  # nothing chosen: o1 exists
         app.screen.query_one("#command").value = "cancel"
         await wait_for(pilot, lambda: app.screen.built == "cancel", "the cancel form")
         app.screen.query_one("#param-reason").value = "[bold]not markup[/bold]"

@@ -76,3 +76,20 @@ async def ready(pilot: Any) -> None:
 
 def run(coro: Awaitable[Any]) -> Any:
     return asyncio.run(coro)
+
+
+def screen_text(app: Any) -> str:
+    """What the terminal shows, as plain text lines (for assertions on layout)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def drive(path: str, size: tuple[int, int], body: Callable[[Any, Any], Awaitable[None]], **kw: Any) -> None:
+    """Run ``body(pilot, app)`` on the app over the store at ``path``, in a terminal of ``size``,
+    once its events list shows (``kw`` go to :func:`make_app`)."""
+    async def scenario() -> None:
+        app = make_app(path, **kw)
+        async with app.run_test(size=size) as pilot:
+            await ready(pilot)
+            await body(pilot, app)
+
+    run(scenario())

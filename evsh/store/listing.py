@@ -33,7 +33,7 @@ def _live_streams_sql(
         low, high = max(low, prefix), min(high or _LAST_ID, prefix + _LAST_ID)
     if text:  # LIKE, escaped: the same on every backend
         filters.append("lower({col}) LIKE ? ESCAPE '\\'")
-        values.append("%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        values.append(reads.like_contains(text.lower()))
     if after is not None and after >= low:
         low, low_op = after, ">"
     if before is not None and (high is None or before < high):

@@ -28,6 +28,11 @@ STATE_SQL = (
 META_KEYS = frozenset({"correlation_id", "causation_id", "command_id", "command", "actor"})
 
 
+def like_contains(text: str) -> str:
+    """A LIKE pattern (``ESCAPE '\\'``) matching text that contains ``text`` literally: its
+    ``%``, ``_`` and backslashes are escaped, so user text is never a pattern."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
 
 def _source(stream_id: str | None) -> tuple[str, str, tuple]:
     """(key column, WHERE prefix, its parameters) of the global log or one stream."""
@@ -280,11 +285,30 @@ class Reads:
         return row[0] if row else None
 
     def log_rows(self, stream_id: str | None, cursor: int, limit: int, *, backwards: bool = False,
-                 inclusive: bool = True, type: str = "", since: str = "", until: str = "") -> list[RawRow]:
-        """Raw rows from key ``cursor`` on (or back), optionally of one type and in a time range."""
+                 inclusive: bool = True, type: str = "", since: str = "", until: str = "",
+                 text: str = "", or_containing: Sequence[str] = (), or_types: Sequence[str] = (),
+                 bound: int | None = None) -> list[RawRow]:
+        """Raw rows from key ``cursor`` on (or back) up to key ``bound`` (inclusive), optionally of
+        one type and in a time range.
+
+        ``text``: only rows whose stored payload contains it, ignoring the case of ASCII letters
+        (the backend's ``PAYLOAD_LIKE``, parameterised), and rows that may read differently
+        through the read path, so a search still sees them: payloads containing any of
+        ``or_containing`` (an encryption marker) and events of ``or_types`` (upcast types)."""
         k, w, p = _source(stream_id)
         op = ("<" if backwards else ">") + ("=" if inclusive else "")
-        cond, params = [], []
+        cond: list[str] = []
+        params: list[Any] = []
+        if bound is not None:
+            cond.append(f" AND {k} {'>=' if backwards else '<='} ?")
+            params.append(bound)
+        if text:
+            alts = [self.PAYLOAD_LIKE] * (1 + len(or_containing))
+            params += [like_contains(t) for t in (text, *or_containing)]
+            if or_types:
+                alts.append(f"type IN ({', '.join('?' * len(or_types))})")
+                params += list(or_types)
+            cond.append(f" AND ({' OR '.join(alts)})")
         if type:
             cond.append(" AND type = ?")
             params.append(type)

@@ -7,7 +7,6 @@ version. Every database call runs in a thread worker; the UI thread only renders
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any, Callable, ClassVar, Iterable
 
@@ -26,13 +25,18 @@ from textual.worker import get_current_worker
 from ..engine.engine import Engine
 from ..errors import EvshError
 from ..sanitise import SAFE_INPUT, rich_text, safe
-from .data import ALL, Browser, Criteria, Row, RowIndex, Source, diff
+from ..wording import counted
+from .data import ALL, Browser, Row, RowIndex, Source, diff
+from .search import Criteria
+from .finding import Finding, describe_criteria
+from .sidebar import FilterInput, Sidebar
+from .tail import LiveTail
 from .widgets.detail import EventDetail, StateView
 from .widgets.lists import EventList, StreamList
 from .widgets.virtual_list import VirtualList
 
 
-class EvshApp(App):
+class EvshApp(Sidebar, Finding, LiveTail, App):
     """The event-store browser."""
 
     CSS_PATH = "evsh.tcss"
@@ -42,15 +46,18 @@ class EvshApp(App):
         Binding("question_mark,f1", "help", "Help"),
         Binding("slash,ctrl+f", "find", "Find"),
         Binding("n", "find_next", "Next", show=False),
+        Binding("escape", "stop_search", "Stop search", show=False),
         Binding("N", "find_previous", "Previous", show=False),
         Binding("g", "goto", "Go to"),
-        Binding("a", "show_all", "$all"),
-        Binding("o", "open_event", "Open"),
+        Binding("a", "show_all", "$all", show=False),  # $all is the first category
+        Binding("o", "open_event", "Open", show=False),  # as enter
         Binding("x", "run_command", "Command"),
         Binding("t", "toggle_tail", "Tail"),
         Binding("p", "projections", "Projections"),
         Binding("r", "reactors", "Reactors"),
         Binding("m", "metrics", "Metrics"),
+        Binding("d", "read_models", "Tables"),
+        Binding("v", "toggle_state", "State"),
         Binding("s", "focus('streams')", "Streams", show=False),
         Binding("e", "focus('events')", "Events", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
@@ -67,6 +74,8 @@ class EvshApp(App):
         self.open_engine = open_engine  # () -> an Engine on its own connection, for long jobs
         self.criteria = Criteria()
         self.searching = False
+        self.search_done = 0.0  # how far the running search has got, 0..1
+        self.search_window = 50_000  # keys searched between progress reports and checks for escape
         self.all_index: RowIndex | None = None  # $all's rows, for its count and the live tail
         self.counts_interval = 2.0  # seconds between recounts of categories and streams while events arrive
         self._counts_head = 0
@@ -88,12 +97,14 @@ class EvshApp(App):
     # actions of the browser itself: off (and out of the footer) while another screen is on top
     MAIN_ACTIONS = frozenset({
         "find", "find_next", "find_previous", "goto", "show_all", "open_event", "run_command", "toggle_tail",
-        "projections", "reactors", "metrics", "focus", "reload",
+        "projections", "reactors", "metrics", "focus", "reload", "toggle_state", "leave_filter", "stop_search", "read_models",
     })
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.MAIN_ACTIONS and len(self.screen_stack) > 1:
             return False
+        if action == "stop_search" and not self.searching:
+            return False  # escape is free for whatever else wants it
         if action == "quit" and isinstance(self.screen, ModalScreen):
             return False  # `q` typed in a dialog never quits; escape closes the dialog
         return True
@@ -119,7 +130,7 @@ class EvshApp(App):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter streams…", id="filter", restrict=SAFE_INPUT)
+                yield FilterInput(placeholder="filter streams (esc: leave)", id="filter", restrict=SAFE_INPUT)
                 tree: Tree[str | None] = Tree(Text("categories"), id="categories")
                 tree.show_root = False
                 yield tree
@@ -155,43 +166,20 @@ class EvshApp(App):
     def on_unmount(self) -> None:
         self.browser.close()
 
+    # ------------------------------------------------------------------ layout by terminal size
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.relayout)
+
+    @on(StreamList.Widened)
+    def _streams_widened(self) -> None:
+        self.relayout()
+
+    @on(EventList.Widened)
+    @on(VirtualList.Resized)
+    def _events_widened(self) -> None:
+        self.query_one("#events-header", Static).update(self.events.header())
+
     # ------------------------------------------------------------------ categories and streams
-    @work(thread=True, exclusive=True, group="categories", exit_on_error=False)
-    def load_categories(self) -> None:
-        cats = self.browser.categories()
-        self.call_from_thread(self._show_categories, cats)
-
-    def _all_label(self) -> Text:
-        line = Text(ALL, style="bold")
-        if self.all_index is not None:
-            line.append(f"  {self.all_index.total:,} events", style="dim")
-        return line
-
-    def _relabel_all(self) -> None:
-        tree = self.query_one("#categories", Tree)
-        if tree.root.children:
-            tree.root.children[0].set_label(self._all_label())
-
-    def _show_categories(self, cats: list[tuple[str, int]]) -> None:
-        tree = self.query_one("#categories", Tree)
-        labels = [(ALL, self._all_label())]
-        for cat, n in cats:
-            label = rich_text(cat, style="green")
-            label.append(f"  {n:,} streams", style="dim")
-            labels.append((cat, label))
-        children = list(tree.root.children)
-        if [c.data for c in children] == [d for d, _ in labels]:
-            for node, (_, label) in zip(children, labels):
-                node.set_label(label)
-            return
-        current = tree.cursor_node.data if tree.cursor_node else ALL
-        tree.clear()
-        nodes = [tree.root.add_leaf(label, data=data) for data, label in labels]
-        for node in nodes:
-            if node.data == current:
-                tree.move_cursor(node)
-                break
-
     @on(Tree.NodeSelected, "#categories")
     def category_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
@@ -208,27 +196,6 @@ class EvshApp(App):
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
         self.streams.focus()
-
-    @work(thread=True, exclusive=True, group="streams", exit_on_error=False)
-    def load_streams(self, keep: bool = False) -> None:
-        lst = self.streams
-        total = self.browser.stream_count(lst.category, lst.text)
-        self.call_from_thread(self._show_streams, total, keep)
-
-    def _show_streams(self, total: int, keep: bool) -> None:
-        lst = self.streams
-        if keep:
-            lst.grow(total)
-            lst.invalidate()
-        else:
-            lst.reset(total)
-        what = lst.category or "all categories"
-        label = Text(f"streams of {what}" if lst.category else "streams")
-        label.append(f"  {total:,}", style="dim")
-        if lst.text:
-            label.append("  filter: ", style="dim")
-            label.append(lst.text, style="yellow")
-        self.query_one("#streams-title", Static).update(rich_text(label))
 
     @on(VirtualList.Moved, "#streams")
     @on(VirtualList.Selected, "#streams")
@@ -285,13 +252,14 @@ class EvshApp(App):
         lst = self.events
         t = Text()
         t.append(lst.source.label, style="bold green")
-        t.append(f"  {lst.total:,} events", style="dim")
+        t.append(f"  {counted(lst.total, 'event')}", style="dim")
         if self.tail:
             t.append("  ● live", style="bold red")
         else:
             t.append("  ○ paused", style="dim")
         if not self.criteria.empty():
-            t.append("  searching… " if self.searching else "  find: ", style="dim")
+            t.append(f"  searching… {self.search_done:.0%} (escape stops) " if self.searching else "  find: ",
+                     style="dim")
             t.append(describe_criteria(self.criteria), style="yellow")
         self.query_one("#events-title", Static).update(rich_text(t))
 
@@ -339,54 +307,6 @@ class EvshApp(App):
             return
         self.call_from_thread(view.show_state, stream_id, version, now, diff(before, now))
 
-    # ------------------------------------------------------------------ live tail
-    def poll(self) -> None:
-        if self.tail:
-            self.check_tail()
-
-    @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
-    def check_tail(self) -> None:
-        head = self.browser.head()
-        recount = head != self._counts_head and time.monotonic() - self._counts_at >= self.counts_interval
-        if head == self.known_head and not recount:
-            return
-        index = self.events.index
-        probe = replace(index, blocks=list(index.blocks))
-        added = self.browser.extend(probe)
-        all_probe = None
-        if self.all_index is not None:
-            all_probe = replace(self.all_index, blocks=list(self.all_index.blocks))
-            self.browser.extend(all_probe)
-        counts = None
-        if recount:  # the GROUP BY over every stream is paced, not run for each appended event
-            counts = (self.browser.categories(), self.browser.stream_count(self.streams.category, self.streams.text))
-        self.call_from_thread(self._tail_arrived, head, index, probe, added, all_probe, counts)
-
-    def _tail_arrived(self, head: int, old: RowIndex, probe: RowIndex, added: int, all_probe: RowIndex | None,
-                      counts: tuple[list[tuple[str, int]], int] | None) -> None:
-        self.known_head = head
-        if self.events.index is old and added:
-            self.events.index = probe
-            self.events.grow(probe.total)
-            self._title()
-        if all_probe is not None:
-            self.all_index = all_probe
-            self._relabel_all()
-        if counts is not None:
-            self._counts_head, self._counts_at = head, time.monotonic()
-            cats, streams_total = counts
-            self._show_categories(cats)
-            if streams_total > self.streams.total:
-                self.streams.grow(streams_total)
-            elif streams_total < self.streams.total:  # streams were deleted
-                self.streams.reset(streams_total, self.streams.cursor)
-            self.streams.invalidate()
-
-    def action_toggle_tail(self) -> None:
-        self.tail = not self.tail
-        self._title()
-        self.notify("live tail on" if self.tail else "live tail paused")
-
     def action_reload(self) -> None:
         lst = self.events
         self.load_source(lst.source, lst.cursor)
@@ -396,6 +316,11 @@ class EvshApp(App):
     # ------------------------------------------------------------------ navigation
     def action_show_all(self) -> None:
         self.load_source(Source())
+
+    def action_toggle_state(self) -> None:
+        """`v`: the aggregate's state at the highlighted version, with its diff (again: the event)."""
+        panel = self.query_one("#panel", TabbedContent)
+        panel.active = "tab-event" if panel.active == "tab-state" else "tab-state"
 
     def action_focus(self, target: str) -> None:
         self.query_one(f"#{target}").focus()
@@ -445,56 +370,6 @@ class EvshApp(App):
         if unless_moved_from is None or self.events.cursor == unless_moved_from:
             self.events.move_to(row)
 
-    def action_find(self) -> None:
-        from .screens.find import FindScreen
-
-        def done(criteria: Criteria | None) -> None:
-            if criteria is None:
-                return
-            self.criteria = criteria
-            self._title()
-            if not criteria.empty():
-                self.find(False, include_current=True)
-
-        self.push_screen(FindScreen(self.criteria, self.browser.domain), done)
-
-    def action_find_next(self) -> None:
-        if self.criteria.empty():
-            self.action_find()
-        else:
-            self.find(False)
-
-    def action_find_previous(self) -> None:
-        if self.criteria.empty():
-            self.action_find()
-        else:
-            self.find(True)
-
-    @work(thread=True, exclusive=True, group="find", exit_on_error=False)
-    def find(self, backwards: bool, include_current: bool = False) -> None:
-        lst = self.events
-        worker = get_current_worker()
-        self.call_from_thread(self._searching, True)
-        try:
-            row = self.browser.find(lst.index, lst.cursor, self.criteria, backwards=backwards,
-                                    inclusive=include_current, cancelled=lambda: worker.is_cancelled)
-        except EvshError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        finally:
-            self.call_from_thread(self._searching, False)
-        if worker.is_cancelled:
-            return
-        if row is None:
-            self.call_from_thread(self.notify, f"no {'earlier' if backwards else 'later'} match", severity="warning")
-        else:
-            self.call_from_thread(lst.move_to, row)
-
-    # ------------------------------------------------------------------ commands
-    def _searching(self, on: bool) -> None:
-        self.searching = on
-        self._title()
-
     def action_run_command(self) -> None:
         from .screens.command import CommandScreen
 
@@ -526,6 +401,11 @@ class EvshApp(App):
 
         open_reactors(self)
 
+    def action_read_models(self) -> None:
+        from .screens.tables import open_tables
+
+        open_tables(self)
+
     def action_metrics(self) -> None:
         from .screens.ops import open_metrics
 
@@ -542,17 +422,5 @@ class EvshApp(App):
         yield SystemCommand("Projections", "Status, lag, errors, rebuild (p)", self.action_projections)
         yield SystemCommand("Reactors and dead letters", "Status, lag, parked events (r)", self.action_reactors)
         yield SystemCommand("Metrics", "Events per minute, handlers (m)", self.action_metrics)
+        yield SystemCommand("Read models", "Tables of projections and reactors, their rows (d)", self.action_read_models)
         yield SystemCommand("Help", "Key bindings (?)", self.action_help)
-
-
-def describe_criteria(c: Criteria) -> str:
-    parts = []
-    if c.type:
-        parts.append(f"type={c.type}")
-    if c.text:
-        parts.append(f"text~{c.text}")
-    if c.since:
-        parts.append(f"since {c.since}")
-    if c.until:
-        parts.append(f"until {c.until}")
-    return " ".join(parts)

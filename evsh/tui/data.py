@@ -22,8 +22,8 @@ from typing import Any, Callable
 from ..domain.model import Aggregate, CommandSpec
 from ..engine.engine import CommandOutcome, Engine
 from ..errors import BadInput, EvshError
-from ..store import codec
 from ..store.base import RecordedEvent, record_of
+from .search import Search
 
 BLOCK_SHIFT = 10  # an index over a range with holes keeps one count per 1024 keys
 ALL = "$all"
@@ -92,34 +92,7 @@ class Row:
     view: RecordedEvent | None
 
 
-@dataclass
-class Criteria:
-    """What Find looks for; empty fields match everything."""
-
-    type: str = ""
-    text: str = ""
-    since: str = ""
-    until: str = ""
-
-    def empty(self) -> bool:
-        return not (self.type or self.text or self.since or self.until)
-
-
-def compact(value: Any) -> str:
-    return codec.dumps(value).lstrip()
-
-
-def time_bound(text: str) -> str:
-    """A user's time ("2026-01-01 10:00", "2026-01-01T10:00:00Z") in the store's ISO form."""
-    t = text.strip().replace(" ", "T")
-    if t.endswith("Z"):
-        t = t[:-1]
-    if t and not t[:4].isdigit():
-        raise BadInput(f"time {text!r}: use YYYY-MM-DD[ HH:MM[:SS]] (UTC)")
-    return t
-
-
-class Browser:
+class Browser(Search):
     """Reads for the TUI; safe to call from any worker thread.
 
     Events are read on the engine's store, serialised by ``lock``. Counting and listing streams
@@ -155,6 +128,12 @@ class Browser:
     @property
     def domain(self):
         return self.engine.domain
+
+    def type_width(self) -> int:
+        """The longest event type name the domain knows (20 without a domain): the type column's
+        width, so names are not cut when there is room."""
+        names = list(self.domain.events) if self.domain is not None else []
+        return max(map(len, names), default=20)
 
     def _read(self, read: Callable[[Any], Any]) -> Any:
         with self.lock:
@@ -300,38 +279,27 @@ class Browser:
             return [v for v in map(self.engine.view, self.store.events_by_meta("correlation_id", correlation_id, limit))
                     if v is not None]
 
-    def find(self, index: RowIndex, from_row: int, criteria: Criteria, *, backwards: bool = False,
-             inclusive: bool = False, cancelled: Callable[[], bool] = lambda: False, batch: int = 500) -> int | None:
-        """The row of the next event (after ``from_row``, or before it) that matches; None if none."""
-        if not index.total:
-            return None
-        k = index.source.key
-        sid = index.source.stream_id
-        filters = {"type": criteria.type.strip(), "since": time_bound(criteria.since) if criteria.since else "",
-                   "until": time_bound(criteria.until) + "\uffff" if criteria.until else ""}
-        needle = criteria.text.lower()
-        cursor = self.key_of_row(index, min(max(from_row, 0), index.total - 1))
-        while not cancelled():
-            with self.lock:
-                raw = self.store.log_rows(sid, cursor, batch, backwards=backwards, inclusive=inclusive, **filters)
-            if not raw:
-                return None
-            with self.lock:
-                keep = self._visible()
-                for r in raw:
-                    if keep is not None and not keep(r):
-                        continue
-                    rec = self._view(record_of(r))
-                    if rec is None:
-                        continue
-                    if needle and needle not in compact(rec.data).lower():
-                        continue
-                    return self.row_of_key(index, r[0] if k == "position" else r[3])
-            cursor = raw[-1][0] if k == "position" else raw[-1][3]
-            inclusive = False
-        return None
+    def chain_near(self, correlation_id: str, position: int, window: int = 2000) -> list[RecordedEvent]:
+        """The events of one causal chain within ``window`` positions of ``position``, as readers
+        see them: shown at once, while :meth:`chain` looks through the whole log."""
+        out = []
+        with self.lock:
+            raw = self.store.log_rows(None, max(0, position - window), 2 * window + 1, bound=position + window)
+            keep = self._visible()
+            for r in raw:
+                rec = record_of(r)
+                if rec.metadata.get("correlation_id") == correlation_id and (keep is None or keep(r)):
+                    view = self._view(rec)
+                    if view is not None:
+                        out.append(view)
+        return out
 
     # ------------------------------------------------------------------ aggregates and commands
+    def version(self, stream_id: str) -> int:
+        """The stream's version (0: no events yet)."""
+        with self.lock:
+            return self.store.stream_version(stream_id)
+
     def aggregate_for(self, stream_id: str) -> type[Aggregate] | None:
         if self.domain is None:
             return None

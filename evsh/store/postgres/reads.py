@@ -11,6 +11,9 @@ from ...errors import BadInput
 class PGReads:
     """A mixin of the PostgreSQL store."""
 
+    # a payload containing a LIKE pattern, ignoring case as SQLite's LIKE does
+    PAYLOAD_LIKE = "data::text ILIKE ? ESCAPE '\\'"
+
     HIDDEN_SQL = (
         "NOT EXISTS (SELECT 1 FROM stream_rules s WHERE s.stream_id = events.stream_id AND ("
         "s.deleted = 2 OR events.version < s.truncate_before"

@@ -12,6 +12,9 @@ from ...errors import BadInput
 class SQLiteReads:
     """A mixin of the SQLite store."""
 
+    # a payload containing a LIKE pattern: SQLite's LIKE ignores the case of ASCII letters
+    PAYLOAD_LIKE = "data LIKE ? ESCAPE '\\'"
+
     HIDDEN_SQL = (
         "NOT EXISTS (SELECT 1 FROM stream_rules s WHERE s.stream_id = events.stream_id AND ("
         "s.deleted = 2 OR events.version < s.truncate_before"

@@ -34,7 +34,6 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
         self.specs = browser.commands(stream_id)
         self.outcome: CommandOutcome | None = None
         self.built = ""  # the command whose form is shown
-        self._building = ""
         self.result = ""  # the last outcome as plain text: "ok: ...", "rejected: ...", "error: ..."
 
     def compose(self) -> ComposeResult:
@@ -44,37 +43,40 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
             title.append(safe(self.stream_id), style="bold green")
             title.append(f"  ({cls.__name__ if cls else '?'})", style="dim")
             yield Static(title, classes="dialog-title")
+            # an aggregate with events is not created again: nothing is chosen for the user then
+            first = next(iter(self.specs), None) if self.browser.version(self.stream_id) == 0 else None
             yield Select([(s.cli_name, name) for name, s in self.specs.items()], id="command",
-                         prompt="command", allow_blank=False)
+                         prompt="choose a command", allow_blank=True,
+                         value=first if first is not None else Select.NULL)
             yield Static(id="command-doc", classes="doc")
-            yield VerticalScroll(id="params")
+            with VerticalScroll(id="params", can_focus=False):  # every command's form, made once: choosing one only shows it
+                for name, spec in self.specs.items():
+                    form = Vertical(*self.fields(spec), id=f"form-{name}", classes="form")
+                    form.display = False
+                    yield form
             yield Static(id="command-result")
             with Horizontal(classes="buttons"):
                 yield Button("Run", id="run", variant="primary")
                 yield Button("Close", id="close")
 
-    async def on_mount(self) -> None:
-        await self.build_form()
+    def on_mount(self) -> None:
+        self.build_form()
         self.query_one("#command", Select).focus()
 
     @on(Select.Changed, "#command")
-    async def command_changed(self) -> None:
-        await self.build_form()
+    def command_changed(self) -> None:
+        self.build_form()
 
     @property
-    def command(self) -> str:
+    def command(self) -> str | None:
+        """The chosen command (None: none chosen yet)."""
         value = self.query_one("#command", Select).value
-        return value if isinstance(value, str) else next(iter(self.specs))
+        return value if isinstance(value, str) else None
 
-    async def build_form(self) -> None:
-        spec = self.specs[self.command]
-        if spec.name in (self.built, self._building):
-            return
-        self._building = spec.name
-        self.query_one("#command-doc", Static).update(rich_text(spec.doc or "", style="dim", lines=True))
-        box = self.query_one("#params", VerticalScroll)
-        await box.remove_children()
-        widgets = []
+    @staticmethod
+    def fields(spec) -> list:
+        """A command's labelled inputs, typed from its hints (made once, when the form opens)."""
+        widgets: list = []
         for p in spec.params:
             label = Text(p.name, style="bold")
             label.append(f"  {T.describe(p.hint)}", style="cyan")
@@ -84,14 +86,29 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
                                  classes="param", restrict=SAFE_INPUT))
         if not widgets:
             widgets.append(Label(Text("this command takes no parameters", style="dim")))
-        await box.mount_all(widgets)
+        return widgets
+
+    def build_form(self) -> None:
+        """Show the chosen command's form, at once (no mounting): a `tab` pressed right after
+        choosing reaches its first field, and what is typed there stays."""
+        name = self.command
+        if name == self.built and self.built:
+            return
+        for form in self.query(".form"):
+            form.display = form.id == f"form-{name}"
+        doc = (rich_text(self.specs[name].doc or "", style="dim", lines=True) if name is not None
+               else Text("choose a command above (enter opens the list, tab then goes to its fields)", style="dim"))
+        self.query_one("#command-doc", Static).update(doc)
         self.query_one("#command-result", Static).update("")
-        self.built, self._building = spec.name, ""
+        self.built = name or ""
 
     def values(self) -> dict[str, str]:
-        out = {}
+        out: dict[str, str] = {}
+        if self.command is None:
+            return out
+        form = self.query_one(f"#form-{self.command}")
         for p in self.specs[self.command].params:
-            text = self.query_one(f"#param-{p.name}", Input).value
+            text = form.query_one(f"#param-{p.name}", Input).value
             if text != "" or p.required and p.hint is str:
                 out[p.name] = text
         return out
@@ -99,6 +116,10 @@ class CommandScreen(ModalScreen[CommandOutcome | None]):
     @on(Input.Submitted, ".param")
     @on(Button.Pressed, "#run")
     def action_run(self) -> None:
+        if self.command is None:
+            self.query_one("#command-result", Static).update(Text("choose a command first", style="yellow"))
+            self.result = "choose a command first"
+            return
         self.query_one("#command-result", Static).update(Text("running…", style="dim"))
         self.result = "running"
         self.run_command(self.command, self.values())

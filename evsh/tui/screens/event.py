@@ -12,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from ...sanitise import rich_text
 from ...store.base import RecordedEvent
@@ -51,6 +52,7 @@ class EventScreen(Screen):
     def show(self, rec: RecordedEvent) -> None:
         self.rec = rec
         self.cause = None
+        self.links_shown = False  # the causal links are read in a worker (a scan of the log)
         self.query_one("#event-full", Static).update(event_renderable(rec))
         links = self.query_one("#links", OptionList)
         links.clear_options()
@@ -65,13 +67,22 @@ class EventScreen(Screen):
         if isinstance(cause_id, str) and cause_id != rec.event_id:
             cause = self.browser.event_by_id(cause_id)
         corr = meta.get("correlation_id")
-        chain = self.browser.chain(corr) if isinstance(corr, str) else []
-        self.app.call_from_thread(self._show_links, rec, cause, chain)
+        if not isinstance(corr, str):
+            self.app.call_from_thread(self._show_links, rec, cause, [])
+            return
+        # the events around it first (a chain is mostly close together), then the whole log's
+        # (a scan by metadata: seconds on millions of events)
+        self.app.call_from_thread(self._show_links, rec, cause, self.browser.chain_near(corr, rec.position), True)
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._show_links, rec, cause, self.browser.chain(corr))
 
-    def _show_links(self, rec: RecordedEvent, cause: RecordedEvent | None, chain: list[RecordedEvent]) -> None:
+    def _show_links(self, rec: RecordedEvent, cause: RecordedEvent | None, chain: list[RecordedEvent],
+                    partial: bool = False) -> None:
         if rec is not self.rec:
             return
         self.cause = cause
+        self.links_shown = True
         links = self.query_one("#links", OptionList)
         links.clear_options()
         meta = rec.metadata or {}
@@ -99,6 +110,9 @@ class EventScreen(Screen):
             if ev.metadata.get("causation_id") == rec.event_id and ev.event_id != rec.event_id:
                 t.append("  (caused by this)", style="yellow")
             links.add_option(Option(t, id=f"chain-{ev.position}", disabled=ev.event_id == rec.event_id))
+        if partial:
+            links.add_option(Option(Text("  … looking through the whole log", style="dim italic"), disabled=True))
+            return
         if not chain:
             links.add_option(Option(Text("no other events share it", style="dim"), disabled=True))
         self.chain = chain

@@ -15,7 +15,8 @@ from textual.widgets import Button, Input, Label, Static
 
 from ...errors import BadInput
 from ...sanitise import SAFE_INPUT, rich_text
-from ..data import Criteria, Source, time_bound
+from ..data import Source
+from ..search import Criteria, time_bound
 
 
 class FindScreen(ModalScreen[Criteria | None]):

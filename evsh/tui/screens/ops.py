@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -107,6 +107,7 @@ class ProjectionsScreen(OpsScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("b", "rebuild", "Rebuild"),
         Binding("s", "stop", "Stop rebuild"),
+        Binding("t", "tables", "Tables"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -136,11 +137,12 @@ class ProjectionsScreen(OpsScreen):
         for p in data:
             err = p.get("error") or {}
             state = "error" if err else ("rebuilding" if p.get("rebuild_in_progress") is not None or p["name"] == self.rebuilding
-                                         else ("stale" if p.get("needs_rebuild") else "ok"))
+                                         else ("stale" if p.get("needs_rebuild") else
+                                               "not built yet" if p.get("built_version") is None else "ok"))
             skipped = p.get("skipped") or []
             if state == "ok" and skipped:  # it went on past events it could not apply: say so
                 state = f"ok, {len(skipped)} skipped"
-            style = {"error": "bold red", "rebuilding": "yellow", "stale": "yellow"}.get(
+            style = {"error": "bold red", "rebuilding": "yellow", "stale": "yellow", "not built yet": "dim"}.get(
                 state, "yellow" if skipped else "green")
             message = err.get("message", "") if isinstance(err, dict) else str(err)
             if not message and skipped:
@@ -161,6 +163,14 @@ class ProjectionsScreen(OpsScreen):
         if not table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_tables(self) -> None:
+        """`t`: the highlighted projection's tables and rows."""
+        from .tables import TablesScreen
+
+        name = self.selected()
+        tables = next((p.get("tables") or [] for p in getattr(self, "data", []) if p["name"] == name), [])
+        self.app.push_screen(TablesScreen(self.evsh, tables[0] if tables else None))
 
     def action_rebuild(self) -> None:
         name = self.selected()

@@ -65,6 +65,9 @@ class VirtualList(ScrollView, can_focus=True):
     class Selected(Moved):
         """Enter (or a click on the highlighted row) on a loaded row."""
 
+    class Resized(Message):
+        """The list's width changed: what depends on its columns follows."""
+
     def __init__(self, *, page_size: int = PAGE_SIZE, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -140,6 +143,7 @@ class VirtualList(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._lines.clear()
         self._resize()
+        self.post_message(self.Resized())
 
     # ------------------------------------------------------------------ fetching
     def _request(self, page: int) -> None:
