@@ -81,7 +81,7 @@ def long_db(tmp_path):
 
     path = str(tmp_path / "long.db")
     store = open_store(path)
-    store.append("note-many", [NewEvent("NoteAdded", {"text": f"n{i}"}) for i in range(3000)])
+    store.append("note-many", [NewEvent("NoteAdded", {"text": f"n{i}"}) for i in range(30000)])
     store.close()
     return path
 
