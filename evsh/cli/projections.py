@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import click
 
-from ..errors import BadInput
+from ..errors import BadInput, StoreError
 from ..sanitise import safe
 from .context import app
 from .errors import CLIError
@@ -58,6 +58,23 @@ def _stop_on_interrupt() -> Iterator[Any]:
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
+
+
+def _wait(store: Any, head: int, poll: float, stop: Any, reconnect: Any) -> None:
+    """Idle: until an event after ``head`` is appended (a server store wakes us at once by
+    NOTIFY), ``poll`` seconds pass, or Ctrl-C; in short waits, so Ctrl-C is heard soon."""
+    deadline = time.monotonic() + poll
+    while not stop():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            if store.wait(head, min(0.25, left)):
+                return
+        except StoreError as exc:
+            if not reconnect.recovered(exc):
+                raise
+            return
 
 
 def _engine():
@@ -118,7 +135,8 @@ def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Events per transaction.")
 @click.option("--interval", type=click.FloatRange(min=0.0), default=None, metavar="SECONDS",
-              help="With --follow: how often to look for new events (env EVSH_POLL_INTERVAL; default 0.2).")
+              help="With --follow: how often to look for new events (env EVSH_POLL_INTERVAL; default 0.2;"
+                   " a server store also wakes followers as soon as one is appended).")
 def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: float | None) -> None:
     """Bring projections up to date from their checkpoints (all of them when no NAME is given).
 
@@ -148,9 +166,21 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
 
             return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
 
+    from ..engine.reconnect import Reconnector
+
+    def retrying(reason: str, delay: float) -> None:
+        click.echo(safe(f"evsh: connection lost ({reason}); trying again in {delay:g} s"), err=True)
+
     with _stop_on_interrupt() as stop:
+        reconnect = Reconnector(engine.store, stop=stop, on_retry=retrying)
         while True:
-            results = one_pass(stop)
+            try:
+                head = engine.store.head_position()
+                results = one_pass(stop)
+            except StoreError as exc:  # a lost connection, when following: reconnect and go on
+                if not follow or not reconnect.recovered(exc):
+                    raise
+                continue
             first = False
             busy = False
             for r in results:
@@ -169,9 +199,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
             if not follow or stop():
                 break
             if not busy:
-                deadline = time.monotonic() + poll
-                while not stop() and time.monotonic() < deadline:
-                    time.sleep(min(0.05, poll))
+                _wait(engine.store, head, poll, stop, reconnect)
             if stop():
                 break
     errors = [e for e in failed.values() if e is not None]
