@@ -126,6 +126,9 @@ class PGTableOps:
                 return i, exc
         return 0, None
 
+    def get(self, key: tuple) -> Sequence[Any] | None:
+        return self._exec(self._get, key).fetchone()
+
     def insert(self, rows: list[tuple]) -> None:
         self._many(self._insert, rows, keyed=True)
 
@@ -210,13 +213,14 @@ class PGTables:
                 conn.execute("BEGIN READ ONLY")
                 if timeout is not None:
                     conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout * 1000)}ms",))
-                plan = conn.execute("EXPLAIN (FORMAT JSON, VERBOSE) " + sql, params or None).fetchone()[0]
+                # prepared: one statement only (the simple protocol would run "SELECT 1; COMMIT; DELETE ...")
+                plan = conn.execute("EXPLAIN (FORMAT JSON, VERBOSE) " + sql, params or None, prepare=True).fetchone()[0]
                 plan = json.loads(plan) if isinstance(plan, str) else plan
                 if _reads_private(plan, private) or _runs_sql(plan):
                     raise BadInput(f"key material cannot be read with SQL ({private_reads(private)}); use evsh keys")
-                cur = conn.execute(sql, params or None)
+                cur = conn.execute(sql, params or None, prepare=True)
             except psycopg.Error as exc:
-                raise _query_error(exc, timeout) from None
+                raise _query_error(exc, timeout, sql) from None
             columns = [d.name for d in cur.description or []]
 
             def rows() -> Iterator[tuple]:
@@ -264,7 +268,19 @@ def _runs_sql(plan: Any) -> bool:
     return any(f in text for f in _RUNS_SQL)
 
 
-def _query_error(exc: psycopg.Error, timeout: float | None) -> BadInput | StoreError:
+_QUERY_WORDS = ("select", "with", "values", "table", "(")
+
+
+def _query_error(exc: psycopg.Error, timeout: float | None, sql: str = "") -> BadInput | StoreError:
+    """What a refused read-only query tells the user (a statement EXPLAIN cannot plan, such as
+    DDL, is not a query: it is refused as a write)."""
+    if isinstance(exc, psycopg.errors.SyntaxError):
+        first = re.sub(r"^(\s+|--[^\n]*\n?|/\*.*?\*/)*", "", sql, flags=re.S).lower()
+        if "multiple commands" in str(exc):
+            return BadInput("evsh sql runs one query at a time: leave out the ';' and what follows")
+        if first and not first.startswith(_QUERY_WORDS):
+            return BadInput("evsh sql is read-only: only a query runs here (SELECT, WITH, VALUES, TABLE);"
+                            " change data with commands")
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return BadInput(f"the query ran longer than {timeout:g} s and was stopped; narrow it or pass a longer --timeout")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
