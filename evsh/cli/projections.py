@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -58,23 +57,6 @@ def _stop_on_interrupt() -> Iterator[Any]:
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
-
-
-def _wait(store: Any, head: int, poll: float, stop: Any, reconnect: Any) -> None:
-    """Idle: until an event after ``head`` is appended (a server store wakes us at once by
-    NOTIFY), ``poll`` seconds pass, or Ctrl-C; in short waits, so Ctrl-C is heard soon."""
-    deadline = time.monotonic() + poll
-    while not stop():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        try:
-            if store.wait(head, min(0.25, left)):
-                return
-        except StoreError as exc:
-            if not reconnect.recovered(exc):
-                raise
-            return
 
 
 def _engine():
@@ -166,7 +148,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
 
             return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
 
-    from ..engine.reconnect import Reconnector
+    from ..engine.following import Reconnector, idle
 
     def retrying(reason: str, delay: float) -> None:
         click.echo(safe(f"evsh: connection lost ({reason}); trying again in {delay:g} s"), err=True)
@@ -199,7 +181,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
             if not follow or stop():
                 break
             if not busy:
-                _wait(engine.store, head, poll, stop, reconnect)
+                idle(engine.store, head, poll, stop, reconnect)
             if stop():
                 break
     errors = [e for e in failed.values() if e is not None]

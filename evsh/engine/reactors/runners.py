@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from ...errors import DomainCodeError, EvshError, StoreError
 from ...store.base import RecordedEvent
 from ..history import covered
-from ..reconnect import Reconnector
+from ..following import Reconnector, idle
 from ..subscriptions import checkpoint_name
 from . import records
 from .delivery import KIND, Reaction, _Retry, _Stop
@@ -181,7 +181,7 @@ def work(
     ``stop()``: woken by the store as soon as one is appended (NOTIFY on a server), and looking
     every ``poll`` seconds all the same (for leases to expire, and in case a wake-up is lost).
     A lost connection is a pause, not the end: the worker reconnects with backoff
-    (:mod:`evsh.engine.reconnect`, ``on_reconnect(reason, delay)`` per failed try) and goes on
+    (:mod:`evsh.engine.following`, ``on_reconnect(reason, delay)`` per failed try) and goes on
     from its committed checkpoints. Returns events read per reactor.
 
     A reactor is served by one worker at a time. A worker that dies keeps its reactors for at
@@ -229,7 +229,7 @@ def work(
                     break
                 if on_idle:
                     on_idle()
-                rt.store.wait(head, poll)
+                idle(rt.store, head, poll, stopped, reconnect)
             except StoreError as exc:
                 rt._buf.clear()
                 rt._running = False

@@ -24,7 +24,7 @@ import psycopg
 from ...errors import BadInput, StoreError
 from ..keys import PRIVATE_COLUMNS, private_reads
 from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
-from .connection import store_error
+from .connection import row_lock_key, store_error
 
 # An int column is numeric: it keeps any int exactly, as the event codec does (read back as int).
 SQL_TYPES = {"text": "text", "int": "numeric", "real": "double precision", "decimal": "numeric", "json": "jsonb",
@@ -186,6 +186,13 @@ class PGTables:
         return [r[0] for r in self._all(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'p')", (self.schema,))]
+
+    def _lock_tables(self) -> bool:
+        """Hold off other processes' table creation until this transaction ends: two workers
+        creating one table at once would both try (and one fail on the catalogue's unique
+        names). True: what was read before the lock may be stale."""
+        self._run("SELECT pg_advisory_xact_lock(%s)", (row_lock_key(self.schema, "evsh_tables", "create"),))
+        return True
 
     def _table_stamp(self) -> tuple[int, int]:
         """Read the list again in each new transaction, and every two seconds between (a server

@@ -1,4 +1,8 @@
-"""Long-running workers outlive a lost connection: reconnect with backoff, then go on.
+"""What long-running followers share: waiting for new events, and outliving a lost connection.
+
+Idle, a follower waits in :func:`idle` until an event is appended (a server store wakes it at
+once by NOTIFY; SQLite polls), its poll interval passes, or it is told to stop (heard within a
+quarter of a second, whatever the interval).
 
 A worker (``evsh reactors run``, ``evsh projections run --follow``, ``evsh log --follow``) that
 loses its connection to a server store (a restart, a terminated backend, a network cut) does
@@ -18,6 +22,27 @@ from ..errors import StoreError
 
 FIRST_DELAY = 0.1  # seconds before the second try
 MAX_DELAY = 5.0  # seconds between tries at most
+
+
+STOP_CHECK = 0.25  # seconds: how soon a waiting follower hears that it should stop
+
+
+def idle(store: Any, head: int, poll: float, stop: Callable[[], bool], reconnect: "Reconnector") -> bool:
+    """Wait until an event after ``head`` is appended, ``poll`` seconds pass, or ``stop()``;
+    True when an event came. A lost connection is recovered from (see :class:`Reconnector`)."""
+    deadline = time.monotonic() + poll
+    while not stop():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            if store.wait(head, min(STOP_CHECK, left)):
+                return True
+        except StoreError as exc:
+            if not reconnect.recovered(exc):
+                raise
+            return False
+    return False
 
 
 class Reconnector:
