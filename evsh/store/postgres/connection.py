@@ -167,9 +167,11 @@ class _Transaction:
                 self.inner.__exit__(exc_type, exc, tb)
             except psycopg.Error as failed:
                 store._epoch += 1
+                store._rollbacks += 1
                 raise store_error(failed, store.url) from None
             if exc_type is not None:
                 store._epoch += 1  # what was appended in it is gone: cached states may be ahead
+                store._rollbacks += 1  # and tables it created
                 if isinstance(exc, psycopg.Error):
                     raise store_error(exc, store.url) from None
         finally:
@@ -232,6 +234,7 @@ class PGConnection:
         self.conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
+        self._rollbacks = 0  # transactions (and savepoints) rolled back: what they created is gone
         self._append_locked = False
         self.lifecycle_changes = 0
         self._epoch = 0
@@ -361,6 +364,7 @@ class PGConnection:
         self._depth = 0
         self._append_locked = False
         self._head = None
+        self._rollbacks += 1
         self._epoch += 1  # cached states may be ahead of (or behind) what the server kept
         return True
 

@@ -195,9 +195,12 @@ class PGTables:
         return True
 
     def _table_stamp(self) -> tuple[int, int]:
-        """Read the list again in each new transaction, and every two seconds between (a server
-        tells nothing of tables other processes create or drop)."""
-        return self._txn_serial, int(time.monotonic() // 2)
+        """Read the list again after a rollback (what it created is gone) and every two seconds
+        (a server tells nothing of tables other processes create or drop), not per transaction:
+        every command asks whether the command log's tables exist, and a round trip to the
+        catalogue per command cost more than its insert. A table another process created in the
+        last two seconds is found under the creation lock (see ``_lock_tables``)."""
+        return self._rollbacks, int(time.monotonic() // 2)
 
     def _new_ops(self, spec: TableSpec, name: str) -> PGTableOps:
         return PGTableOps(self, spec, name)
