@@ -93,13 +93,14 @@ def evsh_commands(url: str, domain_path: str, prefix: str, n: int) -> tuple[floa
     return start, end
 
 
-def es_commands(url: str, schema: str, prefix: str, n: int) -> tuple[float, float]:
+def es_commands(url: str, schema: str, prefix: str, n: int, create: bool = True) -> tuple[float, float]:
     """The same work with `eventsourcing`: look the aggregate up (not found), create, save."""
     from eventsourcing.application import AggregateNotFoundError, Application
 
     Counter = es_classes()["Counter"]
-    create_schema(url, schema)
-    app = Application(env=es_env(url, schema))
+    if create:
+        create_schema(url, schema)
+    app = Application(env={**es_env(url, schema), "CREATE_TABLE": "y" if create else "n"})
     start = time.perf_counter()
     for i in range(n):
         name = f"{prefix}{i}"
@@ -137,11 +138,15 @@ def bench_commands(url: str, tmp: str, n: int, rounds: int = 3) -> dict:
 
 
 def _writer(kind: str, url: str, where: str, prefix: str, n: int, barrier, out) -> None:
-    barrier.wait()
-    if kind == "evsh":
-        out.put(evsh_commands(url, where, prefix, n))
-    else:
-        out.put(es_commands(url, where, prefix, n))
+    try:
+        barrier.wait()
+        if kind == "evsh":
+            out.put(evsh_commands(url, where, prefix, n))
+        else:  # the parent made the table: 8 processes creating it at once trip over each other
+            out.put(es_commands(url, where, prefix, n, create=False))
+    except BaseException as exc:  # noqa: BLE001 - said in the parent
+        out.put(repr(exc))
+        raise
 
 
 def _writers(kind: str, url: str, where: str, procs: int, n: int) -> float:
@@ -152,6 +157,9 @@ def _writers(kind: str, url: str, where: str, procs: int, n: int) -> float:
     for p in ps:
         p.start()
     spans = [out.get(timeout=600) for _ in ps]
+    failed = [s for s in spans if isinstance(s, str)]
+    if failed:
+        raise RuntimeError(f"{kind} writer failed: {failed[0]}")
     for p in ps:
         p.join()
     # perf_counter is CLOCK_MONOTONIC on Linux: comparable across processes
@@ -247,12 +255,11 @@ def bench_import(url: str, tmp: str, n: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- rebuild
-def bench_rebuild(url: str, orders: int, repeat: int = 2) -> dict:
+def bench_rebuild(url: str, orders: int, schema: str, repeat: int = 2) -> dict:
     from evsh import load_domain, open_store
     from evsh.engine import projections as P
     from evsh.engine.wiring import build_engine
 
-    schema = f"evsh_bench_{orders}"
     store_url = with_schema(url, schema)
     store = open_store(store_url)
     if store.head_position() == 0:
@@ -320,13 +327,14 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=8)
     ap.add_argument("--import-events", type=int, default=200_000)
     ap.add_argument("--orders", type=int, default=200_000, help="orders of the rebuild's store (~5 events each)")
+    ap.add_argument("--rebuild-schema", default="evsh_bench_1m", help="the rebuild's store (seeded when empty, kept)")
     args = ap.parse_args()
     only = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in (("commands", lambda: bench_commands(args.url, tmp, args.commands)),
                          ("writers", lambda: bench_writers(args.url, tmp, args.writers, args.commands // 2)),
                          ("import", lambda: bench_import(args.url, tmp, args.import_events)),
-                         ("rebuild", lambda: bench_rebuild(args.url, args.orders)),
+                         ("rebuild", lambda: bench_rebuild(args.url, args.orders, args.rebuild_schema)),
                          ("startup", lambda: bench_startup(args.url, tmp))):
             if name in only:
                 print(f"{name}:", flush=True)
