@@ -112,13 +112,14 @@ def connect(conninfo: str, where: str, *, busy_timeout: float, schema: str) -> p
     for name in ("json", "jsonb"):
         conn.adapters.register_loader(name, TextLoader)
     try:
-        conn.execute(f"SET search_path TO {schema_mod.quote_ident(schema)}")
-        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(busy_timeout * 1000)}ms",))
-        # a transaction left open by a dead client must not hold readers back
-        conn.execute("SET idle_in_transaction_session_timeout = '5min'")
-        # a worker whose machine vanished (no FIN, no RST) is noticed by the server within
-        # 10 + 3 x 5 s: its transaction rolls back and its row locks go to the next worker
-        conn.execute("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3")
+        # one round trip (no parameters: the simple protocol runs them all). A transaction left
+        # open by a dead client must not hold readers back; a worker whose machine vanished (no
+        # FIN, no RST) is noticed by the server within 10 + 3 x 5 s: its transaction rolls back
+        # and its row locks go to the next worker
+        conn.execute(f"SET search_path TO {schema_mod.quote_ident(schema)};"
+                     f" SET lock_timeout = {int(busy_timeout * 1000)};"
+                     " SET idle_in_transaction_session_timeout = '5min';"
+                     " SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3")
     except psycopg.Error as exc:
         conn.close()
         raise store_error(exc, where) from None
