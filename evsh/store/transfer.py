@@ -8,12 +8,58 @@ COPY on PostgreSQL). A mixin of each store: SQL is written with ``?`` placeholde
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import queue
+import threading
+from typing import Any, Iterable, Iterator
 
 from ..errors import BadInput, IdConflict, StreamDeleted
 from . import codec
 from .base import category_of
 from .visibility import LIFECYCLE_STREAM, SOFT_DELETED, TOMBSTONE
+
+
+_DONE = object()
+
+
+def read_ahead(chunks: Iterable[list[tuple]], depth: int = 2) -> Iterator[list[tuple]]:
+    """The chunks, parsed and checked in a thread of their own while the database writes the
+    previous ones (the driver lets go of the interpreter while it waits for the server): an
+    import costs about the larger of the two instead of their sum. An error in a chunk is
+    raised here, in its turn."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        """Hand an item over unless the reader is gone (it stopped at an error of its own)."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="evsh-import-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 class Transfer:
@@ -34,7 +80,7 @@ class Transfer:
         """
         try:
             with self._bulk_import():
-                return self._import_rows(chunks)
+                return self._import_rows(read_ahead(chunks))
         finally:
             self._epoch += 1  # streams grew behind the append listeners' backs (and past a remembered head)
 
