@@ -113,8 +113,15 @@ class Transfer:
 
         with self.transaction():
             self.lock_appends()
+            # into an empty store (moving a store: export | import), every stream is new or known
+            # from the lines already read: no need to ask the database about each chunk's streams
+            empty = self.head_position() == 0 and self._one("SELECT 1 FROM stream_rules LIMIT 1") is None
             for chunk in chunks:
-                self._load_versions(versions, {r[2] for r in chunk if r[2] not in versions}, tombstones, ruled)
+                unseen = {r[2] for r in chunk if r[2] not in versions}
+                if empty:
+                    versions.update(dict.fromkeys(unseen, 0))
+                else:
+                    self._load_versions(versions, unseen, tombstones, ruled)
                 for line, eid, sid, ver, etype, data, meta, at in chunk:
                     current = versions[sid]
                     if ver <= current:
