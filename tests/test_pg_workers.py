@@ -267,3 +267,25 @@ def test_workers_reconnect_after_their_connections_are_cut_and_nothing_is_lost_o
     assert r.returncode == 0, r.stderr
     assert _read_models(pg) == followed
     store.close()
+
+
+def test_the_tui_tail_wakes_on_notify_well_before_its_poll_interval(pg):
+    from evsh.store.base import NewEvent
+    from tests.tui_support import make_app, make_shop_store, ready, run, wait_for
+
+    make_shop_store(pg)
+
+    async def scenario():
+        app = make_app(pg, poll_interval=5.0)  # the poll would find it after 2.5 s on average
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            await wait_for(pilot, lambda: app.known_head == 8, "the first look at the tail")
+            await pilot.pause(0.5)  # the watcher is waiting
+            with open_store(pg) as writer:
+                started = time.monotonic()
+                writer.append("note-n2", [NewEvent("NoteAdded", {"text": "from elsewhere"})])
+            await wait_for(pilot, lambda: app.events.total == 9, "the appended event", timeout=10)
+            return time.monotonic() - started
+
+    took = run(scenario())
+    assert took < 1.5, took
