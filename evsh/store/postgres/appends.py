@@ -22,13 +22,7 @@ class Appends(Claims):
     """The write side of the events table (a mixin of the PostgreSQL store)."""
 
     def _stream_state(self, stream_id: str) -> tuple[int, int | None, bool]:
-        """Under the append lock; taken here when not yet, in one round trip with the read (the
-        read waits at the server behind the lock, so the lock is held no longer than needed)."""
-        if self._append_locked:
-            row = self._one(STATE_AND_HEAD_SQL, (stream_id, stream_id))
-        else:
-            row = self._locked_one(STATE_AND_HEAD_SQL, (stream_id, stream_id))
-        current, deleted, ruled, head = row
+        current, deleted, ruled, head = self._one(STATE_AND_HEAD_SQL, (stream_id, stream_id))
         token = self.write_token()
         if token is not None:
             self._head = (token, head)
@@ -45,7 +39,8 @@ class Appends(Claims):
         ids, encoded, expected = prepare_batch(stream_id, events, expected_version)
         try:
             with self.transaction():
-                claimed = self._claim(stream_id, expected, ids)  # takes the append lock first
+                self.lock_appends()
+                claimed = self._claim(stream_id, expected, ids)
                 if claimed is None:
                     return AppendResult(stream_id, self.stream_version(stream_id), (), idempotent=True)
                 current, ruled = claimed

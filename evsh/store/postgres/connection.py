@@ -280,22 +280,6 @@ class PGConnection:
             self._append_locked = True
             self._epoch += 1  # what others committed before the lock may read differently now
 
-    def _locked_one(self, sql: str, params: Any) -> Any:
-        """Take the append lock and run one query after it, in one round trip (a pipeline: the
-        query starts, with a snapshot of its own, once the lock is granted)."""
-        if not self._depth:
-            raise StoreError("the append lock is taken inside a transaction")
-        try:
-            with self.conn.pipeline():
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
-                cur = self.conn.execute(_placeholders(sql), params)
-            row = cur.fetchone()
-        except psycopg.Error as exc:
-            raise store_error(exc, self.url) from None
-        self._append_locked = True
-        self._epoch += 1
-        return row
-
     def _run(self, sql: str, params: Any = None) -> psycopg.Cursor:
         """Run SQL written with ``?`` placeholders (the form the backends share) or psycopg's own."""
         try:
