@@ -260,6 +260,7 @@ def test_workers_reconnect_after_their_connections_are_cut_and_nothing_is_lost_o
     finally:
         outs = _stop(procs)
     assert [p.returncode for p in procs] == [0, 0], outs
+    assert all("connected again after a lost connection" in err for _, err in outs), outs
     _exactly_once(pg, 50, 6)
     followed = _read_models(pg)
     r = subprocess.run([sys.executable, "-m", "evsh", "projections", "rebuild", "order_statistics"], env=_env(pg),

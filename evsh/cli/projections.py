@@ -148,13 +148,11 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
 
             return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
 
-    from ..engine.following import Reconnector, idle
-
-    def retrying(reason: str, delay: float) -> None:
-        click.echo(safe(f"evsh: connection lost ({reason}); trying again in {delay:g} s"), err=True)
+    from ..engine.following import idle
+    from .errors import reconnector
 
     with _stop_on_interrupt() as stop:
-        reconnect = Reconnector(engine.store, stop=stop, on_retry=retrying)
+        reconnect = reconnector(engine.store, stop)
         while True:
             try:
                 head = engine.store.head_position()

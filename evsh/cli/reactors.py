@@ -166,12 +166,12 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
                 echo(safe(f"evsh: warning: {r.reactor}: event #{r.event.position} {r.status}: {r.error}"), err=True)
         rt.log = []
 
-    def on_reconnect(reason: str, delay: float) -> None:
-        echo(safe(f"evsh: connection lost ({reason}); trying again in {delay:g} s"), err=True)
+    from .errors import reconnector
 
     try:
         done = rt.work(names, follow=follow, owner=worker, lease=lease, poll=poll,
-                       stop=lambda: stopping["now"], on_batch=on_batch, on_reconnect=on_reconnect)
+                       stop=lambda: stopping["now"], on_batch=on_batch,
+                       reconnect=reconnector(rt.store, lambda: stopping["now"]))
     finally:
         for s, h in old.items():
             signal.signal(s, h)

@@ -164,10 +164,9 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
     if mode == "json":
         mode = "nl"  # an array never ends: follow prints JSON lines
     interval = float(os.environ.get("EVSH_POLL_INTERVAL", "0.2"))
-    from ..engine.following import Reconnector
+    from .errors import reconnector
 
-    reconnect = Reconnector(engine.store, on_retry=lambda reason, delay: click.echo(
-        safe(f"evsh: connection lost ({reason}); trying again in {delay:g} s"), err=True))
+    reconnect = reconnector(engine.store)
     position = from_position
     shown = 0
     try:

@@ -54,11 +54,13 @@ class Reconnector:
         *,
         stop: Callable[[], bool] = lambda: False,
         on_retry: Callable[[str, float], None] | None = None,
+        on_back: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.stop = stop
-        self.on_retry = on_retry
+        self.on_retry = on_retry  # (why, seconds until the next try) after each failed try
+        self.on_back = on_back  # (why it was lost) once connected again
         self.sleep = sleep
         self.reconnects = 0
 
@@ -76,6 +78,8 @@ class Reconnector:
                 reason = str(exc)
             else:
                 self.reconnects += 1
+                if self.on_back is not None:
+                    self.on_back(str(error))
                 return True
             if self.on_retry is not None:
                 self.on_retry(reason, delay)

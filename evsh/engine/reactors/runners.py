@@ -173,16 +173,16 @@ def work(
     stop: Callable[[], bool] | None = None,
     on_batch: Callable[[str, int, int], None] | None = None,
     on_idle: Callable[[], None] | None = None,
-    on_reconnect: Callable[[str, float], None] | None = None,
+    reconnect: Reconnector | None = None,
 ) -> dict[str, int]:
     """An async worker: serve the reactors whose lease it gets, batch by batch.
 
     Without ``follow`` it catches up once and returns; with it, it waits for new events until
     ``stop()``: woken by the store as soon as one is appended (NOTIFY on a server), and looking
     every ``poll`` seconds all the same (for leases to expire, and in case a wake-up is lost).
-    A lost connection is a pause, not the end: the worker reconnects with backoff
-    (:mod:`evsh.engine.following`, ``on_reconnect(reason, delay)`` per failed try) and goes on
-    from its committed checkpoints. Returns events read per reactor.
+    A lost connection is a pause, not the end: the worker reconnects with backoff (``reconnect``:
+    a :class:`~evsh.engine.following.Reconnector`, a silent one by default) and goes on from its
+    committed checkpoints. Returns events read per reactor.
 
     A reactor is served by one worker at a time. A worker that dies keeps its reactors for at
     most ``lease`` seconds (the lease is renewed after every batch); the others look every
@@ -193,7 +193,7 @@ def work(
     done: dict[str, int] = {s.name: 0 for s in subs}
     held: set[str] = set()
     stopped = stop or (lambda: False)
-    reconnect = Reconnector(rt.store, stop=stopped, on_retry=on_reconnect)
+    reconnect = reconnect or Reconnector(rt.store, stop=stopped)
 
     def serve() -> bool:
         """One round over the reactors; True when any had work."""
