@@ -302,6 +302,11 @@ class PGConnection:
             self._epoch += 1
         return self._epoch
 
+    def server_time(self) -> float:
+        """The server's wall clock, in Unix seconds: what workers on several machines compare
+        leases with (their own clocks may disagree)."""
+        return float(self._one("SELECT extract(epoch FROM clock_timestamp())")[0])
+
     def ages(self, stream_id: str) -> bool:
         return stream_id in self._aging
 
