@@ -38,6 +38,7 @@ class PostgresEventStore(
 
     GREATEST = Housekeeping.GREATEST
     FOR_UPDATE = Housekeeping.FOR_UPDATE
+    READ_AHEAD = True  # imports parse the next chunk while the server writes one
 
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(url, **options)
