@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import sys
-from typing import Any, Callable
 
 import click
 
@@ -104,17 +103,3 @@ class Interrupted(click.ClickException):
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
         click.echo("evsh: interrupted", err=True, file=file)
-
-
-def reconnector(store: Any, stop: Callable[[], bool] = lambda: False) -> Any:
-    """A follower's :class:`~evsh.engine.following.Reconnector`, saying on stderr each failed try
-    to reach the store again and when it is back (one wording for every following command)."""
-    from ..engine.following import Reconnector
-
-    def retrying(reason: str, delay: float) -> None:
-        click.echo(safe(f"evsh: connection lost ({reason}); trying again in {delay:g} s"), err=True)
-
-    def back(reason: str) -> None:
-        click.echo(safe(f"evsh: connected again after a lost connection ({reason})"), err=True)
-
-    return Reconnector(store, stop=stop, on_retry=retrying, on_back=back)

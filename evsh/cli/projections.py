@@ -149,7 +149,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
             return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip, on_batch=on_batch)
 
     from ..engine.following import idle
-    from .errors import reconnector
+    from .following import reconnector
 
     with _stop_on_interrupt() as stop:
         reconnect = reconnector(engine.store, stop)

@@ -166,7 +166,7 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
                 echo(safe(f"evsh: warning: {r.reactor}: event #{r.event.position} {r.status}: {r.error}"), err=True)
         rt.log = []
 
-    from .errors import reconnector
+    from .following import reconnector
 
     try:
         done = rt.work(names, follow=follow, owner=worker, lease=lease, poll=poll,

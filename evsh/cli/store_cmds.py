@@ -164,7 +164,7 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
     if mode == "json":
         mode = "nl"  # an array never ends: follow prints JSON lines
     interval = float(os.environ.get("EVSH_POLL_INTERVAL", "0.2"))
-    from .errors import reconnector
+    from .following import reconnector
 
     reconnect = reconnector(engine.store)
     position = from_position
