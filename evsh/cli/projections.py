@@ -10,7 +10,7 @@ from typing import Any, Iterator, Sequence
 
 import click
 
-from ..errors import BadInput
+from ..errors import BadInput, StoreError
 from ..sanitise import safe
 from ..wording import counted, number
 from .context import app
@@ -152,7 +152,8 @@ def build_read_models(engine: Any) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Events per transaction.")
 @click.option("--interval", type=click.FloatRange(min=0.0), default=None, metavar="SECONDS",
-              help="With --follow: how often to look for new events (env EVSH_POLL_INTERVAL; default 0.2).")
+              help="With --follow: how often to look for new events (env EVSH_POLL_INTERVAL; default 0.2;"
+                   " a server store also wakes followers as soon as one is appended).")
 def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: float | None) -> None:
     """Bring projections up to date from their checkpoints (all of them when no NAME is given).
 
@@ -175,9 +176,19 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
             return P.run(engine, names, batch_size=batch_size, stop=stop, skip=skip)
         return run_with_progress(engine, names, batch_size=batch_size, stop=stop, skip=skip)
 
+    from ..engine.following import idle
+    from .following import reconnector
+
     with _stop_on_interrupt() as stop:
+        reconnect = reconnector(engine.store, stop)
         while True:
-            results = one_pass(stop)
+            try:
+                head = engine.store.head_position()
+                results = one_pass(stop)
+            except StoreError as exc:  # a lost connection, when following: reconnect and go on
+                if not follow or not reconnect.recovered(exc):
+                    raise
+                continue
             first = False
             busy = False
             for r in results:
@@ -199,9 +210,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
             if not follow or stop():
                 break
             if not busy:
-                deadline = time.monotonic() + poll
-                while not stop() and time.monotonic() < deadline:
-                    time.sleep(min(0.05, poll))
+                idle(engine.store, head, poll, stop, reconnect)
             if stop():
                 break
     errors = [e for e in failed.values() if e is not None]

@@ -132,7 +132,8 @@ def reactors(ctx: click.Context, out: Output) -> None:
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--follow", "-f", is_flag=True, help="Keep handling new events until Ctrl-C.")
 @click.option("--poll", type=Seconds(), default=0.5, show_default=True, metavar="SECONDS",
-              help="With --follow: how often to look for new events.")
+              help="With --follow: how often to look for new events and expired leases (a server store"
+                   " also wakes the worker as soon as one is appended).")
 @click.option("--lease", type=Seconds(min=0.05), default=10.0, show_default=True, metavar="SECONDS",
               help="How long a reactor stays this worker's without renewal (another worker takes over after).")
 @click.option("--worker", default=None, help="This worker's name in leases (default host:pid).")
@@ -141,8 +142,10 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
         batch_size: int | None) -> None:
     """Run reactors as an async worker: catch up (and with --follow, keep up).
 
-    Several workers may run at once on one store: each reactor is served by one worker at a
-    time, under a lease that expires if its holder dies. Ctrl-C stops after the current batch.
+    Several workers may run at once on one store (on PostgreSQL, on several machines): each
+    reactor is served by one worker at a time, under a lease that expires if its holder dies;
+    another worker takes over within --lease + --poll seconds. A lost connection to the server
+    is retried with backoff. Ctrl-C stops after the current batch.
     """
     rt = _runtime()
     if batch_size:
@@ -167,9 +170,12 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
                 echo(safe(f"evsh: warning: {r.reactor}: event #{r.event.position} {r.status}: {r.error}"), err=True)
         rt.log = []
 
+    from .following import reconnector
+
     try:
         done = rt.work(names, follow=follow, owner=worker, lease=lease, poll=poll,
-                       stop=lambda: stopping["now"], on_batch=on_batch)
+                       stop=lambda: stopping["now"], on_batch=on_batch,
+                       reconnect=reconnector(rt.store, lambda: stopping["now"]))
     finally:
         for s, h in old.items():
             signal.signal(s, h)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from typing import Any
 
 import click
 
-from ..errors import BadInput
+from ..errors import BadInput, StoreError
 from ..sanitise import safe
 from ..store import codec
 from .context import app
@@ -157,23 +156,32 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
     if out.mode == "json":
         out = Output("nl")  # an array never ends: follow prints JSON lines
     interval = float(os.environ.get("EVSH_POLL_INTERVAL", "0.2"))
+    from .following import reconnector
+
+    reconnect = reconnector(engine.store)
     position = from_position
     shown = 0
     try:
         while limit is None or shown < limit:
-            # the head is read before the events: an event committed after the read is above it
-            head = engine.store.head_position() if (types or categories) else 0
-            # a page at a time: the first read of a big store must not hold the whole log in memory
-            batch = list(engine.read_all(position, types=types, categories=categories,
-                                         limit=FOLLOW_PAGE if limit is None else min(FOLLOW_PAGE, limit - shown)))
-            if batch:
-                out.events(batch, empty="", pager=False)  # a follow never ends: no pager
-                shown += len(batch)
-                position = batch[-1].position + 1
+            try:
+                # the head is read before the events: an event committed after the read is above it
+                head = engine.store.head_position() if (types or categories) else 0
+                # a page at a time: the first read of a big store must not hold the whole log in memory
+                batch = list(engine.read_all(position, types=types, categories=categories,
+                                             limit=FOLLOW_PAGE if limit is None else min(FOLLOW_PAGE, limit - shown)))
+                if not batch:
+                    # filtered reads may skip events: move past the head we have seen
+                    position = max(position, head + 1)
+                    # woken at once by a server store's NOTIFY; polls every `interval` all the same
+                    engine.store.wait(position - 1, interval)
+                    continue
+            except StoreError as exc:  # a lost connection: reconnect and go on from `position`
+                if not reconnect.recovered(exc):
+                    raise
                 continue
-            # filtered reads may skip events: move past the head we have seen
-            position = max(position, head + 1)
-            time.sleep(interval)
+            out.events(batch, empty="", pager=False)  # a follow never ends: no pager
+            shown += len(batch)
+            position = batch[-1].position + 1
     except KeyboardInterrupt:
         return
 

@@ -153,6 +153,14 @@ class EventStore(Protocol):
         """Have ``listener(stream_id, last_event_id)`` called after each append through this store."""
         ...
 
+    def wait(self, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after position ``after``; True when one is there."""
+        ...
+
+    def recover(self) -> bool:
+        """Reconnect after a lost connection (True), or say there was nothing to recover (False)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -84,7 +84,7 @@ class Claims:
 
         A stream is its events: only one with lifecycle rules has a row to move on, so a plain
         append writes its events and nothing else (one page less per commit)."""
-        current, deleted, ruled = self._one(STATE_SQL, (stream_id, stream_id))
+        current, deleted, ruled = self._stream_state(stream_id)
         if deleted == TOMBSTONE:
             raise StreamDeleted(f"stream {stream_id!r} was hard-deleted (a tombstone); it can never be written again")
         # a soft-deleted stream reads as no stream, and is written again after its last version
@@ -94,6 +94,10 @@ class Claims:
                 return None
             raise ConcurrencyError(stream_id, expected, current)
         return current, bool(ruled)
+
+    def _stream_state(self, stream_id: str) -> tuple[int, int | None, bool]:
+        """(version, deleted, has a rules row) of a stream, read under the append lock."""
+        return self._one(STATE_SQL, (stream_id, stream_id))
 
     def _already_stored(self, stream_id: str, ids: list[str], expected: ExpectedVersion = ANY) -> bool:
         """True when these ids are stored, in this order, consecutively, in this stream, at the

@@ -59,12 +59,16 @@ class Catalogue:
         given), recorded in the catalogue as ``owner``'s; returns the names created. Existing
         tables are left as they are. Writes only when something is missing."""
         wanted = [(s, (physical or {}).get(s.name, s.name)) for s in specs]
-        known = self._table_names()
-        missing = [(s, name) for s, name in wanted if name not in known]
-        uncatalogued = [s for s, name in wanted if name == s.name and s.name not in self._catalogued()]
+        missing, uncatalogued = self._missing_tables(wanted)
         if not missing and not uncatalogued:
             return []
         with self.transaction():
+            if self._lock_tables():  # another process may have made them since: look again
+                self._forget_tables()
+                self._catalogue_known = None
+                missing, uncatalogued = self._missing_tables(wanted)
+                if not missing and not uncatalogued:
+                    return []
             for s, name in missing:
                 self._run(self._create_sql(s, name))
                 if indexes:
@@ -73,6 +77,14 @@ class Catalogue:
             self._catalogue([s for s, name in wanted if name == s.name], owner)
             self._forget_tables()
         return [name for _, name in missing]
+
+    def _missing_tables(self, wanted: Sequence[tuple[TableSpec, str]]
+                        ) -> tuple[list[tuple[TableSpec, str]], list[TableSpec]]:
+        """(tables to create, tables to enter in the catalogue) of (spec, physical name) pairs."""
+        known = self._table_names()
+        missing = [(s, name) for s, name in wanted if name not in known]
+        uncatalogued = [s for s, name in wanted if name == s.name and s.name not in self._catalogued()]
+        return missing, uncatalogued
 
     def _catalogued(self) -> frozenset[str]:
         stamp = self._table_stamp()

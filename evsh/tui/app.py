@@ -162,6 +162,8 @@ class EvshApp(Sidebar, Finding, LiveTail, App):
         self.load_streams()
         self.events.focus()
         self.set_interval(self.poll_interval, self.poll, name="live-tail")
+        if self.tail and getattr(self.engine.store, "backend", "") == "postgresql":
+            self.wake_on_append()
 
     def on_unmount(self) -> None:
         self.browser.close()

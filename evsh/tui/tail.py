@@ -8,7 +8,9 @@ from dataclasses import replace
 from typing import Any
 
 from textual import work
+from textual.worker import get_current_worker
 
+from ..errors import EvshError
 from .data import RowIndex
 
 
@@ -24,10 +26,40 @@ class LiveTail:
     browser: Any
     events: Any
     streams: Any
+    _side_store: Any
+    call_from_thread: Any
 
     def poll(self) -> None:
         if self.tail:
             self.check_tail()
+
+    @work(thread=True, exclusive=True, group="tail-wake", exit_on_error=False)
+    def wake_on_append(self) -> None:
+        """On a server store, look at the tail as soon as an event is appended (NOTIFY carries a
+        position, never an event; the tail reads the events as a poll would), on a connection of
+        its own; the poll stays as the fallback."""
+        worker = get_current_worker()
+        try:
+            store = self._side_store()
+        except EvshError:
+            return  # the poll still runs
+        try:
+            seen = self.known_head
+            while not worker.is_cancelled:
+                try:
+                    if store.wait(max(seen, self.known_head), 0.5):
+                        seen = store.head_position()
+                        self.call_from_thread(self.poll)
+                except EvshError:
+                    time.sleep(1.0)
+                    try:
+                        store.recover()
+                    except EvshError:
+                        pass
+        except RuntimeError:  # the app is closing
+            pass
+        finally:
+            store.close()
 
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
     def check_tail(self) -> None:

@@ -219,13 +219,15 @@ class Delivery:
         backoff_scale: float = 1.0,
         batch_size: int = 500,
         sleep: Callable[[float], None] = time.sleep,
-        wallclock: Callable[[], float] = time.time,
+        wallclock: Callable[[], float] | None = None,
     ) -> None:
         self.engine = engine
         self.backoff_scale = backoff_scale
         self.batch_size = batch_size
         self.sleep = sleep
-        self.wallclock = wallclock
+        # leases' clock: the store's when it has one (a server: one clock for every machine's
+        # workers, so a skewed machine neither steals a live lease nor waits past a dead one)
+        self.wallclock = wallclock or getattr(engine.store, "server_time", None) or time.time
         self.subs: dict[str, _Sub] = {s.name: _Sub(self, s) for s in sorted(specs, key=lambda s: s.name)}
         self.log: list[Reaction] = []
         self.crash_hook: Callable[[str], None] | None = None  # tests: raise at a chosen step

@@ -32,7 +32,7 @@ STATUS = table("reactor_status", {"name": str, "stopped": int, "last_error": str
                                   "error_at": str}, pk="name")
 
 LEASES = table("reactor_leases", {"name": str, "owner": str,
-                                  "expires": float,  # unix time (wall clock, not the demo clock)
+                                  "expires": float,  # unix time (the server's clock on PostgreSQL; not the demo clock)
                                   "acquired_at": str}, pk="name")
 
 TABLES = (*command_log.TABLES, PROCESSED, DEAD_LETTERS, STATUS, LEASES)

@@ -4,7 +4,7 @@
   until nothing is, in one transaction;
 - step (:func:`step`): the next pending event, to the reactors waiting for it;
 - async (:func:`work`): worker processes, one reactor per worker at a time under an expiring
-  lease, batch by batch.
+  lease, batch by batch, woken by new events, reconnecting after a lost connection.
 
 Each runner hands events to the same :class:`~evsh.engine.reactors.delivery.Delivery`.
 """
@@ -15,9 +15,10 @@ import os
 import socket
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from ...errors import DomainCodeError, EvshError
+from ...errors import DomainCodeError, EvshError, StoreError
 from ...store.base import RecordedEvent
 from ..history import covered
+from ..following import Reconnector, idle
 from ..subscriptions import checkpoint_name
 from . import records
 from .delivery import KIND, Reaction, _Retry, _Stop
@@ -172,47 +173,68 @@ def work(
     stop: Callable[[], bool] | None = None,
     on_batch: Callable[[str, int, int], None] | None = None,
     on_idle: Callable[[], None] | None = None,
+    reconnect: Reconnector | None = None,
 ) -> dict[str, int]:
     """An async worker: serve the reactors whose lease it gets, batch by batch.
 
-    Without ``follow`` it catches up once and returns; with it, it polls every ``poll``
-    seconds until ``stop()``. Returns events read per reactor.
+    Without ``follow`` it catches up once and returns; with it, it waits for new events until
+    ``stop()``: woken by the store as soon as one is appended (NOTIFY on a server), and looking
+    every ``poll`` seconds all the same (for leases to expire, and in case a wake-up is lost).
+    A lost connection is a pause, not the end: the worker reconnects with backoff (``reconnect``:
+    a :class:`~evsh.engine.following.Reconnector`, a silent one by default) and goes on from its
+    committed checkpoints. Returns events read per reactor.
+
+    A reactor is served by one worker at a time. A worker that dies keeps its reactors for at
+    most ``lease`` seconds (the lease is renewed after every batch); the others look every
+    ``poll`` seconds, so one takes over within ``lease + poll`` seconds (plus a batch).
     """
     owner = owner or default_owner()
     subs = rt.select(names)
     done: dict[str, int] = {s.name: 0 for s in subs}
     held: set[str] = set()
     stopped = stop or (lambda: False)
+    reconnect = reconnect or Reconnector(rt.store, stop=stopped)
+
+    def serve() -> bool:
+        """One round over the reactors; True when any had work."""
+        busy = False
+        for sub in subs:
+            if stopped():
+                break
+            if not rt.pending(sub):
+                continue  # idle: no lock taken, nothing written
+            if not rt.acquire(sub.name, owner, lease):
+                held.discard(sub.name)
+                continue
+            held.add(sub.name)
+
+            def batch(count: int, position: int, _name: str = sub.name) -> None:
+                rt.acquire(_name, owner, lease)  # renew while working
+                if on_batch:
+                    on_batch(_name, count, position)
+
+            rt.log = []
+            n = rt.run_one(sub, stop=stopped, on_batch=batch)
+            done[sub.name] += n
+            busy = busy or n > 0
+        return busy
+
     try:
         while not stopped():
-            busy = False
-            for sub in subs:
-                if stopped():
+            try:
+                head = rt.store.head_position()
+                if serve():
+                    continue  # reactors' own commands may have appended more: go again at once
+                if not follow:
                     break
-                if not rt.pending(sub):
-                    continue  # idle: no lock taken, nothing written
-                if not rt.acquire(sub.name, owner, lease):
-                    held.discard(sub.name)
-                    continue
-                held.add(sub.name)
-
-                def batch(count: int, position: int, _name: str = sub.name) -> None:
-                    rt.acquire(_name, owner, lease)  # renew while working
-                    if on_batch:
-                        on_batch(_name, count, position)
-
-                rt.log = []
-                n = rt.run_one(sub, stop=stopped, on_batch=batch)
-                done[sub.name] += n
-                busy = busy or n > 0
-            if busy:
-                continue  # reactors' own commands may have appended more: go again at once
-            if not follow:
-                break
-            if not busy:
                 if on_idle:
                     on_idle()
-                rt.sleep(poll)
+                idle(rt.store, head, poll, stopped, reconnect)
+            except StoreError as exc:
+                rt._buf.clear()
+                rt._running = False
+                if not reconnect.recovered(exc):
+                    raise
     finally:
         for name in held:
             try:

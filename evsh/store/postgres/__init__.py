@@ -1,7 +1,8 @@
 """The server event store: evsh on PostgreSQL, for several processes on several machines.
 
 The same store as the embedded SQLite one, behind the same interface, made of the same parts:
-the connection, its transactions and the append lock (``connection``), appends, reads and keyed
+the connection, its transactions and the append lock (``connection``), claims of rows that
+may not exist yet (``claims``), appends, reads and keyed
 pages, declared tables and read-only SQL, housekeeping; stream listings, lifecycle, checkpoints,
 snapshots, subject keys and bulk import are shared with SQLite (``evsh.store``). Selected by a
 ``postgresql://`` URL; psycopg is imported only then.
@@ -21,6 +22,7 @@ from ..records import Records
 from ..tables import TableSpec
 from ..transfer import Transfer
 from .appends import Appends
+from .claims import RowClaims
 from .connection import PGConnection
 from .housekeeping import Housekeeping
 from .reads import PGReads
@@ -30,13 +32,14 @@ __all__ = ["PostgresEventStore", "live_streams", "open_store"]
 
 
 class PostgresEventStore(
-    PGConnection, Appends, PGReads, Reads, Streams,
+    RowClaims, PGConnection, Appends, PGReads, Reads, Streams,
     Lifecycle, Records, Keys, Catalogue, PGTables, Transfer, Housekeeping,
 ):
     """An evsh store in a PostgreSQL schema. Use :func:`open_store` to get one."""
 
     GREATEST = Housekeeping.GREATEST
     FOR_UPDATE = Housekeeping.FOR_UPDATE
+    READ_AHEAD = True  # imports parse the next chunk while the server writes one
 
     def swap_tables(self, specs: Sequence[TableSpec], physical: Mapping[str, str], *, owner: str) -> None:
         """As the catalogue's, keeping the views over the swapped tables (see ``views_kept``)."""

@@ -12,9 +12,21 @@ from typing import Sequence
 
 from ..base import ANY, AppendHook, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from ..batches import Claims, IdTaken, prepare_batch
+from ..reads import STATE_SQL
+
+# the stream's state and the log's head in one round trip (the head is remembered for the
+# append-locked transaction: no one else can move it meanwhile)
+STATE_AND_HEAD_SQL = f"SELECT s.*, (SELECT coalesce(max(position), 0) FROM events) FROM ({STATE_SQL}) AS s"
 
 class Appends(Claims):
     """The write side of the events table (a mixin of the PostgreSQL store)."""
+
+    def _stream_state(self, stream_id: str) -> tuple[int, int | None, bool]:
+        current, deleted, ruled, head = self._one(STATE_AND_HEAD_SQL, (stream_id, stream_id))
+        token = self.write_token()
+        if token is not None:
+            self._head = (token, head)
+        return current, deleted, ruled
 
     def append(
         self,

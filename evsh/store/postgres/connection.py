@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import os
 import time
 import urllib.parse
 import weakref
@@ -58,6 +59,20 @@ def lock_key(schema: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def row_lock_key(schema: str, table: str, key: Any) -> int:
+    """The advisory lock that claims one row of a store's table, whether the row exists yet or
+    not (``SELECT ... FOR UPDATE`` locks nothing when there is no row: two workers would both
+    take a lease or a checkpoint nobody had written)."""
+    digest = hashlib.blake2b(f"evsh-row:{schema}:{table}:{key!r}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def application_name() -> str:
+    """How the server lists evsh's connections (pg_stat_activity): ``evsh/<pid>``, so an operator
+    (or a test) can tell whose they are; an ``application_name`` in the URL or PGAPPNAME wins."""
+    return os.environ.get("PGAPPNAME") or f"evsh/{os.getpid()}"
+
+
 def channel_of(schema: str) -> str:
     """The NOTIFY channel on which a store's appends are announced (positions, never events)."""
     return "evsh_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
@@ -84,7 +99,8 @@ def connect(conninfo: str, where: str, *, busy_timeout: float, schema: str) -> p
     """An autocommit connection with evsh's settings: its schema first on the search path, a
     lock timeout, and json read back as text (payloads are decoded by evsh's exact codec)."""
     try:
-        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="evsh")
+        named = {} if "application_name=" in conninfo else {"application_name": application_name()}
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **named)
     except psycopg.OperationalError as exc:
         text = " ".join(str(exc).split())
         if "authentication" in text or "password" in text or re.search(r'role "[^"]*" does not exist', text):
@@ -97,10 +113,14 @@ def connect(conninfo: str, where: str, *, busy_timeout: float, schema: str) -> p
     for name in ("json", "jsonb"):
         conn.adapters.register_loader(name, TextLoader)
     try:
-        conn.execute(f"SET search_path TO {schema_mod.quote_ident(schema)}")
-        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(busy_timeout * 1000)}ms",))
-        # a transaction left open by a dead client must not hold readers back
-        conn.execute("SET idle_in_transaction_session_timeout = '5min'")
+        # one round trip (no parameters: the simple protocol runs them all). A transaction left
+        # open by a dead client must not hold readers back; a worker whose machine vanished (no
+        # FIN, no RST) is noticed by the server within 10 + 3 x 5 s: its transaction rolls back
+        # and its row locks go to the next worker
+        conn.execute(f"SET search_path TO {schema_mod.quote_ident(schema)};"
+                     f" SET lock_timeout = {int(busy_timeout * 1000)};"
+                     " SET idle_in_transaction_session_timeout = '5min';"
+                     " SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3")
     except psycopg.Error as exc:
         conn.close()
         raise store_error(exc, where) from None
@@ -149,9 +169,11 @@ class _Transaction:
                 self.inner.__exit__(exc_type, exc, tb)
             except psycopg.Error as failed:
                 store._epoch += 1
+                store._rollbacks += 1
                 raise store_error(failed, store.url) from None
             if exc_type is not None:
                 store._epoch += 1  # what was appended in it is gone: cached states may be ahead
+                store._rollbacks += 1  # and tables it created
                 if isinstance(exc, psycopg.Error):
                     raise store_error(exc, store.url) from None
         finally:
@@ -214,6 +236,7 @@ class PGConnection:
         self.conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
+        self._rollbacks = 0  # transactions (and savepoints) rolled back: what they created is gone
         self._append_locked = False
         self.lifecycle_changes = 0
         self._epoch = 0
@@ -280,6 +303,11 @@ class PGConnection:
             self._epoch += 1
         return self._epoch
 
+    def server_time(self) -> float:
+        """The server's wall clock, in Unix seconds: what workers on several machines compare
+        leases with (their own clocks may disagree)."""
+        return float(self._one("SELECT extract(epoch FROM clock_timestamp())")[0])
+
     def ages(self, stream_id: str) -> bool:
         return stream_id in self._aging
 
@@ -298,24 +326,54 @@ class PGConnection:
     def wait(self, after: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for an event after position ``after``: woken by NOTIFY
         (a position, never an event) and still polling every second, since a notification is
-        lost while the listener is disconnected."""
+        lost while the listener is disconnected. The listener is set up before the head is read,
+        so an append committed in between is not missed."""
         deadline = time.monotonic() + timeout
         while True:
-            if self.head_position() > after:  # type: ignore[attr-defined]
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
             try:
                 if self._listener is None:
                     self._listener = connect(self.conninfo, self.url, busy_timeout=self.busy_timeout,
                                              schema=self.schema)
                     self._listener.execute(f"LISTEN {self.channel}")
-                for _ in self._listener.notifies(timeout=min(1.0, left), stop_after=1):
-                    break
             except (psycopg.Error, StoreError):
                 self._drop_listener()
-                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            if self.head_position() > after:  # type: ignore[attr-defined]
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._listener is None:  # the server is away: poll
+                time.sleep(min(1.0, left))
+                continue
+            try:
+                for _ in self._listener.notifies(timeout=min(1.0, left), stop_after=1):
+                    break
+            except psycopg.Error:
+                self._drop_listener()
+
+    def recover(self) -> bool:
+        """After a lost connection (a server restart, a terminated backend, a network cut): open a
+        new one and return True; False while the connection is fine. Raises StoreError while the
+        server cannot be reached (the caller backs off and tries again). What the lost connection
+        had not committed was rolled back by the server: the caller starts its work again from
+        what is committed (checkpoints), so nothing is lost or done twice."""
+        if not (self.conn.closed or self.conn.broken):
+            return False
+        self._drop_listener()
+        conn = connect(self.conninfo, self.url, busy_timeout=self.busy_timeout, schema=self.schema)
+        if self.read_only:
+            conn.execute("SET default_transaction_read_only = on")
+        try:
+            self.conn.close()
+        except psycopg.Error:
+            pass
+        self.conn = conn
+        self._depth = 0
+        self._append_locked = False
+        self._head = None
+        self._rollbacks += 1
+        self._epoch += 1  # cached states may be ahead of (or behind) what the server kept
+        return True
 
     def _drop_listener(self) -> None:
         if self._listener is not None:

@@ -124,6 +124,12 @@ def check_and_upgrade(conn: Any, schema: str, where: str, *, creating: bool, upg
             raise NotAStore(f"{where} is not an evsh store; pass another --db or ?schema=")
         return has_schema, True, int(rows.get(VERSION_KEY, "0"))
 
+    try:  # the usual case in one round trip: a store of this version (search_path is its schema)
+        known = dict(conn.execute("SELECT key, value FROM evsh_meta WHERE key IN (%s, %s)", (MARK_KEY, VERSION_KEY)))
+        if known.get(MARK_KEY) == MARK_VALUE and known.get(VERSION_KEY) == str(latest_version()):
+            return
+    except psycopg.errors.UndefinedTable:
+        pass
     _, marked, version = state()
     if marked:
         if version > latest_version():

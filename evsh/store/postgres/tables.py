@@ -25,7 +25,7 @@ import psycopg
 from ...errors import BadInput, StoreError
 from ..keys import PRIVATE_COLUMNS, private_reads
 from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
-from .connection import store_error
+from .connection import row_lock_key, store_error
 
 # An int column is numeric: it keeps any int exactly, as the event codec does (read back as int).
 SQL_TYPES = {"text": "text", "int": "numeric", "real": "double precision", "decimal": "numeric", "json": "jsonb",
@@ -45,6 +45,9 @@ def _fragment_error(exc: psycopg.Error, table: str, where: str) -> Exception:
                         psycopg.errors.DatatypeMismatch, psycopg.errors.InvalidTextRepresentation)):
         return ValueError(f"table {table}: {exc.diag.message_primary}")
     return store_error(exc, where)
+
+
+COPY_FROM = 64  # rows: a plain insert of this many or more is a COPY
 
 
 def pg(sql: str) -> str:
@@ -72,6 +75,7 @@ class PGTableOps:
         self._get = f"SELECT {self._cols} FROM {t} WHERE {where}" if spec.pk else ""
         self._delete = f"DELETE FROM {t} WHERE {where}" if spec.pk else ""
         self._insert = f"INSERT INTO {t} ({self._cols}) VALUES ({marks})"
+        self._copy = f"COPY {t} ({self._cols}) FROM STDIN"
         if spec.pk:
             conflict = f" ON CONFLICT ({keys}) DO " + (f"UPDATE SET {update}" if others else "NOTHING")
             self._replace = self._insert + conflict
@@ -100,8 +104,8 @@ class PGTableOps:
         try:
             if len(rows) == 1:  # the failing row is known without a savepoint; the caller's undoes it
                 store.conn.execute(sql, rows[0])
-            else:
-                with store.transaction(), store.conn.cursor() as cur:
+            else:  # the driver's savepoint: a refusal reaches the handlers below as the driver's error
+                with store.conn.transaction(), store.conn.cursor() as cur:
                     cur.executemany(sql, rows)
         except StoreError:
             raise
@@ -118,7 +122,7 @@ class PGTableOps:
         """(index, error) of the first row of a refused batch that the table refuses alone."""
         for i, row in enumerate(rows):
             try:
-                with self.store.transaction():
+                with self.store.conn.transaction():  # the driver's savepoint, as in _many
                     self.store.conn.execute(sql, row)
                     raise _Probe()
             except _Probe:
@@ -132,6 +136,18 @@ class PGTableOps:
         return self._exec(self._get, key).fetchone()
 
     def insert(self, rows: list[tuple]) -> None:
+        """Plain inserts: many at once by COPY (a rebuild writes its read model this way, several
+        times faster than one INSERT per row); a refused COPY is undone and the rows go again one
+        INSERT each, which says which row and why."""
+        if len(rows) >= COPY_FROM and self._serial_index is None:
+            try:
+                with self.store.conn.transaction(), self.store.conn.cursor() as cur:
+                    with cur.copy(self._copy) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                return
+            except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+                pass  # said row by row below
         self._many(self._insert, rows, keyed=True)
 
     def replace(self, rows: list[tuple]) -> None:
@@ -189,10 +205,20 @@ class PGTables:
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'p')", (self.schema,))]
 
+    def _lock_tables(self) -> bool:
+        """Hold off other processes' table creation until this transaction ends: two workers
+        creating one table at once would both try (and one fail on the catalogue's unique
+        names). True: what was read before the lock may be stale."""
+        self._run("SELECT pg_advisory_xact_lock(%s)", (row_lock_key(self.schema, "evsh_tables", "create"),))
+        return True
+
     def _table_stamp(self) -> tuple[int, int]:
-        """Read the list again in each new transaction, and every two seconds between (a server
-        tells nothing of tables other processes create or drop)."""
-        return self._txn_serial, int(time.monotonic() // 2)
+        """Read the list again after a rollback (what it created is gone) and every two seconds
+        (a server tells nothing of tables other processes create or drop), not per transaction:
+        every command asks whether the command log's tables exist, and a round trip to the
+        catalogue per command cost more than its insert. A table another process created in the
+        last two seconds is found under the creation lock (see ``_lock_tables``)."""
+        return self._rollbacks, int(time.monotonic() // 2)
 
     def _new_ops(self, spec: TableSpec, name: str) -> PGTableOps:
         return PGTableOps(self, spec, name)

@@ -297,6 +297,10 @@ class SQLiteConnection:
                 return False
             time.sleep(min(0.2, left))
 
+    def recover(self) -> bool:
+        """A file has no connection to lose: nothing to recover (see the PostgreSQL store)."""
+        return False
+
     def close(self) -> None:
         self.conn.close()
 

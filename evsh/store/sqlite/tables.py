@@ -182,6 +182,10 @@ class SQLiteTables:
     def _list_tables(self) -> list[str]:
         return [r[0] for r in self._all("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
 
+    def _lock_tables(self) -> bool:
+        """Nothing to take: a write transaction holds every other writer off already."""
+        return False
+
     def _table_stamp(self) -> int:
         """Tables other processes create or drop show as a new epoch (any commit moves it)."""
         return self.epoch()

@@ -1,0 +1,24 @@
+"""What a following command (`log --follow`, `reactors run`, `projections run --follow`) says
+while its connection to the store is lost: one wording for all of them."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from ..engine.following import Reconnector
+from ..sanitise import safe
+
+
+def reconnector(store: Any, stop: Callable[[], bool] = lambda: False) -> Reconnector:
+    """A :class:`~evsh.engine.following.Reconnector` on the store that says on stderr each failed
+    try to reach it again, and when it is back."""
+
+    def retrying(reason: str, delay: float) -> None:
+        click.echo(safe(f"evsh: connection lost ({reason}); trying again in {delay:g} s"), err=True)
+
+    def back(reason: str) -> None:
+        click.echo(safe(f"evsh: connected again after a lost connection ({reason})"), err=True)
+
+    return Reconnector(store, stop=stop, on_retry=retrying, on_back=back)
