@@ -100,7 +100,8 @@ AppendHook = Callable[[Any, Sequence[RecordedEvent]], None]
 class EventStore(Protocol):
     """The store contract. Every method raises evsh.errors types only."""
 
-    path: str
+    path: str  # how messages name the store (a URL without its password)
+    opened_as: str  # what open_store was given, credentials included: never shown
 
     def append(
         self,

@@ -117,14 +117,14 @@ class EvshApp(Sidebar, Finding, LiveTail, App):
         from ..store.connect import open_store
 
         store = self.engine.store
-        return build_engine(open_store(store.url, create=False, busy_timeout=store.busy_timeout), self.engine.domain)
+        return build_engine(open_store(store.opened_as, create=False, busy_timeout=store.busy_timeout), self.engine.domain)
 
     def _side_store(self) -> Any:
         """A read-only store on the same data, for slow listings off the main connection."""
         from ..store.connect import open_store
 
         store = self.engine.store
-        return open_store(store.url, create=False, busy_timeout=store.busy_timeout, read_only=True)
+        return open_store(store.opened_as, create=False, busy_timeout=store.busy_timeout, read_only=True)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:

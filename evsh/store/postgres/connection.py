@@ -226,6 +226,9 @@ class PGConnection:
     ) -> None:
         self.conninfo, self.schema, self.url = split_url(url)
         self.path = self.url  # what messages name the store by
+        # what open_store was given, credentials included (never shown): another connection
+        # (the TUI's side store, its NOTIFY watcher) opens the same store with it
+        self.opened_as = url
         self.clock = clock
         self.busy_timeout = busy_timeout
         self.read_only = read_only

@@ -164,6 +164,7 @@ class SQLiteConnection:
         self.path = path
         self.read_only = read_only
         self.url = path
+        self.opened_as = path  # what open_store was given: another connection opens the same store
         self.clock = clock
         self.busy_timeout = busy_timeout
         if sync not in SYNC_MODES:
