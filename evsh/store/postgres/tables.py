@@ -24,7 +24,7 @@ import psycopg
 
 from ...errors import BadInput, StoreError
 from ..keys import PRIVATE_COLUMNS, private_reads
-from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
+from ..table_specs import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
 from .connection import row_lock_key, store_error
 
 # An int column is numeric: it keeps any int exactly, as the event codec does (read back as int).

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Iterator, Mapping, Sequence
 
 from ...errors import BadInput, StoreError
-from ..tables import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
+from ..table_specs import KeyTaken, RowRefused, TableSpec, check_ident, create_table_sql, index_sql, plain_value, quote
 from .connection import store_error
 from ..keys import PRIVATE_COLUMNS, private_reads
 
