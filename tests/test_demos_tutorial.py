@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evsh.shell.script import Line, Repeat, parse, substitute
+from evsh.shell.parsing import Line, Repeat, parse, substitute
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "tutorial.md"

@@ -21,7 +21,7 @@ from .context import app
 
 def read_sources(files: tuple[str, ...]) -> list[tuple[str, str]]:
     """(name, text) of every script, read before anything runs; a missing file is bad input."""
-    from ..shell.script import read_script
+    from ..shell.parsing import read_script
 
     out = []
     stdin_used = False
@@ -108,7 +108,8 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
 
     A script whose first line declares global options (see header_options) runs on its own
     context built from them; the others share the one of this invocation."""
-    from ..shell.script import Runner, ScriptSyntaxError
+    from ..shell.parsing import ScriptSyntaxError
+    from ..shell.script import Runner
 
     shared = app()
     contexts: list[Any] = []

@@ -19,7 +19,8 @@ from prompt_toolkit.history import FileHistory, InMemoryHistory
 
 from ..sanitise import safe
 from ..store.connect import is_server_url, shown
-from .script import Runner, ScriptSyntaxError, _scan
+from .parsing import ScriptSyntaxError, _scan
+from .script import Runner
 from .words import DIRECTIVES, NOT_IN_SCRIPTS
 
 EXITS = ("exit", "quit")
