@@ -114,18 +114,18 @@ def _coverage_report(coverage) -> None:  # noqa: ANN001
     from .render import console
 
     out = console()
-    t = Table(title="coverage: commands", title_justify="left")
-    for col in ("command", "tried", "succeeded", "rejected", "by reactors"):
-        t.add_column(col, justify="left" if col == "command" else "right")
-    for name, c in sorted(coverage.commands.items()):
-        t.add_row(rich_text(name), number(c.tried), number(c.succeeded), number(c.rejected), number(c.by_reactors))
-    out.print(t)
-    t = Table(title="coverage: events", title_justify="left")
-    for col in ("event type", "produced", "applied", "projected", "reacted to"):
-        t.add_column(col, justify="left" if col == "event type" else "right")
-    for name, e in sorted(coverage.events.items()):
-        t.add_row(rich_text(name), number(e.produced), number(e.applied), number(e.projected), number(e.reacted))
-    out.print(t)
+    for title, first, counts, columns in (
+            ("commands", "command", coverage.commands, (("tried", "tried"), ("succeeded", "succeeded"),
+                                                        ("rejected", "rejected"), ("by reactors", "by_reactors"))),
+            ("events", "event type", coverage.events, (("produced", "produced"), ("applied", "applied"),
+                                                       ("projected", "projected"), ("reacted to", "reacted")))):
+        t = Table(title=f"coverage: {title}", title_justify="left")
+        t.add_column(first)
+        for header, _ in columns:
+            t.add_column(header, justify="right")
+        for name, c in sorted(counts.items()):
+            t.add_row(rich_text(name), *(number(getattr(c, attr)) for _, attr in columns))
+        out.print(t)
     for line in warnings(coverage):
         out.print(rich_text(f"warning: {line}", style="yellow"))
 
