@@ -115,10 +115,11 @@ def _coverage_report(coverage) -> None:  # noqa: ANN001
 
     out = console()
     t = Table(title="coverage: commands", title_justify="left")
-    for col in ("command", "tried", "succeeded", "rejected", "by reactors"):
+    for col in ("command", "tried", "succeeded", "rejected", "invalid", "by reactors"):
         t.add_column(col, justify="left" if col == "command" else "right")
     for name, c in sorted(coverage.commands.items()):
-        t.add_row(rich_text(name), number(c.tried), number(c.succeeded), number(c.rejected), number(c.by_reactors))
+        t.add_row(rich_text(name), number(c.tried), number(c.succeeded), number(c.rejected), number(c.invalid),
+                  number(c.by_reactors))
     out.print(t)
     t = Table(title="coverage: events", title_justify="left")
     for col in ("event type", "produced", "applied", "projected", "reacted to"):
