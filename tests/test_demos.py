@@ -144,3 +144,24 @@ def test_evsh_demo_is_not_thrown_off_by_the_environment_or_a_project_config(evsh
     assert "order.confirm order-1001" in r.stdout  # the workflow ran inline, as the story needs
     r = evsh_here("--db", "x.db", "run", demo_path("happy_path.evsh"))  # the script's line beats the environment
     assert r.exit_code == 0, r.stderr
+
+
+def test_the_fresh_tip_names_the_store_the_demo_used(evsh_here, tmp_path):
+    r = evsh_here("--db", "other.db", "demo")
+    assert r.exit_code == 0, r.stderr
+    assert "--db other.db demo --fresh" in r.stdout  # plain `evsh demo --fresh` would start over elsewhere
+    again = evsh_here("--db", "other.db", "demo", "--fresh")  # the tip, as typed
+    assert again.exit_code == 0, again.stderr
+    assert "A new sample store: other.db" in again.stdout
+    assert not (tmp_path / "evsh-demo.db").exists()
+    assert "evsh demo --fresh" in evsh_here("demo").stdout
+
+
+def test_no_fresh_tip_on_a_server_where_fresh_is_refused(evsh_here):
+    from tests.services import postgres_url
+
+    with postgres_url() as url:
+        r = evsh_here("--db", url, "demo")
+        assert r.exit_code == 0, r.stderr
+        assert "What to try next" in r.stdout
+        assert "--fresh" not in r.stdout.split("What to try next")[1]

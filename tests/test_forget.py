@@ -211,6 +211,14 @@ def test_keys_travel_separately_from_events(cli, tmp_path, db_path):
     assert r.exit_code == 2 and "line 1" in r.stderr
 
 
+def test_a_failed_keys_export_leaves_no_file(cli, tmp_path):
+    """It left an empty keys file, which `keys import` then took as 0 keys and a retry refused."""
+    keys = tmp_path / "keys.jsonl"
+    r = cli("keys", "export", "-o", str(keys), db=str(tmp_path / "missing.db"))
+    assert r.exit_code == 4 and "no store" in r.stderr
+    assert not keys.exists()
+
+
 def test_personal_fields_stored_unencrypted_are_reported(cli, tmp_path):
     """Events from before the fields were declared personal (here: imported) stay in the log, said plainly."""
     line = {"event_id": "0b5e7c1e-4a8e-4c1a-9a57-0c1e5b0f2a11", "stream_id": "user-u7", "version": 1,

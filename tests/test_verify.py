@@ -319,6 +319,38 @@ def test_coverage_warns_about_what_was_never_reached(cli, tmp_path):
     assert "warning: event type Unlocked was never produced" in r.stdout
 
 
+def test_coverage_counts_commands_refused_as_bad_input(cli, tmp_path):
+    """tried = succeeded + rejected + invalid: a value the command's own validation refuses
+    (BadInput, exit 2 at the CLI) is counted, not left as an unexplained gap in the table."""
+    import json
+
+    body = """
+        from evsh import Aggregate, BadInput, applies, command, event
+
+        @event
+        class Named:
+            name: str
+
+        class Tag(Aggregate):
+            @command
+            def name(self, name: str):
+                if len(name) % 2:
+                    raise BadInput("an odd name")
+                yield Named(name)
+
+            @applies
+            def _named(self, e: Named) -> None:
+                pass
+        """
+    args = ("verify", "--domain", _domain_file(tmp_path, "tag", body), "--examples", "10", "--seed", "1",
+            "--property", "accept", "--out", str(tmp_path / "f"))
+    counts = json.loads(cli(*args, "--json").stdout)["coverage"]["commands"]["tag.name"]
+    assert counts["invalid"] > 0 and counts["succeeded"] > 0
+    assert counts["tried"] == counts["succeeded"] + counts["rejected"] + counts["invalid"]
+    table = cli(*args).stdout
+    assert "invalid" in table.split("coverage: commands")[1]
+
+
 def test_a_command_may_draw_a_random_number_or_read_the_clock(cli, tmp_path):
     """What flawed.py recommends (decide the random number in the command, put it in the event)
     is not taken for state kept outside the events: a fresh process does not decide it the same

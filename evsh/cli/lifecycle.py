@@ -378,11 +378,16 @@ def keys_export(output: str) -> None:
     if os.path.exists(output):
         raise BadInput(f"{output} already exists; choose a new file name")
     n = 0
+    store = app().store()  # a missing or refused store fails before the file exists
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        for item in export_keys(app().store()):
-            out.write(json_safe(codec.dumps(item).lstrip()) + "\n")
-            n += 1
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for item in export_keys(store):
+                out.write(json_safe(codec.dumps(item).lstrip()) + "\n")
+                n += 1
+    except BaseException:  # no partial key file left behind to be imported as complete
+        os.unlink(output)
+        raise
     click.echo(safe(f"exported {counted(n, 'key')} to {output} (readable by you only)"), err=True)
 
 

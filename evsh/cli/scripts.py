@@ -367,14 +367,20 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
 
     db_opt = f"--db {shlex.quote(path)}"
     evsh = evsh_command()  # `.venv/bin/evsh` when `evsh` is not on PATH: the commands work as typed
-    con.print(rule(con, "What to try next"))
-    for cmd, why in [
+    tips = [
         (f"{evsh} {db_opt} --domain shop tui", "browse streams, events and state through time"),
         (f"{evsh} {db_opt} --domain shop shell", "type commands yourself, with Tab completion and history"),
         (f"{evsh} {db_opt} --domain shop run FILE.evsh", "replay a script of commands and expectations"),
         (f"{evsh} demo --list", "more demos: concurrency, time travel, rebuilds, an outage, ..."),
-        (f"{evsh} demo --fresh", "tell the story again from an empty store"),
-    ]:
+    ]
+    from ..store.connect import is_server_url
+
+    if not is_server_url(path):  # a demo drops no schema on a server, so --fresh would be refused there
+        # the store this demo used: with --db, plain `evsh demo --fresh` would start over in ./evsh-demo.db instead
+        fresh = f"{evsh} {db_opt} demo --fresh" if explicit_db else f"{evsh} demo --fresh"
+        tips.append((fresh, "tell the story again from an empty store"))
+    con.print(rule(con, "What to try next"))
+    for cmd, why in tips:
         line = Text("  ")
         line.append(cmd, style="bold cyan")
         line.append(f"\n      {why}", style="dim")

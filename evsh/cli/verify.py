@@ -116,7 +116,8 @@ def _coverage_report(coverage) -> None:  # noqa: ANN001
     out = console()
     for title, first, counts, columns in (
             ("commands", "command", coverage.commands, (("tried", "tried"), ("succeeded", "succeeded"),
-                                                        ("rejected", "rejected"), ("by reactors", "by_reactors"))),
+                                                        ("rejected", "rejected"), ("invalid", "invalid"),
+                                                        ("by reactors", "by_reactors"))),
             ("events", "event type", coverage.events, (("produced", "produced"), ("applied", "applied"),
                                                        ("projected", "projected"), ("reacted to", "reacted")))):
         t = Table(title=f"coverage: {title}", title_justify="left")

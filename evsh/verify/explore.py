@@ -41,6 +41,7 @@ class CommandCount:
     tried: int = 0
     succeeded: int = 0
     rejected: int = 0
+    invalid: int = 0  # refused as bad input before the aggregate decided (a value its validation refuses)
     by_reactors: int = 0  # accepted when a reactor sent it (a saga's steps)
 
 
@@ -204,6 +205,7 @@ class Explorer:
             c.tried += 1
             c.succeeded += outcome == "ok"
             c.rejected += outcome == "rejected"
+            c.invalid += outcome == "invalid"
 
     def count_events(self, box: Any) -> None:
         """What this example's store holds, into the coverage (reactors' events included)."""
