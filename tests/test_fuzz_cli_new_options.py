@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, strategies as st
 
 from evsh import NewEvent, open_store
 
@@ -77,3 +78,58 @@ def test_trace_across_stores_never_makes_a_store(template, tmp_path):
     assert not missing.exists() and list(missing.parent.iterdir()) == []
     code, err = run_hostile(template, tmp_path / "run2", ["trace", "x", "--stores", ""])
     assert code == 2 and "not a folder" in err
+
+
+def test_a_user_without_a_password_in_an_amqp_url_is_bad_input(template, tmp_path):
+    """Regression: pika raised TypeError (exit 1, traceback) for amqp://guest@host/ and amqp://@host/."""
+    for i, url in enumerate(["amqp://guest@127.0.0.1:1/", "amqp://@127.0.0.1:1/", "amqps://%ff@127.0.0.1:1/"]):
+        for args in (["relay", "--to", url, "--once", "--timeout", "0.5"], ["consume", "--from", url, "--queue", "q", "--once"]):
+            code, err = run_hostile(template, tmp_path / f"{i}{args[0]}", args)
+            assert code == 2 and "without a password" in err and "guest@" not in err
+
+
+JUNK = st.sampled_from(["", "%", "%zz", "%00", "%ff", "%1b[2J", "%e2%80%ae", "\x1b", "\u202e", " ", "#", "?", "@",
+                        "[", "]", ":", "//", "é", "\udcff", "a" * 300])
+HOSTS = st.one_of(st.sampled_from(["127.0.0.1", "localhost", "[::1]", "", "[::1", "127.0.0.1]", "0"]), JUNK)
+PORTS = st.one_of(st.just("1"), st.sampled_from(["0", "-1", "65536", "99999999999999999999", "x", "1.5",
+                                                 "１", "+1", " 1"]), JUNK.filter(bool))  # "": 5672, a real broker
+
+
+@st.composite
+def broker_urls(draw) -> str:
+    """A broker URL from hostile pieces; any port that parses is 1, so nothing answers."""
+    scheme = draw(st.sampled_from(["amqp", "amqps", "nats", "tls", "AMQP", "http", "", "amqp:"]))
+    user = draw(st.one_of(st.just(""), st.builds(lambda u, p: f"{u}{p}@", st.one_of(st.just("guest"), JUNK),
+                                                 st.one_of(st.just(""), st.just(":"), st.just(":s3cret-pw"), st.builds(":{}".format, JUNK)))))
+    port = draw(PORTS)
+    path = draw(st.one_of(st.just(""), st.just("/"), st.builds("/{}".format, JUNK), st.builds("/{}/{}".format, JUNK, JUNK)))
+    query = draw(st.one_of(st.just(""), st.builds("?{}".format, JUNK), st.builds("#{}".format, JUNK)))
+    return f"{scheme}://{user}{draw(HOSTS)}:{port}{path}{query}"
+
+
+NAMES = st.one_of(st.sampled_from(["q", "evsh", "EVSH", "a.b", "a b", "*", ">", "#", "amq.topic", "$SYS", "a/b",
+                                   "order.#", "order.*", "..", "-"]), JUNK)
+
+
+@given(url=broker_urls(), command=st.sampled_from(["relay", "consume"]),
+       options=st.lists(st.tuples(st.sampled_from(["--exchange", "--stream", "--queue", "--bind", "--durable",
+                                                   "--subject-prefix", "--name", "--source", "--topic"]), NAMES),
+                        max_size=3))
+def test_broker_urls_and_names_never_give_a_traceback(template, tmp_path_factory, url, command, options):
+    args = ["relay", "--to", url, "--once", "--timeout", "0.5"] if command == "relay" else \
+        ["consume", "--from", url, "--once", "--idle-exit", "0.5"]
+    allowed = {"relay": {"--exchange", "--stream", "--subject-prefix", "--source", "--topic"},
+               "consume": {"--exchange", "--stream", "--queue", "--bind", "--durable", "--name"}}[command]
+    for opt, value in options:
+        if opt in allowed:
+            args += [opt, value]
+    code, err = run_hostile(template, tmp_path_factory.mktemp("url"), args)
+    assert code in (2, 4), (args, code, err)  # bad input, or no broker answers
+    assert "s3cret-pw" not in err, "a password shown"
+
+
+def test_an_argument_that_is_not_utf8_is_shown_without_its_password_or_controls(template, tmp_path):
+    """Regression: the not-UTF-8 message showed a URL argument whole (amqp://u:PASSWORD@...) and
+    with its raw ESC (the terminal obeyed it)."""
+    code, err = run_hostile(template, tmp_path / "a", ["relay", "--to", "amqp://u:s3cret-pw@127.0.0.1:1/\udcff\x1b[2J"])
+    assert code == 2 and "not valid UTF-8" in err and "s3cret-pw" not in err and "u:***@" in err and "\\x1b" in err

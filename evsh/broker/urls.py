@@ -63,7 +63,9 @@ def parse_url(text: str) -> BrokerURL:
     kind, default_port = SCHEMES[scheme]
     try:
         parts = urlsplit(text)
-        port = parts.port or default_port
+        port = parts.port if parts.port is not None else default_port
+        if port == 0:
+            raise ValueError("port 0 is no port; give 1-65535")
     except ValueError as exc:
         raise BadInput(f"broker URL {_head(text)!r}: {exc}") from None
     host = parts.hostname or ""
@@ -80,6 +82,10 @@ def parse_url(text: str) -> BrokerURL:
         vhost = unquote(path[1:]) if len(path) > 1 else "/"
         if "/" in path[1:]:
             raise BadInput("an amqp:// URL's path is one virtual host (write / as %2F)")
+    if kind == "amqp" and parts.username is not None and parts.password is None:
+        # pika cannot connect with a user and no password (it fails with a TypeError)
+        raise BadInput(f"broker URL {_head(text)!r} names a user without a password:"
+                       " write amqp://USER:PASSWORD@host:5672/ (or no user: guest)")
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
     return BrokerURL(scheme, kind, host, port, user, password, vhost, text)
