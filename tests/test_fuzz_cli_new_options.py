@@ -133,3 +133,23 @@ def test_an_argument_that_is_not_utf8_is_shown_without_its_password_or_controls(
     with its raw ESC (the terminal obeyed it)."""
     code, err = run_hostile(template, tmp_path / "a", ["relay", "--to", "amqp://u:s3cret-pw@127.0.0.1:1/\udcff\x1b[2J"])
     assert code == 2 and "not valid UTF-8" in err and "s3cret-pw" not in err and "u:***@" in err and "\\x1b" in err
+
+
+@pytest.mark.parametrize("since", ["99999999999999999999999d", "1e300w", "5000000w", "9" * 400 + "m"])
+def test_a_huge_since_span_means_everything(template, tmp_path, since):
+    """Regression: `stats --since 99999999999999999999999d` raised OverflowError (timedelta), and
+    a span of millions of weeks built a list of every minute in it before taking the first."""
+    code, err = run_hostile(template, tmp_path, ["stats", "--since", since])
+    assert code in (0, 2), err
+
+
+@given(since=st.one_of(st.text(max_size=12), st.from_regex(r"\A[-+]?[0-9]{0,30}(\.[0-9]*)?(e[0-9]+)?[smhdwx]?\Z"),
+                       st.sampled_from(["9999-12-31T23:59", "0001-01-01", "2026-02-30", "2026-01-01T25:00",
+                                        "2026-01-01T00:00+99:00", "nan", "infd", "1_000m", "٣m"])),
+       window=st.sampled_from(["latest", "event-time", "", "LATEST", "x"]),
+       command=st.sampled_from(["stats", "tables"]),
+       extra=st.lists(st.sampled_from(["--json", "--nl", "--csv", "--prometheus", "--limit", "0", "--minutes",
+                                       "1441", "--by-subscriber"]), max_size=3))
+def test_stats_and_tables_options_never_give_a_traceback(template, tmp_path_factory, since, window, command, extra):
+    args = [command, *extra] + (["--since", since, "--window", window] if command == "stats" else [])
+    run_hostile(template, tmp_path_factory.mktemp("stats"), args)
