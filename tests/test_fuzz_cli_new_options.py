@@ -153,3 +153,36 @@ def test_a_huge_since_span_means_everything(template, tmp_path, since):
 def test_stats_and_tables_options_never_give_a_traceback(template, tmp_path_factory, since, window, command, extra):
     args = [command, *extra] + (["--since", since, "--window", window] if command == "stats" else [])
     run_hostile(template, tmp_path_factory.mktemp("stats"), args)
+
+
+@pytest.mark.parametrize("url, words", [
+    ("postgresql://127.0.0.1:99999/x", "Port out of range"), ("postgresql://127.0.0.1:x/x", "Port could not"),
+    ("postgresql://[::1/x", "IPv6"), ("postgresql://127.0.0.1:1/%ff", "not UTF-8"),
+    ("postgresql://127.0.0.1:1/%00", "NUL"), ("postgresql://127.0.0.1:1/x?bogus=1", "bogus"),
+    ("postgresql://%zz:s3cret-pw@127.0.0.1:1/x", "percent"), ("postgresql://u:s3cret-pw@127.0.0.1:1/x?schema=", "schema"),
+    ("postgresql://127.0.0.1:1/x?schema=%1b[2J", "control or bidi"), ("postgresql://127.0.0.1:1/x?schema=%e2%80%ae", "bidi"),
+])
+def test_a_malformed_postgresql_url_is_bad_input_before_connecting(template, tmp_path, url, words):
+    """Regression: a bad port, an IPv6 typo or %ff in a --db URL gave a traceback (ValueError,
+    UnicodeDecodeError; exit 1), an unknown option was a 'store error' (exit 4), a schema could
+    hold ESC or U+202E, and the schema message showed the password."""
+    code, err = run_hostile(template, tmp_path, ["tables"], db=url)
+    assert code == 2 and words in err and "s3cret-pw" not in err, err
+
+
+PG_PIECES = st.sampled_from(["", "%", "%zz", "%ff", "%00", "%1b", "%e2%80%ae", "a;b", "a'b", 'a"b', "\x1b", "é",
+                             "\udcff", "x" * 70, "evsh", "a&b=c", "=", "?", "#", "@", ":", "[", "]"])
+
+
+@given(user=st.one_of(st.just(""), st.builds("{}:{}@".format, PG_PIECES, PG_PIECES)),
+       host=st.sampled_from(["127.0.0.1", "[::1]", "[::1", "", "localhost", "%zz"]),
+       port=st.sampled_from(["1", "0", "-1", "99999", "x", "１", "99999999999999999999"]),
+       db=PG_PIECES, options=st.lists(st.tuples(st.sampled_from(["schema", "sslmode", "connect_timeout", "bogus",
+                                                                  "application_name", "host", "port", "options"]),
+                                                 PG_PIECES), max_size=3),
+       command=st.sampled_from(["tables", "stats", "read"]))
+def test_postgresql_urls_never_give_a_traceback(template, tmp_path_factory, user, host, port, db, options, command):
+    query = "&".join(f"{k}={v}" for k, v in options if k not in ("host", "port"))  # never a real server
+    url = f"postgresql://{user}{host}:{port}/{db}" + (f"?{query}" if query else "")
+    code, err = run_hostile(template, tmp_path_factory.mktemp("pg"), [command], db=url)
+    assert code in (2, 4), (url, code, err)
