@@ -186,3 +186,21 @@ def test_postgresql_urls_never_give_a_traceback(template, tmp_path_factory, user
     url = f"postgresql://{user}{host}:{port}/{db}" + (f"?{query}" if query else "")
     code, err = run_hostile(template, tmp_path_factory.mktemp("pg"), [command], db=url)
     assert code in (2, 4), (url, code, err)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["relay", "--to", "nats://127.0.0.1:1", "--subject-prefix", "h2\x1b"], "--subject-prefix"),
+    (["relay", "--to", "nats://127.0.0.1:1", "--subject-prefix", "\u202e"], "--subject-prefix"),
+    (["relay", "--to", "nats://127.0.0.1:1", "--topic", "order.\x00"], "--topic"),
+    (["consume", "--from", "nats://127.0.0.1:1", "--durable", "a.b"], "--durable"),
+    (["consume", "--from", "nats://127.0.0.1:1", "--durable", "d", "--name", "\x1b"], "--name"),
+    (["consume", "--from", "amqp://127.0.0.1:1/", "--queue", "q\x1b"], "queue name"),
+    (["consume", "--from", "amqp://127.0.0.1:1/", "--queue", "q", "--bind", "a b"], "--bind"),
+])
+def test_broker_names_are_checked_before_connecting(template, tmp_path, args, words):
+    """Regression: `relay --subject-prefix $'h2\\x1b'` made a JetStream stream with that control
+    character in its subjects (exit 0); --durable, --queue, --bind and --name were not checked
+    before connecting, so a bad one was a broker error (exit 4) or reached the broker."""
+    code, err = run_hostile(template, tmp_path, [*args, "--once"])
+    assert code == 2 and words in err, err
+

@@ -105,6 +105,31 @@ def check_stream(name: str) -> str:
     return name
 
 
+def check_word(name: str, what: str) -> str:
+    """One word of a NATS subject or a durable consumer's name (``--subject-prefix``,
+    ``--durable``): no dots, spaces, * > / \\, control or bidi characters."""
+    if not name or any(c in name for c in " .*>/\\") or first_unsafe(name) is not None:
+        raise BadInput(f"{what} {name!r}: one word (no dots, spaces, * > / \\ or control characters)")
+    return name
+
+
+def check_queue(name: str) -> str:
+    """A RabbitMQ queue name evsh may declare: 1-255 characters, no control or bidi ones, not amq.*."""
+    if not name or len(name) > 255 or first_unsafe(name) is not None or name.startswith("amq."):
+        raise BadInput(f"queue name {name!r}: 1 to 255 characters, no control characters, not starting with amq.")
+    return name
+
+
+def check_pattern(pattern: str, what: str) -> str:
+    """A routing-key pattern (``--topic``, ``--bind``): dot-separated words, ``*`` one word,
+    ``#`` any number."""
+    words = pattern.split(".")
+    if (not pattern or first_unsafe(pattern) is not None
+            or any(not w or (w not in ("*", "#") and any(c in w for c in " *#>")) for w in words)):
+        raise BadInput(f"{what} {pattern!r}: dot-separated words, where * is one word and # any number (order.*, #)")
+    return pattern
+
+
 def _head(text: str) -> str:
     """The start of a URL for a message: never its credentials."""
     return re.sub(r"//[^/@]*@", "//***@", text)[:60]
