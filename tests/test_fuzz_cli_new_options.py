@@ -204,3 +204,14 @@ def test_broker_names_are_checked_before_connecting(template, tmp_path, args, wo
     code, err = run_hostile(template, tmp_path, [*args, "--once"])
     assert code == 2 and words in err, err
 
+
+@pytest.mark.parametrize("args", [
+    ["relay", "--to", "http://@:s3cret-pw@127.0.0.1:1"],
+    ["relay", "--to", "amqp://u:s3cret-pw@x@127.0.0.1:1/\udcff"],
+    ["consume", "--from", "amqp://u:s3:cret-pw@127.0.0.1:99999/", "--queue", "q"],
+])
+def test_a_password_holding_at_or_colon_is_never_shown(template, tmp_path, args):
+    """Regression (found by the URL fuzzing, seed 14): the masks stopped at the first @ of the
+    user part, so `http://@:PASSWORD@host` showed the password in its error."""
+    code, err = run_hostile(template, tmp_path, [*args, "--once"])
+    assert code == 2 and "s3cret-pw" not in err and "cret-pw" not in err, err

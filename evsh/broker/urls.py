@@ -132,4 +132,4 @@ def check_pattern(pattern: str, what: str) -> str:
 
 def _head(text: str) -> str:
     """The start of a URL for a message: never its credentials."""
-    return re.sub(r"//[^/@]*@", "//***@", text)[:60]
+    return re.sub(r"//[^/]*@", "//***@", text)[:60]  # the whole user part: to its last @

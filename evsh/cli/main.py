@@ -172,13 +172,13 @@ def _is_text(text: str) -> bool:
 def _shown(text: str) -> str:
     """The argument as the user typed it: its undecodable bytes as \\xNN, and a URL's password
     (``amqp://user:secret@``, ``postgresql://...``) as ``***``."""
-    import re
+    from ..sanitise import without_password
 
     try:
         shown = os.fsencode(text).decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that no byte makes (only from Python callers)
         shown = text.encode("utf-8", "backslashreplace").decode()
-    return "'" + re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", shown) + "'"
+    return "'" + without_password(shown) + "'"
 
 
 def _silence_stdout() -> None:

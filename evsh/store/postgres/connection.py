@@ -25,7 +25,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 
 from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
-from ...sanitise import first_unsafe
+from ...sanitise import first_unsafe, without_password
 from ..base import utc_now
 from . import schema as schema_mod
 
@@ -72,7 +72,7 @@ def split_url(url: str) -> tuple[str, str, str]:
 
 def _hidden(url: str) -> str:
     """A URL for a message: its password as ***."""
-    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)[:120]
+    return without_password(url)[:120]
 
 
 def _reason(exc: BaseException) -> str:
