@@ -71,6 +71,20 @@ def json_safe(text: str) -> str:
     return _UNSAFE_IN_JSON.sub(_json_escape, text)
 
 
+_USERINFO = re.compile(r"//([^/]*)@")
+
+
+def without_password(text: str) -> str:
+    """A URL (or an argument holding one) with the password of its user part as ``***``:
+    ``amqp://u:secret@h/`` -> ``amqp://u:***@h/``; the user part runs to the last ``@`` before
+    the path, so a password holding ``@`` or ``:`` is hidden whole."""
+    def hide(m: re.Match[str]) -> str:
+        user, colon, _ = m.group(1).partition(":")
+        return f"//{user}:***@" if colon else m.group(0)
+
+    return _USERINFO.sub(hide, text)
+
+
 def first_unsafe(text: str) -> str | None:
     """The first character of ``text`` that :func:`safe` would escape (names may hold none)."""
     if text.isprintable():

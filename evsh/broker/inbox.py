@@ -209,12 +209,13 @@ def _placeholder(message_id: Any, headers: Mapping[str, Any] | None, body: bytes
     """What a dead letter says about a message that is not an evsh event: its id when that is a
     UUID (else a UUID made from the id and the body, the id named in the reason), the stream
     and type it claims. Returns (the record to park, the reason's prefix)."""
-    def text(v: Any) -> str:
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "replace")
-        return v if isinstance(v, str) else ""
+    def text(v: Any) -> str:  # whatever the broker handed over, as text SQLite can store
+        if isinstance(v, (bytes, bytearray)):
+            v = bytes(v).decode("utf-8", "replace")
+        return v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else ""
 
-    raw = body.encode("utf-8", "replace") if isinstance(body, str) else bytes(body or b"")
+    raw = (body.encode("utf-8", "replace") if isinstance(body, str)
+           else bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else b"")
     mid = text(message_id)
     try:
         eid, named = str(uuid.UUID(mid)), ""
@@ -222,8 +223,9 @@ def _placeholder(message_id: Any, headers: Mapping[str, Any] | None, body: bytes
         digest = hashlib.sha1(raw).hexdigest()
         eid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"evsh-message:{mid}:{digest}"))
         named = f"message {mid[:80]!r}: " if mid else f"message without an id (body sha1 {digest[:12]}): "
-    heads = {str(k).lower(): v for k, v in (headers or {}).items()}
-    return (RecordedEvent(0, eid, text(heads.get("evsh-stream-id"))[:200], 0, (message_type or "")[:200] or "?",
+    items = headers.items() if isinstance(headers, Mapping) else ()
+    heads = {(text(k) if isinstance(k, (bytes, bytearray)) else str(k)).lower(): v for k, v in items}
+    return (RecordedEvent(0, eid, text(heads.get("evsh-stream-id"))[:200], 0, text(message_type)[:200] or "?",
                           {}, {}, ""), named)
 
 

@@ -97,15 +97,24 @@ def encode(rec: RecordedEvent, source: str) -> Message:
 
 
 def _text(value: Any, name: str) -> str:
-    """A header's value as text (pika hands back bytes or ints for headers others wrote)."""
-    if isinstance(value, bytes):
+    """A header's value as text (pika hands back bytes or ints for headers others wrote); anything
+    that is not UTF-8 text or a whole number of sane size is a BadMessage."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
         try:
-            return value.decode("utf-8")
+            return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise BadMessage(f"header {name} is not UTF-8 text") from None
+            raise BadMessage(f"{name} is not UTF-8 text") from None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise BadMessage(f"header {name} must be text, not {type(value).__name__}")
-    return str(value)
+        raise BadMessage(f"{name} must be text, not {type(value).__name__}")
+    if isinstance(value, int):
+        if value.bit_length() > 64:
+            raise BadMessage(f"{name} is a number of {value.bit_length()} bits, more than 64")
+        return str(value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadMessage(f"{name} is not UTF-8 text") from None
+    return value
 
 
 def decode(message_id: str | bytes | None, headers: Mapping[str, Any] | None, body: bytes | str, *,
@@ -117,11 +126,18 @@ def decode(message_id: str | bytes | None, headers: Mapping[str, Any] | None, bo
     agree with it. Anything else raises :class:`BadMessage` saying what is wrong."""
     from ..store import codec
 
-    heads = {str(k).lower(): v for k, v in (headers or {}).items()}
+    if headers is not None and not isinstance(headers, Mapping):
+        raise BadMessage(f"the headers must be a table, not {type(headers).__name__}")
+    if not isinstance(body, (bytes, bytearray, memoryview, str)):
+        raise BadMessage(f"the body must be bytes, not {type(body).__name__}")
+    heads = {(_text(k, "a header name") if isinstance(k, (bytes, bytearray)) else str(k)).lower(): v
+             for k, v in (headers or {}).items()}
+    mid = None if message_id is None else _text(message_id, "the message id")
+    mtype = None if message_type is None else _text(message_type, "the message type")
     missing = [h for h in REQUIRED if h not in heads]
     if missing:
         raise BadMessage(f"not an evsh event message: header {missing[0]} is missing")
-    got = {h: _text(heads[h], h) for h in HEADERS if h in heads}
+    got = {h: _text(heads[h], f"header {h}") for h in HEADERS if h in heads}
     try:
         obj = codec.parse(body.encode("utf-8") if isinstance(body, str) else bytes(body))
     except ValueError as exc:
@@ -133,11 +149,10 @@ def decode(message_id: str | bytes | None, headers: Mapping[str, Any] | None, bo
     position = obj.get("position")
     if position is None:
         raise BadMessage("the body is not an evsh event: missing key 'position'")
-    if message_id is None or (_text(message_id, "message id") if not isinstance(message_id, str)
-                              else message_id).lower() != eid:
-        raise BadMessage(f"message id {message_id!r} is not the event id {eid} of its body")
-    if message_type is not None and message_type != etype:
-        raise BadMessage(f"message type {message_type!r} is not the event type {etype!r} of its body")
+    if mid is None or mid.lower() != eid:
+        raise BadMessage(f"message id {mid!r} is not the event id {eid} of its body")
+    if mtype is not None and mtype != etype:
+        raise BadMessage(f"message type {mtype!r} is not the event type {etype!r} of its body")
     expect = {H_STREAM: sid, H_VERSION: str(ver), H_POSITION: str(position), H_RECORDED: at,
               H_SCHEMA: str(meta.get("schema_version", 1))}
     for h, value in expect.items():

@@ -63,7 +63,9 @@ def parse_url(text: str) -> BrokerURL:
     kind, default_port = SCHEMES[scheme]
     try:
         parts = urlsplit(text)
-        port = parts.port or default_port
+        port = parts.port if parts.port is not None else default_port
+        if port == 0:
+            raise ValueError("port 0 is no port; give 1-65535")
     except ValueError as exc:
         raise BadInput(f"broker URL {_head(text)!r}: {exc}") from None
     host = parts.hostname or ""
@@ -80,6 +82,10 @@ def parse_url(text: str) -> BrokerURL:
         vhost = unquote(path[1:]) if len(path) > 1 else "/"
         if "/" in path[1:]:
             raise BadInput("an amqp:// URL's path is one virtual host (write / as %2F)")
+    if kind == "amqp" and parts.username is not None and parts.password is None:
+        # pika cannot connect with a user and no password (it fails with a TypeError)
+        raise BadInput(f"broker URL {_head(text)!r} names a user without a password:"
+                       " write amqp://USER:PASSWORD@host:5672/ (or no user: guest)")
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
     return BrokerURL(scheme, kind, host, port, user, password, vhost, text)
@@ -99,6 +105,31 @@ def check_stream(name: str) -> str:
     return name
 
 
+def check_word(name: str, what: str) -> str:
+    """One word of a NATS subject or a durable consumer's name (``--subject-prefix``,
+    ``--durable``): no dots, spaces, * > / \\, control or bidi characters."""
+    if not name or any(c in name for c in " .*>/\\") or first_unsafe(name) is not None:
+        raise BadInput(f"{what} {name!r}: one word (no dots, spaces, * > / \\ or control characters)")
+    return name
+
+
+def check_queue(name: str) -> str:
+    """A RabbitMQ queue name evsh may declare: 1-255 characters, no control or bidi ones, not amq.*."""
+    if not name or len(name) > 255 or first_unsafe(name) is not None or name.startswith("amq."):
+        raise BadInput(f"queue name {name!r}: 1 to 255 characters, no control characters, not starting with amq.")
+    return name
+
+
+def check_pattern(pattern: str, what: str) -> str:
+    """A routing-key pattern (``--topic``, ``--bind``): dot-separated words, ``*`` one word,
+    ``#`` any number."""
+    words = pattern.split(".")
+    if (not pattern or first_unsafe(pattern) is not None
+            or any(not w or (w not in ("*", "#") and any(c in w for c in " *#>")) for w in words)):
+        raise BadInput(f"{what} {pattern!r}: dot-separated words, where * is one word and # any number (order.*, #)")
+    return pattern
+
+
 def _head(text: str) -> str:
     """The start of a URL for a message: never its credentials."""
-    return re.sub(r"//[^/@]*@", "//***@", text)[:60]
+    return re.sub(r"//[^/]*@", "//***@", text)[:60]  # the whole user part: to its last @

@@ -50,10 +50,19 @@ def consume(source: str, queue: str | None, binds: tuple[str, ...], exchange: st
     """
     from ..broker.consume import Consumer, progress_line
     from ..broker.inbox import Inbox
-    from ..broker.urls import check_exchange, check_stream, parse_url
+    from ..broker.urls import check_exchange, check_pattern, check_queue, check_stream, check_word, parse_url
+    from ..store.base import check_name
     from ..errors import BadInput
 
     url = parse_url(source)
+    for b in binds:  # every name is checked before anything connects
+        check_pattern(b, "--bind")
+    if queue is not None:
+        check_queue(queue)
+    if durable is not None:
+        check_word(durable, "--durable")
+    if name is not None:
+        check_name(name, "--name")
     a = app()
     domain = a.domain()
     svc = getattr(domain, "service", None)

@@ -76,7 +76,7 @@ class EvshGroup(Group):
         args = sys.argv[1:] if args is None else list(args)
         bad = not_utf8(args)
         if bad:
-            click.echo(f"evsh: error: {bad}; evsh takes its arguments as UTF-8 text", err=True)
+            click.echo(f"evsh: error: {safe(bad)}; evsh takes its arguments as UTF-8 text", err=True)
             sys.exit(USAGE)
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
@@ -170,12 +170,15 @@ def _is_text(text: str) -> bool:
 
 
 def _shown(text: str) -> str:
-    """The argument as the user typed it: its undecodable bytes as \\xNN."""
+    """The argument as the user typed it: its undecodable bytes as \\xNN, and a URL's password
+    (``amqp://user:secret@``, ``postgresql://...``) as ``***``."""
+    from ..sanitise import without_password
+
     try:
-        raw = os.fsencode(text)
+        shown = os.fsencode(text).decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that no byte makes (only from Python callers)
-        return "'" + text.encode("utf-8", "backslashreplace").decode() + "'"
-    return "'" + raw.decode("utf-8", "backslashreplace") + "'"
+        shown = text.encode("utf-8", "backslashreplace").decode()
+    return "'" + without_password(shown) + "'"
 
 
 def _silence_stdout() -> None:

@@ -14,13 +14,6 @@ from .context import app
 from .params import Count, Seconds
 
 
-def _check_topics(topics: tuple[str, ...]) -> None:
-    for t in topics:
-        words = t.split(".")
-        if not t or any(not w or (w not in ("*", "#") and any(c in w for c in " *#")) for w in words):
-            raise BadInput(f"--topic {t!r}: dot-separated words, where * is one word and # any number (order.*, #)")
-
-
 @click.command()
 @click.option("--to", "to", required=True, metavar="URL",
               help="amqp://user:password@host:5672/vhost (RabbitMQ) or nats://host:4222 (NATS JetStream).")
@@ -60,7 +53,8 @@ def relay(to: str, exchange: str | None, stream: str | None, subject_prefix: str
     one exits 3 (or waits, with --wait).
     """
     from ..broker.message import source_name
-    from ..broker.urls import DEFAULT_EXCHANGE, DEFAULT_STREAM, check_exchange, check_stream, parse_url
+    from ..broker.urls import (DEFAULT_EXCHANGE, DEFAULT_STREAM, check_exchange, check_pattern, check_stream,
+                               check_word, parse_url)
     from ..engine.routing import EventFilter
     from ..store.base import check_name
 
@@ -73,13 +67,13 @@ def relay(to: str, exchange: str | None, stream: str | None, subject_prefix: str
         if exchange is not None:
             raise BadInput("--exchange is for amqp:// URLs; NATS takes --stream")
         target = check_stream(stream or DEFAULT_STREAM)
-        if not subject_prefix or any(c in subject_prefix for c in " .*>\t"):
-            raise BadInput(f"--subject-prefix {subject_prefix!r}: one word (no dots, spaces, * or >)")
+        check_word(subject_prefix, "--subject-prefix")
     for t in types:
         check_name(t, "--type")
     for c in categories:
         check_name(c, "--category")
-    _check_topics(topics)
+    for t in topics:
+        check_pattern(t, "--topic")
     a = app()
     name = check_name(source, "--source") if source is not None else source_name(a.db)
     store = a.store()  # an existing store: a relay never creates one

@@ -156,7 +156,7 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
     per_log = metrics.log_per_minute(store)
     last = window_end(store, window, per_log)
     if isinstance(since, float):
-        since = metrics.minutes_ending(last, int(since // 60) + 1)[0] if last else None
+        since = metrics.minute_before(last, since) if last else None
     series = list(out.limited(metrics.collect(store, by_type, since)))
     from ..broker.inbox import consumer_rows
 

@@ -80,7 +80,7 @@ def trace(ident: str, out: Output, stores: tuple[str, ...] = (), folder: str | N
     from ..engine.trace import trace as build
 
     a = app()
-    if stores or folder:
+    if stores or folder is not None:
         result = _across(a, ident, stores, folder)
     else:
         result = build(a.engine(), ident)
@@ -112,8 +112,8 @@ def _across(a: Any, ident: str, stores: tuple[str, ...], folder: str | None) -> 
     from ..store.connect import open_store
 
     paths = list(stores)
-    if folder:
-        if not os.path.isdir(folder):
+    if folder is not None:
+        if not folder or not os.path.isdir(folder):
             raise BadInput(f"--stores {folder}: not a folder")
         paths += sorted(glob.glob(os.path.join(folder, "*.db")))
     if not paths:
@@ -122,7 +122,7 @@ def _across(a: Any, ident: str, stores: tuple[str, ...], folder: str | None) -> 
     opened = []
     try:
         for path in dict.fromkeys(paths):
-            store = open_store(path)
+            store = open_store(path, create=False, read_only=True)  # a trace never makes a store
             opened.append(store)
             name = os.path.splitext(os.path.basename(path))[0]
             engines[name if name not in engines else path] = build_engine(store, None)

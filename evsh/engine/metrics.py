@@ -257,6 +257,16 @@ def latest_minute(store: Any) -> str | None:
 RECENT_EVENTS = 100_000  # the log's per-minute line looks at most this far back
 
 
+def minute_before(last: str, seconds: float) -> str:
+    """The minute ``seconds`` before ``last`` (both ``2026-01-01T10:42``), counting ``last`` as
+    the span's final minute; a span reaching before year 1 starts at the first minute there is."""
+    end = datetime.strptime(last, "%Y-%m-%dT%H:%M")
+    try:
+        return (end - timedelta(minutes=int(seconds // 60))).strftime("%Y-%m-%dT%H:%M")
+    except (OverflowError, ValueError):  # beyond datetime's range, or an infinite span
+        return "0001-01-01T00:00"
+
+
 def minutes_ending(last: str, count: int) -> list[str]:
     """The ``count`` minutes (``2026-01-01T10:42``) up to and including ``last``."""
     end = datetime.strptime(last, "%Y-%m-%dT%H:%M")

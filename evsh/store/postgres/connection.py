@@ -25,6 +25,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 
 from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
+from ...sanitise import first_unsafe, without_password
 from ..base import utc_now
 from . import schema as schema_mod
 
@@ -33,9 +34,20 @@ CONNECT_TIMEOUT = 10  # seconds to reach the server before giving up
 
 
 def split_url(url: str) -> tuple[str, str, str]:
-    """(conninfo for the driver, schema, the URL as shown to users: no password)."""
-    parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    """(conninfo for the driver, schema, the URL as shown to users: no password).
+
+    A URL the driver could not use (a bad port or IPv6 address, percent-escapes that are not
+    UTF-8 or a NUL, an option libpq does not know) is bad input, said before connecting."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not 0-65535
+        for piece in (parts.path, parts.username or "", parts.password or "", parts.query):
+            if "\x00" in urllib.parse.unquote(piece, errors="strict"):
+                raise ValueError("%00 (a NUL) is not allowed")
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True, errors="strict")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInput(f"store URL {_hidden(url)!r}: {_reason(exc)}; write postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+                       "[?schema=NAME]") from None
     schema = DEFAULT_SCHEMA
     rest = []
     for k, v in query:
@@ -43,14 +55,30 @@ def split_url(url: str) -> tuple[str, str, str]:
             schema = v
         else:
             rest.append((k, v))
-    if not schema or len(schema) > 63 or "\x00" in schema:
-        raise BadInput(f"schema {schema!r} in {url!r}: give a name of 1 to 63 characters")
+    if not schema or len(schema) > 63 or first_unsafe(schema) is not None:
+        raise BadInput(f"schema {schema!r} in {_hidden(url)!r}: give a name of 1 to 63 characters,"
+                       " none of them a control or bidi character")
     scheme = "postgresql" if parts.scheme in ("postgresql", "postgres") else parts.scheme
     conninfo = urllib.parse.urlunsplit((scheme, parts.netloc, parts.path, urllib.parse.urlencode(rest), ""))
+    try:
+        psycopg.conninfo.conninfo_to_dict(conninfo)  # libpq's own check: unknown options, bad escapes
+    except (psycopg.Error, UnicodeDecodeError) as exc:
+        raise BadInput(f"store URL {_hidden(url)!r}: {_reason(exc)}") from None
     host = parts.hostname or "localhost"
     shown_netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
     shown = urllib.parse.urlunsplit((scheme, shown_netloc, parts.path, "", ""))
     return conninfo, schema, shown + (f"?schema={schema}" if schema != DEFAULT_SCHEMA else "")
+
+
+def _hidden(url: str) -> str:
+    """A URL for a message: its password as ***."""
+    return without_password(url)[:120]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "a percent-escape is not UTF-8 text"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def lock_key(schema: str) -> int:
