@@ -109,6 +109,16 @@ class TableSpec:
         return tuple(c for c, _ in self.columns)
 
     @cached_property
+    def column_set(self) -> frozenset[str]:
+        return frozenset(self.column_names)
+
+    @cached_property
+    def decoders(self) -> tuple[tuple[int, str, Callable[[Any], Any]], ...]:
+        """(index, column, decoder) of the columns whose stored value needs decoding (decimal,
+        json, bool, blob), worked out once per declaration rather than per Table."""
+        return tuple((i, c, DECODERS[k]) for i, (c, k) in enumerate(self.columns) if k in DECODERS)
+
+    @cached_property
     def _hash(self) -> int:
         return hash((self.name, self.columns, self.pk, self.indexes, self.serial, self.private, self.unique))
 
