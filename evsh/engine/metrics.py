@@ -171,12 +171,12 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
         for r in t.rows_where("minute=? AND kind=? AND name=?", (minute, kind, name))
     }
     for etype, acc in accs:
-        hist = dict(acc.hist)
+        hist = {str(k): v for k, v in acc.hist.items()}  # keyed as stored: "12" is bucket 12
         handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
         row = stored.get(etype)
         if row is not None:
             for k, v in codec.loads(row[4]).items():
-                hist[int(k)] = hist.get(int(k), 0) + v
+                hist[k] = hist.get(k, 0) + v
             handled += row[0]
             errors += row[1]
             retries += row[2]
@@ -185,7 +185,7 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
                 lag = row[5]
         t.insert({"minute": minute, "kind": kind, "name": name, "event_type": etype, "handled": handled,
                   "errors": errors, "retries": retries, "latency_sum": lsum,
-                  "latency_hist": codec.dumps({str(k): v for k, v in hist.items()}), "lag": lag}, replace=True)
+                  "latency_hist": codec.dumps(hist), "lag": lag}, replace=True)
     t.flush()
 
 
