@@ -108,3 +108,24 @@ def test_percentiles_bound_the_recorded_latencies(latencies):
     ordered = sorted(latencies)
     median = ordered[(len(ordered) - 1) // 2]
     assert median <= qs[1] * 1.0000001
+
+
+@given(st.one_of(st.floats(min_value=0.0, max_value=1e4), st.sampled_from([metrics.bucket_bound(i) for i in range(metrics.BUCKETS)])))
+def test_a_latency_falls_in_the_first_bucket_whose_bound_holds_it(seconds):
+    b = metrics.bucket_of(seconds)
+    assert 0 <= b < metrics.BUCKETS
+    if b < metrics.BUCKETS - 1:  # the last bucket takes everything longer
+        assert seconds <= metrics.bucket_bound(b)
+    assert b == 0 or metrics.bucket_bound(b - 1) < seconds
+
+
+def test_a_flush_adds_to_the_stored_histogram(cli, db_path):
+    from evsh import open_store
+
+    store = open_store(db_path)
+    at = "2026-01-01T10:00:00Z"
+    metrics.record(store, "reactor", "r", "E", 2, latencies=[1e-6, 1e-3], at=at)
+    metrics.record(store, "reactor", "r", "E", 1, latencies=[1e-3], at=at)
+    row = store.table(metrics.METRICS).get(("2026-01-01T10:00", "reactor", "r", "E"))
+    assert row["handled"] == 3 and json.loads(row["latency_hist"]) == {"0": 1, "30": 2}
+    store.close()

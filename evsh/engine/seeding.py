@@ -45,6 +45,7 @@ class _History:
         self.pace = timedelta(milliseconds=400)  # the longest gap between a workflow's steps
         self.end: datetime | None = None  # the history never goes past it (``days`` after EPOCH)
         self._prefix, self._prefix_at = "", None  # the ids' time part, for self.at
+        self.command_id = ""  # the last command's id (the correlation id of what it starts)
 
     def new_id(self) -> str:
         """A UUIDv7 at the history's event time, its random bits from the seeded generator: as
@@ -59,7 +60,7 @@ class _History:
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
         spec = agg.find_command(command)
-        command_id = self.new_id()
+        command_id = self.command_id = self.new_id()
         meta_base = {
             "correlation_id": correlation or command_id,
             "causation_id": causation or command_id,
@@ -158,7 +159,7 @@ def shop_history(
             items.append({"product_id": pid, "quantity": 1 + rng.randrange(4), "unit_price": prices[pid]})
         params = order.find_command("create").bind({"customer_id": f"u{1 + rng.randrange(customers)}", "items": items})
         (created, _), = h.run(order, "create", params, None, None)
-        correlation = h.rows[-1][6] and codec.loads(h.rows[-1][6])["correlation_id"]
+        correlation = h.command_id  # the order's first command starts its correlation
         payment = Payment(oid)
         (paid, paid_type), = h.run(payment, "process", {"order_id": oid, "amount": order.total_amount}, correlation, created)
         if paid_type != "PaymentProcessed":

@@ -83,7 +83,8 @@ class Catalogue:
         """(tables to create, tables to enter in the catalogue) of (spec, physical name) pairs."""
         known = self._table_names()
         missing = [(s, name) for s, name in wanted if name not in known]
-        uncatalogued = [s for s, name in wanted if name == s.name and s.name not in self._catalogued()]
+        catalogued = self._catalogued()  # once, not once per table: each look may ask the store
+        uncatalogued = [s for s, name in wanted if name == s.name and s.name not in catalogued]
         return missing, uncatalogued
 
     def _catalogued(self) -> frozenset[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
@@ -102,9 +103,29 @@ class TableSpec:
     private: bool = False
     unique: tuple[tuple[str, ...], ...] = ()
 
-    @property
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
+        """Worked out once per declaration: every Table handed out reads it."""
         return tuple(c for c, _ in self.columns)
+
+    @cached_property
+    def column_set(self) -> frozenset[str]:
+        return frozenset(self.column_names)
+
+    @cached_property
+    def decoders(self) -> tuple[tuple[int, str, Callable[[Any], Any]], ...]:
+        """(index, column, decoder) of the columns whose stored value needs decoding (decimal,
+        json, bool, blob), worked out once per declaration rather than per Table."""
+        return tuple((i, c, DECODERS[k]) for i, (c, k) in enumerate(self.columns) if k in DECODERS)
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.name, self.columns, self.pk, self.indexes, self.serial, self.private, self.unique))
+
+    def __hash__(self) -> int:
+        """The declaration's hash, computed once: stores key their statements by (spec, table)
+        and look them up at every handler's table access."""
+        return self._hash
 
     def index_name(self, cols: Sequence[str], physical: str | None = None) -> str:
         return f"{physical or self.name}__by_" + "_".join(cols)

@@ -81,13 +81,13 @@ class Table:
         self.name = spec.name
         self.physical = physical or spec.name
         self._cols = spec.column_names
-        self._colset = frozenset(self._cols)
+        self._colset = spec.column_set
         self._pk = spec.pk
         self._single = len(spec.pk) == 1
         self._pk0 = spec.pk[0] if self._single else None
         self._pending: dict[Any, list] = {}  # key -> [state, row, cause]
         self._appended: list[tuple[dict[str, Any], Any]] = []  # (row, cause) of a table without primary key
-        self._decoders = [(i, c, DECODERS[k]) for i, (c, k) in enumerate(spec.columns) if k in DECODERS]
+        self._decoders = spec.decoders
         self._to_sql = ops.to_sql
 
     def __repr__(self) -> str:
