@@ -129,6 +129,28 @@ def test_import_says_what_the_file_really_is(cli, what, says):
     one_line(cli("import", what), 2, says)
 
 
+@pytest.mark.parametrize("args, says", [
+    (("keys", "import", "/dev/zero"), "is a device"),  # once read without end, until the memory ran out
+    (("import", "-"), "line 1: longer than"),  # an endless pipe without a newline
+])
+def test_an_input_that_never_ends_is_refused(tmp_path, args, says):
+    assert evsh("append", "a-1", "X", cwd=tmp_path).returncode == 0
+    with open("/dev/zero", "rb") as zero:
+        one_line(evsh(*args, cwd=tmp_path, stdin=zero), 2, says)
+    assert events_in(tmp_path) == 1
+
+
+@pytest.mark.parametrize("args", [
+    ("keys", "export", "-o", ""), ("keys", "export", "-o", "nodir/keys"), ("export", "-o", "nodir/x.jsonl"),
+    ("backup", "nodir/b.db"),
+])
+def test_an_output_path_that_cannot_be_opened_is_named(cli, args):
+    assert cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "a@b.c", "--username", "al").exit_code == 0
+    r = cli(*args)
+    assert r.exit_code in (2, 4), r.stderr
+    one_line(r, r.exit_code, args[-1] or "''")
+
+
 # ----------------------------------------------------------------------------- evsh.toml
 
 @pytest.mark.parametrize("toml, key", [

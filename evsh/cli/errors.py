@@ -80,7 +80,8 @@ def core_error(exc: BaseException, db: str) -> EvshError | None:
 
     A SQLite error that reached here without passing a store transaction goes through the
     store's own mapping (read-only, damaged, full, locked); a failed write of standard output
-    or of an output file is an OutputError."""
+    or of an output file is an OutputError; a path given that cannot be opened (missing, a
+    folder, not allowed, too long) is BadInput naming it."""
     if isinstance(exc, EvshError):
         return exc
     sqlite3 = sys.modules.get("sqlite3")
@@ -90,6 +91,8 @@ def core_error(exc: BaseException, db: str) -> EvshError | None:
         return store_error(exc, db)
     if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
         return OutputError(f"cannot write {exc.filename or 'standard output'}: {exc.strerror or exc}")
+    if isinstance(exc, OSError) and exc.filename is not None:  # a path given that names no usable file
+        return BadInput(f"cannot open {exc.filename!r}: {exc.strerror or exc}")
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import EvshError
+from ..errors import EvshError, OutputError
 from ..sanitise import safe
 from .context import MODES, SYNC_MODES, AppContext, read_config
 from .errors import USAGE, CLIError, Interrupted, core_error
@@ -118,7 +118,7 @@ class EvshGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            if error is not exc:  # output that cannot be written: what is still buffered goes nowhere
+            if isinstance(error, OutputError):  # output that cannot be written: what is still buffered goes nowhere
                 _silence_stdout()
             raise CLIError(error) from exc
         finally:

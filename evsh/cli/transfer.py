@@ -170,7 +170,7 @@ def import_(file: str, react: bool = False) -> None:
     """Read events written by `evsh export` back, all or nothing, idempotent by event id."""
     a = app()
     if file != "-":
-        _check_readable(file)
+        check_readable(file)
     domain = a.domain()
     if file == "-":
         if sys.stdin is None:
@@ -195,7 +195,7 @@ def import_(file: str, react: bool = False) -> None:
         with store.transaction():  # the events and the record that they are history commit together
             store.lock_appends()
             since = store.head_position()  # under the append lock: no other writer's events are taken for history
-            written, skipped = store.import_rows(import_rows(iter(handle), domain, store.clock()))
+            written, skipped = store.import_rows(import_rows(bounded_lines(handle), domain, store.clock()))
             if not react:  # history is not news, to the reactors known now and to any later one
                 if engine is not None:
                     from ..engine.reactors import skip_history
@@ -224,8 +224,25 @@ def import_(file: str, react: bool = False) -> None:
         click.echo(f"reactors handled {len(done)} events")
 
 
-def _check_readable(file: str) -> None:
-    """An export file (or a pipe, as `<(...)` gives): say what else it is, not just "no such file"."""
+MAX_LINE = 64 * 1024 * 1024  # bytes in one line of an export or a keys file: a device or an endless pipe stops here
+
+
+def bounded_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The lines of an input file, refusing one longer than MAX_LINE (BadInput naming it), so
+    an endless stream without a newline is refused instead of filling the memory."""
+    n = 0
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_LINE:
+            raise BadInput(f"line {n}: longer than {MAX_LINE:,} bytes; is this a file written by evsh?")
+        yield line
+
+
+def check_readable(file: str, writer: str = "evsh export", or_stdin: str = " (or - for standard input)") -> None:
+    """An input file (or a pipe, as `<(...)` gives): say what else it is, not just "no such file"."""
     import os
     import stat
 
@@ -236,6 +253,6 @@ def _check_readable(file: str) -> None:
     except OSError as exc:
         raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(mode):
-        raise BadInput(f"{file} is a folder; give a file written by `evsh export` (or - for standard input)")
+        raise BadInput(f"{file} is a folder; give a file written by `{writer}`{or_stdin}")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise BadInput(f"{file} is a device, not a file; give a file written by `evsh export` (or - for standard input)")
+        raise BadInput(f"{file} is a device, not a file; give a file written by `{writer}`{or_stdin}")
