@@ -235,6 +235,30 @@ def test_a_script_that_cannot_run_fails_on_one_line(cli, tmp_path, script, where
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("line, says", [
+    ("redeliver reactor order_workflow 9223372036854775808", "too large"),  # once an OverflowError
+    ("redeliver reactor order_workflow ²", "not a whole number"),
+    ("expect state inventory p1 --at-version 99999999999999999999999 on_hand=1", "too large"),
+    ("expect state inventory p1 --at-version ³ on_hand=1", "not a whole number"),
+    ("expect exit ² read a-1", "not a whole number"),
+    ("repeat ²\nsay x\nend", "not a whole number"),
+    ("repeat " + "9" * 5000 + "\nsay x\nend", "too large"),  # beyond int()'s own digit limit
+])
+def test_a_number_in_a_script_line_is_read_as_options_read_theirs(cli, tmp_path, line, says):
+    (tmp_path / "s.evsh").write_text(line + "\n")
+    r = cli(*SHOP, "run", "s.evsh")
+    assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("s.evsh:1:") and says in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("value", ["²", "١"])
+def test_an_expected_version_in_other_digits_is_bad_input(cli, value):
+    assert cli("append", "a-1", "X").exit_code == 0
+    one_line(cli("append", "a-1", "X", "--expected-version", value), 2, "expected version")
+    one_line(cli("read", "a-1", "--from-version", value), 2, "not a whole number")
+
+
 def test_a_script_larger_than_the_limit_is_refused_before_it_runs(tmp_path):
     one_line(evsh("run", "/dev/zero", cwd=tmp_path), 2, "larger than 10,000,000 characters")
     with open("/dev/zero", "rb") as zero:
