@@ -287,6 +287,143 @@ def test_a_command_that_calls_sys_exit_is_its_code_failing(cli, tmp_path):
     assert json.loads(cli("read", "thing-t1", "--json").stdout) == []
 
 
+# A domain whose projection, reactor and upcaster each end the program their own way, chosen by
+# the word an event carries ("exit" or "interrupt"): the user's code failing, never evsh's exit.
+ENDING = """
+import sys
+from evsh import Aggregate, Projection, command, event, reactor, table, upcaster
+
+
+@event
+class Noted:
+    text: str
+
+
+class Note(Aggregate):
+    @command
+    def add(self, text: str):
+        yield Noted(text)
+
+
+def end(text):
+    if text == "exit":
+        sys.exit(3)
+    if text == "interrupt":
+        raise KeyboardInterrupt
+
+
+log = Projection("log", tables=[table("log_rows", {"position": int, "text": str}, pk="position")])
+
+
+@log.on(Noted)
+def _noted(event, rows):
+    end(event.data["text"])
+
+
+@reactor("echo", on=["Noted"], attempts=1)
+def echo(event, ctx):
+    end(event.data["text"])
+
+
+@upcaster("OldNoted", 1, to_type="Noted", to_version=1)
+def old_noted(data):
+    end(data["text"])
+    return data
+"""
+
+
+@pytest.mark.parametrize("word, says, where", [("exit", "SystemExit: 3", "ending.py:19"),
+                                               ("interrupt", "KeyboardInterrupt", "ending.py:21")])
+def test_a_projection_handler_that_exits_is_its_code_failing(cli, tmp_path, word, says, where):
+    (tmp_path / "ending.py").write_text(ENDING)
+    dom = ("--domain", "ending.py", "--mode", "async")
+    assert cli(*dom, "exec", "note", "n1", "add", "--text", word).exit_code == 0
+    r = cli(*dom, "projections", "run", "log")
+    assert r.exit_code == 5 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]  # after the projection's own line, which says how to skip the event
+    assert last.startswith("evsh: domain code raised:") and "projection log failed on event 1" in last
+    assert says in last and where in last  # what ended it, and its line in the user's file
+    assert json.loads(cli(*dom, "projections", "--json").stdout)[0]["checkpoint"] == 0
+
+
+@pytest.mark.parametrize("word, says, where", [("exit", "SystemExit: 3", "ending.py:19"),
+                                               ("interrupt", "KeyboardInterrupt", "ending.py:21")])
+def test_a_reactor_handler_that_exits_parks_its_event_like_any_failure(cli, tmp_path, word, says, where):
+    (tmp_path / "ending.py").write_text(ENDING)
+    dom = ("--domain", "ending.py", "--mode", "async")
+    assert cli(*dom, "exec", "note", "n1", "add", "--text", word).exit_code == 0
+    r = cli(*dom, "reactors", "run", "echo")
+    assert r.exit_code == 0 and "Traceback" not in r.stderr, r.stderr
+    parked = json.loads(cli(*dom, "dlq", "list", "--json").stdout)
+    assert len(parked) == 1 and says in parked[0]["error"] and where in parked[0]["error"], parked
+    again = cli(*dom, "dlq", "retry", str(parked[0]["id"]))  # fails again: "failed", exit 1, still parked
+    assert again.exit_code == 1 and says in again.stderr and "stay parked" in again.stderr, again.stderr
+    assert len(json.loads(cli(*dom, "dlq", "list", "--json").stdout)) == 1
+
+
+@pytest.mark.parametrize("word, says, where", [("exit", "SystemExit: 3", "ending.py:19"),
+                                               ("interrupt", "KeyboardInterrupt", "ending.py:21")])
+def test_an_upcaster_that_exits_is_its_code_failing(cli, tmp_path, word, says, where):
+    (tmp_path / "ending.py").write_text(ENDING)
+    assert cli("append", "note-n1", "OldNoted", json.dumps({"text": word})).exit_code == 0
+    for args in (("read", "note-n1"), ("state", "note", "n1"), ("export", "--upcast")):
+        one_line(cli("--domain", "ending.py", *args), 5, "upcasting OldNoted", says, where)
+
+
+SLOW_REACTOR = """
+import os, time
+from evsh import Aggregate, command, event, reactor
+
+
+@event
+class Noted:
+    text: str
+
+
+class Note(Aggregate):
+    @command
+    def add(self, text: str):
+        yield Noted(text)
+
+
+@reactor("slow", on=["Noted"], attempts=1)
+def slow(event, ctx):
+    open(os.environ["READY_FILE"], "w").close()
+    while True:
+        time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("args, signals", [(("--mode", "inline", "exec", "note", "n2", "add", "--text", "y"), 1),
+                                           (("--mode", "async", "reactors", "run"), 2)])
+def test_a_real_ctrl_c_in_a_reactor_handler_is_an_interruption_not_its_failure(tmp_path, args, signals):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "slow.py").write_text(SLOW_REACTOR)
+    dom = ("--domain", "slow.py", "--mode", "async")
+    assert evsh(*dom, "exec", "note", "n1", "add", "--text", "x", cwd=tmp_path).returncode == 0
+    ready = tmp_path / "ready"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVSH_")}
+    proc = subprocess.Popen([sys.executable, "-m", "evsh", "--domain", "slow.py", *args], cwd=tmp_path,
+                            env={**env, "READY_FILE": str(ready)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    for _ in range(signals):  # `reactors run` stops after its batch on the first; a handler that never returns needs two
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    r = evsh(*dom, "dlq", "list", "--json", cwd=tmp_path)
+    assert json.loads(r.stdout) == []  # not parked: the handler did not fail, the run was stopped
+
+
 # ----------------------------------------------------------------------------- bare groups
 
 @pytest.mark.parametrize("args", [(), ("dlq",), ("projections", "--help")])

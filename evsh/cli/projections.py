@@ -43,6 +43,9 @@ def _stop_on_interrupt() -> Iterator[Any]:
 
     def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
         if flag.stopped:  # a second Ctrl-C: stop now (the open batch rolls back)
+            from .. import interrupts
+
+            interrupts.request()  # a real one, not a projection's handler failing
             raise KeyboardInterrupt
         flag.stopped = True
         click.echo("evsh: stopping after the current batch (Ctrl-C again to abort it)", err=True)

@@ -17,6 +17,7 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
+from .. import interrupts
 from ..sanitise import safe
 from .script import DIRECTIVES, NOT_IN_SCRIPTS, Runner, ScriptSyntaxError, _scan
 
@@ -391,6 +392,7 @@ def repl(app: Any, *, history_file: str | None = None, input: Any = None, output
                 click.echo(safe(f"evsh: error: {exc.message}"), err=True)
                 continue
             before = personal.head(app)
+            interrupts.clear()  # a Ctrl-C taken by an earlier line: this one's own code may raise its own
             try:
                 runner.run_nodes(nodes)
             except KeyboardInterrupt:
