@@ -289,8 +289,8 @@ def test_a_command_that_calls_sys_exit_is_its_code_failing(cli, tmp_path):
 
 # A domain whose projection, reactor and upcaster each end the program their own way, chosen by
 # the word an event carries ("exit" or "interrupt"): the user's code failing, never evsh's exit.
-ENDING = """
-import sys
+NOTES = """
+import os, sys, time
 from evsh import Aggregate, Projection, command, event, reactor, table, upcaster
 
 
@@ -303,7 +303,8 @@ class Note(Aggregate):
     @command
     def add(self, text: str):
         yield Noted(text)
-
+"""
+ENDING = NOTES + """
 
 def end(text):
     if text == "exit":
@@ -370,21 +371,7 @@ def test_an_upcaster_that_exits_is_its_code_failing(cli, tmp_path, word, says, w
         one_line(cli("--domain", "ending.py", *args), 5, "upcasting OldNoted", says, where)
 
 
-SLOW_REACTOR = """
-import os, time
-from evsh import Aggregate, command, event, reactor
-
-
-@event
-class Noted:
-    text: str
-
-
-class Note(Aggregate):
-    @command
-    def add(self, text: str):
-        yield Noted(text)
-
+SLOW_REACTOR = NOTES + """
 
 @reactor("slow", on=["Noted"], attempts=1)
 def slow(event, ctx):
