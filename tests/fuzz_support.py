@@ -65,12 +65,12 @@ def time_bound(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def run_evsh(folder: str, args: list[str], input: str = "") -> Run:
-    """`evsh --db FOLDER/evsh.db ARGS` in-process, in FOLDER, stdin empty unless given."""
+def run_evsh(folder: str, args: list[str], input: str = "", db: bool = True) -> Run:
+    """`evsh --db FOLDER/evsh.db ARGS` in-process, in FOLDER, stdin empty unless given (without
+    --db when ``db`` is false: evsh.toml's or the default)."""
     from evsh.cli.main import cli
 
-    db = os.path.join(folder, "evsh.db")
-    full = ["--db", db, *args]
+    full = ["--db", os.path.join(folder, "evsh.db"), *args] if db else list(args)
     here = os.getcwd()
     os.chdir(folder)
     try:
