@@ -190,7 +190,7 @@ def test_the_tree_walk_finds_every_command():
 
 @pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
 def test_any_command_line_gets_a_documented_answer_and_writes_nothing_on_error(template, path):
-    @examples(0.25)
+    @examples(0.5)
     @given(st.data())
     def one(data: st.DataObject) -> None:
         args = [*data.draw(global_options(), "global"), *path, *data.draw(parameter_tokens(path), "args")]

@@ -56,7 +56,7 @@ def template(tmp_path_factory) -> str:
     return make_template(str(tmp_path_factory.mktemp("fuzz-config")))
 
 
-@examples(1.0)
+@examples(3.0)
 @given(config_text(), st.sampled_from(COMMANDS), st.booleans())
 def test_any_project_file_works_or_is_refused_naming_its_key(template, toml, command, give_db):
     with copy_of(template) as folder:

@@ -71,7 +71,7 @@ def template(tmp_path_factory) -> tuple[str, list[dict]]:
     return folder, known
 
 
-@examples(1.0)
+@examples(3.0)
 @given(st.data(), st.booleans(), st.booleans())
 def test_any_import_file_is_taken_whole_or_refused_naming_its_line(template, data, into_empty, with_domain):
     folder_t, known = template

@@ -93,7 +93,7 @@ def failing_line(stderr: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-@examples(1.0)
+@examples(3.0)
 @given(st.lists(script_line(), min_size=1, max_size=8), st.booleans())
 def test_any_script_gets_a_documented_answer_and_a_failing_line_writes_nothing(template, lines, keep_going):
     text = "\n".join(lines) + "\n"
