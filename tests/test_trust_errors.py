@@ -69,6 +69,16 @@ def test_an_environment_variable_that_is_not_utf8_is_refused(tmp_path):
     ("--busy-timeout", "-1", "append", "order-1", "T"),
     ("--busy-timeout", "inf", "append", "order-1", "T"),
     ("--busy-timeout", "1e308", "append", "order-1", "T"),
+    ("--domain", "shop", "projections", "skip", "order_details", "--position", HUGE),  # found by the CLI fuzzer
+    ("--domain", "shop", "projections", "run", "--batch-size", HUGE),
+    ("--domain", "shop", "projections", "rebuild", "order_details", "--batch-size", HUGE),
+    ("--domain", "shop", "projections", "run", "--interval", "nan"),
+    ("--domain", "shop", "state", "order", "o1", "--at-version", HUGE),
+    ("--domain", "shop", "seed", "--orders", HUGE),
+    ("--domain", "shop", "seed", "--orders", "1", "--days", "inf"),
+    ("--domain", "shop", "seed", "--orders", "1", "--days", "nan"),
+    ("--domain", "shop", "seed", "--orders", "1", "--days", "1e308"),
+    ("tui", "--poll", "nan"),
     ("stats", "--since", "garbage"),
     ("stats", "--since", "0001-01-01T00:00+05:00"),
 ])

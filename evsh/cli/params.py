@@ -61,36 +61,38 @@ class Count(click.ParamType):
 
 
 class Seconds(click.ParamType):
-    """A duration in seconds: a finite number from ``min`` to ``max`` (default a day)."""
+    """A duration in seconds (or another ``unit``): a finite number from ``min`` to ``max``
+    (default a day)."""
 
     name = "seconds"
 
-    def __init__(self, min: float = 0.0, max: float = DAY) -> None:
+    def __init__(self, min: float = 0.0, max: float = DAY, unit: str = "seconds") -> None:
         self.min = min
         self.max = max
+        self.unit = self.name = unit
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
-            seconds = check_seconds(value, self.min, self.max)
+            seconds = check_seconds(value, self.min, self.max, self.unit)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         return seconds
 
     def __repr__(self) -> str:
-        return f"Seconds({self.min}, {self.max})"
+        return f"Seconds({self.min}, {self.max}, {self.unit!r})"
 
 
-def check_seconds(value: Any, low: float = 0.0, high: float = DAY) -> float:
-    """``value`` as seconds within [low, high]; ValueError saying what is wrong otherwise.
-    Shared by options and the project config (``busy_timeout``)."""
+def check_seconds(value: Any, low: float = 0.0, high: float = DAY, unit: str = "seconds") -> float:
+    """``value`` as seconds (or ``unit``) within [low, high]; ValueError saying what is wrong
+    otherwise. Shared by options and the project config (``busy_timeout``)."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number of seconds")
+        raise ValueError(f"{value!r} is not a number of {unit}")
     try:
         seconds = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a number of seconds") from None
+        raise ValueError(f"{value!r} is not a number of {unit}") from None
     if not math.isfinite(seconds):
-        raise ValueError(f"{value!r} is not a finite number of seconds")
+        raise ValueError(f"{value!r} is not a finite number of {unit}")
     if not low <= seconds <= high:
-        raise ValueError(f"{value!r} seconds is out of range: give {low:g} to {high:g}")
+        raise ValueError(f"{value!r} {unit} is out of range: give {low:g} to {high:g}")
     return seconds

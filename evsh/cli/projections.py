@@ -14,6 +14,7 @@ from ..errors import BadInput
 from ..sanitise import safe
 from .context import app
 from .errors import CLIError
+from .params import Count, Seconds
 from .render import emit_json_items, fmt, output_options, progress, stream_table
 
 DEFAULT_POLL = 0.2
@@ -118,9 +119,9 @@ def projections(ctx: click.Context, as_json: bool, as_nl: bool) -> None:
 @projections.command("run")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--follow", "-f", is_flag=True, help="Keep up with new events until Ctrl-C.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
+@click.option("--batch-size", type=Count(min=1), default=2000, show_default=True,
               help="Events per transaction.")
-@click.option("--interval", type=click.FloatRange(min=0.0), default=None, metavar="SECONDS",
+@click.option("--interval", type=Seconds(), default=None, metavar="SECONDS",
               help="With --follow: how often to look for new events (env EVSH_POLL_INTERVAL; default 0.2).")
 def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: float | None) -> None:
     """Bring projections up to date from their checkpoints (all of them when no NAME is given).
@@ -184,7 +185,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
 
 @projections.command("rebuild")
 @click.argument("name")
-@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
+@click.option("--batch-size", type=Count(min=1), default=5000, show_default=True,
               help="Events per committed batch (other writers wait at most one batch).")
 def rebuild_cmd(name: str, batch_size: int) -> None:
     """Replay the whole log into fresh tables and swap them in atomically.
@@ -215,7 +216,7 @@ def rebuild_cmd(name: str, batch_size: int) -> None:
 
 @projections.command("skip")
 @click.argument("name")
-@click.option("--position", type=click.IntRange(min=1), required=True,
+@click.option("--position", type=Count(min=1), required=True,
               help="The event to skip: the position a failure names (see `evsh projections`).")
 def skip_cmd(name: str, position: int) -> None:
     """Have a projection never apply one event: the way on past an event it cannot apply.
