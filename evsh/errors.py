@@ -105,6 +105,12 @@ class DomainCodeError(EvshError):
         self.where = where
 
 
+# What the user's domain code may raise that is its own failure: any Exception, and sys.exit()
+# or a KeyboardInterrupt of its own, which left alone would pass for evsh's exit codes or for
+# Ctrl-C. Caught around every call into it, wrapped by evsh.domain.registry.user_code_error.
+USER_CODE_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
 class ExpectationFailed(EvshError):
     """A script expectation or a checked property did not hold."""
 

@@ -69,6 +69,16 @@ def test_an_environment_variable_that_is_not_utf8_is_refused(tmp_path):
     ("--busy-timeout", "-1", "append", "order-1", "T"),
     ("--busy-timeout", "inf", "append", "order-1", "T"),
     ("--busy-timeout", "1e308", "append", "order-1", "T"),
+    ("--domain", "shop", "projections", "skip", "order_details", "--position", HUGE),  # found by the CLI fuzzer
+    ("--domain", "shop", "projections", "run", "--batch-size", HUGE),
+    ("--domain", "shop", "projections", "rebuild", "order_details", "--batch-size", HUGE),
+    ("--domain", "shop", "projections", "run", "--interval", "nan"),
+    ("--domain", "shop", "state", "order", "o1", "--at-version", HUGE),
+    ("--domain", "shop", "seed", "--orders", HUGE),
+    ("--domain", "shop", "seed", "--orders", "1", "--days", "inf"),
+    ("--domain", "shop", "seed", "--orders", "1", "--days", "nan"),
+    ("--domain", "shop", "seed", "--orders", "1", "--days", "1e308"),
+    ("tui", "--poll", "nan"),
     ("stats", "--since", "garbage"),
     ("stats", "--since", "0001-01-01T00:00+05:00"),
 ])
@@ -127,6 +137,28 @@ def test_a_refused_schema_version_leaves_upcast_check_working(cli, tmp_path):
                                         ("missing.jsonl", "no such file")])
 def test_import_says_what_the_file_really_is(cli, what, says):
     one_line(cli("import", what), 2, says)
+
+
+@pytest.mark.parametrize("args, says", [
+    (("keys", "import", "/dev/zero"), "is a device"),  # once read without end, until the memory ran out
+    (("import", "-"), "line 1: longer than"),  # an endless pipe without a newline
+])
+def test_an_input_that_never_ends_is_refused(tmp_path, args, says):
+    assert evsh("append", "a-1", "X", cwd=tmp_path).returncode == 0
+    with open("/dev/zero", "rb") as zero:
+        one_line(evsh(*args, cwd=tmp_path, stdin=zero), 2, says)
+    assert events_in(tmp_path) == 1
+
+
+@pytest.mark.parametrize("args", [
+    ("keys", "export", "-o", ""), ("keys", "export", "-o", "nodir/keys"), ("export", "-o", "nodir/x.jsonl"),
+    ("backup", "nodir/b.db"),
+])
+def test_an_output_path_that_cannot_be_opened_is_named(cli, args):
+    assert cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "a@b.c", "--username", "al").exit_code == 0
+    r = cli(*args)
+    assert r.exit_code in (2, 4), r.stderr
+    one_line(r, r.exit_code, args[-1] or "''")
 
 
 # ----------------------------------------------------------------------------- evsh.toml
@@ -213,6 +245,30 @@ def test_a_script_that_cannot_run_fails_on_one_line(cli, tmp_path, script, where
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("line, says", [
+    ("redeliver reactor order_workflow 9223372036854775808", "too large"),  # once an OverflowError
+    ("redeliver reactor order_workflow ²", "not a whole number"),
+    ("expect state inventory p1 --at-version 99999999999999999999999 on_hand=1", "too large"),
+    ("expect state inventory p1 --at-version ³ on_hand=1", "not a whole number"),
+    ("expect exit ² read a-1", "not a whole number"),
+    ("repeat ²\nsay x\nend", "not a whole number"),
+    ("repeat " + "9" * 5000 + "\nsay x\nend", "too large"),  # beyond int()'s own digit limit
+])
+def test_a_number_in_a_script_line_is_read_as_options_read_theirs(cli, tmp_path, line, says):
+    (tmp_path / "s.evsh").write_text(line + "\n")
+    r = cli(*SHOP, "run", "s.evsh")
+    assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("s.evsh:1:") and says in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("value", ["²", "١"])
+def test_an_expected_version_in_other_digits_is_bad_input(cli, value):
+    assert cli("append", "a-1", "X").exit_code == 0
+    one_line(cli("append", "a-1", "X", "--expected-version", value), 2, "expected version")
+    one_line(cli("read", "a-1", "--from-version", value), 2, "not a whole number")
+
+
 def test_a_script_larger_than_the_limit_is_refused_before_it_runs(tmp_path):
     one_line(evsh("run", "/dev/zero", cwd=tmp_path), 2, "larger than 10,000,000 characters")
     with open("/dev/zero", "rb") as zero:
@@ -239,6 +295,130 @@ def test_a_command_that_calls_sys_exit_is_its_code_failing(cli, tmp_path):
         "    @command\n    def open(self):\n        sys.exit(3)\n")
     one_line(cli("--domain", "dom.py", "exec", "thing", "t1", "open"), 5, "SystemExit: 3", "dom.py:8")
     assert json.loads(cli("read", "thing-t1", "--json").stdout) == []
+
+
+# A domain whose projection, reactor and upcaster each end the program their own way, chosen by
+# the word an event carries ("exit" or "interrupt"): the user's code failing, never evsh's exit.
+NOTES = """
+import os, sys, time
+from evsh import Aggregate, Projection, command, event, reactor, table, upcaster
+
+
+@event
+class Noted:
+    text: str
+
+
+class Note(Aggregate):
+    @command
+    def add(self, text: str):
+        yield Noted(text)
+"""
+ENDING = NOTES + """
+
+def end(text):
+    if text == "exit":
+        sys.exit(3)
+    if text == "interrupt":
+        raise KeyboardInterrupt
+
+
+log = Projection("log", tables=[table("log_rows", {"position": int, "text": str}, pk="position")])
+
+
+@log.on(Noted)
+def _noted(event, rows):
+    end(event.data["text"])
+
+
+@reactor("echo", on=["Noted"], attempts=1)
+def echo(event, ctx):
+    end(event.data["text"])
+
+
+@upcaster("OldNoted", 1, to_type="Noted", to_version=1)
+def old_noted(data):
+    end(data["text"])
+    return data
+"""
+
+
+@pytest.mark.parametrize("word, says, where", [("exit", "SystemExit: 3", "ending.py:19"),
+                                               ("interrupt", "KeyboardInterrupt", "ending.py:21")])
+def test_a_projection_handler_that_exits_is_its_code_failing(cli, tmp_path, word, says, where):
+    (tmp_path / "ending.py").write_text(ENDING)
+    dom = ("--domain", "ending.py", "--mode", "async")
+    assert cli(*dom, "exec", "note", "n1", "add", "--text", word).exit_code == 0
+    r = cli(*dom, "projections", "run", "log")
+    assert r.exit_code == 5 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]  # after the projection's own line, which says how to skip the event
+    assert last.startswith("evsh: domain code raised:") and "projection log failed on event 1" in last
+    assert says in last and where in last  # what ended it, and its line in the user's file
+    assert json.loads(cli(*dom, "projections", "--json").stdout)[0]["checkpoint"] == 0
+
+
+@pytest.mark.parametrize("word, says, where", [("exit", "SystemExit: 3", "ending.py:19"),
+                                               ("interrupt", "KeyboardInterrupt", "ending.py:21")])
+def test_a_reactor_handler_that_exits_parks_its_event_like_any_failure(cli, tmp_path, word, says, where):
+    (tmp_path / "ending.py").write_text(ENDING)
+    dom = ("--domain", "ending.py", "--mode", "async")
+    assert cli(*dom, "exec", "note", "n1", "add", "--text", word).exit_code == 0
+    r = cli(*dom, "reactors", "run", "echo")
+    assert r.exit_code == 0 and "Traceback" not in r.stderr, r.stderr
+    parked = json.loads(cli(*dom, "dlq", "list", "--json").stdout)
+    assert len(parked) == 1 and says in parked[0]["error"] and where in parked[0]["error"], parked
+    again = cli(*dom, "dlq", "retry", str(parked[0]["id"]))  # fails again: "failed", exit 1, still parked
+    assert again.exit_code == 1 and says in again.stderr and "stay parked" in again.stderr, again.stderr
+    assert len(json.loads(cli(*dom, "dlq", "list", "--json").stdout)) == 1
+
+
+@pytest.mark.parametrize("word, says, where", [("exit", "SystemExit: 3", "ending.py:19"),
+                                               ("interrupt", "KeyboardInterrupt", "ending.py:21")])
+def test_an_upcaster_that_exits_is_its_code_failing(cli, tmp_path, word, says, where):
+    (tmp_path / "ending.py").write_text(ENDING)
+    assert cli("append", "note-n1", "OldNoted", json.dumps({"text": word})).exit_code == 0
+    for args in (("read", "note-n1"), ("state", "note", "n1"), ("export", "--upcast")):
+        one_line(cli("--domain", "ending.py", *args), 5, "upcasting OldNoted", says, where)
+
+
+SLOW_REACTOR = NOTES + """
+
+@reactor("slow", on=["Noted"], attempts=1)
+def slow(event, ctx):
+    open(os.environ["READY_FILE"], "w").close()
+    while True:
+        time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("args, signals", [(("--mode", "inline", "exec", "note", "n2", "add", "--text", "y"), 1),
+                                           (("--mode", "async", "reactors", "run"), 2)])
+def test_a_real_ctrl_c_in_a_reactor_handler_is_an_interruption_not_its_failure(tmp_path, args, signals):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "slow.py").write_text(SLOW_REACTOR)
+    dom = ("--domain", "slow.py", "--mode", "async")
+    assert evsh(*dom, "exec", "note", "n1", "add", "--text", "x", cwd=tmp_path).returncode == 0
+    ready = tmp_path / "ready"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVSH_")}
+    proc = subprocess.Popen([sys.executable, "-m", "evsh", "--domain", "slow.py", *args], cwd=tmp_path,
+                            env={**env, "READY_FILE": str(ready)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    for _ in range(signals):  # `reactors run` stops after its batch on the first; a handler that never returns needs two
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    r = evsh(*dom, "dlq", "list", "--json", cwd=tmp_path)
+    assert json.loads(r.stdout) == []  # not parked: the handler did not fail, the run was stopped
 
 
 # ----------------------------------------------------------------------------- bare groups

@@ -11,6 +11,7 @@ from ..errors import BadInput
 from ..sanitise import safe
 from .context import app
 from .output import Output, listing_options
+from .params import Count
 from .render import emit_events, emit_json_object, json_text, print_state
 from .reactors import print_reactions, reactions_json
 
@@ -192,7 +193,7 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
 @click.command()
 @click.argument("aggregate", shell_complete=_complete_aggregate)
 @click.argument("id", shell_complete=_complete_id)
-@click.option("--at-version", type=click.IntRange(min=0), default=None, help="Time travel: the state at version N.")
+@click.option("--at-version", type=Count(min=0), default=None, help="Time travel: the state at version N.")
 @click.option("--at-time", default=None, metavar="TIME",
               help="Time travel: the state as it was at a time (UTC), e.g. 2026-01-01T10:00:00Z or '2026-01-01 10:00'.")
 @listing_options(rows=False, limit=False, json_help="JSON: one object of the aggregate's fields (version 0: no events).",

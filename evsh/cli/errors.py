@@ -83,8 +83,9 @@ def core_error(exc: BaseException, db: str) -> EvshError | None:
     """The core error an exception escaping a command stands for, or None for a bug.
 
     A driver's error that reached here without passing a store transaction goes through its
-    backend's own mapping (read-only, damaged, full, locked, unreachable); a failed write of standard output
-    or of an output file is an OutputError."""
+    backend's own mapping (read-only, damaged, full, locked, unreachable); a failed write of
+    standard output or of an output file is an OutputError; a path given that cannot be opened
+    (missing, a folder, not allowed, too long) is BadInput naming it."""
     if isinstance(exc, EvshError):
         return exc
     driver = driver_error(exc, db)
@@ -92,6 +93,8 @@ def core_error(exc: BaseException, db: str) -> EvshError | None:
         return driver
     if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
         return OutputError(f"cannot write {exc.filename or 'standard output'}: {exc.strerror or exc}")
+    if isinstance(exc, OSError) and exc.filename is not None:  # a path given that names no usable file
+        return BadInput(f"cannot open {exc.filename!r}: {exc.strerror or exc}")
     return None
 
 

@@ -397,10 +397,13 @@ def keys_import(file: str) -> None:
     """Add keys written by `evsh keys export`, all or nothing."""
     from ..engine.shredding import import_keys
     from ..store import codec
+    from .transfer import bounded_lines, check_readable
+
+    check_readable(file, "evsh keys export", or_stdin="")
 
     def items():
         with open(file, "rb") as fh:
-            for n, line in enumerate(fh, 1):
+            for n, line in enumerate(bounded_lines(fh), 1):
                 if line.strip():
                     try:
                         yield n, codec.parse(line)

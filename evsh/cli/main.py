@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..errors import EvshError
+from .. import __version__, interrupts
+from ..errors import EvshError, OutputError
 from ..sanitise import safe
 from .context import MODES, SYNC_MODES, AppContext, read_config
 from .errors import USAGE, CLIError, Interrupted, core_error
@@ -81,7 +81,7 @@ class EvshGroup(Group):
         try:
             rv = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
-            if _interrupted:
+            if interrupts.requested():
                 _exit_interrupted()
             if isinstance(exc, click.NoSuchOption):  # `evsh read x --db s.db`: a global option after the command
                 from .global_options import hoisted
@@ -97,13 +97,13 @@ class EvshGroup(Group):
             click.echo(safe(f"evsh: usage error: {message}; see `{where} --help`"), err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            if _interrupted:
+            if interrupts.requested():
                 _exit_interrupted()
             exc.message = safe(exc.message)
             exc.show()
             sys.exit(exc.exit_code)
         except click.Abort as exc:  # click's prompts: Ctrl-C is an interruption, "no" or end of input a "no"
-            if _interrupted or isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            if interrupts.requested() or isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
                 _exit_interrupted()
             click.echo("evsh: aborted", err=True)
             sys.exit(1)
@@ -128,7 +128,7 @@ class EvshGroup(Group):
                 import traceback
 
                 traceback.print_exc()
-            if error is not exc:  # output that cannot be written: what is still buffered goes nowhere
+            if isinstance(error, OutputError):  # output that cannot be written: what is still buffered goes nowhere
                 _silence_stdout()
             raise CLIError(error) from exc
         finally:
@@ -191,12 +191,8 @@ def _silence_stdout() -> None:
         pass
 
 
-_interrupted = False  # a real Ctrl-C arrived (see main): whatever error follows, the run was interrupted
-
-
 def _on_interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
-    global _interrupted
-    _interrupted = True
+    interrupts.request()  # a real Ctrl-C: whatever error follows, the run was interrupted
     raise KeyboardInterrupt
 
 

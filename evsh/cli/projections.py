@@ -17,6 +17,7 @@ from .context import app
 from .groups import Group
 from .errors import CLIError
 from .output import Output, listing_options
+from .params import Count, Seconds
 from .render import progress, stream_table
 
 DEFAULT_POLL = 0.2
@@ -46,6 +47,9 @@ def _stop_on_interrupt() -> Iterator[Any]:
 
     def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
         if flag.stopped:  # a second Ctrl-C: stop now (the open batch rolls back)
+            from .. import interrupts
+
+            interrupts.request()  # a real one, not a projection's handler failing
             raise KeyboardInterrupt
         flag.stopped = True
         click.echo("evsh: stopping after the current batch (Ctrl-C again to abort it)", err=True)
@@ -149,9 +153,9 @@ def build_read_models(engine: Any) -> None:
 @projections.command("run")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--follow", "-f", is_flag=True, help="Keep up with new events until Ctrl-C.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
+@click.option("--batch-size", type=Count(min=1), default=2000, show_default=True,
               help="Events per transaction.")
-@click.option("--interval", type=click.FloatRange(min=0.0), default=None, metavar="SECONDS",
+@click.option("--interval", type=Seconds(), default=None, metavar="SECONDS",
               help="With --follow: how often to look for new events (env EVSH_POLL_INTERVAL; default 0.2;"
                    " a server store also wakes followers as soon as one is appended).")
 def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: float | None) -> None:
@@ -220,7 +224,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
 
 @projections.command("rebuild")
 @click.argument("name")
-@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
+@click.option("--batch-size", type=Count(min=1), default=5000, show_default=True,
               help="Events per committed batch (other writers wait at most one batch).")
 def rebuild_cmd(name: str, batch_size: int) -> None:
     """Replay the whole log into fresh tables and swap them in atomically.
@@ -251,7 +255,7 @@ def rebuild_cmd(name: str, batch_size: int) -> None:
 
 @projections.command("skip")
 @click.argument("name")
-@click.option("--position", type=click.IntRange(min=1), required=True,
+@click.option("--position", type=Count(min=1), required=True,
               help="The event to skip: the position a failure names (see `evsh projections`).")
 def skip_cmd(name: str, position: int) -> None:
     """Have a projection never apply one event: the way on past an event it cannot apply.

@@ -154,6 +154,11 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
     stopping = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if stopping["now"]:  # a second Ctrl-C: stop now (a handler that never returns; the batch rolls back)
+            from .. import interrupts
+
+            interrupts.request()  # a real one, not a reactor's handler failing
+            raise KeyboardInterrupt
         stopping["now"] = True
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -11,16 +11,17 @@ from ..sanitise import safe
 from ..store.connect import shown
 from ..wording import counted
 from .context import app
+from .params import Count, Seconds
 from .render import progress
 
 
 @click.command()
-@click.option("--orders", type=click.IntRange(min=1), required=True, help="How many orders to place.")
-@click.option("--customers", type=click.IntRange(min=1), default=None, help="Registered users (default orders/5).")
-@click.option("--products", type=click.IntRange(min=1), default=50, show_default=True, help="Products in stock.")
+@click.option("--orders", type=Count(min=1), required=True, help="How many orders to place.")
+@click.option("--customers", type=Count(min=1), default=None, help="Registered users (default orders/5).")
+@click.option("--products", type=Count(min=1), default=50, show_default=True, help="Products in stock.")
 @click.option("--seed", "seed_value", type=int, default=0, show_default=True,
               help="The same seed gives the same history (personal fields are sealed under new keys each time).")
-@click.option("--days", type=click.FloatRange(min=0.01), default=7.0, show_default=True,
+@click.option("--days", type=Seconds(0.01, 36_500, unit="days"), default=7.0, show_default=True,
               help="Spread the history over this many days of event time.")
 def seed(orders: int, customers: int | None, products: int, seed_value: int, days: float) -> None:
     """Fill an empty store with a shop history (uses the bundled shop unless --domain names another).

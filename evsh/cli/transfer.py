@@ -112,7 +112,7 @@ def import_(file: str, react: bool = False) -> None:
     """Read events written by `evsh export` back, all or nothing, idempotent by event id."""
     a = app()
     if file != "-":
-        _check_readable(file)
+        check_readable(file)
     domain = a.domain()
     if file == "-":
         if sys.stdin is None:
@@ -173,7 +173,7 @@ def import_(file: str, react: bool = False) -> None:
 
 
 def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes]:
-    """The lines of ``handle``, moving ``bar`` by the bytes read (of the file's size, when it
+    """The lines of ``handle`` (each bounded: :func:`bounded_lines`), moving ``bar`` by the bytes read (of the file's size, when it
     has one), every few thousand lines."""
     import os
 
@@ -184,7 +184,7 @@ def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes
     name = os.path.basename(file) if file != "-" else "standard input"
     task = bar.add_task(f"importing {name} (bytes)", total=total or None)
     done = 0
-    for n, line in enumerate(handle, 1):
+    for n, line in enumerate(bounded_lines(handle), 1):
         done += len(line)
         if n % 5000 == 0:
             bar.update(task, completed=done)
@@ -192,8 +192,25 @@ def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes
     bar.update(task, completed=done, total=done)
 
 
-def _check_readable(file: str) -> None:
-    """An export file (or a pipe, as `<(...)` gives): say what else it is, not just "no such file"."""
+MAX_LINE = 64 * 1024 * 1024  # bytes in one line of an export or a keys file: a device or an endless pipe stops here
+
+
+def bounded_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The lines of an input file, refusing one longer than MAX_LINE (BadInput naming it), so
+    an endless stream without a newline is refused instead of filling the memory."""
+    n = 0
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_LINE:
+            raise BadInput(f"line {n}: longer than {MAX_LINE:,} bytes; is this a file written by evsh?")
+        yield line
+
+
+def check_readable(file: str, writer: str = "evsh export", or_stdin: str = " (or - for standard input)") -> None:
+    """An input file (or a pipe, as `<(...)` gives): say what else it is, not just "no such file"."""
     import os
     import stat
 
@@ -204,6 +221,6 @@ def _check_readable(file: str) -> None:
     except OSError as exc:
         raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(mode):
-        raise BadInput(f"{file} is a folder; give a file written by `evsh export` (or - for standard input)")
+        raise BadInput(f"{file} is a folder; give a file written by `{writer}`{or_stdin}")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise BadInput(f"{file} is a device, not a file; give a file written by `evsh export` (or - for standard input)")
+        raise BadInput(f"{file} is a device, not a file; give a file written by `{writer}`{or_stdin}")

@@ -8,10 +8,11 @@ import click
 
 from .context import app as app_context
 from .errors import USAGE
+from .params import Seconds
 
 
 @click.command("tui")
-@click.option("--poll", "poll_interval", type=click.FloatRange(0.05, 60), default=0.5, show_default=True,
+@click.option("--poll", "poll_interval", type=Seconds(0.05, 60), default=0.5, show_default=True,
               metavar="SECONDS", help="How often the live tail looks for new events.")
 @click.option("--no-tail", is_flag=True, help="Start with the live tail paused (t toggles it).")
 def tui(poll_interval: float, no_tail: bool) -> None:

@@ -17,7 +17,7 @@ import types
 import warnings
 from typing import Any
 
-from ..errors import BadInput, DomainCodeError, DomainError
+from ..errors import USER_CODE_FAILURES, BadInput, DomainCodeError, DomainError
 from .model import Aggregate, EventSpec, event_spec
 from .naming import snake_case, unkebab
 from .projection import collect as collect_projections
@@ -107,7 +107,14 @@ def _user_frame(tb: Any) -> str:
 
 
 def user_code_error(exc: BaseException, context: str) -> DomainCodeError:
-    """Wrap an exception raised by domain code, pointing at the user's file and line."""
+    """Wrap an exception raised by domain code, pointing at the user's file and line.
+
+    A real Ctrl-C that arrived while the user's code ran is not its failure: it is raised
+    again as it is (see evsh.interrupts)."""
+    from .. import interrupts
+
+    if isinstance(exc, KeyboardInterrupt) and interrupts.requested():
+        raise exc
     where = _user_frame(exc.__traceback__)
     said = f": {exc}" if str(exc) else ""
     return DomainCodeError(f"{context}: {type(exc).__name__}{said}", where)
@@ -126,9 +133,7 @@ def load_domain(spec: str) -> Domain:
         raise
     except SyntaxError as exc:
         raise DomainCodeError(f"syntax error in domain module: {exc.msg}", f"{exc.filename}:{exc.lineno}") from None
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        # the user's module raised while being imported: sys.exit() or a KeyboardInterrupt of its
-        # own too (left alone, they would pass for evsh's exit codes or for Ctrl-C)
+    except USER_CODE_FAILURES as exc:  # the user's module raised while being imported
         raise user_code_error(exc, f"loading domain {spec}") from None
     domain.warnings = [str(w.message) for w in caught]  # type: ignore[attr-defined]
     return domain

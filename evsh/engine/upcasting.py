@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 
 from ..domain.registry import Domain, user_code_error
 from ..domain.upcast import KIND, MODULE_LIST, UpcastStep
-from ..errors import BadInput, DomainError, EvshError
+from ..errors import USER_CODE_FAILURES, BadInput, DomainError, EvshError
 from ..store.base import RecordedEvent
 from .engine import Engine
 
@@ -86,7 +86,7 @@ class Upcaster:
                 data = step.apply(dict(data), meta)  # a copy: readers may hold the stored record (TUI caches)
             except EvshError:
                 raise
-            except Exception as exc:
+            except USER_CODE_FAILURES as exc:  # sys.exit() or a KeyboardInterrupt of its own too
                 raise user_code_error(
                     exc, f"upcasting {type_} v{version} (event {rec.stream_id}@{rec.version}) with {step.fn.__name__}"
                 ) from None

@@ -82,14 +82,27 @@ def regex(pattern: str, what: str, flags: int = 0) -> re.Pattern[str]:
         raise BadInput(f"{what} {pattern!r} is not a regular expression ({exc})") from None
 
 
+def number(text: str, what: str) -> int:
+    """A whole number in a script line, read as options read theirs (cli.params.whole_number),
+    or BadInput naming ``what``."""
+    from ..cli.params import whole_number
+
+    try:
+        return whole_number(text)
+    except ValueError as exc:
+        raise BadInput(f"{what}: {exc}") from None
+
+
 def parse_directive(tokens: Sequence[str], known: set[str] | Sequence[str]) -> dict[str, Any]:
     """The directive's parts, or BadInput saying what is wrong with it."""
     known = set(known)
     head, rest = tokens[0], list(tokens[1:])
     if head == "redeliver":
         usage = "use `redeliver projection NAME POSITION` or `redeliver reactor NAME POSITION`"
-        if len(rest) != 3 or rest[0] not in SUBSCRIBERS or not rest[2].isdigit() and "${" not in rest[2]:
+        if len(rest) != 3 or rest[0] not in SUBSCRIBERS:
             raise BadInput(usage)
+        if "${" not in rest[2]:
+            number(rest[2], f"redeliver: position; {usage}")
         return {"kind": "redeliver", "subscriber": rest[0], "name": rest[1], "position": rest[2]}
     if not rest:
         raise BadInput(f"expect what? {EXPECT_USAGE}")
@@ -103,8 +116,8 @@ def parse_directive(tokens: Sequence[str], known: set[str] | Sequence[str]) -> d
         if more and more[0].startswith("--at-version"):
             tok = more.pop(0)
             at = tok.split("=", 1)[1] if "=" in tok else (more.pop(0) if more else "")
-            if not at.isdigit() and "${" not in at:
-                raise BadInput(f"{what}: --at-version needs a version number, not {at!r}")
+            if "${" not in at:
+                number(at, f"{what}: --at-version needs a version number")
         return {"kind": kind, "aggregate": agg, "id": id_, "at": at, "checks": parse_checks(more, what)}
     if kind == "stream":
         if not args:
@@ -130,9 +143,9 @@ def parse_directive(tokens: Sequence[str], known: set[str] | Sequence[str]) -> d
     if kind in OUTCOMES or kind == "exit":
         code = OUTCOMES.get(kind)
         if kind == "exit":
-            if not args or not args[0].isdigit():
+            if not args:
                 raise BadInput(f"{what}: use `expect exit N [--match REGEX] COMMAND...`")
-            code, args = int(args[0]), args[1:]
+            code, args = number(args[0], f"{what}: use `expect exit N [--match REGEX] COMMAND...`; N"), args[1:]
         pattern, command = _split_match(list(args), what)
         if not command:
             raise BadInput(f"{what}: name the command that should fail, e.g. `{what} exec order o1 confirm`")
@@ -279,14 +292,14 @@ def run_directive(runner: Any, tokens: list[str]) -> str:
     if kind == "redeliver":
         from .verification import redeliver
 
-        return redeliver(app, spec["subscriber"], spec["name"], int(spec["position"]))
+        return redeliver(app, spec["subscriber"], spec["name"], number(spec["position"], "redeliver: position"))
     raise BadInput(f"unknown directive {kind!r}")  # pragma: no cover - parse_directive refuses it first
 
 
 def _state(app: Any, spec: dict[str, Any]) -> str:
     domain = app.domain(required=True)
     cls = domain.aggregate(spec["aggregate"])
-    at = int(spec["at"]) if spec["at"] is not None else None
+    at = number(spec["at"], "expect state: --at-version") if spec["at"] is not None else None
     agg = app.engine(domain_required=True).load(cls, spec["id"], at)
     data = agg.state()
     where = cls.stream_id(spec["id"]) + (f" at version {at}" if at is not None else "")

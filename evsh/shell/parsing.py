@@ -182,9 +182,12 @@ def _parse_repeat(line: Line, scope_vars: set[str]) -> Repeat:
     usage = "use `repeat N` or `repeat N as VAR`, then the lines to repeat, then `end`"
     if len(toks) not in (1, 3) or (len(toks) == 3 and toks[1] != "as"):
         raise ScriptSyntaxError(line.where, usage)
-    if not toks[0].isdigit():
-        raise ScriptSyntaxError(line.where, f"repeat count {toks[0]!r} is not a whole number; {usage}")
-    count = int(toks[0])
+    from .expectations import number
+
+    try:
+        count = number(toks[0], "repeat count")
+    except BadInput as exc:
+        raise ScriptSyntaxError(line.where, f"{exc}; {usage}") from None
     if count > MAX_REPEAT:
         raise ScriptSyntaxError(line.where, f"repeat count {count} is above {MAX_REPEAT:,}")
     var = toks[2] if len(toks) == 3 else "i"

@@ -17,6 +17,7 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
+from .. import interrupts
 from ..sanitise import safe
 from ..store.connect import is_server_url, shown
 from .parsing import ScriptSyntaxError, _scan
@@ -398,6 +399,7 @@ def repl(app: Any, group: click.Group, *, history_file: str | None = None, input
                 continue
             before = personal.head(app)
             domain_before = app.domain_spec
+            interrupts.clear()  # a Ctrl-C taken by an earlier line: this one's own code may raise its own
             try:
                 runner.run_nodes(nodes)
             except KeyboardInterrupt:

@@ -295,7 +295,7 @@ def parse_expected_version(value: object) -> ExpectedVersion:
         v = value.strip().lower().replace("_", "-")
         if v in (ANY, NO_STREAM, EXISTS):
             return v
-        if v.isdigit():
+        if v.isascii() and v.isdigit():  # not "²", which isdigit() takes and int() refuses
             return parse_expected_version(int(v))
     raise BadInput(f"expected version {value!r}: use an integer, any, no-stream or exists")
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ...domain.projection import Projection
 from ...domain.registry import user_code_error
-from ...errors import ProjectionFailed, StoreError
+from ...errors import USER_CODE_FAILURES, ProjectionFailed, StoreError
 from ...store.base import RecordedEvent
 from ...store.tables import RowExists, RowNotWritten, Tables
 from .. import metrics
@@ -60,7 +60,7 @@ def apply_events(p: Projection, tables: Tables, events: Iterable[RecordedEvent],
         started = time.perf_counter()
         try:
             fn(ev, tables)
-        except Exception as exc:
+        except USER_CODE_FAILURES as exc:  # sys.exit() or a KeyboardInterrupt of its own too
             tables.discard()
             raise _failure(p, ev, exc) from None
         if buf is not None:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from ...domain.reactor import ReactorSpec
 from ...domain.types import encode
-from ...errors import BadInput, EvshError, StoreError
+from ...errors import USER_CODE_FAILURES, BadInput, EvshError, StoreError
 from ...store import codec
 from .. import clock as clock_mod
 from .. import metrics
@@ -153,7 +153,7 @@ class Reactors(Delivery):
                     ctx = self._deliver(sub, store, rec)
                 except StoreError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - the handler failed again
+                except USER_CODE_FAILURES as exc:  # the handler failed again (sys.exit() too)
                     error = _describe(exc, f"reactor {sub.name} on {rec.type} {rec.stream_id}@{rec.version}")
                     records.failed_again(store, id, error)
                     metrics.record(store, KIND, sub.name, rec.type, 0, errors=1, retries=1, at=now)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ...domain.reactor import ReactorSpec
 from ...domain.registry import user_code_error
-from ...errors import BadInput, CommandRejected, EvshError, StoreError
+from ...errors import USER_CODE_FAILURES, BadInput, CommandRejected, EvshError, StoreError
 from ...store.base import RecordedEvent, category_of
 from ...store.tables import Tables
 from .. import metrics
@@ -275,7 +275,7 @@ class Delivery:
                 ctx = self._deliver(sub, store, rec)
             except StoreError:
                 raise
-            except Exception as exc:  # the handler (or a command it sent) failed
+            except USER_CODE_FAILURES as exc:  # the handler (or a command it sent) failed, sys.exit() too
                 error = _describe(exc, f"reactor {sub.name} on {rec.type} {rec.stream_id}@{rec.version}")
                 fails = sub.failures[rec.event_id] = sub.failures.get(rec.event_id, 0) + 1
                 if fails < spec.attempts:

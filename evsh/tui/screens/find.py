@@ -82,7 +82,8 @@ def parse_target(text: str, source: Source) -> tuple[str, int]:
         kind, t = "position", t[1:].lstrip("osition").strip()
     elif t[:1] == "v":
         kind, t = "version", t[1:].lstrip("ersion").strip()
-    if not t.isdigit() or int(t) < 1:
+    # "²" passes isdigit() alone; past 18 digits no store holds it (and SQLite's integers end)
+    if not (t.isascii() and t.isdigit()) or len(t) > 18 or int(t) < 1:
         raise BadInput(f"{text!r}: give a number (a position in $all, a version in a stream), #N or vN")
     return kind, int(t)
 
