@@ -368,7 +368,7 @@ def test_a_reactor_handler_that_exits_parks_its_event_like_any_failure(cli, tmp_
     parked = json.loads(cli(*dom, "dlq", "list", "--json").stdout)
     assert len(parked) == 1 and says in parked[0]["error"] and where in parked[0]["error"], parked
     again = cli(*dom, "dlq", "retry", str(parked[0]["id"]))  # fails again: "failed", exit 1, still parked
-    assert again.exit_code == 1 and says in again.stderr and "stay parked" in again.stderr, again.stderr
+    assert again.exit_code == 1 and says in again.stderr and "stays parked" in again.stderr, again.stderr
     assert len(json.loads(cli(*dom, "dlq", "list", "--json").stdout)) == 1
 
 
