@@ -179,7 +179,7 @@ class EvshApp(Sidebar, Finding, LiveTail, App):
     @on(EventList.Widened)
     @on(VirtualList.Resized)
     def _events_widened(self) -> None:
-        self.query_one("#events-header", Static).update(self.events.header())
+        self.relayout()
 
     # ------------------------------------------------------------------ categories and streams
     @on(Tree.NodeSelected, "#categories")

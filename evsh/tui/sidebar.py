@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static, Tree
 
 from ..sanitise import rich_text
@@ -41,7 +42,10 @@ class Sidebar:
 
     def relayout(self) -> None:
         """Size the panes for the terminal and the ids shown; the header follows the columns."""
-        left = self.query_one("#left")
+        try:
+            left = self.query_one("#left")
+        except NoMatches:  # sent while the app was closing: its widgets are gone
+            return
         want = self.left_width()
         if left.styles.width is None or left.styles.width.value != want:
             left.styles.width = want
