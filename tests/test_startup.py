@@ -100,7 +100,8 @@ def test_evsh_read_on_postgresql_imports_no_sqlite_and_no_other_commands():
             s.append("order-o1", [NewEvent("OrderCreated", {"order_id": "o1"})])
         code, loaded, out = probe("--db", url, "read", "order-o1")
     assert code == 0 and "OrderCreated" in out
-    unwanted = {"sqlite3", "evsh.store.sqlite", "evsh.cli.lifecycle", *HEAVY_PARTS, "textual", "hypothesis"}
+    # hashlib (OpenSSL's libcrypto) makes the append lock's key and the NOTIFY channel: a read takes neither
+    unwanted = {"sqlite3", "evsh.store.sqlite", "evsh.cli.lifecycle", "hashlib", *HEAVY_PARTS, "textual", "hypothesis"}
     assert not loaded & unwanted, sorted(loaded & unwanted)
 
 
