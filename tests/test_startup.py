@@ -66,6 +66,45 @@ def test_evsh_read_with_the_shop_domain_imports_no_heavy_module(small_store):
     assert not loaded & {*HEAVY, *HEAVY_PARTS}, sorted(loaded & {*HEAVY, *HEAVY_PARTS})
 
 
+# what only other commands need: `evsh streams delete|truncate|meta` (evsh.cli.lifecycle, loaded
+# when one of them runs) and `evsh import`'s read-ahead (queue); and importlib.metadata (10-15 ms
+# with the email package it pulls in): evsh's version is a constant, never looked up (on
+# PostgreSQL psycopg's own version check imports it, which evsh cannot avoid)
+LAZY = ("evsh.cli.lifecycle", "queue", "importlib.metadata")
+
+
+def test_evsh_read_leaves_what_other_commands_need_unimported(small_store):
+    code, loaded, out = probe("--db", small_store, "read", "order-o1")
+    assert code == 0 and "OrderCreated" in out
+    assert not loaded & set(LAZY), sorted(loaded & set(LAZY))
+
+
+def test_the_stream_commands_still_load_when_they_run(small_store):
+    code, loaded, out = probe("--db", small_store, "streams", "meta", "order-o1")
+    assert code == 0 and "evsh.cli.lifecycle" in loaded
+    code, _, out = probe("--db", small_store, "streams", "--help")
+    assert code == 0 and all(name in out for name in ("delete", "meta", "truncate"))
+
+
+def test_evsh_version_looks_nothing_up():
+    code, loaded, out = probe("--version")
+    assert code == 0 and "0." in out
+    assert "importlib.metadata" not in loaded
+
+
+def test_evsh_read_on_postgresql_imports_no_sqlite_and_no_other_commands():
+    from tests.services import postgres_url
+
+    with postgres_url() as url:
+        with open_store(url) as s:
+            s.append("order-o1", [NewEvent("OrderCreated", {"order_id": "o1"})])
+        code, loaded, out = probe("--db", url, "read", "order-o1")
+    assert code == 0 and "OrderCreated" in out
+    # hashlib (OpenSSL's libcrypto) makes the append lock's key and the NOTIFY channel: a read takes neither
+    unwanted = {"sqlite3", "evsh.store.sqlite", "evsh.cli.lifecycle", "hashlib", *HEAVY_PARTS, "textual", "hypothesis"}
+    assert not loaded & unwanted, sorted(loaded & unwanted)
+
+
 def test_importing_the_public_api_is_light():
     r = subprocess.run(
         [sys.executable, "-c", "import sys, evsh; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],

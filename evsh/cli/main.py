@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import Any
@@ -14,7 +13,7 @@ from ..errors import EvshError, OutputError
 from ..sanitise import safe
 from .context import MODES, SYNC_MODES, AppContext, read_config
 from .errors import USAGE, CLIError, Interrupted, core_error
-from .groups import Group
+from .groups import LazyGroup
 from .params import Seconds
 
 # name -> "module:attribute". Modules are imported only when their command runs (or for help),
@@ -55,18 +54,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class EvshGroup(Group):
+class EvshGroup(LazyGroup):
     """Loads commands on demand and turns core errors into one-line messages and exit codes."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        ref = COMMANDS.get(name)
-        if ref is None:
-            return None
-        mod, _, attr = ref.partition(":")
-        return getattr(importlib.import_module(mod), attr)
+    lazy = COMMANDS
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:

@@ -13,7 +13,7 @@ from ..sanitise import safe
 from ..store import codec
 from .context import app
 from ..store.lines import check_metadata
-from .groups import Group
+from .groups import LazyGroup
 from .params import Count, Seconds
 from .output import Output, listing_options, write_rows
 from .render import stream_table
@@ -186,7 +186,12 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         return
 
 
-@click.group(cls=Group, invoke_without_command=True)
+# `evsh streams delete|truncate|meta`: the stream lifecycle commands, imported when one runs
+STREAM_COMMANDS = {"delete": "evsh.cli.lifecycle:delete_stream", "truncate": "evsh.cli.lifecycle:truncate_stream",
+                   "meta": "evsh.cli.lifecycle:stream_meta"}
+
+
+@click.group(cls=LazyGroup, lazy=STREAM_COMMANDS, invoke_without_command=True)
 @click.option("--category", default=None, help="Only streams of this category.")
 @listing_options(what="streams")
 @click.pass_context
@@ -253,11 +258,3 @@ def sql(query: str, out: Output, timeout: float = SQL_TIMEOUT) -> None:
             out.items({h: json_cell(v) for h, v in zip(headers, r)} for r in rows)
             return
         stream_table([(h, {}) for h in headers], rows)
-
-
-# `evsh streams delete|truncate|meta`: the stream lifecycle commands (evsh/cli/lifecycle.py)
-from .lifecycle import delete_stream, stream_meta, truncate_stream  # noqa: E402
-
-streams.add_command(delete_stream)
-streams.add_command(truncate_stream)
-streams.add_command(stream_meta)

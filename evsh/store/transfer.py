@@ -8,7 +8,6 @@ COPY on PostgreSQL). A mixin of each store: SQL is written with ``?`` placeholde
 
 from __future__ import annotations
 
-import queue
 import threading
 from typing import Any, Iterable, Iterator
 
@@ -26,6 +25,8 @@ def read_ahead(chunks: Iterable[list[tuple]], depth: int = 2) -> Iterator[list[t
     previous ones (the driver lets go of the interpreter while it waits for the server): an
     import costs about the larger of the two instead of their sum. An error in a chunk is
     raised here, in its turn."""
+    import queue  # only an import reads ahead: opening a store for anything else goes without it
+
     ahead: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 

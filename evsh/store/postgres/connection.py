@@ -12,7 +12,7 @@ claimed with ``SELECT ... FOR UPDATE`` where two workers could race.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import re
 import os
 import time
@@ -79,20 +79,25 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "a percent-escape is not UTF-8 text"
     return " ".join(str(exc).split()) or type(exc).__name__
+def _digest8(data: bytes) -> bytes:
+    """An 8-byte BLAKE2b digest: what the lock keys and the channel name are made of. hashlib is
+    imported here, when a store first locks or listens (it loads OpenSSL's libcrypto: 1-2 ms of
+    every `evsh read` otherwise)."""
+    import hashlib
+
+    return hashlib.blake2b(data, digest_size=8).digest()
 
 
 def lock_key(schema: str) -> int:
     """The advisory lock of one store's appends: a signed 64-bit number from its schema's name."""
-    digest = hashlib.blake2b(b"evsh-appends:" + schema.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return int.from_bytes(_digest8(b"evsh-appends:" + schema.encode()), "big", signed=True)
 
 
 def row_lock_key(schema: str, table: str, key: Any) -> int:
     """The advisory lock that claims one row of a store's table, whether the row exists yet or
     not (``SELECT ... FOR UPDATE`` locks nothing when there is no row: two workers would both
     take a lease or a checkpoint nobody had written)."""
-    digest = hashlib.blake2b(f"evsh-row:{schema}:{table}:{key!r}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return int.from_bytes(_digest8(f"evsh-row:{schema}:{table}:{key!r}".encode()), "big", signed=True)
 
 
 def application_name() -> str:
@@ -103,7 +108,7 @@ def application_name() -> str:
 
 def channel_of(schema: str) -> str:
     """The NOTIFY channel on which a store's appends are announced (positions, never events)."""
-    return "evsh_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
+    return "evsh_" + _digest8(schema.encode()).hex()
 
 
 def store_error(exc: BaseException, where: str) -> StoreError:
@@ -262,8 +267,6 @@ class PGConnection:
         self.read_only = read_only
         if sync not in ("normal", "full"):
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
-        self.lock_key = lock_key(self.schema)
-        self.channel = channel_of(self.schema)
         self.conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
@@ -278,7 +281,7 @@ class PGConnection:
         self._listener: psycopg.Connection | None = None
         try:
             schema_mod.check_and_upgrade(self.conn, self.schema, self.url, creating=create and not read_only,
-                                         upgrade=not read_only, lock_key=self.lock_key)
+                                         upgrade=not read_only, lock_key=lambda: self.lock_key)
             if read_only:
                 self.conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
@@ -287,6 +290,16 @@ class PGConnection:
         except BaseException:
             self.conn.close()
             raise
+
+    @functools.cached_property
+    def lock_key(self) -> int:
+        """The advisory lock of this store's appends (computed when first taken: a read never does)."""
+        return lock_key(self.schema)
+
+    @functools.cached_property
+    def channel(self) -> str:
+        """The NOTIFY channel of this store's appends (computed when first used)."""
+        return channel_of(self.schema)
 
     # ------------------------------------------------------------------ transactions
     def transaction(self) -> ContextManager[Any]:

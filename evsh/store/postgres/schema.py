@@ -13,7 +13,7 @@ backends), positions as ``bigint``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import NewerStore, NotAStore, StoreError, StoreMissing
 
@@ -105,8 +105,10 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def check_and_upgrade(conn: Any, schema: str, where: str, *, creating: bool, upgrade: bool, lock_key: int) -> None:
-    """Create a new store, upgrade an older one, refuse anything else (in one transaction)."""
+def check_and_upgrade(conn: Any, schema: str, where: str, *, creating: bool, upgrade: bool,
+                      lock_key: Callable[[], int]) -> None:
+    """Create a new store, upgrade an older one, refuse anything else (in one transaction).
+    ``lock_key`` gives the appends' lock, asked for only when the store is created or upgraded."""
     import psycopg
 
     def state() -> tuple[bool, bool, int]:
@@ -144,7 +146,7 @@ def check_and_upgrade(conn: Any, schema: str, where: str, *, creating: bool, upg
                          f" {latest_version()}")
     try:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(),))
             has_schema, marked, version = state()  # again, under the lock: another process may have done it
             if not has_schema:
                 conn.execute(f"CREATE SCHEMA {quote_ident(schema)}")
