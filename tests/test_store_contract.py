@@ -6,6 +6,7 @@ server backend added later gets the whole suite by adding one entry.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from datetime import datetime, timezone
@@ -458,6 +459,26 @@ def test_reads_are_complete_across_many_pages(store):
     assert ns(store.read_all()) == list(range(2500))
     assert ns(store.read_stream("big-1", backwards=True)) == list(range(2499, -1, -1))
     assert len(list(store.read_all(limit=1234))) == 1234
+
+
+def test_a_streams_rules_hide_the_same_events_within_a_page_and_across_pages(store):
+    """PostgreSQL reads a stream's rules and first page in one statement and starts over in a
+    snapshot when the stream is longer (pages are 3 events here): both must hide alike."""
+    store.append("short-1", [ev(n=n) for n in range(2)])
+    store.append("long-1", [ev(n=n) for n in range(10)])
+    store.append("gone-1", [ev(n=n) for n in range(2)])
+    store.truncate_stream("short-1", 2)
+    store.set_stream_metadata("long-1", max_count=5, max_age=None)
+    store.delete_stream("gone-1", hard=True)
+    for reading in (False, True):
+        with store.reading() if reading else contextlib.nullcontext():
+            assert ns(store.read_stream("short-1")) == [1]
+            assert ns(store.read_stream("long-1")) == [5, 6, 7, 8, 9]
+            assert ns(store.read_stream("long-1", 7)) == [6, 7, 8, 9]
+            assert ns(store.read_stream("long-1", limit=2)) == [5, 6]
+            assert ns(store.read_stream("long-1", limit=4)) == [5, 6, 7, 8]
+            assert ns(store.read_stream("gone-1")) == []
+            assert ns(store.read_stream("nothing-1")) == []
 
 
 # ----------------------------------------------------------------------------- streams

@@ -151,6 +151,8 @@ class _Transaction:
 
     def __enter__(self) -> Any:
         store = self.store
+        if store._reading == READING_PENDING:
+            store._begin_reading()
         try:
             self.inner = store.conn.transaction()
             self.inner.__enter__()
@@ -183,30 +185,39 @@ class _Transaction:
 
 
 class _Reading:
-    """``with store.reading()``: one snapshot for several reads (REPEATABLE READ, read only)."""
+    """``with store.reading()``: one snapshot for several reads (REPEATABLE READ, read only).
+
+    The transaction begins with the block's first statement, not at the block's start: a read
+    that is whole in one statement (a stream's rules and events, ``PGReads.read_stream_pages``)
+    runs alone in autocommit, which is one snapshot already, and spares the BEGIN and COMMIT.
+    A later statement in the same block begins the snapshot then (the engine's loads make one)."""
 
     __slots__ = ("store", "inner")
 
     def __init__(self, store: "PGConnection") -> None:
         self.store = store
-        self.inner: Any = None
+        self.inner = False
 
     def __enter__(self) -> None:
         store = self.store
-        if store._depth:
+        if store._depth or store._reading is not None:
             return
-        try:
-            store.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        except psycopg.Error as exc:
-            raise store_error(exc, store.url) from None
+        store._reading = READING_PENDING
         self.inner = True
 
     def __exit__(self, *exc: object) -> None:
         if self.inner:
-            try:
-                self.store.conn.execute("COMMIT")
-            except psycopg.Error:
-                pass
+            store = self.store
+            begun = store._reading == READING_BEGUN
+            store._reading = None
+            if begun:
+                try:
+                    store.conn.execute("COMMIT")
+                except psycopg.Error:
+                    pass
+
+
+READING_PENDING, READING_BEGUN = 1, 2
 
 
 class PGConnection:
@@ -241,6 +252,7 @@ class PGConnection:
         self._txn_serial = 0
         self._rollbacks = 0  # transactions (and savepoints) rolled back: what they created is gone
         self._append_locked = False
+        self._reading: int | None = None  # a reading() block: READING_PENDING until its first statement
         self.lifecycle_changes = 0
         self._epoch = 0
         self._append_listeners: list[weakref.WeakMethod] = []
@@ -284,8 +296,20 @@ class PGConnection:
             self._append_locked = True
             self._epoch += 1  # what others committed before the lock may read differently now
 
+    def _begin_reading(self) -> None:
+        """Begin the snapshot of a reading() block, at its first statement."""
+        self._reading = READING_BEGUN
+        self._run_alone("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
     def _run(self, sql: str, params: Any = None) -> psycopg.Cursor:
         """Run SQL written with ``?`` placeholders (the form the backends share) or psycopg's own."""
+        if self._reading == READING_PENDING:
+            self._begin_reading()
+        return self._run_alone(sql, params)
+
+    def _run_alone(self, sql: str, params: Any = None) -> psycopg.Cursor:
+        """As ``_run``, without beginning a pending reading's snapshot: for one statement that is
+        a whole read (autocommit runs it in a snapshot of its own)."""
         try:
             return self.conn.execute(_placeholders(sql) if params is not None else sql, params)
         except psycopg.Error as exc:
@@ -373,6 +397,7 @@ class PGConnection:
         self.conn = conn
         self._depth = 0
         self._append_locked = False
+        self._reading = None
         self._head = None
         self._rollbacks += 1
         self._epoch += 1  # cached states may be ahead of (or behind) what the server kept
