@@ -563,6 +563,26 @@ def test_appends_in_one_transaction_commit_or_roll_back_together(store):
     assert store.head_position() == 2
 
 
+def test_whatever_a_transaction_runs_first_is_inside_it(store):
+    """PostgreSQL sends a transaction's BEGIN with its first statement: the first one must
+    still commit or roll back with the rest, and a block that runs nothing is fine."""
+    with store.transaction():
+        pass
+    for first in ("checkpoint", "append"):
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                if first == "checkpoint":
+                    store.set_checkpoint("p", 7)
+                store.append("a-1", [ev()])
+                store.set_checkpoint("q", 8)
+                raise RuntimeError("undo")
+        assert (store.checkpoint("p"), store.checkpoint("q"), store.head_position()) == (0, 0, 0)
+    with store.transaction():
+        store.set_checkpoint("p", 7)
+        store.append("a-1", [ev()])
+    assert (store.checkpoint("p"), store.head_position()) == (7, 1)
+
+
 def test_a_failed_append_inside_a_transaction_leaves_the_rest_of_it_intact(store):
     with store.transaction():
         store.append("a-1", [ev()])

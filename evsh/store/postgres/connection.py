@@ -22,6 +22,7 @@ from typing import Any, Callable, ContextManager
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
 from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
@@ -29,6 +30,7 @@ from ..base import utc_now
 from . import schema as schema_mod
 
 DEFAULT_SCHEMA = "evsh"
+IDLE = TransactionStatus.IDLE
 CONNECT_TIMEOUT = 10  # seconds to reach the server before giving up
 
 
@@ -141,7 +143,11 @@ def _placeholders(sql: str) -> str:
 
 
 class _Transaction:
-    """``with store.transaction() as tx``: BEGIN ... COMMIT, or a savepoint when nested."""
+    """``with store.transaction() as tx``: BEGIN ... COMMIT, or a savepoint when nested.
+
+    The outer BEGIN waits for the block's first statement and goes with it when that is the
+    append lock (one round trip, ``PGConnection.lock_appends``); a block that runs nothing sends
+    nothing. Whatever reaches the connection (``store.conn``) is sent after the BEGIN."""
 
     __slots__ = ("store", "inner")
 
@@ -153,11 +159,14 @@ class _Transaction:
         store = self.store
         if store._reading == READING_PENDING:
             store._begin_reading()
-        try:
-            self.inner = store.conn.transaction()
-            self.inner.__enter__()
-        except psycopg.Error as exc:
-            raise store_error(exc, store.url) from None
+        if store._depth or store._conn.pgconn.transaction_status != IDLE:
+            try:
+                self.inner = store.conn.transaction()  # the driver's savepoint
+                self.inner.__enter__()
+            except psycopg.Error as exc:
+                raise store_error(exc, store.url) from None
+        else:
+            store._begin_pending = True
         if store._depth == 0:
             store._txn_serial += 1
             store._append_locked = False
@@ -168,7 +177,17 @@ class _Transaction:
         store = self.store
         try:
             try:
-                self.inner.__exit__(exc_type, exc, tb)
+                if self.inner is not None:
+                    self.inner.__exit__(exc_type, exc, tb)
+                elif store._begin_pending:
+                    store._begin_pending = False  # nothing ran: nothing to end
+                elif exc_type is None:
+                    store._conn.commit()
+                else:
+                    try:
+                        store._conn.rollback()
+                    except psycopg.Error:
+                        pass  # a lost connection rolled it back; the block's error is the one to raise
             except psycopg.Error as failed:
                 store._epoch += 1
                 store._rollbacks += 1
@@ -247,7 +266,8 @@ class PGConnection:
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
         self.lock_key = lock_key(self.schema)
         self.channel = channel_of(self.schema)
-        self.conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
+        self._begin_pending = False  # a transaction's BEGIN not sent yet (see _Transaction)
+        self._conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
         self._rollbacks = 0  # transactions (and savepoints) rolled back: what they created is gone
@@ -273,6 +293,17 @@ class PGConnection:
             raise
 
     # ------------------------------------------------------------------ transactions
+    @property
+    def conn(self) -> psycopg.Connection:
+        """The connection, a transaction's pending BEGIN sent first: what runs on it is inside."""
+        if self._begin_pending:
+            self._begin_pending = False
+            try:
+                self._conn.execute("BEGIN")
+            except psycopg.Error as exc:
+                raise store_error(exc, self.url) from None
+        return self._conn
+
     def transaction(self) -> ContextManager[Any]:
         """A write transaction; nested use becomes a savepoint inside the outer one. Yields the
         store: what is done through it inside the block commits or rolls back together."""
@@ -292,7 +323,11 @@ class PGConnection:
         if not self._depth:
             raise StoreError("the append lock is taken inside a transaction")
         if not self._append_locked:
-            self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+            if self._begin_pending:  # the transaction's first statement: BEGIN goes with it
+                self._begin_pending = False
+                self._run_alone(f"BEGIN; SELECT pg_advisory_xact_lock({int(self.lock_key)})")
+            else:
+                self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
             self._append_locked = True
             self._epoch += 1  # what others committed before the lock may read differently now
 
@@ -384,17 +419,18 @@ class PGConnection:
         server cannot be reached (the caller backs off and tries again). What the lost connection
         had not committed was rolled back by the server: the caller starts its work again from
         what is committed (checkpoints), so nothing is lost or done twice."""
-        if not (self.conn.closed or self.conn.broken):
+        if not (self._conn.closed or self._conn.broken):
             return False
         self._drop_listener()
         conn = connect(self.conninfo, self.url, busy_timeout=self.busy_timeout, schema=self.schema)
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
         try:
-            self.conn.close()
+            self._conn.close()
         except psycopg.Error:
             pass
-        self.conn = conn
+        self._conn = conn
+        self._begin_pending = False
         self._depth = 0
         self._append_locked = False
         self._reading = None
@@ -413,7 +449,8 @@ class PGConnection:
 
     def close(self) -> None:
         self._drop_listener()
-        self.conn.close()
+        self._begin_pending = False
+        self._conn.close()
 
     def __enter__(self) -> Any:
         return self
