@@ -14,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from evsh.errors import BadInput, ConcurrencyError, IdConflict
+from evsh.errors import BadInput, ConcurrencyError, IdConflict, StreamDeleted
 from evsh.store.base import ANY, EXISTS, NO_STREAM, EventStore, NewEvent
 
 
@@ -479,6 +479,18 @@ def test_a_streams_rules_hide_the_same_events_within_a_page_and_across_pages(sto
             assert ns(store.read_stream("long-1", limit=4)) == [5, 6, 7, 8]
             assert ns(store.read_stream("gone-1")) == []
             assert ns(store.read_stream("nothing-1")) == []
+
+    # appends at an exact version (a command's) to streams with rules keep them
+    store.append("long-1", [ev(n=10)], 10)
+    assert ns(store.read_stream("long-1")) == [6, 7, 8, 9, 10]
+    with pytest.raises(ConcurrencyError):
+        store.append("long-1", [ev(n=11)], 10)
+    with pytest.raises(StreamDeleted):
+        store.append("gone-1", [ev(n=2)], 2)
+    store.append("soft-1", [ev(n=0)])
+    store.delete_stream("soft-1")
+    store.append("soft-1", [ev(n=1)], NO_STREAM)
+    assert ns(store.read_stream("soft-1")) == [1] and store.stream_version("soft-1") == 2
 
 
 # ----------------------------------------------------------------------------- streams
