@@ -6,6 +6,7 @@ server backend added later gets the whole suite by adding one entry.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from datetime import datetime, timezone
@@ -13,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from evsh.errors import BadInput, ConcurrencyError, IdConflict
+from evsh.errors import BadInput, ConcurrencyError, IdConflict, StreamDeleted
 from evsh.store.base import ANY, EXISTS, NO_STREAM, EventStore, NewEvent
 
 
@@ -460,6 +461,38 @@ def test_reads_are_complete_across_many_pages(store):
     assert len(list(store.read_all(limit=1234))) == 1234
 
 
+def test_a_streams_rules_hide_the_same_events_within_a_page_and_across_pages(store):
+    """PostgreSQL reads a stream's rules and first page in one statement and starts over in a
+    snapshot when the stream is longer (pages are 3 events here): both must hide alike."""
+    store.append("short-1", [ev(n=n) for n in range(2)])
+    store.append("long-1", [ev(n=n) for n in range(10)])
+    store.append("gone-1", [ev(n=n) for n in range(2)])
+    store.truncate_stream("short-1", 2)
+    store.set_stream_metadata("long-1", max_count=5, max_age=None)
+    store.delete_stream("gone-1", hard=True)
+    for reading in (False, True):
+        with store.reading() if reading else contextlib.nullcontext():
+            assert ns(store.read_stream("short-1")) == [1]
+            assert ns(store.read_stream("long-1")) == [5, 6, 7, 8, 9]
+            assert ns(store.read_stream("long-1", 7)) == [6, 7, 8, 9]
+            assert ns(store.read_stream("long-1", limit=2)) == [5, 6]
+            assert ns(store.read_stream("long-1", limit=4)) == [5, 6, 7, 8]
+            assert ns(store.read_stream("gone-1")) == []
+            assert ns(store.read_stream("nothing-1")) == []
+
+    # appends at an exact version (a command's) to streams with rules keep them
+    store.append("long-1", [ev(n=10)], 10)
+    assert ns(store.read_stream("long-1")) == [6, 7, 8, 9, 10]
+    with pytest.raises(ConcurrencyError):
+        store.append("long-1", [ev(n=11)], 10)
+    with pytest.raises(StreamDeleted):
+        store.append("gone-1", [ev(n=2)], 2)
+    store.append("soft-1", [ev(n=0)])
+    store.delete_stream("soft-1")
+    store.append("soft-1", [ev(n=1)], NO_STREAM)
+    assert ns(store.read_stream("soft-1")) == [1] and store.stream_version("soft-1") == 2
+
+
 # ----------------------------------------------------------------------------- streams
 
 def test_streams_lists_every_stream_with_version_category_and_times(mixed):
@@ -540,6 +573,26 @@ def test_appends_in_one_transaction_commit_or_roll_back_together(store):
             store.append("a-1", [ev()], NO_STREAM)
     assert store.stream_version("c-1") == 0
     assert store.head_position() == 2
+
+
+def test_whatever_a_transaction_runs_first_is_inside_it(store):
+    """PostgreSQL sends a transaction's BEGIN with its first statement: the first one must
+    still commit or roll back with the rest, and a block that runs nothing is fine."""
+    with store.transaction():
+        pass
+    for first in ("checkpoint", "append"):
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                if first == "checkpoint":
+                    store.set_checkpoint("p", 7)
+                store.append("a-1", [ev()])
+                store.set_checkpoint("q", 8)
+                raise RuntimeError("undo")
+        assert (store.checkpoint("p"), store.checkpoint("q"), store.head_position()) == (0, 0, 0)
+    with store.transaction():
+        store.set_checkpoint("p", 7)
+        store.append("a-1", [ev()])
+    assert (store.checkpoint("p"), store.head_position()) == (7, 1)
 
 
 def test_a_failed_append_inside_a_transaction_leaves_the_rest_of_it_intact(store):

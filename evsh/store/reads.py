@@ -72,11 +72,7 @@ class Reads:
             "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?",
             (stream_id,),
         )
-        lowest, oldest = visibility(*rule, self.clock) if rule is not None else (0, None)
-        if oldest is not None:
-            self._aging.add(stream_id)
-        elif self._aging:
-            self._aging.discard(stream_id)
+        lowest, oldest = self._stream_visibility(stream_id, rule)
         if lowest >= HIDE_ALL:
             return iter(())
         if backwards:
@@ -96,6 +92,16 @@ class Reads:
             limit,
             keep,
         )
+
+    def _stream_visibility(self, stream_id: str, rule: tuple | None) -> tuple[int, str | None]:
+        """(lowest visible version, oldest visible time) under a stream's rules row (None: no
+        rules), remembering which streams age (their loads are not cached)."""
+        lowest, oldest = visibility(*rule, self.clock) if rule is not None else (0, None)
+        if oldest is not None:
+            self._aging.add(stream_id)
+        elif self._aging:
+            self._aging.discard(stream_id)
+        return lowest, oldest
 
     def read_all(
         self,

@@ -3,20 +3,42 @@ re-sends, positions in commit order.
 
 Under the append lock (see ``connection``) a batch reads the stream's state and the log's head,
 then inserts its events at head + 1, head + 2, ... in one statement that also announces the new
-head on the store's NOTIFY channel (delivered only if the transaction commits).
+head on the store's NOTIFY channel (delivered only if the transaction commits). A batch that
+expects an exact version (a command's) does both in one statement, which inserts only when the
+stream is at that version and has no lifecycle rules; otherwise the steps go one by one.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from ..base import ANY, AppendHook, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from ..base import ANY, NO_STREAM, AppendHook, utc_now, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from ..batches import Claims, IdTaken, prepare_batch
 from ..reads import STATE_SQL
 
 # the stream's state and the log's head in one round trip (the head is remembered for the
 # append-locked transaction: no one else can move it meanwhile)
 STATE_AND_HEAD_SQL = f"SELECT s.*, (SELECT coalesce(max(position), 0) FROM events) FROM ({STATE_SQL}) AS s"
+
+
+
+def insert_if_at_sql(n: int) -> str:
+    """State, head and the batch's insert in one statement: inserts only if the stream is at
+    the expected version and has no rules row. Returns (current, deleted, ruled, head, written)."""
+    typed = "(1, ?::text, ?::text, ?::bigint, ?::text, ?::json, ?::json, ?::text)"
+    rows = ", ".join([typed] + [f"({i}, ?, ?, ?, ?, ?, ?, ?)" for i in range(2, n + 1)])
+    return (
+        f"WITH st AS (SELECT s.*, (SELECT coalesce(max(position), 0) FROM events) AS head"
+        f" FROM ({STATE_SQL}) AS s(current, deleted, ruled)),"
+        " ins AS (INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)"
+        " SELECT st.head + v.i, v.event_id, v.stream_id, v.version, v.type, v.data, v.metadata, v.recorded_at"
+        f" FROM st, (VALUES {rows}) AS v(i, event_id, stream_id, version, type, data, metadata, recorded_at)"
+        " WHERE st.current = ? AND NOT st.ruled ON CONFLICT (event_id) DO NOTHING RETURNING 1)"
+        " SELECT st.current, st.deleted, st.ruled, st.head, w.n,"
+        " CASE WHEN w.n > 0 THEN pg_notify(?, (st.head + w.n)::text) END"
+        " FROM st, (SELECT count(*) AS n FROM ins) AS w"
+    )
+
 
 class Appends(Claims):
     """The write side of the events table (a mixin of the PostgreSQL store)."""
@@ -40,11 +62,21 @@ class Appends(Claims):
         try:
             with self.transaction():
                 self.lock_appends()
+                exact = 0 if expected == NO_STREAM else expected if isinstance(expected, int) else None
+                now = None
+                # a command's batch: one round trip when the stream is as expected. The clock is
+                # read before knowing that, so only the real one (a demo clock steps per reading)
+                if exact is not None and self.clock is utc_now:
+                    now = self.clock()
+                    done = self._insert_if_at(stream_id, events, ids, encoded, exact, now, hooks)
+                    if done is not None:
+                        return done
                 claimed = self._claim(stream_id, expected, ids)
                 if claimed is None:
                     return AppendResult(stream_id, self.stream_version(stream_id), (), idempotent=True)
                 current, ruled = claimed
-                now = self.clock()  # only for what is written: a demo clock steps on each reading
+                if now is None:  # only for what is written: a demo clock steps on each reading
+                    now = self.clock()
                 if ruled:  # the rules need the version (max-count), and it outlives scavenged events
                     self._run("UPDATE stream_rules SET version=%s, updated_at=%s, deleted=0 WHERE stream_id=%s",
                               (current + len(events), now, stream_id))
@@ -62,14 +94,37 @@ class Appends(Claims):
                     " SELECT count(*), pg_notify(%s, %s) FROM ins",
                     (*rows, self.channel, str(head + len(ids))),
                 )[0]
-                if written != len(ids):
-                    marks = ",".join("?" * len(ids))
-                    taken = {r[0] for r in self._all(f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids)}
-                    raise IdTaken(next((e for e in ids if e in taken), ids[0]))
-                result = tuple(recorded)
-                self._appended(stream_id, recorded[-1])
-                for hook in hooks:
-                    hook(self, result)
-                return AppendResult(stream_id, current + len(ids), result)
+                return self._recorded(stream_id, ids, written, recorded, hooks)
         except IdTaken as taken:
             return self._taken(stream_id, ids, expected, taken)
+
+    def _insert_if_at(self, stream_id: str, events: Sequence[NewEvent], ids: list[str], encoded: list,
+                      exact: int, now: str, hooks: Sequence[AppendHook]) -> AppendResult | None:
+        """The batch written at version ``exact`` in one statement (None: the stream is elsewhere
+        or has rules, nothing was written, and the caller takes the step-by-step way)."""
+        rows = []
+        for i, (eid, (_, etype, data, meta)) in enumerate(zip(ids, encoded), 1):
+            rows.extend((eid, stream_id, exact + i, etype, data, meta, now))
+        current, _, ruled, head, written = self._one(
+            insert_if_at_sql(len(ids)), (stream_id, stream_id, *rows, exact, self.channel))[:5]
+        if current != exact or ruled:
+            return None
+        token = self.write_token()
+        if token is not None:
+            self._head = (token, head)
+        recorded = [RecordedEvent(head + i, eid, stream_id, exact + i, ev.type, ev.data, ev.metadata, now)
+                    for i, (eid, ev) in enumerate(zip(ids, events), 1)]
+        return self._recorded(stream_id, ids, written, recorded, hooks)
+
+    def _recorded(self, stream_id: str, ids: list[str], written: int, recorded: list[RecordedEvent],
+                  hooks: Sequence[AppendHook]) -> AppendResult:
+        """After the insert: a taken id undoes the batch (IdTaken), else the hooks run on it."""
+        if written != len(ids):
+            marks = ",".join("?" * len(ids))
+            taken = {r[0] for r in self._all(f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids)}
+            raise IdTaken(next((e for e in ids if e in taken), ids[0]))
+        result = tuple(recorded)
+        self._appended(stream_id, recorded[-1])
+        for hook in hooks:
+            hook(self, result)
+        return AppendResult(stream_id, recorded[-1].version, result)

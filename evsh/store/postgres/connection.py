@@ -1,5 +1,5 @@
-"""The PostgreSQL connection under a store: opening, transactions, the append lock, and driver
-errors mapped once.
+"""The PostgreSQL connection under a store: opening, transactions (their blocks in
+``transactions``), the append lock, and driver errors mapped once.
 
 Appends are serialised by an advisory lock held to the end of the appending transaction, taken
 as late as possible (right before the first insert) or early by a transaction that will append
@@ -28,6 +28,7 @@ from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
 from ...sanitise import first_unsafe, without_password
 from ..base import utc_now
 from . import schema as schema_mod
+from .transactions import READING_BEGUN, READING_PENDING, _Reading, _Transaction
 
 DEFAULT_SCHEMA = "evsh"
 CONNECT_TIMEOUT = 10  # seconds to reach the server before giving up
@@ -173,75 +174,6 @@ def _placeholders(sql: str) -> str:
     return out
 
 
-class _Transaction:
-    """``with store.transaction() as tx``: BEGIN ... COMMIT, or a savepoint when nested."""
-
-    __slots__ = ("store", "inner")
-
-    def __init__(self, store: "PGConnection") -> None:
-        self.store = store
-        self.inner: Any = None
-
-    def __enter__(self) -> Any:
-        store = self.store
-        try:
-            self.inner = store.conn.transaction()
-            self.inner.__enter__()
-        except psycopg.Error as exc:
-            raise store_error(exc, store.url) from None
-        if store._depth == 0:
-            store._txn_serial += 1
-            store._append_locked = False
-        store._depth += 1
-        return store
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        store = self.store
-        try:
-            try:
-                self.inner.__exit__(exc_type, exc, tb)
-            except psycopg.Error as failed:
-                store._epoch += 1
-                store._rollbacks += 1
-                raise store_error(failed, store.url) from None
-            if exc_type is not None:
-                store._epoch += 1  # what was appended in it is gone: cached states may be ahead
-                store._rollbacks += 1  # and tables it created
-                if isinstance(exc, psycopg.Error):
-                    raise store_error(exc, store.url) from None
-        finally:
-            store._depth -= 1
-            if store._depth == 0:
-                store._append_locked = False
-
-
-class _Reading:
-    """``with store.reading()``: one snapshot for several reads (REPEATABLE READ, read only)."""
-
-    __slots__ = ("store", "inner")
-
-    def __init__(self, store: "PGConnection") -> None:
-        self.store = store
-        self.inner: Any = None
-
-    def __enter__(self) -> None:
-        store = self.store
-        if store._depth:
-            return
-        try:
-            store.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        except psycopg.Error as exc:
-            raise store_error(exc, store.url) from None
-        self.inner = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self.inner:
-            try:
-                self.store.conn.execute("COMMIT")
-            except psycopg.Error:
-                pass
-
-
 class PGConnection:
     """One connection to an evsh store in a PostgreSQL schema, and the state read caches key on."""
 
@@ -267,11 +199,13 @@ class PGConnection:
         self.read_only = read_only
         if sync not in ("normal", "full"):
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
-        self.conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
+        self._begin_pending = False  # a transaction's BEGIN not sent yet (see _Transaction)
+        self._conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
         self._rollbacks = 0  # transactions (and savepoints) rolled back: what they created is gone
         self._append_locked = False
+        self._reading: int | None = None  # a reading() block: READING_PENDING until its first statement
         self.lifecycle_changes = 0
         self._epoch = 0
         self._append_listeners: list[weakref.WeakMethod] = []
@@ -302,6 +236,21 @@ class PGConnection:
         return channel_of(self.schema)
 
     # ------------------------------------------------------------------ transactions
+    @property
+    def conn(self) -> psycopg.Connection:
+        """The connection, a transaction's pending BEGIN sent first: what runs on it is inside."""
+        if self._begin_pending:
+            self._begin_pending = False
+            try:
+                self._conn.execute("BEGIN")
+            except psycopg.Error as exc:
+                raise store_error(exc, self.url) from None
+        return self._conn
+
+    def failed(self, exc: BaseException) -> StoreError:
+        """A driver error on this store, as evsh's error."""
+        return store_error(exc, self.url)
+
     def transaction(self) -> ContextManager[Any]:
         """A write transaction; nested use becomes a savepoint inside the outer one. Yields the
         store: what is done through it inside the block commits or rolls back together."""
@@ -321,12 +270,28 @@ class PGConnection:
         if not self._depth:
             raise StoreError("the append lock is taken inside a transaction")
         if not self._append_locked:
-            self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+            if self._begin_pending:  # the transaction's first statement: BEGIN goes with it
+                self._begin_pending = False
+                self._run_alone(f"BEGIN; SELECT pg_advisory_xact_lock({int(self.lock_key)})")
+            else:
+                self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
             self._append_locked = True
             self._epoch += 1  # what others committed before the lock may read differently now
 
+    def _begin_reading(self) -> None:
+        """Begin the snapshot of a reading() block, at its first statement."""
+        self._reading = READING_BEGUN
+        self._run_alone("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
     def _run(self, sql: str, params: Any = None) -> psycopg.Cursor:
         """Run SQL written with ``?`` placeholders (the form the backends share) or psycopg's own."""
+        if self._reading == READING_PENDING:
+            self._begin_reading()
+        return self._run_alone(sql, params)
+
+    def _run_alone(self, sql: str, params: Any = None) -> psycopg.Cursor:
+        """As ``_run``, without beginning a pending reading's snapshot: for one statement that is
+        a whole read (autocommit runs it in a snapshot of its own)."""
         try:
             return self.conn.execute(_placeholders(sql) if params is not None else sql, params)
         except psycopg.Error as exc:
@@ -401,19 +366,21 @@ class PGConnection:
         server cannot be reached (the caller backs off and tries again). What the lost connection
         had not committed was rolled back by the server: the caller starts its work again from
         what is committed (checkpoints), so nothing is lost or done twice."""
-        if not (self.conn.closed or self.conn.broken):
+        if not (self._conn.closed or self._conn.broken):
             return False
         self._drop_listener()
         conn = connect(self.conninfo, self.url, busy_timeout=self.busy_timeout, schema=self.schema)
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
         try:
-            self.conn.close()
+            self._conn.close()
         except psycopg.Error:
             pass
-        self.conn = conn
+        self._conn = conn
+        self._begin_pending = False
         self._depth = 0
         self._append_locked = False
+        self._reading = None
         self._head = None
         self._rollbacks += 1
         self._epoch += 1  # cached states may be ahead of (or behind) what the server kept
@@ -429,7 +396,8 @@ class PGConnection:
 
     def close(self) -> None:
         self._drop_listener()
-        self.conn.close()
+        self._begin_pending = False
+        self._conn.close()
 
     def __enter__(self) -> Any:
         return self

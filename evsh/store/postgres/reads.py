@@ -1,11 +1,27 @@
-"""What reading events needs of PostgreSQL in particular: hiding by rules in SQL, and finding
-events by their metadata (the shared reads are in ``evsh.store.reads``)."""
+"""What reading events needs of PostgreSQL in particular: a stream's rules and events in one
+statement, hiding by rules in SQL, and finding events by their metadata (the shared reads are in
+``evsh.store.reads``)."""
 
 from __future__ import annotations
 
-from ..base import EVENT_COLUMNS, RecordedEvent, record_of
-from ..reads import META_KEYS
+from typing import Iterator
+
+from ..base import EVENT_COLUMNS, RawRow, RecordedEvent, check_stream_id, record_of
+from .. import reads as shared
+from ..reads import META_KEYS, Reads
+from ..visibility import HIDE_ALL
 from ...errors import BadInput
+
+# A stream's rules row (five columns, NULL without one) beside each of its first events from a
+# version on (the eight event columns, NULL when there are none), starting at the lowest version
+# the rules leave visible: a command's load in one round trip and one snapshot.
+STREAM_WITH_RULES_SQL = (
+    "SELECT r.deleted, r.truncate_before, r.max_count, r.max_age, r.version, e.*"
+    " FROM (SELECT 1) AS one LEFT JOIN stream_rules r ON r.stream_id = ?"
+    f" LEFT JOIN LATERAL (SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?"
+    " AND version >= greatest(?, coalesce(r.truncate_before, 0), coalesce(r.version - r.max_count + 1, 0))"
+    " AND coalesce(r.deleted, 0) <> 2 ORDER BY version LIMIT ?) AS e ON true"
+)
 
 
 class PGReads:
@@ -21,6 +37,39 @@ class PGReads:
         " OR (s.max_age IS NOT NULL AND events.recorded_at < to_char((?::timestamptz - make_interval(secs => s.max_age))"
         " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))))"
     )
+
+    def read_stream_pages(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[list[RawRow]]:
+        """As the shared read, forwards in one statement while the stream's events fit a page (a
+        command's load: one round trip, no transaction)."""
+        if backwards or limit == 0:
+            return Reads.read_stream_pages(self, stream_id, from_version, backwards=backwards, limit=limit)
+        check_stream_id(stream_id, reserved_ok=True)
+        return self._stream_in_one(stream_id, from_version, limit)
+
+    def _stream_in_one(self, stream_id: str, from_version: int | None, limit: int | None) -> Iterator[list[RawRow]]:
+        page = shared.PAGE if limit is None else min(shared.PAGE, limit)
+        rows = self._run_alone(STREAM_WITH_RULES_SQL, (stream_id, stream_id, from_version or 1, page)).fetchall()
+        first = rows[0]
+        lowest, oldest = self._stream_visibility(stream_id, first[:5] if first[4] is not None else None)
+        if lowest >= HIDE_ALL:
+            return
+        events = [r[5:] for r in rows] if first[5] is not None else []
+        if len(events) == page and limit != page:
+            # more than a page: the rest must come from the same snapshot, so the shared read
+            # starts over inside the reading's transaction (long streams only: a page is 1,000)
+            yield from Reads.read_stream_pages(self, stream_id, from_version, limit=limit)
+            return
+        if oldest is not None:
+            events = [r for r in events if r[7] >= oldest]
+        if events:
+            yield events
 
     def events_by_meta(self, key: str, value: str, limit: int | None = None) -> list[RecordedEvent]:
         """Events whose metadata ``key`` is ``value``, in log order, hidden ones included."""
