@@ -63,7 +63,7 @@ printf 'append note-1 NoteAdded '"'"'{"text": "hi"}'"'"'\nread note-1\n' > own.e
 check "run (a script of our own, from stdin)" "$E" --db own.db run - < own.evsh && expect_in "run -" "NoteAdded"
 
 check "--domain shop exec (the bundled domain)" "$E" --domain shop --db shop.db exec inventory p1 add-stock --quantity 7
-check "--domain shop state" "$E" --domain shop --db shop.db state inventory p1 --json && expect_in "state" '"on_hand": 7'
+check "--domain shop state" "$E" --domain shop --db shop.db state inventory p1 --json && expect_in "state" '"on_hand":7'
 check "verify: replay in a fresh process" "$E" --domain shop verify --property "fresh process" --examples 3 --steps 4 --seed 1
 check "tui, shell: importable (--help)" sh -c "'$E' tui --help >/dev/null && '$E' shell --help >/dev/null"
 
