@@ -35,19 +35,22 @@ class BrokerURL:
     url: str  # as given (with credentials: for the client only, never shown)
 
     @property
+    def _place(self) -> str:
+        """host:port and, for AMQP, the virtual host: the broker, whoever connects to it."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        path = "" if self.kind == "nats" else "/" + ("%2F" if self.vhost == "/" else self.vhost)
+        return f"{host}:{self.port}{path}"
+
+    @property
     def shown(self) -> str:
         """The URL without its password, for messages and keys."""
         who = f"{self.user}@" if self.user else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        path = "" if self.kind == "nats" else "/" + ("%2F" if self.vhost == "/" else self.vhost)
-        return f"{self.scheme}://{who}{host}:{self.port}{path}"
+        return f"{self.scheme}://{who}{self._place}"
 
     def destination(self, target: str) -> str:
         """The relay's key for this broker and exchange/stream: where a checkpoint and a lease
         belong (credentials play no part: the same broker under another user is the same place)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        path = "" if self.kind == "nats" else "/" + ("%2F" if self.vhost == "/" else self.vhost)
-        return f"{self.kind}://{host}:{self.port}{path}#{target}"
+        return f"{self.kind}://{self._place}#{target}"
 
 
 def parse_url(text: str) -> BrokerURL:

@@ -334,7 +334,7 @@ RawRow = tuple
 
 def record_of(row: RawRow) -> RecordedEvent:
     """A raw row decoded."""
-    return RecordedEvent(row[0], row[1], row[2], row[3], row[4], codec.loads(row[5]), codec.loads(row[6]), row[7])
+    return records_of((row,))[0]
 
 
 def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
