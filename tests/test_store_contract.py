@@ -629,3 +629,38 @@ def test_a_second_store_on_the_same_backend_sees_committed_events(make_store, st
         assert ns(store.read_stream("a-1")) == [7, 8]
     finally:
         other.close()
+
+
+def test_a_row_kept_for_the_commit_commits_or_rolls_back_with_its_transaction(store):
+    """``add_at_commit`` (a command's own record): PostgreSQL sends it with the COMMIT, SQLite
+    writes it at once; either way it is there exactly when its transaction (or savepoint) stands,
+    and the append lock is let go in every case."""
+    from evsh import table
+
+    notes = table("contract_notes", {"k": str, "v": str}, pk="k")
+    store.ensure_tables([notes], owner="test")
+
+    def keys():
+        return sorted(r["k"] for r in store.table(notes).rows_where())
+
+    with store.transaction():
+        store.append("a-1", [ev()])
+        store.table(notes).add_at_commit({"k": "kept", "v": "1"})
+        store.table(notes).add_at_commit({"k": "kept", "v": "2"})  # a taken key is left alone
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.append("a-1", [ev()])
+            store.table(notes).add_at_commit({"k": "rolled-back", "v": "x"})
+            raise RuntimeError("undo")
+    with store.transaction():
+        store.append("b-1", [ev()])
+        with pytest.raises(RuntimeError):
+            with store.transaction():  # a savepoint
+                store.table(notes).add_at_commit({"k": "savepoint", "v": "x"})
+                raise RuntimeError("undo the savepoint only")
+        store.table(notes).add_at_commit({"k": "outer", "v": "y"})
+    store.table(notes).add_at_commit({"k": "alone", "v": "z"})  # no transaction: now
+    assert keys() == ["alone", "kept", "outer"]
+    assert store.table(notes).get("kept")["v"] == "1"
+    assert [e.stream_id for e in everything(store)] == ["a-1", "b-1"]
+    assert store.append("c-1", [ev()]).version == 1  # no lock was left behind

@@ -34,8 +34,8 @@ def record_command(store: Any, row: dict[str, Any]) -> None:
 
 
 def record_params(store: Any, command_id: str, params: str) -> None:
-    """Keep the parameters of a command that wrote events (inside its transaction), for traces."""
-    store.table(COMMAND_PARAMS).add({"command_id": command_id, "params": params})
+    """Keep the parameters of a command that wrote events (with its transaction), for traces."""
+    store.table(COMMAND_PARAMS).add_at_commit({"command_id": command_id, "params": params})
 
 
 def params_of(store: Any, command_ids: list[str]) -> dict[str, Any]:

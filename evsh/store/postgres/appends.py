@@ -18,8 +18,10 @@ from ..base import ANY, NO_STREAM, AppendHook, utc_now, AppendResult, ExpectedVe
 from ..batches import Claims, IdTaken, prepare_batch
 from ..reads import STATE_SQL
 
-# n positions, consecutive under the append lock: returns the one before the first
-TAKE_POSITIONS_SQL = "SELECT setval('events_position_seq', nextval('events_position_seq') + ? - 1) - ?"
+# n positions, consecutive under the append lock (no one else takes any meanwhile): returns the
+# one before the first. nextval n times, not setval: setval writes to the WAL on every call
+TAKE_POSITIONS_SQL = ("SELECT nextval('events_position_seq') - 1,"
+                      " (SELECT count(nextval('events_position_seq')) FROM generate_series(2, ?))")
 
 
 def insert_if_at_sql(n: int) -> str:
@@ -30,7 +32,8 @@ def insert_if_at_sql(n: int) -> str:
     rows = ", ".join([typed] + [f"({i}, ?, ?, ?, ?, ?, ?, ?)" for i in range(2, n + 1)])
     return (
         f"WITH st AS (SELECT * FROM ({STATE_SQL}) AS s(current, deleted, ruled)),"
-        f" taken AS (SELECT setval('events_position_seq', nextval('events_position_seq') + {n - 1}) - {n} AS base"
+        " taken AS (SELECT nextval('events_position_seq') - 1 AS base,"
+        f" (SELECT count(nextval('events_position_seq')) FROM generate_series(2, {n})) AS more"
         " FROM st WHERE st.current = ? AND NOT st.ruled),"
         " ins AS (INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)"
         " SELECT taken.base + v.i, v.event_id, v.stream_id, v.version, v.type, v.data, v.metadata, v.recorded_at"
@@ -47,7 +50,7 @@ class Appends(Claims):
 
     def _take_positions(self, n: int) -> int:
         """``n`` consecutive positions for this append-locked transaction: the one before the first."""
-        return self._one(TAKE_POSITIONS_SQL, (n, n))[0]
+        return self._one(TAKE_POSITIONS_SQL, (n,))[0]
 
     def append(
         self,

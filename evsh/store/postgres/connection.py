@@ -1,17 +1,7 @@
 """The PostgreSQL connection under a store: opening, transactions (their blocks in
 ``transactions``), the append lock, and driver errors mapped once.
 
-Appends hand out positions from a sequence under an advisory lock (session-level), taken before
-the transaction's first write and let go right before its COMMIT: the next appender goes ahead
-while the commit waits for its flush, so the server flushes many commits at once. A transaction
-also holds a shared "appending" lock until it ends. Since every appender's transaction id is
-given out under the append lock, transaction ids rise with positions, and a reader stops before
-the first event whose transaction id is not below every transaction still running
-(``PGReads.LOG_BOUND``): what it returns never gains an event later (docs/postgresql.md).
-A transaction that wrote before taking the append lock, and the operations that need the log to
-stand still (import, stream lifecycle, history marks), take the appending lock exclusively: they
-wait for the appenders in flight and hold the next ones off until they end.
-Everything else (projections' batches, checkpoints, records) writes concurrently, each row
+Appends and the locks that order them are in ``locking``. Everything else (projections' batches, checkpoints, records) writes concurrently, each row
 claimed with an advisory lock where two workers could race.
 """
 
@@ -27,7 +17,6 @@ from typing import Any, Callable, ContextManager
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
 from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
@@ -98,11 +87,6 @@ def _digest8(data: bytes) -> bytes:
 def lock_key(schema: str) -> int:
     """The advisory lock of one store's appends: a signed 64-bit number from its schema's name."""
     return int.from_bytes(_digest8(b"evsh-appends:" + schema.encode()), "big", signed=True)
-
-
-def appending_key(schema: str) -> int:
-    """The advisory lock every appending transaction of a store holds (shared) until it ends."""
-    return int.from_bytes(_digest8(b"evsh-appending:" + schema.encode()), "big", signed=True)
 
 
 def row_lock_key(schema: str, table: str, key: Any) -> int:
@@ -210,7 +194,8 @@ class PGConnection:
         self.read_only = read_only
         if sync not in ("normal", "full"):
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
-        self._begin_pending = False  # a transaction's BEGIN not sent yet (see _Transaction)
+        self._begin_pending = ""  # a transaction's BEGIN not sent yet (see _Transaction), with what goes with it
+        self._deferred: list[str] = []  # statements sent with the COMMIT (``PGLocking.at_commit``)
         self._conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
@@ -243,10 +228,6 @@ class PGConnection:
         return lock_key(self.schema)
 
     @functools.cached_property
-    def appending_key(self) -> int:
-        return appending_key(self.schema)
-
-    @functools.cached_property
     def channel(self) -> str:
         """The NOTIFY channel of this store's appends (computed when first used)."""
         return channel_of(self.schema)
@@ -256,9 +237,9 @@ class PGConnection:
     def conn(self) -> psycopg.Connection:
         """The connection, a transaction's pending BEGIN sent first: what runs on it is inside."""
         if self._begin_pending:
-            self._begin_pending = False
+            begin, self._begin_pending = self._begin_pending, ""
             try:
-                self._conn.execute("BEGIN")
+                self._conn.execute(begin)
             except psycopg.Error as exc:
                 raise store_error(exc, self.url) from None
         return self._conn
@@ -278,44 +259,6 @@ class PGConnection:
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
-
-    def lock_appends(self, *, exclusive: bool = False) -> None:
-        """Take the append lock for this transaction (positions are handed out under it), before
-        its first write. A transaction that has written already, or asks for ``exclusive``, also
-        waits for the appending transactions in flight and holds new ones off until it ends: then
-        nothing but this transaction appends or commits an append meanwhile (``write_token``)."""
-        if not self._depth:
-            raise StoreError("the append lock is taken inside a transaction")
-        if self._append_locked and (self._exclusive or not exclusive):
-            return
-        key, appending = int(self.lock_key), int(self.appending_key)
-        if self._begin_pending and not exclusive:  # the transaction's first statement: BEGIN goes with it
-            self._begin_pending = False
-            self._run_alone(f"BEGIN; SELECT pg_advisory_lock({key}); SELECT pg_advisory_xact_lock_shared({appending})")
-            self._append_locked = True
-        else:
-            if not self._append_locked:
-                wrote = self._one(f"SELECT pg_advisory_lock({key}), pg_current_xact_id_if_assigned() IS NOT NULL")[1]
-                self._append_locked = True
-                exclusive = exclusive or wrote
-            self._run(f"SELECT pg_advisory_xact_lock{'' if exclusive else '_shared'}({appending})")
-            self._exclusive = exclusive
-        self._epoch += 1  # what others committed before the lock may read differently now
-
-    def _end_transaction(self, commit: bool) -> None:
-        """COMMIT or ROLLBACK, letting go of the append lock: before a COMMIT (in the same message,
-        so the flush is waited for outside it), after a ROLLBACK (a session lock outlives it)."""
-        conn = self._conn
-        if not self._append_locked:
-            conn.commit() if commit else conn.rollback()
-            return
-        self._append_locked = self._exclusive = False
-        unlock = f"SELECT pg_advisory_unlock({int(self.lock_key)})"
-        if commit and conn.pgconn.transaction_status != TransactionStatus.INERROR:
-            conn.execute(f"{unlock}; COMMIT")
-            return
-        conn.rollback()
-        conn.execute(unlock)
 
     def _begin_reading(self) -> None:
         """Begin the snapshot of a reading() block, at its first statement."""
@@ -416,7 +359,9 @@ class PGConnection:
         except psycopg.Error:
             pass
         self._conn = conn
-        self._begin_pending = False
+        self.__dict__.pop("_binder", None)  # made for the old one
+        self._begin_pending = ""
+        self._deferred = []
         self._depth = 0
         self._append_locked = self._exclusive = False  # the server let go of the lost session's locks
         self._reading = None
@@ -435,7 +380,7 @@ class PGConnection:
 
     def close(self) -> None:
         self._drop_listener()
-        self._begin_pending = False
+        self._begin_pending = ""
         self._conn.close()
 
     def __enter__(self) -> Any:
