@@ -1,10 +1,10 @@
 """Loading one long aggregate by full replay: no snapshot, the engine's aggregate cache off.
 
-Run:  python benchmarks/bench_load.py --db load.db [--domain bench|shop] [--events 10000] [--loads 3]
+Run:  python benchmarks/bench_load.py [--db load.db] [--domain bench|shop] [--events 10000] [--loads 3]
 
 The first run builds the store (one aggregate of --events events; appended directly, so no
 snapshot exists); later runs with the same --db reuse it, so two trees can be compared on the
-same store. Each load is a real replay: the engine keeps no aggregate in its cache.
+same store (without --db, a temporary store is built and removed). Each load is a real replay: the engine keeps no aggregate in its cache.
 
 - ``bench``: the foundation benchmark's counter, one ``CounterStarted`` then ``CounterIncremented``
   events (one int field each);
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,12 +94,23 @@ def history(kind: str, events: int) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", required=True, help="the store (built on the first run)")
+    parser.add_argument("--db", help="the store (built on the first run; default: a temporary one)")
     parser.add_argument("--domain", choices=["bench", "shop"], default="bench")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--loads", type=int, default=3, help="loads to time (0: set up only)")
     args = parser.parse_args()
+    tmp = None
+    if args.db is None:
+        tmp = tempfile.mkdtemp(prefix="evsh-bench-load-")
+        args.db = os.path.join(tmp, "load.db")
+    try:
+        run(args)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
+
+def run(args: argparse.Namespace) -> None:
     from evsh import open_store
     from evsh.engine.wiring import build_engine
 
