@@ -191,3 +191,18 @@ GOOD_PLACED = {"order_id": "o1", "items": [], "total": "2", "size": "s", "gift":
 def test_edge_payloads_equal_general(value):
     dec = decoder(Placed)
     assert outcome(dec, value) == outcome(dec.general, value)
+
+
+@dataclass(frozen=True)
+class Reordered:
+    a: int
+    b: str
+
+    def __init__(self, b: str, a: int) -> None:  # its own parameter order: called by keyword
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+
+
+def test_a_hand_written_init_is_called_by_keyword():
+    got = decoder(Reordered)({"a": 1, "b": "x"}, "R")
+    assert (got.a, got.b) == (1, "x")

@@ -33,11 +33,18 @@ class _Probe:
 _WRITTEN_BY_DATACLASS = _Probe.__init__.__code__.co_filename
 
 
-def builds_directly(cls: type) -> bool:
-    """True when ``cls(**fields)`` does nothing but store each field, in order, on a new instance."""
+def init_written_by_dataclass(cls: type) -> bool:
+    """True when the class's ``__init__`` is the one ``dataclass`` wrote for it: its parameters
+    are the init fields, in order (a hand-written one may take them in any order)."""
     init = cls.__dict__.get("__init__")
     code = getattr(init, "__code__", None)
-    if code is None or code.co_filename != _WRITTEN_BY_DATACLASS or init.__qualname__ != f"{cls.__qualname__}.__init__":
+    return code is not None and code.co_filename == _WRITTEN_BY_DATACLASS and \
+        init.__qualname__ == f"{cls.__qualname__}.__init__"
+
+
+def builds_directly(cls: type) -> bool:
+    """True when ``cls(**fields)`` does nothing but store each field, in order, on a new instance."""
+    if not init_written_by_dataclass(cls):
         return False
     if cls.__new__ is not object.__new__ or hasattr(cls, "__post_init__"):
         return False
@@ -85,11 +92,11 @@ def compile_decoder(cls: type, specs: Sequence[FieldSpec], general: Decoder) -> 
         lines += ["        o = new(cls)", "        d = o.__dict__"]
         lines += [f"        d[{name!r}] = a{i}" for i, name in enumerate(names)]
         lines.append("        return o")
-    else:
-        args = [f"a{i}" if not getattr(fields[name], "kw_only", False) else f"{name}=a{i}"
+    else:  # by position where the parameters are known to be the fields in order (it is faster)
+        by_position = init_written_by_dataclass(cls)
+        args = [f"a{i}" if by_position and not getattr(fields[name], "kw_only", False) else f"{name}=a{i}"
                 for i, name in enumerate(names)]
-        positional = [a for a in args if "=" not in a]
-        lines.append(f"        return cls({', '.join(positional + [a for a in args if '=' in a])})")
+        lines.append(f"        return cls({', '.join([a for a in args if '=' not in a] + [a for a in args if '=' in a])})")
     lines.append("    return general(v, p)")
     exec(compile("\n".join(lines), f"<evsh decoder of {cls.__qualname__}>", "exec"), env)
     fn = env["decode"]
