@@ -6,7 +6,7 @@ The first run builds the store (one aggregate of --events events; appended direc
 snapshot exists); later runs with the same --db reuse it, so two trees can be compared on the
 same store (without --db, a temporary store is built and removed). Each load is a real replay: the engine keeps no aggregate in its cache.
 
-- ``bench``: the foundation benchmark's counter, one ``CounterStarted`` then ``CounterIncremented``
+- ``bench``: the foundation benchmarks' counter, one ``CounterStarted`` then ``CounterIncremented``
   events (one int field each);
 - ``shop``: the sample shop's inventory of one product: ``StockAdded``, then reservations and
   releases of it for one order after another (2-3 text and int fields each).
@@ -27,34 +27,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(1, HERE)
 
-BENCH_DOMAIN = '''
-from evsh import Aggregate, applies, command, event
-
-@event
-class CounterStarted:
-    name: str
-
-@event
-class CounterIncremented:
-    by: int
-
-class Counter(Aggregate):
-    name: str = ""
-    total: int = 0
-
-    @command
-    def start(self, name: str):
-        yield CounterStarted(name)
-
-    @applies
-    def _started(self, e: CounterStarted) -> None:
-        self.name = e.name
-
-    @applies
-    def _incremented(self, e: CounterIncremented) -> None:
-        self.total += e.by
-'''
+from bench_foundation import BENCH_DOMAIN  # noqa: E402 - the counter every foundation benchmark uses
 
 
 def domain_and_stream(kind: str, db: str):
