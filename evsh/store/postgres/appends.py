@@ -1,10 +1,10 @@
 """Appending to a stream on PostgreSQL: all or nothing, optimistic concurrency, idempotent
 re-sends, positions that readers can trust.
 
-Under the append lock (see ``connection``) a batch reads the stream's state, takes its positions
+Under the append lock (see ``locking``) a batch reads the stream's state, takes its positions
 from the sequence (no one else takes any meanwhile, so they are consecutive) and inserts its
-events in one statement that also announces the last position on the store's NOTIFY channel
-(delivered only if the transaction commits). A batch that expects an exact version (a command's)
+events in one statement; the last position is announced on the store's NOTIFY channel right
+after the COMMIT. A batch that expects an exact version (a command's)
 does all of it in one statement, which takes positions and inserts only when the stream is at
 that version and has no lifecycle rules; otherwise the steps go one by one. A transaction rolled
 back after taking positions leaves them unused: positions rise in the log but may skip.
@@ -39,8 +39,7 @@ def insert_if_at_sql(n: int) -> str:
         " SELECT taken.base + v.i, v.event_id, v.stream_id, v.version, v.type, v.data, v.metadata, v.recorded_at"
         f" FROM taken, (VALUES {rows}) AS v(i, event_id, stream_id, version, type, data, metadata, recorded_at)"
         " ON CONFLICT (event_id) DO NOTHING RETURNING 1)"
-        " SELECT st.current, st.deleted, st.ruled, taken.base, w.n,"
-        f" CASE WHEN w.n > 0 THEN pg_notify(?, (taken.base + {n})::text) END"
+        " SELECT st.current, st.deleted, st.ruled, taken.base, w.n"
         " FROM st LEFT JOIN taken ON true, (SELECT count(*) AS n FROM ins) AS w"
     )
 
@@ -93,8 +92,8 @@ class Appends(Claims):
                 written = self._one(
                     f"WITH ins AS (INSERT INTO events (position, event_id, stream_id, version, type, data, metadata,"
                     f" recorded_at) VALUES {values} ON CONFLICT (event_id) DO NOTHING RETURNING event_id)"
-                    " SELECT count(*), pg_notify(%s, %s) FROM ins",
-                    (*rows, self.channel, str(head + len(ids))),
+                    " SELECT count(*) FROM ins",
+                    rows,
                 )[0]
                 return self._recorded(stream_id, ids, written, recorded, hooks)
         except IdTaken as taken:
@@ -108,7 +107,7 @@ class Appends(Claims):
         for i, (eid, (_, etype, data, meta)) in enumerate(zip(ids, encoded), 1):
             rows.extend((eid, stream_id, exact + i, etype, data, meta, now))
         current, _, ruled, head, written = self._one(
-            insert_if_at_sql(len(ids)), (stream_id, stream_id, exact, *rows, self.channel))[:5]
+            insert_if_at_sql(len(ids)), (stream_id, stream_id, exact, *rows))[:5]
         if current != exact or ruled:
             return None
         recorded = [RecordedEvent(head + i, eid, stream_id, exact + i, ev.type, ev.data, ev.metadata, now)
@@ -123,6 +122,7 @@ class Appends(Claims):
             taken = {r[0] for r in self._all(f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids)}
             raise IdTaken(next((e for e in ids if e in taken), ids[0]))
         result = tuple(recorded)
+        self._announce = recorded[-1].position  # NOTIFY after the COMMIT (locking.py)
         self._appended(stream_id, recorded[-1])
         for hook in hooks:
             hook(self, result)

@@ -196,6 +196,7 @@ class PGConnection:
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
         self._begin_pending = ""  # a transaction's BEGIN not sent yet (see _Transaction), with what goes with it
         self._deferred: list[str] = []  # statements sent with the COMMIT (``PGLocking.at_commit``)
+        self._announce = 0  # the last position this transaction appended: NOTIFY after its COMMIT
         self._conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
@@ -362,6 +363,7 @@ class PGConnection:
         self.__dict__.pop("_binder", None)  # made for the old one
         self._begin_pending = ""
         self._deferred = []
+        self._announce = 0
         self._depth = 0
         self._append_locked = self._exclusive = False  # the server let go of the lost session's locks
         self._reading = None

@@ -12,7 +12,8 @@ stand still (import, stream lifecycle, history marks), take the appending lock e
 wait for the appenders in flight and hold the next ones off until they end.
 
 Round trips: an appending transaction's BEGIN goes with its locks, and statements that need no
-answer (``at_commit``, a command's own record) go with its COMMIT. A message holding several
+answer (``at_commit``, a command's own record) go with its COMMIT, and so does the NOTIFY that
+announces the new head, right after it (a listener that misses one polls within a second). A message holding several
 statements cannot carry parameters, so their values are bound by the driver on the client side
 (psycopg's ``ClientCursor.mogrify``, with libpq's quoting), never formatted by evsh.
 """
@@ -85,17 +86,27 @@ class PGLocking:
         with the statements kept for it, so the flush is waited for outside the lock), after a
         ROLLBACK (a session lock outlives it)."""
         conn = self._conn
-        locked, deferred = self._append_locked, self._deferred
+        locked, deferred, announce = self._append_locked, self._deferred, self._announce
         self._append_locked = self._exclusive = False
         self._deferred = []
+        self._announce = 0
         unlock = [f"SELECT pg_advisory_unlock({int(self.lock_key)})"] if locked else []
         if commit and conn.pgconn.transaction_status != TransactionStatus.INERROR:
             if not deferred and not unlock:
                 conn.commit()
                 return
+            # the NOTIFY in a statement of its own after the COMMIT: inside the transaction it
+            # would take the server's notification lock, held through the commit's flush, and
+            # appenders' commits would be flushed one at a time again
+            after = [self._bound("SELECT pg_notify(?, ?)", (self.channel, str(announce)))] if announce else []
             try:
-                conn.execute("; ".join([*deferred, *unlock, "COMMIT"]))
+                conn.execute("; ".join([*deferred, *unlock, "COMMIT", *after]))
                 return
+            except psycopg.errors.ProgramLimitExceeded:
+                if after and conn.pgconn.transaction_status == TransactionStatus.IDLE:
+                    return  # committed; the server's notification queue is full: listeners poll
+                self._roll_back(unlock)
+                raise
             except psycopg.Error:
                 if not (conn.closed or conn.broken):
                     self._roll_back(unlock)  # a kept statement failed: COMMIT and unlock did not run
