@@ -30,32 +30,28 @@ JSON_SEP = "\n,"
 _EXACT = JSON_SEP + codec.EXACT_MARKS[0]
 
 
-def page_sql(scan: Scan, marked: bool) -> str:
-    """One row of a scan's next page (parameters: the marked text when ``marked``, cursor, the
-    scan's parameters, cursor, the scan's parameters, page size - 1): the count and the page's
-    columns joined, then (``marked``) the positions of the rows whose data holds the marked text.
+def page_sql(scan: Scan) -> str:
+    """One row of a scan's next page (parameters: cursor, the scan's parameters, cursor, the
+    scan's parameters, page size - 1): the count and the page's columns joined.
 
     The page is bounded by the key of its last row, found first (a scalar subquery: one
     snapshot), so the aggregate is a plain range scan with no sorter or subquery to copy
     each value through."""
     k = scan.key
     op, last_op, order, end = ("<=", ">=", "DESC", -2**63) if scan.backwards else (">=", "<=", "ASC", 2**63 - 1)
-    columns = (
-        "count(*), '[' || group_concat(position) || ']', '[' || group_concat(version) || ']',"
-        f" group_concat(event_id, '{SEP}'), group_concat(stream_id, '{SEP}'), group_concat(type, '{SEP}'),"
-        f" '[' || group_concat(data, '{JSON_SEP}') || ']', '[' || group_concat(metadata, '{JSON_SEP}') || ']',"
-        f" group_concat(recorded_at, '{SEP}')"
-    )
-    if marked:
-        columns += ", group_concat(CASE WHEN instr(data, ?) THEN position END)"
-    return (f"SELECT {columns} FROM events WHERE {k} {op} ?{scan.where} AND {k} {last_op} coalesce("
+    return ("SELECT count(*), '[' || group_concat(position) || ']', '[' || group_concat(version) || ']',"
+            f" group_concat(event_id, '{SEP}'), group_concat(stream_id, '{SEP}'), group_concat(type, '{SEP}'),"
+            f" '[' || group_concat(data, '{JSON_SEP}') || ']', '[' || group_concat(metadata, '{JSON_SEP}') || ']',"
+            f" group_concat(recorded_at, '{SEP}')"
+            f" FROM events WHERE {k} {op} ?{scan.where} AND {k} {last_op} coalesce("
             f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
 
 
-def decode_page(row: tuple, key: int, backwards: bool) -> list[RecordedEvent] | None:
-    """The records of a page row (see page_sql) in the scan's order; None when the page must be
-    read row by row (a text only the exact codec may read, a NULL, text that is not JSON)."""
-    count, positions, versions, ids, streams, types, data, metadata, times = row[:9]
+def decode_page(row: tuple, key: int, backwards: bool, marked: str) -> RecordPage | None:
+    """The records of a page row (see page_sql) in the scan's order, and the positions of those
+    whose data holds ``marked``; None when the page must be read row by row (a text only the
+    exact codec may read, a NULL, text that is not JSON)."""
+    count, positions, versions, ids, streams, types, data, metadata, times = row
     loads = codec.fast_loads
     try:
         if _EXACT in data or data[1] == " " or _EXACT in metadata or metadata[1] == " ":
@@ -67,13 +63,35 @@ def decode_page(row: tuple, key: int, backwards: bool) -> list[RecordedEvent] | 
     for column in columns:
         if len(column) != count:
             return None
+    rows = marked_rows(data, marked, count) if marked else ()
+    if rows is None:
+        return None
     recs = list(map(tuple.__new__, repeat(RecordedEvent, count), zip(*columns)))
     keys = columns[key]
     if keys != sorted(keys):  # SQLite aggregates in scan order; should it not, the records are put in order
         recs.sort(key=itemgetter(key))
     if backwards:
         recs.reverse()
-    return recs
+    return recs, {columns[0][i] for i in rows}
+
+
+def marked_rows(data: str, marked: str, count: int) -> set[int] | None:
+    """The indexes of the texts holding ``marked`` in a page's joined data (None: it cannot tell,
+    as a text holds the separator). Two scans of the text in C and a step per occurrence, where
+    SQLite's instr() per row cost more than the rest of the page's SQL."""
+    i = data.find(marked)
+    if i < 0:
+        return set()
+    if data.count(JSON_SEP) != count - 1:
+        return None
+    rows: set[int] = set()
+    row = at = 0
+    while i >= 0:
+        row += data.count(JSON_SEP, at, i)
+        at = i
+        rows.add(row)
+        i = data.find(marked, i + 1)
+    return rows
 
 
 class SQLiteReads:
@@ -105,19 +123,18 @@ class SQLiteReads:
 
     def _records_fetch(self, scan: Scan, marked: str) -> Fetch:
         """A scan's pages decoded (see page_sql), each with the positions of its marked rows."""
-        sql = page_sql(scan, bool(marked))
-        first = (marked,) if marked else ()
+        sql = page_sql(scan)
         key = 0 if scan.key == "position" else 3
 
         def fetch(cursor: int, n: int) -> RecordPage:
-            row = self._one(sql, (*first, cursor, *scan.params, cursor, *scan.params, n - 1))
+            row = self._one(sql, (cursor, *scan.params, cursor, *scan.params, n - 1))
             if not row[0]:
                 return [], ()
-            recs = decode_page(row, key, scan.backwards)
-            if recs is None:
+            page = decode_page(row, key, scan.backwards, marked)
+            if page is None:
                 rows = self._all(scan.rows_sql(), (cursor, *scan.params, n))
                 return records_of(rows), marked_in(rows, marked)
-            return recs, (set(map(int, row[9].split(","))) if marked and row[9] else ())
+            return page
 
         return fetch
 
