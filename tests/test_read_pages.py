@@ -74,15 +74,20 @@ def monkeypatch_session():
     mp.undo()
 
 
-def test_a_page_with_a_text_that_is_not_json_raises_what_the_rows_raise(tmp_path):
+def _store_with_data(tmp_path, events: int, texts: dict[int, str]):
+    """A store of ``events`` events whose stored data at these positions is replaced by these texts."""
     store = open_store(str(tmp_path / "s.db"))
-    store.append("a-1", [NewEvent("T", {"n": n}) for n in range(5)])
+    store.append("a-1", [NewEvent("T", {"n": n}) for n in range(events)])
     store.close()
     conn = sqlite3.connect(tmp_path / "s.db")
-    conn.execute("UPDATE events SET data = '{\"n\":' WHERE position = 3")  # cut short
+    conn.executemany("UPDATE events SET data = ? WHERE position = ?", [(t, p) for p, t in texts.items()])
     conn.commit()
     conn.close()
-    store = open_store(str(tmp_path / "s.db"))
+    return open_store(str(tmp_path / "s.db"))
+
+
+def test_a_page_with_a_text_that_is_not_json_raises_what_the_rows_raise(tmp_path):
+    store = _store_with_data(tmp_path, 5, {3: '{"n":'})  # cut short
     with pytest.raises(orjson.JSONDecodeError) as rows_error:
         _rows_path(store, "read_all_records", 1)
     with pytest.raises(orjson.JSONDecodeError) as page_error:
@@ -93,15 +98,7 @@ def test_a_page_with_a_text_that_is_not_json_raises_what_the_rows_raise(tmp_path
 
 def test_texts_joined_by_a_page_that_would_parse_together_are_still_refused(tmp_path):
     """Two broken texts whose halves make JSON together: the page's count tells, and the rows raise."""
-    store = open_store(str(tmp_path / "s.db"))
-    store.append("a-1", [NewEvent("T", {"n": n}) for n in range(3)])
-    store.close()
-    conn = sqlite3.connect(tmp_path / "s.db")
-    conn.execute("UPDATE events SET data = '{\"n\":[1' WHERE position = 1")
-    conn.execute("UPDATE events SET data = '2]}' WHERE position = 2")
-    conn.commit()
-    conn.close()
-    store = open_store(str(tmp_path / "s.db"))
+    store = _store_with_data(tmp_path, 3, {1: '{"n":[1', 2: "2]}"})
     with pytest.raises(orjson.JSONDecodeError):
         list(store.read_all())
     store.close()
