@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from ..domain.naming import event_spec
 from ..errors import USER_CODE_FAILURES, BadInput, CommandRejected, ConcurrencyError, DomainCodeError, EvshError
-from .readpath import view_pages
+from .readpath import sealed_marker, view_pages
 from ..store.base import ANY, NO_STREAM, AppendHook, AppendResult, EventStore, NewEvent, RecordedEvent, check_name, check_stream_id, new_uuid, utc_now
 
 if TYPE_CHECKING:  # the domain modules load with a domain: `evsh read` on a bare store needs neither
@@ -109,14 +109,15 @@ class Engine:
 
     def read_stream(self, stream_id: str, from_version: int | None = None, *, backwards: bool = False,
                     limit: int | None = None) -> Iterator[RecordedEvent]:
-        return view_pages(self, self.store.read_stream_pages(stream_id, from_version, backwards=backwards, limit=limit))
+        return view_pages(self, self.store.read_stream_records(stream_id, from_version, backwards=backwards, limit=limit,
+                                                               marked=sealed_marker(self)))
 
     def read_all(self, from_position: int = 1, *, types: Sequence[str] = (), categories: Sequence[str] = (),
                  limit: int | None = None, backwards: bool = False) -> Iterator[RecordedEvent]:
         if types and self.type_aliases:
             types = [*types, *(old for t in types for old in sorted(self.type_aliases.get(t, ())))]
-        return view_pages(self, self.store.read_all_pages(from_position, types=types, categories=categories,
-                                                          limit=limit, backwards=backwards))
+        return view_pages(self, self.store.read_all_records(from_position, types=types, categories=categories,
+                                                            limit=limit, backwards=backwards, marked=sealed_marker(self)))
 
     def view(self, record: RecordedEvent) -> RecordedEvent | None:
         """One stored record as readers see it (for callers holding raw records)."""

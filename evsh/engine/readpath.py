@@ -1,33 +1,56 @@
-"""The engine's read path over pages of raw rows: every replay, catch-up and rebuild runs here.
+"""The engine's read path over pages of records: every replay, catch-up and rebuild runs here.
 
-A page is decoded in one pass (``records_of``); decryption runs only on rows whose stored text
-holds a sealed value (a substring test on the text, instead of a look at every value of every
-event); the other read transforms (upcasting) then map the page. The events that come out are
-the ones the per-record path (``Engine._view``) gives, in the same order.
+The store decodes a page at a time (SQLite in one statement and one JSON decode per column,
+see ``evsh.store.sqlite.reads``) and marks the rows whose stored text holds a sealed value;
+decryption runs on those rows only (instead of a look at every value of every event); the
+other read transforms (upcasting) then map the page. The events that come out are the ones the
+per-record path (``Engine._view``) gives, in the same order.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from itertools import chain
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from ..store.base import RawRow, RecordedEvent, records_of
+from ..store.base import RecordedEvent, RecordPage
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 
-def view_pages(engine: Engine, pages: Iterator[list[RawRow]]) -> Iterator[RecordedEvent]:
-    """The events of these pages as readers see them."""
-    transforms = list(engine.transforms)
+def sealed_marker(engine: Engine) -> str:
+    """What the stored text of an event with a sealed value holds ("" when nothing is decrypted
+    on the read path): the text the engine asks the store to mark rows by."""
     sh = engine.shredder
-    unseal = marker = None
+    transforms = engine.transforms
     if sh is not None and transforms and transforms[0] == sh.decrypt:  # decryption comes first
-        unseal, marker = transforms.pop(0), sh.marker
-    for rows in pages:
-        recs = records_of(rows)
-        if unseal is not None:
-            recs = [unseal(rec) if type(row[5]) is not str or marker in row[5] else rec
-                    for row, rec in zip(rows, recs)]
-        for t in transforms:
-            recs = [out for out in map(t, recs) if out is not None]
-        yield from recs
+        return sh.marker
+    return ""
+
+
+def view_pages(engine: Engine, pages: Iterable[RecordPage]) -> Iterator[RecordedEvent]:
+    """The events of these pages (read with ``marked=sealed_marker(engine)``) as readers see them:
+    a page at a time, handed out one by one in C (no Python frame resumed per event)."""
+    return chain.from_iterable(_viewed(engine, pages))
+
+
+def _viewed(engine: Engine, pages: Iterable[RecordPage]) -> Iterator[list[RecordedEvent]]:
+    transforms: list[Callable[[RecordedEvent], Any]] = list(engine.transforms)
+    unseal = None
+    if sealed_marker(engine):
+        transforms.pop(0)
+        unseal = engine.shredder.decrypt_page
+    # A transform with ``types`` (the upcaster: the stored types it has steps for) changes events
+    # of those types only, so the others are not passed through a Python call each.
+    narrowed = [(t, getattr(t, "types", None)) for t in transforms]
+    for recs, marked in pages:
+        if marked and unseal is not None:
+            at = [i for i, rec in enumerate(recs) if rec[0] in marked]
+            recs = list(recs)
+            for i, rec in zip(at, unseal([recs[i] for i in at])):
+                recs[i] = rec
+        for t, only in narrowed:
+            recs = list(map(t, recs)) if only is None else [t(rec) if rec[4] in only else rec for rec in recs]
+            if not all(recs):  # a transform dropped events (records are non-empty tuples)
+                recs = [rec for rec in recs if rec is not None]
+        yield recs

@@ -36,9 +36,16 @@ RECHECK = 0.2  # seconds between checks for keys destroyed by another process
 
 
 def _aesgcm(key: bytes) -> Any:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    global _AESGCM
+    if _AESGCM is None:  # imported on first use: a store without keys never pays for it
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    return AESGCM(key)
+        _AESGCM = AESGCM
+    return _AESGCM(key)
+
+
+_AESGCM: Any = None
+_UNKNOWN = object()
 
 
 class Keyring:
@@ -136,6 +143,22 @@ class Keyring:
         self._by_id[key_id] = cipher
         return cipher
 
+    def load(self, key_ids: Iterable[str]) -> None:
+        """Cache the ciphers of these key ids that are not cached yet, read in one statement (a
+        page of events being decrypted), as by_id would one by one."""
+        self._fresh()
+        missing = [k for k in set(key_ids) if k not in self._by_id and k not in self._pending_ids]
+        if missing:
+            found = self.store.key_materials(missing)
+            for key_id in missing:
+                key = found.get(key_id)
+                self._by_id[key_id] = _aesgcm(key) if key is not None else None
+
+    def cached(self, key_id: str) -> Any | None:
+        """by_id for keys just loaded (see load): a dictionary look-up first."""
+        cipher = self._by_id.get(key_id, _UNKNOWN)
+        return self.by_id(key_id) if cipher is _UNKNOWN else cipher
+
     def write(self, store: Any, recorded: Sequence[RecordedEvent]) -> None:
         """Append hook: write the pending keys these events were encrypted with, in their transaction."""
         if not self._pending:
@@ -228,7 +251,17 @@ class Shredder:
     # Every sealed value starts with this: a stored text without it has nothing to decrypt.
     marker = PREFIX
 
+    def decrypt_page(self, recs: list[RecordedEvent]) -> list[RecordedEvent]:
+        """decrypt of each record (records holding sealed values), their keys read in one statement."""
+        self.keys.load({v[_PLEN:].partition(":")[0] for rec in recs for v in rec.data.values()
+                        if type(v) is str and v.startswith(PREFIX)})
+        by_id = self.keys.cached
+        return [self._decrypt(rec, by_id) for rec in recs]
+
     def decrypt(self, rec: RecordedEvent) -> RecordedEvent:
+        return self._decrypt(rec, self.keys.by_id)
+
+    def _decrypt(self, rec: RecordedEvent, by_id: Any) -> RecordedEvent:
         data = rec.data
         out: dict[str, Any] | None = None
         redacted: list[str] = []
@@ -237,7 +270,7 @@ class Shredder:
                 if out is None:
                     out = dict(data)
                 key_id, _, body = v[_PLEN:].partition(":")
-                cipher = self.keys.by_id(key_id)
+                cipher = by_id(key_id)
                 if cipher is None:
                     out[k] = self.redacted(rec.type, k)
                     redacted.append(k)
@@ -252,7 +285,7 @@ class Shredder:
         if out is None:
             return rec
         meta = {**rec.metadata, "redacted": redacted} if redacted else rec.metadata
-        return rec._replace(data=out, metadata=meta)
+        return tuple.__new__(RecordedEvent, (*rec[:5], out, meta, rec[7]))
 
 
 def _has_personal(engine: Engine) -> bool:

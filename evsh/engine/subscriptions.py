@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol, Sequence
 
 from ..store.base import RecordedEvent
-from .readpath import view_pages
+from .readpath import sealed_marker, view_pages
 
 
 class Subscriber(Protocol):
@@ -47,10 +47,11 @@ def read_batch(engine: Any, after: int, types: Sequence[str] = (), categories: S
     aliases = getattr(engine, "type_aliases", None)
     if types and aliases:  # older stored names that upcast to a wanted type (as engine.read_all does)
         types = [*types, *(old for t in types for old in sorted(aliases.get(t, ())))]
-    rows = [row for page in engine.store.read_all_pages(after + 1, types=types, categories=categories, limit=limit)
-            for row in page]
-    last = rows[-1][0] if rows else after
-    return list(view_pages(engine, iter((rows,)))), last, len(rows) == limit  # the engine's one read path
+    pages = list(engine.store.read_all_records(after + 1, types=types, categories=categories, limit=limit,
+                                               marked=sealed_marker(engine)))
+    read = sum(len(recs) for recs, _ in pages)
+    last = pages[-1][0][-1].position if pages else after
+    return list(view_pages(engine, pages)), last, read == limit  # the engine's one read path
 
 
 def catch_up(

@@ -80,6 +80,12 @@ class Upcaster:
                 out.setdefault(final, set()).add(type_)
         return out
 
+    @property
+    def types(self) -> frozenset[str]:
+        """The stored types this changes: events of other types come out as they went in
+        (the read path passes only these through it)."""
+        return frozenset(t for t, _ in self.steps)
+
     def __call__(self, rec: RecordedEvent) -> RecordedEvent:
         if rec.type not in self.starts:
             return rec

@@ -330,6 +330,9 @@ SOURCE_POSITION = "source_position"
 # encoded, for bulk readers that decode lazily (the TUI, export).
 EVENT_COLUMNS = "position, event_id, stream_id, version, type, data, metadata, recorded_at"
 RawRow = tuple
+# A page of decoded records and the positions of those whose stored data holds the text a reader
+# asked to have marked (the engine asks for the sealed-value prefix: only those rows are decrypted).
+RecordPage = tuple[list["RecordedEvent"], "set[int] | tuple[()]"]
 
 
 def record_of(row: RawRow) -> RecordedEvent:
@@ -345,3 +348,11 @@ def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
     return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
                       fast(m) if m[:1] not in mark else exact(m), at))
             for p, i, s, v, t, d, m, at in rows]
+
+
+def marked_in(rows: Sequence[RawRow], marked: str) -> set[int] | tuple[()]:
+    """The positions of the raw rows whose stored data holds ``marked`` (or is not text, so it
+    cannot be searched): one substring test in C per row, none when nothing is asked."""
+    if not marked:
+        return ()
+    return {row[0] for row in rows if type(row[5]) is not str or marked in row[5]}

@@ -9,6 +9,10 @@ backend's ``_run``.
 
 from __future__ import annotations
 
+from typing import Sequence
+
+from .base import iter_chunks
+
 # Never readable with read-only SQL (`evsh sql`): the key material itself. Which subjects have
 # keys, and when they were made or forgotten, stays readable (as `evsh keys` shows it).
 PRIVATE_COLUMNS = {"subject_keys": frozenset({"key"})}
@@ -59,6 +63,16 @@ class Keys:
         """The key with this id, or None when it was destroyed (or never existed here)."""
         row = self._one("SELECT key FROM subject_keys WHERE key_id=?", (key_id,))
         return bytes(row[0]) if row is not None and row[0] is not None else None
+
+    def key_materials(self, key_ids: Sequence[str]) -> dict[str, bytes | None]:
+        """The keys with these ids in one statement per 500 (None: destroyed; an id not here is left
+        out): a page of events holding sealed values needs many."""
+        found: dict[str, bytes | None] = {}
+        for chunk in iter_chunks(key_ids, 500):
+            for key_id, key in self._all(
+                    f"SELECT key_id, key FROM subject_keys WHERE key_id IN ({','.join('?' * len(chunk))})", chunk):
+                found[key_id] = bytes(key) if key is not None else None
+        return found
 
     def has_subject_keys(self) -> bool:
         return self._one("SELECT 1 FROM subject_keys LIMIT 1") is not None

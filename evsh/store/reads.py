@@ -10,10 +10,11 @@ placeholders and run by the backend's ``_run``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from . import visibility as lifecycle_rules
-from .base import EVENT_COLUMNS, RawRow, RecordedEvent, canonical_event_id, check_stream_id, record_of, records_of
+from .base import (EVENT_COLUMNS, RawRow, RecordPage, RecordedEvent, canonical_event_id, check_stream_id, marked_in,
+                   record_of, records_of)
 from .visibility import HIDE_ALL, visibility
 
 PAGE = 1000  # rows fetched per query when streaming reads: constant memory on any store size
@@ -41,11 +42,32 @@ def _source(stream_id: str | None) -> tuple[str, str, tuple]:
     return "version", "stream_id = ? AND ", (stream_id,)
 
 
+Fetch = Callable[[int, int], tuple[list, Any]]  # (cursor, page size) -> (rows from the cursor on, what else the page says)
+
+
+class Scan(NamedTuple):
+    """A keyset-paged read of the events table: the key it pages by, its further conditions
+    (`` AND ...`` with ``?`` placeholders for ``params``) and its direction. Raw rows and
+    decoded records are cut from the same scan."""
+
+    key: str  # "position" (the global log) or "version" (one stream)
+    where: str
+    params: tuple
+    backwards: bool
+
+    def rows_sql(self) -> str:
+        """The scan's next rows: parameters (cursor, *params, page size)."""
+        op, order = ("<=", "DESC") if self.backwards else (">=", "ASC")
+        return (f"SELECT {EVENT_COLUMNS} FROM events WHERE {self.key} {op} ?{self.where}"
+                f" ORDER BY {self.key} {order} LIMIT ?")
+
+
 class Reads:
     """The read side of the events table (a mixin of each store)."""
 
     # The backend's SQL condition hiding what lifecycle rules hide (one parameter: the time now).
     HIDDEN_SQL: str
+
     def log_bound(self) -> str | None:
         """The backend's SQL condition (no parameters) keeping a forward read of the log to events
         no later commit can land before; None where commits land in position order (SQLite)."""
@@ -59,7 +81,7 @@ class Reads:
         backwards: bool = False,
         limit: int | None = None,
     ) -> Iterator[RecordedEvent]:
-        return _decoded(self.read_stream_pages(stream_id, from_version, backwards=backwards, limit=limit))
+        return _decoded(self.read_stream_records(stream_id, from_version, backwards=backwards, limit=limit))
 
     def read_stream_pages(
         self,
@@ -69,8 +91,30 @@ class Reads:
         backwards: bool = False,
         limit: int | None = None,
     ) -> Iterator[list[RawRow]]:
-        """read_stream's visible events as pages of raw rows (payloads still encoded), for readers
-        that decode a page at a time (the engine's read path)."""
+        """read_stream's visible events as pages of raw rows (payloads still encoded)."""
+        plan = self._stream_scan(stream_id, from_version, backwards)
+        if plan is None:
+            return iter(())
+        scan, cursor, keep = plan
+        return _rows(self._pages(scan, cursor, limit, keep, self._rows_fetch(scan)))
+
+    def read_stream_records(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        *,
+        backwards: bool = False,
+        limit: int | None = None,
+        marked: str = "",
+    ) -> Iterator[RecordPage]:
+        """read_stream's visible events a page at a time, decoded, for readers that work a page
+        at a time (the engine's read path): see :data:`RecordPage` for ``marked``. Decoded
+        from raw rows here; a backend may decode a page in SQL."""
+        return _record_pages(self.read_stream_pages(stream_id, from_version, backwards=backwards, limit=limit), marked)
+
+    def _stream_scan(self, stream_id: str, from_version: int | None,
+                     backwards: bool) -> tuple[Scan, int, Keep | None] | None:
+        """(scan, first cursor, row filter) of a stream's visible events; None when its rules hide them all."""
         check_stream_id(stream_id, reserved_ok=True)
         rule = self._one(
             "SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules WHERE stream_id=?",
@@ -78,24 +122,15 @@ class Reads:
         )
         lowest, oldest = self._stream_visibility(stream_id, rule)
         if lowest >= HIDE_ALL:
-            return iter(())
+            return None
         if backwards:
             cursor = from_version if from_version is not None else 2**62
-            op, order = "<=", "DESC"
         else:
             cursor = max(from_version if from_version is not None else 1, lowest)
-            op, order = ">=", "ASC"
         keep: Keep | None = None
         if lowest > 0 or oldest is not None:
             keep = lambda r: r[3] >= lowest and (oldest is None or r[7] >= oldest)  # noqa: E731
-        return self._pages(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id=? AND version {op} ? ORDER BY version {order} LIMIT ?",
-            lambda c: (stream_id, c),
-            cursor,
-            lambda r: r[3] - 1 if backwards else r[3] + 1,
-            limit,
-            keep,
-        )
+        return Scan("version", " AND stream_id = ?", (stream_id,), backwards), cursor, keep
 
     def _stream_visibility(self, stream_id: str, rule: tuple | None) -> tuple[int, str | None]:
         """(lowest visible version, oldest visible time) under a stream's rules row (None: no
@@ -116,8 +151,8 @@ class Reads:
         limit: int | None = None,
         backwards: bool = False,
     ) -> Iterator[RecordedEvent]:
-        return _decoded(self.read_all_pages(from_position, types=types, categories=categories, limit=limit,
-                                            backwards=backwards))
+        return _decoded(self.read_all_records(from_position, types=types, categories=categories, limit=limit,
+                                              backwards=backwards))
 
     def read_all_pages(
         self,
@@ -129,10 +164,28 @@ class Reads:
         backwards: bool = False,
     ) -> Iterator[list[RawRow]]:
         """read_all's visible events as pages of raw rows (see read_stream_pages)."""
-        where = ["position <= ?" if backwards else "position >= ?"]
+        scan, cursor, keep = self._log_scan(from_position, types, categories, backwards)
+        return _rows(self._pages(scan, cursor, limit, keep, self._rows_fetch(scan)))
+
+    def read_all_records(
+        self,
+        from_position: int = 1,
+        *,
+        types: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        limit: int | None = None,
+        backwards: bool = False,
+        marked: str = "",
+    ) -> Iterator[RecordPage]:
+        """read_all's visible events a page at a time, decoded (see read_stream_records)."""
+        return _record_pages(self.read_all_pages(from_position, types=types, categories=categories, limit=limit,
+                                                 backwards=backwards), marked)
+
+    def _log_scan(self, from_position: int, types: Sequence[str], categories: Sequence[str],
+                  backwards: bool) -> tuple[Scan, int, Keep | None]:
+        """(scan, first cursor, row filter) of the global log's visible events."""
         bound = None if backwards else self.log_bound()
-        if bound:
-            where.append(bound)
+        where: list[str] = [bound] if bound else []
         params: list[Any] = []
         if types:
             where.append(f"type IN ({','.join('?' * len(types))})")
@@ -147,17 +200,8 @@ class Reads:
         if hidden_sql:
             where.append(hidden_sql)
             params.append(self.clock())
-        order = "DESC" if backwards else "ASC"
-        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position {order} LIMIT ?"
         start = from_position if not backwards or from_position else 2**62
-        return self._pages(
-            sql,
-            lambda c: (c, *params),
-            start,
-            lambda r: r[0] - 1 if backwards else r[0] + 1,
-            limit,
-            keep,
-        )
+        return Scan("position", "".join(f" AND {w}" for w in where), tuple(params), backwards), start, keep
 
     def _visibility_plan(self) -> tuple[Keep | None, str | None]:
         """(Python row filter, SQL condition): how a read over many streams hides what lifecycle rules hide.
@@ -209,22 +253,30 @@ class Reads:
 
         return probe
 
-    def _pages(self, sql, params_for, cursor, next_cursor, limit, keep: Keep | None = None) -> Iterator[list[RawRow]]:
-        """Visible raw rows a page at a time, by keyset: the cursor moves past the last row fetched,
-        hidden or not, and at most ``limit`` rows come out in all."""
+    def _pages(self, scan: Scan, cursor: int, limit: int | None, keep: Keep | None,
+               fetch: Fetch) -> Iterator[tuple[list, Any]]:
+        """Visible rows a page at a time, by keyset, each with what its fetch said besides: the
+        cursor moves past the last row fetched, hidden or not, and at most ``limit`` rows come
+        out in all. Rows are raw rows or records (the same columns in the same places)."""
+        k = 0 if scan.key == "position" else 3
+        step = -1 if scan.backwards else 1
         remaining = limit if limit is not None else -1
         while remaining != 0:
             page = PAGE if remaining < 0 else min(PAGE, remaining)
-            rows = self._all(sql, (*params_for(cursor), page))
+            rows, extra = fetch(cursor, page)
             out = rows if keep is None else [r for r in rows if keep(r)]
             if remaining > 0:
                 out = out[:remaining]
                 remaining -= len(out)
             if out:
-                yield out
+                yield out, extra
             if len(rows) < page:
                 return
-            cursor = next_cursor(rows[-1])
+            cursor = rows[-1][k] + step
+
+    def _rows_fetch(self, scan: Scan) -> Fetch:
+        sql = scan.rows_sql()
+        return lambda cursor, n: (self._all(sql, (cursor, *scan.params, n)), None)
 
     def raw_rows(self, from_position: int, limit: int) -> list[RawRow]:
         """Undecoded visible rows of the global log, for bulk readers that decode lazily (TUI, export).
@@ -342,6 +394,17 @@ class Reads:
             f" ORDER BY {k} {'DESC' if backwards else 'ASC'} LIMIT ?", (*p, cursor, *params, limit))
 
 
-def _decoded(pages: Iterator[list[RawRow]]) -> Iterator[RecordedEvent]:
+def _rows(pages: Iterator[tuple[list[RawRow], Any]]) -> Iterator[list[RawRow]]:
+    for rows, _ in pages:
+        yield rows
+
+
+def _record_pages(pages: Iterator[list[RawRow]], marked: str) -> Iterator[RecordPage]:
+    """Raw pages decoded, each with the positions of its rows whose stored data holds ``marked``."""
     for rows in pages:
-        yield from records_of(rows)
+        yield records_of(rows), marked_in(rows, marked)
+
+
+def _decoded(pages: Iterator[RecordPage]) -> Iterator[RecordedEvent]:
+    for recs, _ in pages:
+        yield from recs

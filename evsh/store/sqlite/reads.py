@@ -1,12 +1,97 @@
-"""What reading events needs of SQLite in particular: hiding by rules in SQL, and finding
-events by their metadata (the shared reads are in ``evsh.store.reads``)."""
+"""What reading events needs of SQLite in particular: a page decoded in one statement, hiding by
+rules in SQL, and finding events by their metadata (the shared reads are in ``evsh.store.reads``).
+
+A page of records is read as one row: each column of the page's events joined by SQLite
+(``group_concat``), the JSON texts into one JSON array per column, decoded by one
+``orjson.loads`` each. Python's ``sqlite3`` releases and takes the interpreter lock and builds
+an object for every column of every row it fetches, which cost more than decoding the JSON
+itself; one row per page leaves SQLite's scan and the decoding. Every event is still decoded,
+into the same records, in the same order; a page whose texts only the exact codec may read (or
+that is not JSON) is read and decoded row by row instead, which also raises what it raised.
+"""
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import itemgetter
+from typing import Iterator, Sequence
+
 from .. import codec
-from ..base import EVENT_COLUMNS, RecordedEvent, record_of
-from ..reads import META_KEYS
+from ..base import EVENT_COLUMNS, RecordPage, RecordedEvent, marked_in, record_of, records_of
+from ..reads import META_KEYS, Fetch, Scan
 from ...errors import BadInput
+
+# Between the texts of one column of a page: names hold no control character (and a text that
+# did would make the page's count wrong, so the page would be read row by row).
+SEP = "\x1f"
+# Between the JSON texts of a page: a raw line feed is in no JSON text evsh writes, so "\n, "
+# in the joined text shows an exact-codec text (marked by a leading space) and nothing else.
+JSON_SEP = "\n,"
+_EXACT = JSON_SEP + codec.EXACT_MARKS[0]
+
+
+def page_sql(scan: Scan) -> str:
+    """One row of a scan's next page (parameters: cursor, the scan's parameters, cursor, the
+    scan's parameters, page size - 1): the count and the page's columns joined.
+
+    The page is bounded by the key of its last row, found first (a scalar subquery: one
+    snapshot), so the aggregate is a plain range scan with no sorter or subquery to copy
+    each value through."""
+    k = scan.key
+    op, last_op, order, end = ("<=", ">=", "DESC", -2**63) if scan.backwards else (">=", "<=", "ASC", 2**63 - 1)
+    return ("SELECT count(*), '[' || group_concat(position) || ']', '[' || group_concat(version) || ']',"
+            f" group_concat(event_id, '{SEP}'), group_concat(stream_id, '{SEP}'), group_concat(type, '{SEP}'),"
+            f" '[' || group_concat(data, '{JSON_SEP}') || ']', '[' || group_concat(metadata, '{JSON_SEP}') || ']',"
+            f" group_concat(recorded_at, '{SEP}')"
+            f" FROM events WHERE {k} {op} ?{scan.where} AND {k} {last_op} coalesce("
+            f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
+
+
+def decode_page(row: tuple, key: int, backwards: bool, marked: str) -> RecordPage | None:
+    """The records of a page row (see page_sql) in the scan's order, and the positions of those
+    whose data holds ``marked``; None when the page must be read row by row (a text only the
+    exact codec may read, a NULL, text that is not JSON)."""
+    count, positions, versions, ids, streams, types, data, metadata, times = row
+    loads = codec.fast_loads
+    try:
+        if _EXACT in data or data[1] == " " or _EXACT in metadata or metadata[1] == " ":
+            return None
+        columns = (loads(positions), ids.split(SEP), streams.split(SEP), loads(versions), types.split(SEP),
+                   loads(data), loads(metadata), times.split(SEP))
+    except (TypeError, ValueError):  # orjson's JSONDecodeError is a ValueError
+        return None
+    for column in columns:
+        if len(column) != count:
+            return None
+    rows = marked_rows(data, marked, count) if marked else ()
+    if rows is None:
+        return None
+    recs = list(map(tuple.__new__, repeat(RecordedEvent, count), zip(*columns)))
+    keys = columns[key]
+    if keys != sorted(keys):  # SQLite aggregates in scan order; should it not, the records are put in order
+        recs.sort(key=itemgetter(key))
+    if backwards:
+        recs.reverse()
+    return recs, {columns[0][i] for i in rows}
+
+
+def marked_rows(data: str, marked: str, count: int) -> set[int] | None:
+    """The indexes of the texts holding ``marked`` in a page's joined data (None: it cannot tell,
+    as a text holds the separator). Two scans of the text in C and a step per occurrence, where
+    SQLite's instr() per row cost more than the rest of the page's SQL."""
+    i = data.find(marked)
+    if i < 0:
+        return set()
+    if data.count(JSON_SEP) != count - 1:
+        return None
+    rows: set[int] = set()
+    row = at = 0
+    while i >= 0:
+        row += data.count(JSON_SEP, at, i)
+        at = i
+        rows.add(row)
+        i = data.find(marked, i + 1)
+    return rows
 
 
 class SQLiteReads:
@@ -22,6 +107,36 @@ class SQLiteReads:
         " OR (s.max_age IS NOT NULL AND events.recorded_at < strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || s.max_age"
         " || ' seconds'))))"
     )
+
+    def read_stream_records(self, stream_id: str, from_version: int | None = None, *, backwards: bool = False,
+                            limit: int | None = None, marked: str = "") -> Iterator[RecordPage]:
+        plan = self._stream_scan(stream_id, from_version, backwards)
+        if plan is None:
+            return iter(())
+        scan, cursor, keep = plan
+        return self._pages(scan, cursor, limit, keep, self._records_fetch(scan, marked))
+
+    def read_all_records(self, from_position: int = 1, *, types: Sequence[str] = (), categories: Sequence[str] = (),
+                         limit: int | None = None, backwards: bool = False, marked: str = "") -> Iterator[RecordPage]:
+        scan, cursor, keep = self._log_scan(from_position, types, categories, backwards)
+        return self._pages(scan, cursor, limit, keep, self._records_fetch(scan, marked))
+
+    def _records_fetch(self, scan: Scan, marked: str) -> Fetch:
+        """A scan's pages decoded (see page_sql), each with the positions of its marked rows."""
+        sql = page_sql(scan)
+        key = 0 if scan.key == "position" else 3
+
+        def fetch(cursor: int, n: int) -> RecordPage:
+            row = self._one(sql, (cursor, *scan.params, cursor, *scan.params, n - 1))
+            if not row[0]:
+                return [], ()
+            page = decode_page(row, key, scan.backwards, marked)
+            if page is None:
+                rows = self._all(scan.rows_sql(), (cursor, *scan.params, n))
+                return records_of(rows), marked_in(rows, marked)
+            return page
+
+        return fetch
 
     def events_by_meta(self, key: str, value: str, limit: int | None = None) -> list[RecordedEvent]:
         """Events whose metadata ``key`` is ``value`` (a causal chain, a command's events), in log
