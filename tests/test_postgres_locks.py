@@ -50,3 +50,32 @@ def test_the_append_lock_is_let_go_however_a_transaction_ends():
         finally:
             store.close()
             other.close()
+
+
+def test_a_follower_is_woken_by_an_append_at_once_and_an_unheard_append_sends_nothing():
+    import threading
+    import time
+
+    with postgres_url() as url:
+        channel_listener = psycopg.connect(url.split("?")[0], autocommit=True)
+        follower, writer = open_store(url), open_store(url)
+        try:
+            writer.append("a-1", [ev()])  # no one listens yet
+            channel_listener.execute(f"LISTEN {writer.channel}")  # without the listening lock
+            writer.append("a-1", [ev()])
+            assert list(channel_listener.notifies(timeout=0.3, stop_after=1)) == []
+            woke: list[float] = []
+            t = threading.Thread(target=lambda: woke.append(follower.wait(writer.head_position(), 10.0)
+                                                            and time.monotonic()))
+            t.start()
+            time.sleep(0.5)  # the follower is listening, with the lock
+            appended = time.monotonic()
+            writer.append("a-1", [ev()])
+            t.join(5)
+            assert woke and woke[0] - appended < 0.9  # the NOTIFY, not the one-second poll
+            heard = [n.payload for n in channel_listener.notifies(timeout=1.0, stop_after=1)]
+            assert heard == [str(writer.head_position())]
+        finally:
+            channel_listener.close()
+            follower.close()
+            writer.close()

@@ -197,6 +197,7 @@ class PGConnection:
         self._begin_pending = ""  # a transaction's BEGIN not sent yet (see _Transaction), with what goes with it
         self._deferred: list[str] = []  # statements sent with the COMMIT (``PGLocking.at_commit``)
         self._announce = 0  # the last position this transaction appended: NOTIFY after its COMMIT
+        self._unheard = False  # no one listens for this store's appends (``PGLocking.lock_appends``)
         self._conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
@@ -326,7 +327,10 @@ class PGConnection:
                 if self._listener is None:
                     self._listener = connect(self.conninfo, self.url, busy_timeout=self.busy_timeout,
                                              schema=self.schema)
-                    self._listener.execute(f"LISTEN {self.channel}")
+                    # the listening lock after the LISTEN: an appender that found no one listening
+                    # holds it until its end, so the head read below comes after that append
+                    self._listener.execute(f"LISTEN {self.channel};"
+                                           f" SELECT pg_advisory_lock_shared({int(self.listening_key)})")
             except (psycopg.Error, StoreError):
                 self._drop_listener()
             if self.head_position() > after:  # type: ignore[attr-defined]
@@ -364,6 +368,7 @@ class PGConnection:
         self._begin_pending = ""
         self._deferred = []
         self._announce = 0
+        self._unheard = False
         self._depth = 0
         self._append_locked = self._exclusive = False  # the server let go of the lost session's locks
         self._reading = None

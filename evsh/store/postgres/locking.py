@@ -13,7 +13,8 @@ wait for the appenders in flight and hold the next ones off until they end.
 
 Round trips: an appending transaction's BEGIN goes with its locks, and statements that need no
 answer (``at_commit``, a command's own record) go with its COMMIT, and so does the NOTIFY that
-announces the new head, right after it (a listener that misses one polls within a second). A message holding several
+announces the new head, right after it, when anyone listens (a listener that misses one polls
+within a second). A message holding several
 statements cannot carry parameters, so their values are bound by the driver on the client side
 (psycopg's ``ClientCursor.mogrify``, with libpq's quoting), never formatted by evsh.
 """
@@ -35,12 +36,22 @@ def appending_key(schema: str) -> int:
     return int.from_bytes(_digest8(b"evsh-appending:" + schema.encode()), "big", signed=True)
 
 
+def listening_key(schema: str) -> int:
+    """The advisory lock a connection listening for a store's appends holds (shared) while it
+    listens: an appender that can take it exclusively knows no one would hear its NOTIFY."""
+    return int.from_bytes(_digest8(b"evsh-listening:" + schema.encode()), "big", signed=True)
+
+
 class PGLocking:
     """A mixin of the PostgreSQL store (over ``PGConnection``)."""
 
     @functools.cached_property
     def appending_key(self) -> int:
         return appending_key(self.schema)
+
+    @functools.cached_property
+    def listening_key(self) -> int:
+        return listening_key(self.schema)
 
     @functools.cached_property
     def _binder(self) -> psycopg.ClientCursor:
@@ -60,16 +71,24 @@ class PGLocking:
         if self._append_locked and (self._exclusive or not exclusive):
             return
         key, appending = int(self.lock_key), int(self.appending_key)
+        # and whether anyone listens: while this transaction holds the listening lock, a listener
+        # that comes waits for its end, then reads the head (no NOTIFY of it is missed)
+        unheard = f"pg_try_advisory_xact_lock({int(self.listening_key)})"
         if self._begin_pending and not exclusive:  # the transaction's first statement: BEGIN goes with it
             self._begin_pending = ""
-            self._run_alone(f"BEGIN; SELECT pg_advisory_lock({key}); SELECT pg_advisory_xact_lock_shared({appending})")
+            cur = self._run_alone(f"BEGIN; SELECT pg_advisory_lock({key});"
+                                  f" SELECT pg_advisory_xact_lock_shared({appending}), {unheard}")
+            while cur.nextset():
+                pass
+            self._unheard = cur.fetchone()[1]
             self._append_locked = True
         else:
             if not self._append_locked:
                 wrote = self._one(f"SELECT pg_advisory_lock({key}), pg_current_xact_id_if_assigned() IS NOT NULL")[1]
                 self._append_locked = True
                 exclusive = exclusive or wrote
-            self._run(f"SELECT pg_advisory_xact_lock{'' if exclusive else '_shared'}({appending})")
+            self._unheard = self._one(f"SELECT pg_advisory_xact_lock{'' if exclusive else '_shared'}({appending}),"
+                                      f" {unheard}")[1]
             self._exclusive = exclusive
         self._epoch += 1  # what others committed before the lock may read differently now
 
@@ -86,8 +105,9 @@ class PGLocking:
         with the statements kept for it, so the flush is waited for outside the lock), after a
         ROLLBACK (a session lock outlives it)."""
         conn = self._conn
-        locked, deferred, announce = self._append_locked, self._deferred, self._announce
-        self._append_locked = self._exclusive = False
+        locked, deferred = self._append_locked, self._deferred
+        announce = 0 if self._unheard else self._announce
+        self._append_locked = self._exclusive = self._unheard = False
         self._deferred = []
         self._announce = 0
         unlock = [f"SELECT pg_advisory_unlock({int(self.lock_key)})"] if locked else []
