@@ -14,17 +14,44 @@ class Records:
     """Checkpoints and snapshots (a mixin of each store)."""
 
     FOR_UPDATE = ""  # how a backend locks a row it reads inside a write transaction
+    _checkpoints_known: tuple[object, dict[str, int]] | None = None  # (token, name -> position)
+
+    def _records_token(self) -> object | None:
+        """What the checkpoints this connection read or wrote stay true under (None: read them
+        every time). A backend whose writers can tell that no one else wrote says so."""
+        return None
+
+    def _known_checkpoints(self) -> dict[str, int] | None:
+        """Checkpoints as this connection last read or wrote them, while that still holds:
+        inline projections and reactors ask for theirs several times per command."""
+        token = self._records_token()
+        if token is None:
+            return None
+        known = self._checkpoints_known
+        if known is None or known[0] != token:
+            known = self._checkpoints_known = (token, {})
+        return known[1]
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, name: str) -> int:
         """The checkpoint's position (0 when it was never written)."""
+        known = self._known_checkpoints()
+        if known is not None:
+            position = known.get(name)
+            if position is not None:
+                return position
         row = self._one("SELECT position FROM checkpoints WHERE name=?", (name,))
-        return row[0] if row else 0
+        position = row[0] if row else 0
+        if known is not None:
+            known[name] = position
+        return position
 
     def claim_checkpoint(self, name: str) -> int:
         """The checkpoint's position, read inside a write transaction so that no other writer
         moves it before this one commits (a row lock on a server; SQLite's write lock holds
         everyone off already)."""
+        if not self.FOR_UPDATE:
+            return self.checkpoint(name)
         row = self._one(f"SELECT position FROM checkpoints WHERE name=?{self.FOR_UPDATE}", (name,))
         return row[0] if row else 0
 
@@ -42,9 +69,18 @@ class Records:
             " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
             (name, position, at or self.clock()),
         )
+        self._checkpoint_written(name, position)
 
     def delete_checkpoint(self, name: str) -> None:
         self._run("DELETE FROM checkpoints WHERE name=?", (name,))
+        self._checkpoint_written(name, 0)
+
+    def _checkpoint_written(self, name: str, position: int) -> None:
+        known = self._known_checkpoints()
+        if known is None:  # written outside what the remembered ones hold under: forget them
+            self._checkpoints_known = None
+        else:
+            known[name] = position
 
     # ------------------------------------------------------------------ snapshots
     def save_snapshot(self, stream_id: str, aggregate: str, version: int, state_version: int, state: str) -> None:

@@ -277,6 +277,13 @@ class SQLiteConnection:
         the transaction, and a rollback moves the epoch."""
         return (self._txn_serial, self._epoch) if self._depth else None
 
+    def _records_token(self) -> int | None:
+        """Inside a write transaction, the epoch: what this connection read or wrote of its own
+        records (checkpoints) holds until another connection commits or a rollback here undoes
+        it, both of which move the epoch, across transactions too (one ``data_version`` per
+        transaction tells)."""
+        return self.epoch() if self._depth else None
+
     def on_append(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(stream_id, last_event_id)`` after each append through this connection
         (inside its transaction). Held weakly: a bound method of a dropped object is forgotten."""
