@@ -31,6 +31,7 @@ class Catalogue:
     def _forget_tables(self) -> None:
         self._tables_known = None
         self._ensured = None
+        self.forget_records()  # a table made or dropped here: its remembered rows may be gone
 
     def table_exists(self, name: str) -> bool:
         return name in self._table_names()

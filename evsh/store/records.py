@@ -14,28 +14,37 @@ class Records:
     """Checkpoints and snapshots (a mixin of each store)."""
 
     FOR_UPDATE = ""  # how a backend locks a row it reads inside a write transaction
-    _checkpoints_known: tuple[object, dict[str, int]] | None = None  # (token, name -> position)
+    _records_known: tuple[object, dict[str, dict]] | None = None  # (token, kind -> remembered rows)
 
     def _records_token(self) -> object | None:
-        """What the checkpoints this connection read or wrote stay true under (None: read them
+        """What the records this connection read or wrote stay true under (None: read them
         every time). A backend whose writers can tell that no one else wrote says so."""
         return None
 
-    def _known_checkpoints(self) -> dict[str, int] | None:
-        """Checkpoints as this connection last read or wrote them, while that still holds:
-        inline projections and reactors ask for theirs several times per command."""
+    def known_records(self, kind: str) -> dict | None:
+        """A place to remember this connection's own records of a kind (checkpoints, metrics) as
+        it last read or wrote them, emptied when that may no longer hold; None when it cannot
+        be known (outside a write transaction, or on a backend that cannot tell). Inline
+        projections and reactors ask for the same records several times per command."""
         token = self._records_token()
         if token is None:
             return None
-        known = self._checkpoints_known
+        known = self._records_known
         if known is None or known[0] != token:
-            known = self._checkpoints_known = (token, {})
-        return known[1]
+            known = self._records_known = (token, {})
+        found = known[1].get(kind)
+        if found is None:
+            found = known[1][kind] = {}
+        return found
+
+    def forget_records(self) -> None:
+        """Something wrote records behind the remembered ones' back: read them again."""
+        self._records_known = None
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, name: str) -> int:
         """The checkpoint's position (0 when it was never written)."""
-        known = self._known_checkpoints()
+        known = self.known_records("checkpoints")
         if known is not None:
             position = known.get(name)
             if position is not None:
@@ -76,9 +85,9 @@ class Records:
         self._checkpoint_written(name, 0)
 
     def _checkpoint_written(self, name: str, position: int) -> None:
-        known = self._known_checkpoints()
+        known = self.known_records("checkpoints")
         if known is None:  # written outside what the remembered ones hold under: forget them
-            self._checkpoints_known = None
+            self.forget_records()
         else:
             known[name] = position
 
