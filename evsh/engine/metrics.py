@@ -166,9 +166,9 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
     """Merge into the stored buckets (read, add, write back: histograms do not add up in SQL).
 
     The buckets this connection wrote are remembered while the store says they still hold
-    (``known_records``), so a subscriber writing every command reads its row once."""
+    (``known_records``), so a subscriber writing every command reads its row once; the rows
+    go straight to the table's statements, one ``executemany``."""
     store.ensure_tables(TABLES, owner=OWNER)
-    t = store.table(METRICS)
     known = store.known_records(OWNER)
     sub = (minute, kind, name)
     stored = known.get(sub) if known is not None else None
@@ -176,9 +176,10 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
         stored = {
             r["event_type"]: (r["handled"], r["errors"], r["retries"], r["latency_sum"],
                               codec.loads(r["latency_hist"]), r["lag"])
-            for r in t.rows_where("minute=? AND kind=? AND name=?", (minute, kind, name))
+            for r in store.table(METRICS).rows_where("minute=? AND kind=? AND name=?", (minute, kind, name))
         }
     merged = dict(stored)
+    rows = []
     for etype, acc in accs:
         hist = {str(k): v for k, v in acc.hist.items()}  # keyed as stored: "12" is bucket 12
         handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
@@ -193,11 +194,11 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
             if lag is None:
                 lag = row[5]
         merged[etype] = (handled, errors, retries, lsum, hist, lag)
-        t.insert({"minute": minute, "kind": kind, "name": name, "event_type": etype, "handled": handled,
-                  "errors": errors, "retries": retries, "latency_sum": lsum,
-                  "latency_hist": codec.dumps(hist), "lag": lag}, replace=True)
+        # in METRICS' column order
+        rows.append((minute, kind, name, etype, handled, errors, retries, lsum, codec.dumps(hist), lag))
+    rows.sort()  # in key order, as a Table writes them
     try:
-        t.flush()
+        store.table_ops(METRICS).replace(rows)
     except BaseException:
         store.forget_records()
         raise

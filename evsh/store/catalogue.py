@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import codec
-from .tables import MissingTable, Table, TableSpec, check_ident, quote
+from .tables import MissingTable, Table, TableOps, TableSpec, check_ident, quote
 
 
 class Catalogue:
@@ -39,13 +39,20 @@ class Catalogue:
     def table(self, spec: TableSpec, physical: str | None = None, *, owner: Any = None) -> Table:
         """A :class:`Table` on the declared table (its rows under ``physical`` when given). A table
         not created yet reads as empty (see :meth:`ensure_tables`)."""
+        return Table(self.table_ops(spec, physical), spec, physical, owner)
+
+    def table_ops(self, spec: TableSpec, physical: str | None = None) -> TableOps:
+        """The backend's statements on the declared table, without a :class:`Table` around
+        them: for evsh's own records written a row at a time as plain values in column order
+        (a processed event, a command's parameters, metrics), where building the Table cost
+        more than the statement on every command's path."""
         name = physical or spec.name
         if name not in self._table_names():
-            return Table(MissingTable(name, self._to_sql), spec, physical, owner)
+            return MissingTable(name, self._to_sql)
         ops = self._ops.get((spec, name))
         if ops is None:
             ops = self._ops[(spec, name)] = self._new_ops(spec, name)
-        return Table(ops, spec, physical, owner)
+        return ops
 
     def lock_row(self, spec: TableSpec, key: Any) -> dict[str, Any] | None:
         """A row read inside a write transaction so that no other writer changes it before this
