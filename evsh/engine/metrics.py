@@ -168,11 +168,11 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
     The buckets this connection wrote are remembered while the store says they still hold
     (``known_records``), so a subscriber writing every command reads its row once; the rows
     go straight to the table's statements, one ``executemany``."""
-    store.ensure_tables(TABLES, owner=OWNER)
     known = store.known_records(OWNER)
     sub = (minute, kind, name)
     stored = known.get(sub) if known is not None else None
-    if stored is None:
+    if stored is None:  # (remembered: the table is there, as it was when this row was written)
+        store.ensure_tables(TABLES, owner=OWNER)
         stored = {
             r["event_type"]: (r["handled"], r["errors"], r["retries"], r["latency_sum"],
                               codec.loads(r["latency_hist"]), r["lag"])
