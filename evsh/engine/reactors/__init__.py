@@ -80,7 +80,7 @@ class Reactors(Delivery):
         if top:
             self.log = []
         if self.mode == "inline" and outcome.events:
-            self.heard(outcome.events, first=top)
+            self._recent.heard(self.store, outcome.events, first=top)
         recorded = not (outcome.outcome == "ok" and outcome.events)
         if outcome.outcome == "error" and self._current is None:
             recorded = False  # a user's failing command writes nothing

@@ -31,6 +31,7 @@ from ..history import Ranges, covered
 from ..routing import EventFilter, routing_key
 from ..subscriptions import catch_up, checkpoint_name
 from . import records
+from .recent import RecentEvents
 
 KIND = "reactor"
 
@@ -236,10 +237,7 @@ class Delivery:
         self._last_outcome: CommandOutcome | None = None
         self._buf = metrics.Buffer()
         self._history = Ranges()  # imported or seeded positions: never delivered (history is not news)
-        # inline: the events of this run's commands as readers see them, and the store's epoch
-        # they were appended in (see ``heard`` and ``recent``)
-        self._recent: list[RecordedEvent] = []
-        self._recent_epoch: int | None = None
+        self._recent = RecentEvents()  # inline: the run's own events, not read back
 
     # ------------------------------------------------------------------ helpers
     def _crash(self, step: str) -> None:
@@ -260,32 +258,6 @@ class Delivery:
     def store(self) -> Any:
         return self.engine.store
 
-    # ------------------------------------------------------------------ events just appended
-    def heard(self, events: Sequence[RecordedEvent], *, first: bool = False) -> None:
-        """Keep a command's events (as readers see them: ``CommandOutcome.events``) for the
-        inline run that follows, which would otherwise read them straight back from the store.
-        ``first``: a user's command, which starts what the run will need."""
-        epoch = self.store.epoch(check=False)
-        if first or epoch != self._recent_epoch:
-            self._recent, self._recent_epoch = [], epoch
-        self._recent.extend(events)
-
-    def recent(self, first: int, last: int) -> list[RecordedEvent] | None:
-        """The events at positions ``first`` .. ``last`` as ``engine.read_all(first)`` gives them
-        inside this write transaction, when the kept ones are exactly those; None otherwise
-        (read them). They are when nothing moved the store's epoch since they were appended (no
-        other connection committed, nothing here rolled back), they hold every position of the
-        range (an append that did not pass through this engine's commands leaves a gap), and no
-        stream has lifecycle rules (which may hide an event the moment it is written)."""
-        recent = self._recent
-        start = len(recent) - (last - first + 1)
-        if (start < 0 or recent[-1].position != last or recent[start].position != first
-                or self.store.epoch() != self._recent_epoch or self.store.visible_filter() is not None):
-            return None
-        return recent[start:]
-
-    def forget_recent(self) -> None:
-        self._recent, self._recent_epoch = [], None
 
     # ------------------------------------------------------------------ delivery
     def _handle_batch(self, sub: _Sub, store: Any, events: list[RecordedEvent], flush: bool = True) -> None:

@@ -72,7 +72,7 @@ def run_pending(rt: Reactors, names: Sequence[str] = (), *, include_stopped: boo
                 near = [s for s in subs if cps[s.name] < head and head - cps[s.name] <= FAST_WINDOW]
                 if near:
                     first = min(cps[s.name] for s in near) + 1
-                    batch = rt.recent(first, head)
+                    batch = rt._recent.between(store, first, head)
                     if batch is None:
                         batch = list(rt.engine.read_all(first))
                 for sub in near:
@@ -123,7 +123,7 @@ def run_pending(rt: Reactors, names: Sequence[str] = (), *, include_stopped: boo
     finally:
         rt._running = False
         rt._buf.clear()
-        rt.forget_recent()
+        rt._recent.forget()
     return rt.log
 
 
