@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["bench_foundation.py", "bench_workflow.py", "bench_snapshots.py", "bench_scripts.py", "bench_verify.py"]
+SCRIPTS = ["bench_foundation.py", "bench_load.py", "bench_workflow.py", "bench_snapshots.py", "bench_scripts.py", "bench_verify.py"]
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ..errors import BadInput, DomainError
+from .constructors import compile_decoder
 
 Decoder = Callable[[Any, str], Any]
 _cache: dict[Any, Decoder] = {}
@@ -274,7 +275,8 @@ def _dataclass_decoder(cls: type) -> Decoder:
             else:
                 kwargs[name] = dec(x, path)
         return cls(**kwargs)
-    return dec_dataclass
+    # an object holding exactly the class's fields (every stored event) takes the compiled path
+    return compile_decoder(cls, specs, dec_dataclass) or dec_dataclass
 
 
 _field_names: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names (fields() is slow)

@@ -281,6 +281,10 @@ class TableOps(Protocol):
         """Insert now unless the key is taken; True when the row was written."""
         ...
 
+    def add_at_commit(self, row: tuple) -> None:
+        """Insert unless the key is taken, at the latest with the transaction's commit."""
+        ...
+
     def select(self, where: str | None, params: Sequence[Any], order_by: str | None,
                limit: int | None, columns: Sequence[str] | None = None) -> list[Sequence[Any]]: ...
 

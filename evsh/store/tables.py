@@ -191,6 +191,14 @@ class Table:
             self.flush()
         return self.ops.add(self._encode(self._full(row)))
 
+    def add_at_commit(self, row: Mapping[str, Any]) -> None:
+        """Write the row unless its key is taken, at the latest when the transaction commits (a
+        server store sends it with the COMMIT): for records no one reads in the same transaction."""
+        self._check_columns(row)
+        if self._pending:
+            self.flush()
+        self.ops.add_at_commit(self._encode(self._full(row)))
+
     def put(self, row: Mapping[str, Any]) -> None:
         """Write the whole row now, replacing the row its key names."""
         self._check_columns(row)

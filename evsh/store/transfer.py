@@ -117,7 +117,7 @@ class Transfer:
             touched.clear()
 
         with self.transaction():
-            self.lock_appends()
+            self.lock_appends(exclusive=True)
             # into an empty store (moving a store: export | import), every stream is new or known
             # from the lines already read: no need to ask the database about each chunk's streams
             empty = self.head_position() == 0 and self._one("SELECT 1 FROM stream_rules LIMIT 1") is None

@@ -1,7 +1,8 @@
 """The server event store: evsh on PostgreSQL, for several processes on several machines.
 
 The same store as the embedded SQLite one, behind the same interface, made of the same parts:
-the connection, its transactions and the append lock (``connection``), claims of rows that
+the connection and its transactions (``connection``), the locks that order appends and how an
+appending transaction begins and ends (``locking``), claims of rows that
 may not exist yet (``claims``), appends, reads and keyed
 pages, declared tables and read-only SQL, housekeeping; stream listings, lifecycle, checkpoints,
 snapshots, subject keys and bulk import are shared with SQLite (``evsh.store``). Selected by a
@@ -25,6 +26,7 @@ from .appends import Appends
 from .claims import RowClaims
 from .connection import PGConnection
 from .housekeeping import Housekeeping
+from .locking import PGLocking
 from .reads import PGReads
 from .tables import PGTables, views_kept
 
@@ -32,7 +34,7 @@ __all__ = ["PostgresEventStore", "live_streams", "open_store"]
 
 
 class PostgresEventStore(
-    RowClaims, PGConnection, Appends, PGReads, Reads, Streams,
+    RowClaims, PGLocking, PGConnection, Appends, PGReads, Reads, Streams,
     Lifecycle, Records, Keys, Catalogue, PGTables, Transfer, Housekeeping,
 ):
     """An evsh store in a PostgreSQL schema. Use :func:`open_store` to get one."""

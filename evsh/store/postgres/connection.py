@@ -1,13 +1,8 @@
 """The PostgreSQL connection under a store: opening, transactions (their blocks in
 ``transactions``), the append lock, and driver errors mapped once.
 
-Appends are serialised by an advisory lock held to the end of the appending transaction, taken
-as late as possible (right before the first insert) or early by a transaction that will append
-after locking other rows. So positions are handed out in commit order: a reader that asks for
-everything after its checkpoint never misses an event committed later with a lower position
-(a plain sequence would let one commit after a higher one was read; docs/postgresql.md).
-Everything else (projections' batches, checkpoints, records) writes concurrently, each row
-claimed with ``SELECT ... FOR UPDATE`` where two workers could race.
+Appends and the locks that order them are in ``locking``. Everything else (projections' batches, checkpoints, records) writes concurrently, each row
+claimed with an advisory lock where two workers could race.
 """
 
 from __future__ import annotations
@@ -199,12 +194,14 @@ class PGConnection:
         self.read_only = read_only
         if sync not in ("normal", "full"):
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
-        self._begin_pending = False  # a transaction's BEGIN not sent yet (see _Transaction)
+        self._begin_pending = ""  # a transaction's BEGIN not sent yet (see _Transaction), with what goes with it
+        self._deferred: list[str] = []  # statements sent with the COMMIT (``PGLocking.at_commit``)
         self._conn = connect(self.conninfo, self.url, busy_timeout=busy_timeout, schema=self.schema)
         self._depth = 0
         self._txn_serial = 0
         self._rollbacks = 0  # transactions (and savepoints) rolled back: what they created is gone
-        self._append_locked = False
+        self._append_locked = False  # this session holds the append lock (until its transaction ends)
+        self._exclusive = False  # and the appending lock exclusively: no one else appends meanwhile
         self._reading: int | None = None  # a reading() block: READING_PENDING until its first statement
         self.lifecycle_changes = 0
         self._epoch = 0
@@ -240,9 +237,9 @@ class PGConnection:
     def conn(self) -> psycopg.Connection:
         """The connection, a transaction's pending BEGIN sent first: what runs on it is inside."""
         if self._begin_pending:
-            self._begin_pending = False
+            begin, self._begin_pending = self._begin_pending, ""
             try:
-                self._conn.execute("BEGIN")
+                self._conn.execute(begin)
             except psycopg.Error as exc:
                 raise store_error(exc, self.url) from None
         return self._conn
@@ -262,21 +259,6 @@ class PGConnection:
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
-
-    def lock_appends(self) -> None:
-        """Hold off other appenders until this transaction ends (taken before the first insert,
-        or early by a transaction that will append after locking other rows, so every writer
-        takes locks in one order)."""
-        if not self._depth:
-            raise StoreError("the append lock is taken inside a transaction")
-        if not self._append_locked:
-            if self._begin_pending:  # the transaction's first statement: BEGIN goes with it
-                self._begin_pending = False
-                self._run_alone(f"BEGIN; SELECT pg_advisory_xact_lock({int(self.lock_key)})")
-            else:
-                self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
-            self._append_locked = True
-            self._epoch += 1  # what others committed before the lock may read differently now
 
     def _begin_reading(self) -> None:
         """Begin the snapshot of a reading() block, at its first statement."""
@@ -306,9 +288,9 @@ class PGConnection:
     def epoch(self, *, check: bool = True) -> int:
         """A number that changes whenever events may read differently for a reason other than an
         append through this connection. Other connections commit at any time on a server, so a
-        check outside an append-locked transaction always says "maybe changed"; inside one no one
-        else can append, delete or import."""
-        if check and not self._append_locked:
+        check always says "maybe changed" but inside a transaction holding the appending lock
+        exclusively, where no one else can append, delete or import."""
+        if check and not self._exclusive:
             self._epoch += 1
         return self._epoch
 
@@ -321,9 +303,9 @@ class PGConnection:
         return stream_id in self._aging
 
     def write_token(self) -> tuple[int, int] | None:
-        """The current append-locked transaction and epoch (None otherwise): what was read under
-        one token still holds while it is the same (no one else can append meanwhile)."""
-        return (self._txn_serial, self._epoch) if self._append_locked else None
+        """The current exclusively append-locked transaction and epoch (None otherwise): what was
+        read under one token still holds while it is the same (no one else appends meanwhile)."""
+        return (self._txn_serial, self._epoch) if self._exclusive else None
 
     def on_append(self, listener: Callable[[str, str], None]) -> None:
         self._append_listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
@@ -377,9 +359,11 @@ class PGConnection:
         except psycopg.Error:
             pass
         self._conn = conn
-        self._begin_pending = False
+        self.__dict__.pop("_binder", None)  # made for the old one
+        self._begin_pending = ""
+        self._deferred = []
         self._depth = 0
-        self._append_locked = False
+        self._append_locked = self._exclusive = False  # the server let go of the lost session's locks
         self._reading = None
         self._head = None
         self._rollbacks += 1
@@ -396,7 +380,7 @@ class PGConnection:
 
     def close(self) -> None:
         self._drop_listener()
-        self._begin_pending = False
+        self._begin_pending = ""
         self._conn.close()
 
     def __enter__(self) -> Any:

@@ -162,6 +162,12 @@ class PGTableOps:
             return self._exec(self._insert_auto, rest).rowcount == 1
         return self._exec(self._add, row).rowcount == 1
 
+    def add_at_commit(self, row: tuple) -> None:
+        if self._serial_index is not None and row[self._serial_index] is None:
+            self.add(row)
+        else:  # sent with the COMMIT: one round trip less for a command's own record
+            self.store.at_commit(self._add, row)
+
     def _where(self, sql: str, where: str | None, params: Sequence[Any]) -> Any:
         try:
             return self.store.conn.execute(pg(sql + (f" WHERE {where}" if where else "")), params)

@@ -18,13 +18,14 @@ class _Transaction:
 
     The outer BEGIN waits for the block's first statement and goes with it when that is the
     append lock (one round trip, ``PGConnection.lock_appends``); a block that runs nothing sends
-    nothing. Whatever reaches the connection (``store.conn``) is sent after the BEGIN."""
+    nothing. Its end lets go of the append lock (``PGConnection._end_transaction``). Whatever reaches the connection (``store.conn``) is sent after the BEGIN."""
 
-    __slots__ = ("store", "inner")
+    __slots__ = ("store", "inner", "kept")
 
     def __init__(self, store: Any) -> None:
         self.store = store
         self.inner: Any = None
+        self.kept = 0  # statements kept for the COMMIT when a savepoint began (its rollback drops later ones)
 
     def __enter__(self) -> Any:
         store = self.store
@@ -34,13 +35,13 @@ class _Transaction:
             try:
                 self.inner = store.conn.transaction()  # the driver's savepoint
                 self.inner.__enter__()
+                self.kept = len(store._deferred)
             except psycopg.Error as exc:
                 raise store.failed(exc) from None
         else:
-            store._begin_pending = True
+            store._begin_pending = "BEGIN"
         if store._depth == 0:
             store._txn_serial += 1
-            store._append_locked = False
         store._depth += 1
         return store
 
@@ -49,14 +50,18 @@ class _Transaction:
         try:
             try:
                 if self.inner is not None:
+                    if exc_type is not None:
+                        del store._deferred[self.kept:]
                     self.inner.__exit__(exc_type, exc, tb)
                 elif store._begin_pending:
-                    store._begin_pending = False  # nothing ran: nothing to end
+                    store._begin_pending = ""  # nothing ran: nothing to end (no lock was taken)
+                    store._append_locked = store._exclusive = False
+                    store._deferred = []
                 elif exc_type is None:
-                    store._conn.commit()
+                    store._end_transaction(commit=True)
                 else:
                     try:
-                        store._conn.rollback()
+                        store._end_transaction(commit=False)
                     except psycopg.Error:
                         pass  # a lost connection rolled it back; the block's error is the one to raise
             except psycopg.Error as failed:
@@ -70,8 +75,6 @@ class _Transaction:
                     raise store.failed(exc) from None
         finally:
             store._depth -= 1
-            if store._depth == 0:
-                store._append_locked = False
 
 
 class _Reading:

@@ -141,6 +141,9 @@ class SQLiteTableOps:
     def add(self, row: tuple) -> bool:
         return self._one(self._add, row, self._kinds).rowcount == 1
 
+    def add_at_commit(self, row: tuple) -> None:
+        self.add(row)  # no round trips to save
+
     def _query(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         """A caller's condition; an int parameter beyond 64 bits is compared as an int column keeps it."""
         try:

@@ -1,0 +1,109 @@
+"""The locks that order appends on PostgreSQL, and how an appending transaction begins and ends.
+
+Appends hand out positions from a sequence under an advisory lock (session-level), taken before
+the transaction's first write and let go right before its COMMIT: the next appender goes ahead
+while the commit waits for its flush, so the server flushes many commits at once. A transaction
+also holds a shared "appending" lock until it ends. Since every appender's transaction id is
+given out under the append lock, transaction ids rise with positions, and a reader stops before
+the first event whose transaction id is not below every appender still running
+(``PGReads.log_bound``): what it returns never gains an event later (docs/postgresql.md).
+A transaction that wrote before taking the append lock, and the operations that need the log to
+stand still (import, stream lifecycle, history marks), take the appending lock exclusively: they
+wait for the appenders in flight and hold the next ones off until they end.
+
+Round trips: an appending transaction's BEGIN goes with its locks, and statements that need no
+answer (``at_commit``, a command's own record) go with its COMMIT. A message holding several
+statements cannot carry parameters, so their values are bound by the driver on the client side
+(psycopg's ``ClientCursor.mogrify``, with libpq's quoting), never formatted by evsh.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from ...errors import StoreError
+from .connection import _placeholders, _digest8
+
+
+def appending_key(schema: str) -> int:
+    """The advisory lock every appending transaction of a store holds (shared) until it ends."""
+    return int.from_bytes(_digest8(b"evsh-appending:" + schema.encode()), "big", signed=True)
+
+
+class PGLocking:
+    """A mixin of the PostgreSQL store (over ``PGConnection``)."""
+
+    @functools.cached_property
+    def appending_key(self) -> int:
+        return appending_key(self.schema)
+
+    @functools.cached_property
+    def _binder(self) -> psycopg.ClientCursor:
+        return psycopg.ClientCursor(self._conn)
+
+    def _bound(self, sql: str, params: Any) -> str:
+        """A statement with its values bound by the driver, to travel with others in one message."""
+        return self._binder.mogrify(_placeholders(sql), params) if params is not None else sql
+
+    def lock_appends(self, *, exclusive: bool = False) -> None:
+        """Take the append lock for this transaction (positions are handed out under it), before
+        its first write. A transaction that has written already, or asks for ``exclusive``, also
+        waits for the appending transactions in flight and holds new ones off until it ends: then
+        nothing but this transaction appends or commits an append meanwhile (``write_token``)."""
+        if not self._depth:
+            raise StoreError("the append lock is taken inside a transaction")
+        if self._append_locked and (self._exclusive or not exclusive):
+            return
+        key, appending = int(self.lock_key), int(self.appending_key)
+        if self._begin_pending and not exclusive:  # the transaction's first statement: BEGIN goes with it
+            self._begin_pending = ""
+            self._run_alone(f"BEGIN; SELECT pg_advisory_lock({key}); SELECT pg_advisory_xact_lock_shared({appending})")
+            self._append_locked = True
+        else:
+            if not self._append_locked:
+                wrote = self._one(f"SELECT pg_advisory_lock({key}), pg_current_xact_id_if_assigned() IS NOT NULL")[1]
+                self._append_locked = True
+                exclusive = exclusive or wrote
+            self._run(f"SELECT pg_advisory_xact_lock{'' if exclusive else '_shared'}({appending})")
+            self._exclusive = exclusive
+        self._epoch += 1  # what others committed before the lock may read differently now
+
+    def at_commit(self, sql: str, params: Any = None) -> None:
+        """Run a statement whose answer no one needs at this transaction's COMMIT, in the same
+        message (now, outside a transaction). A rollback, or a savepoint's, drops it."""
+        if not self._depth:
+            self._run(sql, params)
+            return
+        self._deferred.append(self._bound(sql, params))
+
+    def _end_transaction(self, commit: bool) -> None:
+        """COMMIT or ROLLBACK, letting go of the append lock: before a COMMIT (in the same message,
+        with the statements kept for it, so the flush is waited for outside the lock), after a
+        ROLLBACK (a session lock outlives it)."""
+        conn = self._conn
+        locked, deferred = self._append_locked, self._deferred
+        self._append_locked = self._exclusive = False
+        self._deferred = []
+        unlock = [f"SELECT pg_advisory_unlock({int(self.lock_key)})"] if locked else []
+        if commit and conn.pgconn.transaction_status != TransactionStatus.INERROR:
+            if not deferred and not unlock:
+                conn.commit()
+                return
+            try:
+                conn.execute("; ".join([*deferred, *unlock, "COMMIT"]))
+                return
+            except psycopg.Error:
+                if not (conn.closed or conn.broken):
+                    self._roll_back(unlock)  # a kept statement failed: COMMIT and unlock did not run
+                raise
+        self._roll_back(unlock)
+
+    def _roll_back(self, unlock: list[str]) -> None:
+        conn = self._conn
+        conn.rollback()
+        if unlock:
+            conn.execute(unlock[0])
