@@ -35,7 +35,7 @@ def record_command(store: Any, row: dict[str, Any]) -> None:
 
 def record_params(store: Any, command_id: str, params: str) -> None:
     """Keep the parameters of a command that wrote events (with its transaction), for traces."""
-    store.table(COMMAND_PARAMS).add_at_commit({"command_id": command_id, "params": params})
+    store.table_ops(COMMAND_PARAMS).add_at_commit((command_id, params))  # in the columns' order
 
 
 def params_of(store: Any, command_ids: list[str]) -> dict[str, Any]:

@@ -12,9 +12,9 @@ projections), ``command_listeners`` see every command's outcome (tracing, reacto
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from ..domain.naming import event_spec
@@ -257,7 +257,7 @@ class Engine:
 
         try:
             result = spec.fn(agg, **params)
-            if inspect.isgenerator(result):
+            if isinstance(result, GeneratorType):  # what inspect.isgenerator asks, without the call
                 for ev in result:
                     take(ev)
             elif isinstance(result, (list, tuple)):

@@ -163,19 +163,29 @@ def record(
 
 
 def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple[str, _Acc]]) -> None:
-    """Merge into the stored buckets (read, add, write back: histograms do not add up in SQL)."""
-    store.ensure_tables(TABLES, owner=OWNER)
-    t = store.table(METRICS)
-    stored = {
-        r["event_type"]: (r["handled"], r["errors"], r["retries"], r["latency_sum"], r["latency_hist"], r["lag"])
-        for r in t.rows_where("minute=? AND kind=? AND name=?", (minute, kind, name))
-    }
+    """Merge into the stored buckets (read, add, write back: histograms do not add up in SQL).
+
+    The buckets this connection wrote are remembered while the store says they still hold
+    (``known_records``), so a subscriber writing every command reads its row once; the rows
+    go straight to the table's statements, one ``executemany``."""
+    known = store.known_records(OWNER)
+    sub = (minute, kind, name)
+    stored = known.get(sub) if known is not None else None
+    if stored is None:  # (remembered: the table is there, as it was when this row was written)
+        store.ensure_tables(TABLES, owner=OWNER)
+        stored = {
+            r["event_type"]: (r["handled"], r["errors"], r["retries"], r["latency_sum"],
+                              codec.loads(r["latency_hist"]), r["lag"])
+            for r in store.table(METRICS).rows_where("minute=? AND kind=? AND name=?", (minute, kind, name))
+        }
+    merged = dict(stored)
+    rows = []
     for etype, acc in accs:
         hist = {str(k): v for k, v in acc.hist.items()}  # keyed as stored: "12" is bucket 12
         handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
         row = stored.get(etype)
         if row is not None:
-            for k, v in codec.loads(row[4]).items():
+            for k, v in row[4].items():
                 hist[k] = hist.get(k, 0) + v
             handled += row[0]
             errors += row[1]
@@ -183,10 +193,24 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
             lsum += row[3]
             if lag is None:
                 lag = row[5]
-        t.insert({"minute": minute, "kind": kind, "name": name, "event_type": etype, "handled": handled,
-                  "errors": errors, "retries": retries, "latency_sum": lsum,
-                  "latency_hist": codec.dumps(hist), "lag": lag}, replace=True)
-    t.flush()
+        merged[etype] = (handled, errors, retries, lsum, hist, lag)
+        # in METRICS' column order
+        rows.append((minute, kind, name, etype, handled, errors, retries, lsum, codec.dumps(hist), lag))
+    rows.sort()  # in key order, as a Table writes them
+    try:
+        store.table_ops(METRICS).replace(rows)
+    except BaseException:
+        store.forget_records()
+        raise
+    if known is None:
+        store.forget_records()  # written where nothing is remembered (outside a transaction)
+        return
+    if len(known) >= _KNOWN_MAX:  # a long-running process: old minutes are not written again
+        known.clear()
+    known[sub] = merged
+
+
+_KNOWN_MAX = 256
 
 
 # ----------------------------------------------------------------------------- reading

@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import codec
-from .tables import MissingTable, Table, TableSpec, check_ident, quote
+from .tables import MissingTable, Table, TableOps, TableSpec, check_ident, quote
 
 
 class Catalogue:
     """Declared tables (a mixin of each store)."""
+
+    _ensured: tuple[Any, set[tuple[TableSpec, ...]]] | None = None  # (table stamp, declarations found whole)
 
     def _table_names(self) -> frozenset[str]:
         """The store's tables and views, read again when the backend's stamp moves."""
@@ -28,6 +30,8 @@ class Catalogue:
 
     def _forget_tables(self) -> None:
         self._tables_known = None
+        self._ensured = None
+        self.forget_records()  # a table made or dropped here: its remembered rows may be gone
 
     def table_exists(self, name: str) -> bool:
         return name in self._table_names()
@@ -35,13 +39,20 @@ class Catalogue:
     def table(self, spec: TableSpec, physical: str | None = None, *, owner: Any = None) -> Table:
         """A :class:`Table` on the declared table (its rows under ``physical`` when given). A table
         not created yet reads as empty (see :meth:`ensure_tables`)."""
+        return Table(self.table_ops(spec, physical), spec, physical, owner)
+
+    def table_ops(self, spec: TableSpec, physical: str | None = None) -> TableOps:
+        """The backend's statements on the declared table, without a :class:`Table` around
+        them: for evsh's own records written a row at a time as plain values in column order
+        (a processed event, a command's parameters, metrics), where building the Table cost
+        more than the statement on every command's path."""
         name = physical or spec.name
         if name not in self._table_names():
-            return Table(MissingTable(name, self._to_sql), spec, physical, owner)
+            return MissingTable(name, self._to_sql)
         ops = self._ops.get((spec, name))
         if ops is None:
             ops = self._ops[(spec, name)] = self._new_ops(spec, name)
-        return Table(ops, spec, physical, owner)
+        return ops
 
     def lock_row(self, spec: TableSpec, key: Any) -> dict[str, Any] | None:
         """A row read inside a write transaction so that no other writer changes it before this
@@ -57,10 +68,23 @@ class Catalogue:
                       owner: str, indexes: bool = True) -> list[str]:
         """Create the declared tables that do not exist yet (under their shadow names when
         given), recorded in the catalogue as ``owner``'s; returns the names created. Existing
-        tables are left as they are. Writes only when something is missing."""
+        tables are left as they are. Writes only when something is missing.
+
+        A tuple of declarations found whole is remembered until the list of tables may have
+        changed: reactors and metrics ensure theirs with every command."""
+        whole = type(specs) is tuple and not physical
+        if whole:
+            stamp = self._table_stamp()
+            ensured = self._ensured
+            if ensured is not None and ensured[0] == stamp and specs in ensured[1]:
+                return []
         wanted = [(s, (physical or {}).get(s.name, s.name)) for s in specs]
         missing, uncatalogued = self._missing_tables(wanted)
         if not missing and not uncatalogued:
+            if whole:
+                if self._ensured is None or self._ensured[0] != stamp:
+                    self._ensured = (stamp, set())
+                self._ensured[1].add(specs)
             return []
         with self.transaction():
             if self._lock_tables():  # another process may have made them since: look again

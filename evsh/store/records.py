@@ -14,17 +14,53 @@ class Records:
     """Checkpoints and snapshots (a mixin of each store)."""
 
     FOR_UPDATE = ""  # how a backend locks a row it reads inside a write transaction
+    _records_known: tuple[object, dict[str, dict]] | None = None  # (token, kind -> remembered rows)
+
+    def _records_token(self) -> object | None:
+        """What the records this connection read or wrote stay true under (None: read them
+        every time). A backend whose writers can tell that no one else wrote says so."""
+        return None
+
+    def known_records(self, kind: str) -> dict | None:
+        """A place to remember this connection's own records of a kind (checkpoints, metrics) as
+        it last read or wrote them, emptied when that may no longer hold; None when it cannot
+        be known (outside a write transaction, or on a backend that cannot tell). Inline
+        projections and reactors ask for the same records several times per command."""
+        token = self._records_token()
+        if token is None:
+            return None
+        known = self._records_known
+        if known is None or known[0] != token:
+            known = self._records_known = (token, {})
+        found = known[1].get(kind)
+        if found is None:
+            found = known[1][kind] = {}
+        return found
+
+    def forget_records(self) -> None:
+        """Something wrote records behind the remembered ones' back: read them again."""
+        self._records_known = None
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, name: str) -> int:
         """The checkpoint's position (0 when it was never written)."""
+        known = self.known_records("checkpoints")
+        if known is not None:
+            position = known.get(name)
+            if position is not None:
+                return position
         row = self._one("SELECT position FROM checkpoints WHERE name=?", (name,))
-        return row[0] if row else 0
+        position = row[0] if row else 0
+        if known is not None:
+            known[name] = position
+        return position
 
     def claim_checkpoint(self, name: str) -> int:
         """The checkpoint's position, read inside a write transaction so that no other writer
         moves it before this one commits (a row lock on a server; SQLite's write lock holds
         everyone off already)."""
+        if not self.FOR_UPDATE:
+            return self.checkpoint(name)
         row = self._one(f"SELECT position FROM checkpoints WHERE name=?{self.FOR_UPDATE}", (name,))
         return row[0] if row else 0
 
@@ -42,9 +78,18 @@ class Records:
             " ON CONFLICT(name) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
             (name, position, at or self.clock()),
         )
+        self._checkpoint_written(name, position)
 
     def delete_checkpoint(self, name: str) -> None:
         self._run("DELETE FROM checkpoints WHERE name=?", (name,))
+        self._checkpoint_written(name, 0)
+
+    def _checkpoint_written(self, name: str, position: int) -> None:
+        known = self.known_records("checkpoints")
+        if known is None:  # written outside what the remembered ones hold under: forget them
+            self.forget_records()
+        else:
+            known[name] = position
 
     # ------------------------------------------------------------------ snapshots
     def save_snapshot(self, stream_id: str, aggregate: str, version: int, state_version: int, state: str) -> None:

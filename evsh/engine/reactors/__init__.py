@@ -79,6 +79,8 @@ class Reactors(Delivery):
         top = self._current is None and not self._running
         if top:
             self.log = []
+        if self.mode == "inline" and outcome.events:
+            self._recent.heard(self.store, outcome.events, first=top)
         recorded = not (outcome.outcome == "ok" and outcome.events)
         if outcome.outcome == "error" and self._current is None:
             recorded = False  # a user's failing command writes nothing

@@ -31,6 +31,7 @@ from ..history import Ranges, covered
 from ..routing import EventFilter, routing_key
 from ..subscriptions import catch_up, checkpoint_name
 from . import records
+from .recent import RecentEvents
 
 KIND = "reactor"
 
@@ -236,6 +237,7 @@ class Delivery:
         self._last_outcome: CommandOutcome | None = None
         self._buf = metrics.Buffer()
         self._history = Ranges()  # imported or seeded positions: never delivered (history is not news)
+        self._recent = RecentEvents()  # inline: the run's own events, not read back
 
     # ------------------------------------------------------------------ helpers
     def _crash(self, step: str) -> None:
@@ -255,6 +257,7 @@ class Delivery:
     @property
     def store(self) -> Any:
         return self.engine.store
+
 
     # ------------------------------------------------------------------ delivery
     def _handle_batch(self, sub: _Sub, store: Any, events: list[RecordedEvent], flush: bool = True) -> None:

@@ -47,8 +47,7 @@ def ensure(store: Any) -> None:
 
 def claim(store: Any, reactor: str, event_id: str, position: int, at: str) -> bool:
     """Record the event as handled by the reactor; False when it was already (a redelivery)."""
-    return store.table(PROCESSED).add({"reactor": reactor, "event_id": event_id, "position": position,
-                                       "handled_at": at})
+    return store.table_ops(PROCESSED).add((reactor, event_id, position, at))  # in PROCESSED's column order
 
 
 def unclaim(store: Any, reactor: str, event_id: str) -> None:

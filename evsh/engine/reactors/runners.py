@@ -71,7 +71,10 @@ def run_pending(rt: Reactors, names: Sequence[str] = (), *, include_stopped: boo
                 head = store.head_position()
                 near = [s for s in subs if cps[s.name] < head and head - cps[s.name] <= FAST_WINDOW]
                 if near:
-                    batch = list(rt.engine.read_all(min(cps[s.name] for s in near) + 1))
+                    first = min(cps[s.name] for s in near) + 1
+                    batch = rt._recent.between(store, first, head)
+                    if batch is None:
+                        batch = list(rt.engine.read_all(first))
                 for sub in near:
                     cp = cps[sub.name]
                     mine = [e for e in batch if e.position > cp and sub.matches(e)]
@@ -120,6 +123,7 @@ def run_pending(rt: Reactors, names: Sequence[str] = (), *, include_stopped: boo
     finally:
         rt._running = False
         rt._buf.clear()
+        rt._recent.forget()
     return rt.log
 
 

@@ -191,7 +191,7 @@ class SQLiteConnection:
         self._txn_serial = 0  # outer write transactions begun
         self._checked_txn = -1  # the write transaction in which data_version was last asked
         self._append_listeners: list[weakref.WeakMethod] = []
-        self._head: tuple[tuple[int, int], int] | None = None  # ((write transaction, epoch), head position)
+        self._head: tuple[int, int] | None = None  # (write token, head position)
         self._rules_absent: int | None = None  # the epoch at which no stream had lifecycle rules
         self._aging: set[str] = set()  # streams read with a max-age rule (see ages())
         self._tables_known: tuple[int, frozenset[str]] | None = None  # (epoch, table names)
@@ -270,11 +270,14 @@ class SQLiteConnection:
         it reads as, so no cache of it stays true."""
         return stream_id in self._aging
 
-    def write_token(self) -> tuple[int, int] | None:
-        """The current write transaction and epoch (None outside one). What was read or written
-        under one token still holds while the token is the same: no one else can write during
-        the transaction, and a rollback moves the epoch."""
-        return (self._txn_serial, self._epoch) if self._depth else None
+    def write_token(self) -> int | None:
+        """Inside a write transaction, the epoch (None outside one). What this connection read
+        or wrote under one token (the head, its own records such as checkpoints) still holds
+        while the token is the same, across transactions too: another connection's commit and a
+        rollback here both move the epoch, and one ``data_version`` per transaction tells."""
+        return self.epoch() if self._depth else None
+
+    _records_token = write_token
 
     def on_append(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(stream_id, last_event_id)`` after each append through this connection

@@ -137,6 +137,7 @@ class Housekeeping:
         """Replace a whole value (inside the caller's transaction); where a unique key refuses
         (two rows would become the same), the rows holding it are dropped."""
         qt, qc = _q(table), _q(column)
+        self.forget_records()  # rows this connection remembers (metrics) may change here
         try:
             return self.conn.execute(f"UPDATE {qt} SET {qc}=? WHERE {qc}=?", (new, old)).rowcount
         except sqlite3.IntegrityError:
