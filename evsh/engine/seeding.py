@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 from ..domain.registry import Domain
 from ..errors import BadInput
 from ..store import codec
-from ..store.base import NewEvent, uuid7, uuid7_prefix
+from ..store.base import NewEvent, uuid7_prefix
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000
@@ -33,7 +33,8 @@ class _History:
     """Turns decided events into store rows with causal metadata and event time."""
 
     def __init__(self, engine_decide: Callable[..., Any], rng: random.Random, written: Written | None = None,
-                 personal_only: bool = False) -> None:
+                 personal_only: bool = False, pace: timedelta = timedelta(milliseconds=400),
+                 end: datetime | None = None) -> None:
         self.decide = engine_decide
         self.rng = rng
         self.written = written
@@ -42,46 +43,65 @@ class _History:
         self.unsealed: list[tuple[int, str, NewEvent]] = []  # (row index, stream id, event) for ``written``
         self.count = 0
         self.at = EPOCH
-        self.pace = timedelta(milliseconds=400)  # the longest gap between a workflow's steps
-        self.end: datetime | None = None  # the history never goes past it (``days`` after EPOCH)
-        self._prefix, self._prefix_at = "", None  # the ids' time part, for self.at
+        self.end = end  # the history never goes past it (``days`` after EPOCH)
+        # the gap after a command: randrange(5, 400) ms, at most ``pace`` (the longest gap between
+        # a workflow's steps); ``_randbelow`` is the one draw randrange makes, so the history is
+        # the one it always was, without randrange's argument checks on every command
+        self._gaps = [min(timedelta(milliseconds=ms), pace) for ms in range(5, 400)]
+        self._below = rng._randbelow
+        self._id_at: datetime | None = None
+        self._id_format = ""  # the ids' %-format for self.at: their time part is fixed per command
+        self._commands: dict[tuple[type, str], tuple[Any, str]] = {}  # -> (spec, its "command" as JSON)
         self.command_id = ""  # the last command's id (the correlation id of what it starts)
 
     def new_id(self) -> str:
         """A UUIDv7 at the history's event time, its random bits from the seeded generator: as
         the store makes them (time-ordered, so the event id index grows at its right end), and
-        the same for the same seed."""
+        the same for the same seed. 128 bits are drawn as ever (a seed gives the history it
+        always gave); the low 76 make the id, as ``uuid7`` lays them out: 12 bits, the variant
+        over 2 + 12 bits, then 48."""
         at = self.at
-        if at is not self._prefix_at:  # one time per command: format it once
-            self._prefix, self._prefix_at = uuid7_prefix(int(at.timestamp()) * 1000 + at.microsecond // 1000), at
-        h = "%032x" % self.rng.getrandbits(128)  # 128 bits as ever: a seed gives the history it always gave
-        return uuid7(self._prefix, h[13:16], h[16:])
+        if at is not self._id_at:  # one time per command: format it once
+            ms = int(at.timestamp()) * 1000 + at.microsecond // 1000
+            self._id_format, self._id_at = uuid7_prefix(ms) + "%03x-%04x-%012x", at
+        h = self.rng.getrandbits(128)
+        return self._id_format % (h >> 64 & 0xFFF, 0x8000 | h >> 48 & 0x3FFF, h & 0xFFFFFFFFFFFF)
+
+    def _command(self, agg: Any, command: str) -> tuple[Any, str]:
+        key = (type(agg), command)
+        found = self._commands.get(key)
+        if found is None:
+            spec = agg.find_command(command)
+            found = self._commands[key] = (spec, codec.dumps(f"{agg.category}.{spec.name}"))
+        return found
 
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
-        spec = agg.find_command(command)
+        spec, command_json = self._command(agg, command)
         command_id = self.command_id = self.new_id()
-        meta_base = {
-            "correlation_id": correlation or command_id,
-            "causation_id": causation or command_id,
-            "command": f"{agg.category}.{spec.name}",
-            "command_id": command_id,
-        }
+        correlation = correlation or command_id
+        causation = causation or command_id
+        # the metadata's text as codec.dumps writes the dict below: ids are hex digits and
+        # hyphens, the command's name is encoded once
+        meta_text = (f'{{"correlation_id":"{correlation}","causation_id":"{causation}","command":{command_json},'
+                     f'"command_id":"{command_id}","schema_version":')
         version = agg.version
         out = []
         stamp = self.at.isoformat(timespec="microseconds").replace("+00:00", "Z")
         stream_id = agg.stream_id(agg.id)
+        rows, dumps = self.rows, codec.dumps
         for es, data in self.decide(agg, spec, params, validate=False):
             version += 1
             self.count += 1
             eid = self.new_id()
-            meta = {**meta_base, "schema_version": es.schema_version}
             if self.written is not None and (es.personal or not self.personal_only):  # sealed in take()
-                self.unsealed.append((len(self.rows), stream_id, NewEvent(es.name, data, meta, eid)))
-            self.rows.append((self.count, eid, stream_id, version, es.name, codec.dumps(data),
-                              codec.dumps(meta), stamp))
+                meta = {"correlation_id": correlation, "causation_id": causation, "command": f"{agg.category}.{spec.name}",
+                        "command_id": command_id, "schema_version": es.schema_version}
+                self.unsealed.append((len(rows), stream_id, NewEvent(es.name, data, meta, eid)))
+            rows.append((self.count, eid, stream_id, version, es.name, dumps(data),
+                         f"{meta_text}{es.schema_version:d}}}", stamp))
             out.append((eid, es.name))
-        self.advance(min(timedelta(milliseconds=self.rng.randrange(5, 400)), self.pace))
+        self.advance(self._gaps[self._below(395)])
         return out
 
     def advance(self, by: timedelta) -> None:
@@ -118,13 +138,12 @@ def shop_history(
             raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")
     Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
     rng = random.Random(seed)
-    h = _History(decide, rng, written, personal_only)
     # `--days 7` is 7 days at most: a tick is 0.9 of a step on average and a workflow's own steps
     # (at most ten) take at most a hundredth of a step each, so the whole fits in ``days``; the
     # end is a wall besides, for an unlucky draw
     step = timedelta(days=days) / max(1, orders + customers + products)
-    h.pace = min(h.pace, step / 100)
-    h.end = EPOCH + timedelta(days=days)
+    h = _History(decide, rng, written, personal_only, pace=min(timedelta(milliseconds=400), step / 100),
+                 end=EPOCH + timedelta(days=days))
 
     def tick() -> None:
         h.advance(step * (0.7 + 0.4 * rng.random()))
