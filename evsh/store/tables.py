@@ -15,6 +15,12 @@ and queries that SQL has to answer (``rows_where``, ``count``, ``delete_where``)
 they run. ``add`` and ``put`` write at once, for records that must be checked as they are made
 (a processed event, a dead letter).
 
+A caller that knows a table holds no row but those it writes through one :class:`Table` (its
+tables were just created, in a transaction that holds every other writer off) makes it
+:meth:`Table.keep_keys`: the table then answers a read of a key it never wrote without asking
+the database (a projection built alongside a seed asks for keys not yet written ~76,000 times
+per 100,000 events: an order counted once, an event applied once).
+
 Values travel as typed Python values: a ``Decimal`` column reads back as a ``Decimal``, a
 ``dict``/``list`` column as a ``dict``/``list``, a ``bool`` column as a ``bool``, and an
 ``int`` as the same ``int`` however large (as the event codec keeps it), whatever the backend
@@ -60,6 +66,8 @@ __all__ = ["DECODERS", "KINDS", "RESERVED_PREFIXES", "KeyTaken", "MissingTable",
 _CLEAN, _DIRTY, _DELETED, _NEW = 0, 1, 2, 3
 _MISSING: Any = object()
 _PLAIN = frozenset({str, int, float, type(None)})
+# More keys than this in one table and the table asks the database again (bounded memory).
+KEPT_KEYS_LIMIT = 2_000_000
 
 
 def _first(item: tuple) -> Any:
@@ -85,10 +93,20 @@ class Table:
         self._pk = spec.pk
         self._single = len(spec.pk) == 1
         self._pk0 = spec.pk[0] if self._single else None
+        self._pk_set = frozenset(spec.pk)
         self._pending: dict[Any, list] = {}  # key -> [state, row, cause]
         self._appended: list[tuple[dict[str, Any], Any]] = []  # (row, cause) of a table without primary key
         self._decoders = spec.decoders
         self._to_sql = ops.to_sql
+        self._written: set | None = None  # with keep_keys: every key the table may hold
+
+    def keep_keys(self) -> None:
+        """Take this table to hold no row now, and only the rows written through this object
+        from here on (the caller's promise): a key it never wrote is then known to be absent.
+        The keys kept are a superset of the table's (a deletion leaves its key), which is all a
+        read of a missing key needs."""
+        if self._pk:
+            self._written = set()
 
     def __repr__(self) -> str:
         return f"<Table {self.name}{'' if self.physical == self.name else ' -> ' + self.physical}>"
@@ -137,10 +155,22 @@ class Table:
         """The entry for ``key``: pending, or read from the table and remembered as clean."""
         entry = self._pending.get(key)
         if entry is None:
+            written = self._written
+            if written is not None and key not in written:  # never written: not there
+                entry = self._pending[key] = [_CLEAN, None, None]
+                return entry
             got = self.ops.get(key if type(key) is tuple else (key,))
             entry = [_CLEAN, self._decode(got) if got is not None else None, None]
             self._pending[key] = entry
         return entry
+
+    def _wrote(self, keys: Iterable[Any]) -> None:
+        """Remember keys written (with keep_keys), or stop keeping them past the limit."""
+        written = self._written
+        if written is not None:
+            written.update(keys)
+            if len(written) > KEPT_KEYS_LIMIT:
+                self._written = None
 
     def _full(self, row: Mapping[str, Any]) -> dict[str, Any]:
         if len(row) == len(self._cols):  # columns were checked: every one is given
@@ -189,6 +219,8 @@ class Table:
         self._check_columns(row)
         if self._pending:
             self.flush()
+        if self._written is not None:
+            self._wrote((self._row_key(row),))
         return self.ops.add(self._encode(self._full(row)))
 
     def put(self, row: Mapping[str, Any]) -> None:
@@ -196,12 +228,16 @@ class Table:
         self._check_columns(row)
         if self._pending:
             self.flush()
+        if self._written is not None:
+            self._wrote((self._row_key(row),))
         self.ops.replace([self._encode(self._full(row))])
 
     def update_where(self, values: Mapping[str, Any], where: str | None = None, params: Sequence[Any] = ()) -> int:
         """Set columns of the rows matching a SQL condition; returns how many changed."""
         self._check_columns(values)
         self.flush()
+        if self._written is not None and not self._pk_set.isdisjoint(values):  # keys may change: ask again
+            self._written = None
         return self.ops.update_where({k: v if type(v) in _PLAIN else self._to_sql(v) for k, v in values.items()},
                                      where, tuple(params))
 
@@ -312,6 +348,9 @@ class Table:
                 deletes.append(key if type(key) is tuple else (key,))
         if deletes:
             ops.delete(deletes)
+        if self._written is not None:  # before writing: a refused batch may have written some
+            self._wrote(k for k, _, _ in news)
+            self._wrote(k for k, _, _ in writes)
         if news:
             self._write(ops.insert, news)
         if writes:
@@ -396,6 +435,11 @@ class Tables:
 
     def __iter__(self) -> Iterator[Table]:
         return iter(self._tables.values())
+
+    def keep_keys(self) -> None:
+        """Each table holds only the rows written through it from here on: see Table.keep_keys."""
+        for t in self._tables.values():
+            t.keep_keys()
 
     def flush(self) -> None:
         for t in self._tables.values():
