@@ -29,6 +29,19 @@ CHUNK = 5000
 Written = Callable[[list[tuple[str, NewEvent]]], list[NewEvent]]
 
 
+# The random part of an id (the low 76 of 128 bits drawn) as ``uuid7`` lays it out: 12 bits, the
+# variant over 2 + 12 bits, then 48.
+_ID_RANDOM = "%03x-%04x-%012x"
+
+
+def _id(id_format: str, h: int) -> str:
+    """A UUIDv7 at the history's event time (``id_format``: its time part, then _ID_RANDOM), its
+    random bits ``h`` drawn from the seeded generator: as the store makes them (time-ordered, so
+    the event id index grows at its right end), and the same for the same seed. 128 bits are
+    drawn, as ever, so a seed gives the history it always gave."""
+    return id_format % (h >> 64 & 0xFFF, 0x8000 | h >> 48 & 0x3FFF, h & 0xFFFFFFFFFFFF)
+
+
 class _History:
     """Turns decided events into store rows with causal metadata and event time."""
 
@@ -45,27 +58,10 @@ class _History:
         self.at = EPOCH
         self.end = end  # the history never goes past it (``days`` after EPOCH)
         # the gap after a command: randrange(5, 400) ms, at most ``pace`` (the longest gap between
-        # a workflow's steps); ``_randbelow`` is the one draw randrange makes, so the history is
-        # the one it always was, without randrange's argument checks on every command
+        # a workflow's steps)
         self._gaps = [min(timedelta(milliseconds=ms), pace) for ms in range(5, 400)]
-        self._below = rng._randbelow
-        self._id_at: datetime | None = None
-        self._id_format = ""  # the ids' %-format for self.at: their time part is fixed per command
         self._commands: dict[tuple[type, str], tuple[Any, str]] = {}  # -> (spec, its "command" as JSON)
         self.command_id = ""  # the last command's id (the correlation id of what it starts)
-
-    def new_id(self) -> str:
-        """A UUIDv7 at the history's event time, its random bits from the seeded generator: as
-        the store makes them (time-ordered, so the event id index grows at its right end), and
-        the same for the same seed. 128 bits are drawn as ever (a seed gives the history it
-        always gave); the low 76 make the id, as ``uuid7`` lays them out: 12 bits, the variant
-        over 2 + 12 bits, then 48."""
-        at = self.at
-        if at is not self._id_at:  # one time per command: format it once
-            ms = int(at.timestamp()) * 1000 + at.microsecond // 1000
-            self._id_format, self._id_at = uuid7_prefix(ms) + "%03x-%04x-%012x", at
-        h = self.rng.getrandbits(128)
-        return self._id_format % (h >> 64 & 0xFFF, 0x8000 | h >> 48 & 0x3FFF, h & 0xFFFFFFFFFFFF)
 
     def _command(self, agg: Any, command: str) -> tuple[Any, str]:
         key = (type(agg), command)
@@ -78,7 +74,10 @@ class _History:
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
         spec, command_json = self._command(agg, command)
-        command_id = self.command_id = self.new_id()
+        at = self.at
+        id_format = uuid7_prefix(int(at.timestamp()) * 1000 + at.microsecond // 1000) + _ID_RANDOM
+        bits = self.rng.getrandbits
+        command_id = self.command_id = _id(id_format, bits(128))
         correlation = correlation or command_id
         causation = causation or command_id
         # the metadata's text as codec.dumps writes the dict below: ids are hex digits and
@@ -87,13 +86,13 @@ class _History:
                      f'"command_id":"{command_id}","schema_version":')
         version = agg.version
         out = []
-        stamp = self.at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        stamp = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
         stream_id = agg.stream_id(agg.id)
         rows, dumps = self.rows, codec.dumps
         for es, data in self.decide(agg, spec, params, validate=False):
             version += 1
             self.count += 1
-            eid = self.new_id()
+            eid = _id(id_format, bits(128))
             if self.written is not None and (es.personal or not self.personal_only):  # sealed in take()
                 meta = {"correlation_id": correlation, "causation_id": causation, "command": f"{agg.category}.{spec.name}",
                         "command_id": command_id, "schema_version": es.schema_version}
@@ -101,7 +100,10 @@ class _History:
             rows.append((self.count, eid, stream_id, version, es.name, dumps(data),
                          f"{meta_text}{es.schema_version:d}}}", stamp))
             out.append((eid, es.name))
-        self.advance(self._gaps[self._below(395)])
+        gap = bits(9)  # randrange(5, 400) is 5 + this draw: the same bits, without its checks
+        while gap >= 395:
+            gap = bits(9)
+        self.advance(self._gaps[gap])
         return out
 
     def advance(self, by: timedelta) -> None:
@@ -138,6 +140,7 @@ def shop_history(
             raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")
     Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
     rng = random.Random(seed)
+    below = rng._randbelow  # randrange(n) is _randbelow(n), randrange(a, b) is a + _randbelow(b - a): the same draws
     # `--days 7` is 7 days at most: a tick is 0.9 of a step on average and a workflow's own steps
     # (at most ten) take at most a hundredth of a step each, so the whole fits in ``days``; the
     # end is a wall besides, for an unlucky draw
@@ -157,11 +160,11 @@ def shop_history(
     for p in range(1, products + 1):
         pid = f"p{p}"
         inv = Inventory(pid)
-        h.run(inv, "add_stock", {"quantity": 100 + rng.randrange(400)}, None, None)
+        h.run(inv, "add_stock", {"quantity": 100 + below(400)}, None, None)
         stock[pid] = inv
         # most products are cheap; a few premium ones make some orders exceed the payment limit
         high = 60000 if rng.random() < 0.05 else 12000
-        prices[pid] = Decimal(rng.randrange(100, high)) / 100
+        prices[pid] = Decimal(100 + below(high - 100)) / 100
         tick()
     for c in range(1, customers + 1):
         user = User(f"u{c}")
@@ -174,9 +177,9 @@ def shop_history(
         oid = f"o{n}"
         order = Order(oid)
         items = []
-        for pid in rng.sample(product_ids, k=min(len(product_ids), 1 + rng.randrange(3))):
-            items.append({"product_id": pid, "quantity": 1 + rng.randrange(4), "unit_price": prices[pid]})
-        params = order.find_command("create").bind({"customer_id": f"u{1 + rng.randrange(customers)}", "items": items})
+        for pid in rng.sample(product_ids, k=min(len(product_ids), 1 + below(3))):
+            items.append({"product_id": pid, "quantity": 1 + below(4), "unit_price": prices[pid]})
+        params = order.find_command("create").bind({"customer_id": f"u{1 + below(customers)}", "items": items})
         (created, _), = h.run(order, "create", params, None, None)
         correlation = h.command_id  # the order's first command starts its correlation
         payment = Payment(oid)
@@ -204,7 +207,7 @@ def shop_history(
             for item in order.items:  # the warehouse restocks what runs low, most of the time
                 inv = stock[item["product_id"]]
                 if inv.available < 10 and rng.random() < 0.5:
-                    h.run(inv, "add_stock", {"quantity": 100 + rng.randrange(400)}, None, None)
+                    h.run(inv, "add_stock", {"quantity": 100 + below(400)}, None, None)
         tick()
         if on_order:
             on_order(n)
