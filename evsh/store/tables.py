@@ -89,6 +89,7 @@ class Table:
         self.name = spec.name
         self.physical = physical or spec.name
         self._cols = spec.column_names
+        self._ncols = len(self._cols)
         self._colset = spec.column_set
         self._pk = spec.pk
         self._single = len(spec.pk) == 1
@@ -113,6 +114,8 @@ class Table:
 
     # ------------------------------------------------------------------ keys and rows
     def _key(self, pk: Any) -> Any:
+        if (type(pk) is str or type(pk) is int) and self._single:  # the usual case, first
+            return pk
         if not self._pk:
             raise TypeError(f"table {self.name} has no primary key: use rows_where/delete_where")
         if self._single:
@@ -151,17 +154,15 @@ class Table:
             row[c] = dec(values[i])
         return row
 
-    def _load(self, key: Any) -> list:
-        """The entry for ``key``: pending, or read from the table and remembered as clean."""
-        entry = self._pending.get(key)
-        if entry is None:
-            written = self._written
-            if written is not None and key not in written:  # never written: not there
-                entry = self._pending[key] = [_CLEAN, None, None]
-                return entry
-            got = self.ops.get(key if type(key) is tuple else (key,))
-            entry = [_CLEAN, self._decode(got) if got is not None else None, None]
-            self._pending[key] = entry
+    def _read(self, key: Any) -> list:
+        """The entry for a key not pending: read from the table (unless it was never written
+        there) and remembered as clean."""
+        written = self._written
+        if written is not None and key not in written:  # never written: not there
+            entry = self._pending[key] = [_CLEAN, None, None]
+            return entry
+        got = self.ops.get(key if type(key) is tuple else (key,))
+        entry = self._pending[key] = [_CLEAN, self._decode(got) if got is not None else None, None]
         return entry
 
     def _wrote(self, keys: Iterable[Any]) -> None:
@@ -190,7 +191,8 @@ class Table:
     # ------------------------------------------------------------------ reads
     def get(self, pk: Any, default: Any = _MISSING) -> dict[str, Any]:
         """The row with this primary key (a copy); RowNotFound, or ``default`` when given."""
-        entry = self._load(self._key(pk))
+        key = self._key(pk)
+        entry = self._pending.get(key) or self._read(key)
         if entry[1] is None:
             if default is _MISSING:
                 raise RowNotFound(f"table {self.name} has no row with primary key {pk!r}")
@@ -198,7 +200,8 @@ class Table:
         return dict(entry[1])
 
     def exists(self, pk: Any) -> bool:
-        return self._load(self._key(pk))[1] is not None
+        key = self._key(pk)
+        return (self._pending.get(key) or self._read(key))[1] is not None
 
     def rows_where(self, where: str | None = None, params: Sequence[Any] = (), *, order_by: str | None = None,
                    limit: int | None = None) -> list[dict[str, Any]]:
@@ -244,20 +247,23 @@ class Table:
     # ------------------------------------------------------------------ writes at flush
     def insert(self, row: Mapping[str, Any], *, replace: bool = False, ignore: bool = False) -> None:
         """Add a row; RowExists when its key is taken (unless ``replace`` or ``ignore``)."""
-        self._check_columns(row)
+        if not self._colset.issuperset(row):
+            self._check_columns(row)
         if not self._pk:
             self._appended.append((self._full(row), self._cause()))
             return
-        key = self._row_key(row)
+        key = row.get(self._pk0) if self._single else None
+        if key is None:
+            key = self._row_key(row)
         entry = self._pending.get(key)
         if entry is None:
-            if replace:
-                self._pending[key] = [_DIRTY, self._full(row), self._cause()]
+            if replace or not ignore:  # a new key is checked by the INSERT at flush time
+                owner = self._owner
+                self._pending[key] = [_DIRTY if replace else _NEW,
+                                      dict(row) if len(row) == self._ncols else self._full(row),
+                                      owner.current if owner is not None else None]
                 return
-            if not ignore:  # checked by the INSERT at flush time
-                self._pending[key] = [_NEW, self._full(row), self._cause()]
-                return
-            entry = self._load(key)
+            entry = self._read(key)
         if entry[1] is not None and not replace:
             if ignore:
                 return
@@ -273,8 +279,12 @@ class Table:
 
     def upsert(self, row: Mapping[str, Any]) -> None:
         """Insert the row, or update just the given columns of the existing one."""
-        self._check_columns(row)
-        entry = self._load(self._row_key(row))
+        if not self._colset.issuperset(row):
+            self._check_columns(row)
+        key = row.get(self._pk0) if self._single else None
+        if key is None:
+            key = self._row_key(row)
+        entry = self._pending.get(key) or self._read(key)
         if entry[1] is None:
             entry[1] = self._full(row)
             entry[0] = _DIRTY
@@ -290,9 +300,10 @@ class Table:
 
     def update(self, pk: Any, updates: Mapping[str, Any]) -> None:
         """Change some columns of an existing row; RowNotFound when there is none."""
-        self._check_columns(updates)
+        if not self._colset.issuperset(updates):
+            self._check_columns(updates)
         key = self._key(pk)
-        entry = self._load(key)
+        entry = self._pending.get(key) or self._read(key)
         if entry[1] is None:
             raise RowNotFound(f"table {self.name} has no row with primary key {pk!r} to update")
         for c in self._pk:
