@@ -24,13 +24,14 @@ import time
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def seed_once(tree: str, db: str, orders: int) -> tuple[float, float, str]:
-    """(wall seconds, CPU seconds, the command's output) of one seed with the code of ``tree``."""
+def seed_once(tree: str, db: str, orders: int, cwd: str) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, the command's output) of one seed with the code of ``tree``
+    (run from ``cwd``, a folder holding no evsh: `python -m` looks in the current folder first)."""
     env = {**os.environ, "PYTHONPATH": tree}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "evsh", "--db", db, "seed", "--orders", str(orders)],
-                         env=env, check=True, capture_output=True, text=True)
+                         env=env, cwd=cwd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -62,7 +63,7 @@ def main() -> None:
             else:
                 db = os.path.join(folder, f"seed_{name}_{run}.db")
             try:
-                wall, cpu, said = seed_once(tree, db, args.orders)
+                wall, cpu, said = seed_once(tree, os.path.abspath(db) if "://" not in db else db, args.orders, folder)
             finally:
                 if db.startswith("postgresql://"):
                     drop_schema(args.db, db.rsplit("schema=", 1)[1])
