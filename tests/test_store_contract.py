@@ -333,7 +333,14 @@ def test_the_same_id_twice_in_one_batch_is_a_conflict(store):
 
 # ----------------------------------------------------------------------------- versions and positions
 
-def test_positions_are_gap_free_across_streams_and_failed_appends(store):
+def rolled_back_positions_are_reused(store) -> bool:
+    """SQLite hands out max + 1 inside the writing transaction: a rollback gives its positions
+    back. PostgreSQL takes them from a sequence and lets other appenders go ahead before the
+    commit (docs/postgresql.md): a rolled back append leaves its positions unused."""
+    return store.backend == "sqlite"
+
+
+def test_positions_rise_across_streams_and_failed_appends(store):
     store.append("a-1", [ev()])
     with pytest.raises(ConcurrencyError):
         store.append("a-1", [ev(), ev()], NO_STREAM)
@@ -342,7 +349,12 @@ def test_positions_are_gap_free_across_streams_and_failed_appends(store):
     store.append("b-1", [ev(), ev()])
     store.append("a-1", [ev()])
     all_ = everything(store)
-    assert [e.position for e in all_] == [1, 2, 3, 4]
+    positions = [e.position for e in all_]
+    assert positions == sorted(set(positions)) and positions[0] == 1
+    if rolled_back_positions_are_reused(store):
+        assert positions == [1, 2, 3, 4]
+    else:  # the id clash was found after its two positions were taken
+        assert positions == [1, 4, 5, 6]
     assert [(e.stream_id, e.version) for e in all_] == [("a-1", 1), ("b-1", 1), ("b-1", 2), ("a-1", 2)]
 
 
@@ -558,8 +570,9 @@ def test_a_failing_hook_rolls_the_append_back(store):
         store.append("a-1", [ev(), ev()], hooks=[boom])
     assert store.stream_version("a-1") == 1
     assert store.head_position() == 1
-    # and the store still works, positions without gap
-    assert store.append("a-1", [ev()]).events[0].position == 2
+    # and the store still works; the rolled back positions are reused, or not, by backend
+    assert store.append("a-1", [ev()]).events[0].position == (2 if rolled_back_positions_are_reused(store) else 4)
+    assert [e.position for e in everything(store)] == [1, store.head_position()]
 
 
 def test_appends_in_one_transaction_commit_or_roll_back_together(store):
@@ -592,7 +605,8 @@ def test_whatever_a_transaction_runs_first_is_inside_it(store):
     with store.transaction():
         store.set_checkpoint("p", 7)
         store.append("a-1", [ev()])
-    assert (store.checkpoint("p"), store.head_position()) == (7, 1)
+    assert (store.checkpoint("p"), store.head_position()) == (7, 1 if rolled_back_positions_are_reused(store) else 3)
+    assert [e.version for e in everything(store)] == [1]
 
 
 def test_a_failed_append_inside_a_transaction_leaves_the_rest_of_it_intact(store):

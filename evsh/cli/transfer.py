@@ -135,7 +135,7 @@ def import_(file: str, react: bool = False) -> None:
         store = a.store(create=True)
         engine = a.engine(create=True) if domain is not None else None
         with store.transaction():  # the events and the record that they are history commit together
-            store.lock_appends()
+            store.lock_appends(exclusive=True)
             since = store.head_position()  # under the append lock: no other writer's events are taken for history
             with progress(None, "importing") as bar:  # a million lines take a while: shown on a terminal
                 lines = read_with_progress(handle, bar, file)

@@ -78,7 +78,7 @@ class Lifecycle:
         """
         check_stream_id(stream_id)
         with self.transaction():
-            self.lock_appends()
+            self.lock_appends(exclusive=True)
             version, deleted, _ = self._existing(stream_id)
             if deleted == SOFT_DELETED and not hard:
                 return None
@@ -94,7 +94,7 @@ class Lifecycle:
         if type(before) is not int or before < 1:
             raise BadInput("--before must be a version of 1 or more")
         with self.transaction():
-            self.lock_appends()
+            self.lock_appends(exclusive=True)
             version, deleted, current = self._existing(stream_id)
             if before > version + 1:
                 raise BadInput(f"stream {stream_id!r} is at version {version}; truncate before {version + 1} at most")
@@ -113,7 +113,7 @@ class Lifecycle:
         if max_age is not None and not max_age > 0:
             raise BadInput("max-age must be a positive duration")
         with self.transaction():
-            self.lock_appends()
+            self.lock_appends(exclusive=True)
             self._existing(stream_id)
             self._run("UPDATE stream_rules SET max_count=?, max_age=? WHERE stream_id=?", (max_count, max_age, stream_id))
             self._lifecycle_changed()
@@ -131,7 +131,7 @@ class Lifecycle:
         removed = 0
         for i, (sid,) in enumerate(rows, 1):
             with self.transaction():
-                self.lock_appends()
+                self.lock_appends(exclusive=True)
                 # re-read under the lock: a writer may have changed the stream meanwhile
                 fresh = self._one("SELECT deleted, truncate_before, max_count, max_age, version FROM stream_rules"
                                   " WHERE stream_id=?", (sid,))

@@ -46,6 +46,10 @@ class Reads:
 
     # The backend's SQL condition hiding what lifecycle rules hide (one parameter: the time now).
     HIDDEN_SQL: str
+    def log_bound(self) -> str | None:
+        """The backend's SQL condition (no parameters) keeping a forward read of the log to events
+        no later commit can land before; None where commits land in position order (SQLite)."""
+        return None
 
     def read_stream(
         self,
@@ -126,6 +130,9 @@ class Reads:
     ) -> Iterator[list[RawRow]]:
         """read_all's visible events as pages of raw rows (see read_stream_pages)."""
         where = ["position <= ?" if backwards else "position >= ?"]
+        bound = None if backwards else self.log_bound()
+        if bound:
+            where.append(bound)
         params: list[Any] = []
         if types:
             where.append(f"type IN ({','.join('?' * len(types))})")
@@ -225,8 +232,11 @@ class Reads:
         Hidden events (deleted or truncated streams) are left out, so a page may hold fewer than
         ``limit`` rows before the end; positions may have holes after a scavenge.
         """
+        bound = self.log_bound()
+        bound = f" AND {bound}" if bound else ""
         rows = self._all(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?", (from_position, limit)
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position >= ?{bound} ORDER BY position LIMIT ?",
+            (from_position, limit),
         )
         keep = self.visible_filter()
         return rows if keep is None else [r for r in rows if keep(r)]
@@ -238,6 +248,7 @@ class Reads:
 
     def head_position(self) -> int:
         """The last position handed out: it never goes back (a scavenge keeps the newest event).
+        Within the backend's ``LOG_BOUND``: a checkpoint moved to it skips nothing.
 
         Inside a write transaction it is remembered (no one else can append meanwhile, and this
         connection's appends move it on): reactors ask for it several times per command."""
@@ -245,7 +256,9 @@ class Reads:
         known = self._head
         if token is not None and known is not None and known[0] == token:
             return known[1]
-        head = self._one("SELECT coalesce(max(position), 0) FROM events")[0]
+        bound = self.log_bound()
+        bound = f" WHERE {bound}" if bound else ""
+        head = self._one(f"SELECT coalesce(max(position), 0) FROM events{bound}")[0]
         if token is not None:
             self._head = (token, head)
         return head

@@ -122,7 +122,7 @@ class Transfer:
             touched.clear()
 
         with self.transaction():
-            self.lock_appends()
+            self.lock_appends(exclusive=True)
             # into an empty store (moving a store: export | import), every stream is new or known
             # from the lines already read: no need to ask the database about each chunk's streams
             head = self.head_position()

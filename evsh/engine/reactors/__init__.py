@@ -187,7 +187,7 @@ class Reactors(Delivery):
         """
         moved = 0
         with self.store.transaction() as store:
-            store.lock_appends()
+            store.lock_appends(exclusive=True)
             if since is not None:
                 mark(store, since)
                 self._history.forget()

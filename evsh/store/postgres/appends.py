@@ -1,11 +1,13 @@
 """Appending to a stream on PostgreSQL: all or nothing, optimistic concurrency, idempotent
-re-sends, positions in commit order.
+re-sends, positions that readers can trust.
 
-Under the append lock (see ``connection``) a batch reads the stream's state and the log's head,
-then inserts its events at head + 1, head + 2, ... in one statement that also announces the new
-head on the store's NOTIFY channel (delivered only if the transaction commits). A batch that
-expects an exact version (a command's) does both in one statement, which inserts only when the
-stream is at that version and has no lifecycle rules; otherwise the steps go one by one.
+Under the append lock (see ``connection``) a batch reads the stream's state, takes its positions
+from the sequence (no one else takes any meanwhile, so they are consecutive) and inserts its
+events in one statement that also announces the last position on the store's NOTIFY channel
+(delivered only if the transaction commits). A batch that expects an exact version (a command's)
+does all of it in one statement, which takes positions and inserts only when the stream is at
+that version and has no lifecycle rules; otherwise the steps go one by one. A transaction rolled
+back after taking positions leaves them unused: positions rise in the log but may skip.
 """
 
 from __future__ import annotations
@@ -16,39 +18,36 @@ from ..base import ANY, NO_STREAM, AppendHook, utc_now, AppendResult, ExpectedVe
 from ..batches import Claims, IdTaken, prepare_batch
 from ..reads import STATE_SQL
 
-# the stream's state and the log's head in one round trip (the head is remembered for the
-# append-locked transaction: no one else can move it meanwhile)
-STATE_AND_HEAD_SQL = f"SELECT s.*, (SELECT coalesce(max(position), 0) FROM events) FROM ({STATE_SQL}) AS s"
-
+# n positions, consecutive under the append lock: returns the one before the first
+TAKE_POSITIONS_SQL = "SELECT setval('events_position_seq', nextval('events_position_seq') + ? - 1) - ?"
 
 
 def insert_if_at_sql(n: int) -> str:
-    """State, head and the batch's insert in one statement: inserts only if the stream is at
-    the expected version and has no rules row. Returns (current, deleted, ruled, head, written)."""
+    """State, positions and the batch's insert in one statement: takes positions and inserts only
+    if the stream is at the expected version and has no rules row. Returns (current, deleted,
+    ruled, the position before the batch's first, written)."""
     typed = "(1, ?::text, ?::text, ?::bigint, ?::text, ?::json, ?::json, ?::text)"
     rows = ", ".join([typed] + [f"({i}, ?, ?, ?, ?, ?, ?, ?)" for i in range(2, n + 1)])
     return (
-        f"WITH st AS (SELECT s.*, (SELECT coalesce(max(position), 0) FROM events) AS head"
-        f" FROM ({STATE_SQL}) AS s(current, deleted, ruled)),"
+        f"WITH st AS (SELECT * FROM ({STATE_SQL}) AS s(current, deleted, ruled)),"
+        f" taken AS (SELECT setval('events_position_seq', nextval('events_position_seq') + {n - 1}) - {n} AS base"
+        " FROM st WHERE st.current = ? AND NOT st.ruled),"
         " ins AS (INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, recorded_at)"
-        " SELECT st.head + v.i, v.event_id, v.stream_id, v.version, v.type, v.data, v.metadata, v.recorded_at"
-        f" FROM st, (VALUES {rows}) AS v(i, event_id, stream_id, version, type, data, metadata, recorded_at)"
-        " WHERE st.current = ? AND NOT st.ruled ON CONFLICT (event_id) DO NOTHING RETURNING 1)"
-        " SELECT st.current, st.deleted, st.ruled, st.head, w.n,"
-        " CASE WHEN w.n > 0 THEN pg_notify(?, (st.head + w.n)::text) END"
-        " FROM st, (SELECT count(*) AS n FROM ins) AS w"
+        " SELECT taken.base + v.i, v.event_id, v.stream_id, v.version, v.type, v.data, v.metadata, v.recorded_at"
+        f" FROM taken, (VALUES {rows}) AS v(i, event_id, stream_id, version, type, data, metadata, recorded_at)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING 1)"
+        " SELECT st.current, st.deleted, st.ruled, taken.base, w.n,"
+        f" CASE WHEN w.n > 0 THEN pg_notify(?, (taken.base + {n})::text) END"
+        " FROM st LEFT JOIN taken ON true, (SELECT count(*) AS n FROM ins) AS w"
     )
 
 
 class Appends(Claims):
     """The write side of the events table (a mixin of the PostgreSQL store)."""
 
-    def _stream_state(self, stream_id: str) -> tuple[int, int | None, bool]:
-        current, deleted, ruled, head = self._one(STATE_AND_HEAD_SQL, (stream_id, stream_id))
-        token = self.write_token()
-        if token is not None:
-            self._head = (token, head)
-        return current, deleted, ruled
+    def _take_positions(self, n: int) -> int:
+        """``n`` consecutive positions for this append-locked transaction: the one before the first."""
+        return self._one(TAKE_POSITIONS_SQL, (n, n))[0]
 
     def append(
         self,
@@ -80,7 +79,7 @@ class Appends(Claims):
                 if ruled:  # the rules need the version (max-count), and it outlives scavenged events
                     self._run("UPDATE stream_rules SET version=%s, updated_at=%s, deleted=0 WHERE stream_id=%s",
                               (current + len(events), now, stream_id))
-                head = self.head_position()
+                head = self._take_positions(len(events))
                 rows = []
                 recorded = []
                 for i, (eid, ev, (_, etype, data, meta)) in enumerate(zip(ids, events, encoded), 1):
@@ -106,12 +105,9 @@ class Appends(Claims):
         for i, (eid, (_, etype, data, meta)) in enumerate(zip(ids, encoded), 1):
             rows.extend((eid, stream_id, exact + i, etype, data, meta, now))
         current, _, ruled, head, written = self._one(
-            insert_if_at_sql(len(ids)), (stream_id, stream_id, *rows, exact, self.channel))[:5]
+            insert_if_at_sql(len(ids)), (stream_id, stream_id, exact, *rows, self.channel))[:5]
         if current != exact or ruled:
             return None
-        token = self.write_token()
-        if token is not None:
-            self._head = (token, head)
         recorded = [RecordedEvent(head + i, eid, stream_id, exact + i, ev.type, ev.data, ev.metadata, now)
                     for i, (eid, ev) in enumerate(zip(ids, events), 1)]
         return self._recorded(stream_id, ids, written, recorded, hooks)

@@ -1,13 +1,18 @@
 """The PostgreSQL connection under a store: opening, transactions (their blocks in
 ``transactions``), the append lock, and driver errors mapped once.
 
-Appends are serialised by an advisory lock held to the end of the appending transaction, taken
-as late as possible (right before the first insert) or early by a transaction that will append
-after locking other rows. So positions are handed out in commit order: a reader that asks for
-everything after its checkpoint never misses an event committed later with a lower position
-(a plain sequence would let one commit after a higher one was read; docs/postgresql.md).
+Appends hand out positions from a sequence under an advisory lock (session-level), taken before
+the transaction's first write and let go right before its COMMIT: the next appender goes ahead
+while the commit waits for its flush, so the server flushes many commits at once. A transaction
+also holds a shared "appending" lock until it ends. Since every appender's transaction id is
+given out under the append lock, transaction ids rise with positions, and a reader stops before
+the first event whose transaction id is not below every transaction still running
+(``PGReads.LOG_BOUND``): what it returns never gains an event later (docs/postgresql.md).
+A transaction that wrote before taking the append lock, and the operations that need the log to
+stand still (import, stream lifecycle, history marks), take the appending lock exclusively: they
+wait for the appenders in flight and hold the next ones off until they end.
 Everything else (projections' batches, checkpoints, records) writes concurrently, each row
-claimed with ``SELECT ... FOR UPDATE`` where two workers could race.
+claimed with an advisory lock where two workers could race.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Callable, ContextManager
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
 from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
@@ -92,6 +98,11 @@ def _digest8(data: bytes) -> bytes:
 def lock_key(schema: str) -> int:
     """The advisory lock of one store's appends: a signed 64-bit number from its schema's name."""
     return int.from_bytes(_digest8(b"evsh-appends:" + schema.encode()), "big", signed=True)
+
+
+def appending_key(schema: str) -> int:
+    """The advisory lock every appending transaction of a store holds (shared) until it ends."""
+    return int.from_bytes(_digest8(b"evsh-appending:" + schema.encode()), "big", signed=True)
 
 
 def row_lock_key(schema: str, table: str, key: Any) -> int:
@@ -204,7 +215,8 @@ class PGConnection:
         self._depth = 0
         self._txn_serial = 0
         self._rollbacks = 0  # transactions (and savepoints) rolled back: what they created is gone
-        self._append_locked = False
+        self._append_locked = False  # this session holds the append lock (until its transaction ends)
+        self._exclusive = False  # and the appending lock exclusively: no one else appends meanwhile
         self._reading: int | None = None  # a reading() block: READING_PENDING until its first statement
         self.lifecycle_changes = 0
         self._epoch = 0
@@ -229,6 +241,10 @@ class PGConnection:
     def lock_key(self) -> int:
         """The advisory lock of this store's appends (computed when first taken: a read never does)."""
         return lock_key(self.schema)
+
+    @functools.cached_property
+    def appending_key(self) -> int:
+        return appending_key(self.schema)
 
     @functools.cached_property
     def channel(self) -> str:
@@ -263,20 +279,43 @@ class PGConnection:
     def in_transaction(self) -> bool:
         return self._depth > 0
 
-    def lock_appends(self) -> None:
-        """Hold off other appenders until this transaction ends (taken before the first insert,
-        or early by a transaction that will append after locking other rows, so every writer
-        takes locks in one order)."""
+    def lock_appends(self, *, exclusive: bool = False) -> None:
+        """Take the append lock for this transaction (positions are handed out under it), before
+        its first write. A transaction that has written already, or asks for ``exclusive``, also
+        waits for the appending transactions in flight and holds new ones off until it ends: then
+        nothing but this transaction appends or commits an append meanwhile (``write_token``)."""
         if not self._depth:
             raise StoreError("the append lock is taken inside a transaction")
-        if not self._append_locked:
-            if self._begin_pending:  # the transaction's first statement: BEGIN goes with it
-                self._begin_pending = False
-                self._run_alone(f"BEGIN; SELECT pg_advisory_xact_lock({int(self.lock_key)})")
-            else:
-                self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+        if self._append_locked and (self._exclusive or not exclusive):
+            return
+        key, appending = int(self.lock_key), int(self.appending_key)
+        if self._begin_pending and not exclusive:  # the transaction's first statement: BEGIN goes with it
+            self._begin_pending = False
+            self._run_alone(f"BEGIN; SELECT pg_advisory_lock({key}); SELECT pg_advisory_xact_lock_shared({appending})")
             self._append_locked = True
-            self._epoch += 1  # what others committed before the lock may read differently now
+        else:
+            if not self._append_locked:
+                wrote = self._one(f"SELECT pg_advisory_lock({key}), pg_current_xact_id_if_assigned() IS NOT NULL")[1]
+                self._append_locked = True
+                exclusive = exclusive or wrote
+            self._run(f"SELECT pg_advisory_xact_lock{'' if exclusive else '_shared'}({appending})")
+            self._exclusive = exclusive
+        self._epoch += 1  # what others committed before the lock may read differently now
+
+    def _end_transaction(self, commit: bool) -> None:
+        """COMMIT or ROLLBACK, letting go of the append lock: before a COMMIT (in the same message,
+        so the flush is waited for outside it), after a ROLLBACK (a session lock outlives it)."""
+        conn = self._conn
+        if not self._append_locked:
+            conn.commit() if commit else conn.rollback()
+            return
+        self._append_locked = self._exclusive = False
+        unlock = f"SELECT pg_advisory_unlock({int(self.lock_key)})"
+        if commit and conn.pgconn.transaction_status != TransactionStatus.INERROR:
+            conn.execute(f"{unlock}; COMMIT")
+            return
+        conn.rollback()
+        conn.execute(unlock)
 
     def _begin_reading(self) -> None:
         """Begin the snapshot of a reading() block, at its first statement."""
@@ -306,9 +345,9 @@ class PGConnection:
     def epoch(self, *, check: bool = True) -> int:
         """A number that changes whenever events may read differently for a reason other than an
         append through this connection. Other connections commit at any time on a server, so a
-        check outside an append-locked transaction always says "maybe changed"; inside one no one
-        else can append, delete or import."""
-        if check and not self._append_locked:
+        check always says "maybe changed" but inside a transaction holding the appending lock
+        exclusively, where no one else can append, delete or import."""
+        if check and not self._exclusive:
             self._epoch += 1
         return self._epoch
 
@@ -321,9 +360,9 @@ class PGConnection:
         return stream_id in self._aging
 
     def write_token(self) -> tuple[int, int] | None:
-        """The current append-locked transaction and epoch (None otherwise): what was read under
-        one token still holds while it is the same (no one else can append meanwhile)."""
-        return (self._txn_serial, self._epoch) if self._append_locked else None
+        """The current exclusively append-locked transaction and epoch (None otherwise): what was
+        read under one token still holds while it is the same (no one else appends meanwhile)."""
+        return (self._txn_serial, self._epoch) if self._exclusive else None
 
     def on_append(self, listener: Callable[[str, str], None]) -> None:
         self._append_listeners.append(weakref.WeakMethod(listener))  # type: ignore[arg-type]
@@ -379,7 +418,7 @@ class PGConnection:
         self._conn = conn
         self._begin_pending = False
         self._depth = 0
-        self._append_locked = False
+        self._append_locked = self._exclusive = False  # the server let go of the lost session's locks
         self._reading = None
         self._head = None
         self._rollbacks += 1

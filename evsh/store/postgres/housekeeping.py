@@ -110,9 +110,9 @@ class Housekeeping:
 
     def _insert_events(self, rows: list[tuple]) -> bool:
         """Write imported rows (event_id, stream_id, version, type, data, metadata, recorded_at)
-        with COPY, at the head's next positions (the append lock is held); False when an event id
-        is taken (the caller explains which)."""
-        head = self.head_position()
+        with COPY, at the next positions (the append lock is held, exclusively); False when an event
+        id is taken (the caller explains which)."""
+        head = self._take_positions(len(rows))
         try:
             with self.transaction(), self.conn.cursor() as cur:  # a savepoint: a clash undoes this batch
                 with cur.copy("COPY events (position, event_id, stream_id, version, type, data, metadata, recorded_at)"

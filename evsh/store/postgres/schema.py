@@ -24,7 +24,7 @@ VERSION_KEY = "schema_version"
 _V1 = """
 CREATE TABLE evsh_meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE events (
-    position    bigint PRIMARY KEY,     -- max + 1 under the append lock, so commit order; never reused
+    position    bigint PRIMARY KEY,     -- from events_position_seq under the append lock (version 2); never reused
     event_id    text NOT NULL UNIQUE,
     stream_id   text COLLATE "C" NOT NULL,  -- byte order, as on SQLite: category ranges rely on it
     version     bigint NOT NULL,
@@ -91,8 +91,20 @@ SELECT stream_id, category, version, created_at, updated_at, deleted, truncate_b
 FROM stream_rules r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = r.stream_id);
 """
 
+# Version 2: appenders let go of the append lock before their commit's flush, so commits group
+# (connection.py). Positions come from a sequence advanced under the lock, and each event keeps
+# the transaction that wrote it: a reader stops before the first event whose transaction may
+# have an older one still running (docs/postgresql.md). Events written before get transaction 0.
+_V2 = """
+ALTER TABLE events ADD COLUMN transaction_id xid8 NOT NULL DEFAULT '0';
+ALTER TABLE events ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id();
+CREATE INDEX events_by_transaction ON events (transaction_id);
+CREATE SEQUENCE events_position_seq AS bigint OWNED BY events.position;
+SELECT setval('events_position_seq', coalesce((SELECT max(position) FROM events), 0) + 1, false);
+"""
+
 # Each entry upgrades the schema from version i to i + 1 (index 0 creates version 1).
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 
 CORE_TABLES = frozenset(re.findall(r"CREATE (?:TABLE|VIEW) (\w+)", "\n".join(MIGRATIONS)))
 

@@ -18,7 +18,7 @@ class _Transaction:
 
     The outer BEGIN waits for the block's first statement and goes with it when that is the
     append lock (one round trip, ``PGConnection.lock_appends``); a block that runs nothing sends
-    nothing. Whatever reaches the connection (``store.conn``) is sent after the BEGIN."""
+    nothing. Its end lets go of the append lock (``PGConnection._end_transaction``). Whatever reaches the connection (``store.conn``) is sent after the BEGIN."""
 
     __slots__ = ("store", "inner")
 
@@ -40,7 +40,6 @@ class _Transaction:
             store._begin_pending = True
         if store._depth == 0:
             store._txn_serial += 1
-            store._append_locked = False
         store._depth += 1
         return store
 
@@ -53,10 +52,10 @@ class _Transaction:
                 elif store._begin_pending:
                     store._begin_pending = False  # nothing ran: nothing to end
                 elif exc_type is None:
-                    store._conn.commit()
+                    store._end_transaction(commit=True)
                 else:
                     try:
-                        store._conn.rollback()
+                        store._end_transaction(commit=False)
                     except psycopg.Error:
                         pass  # a lost connection rolled it back; the block's error is the one to raise
             except psycopg.Error as failed:
@@ -70,8 +69,6 @@ class _Transaction:
                     raise store.failed(exc) from None
         finally:
             store._depth -= 1
-            if store._depth == 0:
-                store._append_locked = False
 
 
 class _Reading:

@@ -221,10 +221,9 @@ class SQLiteConnection:
         query (an aggregate's load reads its snapshot, its stream's rules and its events)."""
         return _Reading(self)
 
-    def lock_appends(self) -> None:
-        """Hold off other appenders until this transaction ends (taken early by a transaction
-        that will append after locking other rows, so locks are always taken in one order).
-        SQLite's write transaction holds every writer off already."""
+    def lock_appends(self, *, exclusive: bool = False) -> None:
+        """Hold off other appenders until this transaction ends (``exclusive``: and let no other
+        append be in flight meanwhile). SQLite's write transaction holds every writer off already."""
 
     @property
     def in_transaction(self) -> bool:
