@@ -71,6 +71,7 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
         with store.transaction():  # the history, the read models and the reactors' move past it commit together
             from ..engine.projections.alongside import Alongside
 
+            store.lock_appends(exclusive=True)  # first, as every appender takes it, before the read models' rows
             alongside = Alongside(engine)  # read models built as the history is written, not read back after
             written, _ = store.import_rows(rows, on_written=alongside.written if alongside else None)
             alongside.finish()

@@ -106,8 +106,9 @@ class Transfer:
                 return
             if not self._insert_events(fresh):  # an id used twice: say which
                 raise IdConflict(self._explain_clash(chunk))
-            if on_written is not None:  # positions are the head's next ones (the append lock is held)
-                on_written(head + written + 1, fresh[:])
+            if on_written is not None:  # the rows took consecutive positions, the log's last (no other append is in flight)
+                last = self._one("SELECT max(position) FROM events")[0]
+                on_written(last - len(fresh) + 1, fresh[:])
             written += len(fresh)
             self._run_many(  # a plain stream is its events; one with rules, or truncated, keeps a row
                 "INSERT INTO stream_rules (stream_id, category, version, created_at, updated_at, truncate_before)"
@@ -125,8 +126,7 @@ class Transfer:
             self.lock_appends(exclusive=True)
             # into an empty store (moving a store: export | import), every stream is new or known
             # from the lines already read: no need to ask the database about each chunk's streams
-            head = self.head_position()
-            empty = head == 0 and self._one("SELECT 1 FROM stream_rules LIMIT 1") is None
+            empty = self.head_position() == 0 and self._one("SELECT 1 FROM stream_rules LIMIT 1") is None
             for chunk in chunks:
                 unseen = {r[2] for r in chunk if r[2] not in versions}
                 if empty:
