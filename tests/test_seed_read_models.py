@@ -112,3 +112,33 @@ def test_tables_that_keep_their_keys_answer_as_tables_that_ask(store):
     with store.transaction():
         plain = Tables(store, [spec])["kept"]
         assert [plain.exists(k) for k in "acdz"] == [False, False, False, True]
+
+
+def test_seeded_read_models_carry_the_positions_postgresql_hands_out(cli):
+    """On PostgreSQL positions come from a sequence, which a rolled-back append moves on: the
+    rows built alongside name the positions the events were stored at, and the checkpoints the
+    head."""
+    import psycopg
+
+    from evsh.store.base import NewEvent
+    from evsh.store.connect import open_store
+    from tests.services import postgres_url
+
+    with postgres_url() as url:
+        store = open_store(url, create=True)
+        with pytest.raises(RuntimeError), store.transaction():  # takes position 1, then gives it back unused
+            store.append("x-1", [NewEvent("Noted", {}, {})], expected_version="any")
+            raise RuntimeError("rolled back")
+        store.close()
+        r = cli("seed", "--orders", "200", db=url)
+        assert r.exit_code == 0, r.stderr
+        schema = url.rsplit("schema=", 1)[1]
+        with psycopg.connect(url.split("?", 1)[0], autocommit=True) as conn:
+            first, head = conn.execute(f'SELECT min(position), max(position) FROM "{schema}".events').fetchone()
+            matched, kept = conn.execute(
+                f'SELECT count(e.position), count(*) FROM "{schema}".inventory_levels_processed p'
+                f' LEFT JOIN "{schema}".events e ON e.event_id = p.event_id AND e.position = p.position').fetchone()
+            checkpoints = dict(conn.execute(f'SELECT name, position FROM "{schema}".checkpoints'
+                                            " WHERE name LIKE 'projection:%'").fetchall())
+    assert first > 1 and kept > 0 and matched == kept
+    assert set(checkpoints.values()) == {head} and len(checkpoints) == 4
