@@ -68,8 +68,13 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
             days=days, on_order=lambda n: bar.update(task, completed=n) if n % 500 == 0 or n == orders else None,
             written=stored_as if transforms else None, personal_only=personal_only,
         )
-        with store.transaction():  # the history and the reactors' move past it commit together
-            written, _ = store.import_rows(rows)
+        with store.transaction():  # the history, the read models and the reactors' move past it commit together
+            from ..engine.projections.alongside import Alongside
+
+            store.lock_appends(exclusive=True)  # first, as every appender takes it, before the read models' rows
+            alongside = Alongside(engine)  # read models built as the history is written, not read back after
+            written, _ = store.import_rows(rows, on_written=alongside.written if alongside else None)
+            alongside.finish()
             from ..engine.reactors import skip_history
 
             skip_history(engine, 0)  # history is not news: no e-mail for a seeded registration

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 from ..domain.registry import Domain
 from ..errors import BadInput
 from ..store import codec
-from ..store.base import NewEvent, uuid7, uuid7_prefix
+from ..store.base import NewEvent, uuid7_prefix
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000
@@ -29,11 +29,25 @@ CHUNK = 5000
 Written = Callable[[list[tuple[str, NewEvent]]], list[NewEvent]]
 
 
+# The random part of an id (the low 76 of 128 bits drawn) as ``uuid7`` lays it out: 12 bits, the
+# variant over 2 + 12 bits, then 48.
+_ID_RANDOM = "%03x-%04x-%012x"
+
+
+def _id(id_format: str, h: int) -> str:
+    """A UUIDv7 at the history's event time (``id_format``: its time part, then _ID_RANDOM), its
+    random bits ``h`` drawn from the seeded generator: as the store makes them (time-ordered, so
+    the event id index grows at its right end), and the same for the same seed. 128 bits are
+    drawn, as ever, so a seed gives the history it always gave."""
+    return id_format % (h >> 64 & 0xFFF, 0x8000 | h >> 48 & 0x3FFF, h & 0xFFFFFFFFFFFF)
+
+
 class _History:
     """Turns decided events into store rows with causal metadata and event time."""
 
     def __init__(self, engine_decide: Callable[..., Any], rng: random.Random, written: Written | None = None,
-                 personal_only: bool = False) -> None:
+                 personal_only: bool = False, pace: timedelta = timedelta(milliseconds=400),
+                 end: datetime | None = None) -> None:
         self.decide = engine_decide
         self.rng = rng
         self.written = written
@@ -42,46 +56,54 @@ class _History:
         self.unsealed: list[tuple[int, str, NewEvent]] = []  # (row index, stream id, event) for ``written``
         self.count = 0
         self.at = EPOCH
-        self.pace = timedelta(milliseconds=400)  # the longest gap between a workflow's steps
-        self.end: datetime | None = None  # the history never goes past it (``days`` after EPOCH)
-        self._prefix, self._prefix_at = "", None  # the ids' time part, for self.at
+        self.end = end  # the history never goes past it (``days`` after EPOCH)
+        # the gap after a command: randrange(5, 400) ms, at most ``pace`` (the longest gap between
+        # a workflow's steps)
+        self._gaps = [min(timedelta(milliseconds=ms), pace) for ms in range(5, 400)]
+        self._commands: dict[tuple[type, str], tuple[Any, str]] = {}  # -> (spec, its "command" as JSON)
         self.command_id = ""  # the last command's id (the correlation id of what it starts)
 
-    def new_id(self) -> str:
-        """A UUIDv7 at the history's event time, its random bits from the seeded generator: as
-        the store makes them (time-ordered, so the event id index grows at its right end), and
-        the same for the same seed."""
-        at = self.at
-        if at is not self._prefix_at:  # one time per command: format it once
-            self._prefix, self._prefix_at = uuid7_prefix(int(at.timestamp()) * 1000 + at.microsecond // 1000), at
-        h = "%032x" % self.rng.getrandbits(128)  # 128 bits as ever: a seed gives the history it always gave
-        return uuid7(self._prefix, h[13:16], h[16:])
+    def _command(self, agg: Any, command: str) -> tuple[Any, str]:
+        key = (type(agg), command)
+        found = self._commands.get(key)
+        if found is None:
+            spec = agg.find_command(command)
+            found = self._commands[key] = (spec, codec.dumps(f"{agg.category}.{spec.name}"))
+        return found
 
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
-        spec = agg.find_command(command)
-        command_id = self.command_id = self.new_id()
-        meta_base = {
-            "correlation_id": correlation or command_id,
-            "causation_id": causation or command_id,
-            "command": f"{agg.category}.{spec.name}",
-            "command_id": command_id,
-        }
+        spec, command_json = self._command(agg, command)
+        at = self.at
+        id_format = uuid7_prefix(int(at.timestamp()) * 1000 + at.microsecond // 1000) + _ID_RANDOM
+        bits = self.rng.getrandbits
+        command_id = self.command_id = _id(id_format, bits(128))
+        correlation = correlation or command_id
+        causation = causation or command_id
+        # the metadata's text as codec.dumps writes the dict below: ids are hex digits and
+        # hyphens, the command's name is encoded once
+        meta_text = (f'{{"correlation_id":"{correlation}","causation_id":"{causation}","command":{command_json},'
+                     f'"command_id":"{command_id}","schema_version":')
         version = agg.version
         out = []
-        stamp = self.at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        stamp = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
         stream_id = agg.stream_id(agg.id)
+        rows, dumps = self.rows, codec.dumps
         for es, data in self.decide(agg, spec, params, validate=False):
             version += 1
             self.count += 1
-            eid = self.new_id()
-            meta = {**meta_base, "schema_version": es.schema_version}
+            eid = _id(id_format, bits(128))
             if self.written is not None and (es.personal or not self.personal_only):  # sealed in take()
-                self.unsealed.append((len(self.rows), stream_id, NewEvent(es.name, data, meta, eid)))
-            self.rows.append((self.count, eid, stream_id, version, es.name, codec.dumps(data),
-                              codec.dumps(meta), stamp))
+                meta = {"correlation_id": correlation, "causation_id": causation, "command": f"{agg.category}.{spec.name}",
+                        "command_id": command_id, "schema_version": es.schema_version}
+                self.unsealed.append((len(rows), stream_id, NewEvent(es.name, data, meta, eid)))
+            rows.append((self.count, eid, stream_id, version, es.name, dumps(data),
+                         f"{meta_text}{es.schema_version:d}}}", stamp))
             out.append((eid, es.name))
-        self.advance(min(timedelta(milliseconds=self.rng.randrange(5, 400)), self.pace))
+        gap = bits(9)  # randrange(5, 400) is 5 + this draw: the same bits, without its checks
+        while gap >= 395:
+            gap = bits(9)
+        self.advance(self._gaps[gap])
         return out
 
     def advance(self, by: timedelta) -> None:
@@ -118,13 +140,13 @@ def shop_history(
             raise BadInput(f"evsh seed drives the shop domain; domain {domain.name} has no {needed!r} aggregate")
     Order, Payment, Inventory, User = (domain.aggregates[c] for c in ("order", "payment", "inventory", "user"))
     rng = random.Random(seed)
-    h = _History(decide, rng, written, personal_only)
+    below = rng._randbelow  # randrange(n) is _randbelow(n), randrange(a, b) is a + _randbelow(b - a): the same draws
     # `--days 7` is 7 days at most: a tick is 0.9 of a step on average and a workflow's own steps
     # (at most ten) take at most a hundredth of a step each, so the whole fits in ``days``; the
     # end is a wall besides, for an unlucky draw
     step = timedelta(days=days) / max(1, orders + customers + products)
-    h.pace = min(h.pace, step / 100)
-    h.end = EPOCH + timedelta(days=days)
+    h = _History(decide, rng, written, personal_only, pace=min(timedelta(milliseconds=400), step / 100),
+                 end=EPOCH + timedelta(days=days))
 
     def tick() -> None:
         h.advance(step * (0.7 + 0.4 * rng.random()))
@@ -138,11 +160,11 @@ def shop_history(
     for p in range(1, products + 1):
         pid = f"p{p}"
         inv = Inventory(pid)
-        h.run(inv, "add_stock", {"quantity": 100 + rng.randrange(400)}, None, None)
+        h.run(inv, "add_stock", {"quantity": 100 + below(400)}, None, None)
         stock[pid] = inv
         # most products are cheap; a few premium ones make some orders exceed the payment limit
         high = 60000 if rng.random() < 0.05 else 12000
-        prices[pid] = Decimal(rng.randrange(100, high)) / 100
+        prices[pid] = Decimal(100 + below(high - 100)) / 100
         tick()
     for c in range(1, customers + 1):
         user = User(f"u{c}")
@@ -155,9 +177,9 @@ def shop_history(
         oid = f"o{n}"
         order = Order(oid)
         items = []
-        for pid in rng.sample(product_ids, k=min(len(product_ids), 1 + rng.randrange(3))):
-            items.append({"product_id": pid, "quantity": 1 + rng.randrange(4), "unit_price": prices[pid]})
-        params = order.find_command("create").bind({"customer_id": f"u{1 + rng.randrange(customers)}", "items": items})
+        for pid in rng.sample(product_ids, k=min(len(product_ids), 1 + below(3))):
+            items.append({"product_id": pid, "quantity": 1 + below(4), "unit_price": prices[pid]})
+        params = order.find_command("create").bind({"customer_id": f"u{1 + below(customers)}", "items": items})
         (created, _), = h.run(order, "create", params, None, None)
         correlation = h.command_id  # the order's first command starts its correlation
         payment = Payment(oid)
@@ -185,7 +207,7 @@ def shop_history(
             for item in order.items:  # the warehouse restocks what runs low, most of the time
                 inv = stock[item["product_id"]]
                 if inv.available < 10 and rng.random() < 0.5:
-                    h.run(inv, "add_stock", {"quantity": 100 + rng.randrange(400)}, None, None)
+                    h.run(inv, "add_stock", {"quantity": 100 + below(400)}, None, None)
         tick()
         if on_order:
             on_order(n)

@@ -9,7 +9,7 @@ COPY on PostgreSQL). A mixin of each store: SQL is written with ``?`` placeholde
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import BadInput, IdConflict, StreamDeleted
 from . import codec
@@ -72,7 +72,8 @@ class Transfer:
     # thread only contends for it (5% slower measured)
     READ_AHEAD = False
 
-    def import_rows(self, chunks: Iterable[list[tuple]]) -> tuple[int, int]:
+    def import_rows(self, chunks: Iterable[list[tuple]],
+                    on_written: Callable[[int, list[tuple]], None] | None = None) -> tuple[int, int]:
         """Write already validated rows in one transaction: all of them, or none.
 
         Each row is ``(line, event_id, stream_id, version, type, data_text, metadata_text,
@@ -81,15 +82,17 @@ class Transfer:
         A new stream may start above version 1 (it was truncated or scavenged): it is imported as
         truncated before that version. Lifecycle events of ``$streams`` (deletions, truncations,
         metadata) are applied as they come, so an export of a store imports as the same store.
-        Returns (written, skipped).
+        ``on_written(first position, rows)`` is called, in the transaction, with the rows
+        (without ``line``) each time some are written. Returns (written, skipped).
         """
         try:
             with self._bulk_import():
-                return self._import_rows(read_ahead(chunks) if self.READ_AHEAD else chunks)
+                return self._import_rows(read_ahead(chunks) if self.READ_AHEAD else chunks, on_written)
         finally:
             self._epoch += 1  # streams grew behind the append listeners' backs (and past a remembered head)
 
-    def _import_rows(self, chunks: Iterable[list[tuple]]) -> tuple[int, int]:
+    def _import_rows(self, chunks: Iterable[list[tuple]],
+                     on_written: Callable[[int, list[tuple]], None] | None = None) -> tuple[int, int]:
         written = skipped = 0
         versions: dict[str, int] = {}
         tombstones: set[str] = set()
@@ -103,6 +106,9 @@ class Transfer:
                 return
             if not self._insert_events(fresh):  # an id used twice: say which
                 raise IdConflict(self._explain_clash(chunk))
+            if on_written is not None:  # the rows took consecutive positions, the log's last (no other append is in flight)
+                last = self._one("SELECT max(position) FROM events")[0]
+                on_written(last - len(fresh) + 1, fresh[:])
             written += len(fresh)
             self._run_many(  # a plain stream is its events; one with rules, or truncated, keeps a row
                 "INSERT INTO stream_rules (stream_id, category, version, created_at, updated_at, truncate_before)"

@@ -1,8 +1,8 @@
 """Projections: read models kept in the store, checkpointed with their rows.
 
-Three ways a projection's tables get built, one handler code path for all of them: catch-up
-and inline (``apply``), and rebuild (``admin``). None of them calls reactors or any side
-effect: handlers only get the projection's tables.
+Four ways a projection's tables get built, one handler code path for all of them: catch-up
+and inline (``apply``), rebuild (``admin``), and alongside a seed's history (``alongside``).
+None of them calls reactors or any side effect: handlers only get the projection's tables.
 
 An event a projection cannot apply stops it there, with the error recorded and naming the event
 (a row the tables refuse is named by the event that made it). The way on is to fix the handler,
