@@ -23,7 +23,8 @@ from typing import Any
 from ...domain.projection import Projection
 from ...errors import ProjectionFailed
 from ...store.tables import Tables
-from ..readpath import view_pages
+from ...store.base import marked_in, records_of
+from ..readpath import sealed_marker, view_pages
 from ..subscriptions import checkpoint_name
 from .apply import apply_events
 from .records import KIND, _needs_rebuild, _prepare, select, without_skipped
@@ -80,7 +81,8 @@ class Alongside:
                 if not b.failed:
                     b.handled_to = first + len(rows) - 1
             return
-        events = list(view_pages(self.engine, iter((raw,))))
+        page = (records_of(raw), marked_in(raw, sealed_marker(self.engine)))  # as the store's pages come
+        events = list(view_pages(self.engine, iter((page,))))
         store, clock = self.engine.store, self.engine.clock
         for b in self.building:
             if b.failed:
