@@ -79,3 +79,26 @@ def test_a_follower_is_woken_by_an_append_at_once_and_an_unheard_append_sends_no
             channel_listener.close()
             follower.close()
             writer.close()
+
+
+def test_a_seed_makes_its_history_on_the_thread_that_holds_the_transaction(cli, monkeypatch):
+    """Sealing a chunk of seeded history keeps its subjects' keys in the store, inside the seed's
+    transaction: made on a read-ahead thread, it interleaved savepoints on one connection and a
+    40,000-order seed failed ("rollback at the wrong nesting level")."""
+    import threading
+
+    import evsh.engine.seeding as seeding
+
+    made_on: set[str] = set()
+    real = seeding.shop_history
+
+    def watched(*args, **kwargs):
+        for chunk in real(*args, **kwargs):
+            made_on.add(threading.current_thread().name)
+            yield chunk
+
+    monkeypatch.setattr(seeding, "shop_history", watched)
+    with postgres_url() as url:
+        r = cli("seed", "--orders", "2500", db=url)  # 12,000 events: three chunks
+        assert r.exit_code == 0, r.stderr
+    assert made_on == {threading.main_thread().name}

@@ -20,7 +20,7 @@ from .visibility import LIFECYCLE_STREAM, SOFT_DELETED, TOMBSTONE
 _DONE = object()
 
 
-def read_ahead(chunks: Iterable[list[tuple]], depth: int = 2) -> Iterator[list[tuple]]:
+def _read_ahead(chunks: Iterable[list[tuple]], depth: int = 2) -> Iterator[list[tuple]]:
     """The chunks, parsed and checked in a thread of their own while the database writes the
     previous ones (the driver lets go of the interpreter while it waits for the server): an
     import costs about the larger of the two instead of their sum. An error in a chunk is
@@ -73,7 +73,8 @@ class Transfer:
     READ_AHEAD = False
 
     def import_rows(self, chunks: Iterable[list[tuple]],
-                    on_written: Callable[[int, list[tuple]], None] | None = None) -> tuple[int, int]:
+                    on_written: Callable[[int, list[tuple]], None] | None = None, *,
+                    read_ahead: bool = True) -> tuple[int, int]:
         """Write already validated rows in one transaction: all of them, or none.
 
         Each row is ``(line, event_id, stream_id, version, type, data_text, metadata_text,
@@ -83,11 +84,15 @@ class Transfer:
         truncated before that version. Lifecycle events of ``$streams`` (deletions, truncations,
         metadata) are applied as they come, so an export of a store imports as the same store.
         ``on_written(first position, rows)`` is called, in the transaction, with the rows
-        (without ``line``) each time some are written. Returns (written, skipped).
+        (without ``line``) each time some are written. ``read_ahead=False`` takes the chunks on
+        the caller's thread: for chunks whose making uses this store (a seed keeps subject keys
+        in it), whose connection must not be used from a second thread inside the transaction.
+        Returns (written, skipped).
         """
         try:
             with self._bulk_import():
-                return self._import_rows(read_ahead(chunks) if self.READ_AHEAD else chunks, on_written)
+                ahead = read_ahead and self.READ_AHEAD
+                return self._import_rows(_read_ahead(chunks) if ahead else chunks, on_written)
         finally:
             self._epoch += 1  # streams grew behind the append listeners' backs (and past a remembered head)
 
