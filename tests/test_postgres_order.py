@@ -45,7 +45,8 @@ def late_commit(commit):
     if commit and store._append_locked:
         store._append_locked = store._exclusive = False
         store._conn.execute(f"SELECT pg_advisory_unlock({store.lock_key})")
-        time.sleep(rng.random() * 0.003)
+        # now and then a long pause, which the other writers' commits surely pass
+        time.sleep(0.02 if rng.random() < 0.1 else rng.random() * 0.003)
         store._conn.execute("COMMIT")
         return
     end(commit)

@@ -25,24 +25,27 @@ STREAM_WITH_RULES_SQL = (
 )
 
 
-# The transaction ids of this store's appenders now running (each holds the appending lock, and
-# a lock on its own id), and the next id the server will give out: asked before a read's snapshot
-# is taken, they name every transaction that can be an appender in flight in it (connection.py)
+# The last position a read may pass, asked before the read's snapshot is taken (the fence): the
+# last event written by a transaction older than every appender of this store that can still be
+# running then. Those hold this store's appending lock now (the lock table names them, by their
+# 32-bit ids, each also in this statement's snapshot's running list unless it started after it),
+# or will have an id from this snapshot's horizon on. The lookup walks the position index back
+# from the end: the events of younger transactions are the last few (connection.py).
 _FENCE_SQL = (
-    "WITH l AS MATERIALIZED (SELECT pid, locktype, classid, objid, objsubid, transactionid, mode, granted"
-    " FROM pg_locks WHERE granted)"
-    " SELECT pg_snapshot_xmax(pg_current_snapshot())::text, coalesce((SELECT array_agg(DISTINCT t.transactionid::text)"
-    " FROM l AS k JOIN l AS t ON t.pid = k.pid WHERE k.locktype = 'advisory' AND k.classid = %s AND k.objid = %s"
-    " AND k.objsubid = 1 AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock'), '{}')"
+    "WITH l AS MATERIALIZED (SELECT pid, locktype, classid, objid, objsubid, transactionid, mode"
+    " FROM pg_locks WHERE granted),"
+    " appending AS (SELECT t.transactionid AS x FROM l AS k JOIN l AS t ON t.pid = k.pid"
+    " WHERE k.locktype = 'advisory' AND k.classid = %s AND k.objid = %s AND k.objsubid = 1"
+    " AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock')"
+    " SELECT position FROM events WHERE transaction_id < ("
+    "SELECT coalesce(min(r), pg_snapshot_xmax(pg_current_snapshot())) FROM pg_snapshot_xip(pg_current_snapshot()) AS r"
+    " WHERE xid(r) IN (SELECT x FROM appending)) ORDER BY position DESC LIMIT 1"  # not max(): a WITH query
+)                                                                                   # is not planned as one
+# Inside a REPEATABLE READ block the same, below the oldest transaction running in its snapshot
+_OLDEST_RUNNING_SQL = (
+    "SELECT coalesce(max(position), 0) FROM events WHERE transaction_id < ("
+    "SELECT coalesce(min(r), pg_snapshot_xmax(pg_current_snapshot())) FROM pg_snapshot_xip(pg_current_snapshot()) AS r)"
 )
-
-
-def log_bound_sql(counted: str) -> str:
-    """Positions before the first event written by a transaction not older than every running
-    one that ``counted`` (a condition on the running id ``x``) may be an appender of this store."""
-    oldest = ("(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))"
-              f" FROM pg_snapshot_xip(pg_current_snapshot()) AS x{counted})")
-    return f"position < (SELECT coalesce(min(position), 9223372036854775807) FROM events WHERE transaction_id >= {oldest})"
 
 
 class PGReads:
@@ -60,26 +63,28 @@ class PGReads:
     )
 
     def log_bound(self) -> str | None:
-        """A forward read of the log stops before the first event whose transaction may have an
-        appender of this store still running below it: such an appender holds no position below
-        that event (its id is smaller), so a reader moving its checkpoint over what it read never
-        misses an event committed later (connection.py). None while this transaction holds the
-        appending lock exclusively: no other append is in flight.
+        """A forward read of the log stops at the last event written by a transaction older than
+        every appender of this store still running (the oldest one's id bounds the read), so a
+        reader moving its checkpoint over what it read never misses an event committed later: an
+        appender takes its id under the append lock, so one still running holds positions above
+        every event of an older transaction, except one that wrote before it appended, which waits
+        for the appenders in flight first (connection.py, docs/postgresql.md). None while this
+        transaction holds the appending lock exclusively: no other append is in flight.
 
-        Running transactions that cannot be this store's appenders are left out, so a long
-        transaction elsewhere on the server holds no one back: the appenders running before the
-        read's snapshot hold this store's appending lock (the fence asks the lock table first), and
-        any that began later has an id from the fence's horizon on. Inside a REPEATABLE READ block
-        the snapshot is older than any fence: every running transaction counts there."""
+        The fence, asked before the read's snapshot is taken, finds that event: any appender
+        running in the read's snapshot holds this store's appending lock at the fence or gets its
+        id after the fence's snapshot, so the lowest of those ids bounds the read. A long
+        transaction elsewhere on the server holds no one back; an append committed after the fence
+        waits for the next read. Inside a REPEATABLE READ block the snapshot is older than any
+        fence: the oldest transaction running in it counts there."""
         if self._exclusive:
             return None
         if self._reading == READING_BEGUN:
-            return log_bound_sql("")
+            return f"position <= {int(self._one(_OLDEST_RUNNING_SQL)[0])}"
         key = self.appending_key & 0xFFFFFFFFFFFFFFFF
         # alone: a reading block's snapshot must begin after it, at the read itself
-        horizon, running = self._run_alone(_FENCE_SQL, (key >> 32, key & 0xFFFFFFFF)).fetchone()
-        listed = ",".join(str(int(x)) for x in running)  # ids from the server, as integers
-        return log_bound_sql(f" WHERE x >= '{int(horizon)}'::xid8 OR xid(x) = ANY('{{{listed}}}'::xid[])")
+        last = self._run_alone(_FENCE_SQL, (key >> 32, key & 0xFFFFFFFF)).fetchone()
+        return f"position <= {int(last[0]) if last else 0}"  # a literal: the read is planned on the position index
 
     def read_stream_pages(
         self,

@@ -93,12 +93,11 @@ FROM stream_rules r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id =
 
 # Version 2: appenders let go of the append lock before their commit's flush, so commits group
 # (connection.py). Positions come from a sequence advanced under the lock, and each event keeps
-# the transaction that wrote it: a reader stops before the first event whose transaction may
-# have an older one still running (docs/postgresql.md). Events written before get transaction 0.
+# the transaction that wrote it: a reader stops at the last event of a transaction older than
+# every appender still running (docs/postgresql.md). Events written before get transaction 0.
 _V2 = """
 ALTER TABLE events ADD COLUMN transaction_id xid8 NOT NULL DEFAULT '0';
 ALTER TABLE events ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id();
-CREATE INDEX events_by_transaction ON events (transaction_id);
 CREATE SEQUENCE events_position_seq AS bigint OWNED BY events.position;
 SELECT setval('events_position_seq', coalesce((SELECT max(position) FROM events), 0) + 1, false);
 """
