@@ -1,8 +1,9 @@
 """The PostgreSQL connection under a store: opening, transactions (their blocks in
-``transactions``), the append lock, and driver errors mapped once.
+``transactions``), following appends (LISTEN), and driver errors mapped once.
 
-Appends and the locks that order them are in ``locking``. Everything else (projections' batches, checkpoints, records) writes concurrently, each row
-claimed with an advisory lock where two workers could race.
+Appends and the locks that order them are in ``locking``. Everything else (projections'
+batches, checkpoints, records) writes concurrently, each row claimed with an advisory lock where
+two workers could race.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ STREAM_WITH_RULES_SQL = (
 # running then. Those hold this store's appending lock now (the lock table names them, by their
 # 32-bit ids, each also in this statement's snapshot's running list unless it started after it),
 # or will have an id from this snapshot's horizon on. The lookup walks the position index back
-# from the end: the events of younger transactions are the last few (connection.py).
+# from the end: the events of younger transactions are the last few (locking.py). It is written
+# as ORDER BY ... LIMIT 1, not max(): a query with WITH is not planned as an index lookup for max.
 _FENCE_SQL = (
     "WITH l AS MATERIALIZED (SELECT pid, locktype, classid, objid, objsubid, transactionid, mode"
     " FROM pg_locks WHERE granted),"
@@ -39,8 +40,8 @@ _FENCE_SQL = (
     " AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock')"
     " SELECT position FROM events WHERE transaction_id < ("
     "SELECT coalesce(min(r), pg_snapshot_xmax(pg_current_snapshot())) FROM pg_snapshot_xip(pg_current_snapshot()) AS r"
-    " WHERE xid(r) IN (SELECT x FROM appending)) ORDER BY position DESC LIMIT 1"  # not max(): a WITH query
-)                                                                                   # is not planned as one
+    " WHERE xid(r) IN (SELECT x FROM appending)) ORDER BY position DESC LIMIT 1"
+)
 # Inside a REPEATABLE READ block the same, below the oldest transaction running in its snapshot
 _OLDEST_RUNNING_SQL = (
     "SELECT coalesce(max(position), 0) FROM events WHERE transaction_id < ("
@@ -68,7 +69,7 @@ class PGReads:
         reader moving its checkpoint over what it read never misses an event committed later: an
         appender takes its id under the append lock, so one still running holds positions above
         every event of an older transaction, except one that wrote before it appended, which waits
-        for the appenders in flight first (connection.py, docs/postgresql.md). None while this
+        for the appenders in flight first (locking.py, docs/postgresql.md). None while this
         transaction holds the appending lock exclusively: no other append is in flight.
 
         The fence, asked before the read's snapshot is taken, finds that event: any appender
@@ -84,7 +85,7 @@ class PGReads:
         key = self.appending_key & 0xFFFFFFFFFFFFFFFF
         # alone: a reading block's snapshot must begin after it, at the read itself
         last = self._run_alone(_FENCE_SQL, (key >> 32, key & 0xFFFFFFFF)).fetchone()
-        return f"position <= {int(last[0]) if last else 0}"  # a literal: the read is planned on the position index
+        return f"position <= {int(last[0]) if last else 0}"  # a literal: planned on the position index
 
     def read_stream_pages(
         self,

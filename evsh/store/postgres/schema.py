@@ -92,7 +92,7 @@ FROM stream_rules r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id =
 """
 
 # Version 2: appenders let go of the append lock before their commit's flush, so commits group
-# (connection.py). Positions come from a sequence advanced under the lock, and each event keeps
+# (locking.py). Positions come from a sequence advanced under the lock, and each event keeps
 # the transaction that wrote it: a reader stops at the last event of a transaction older than
 # every appender still running (docs/postgresql.md). Events written before get transaction 0.
 _V2 = """
