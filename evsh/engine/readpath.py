@@ -42,7 +42,8 @@ def _viewed(engine: Engine, pages: Iterable[RecordPage]) -> Iterator[list[Record
         unseal = engine.shredder.decrypt_page
     # A transform with ``types`` (the upcaster: the stored types it has steps for) changes events
     # of those types only, so the others are not passed through a Python call each.
-    narrowed = [(t, getattr(t, "types", None)) for t in transforms]
+    # (installed as a bound method: its ``types`` is the instance's)
+    narrowed = [(t, getattr(getattr(t, "__self__", t), "types", None)) for t in transforms]
     for recs, marked in pages:
         if marked and unseal is not None:
             at = [i for i, rec in enumerate(recs) if rec[0] in marked]
