@@ -91,6 +91,22 @@ def es_classes() -> dict:
     return _ES
 
 
+
+def es_create_counters(app, names: list[str], *, load_first: bool = True) -> None:
+    """What evsh's `start` command does, done with `eventsourcing`: look each counter up (it must
+    not exist; ``load_first=False`` skips that read), create it, save it."""
+    from eventsourcing.application import AggregateNotFoundError
+
+    Counter = es_classes()["Counter"]
+    for name in names:
+        if load_first:
+            try:
+                app.repository.get(Counter.create_id(name))
+                raise AssertionError(f"counter {name} already exists")
+            except AggregateNotFoundError:
+                pass
+        app.save(Counter(name=name))
+
 def median_of(fn, repeat: int = 3) -> float:
     return statistics.median(fn() for _ in range(repeat))
 
@@ -192,7 +208,7 @@ def bench_commands(tmp: str, n: int, sync: str) -> dict:
         evsh's command (look the aggregate up, then create it and save); otherwise its bare
         create-and-save, which reads nothing."""
         from eventsourcing import sqlite as es_sqlite
-        from eventsourcing.application import AggregateNotFoundError, Application
+        from eventsourcing.application import Application
 
         original = es_sqlite.SQLiteConnectionPool._create_connection
 
@@ -203,19 +219,10 @@ def bench_commands(tmp: str, n: int, sync: str) -> dict:
 
         es_sqlite.SQLiteConnectionPool._create_connection = create_connection
 
-        Counter = es_classes()["Counter"]
         db = os.path.join(tmp, f"es-{uuid.uuid4().hex}.db")
         app = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db})
         start = time.perf_counter()
-        for i in range(n):
-            name = f"c{i}"
-            if load_first:
-                try:
-                    app.repository.get(Counter.create_id(name))
-                    raise AssertionError(f"counter {name} already exists")
-                except AggregateNotFoundError:
-                    pass
-            app.save(Counter(name=name))
+        es_create_counters(app, [f"c{i}" for i in range(n)], load_first=load_first)
         elapsed = time.perf_counter() - start
         es_sqlite.SQLiteConnectionPool._create_connection = original
         return n / elapsed

@@ -41,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from bench_foundation import BENCH_DOMAIN, es_classes  # noqa: E402
+from bench_foundation import BENCH_DOMAIN, es_create_counters  # noqa: E402
 
 DEFAULT_URL = os.environ.get("EVSH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -100,21 +100,13 @@ def evsh_commands(url: str, domain_path: str, prefix: str, n: int) -> tuple[floa
 
 def es_commands(url: str, schema: str, prefix: str, n: int, create: bool = True) -> tuple[float, float]:
     """The same work with `eventsourcing`: look the aggregate up (not found), create, save."""
-    from eventsourcing.application import AggregateNotFoundError, Application
+    from eventsourcing.application import Application
 
-    Counter = es_classes()["Counter"]
     if create:
         create_schema(url, schema)
     app = Application(env={**es_env(url, schema), "CREATE_TABLE": "y" if create else "n"})
     start = time.perf_counter()
-    for i in range(n):
-        name = f"{prefix}{i}"
-        try:
-            app.repository.get(Counter.create_id(name))
-            raise AssertionError(f"counter {name} already exists")
-        except AggregateNotFoundError:
-            pass
-        app.save(Counter(name=name))
+    es_create_counters(app, [f"{prefix}{i}" for i in range(n)])
     end = time.perf_counter()
     app.close()
     return start, end

@@ -21,12 +21,14 @@ import pytest
 from evsh import open_store
 from evsh.broker.message import encode
 from tests.services import AMQP_URL, need_nats, need_rabbitmq
+from tests.broker_support import Rabbit
 
 AMQP = AMQP_URL
 
 
-class Broker:
-    """An exchange and a queue of the test's own, and a publisher onto the exchange."""
+class Broker(Rabbit):
+    """An exchange and a queue name of the test's own (the queue is left for `evsh consume` to
+    declare), and a publisher onto the exchange; its depth and clean-up as Rabbit's."""
 
     def __init__(self) -> None:
         import pika
@@ -48,16 +50,6 @@ class Broker:
             self.ch.basic_publish(self.exchange, m.routing_key, m.body, pika.BasicProperties(
                 message_id=m.message_id, type=m.type, headers=m.headers, content_type="application/json",
                 delivery_mode=2))
-
-    def depth(self) -> int:
-        return self.ch.queue_declare(self.queue, passive=True).method.message_count
-
-    def close(self) -> None:
-        try:
-            self.ch.queue_delete(self.queue)
-            self.ch.exchange_delete(self.exchange)
-        finally:
-            self.conn.close()
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ class PGConnection:
         self.read_only = read_only
         if sync not in ("normal", "full"):
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
-        self._begin_pending = ""  # a transaction's BEGIN not sent yet (see _Transaction), with what goes with it
+        self._begin_pending = False  # a transaction's BEGIN not sent yet (see _Transaction)
         self._deferred: list[str] = []  # statements sent with the COMMIT (``PGLocking.at_commit``)
         self._announce = 0  # the last position this transaction appended: NOTIFY after its COMMIT
         self._unheard = False  # no one listens for this store's appends (``PGLocking.lock_appends``)
@@ -240,9 +240,9 @@ class PGConnection:
     def conn(self) -> psycopg.Connection:
         """The connection, a transaction's pending BEGIN sent first: what runs on it is inside."""
         if self._begin_pending:
-            begin, self._begin_pending = self._begin_pending, ""
+            self._begin_pending = False
             try:
-                self._conn.execute(begin)
+                self._conn.execute("BEGIN")
             except psycopg.Error as exc:
                 raise store_error(exc, self.url) from None
         return self._conn
@@ -366,7 +366,7 @@ class PGConnection:
             pass
         self._conn = conn
         self.__dict__.pop("_binder", None)  # made for the old one
-        self._begin_pending = ""
+        self._begin_pending = False
         self._deferred = []
         self._announce = 0
         self._unheard = False
@@ -388,7 +388,7 @@ class PGConnection:
 
     def close(self) -> None:
         self._drop_listener()
-        self._begin_pending = ""
+        self._begin_pending = False
         self._conn.close()
 
     def __enter__(self) -> Any:

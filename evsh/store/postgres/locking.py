@@ -75,7 +75,7 @@ class PGLocking:
         # that comes waits for its end, then reads the head (no NOTIFY of it is missed)
         unheard = f"pg_try_advisory_xact_lock({int(self.listening_key)})"
         if self._begin_pending and not exclusive:  # the transaction's first statement: BEGIN goes with it
-            self._begin_pending = ""
+            self._begin_pending = False
             cur = self._run_alone(f"BEGIN; SELECT pg_advisory_lock({key});"
                                   f" SELECT pg_advisory_xact_lock_shared({appending}), {unheard}")
             while cur.nextset():

@@ -32,21 +32,24 @@ STREAM_WITH_RULES_SQL = (
 # or will have an id from this snapshot's horizon on. The lookup walks the position index back
 # from the end: the events of younger transactions are the last few (locking.py). It is written
 # as ORDER BY ... LIMIT 1, not max(): a query with WITH is not planned as an index lookup for max.
+def _last_below(running: str) -> str:
+    """The last event of a transaction older than every one in ``running`` (a condition on the
+    snapshot's running id ``r``), or the snapshot's horizon when none is: an index walk back."""
+    return ("SELECT position FROM events WHERE transaction_id < (SELECT coalesce(min(r),"
+            f" pg_snapshot_xmax(pg_current_snapshot())) FROM pg_snapshot_xip(pg_current_snapshot()) AS r{running})"
+            " ORDER BY position DESC LIMIT 1")
+
+
 _FENCE_SQL = (
     "WITH l AS MATERIALIZED (SELECT pid, locktype, classid, objid, objsubid, transactionid, mode"
     " FROM pg_locks WHERE granted),"
     " appending AS (SELECT t.transactionid AS x FROM l AS k JOIN l AS t ON t.pid = k.pid"
     " WHERE k.locktype = 'advisory' AND k.classid = %s AND k.objid = %s AND k.objsubid = 1"
-    " AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock')"
-    " SELECT position FROM events WHERE transaction_id < ("
-    "SELECT coalesce(min(r), pg_snapshot_xmax(pg_current_snapshot())) FROM pg_snapshot_xip(pg_current_snapshot()) AS r"
-    " WHERE xid(r) IN (SELECT x FROM appending)) ORDER BY position DESC LIMIT 1"
+    " AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock') "
+    + _last_below(" WHERE xid(r) IN (SELECT x FROM appending)")
 )
 # Inside a REPEATABLE READ block the same, below the oldest transaction running in its snapshot
-_OLDEST_RUNNING_SQL = (
-    "SELECT coalesce(max(position), 0) FROM events WHERE transaction_id < ("
-    "SELECT coalesce(min(r), pg_snapshot_xmax(pg_current_snapshot())) FROM pg_snapshot_xip(pg_current_snapshot()) AS r)"
-)
+_OLDEST_RUNNING_SQL = _last_below("")
 
 
 class PGReads:
@@ -81,10 +84,11 @@ class PGReads:
         if self._exclusive:
             return None
         if self._reading == READING_BEGUN:
-            return f"position <= {int(self._one(_OLDEST_RUNNING_SQL)[0])}"
-        key = self.appending_key & 0xFFFFFFFFFFFFFFFF
-        # alone: a reading block's snapshot must begin after it, at the read itself
-        last = self._run_alone(_FENCE_SQL, (key >> 32, key & 0xFFFFFFFF)).fetchone()
+            last = self._one(_OLDEST_RUNNING_SQL)
+        else:
+            key = self.appending_key & 0xFFFFFFFFFFFFFFFF
+            # alone: a reading block's snapshot must begin after it, at the read itself
+            last = self._run_alone(_FENCE_SQL, (key >> 32, key & 0xFFFFFFFF)).fetchone()
         return f"position <= {int(last[0]) if last else 0}"  # a literal: planned on the position index
 
     def read_stream_pages(

@@ -39,7 +39,7 @@ class _Transaction:
             except psycopg.Error as exc:
                 raise store.failed(exc) from None
         else:
-            store._begin_pending = "BEGIN"
+            store._begin_pending = True
         if store._depth == 0:
             store._txn_serial += 1
         store._depth += 1
@@ -54,7 +54,7 @@ class _Transaction:
                         del store._deferred[self.kept:]
                     self.inner.__exit__(exc_type, exc, tb)
                 elif store._begin_pending:
-                    store._begin_pending = ""  # nothing ran: nothing to end (no lock was taken)
+                    store._begin_pending = False  # nothing ran: nothing to end (no lock was taken)
                     store._append_locked = store._exclusive = False
                     store._deferred = []
                 elif exc_type is None:
