@@ -72,7 +72,8 @@ def driver_error(exc: BaseException, db: str) -> StoreError | None:
         return store_error(exc, db)
     psycopg = sys.modules.get("psycopg")
     if psycopg is not None and isinstance(exc, psycopg.Error):
-        from .postgres.connection import split_url, store_error as server_error
+        from .postgres.connection import store_error as server_error
+        from .postgres.urls import split_url
 
         return server_error(exc, split_url(db)[2] if is_server_url(db) else db)
     return None

@@ -106,8 +106,8 @@ class Appends(Claims):
         rows = []
         for i, (eid, (_, etype, data, meta)) in enumerate(zip(ids, encoded), 1):
             rows.extend((eid, stream_id, exact + i, etype, data, meta, now))
-        current, _, ruled, head, written = self._one(
-            insert_if_at_sql(len(ids)), (stream_id, stream_id, exact, *rows))[:5]
+        current, _, ruled, head, written = self._hot_rows(
+            insert_if_at_sql(len(ids)), (stream_id, stream_id, exact, *rows))[0][:5]
         if current != exact or ruled:
             return None
         recorded = [RecordedEvent(head + i, eid, stream_id, exact + i, ev.type, ev.data, ev.metadata, now)

@@ -12,70 +12,23 @@ import functools
 import re
 import os
 import time
-import urllib.parse
 import weakref
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Sequence
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 
 from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
-from ...sanitise import first_unsafe, without_password
 from ..base import utc_now
 from . import schema as schema_mod
-from .transactions import READING_BEGUN, READING_PENDING, _Reading, _Transaction
+from .hot import HotStatements
+from .urls import split_url
+from .transactions import IDLE, READING_BEGUN, READING_PENDING, _Reading, _Transaction
 
-DEFAULT_SCHEMA = "evsh"
 CONNECT_TIMEOUT = 10  # seconds to reach the server before giving up
 
 
-def split_url(url: str) -> tuple[str, str, str]:
-    """(conninfo for the driver, schema, the URL as shown to users: no password).
-
-    A URL the driver could not use (a bad port or IPv6 address, percent-escapes that are not
-    UTF-8 or a NUL, an option libpq does not know) is bad input, said before connecting."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not 0-65535
-        for piece in (parts.path, parts.username or "", parts.password or "", parts.query):
-            if "\x00" in urllib.parse.unquote(piece, errors="strict"):
-                raise ValueError("%00 (a NUL) is not allowed")
-        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True, errors="strict")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"store URL {_hidden(url)!r}: {_reason(exc)}; write postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-                       "[?schema=NAME]") from None
-    schema = DEFAULT_SCHEMA
-    rest = []
-    for k, v in query:
-        if k == "schema":
-            schema = v
-        else:
-            rest.append((k, v))
-    if not schema or len(schema) > 63 or first_unsafe(schema) is not None:
-        raise BadInput(f"schema {schema!r} in {_hidden(url)!r}: give a name of 1 to 63 characters,"
-                       " none of them a control or bidi character")
-    scheme = "postgresql" if parts.scheme in ("postgresql", "postgres") else parts.scheme
-    conninfo = urllib.parse.urlunsplit((scheme, parts.netloc, parts.path, urllib.parse.urlencode(rest), ""))
-    try:
-        psycopg.conninfo.conninfo_to_dict(conninfo)  # libpq's own check: unknown options, bad escapes
-    except (psycopg.Error, UnicodeDecodeError) as exc:
-        raise BadInput(f"store URL {_hidden(url)!r}: {_reason(exc)}") from None
-    host = parts.hostname or "localhost"
-    shown_netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-    shown = urllib.parse.urlunsplit((scheme, shown_netloc, parts.path, "", ""))
-    return conninfo, schema, shown + (f"?schema={schema}" if schema != DEFAULT_SCHEMA else "")
-
-
-def _hidden(url: str) -> str:
-    """A URL for a message: its password as ***."""
-    return without_password(url)[:120]
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "a percent-escape is not UTF-8 text"
-    return " ".join(str(exc).split()) or type(exc).__name__
 def _digest8(data: bytes) -> bytes:
     """An 8-byte BLAKE2b digest: what the lock keys and the channel name are made of. hashlib is
     imported here, when a store first locks or listens (it loads OpenSSL's libcrypto: 1-2 ms of
@@ -196,6 +149,7 @@ class PGConnection:
         if sync not in ("normal", "full"):
             raise BadInput(f"synchronous mode {sync!r}: use one of normal, full")
         self._begin_pending = False  # a transaction's BEGIN not sent yet (see _Transaction)
+        self._lock_pending = ""  # the append lock's statement, to go with the BEGIN (``PGLocking.lock_appends``)
         self._deferred: list[str] = []  # statements sent with the COMMIT (``PGLocking.at_commit``)
         self._announce = 0  # the last position this transaction appended: NOTIFY after its COMMIT
         self._unheard = False  # no one listens for this store's appends (``PGLocking.lock_appends``)
@@ -238,14 +192,23 @@ class PGConnection:
     # ------------------------------------------------------------------ transactions
     @property
     def conn(self) -> psycopg.Connection:
-        """The connection, a transaction's pending BEGIN sent first: what runs on it is inside."""
+        """The connection, a transaction's pending BEGIN (and append lock) sent first: what runs
+        on it is inside."""
         if self._begin_pending:
-            self._begin_pending = False
-            try:
-                self._conn.execute("BEGIN")
-            except psycopg.Error as exc:
-                raise store_error(exc, self.url) from None
+            self._send_begin()
         return self._conn
+
+    def _send_begin(self) -> None:
+        """The pending BEGIN, with the append lock when it was asked for (one message)."""
+        self._begin_pending = False
+        lock, self._lock_pending = self._lock_pending, ""
+        try:
+            if lock:
+                self._unheard = self._hot.simple(f"BEGIN; {lock}")[0][-1]
+            else:
+                self._conn.execute("BEGIN")
+        except psycopg.Error as exc:
+            raise store_error(exc, self.url) from None
 
     def failed(self, exc: BaseException) -> StoreError:
         """A driver error on this store, as evsh's error."""
@@ -281,6 +244,28 @@ class PGConnection:
             return self.conn.execute(_placeholders(sql) if params is not None else sql, params)
         except psycopg.Error as exc:
             raise store_error(exc, self.url) from None
+
+    def _hot_rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        """The rows of a statement every command runs (``hot``): straight through libpq alone
+        outside a transaction, or as a transaction's first statement, in one round trip with its
+        BEGIN and append lock; through psycopg anywhere else."""
+        try:
+            if self._lock_pending:
+                lock, self._lock_pending = self._lock_pending, ""
+                self._begin_pending = False
+                unlock = f"ROLLBACK; SELECT pg_advisory_unlock({int(self.lock_key)})"
+                head, rows = self._hot.first_rows(("BEGIN", lock), sql, params, lambda: self._hot.simple(unlock))
+                self._unheard = head[0][-1]
+                return rows
+            if not self._begin_pending and self._conn.pgconn.transaction_status == IDLE:
+                return self._hot.rows(sql, params)
+        except psycopg.Error as exc:
+            raise store_error(exc, self.url) from None
+        return self._run_alone(sql, params).fetchall()
+
+    @functools.cached_property
+    def _hot(self) -> HotStatements:
+        return HotStatements(self._conn)
 
     def _all(self, sql: str, params: Any = None) -> list:
         return self._run(sql, params).fetchall()
@@ -366,7 +351,9 @@ class PGConnection:
             pass
         self._conn = conn
         self.__dict__.pop("_binder", None)  # made for the old one
+        self.__dict__.pop("_hot", None)
         self._begin_pending = False
+        self._lock_pending = ""
         self._deferred = []
         self._announce = 0
         self._unheard = False
@@ -389,6 +376,7 @@ class PGConnection:
     def close(self) -> None:
         self._drop_listener()
         self._begin_pending = False
+        self._lock_pending = ""
         self._conn.close()
 
     def __enter__(self) -> Any:

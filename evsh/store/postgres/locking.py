@@ -11,7 +11,8 @@ A transaction that wrote before taking the append lock, and the operations that 
 stand still (import, stream lifecycle, history marks), take the appending lock exclusively: they
 wait for the appenders in flight and hold the next ones off until they end.
 
-Round trips: an appending transaction's BEGIN goes with its locks, and statements that need no
+Round trips: an appending transaction's BEGIN goes with its locks and its first statement (a
+command's insert: one round trip, straight through libpq, see ``hot``), and statements that need no
 answer (``at_commit``, a command's own record) go with its COMMIT, and so does the NOTIFY that
 announces the new head, right after it, when anyone listens (a listener that misses one polls
 within a second). A message holding several
@@ -74,13 +75,10 @@ class PGLocking:
         # and whether anyone listens: while this transaction holds the listening lock, a listener
         # that comes waits for its end, then reads the head (no NOTIFY of it is missed)
         unheard = f"pg_try_advisory_xact_lock({int(self.listening_key)})"
-        if self._begin_pending and not exclusive:  # the transaction's first statement: BEGIN goes with it
-            self._begin_pending = False
-            cur = self._run_alone(f"BEGIN; SELECT pg_advisory_lock({key});"
-                                  f" SELECT pg_advisory_xact_lock_shared({appending}), {unheard}")
-            while cur.nextset():
-                pass
-            self._unheard = cur.fetchone()[1]
+        if self._begin_pending and not exclusive:  # the transaction's first statement: it goes
+            # with the BEGIN and the next statement (``PGConnection._hot_rows``)
+            self._lock_pending = (f"SELECT pg_advisory_lock({key}), pg_advisory_xact_lock_shared({appending}),"
+                                  f" {unheard}")
             self._append_locked = True
         else:
             if not self._append_locked:
@@ -104,6 +102,13 @@ class PGLocking:
         """COMMIT or ROLLBACK, letting go of the append lock: before a COMMIT (in the same message,
         with the statements kept for it, so the flush is waited for outside the lock), after a
         ROLLBACK (a session lock outlives it)."""
+        if self._begin_pending:  # only statements kept for the COMMIT: the BEGIN (and lock) first
+            if not commit:
+                self._begin_pending, self._lock_pending = False, ""
+                self._append_locked = self._exclusive = False
+                self._deferred = []
+                return
+            self._send_begin()
         conn = self._conn
         locked, deferred = self._append_locked, self._deferred
         announce = 0 if self._unheard else self._announce
@@ -120,7 +125,7 @@ class PGLocking:
             # appenders' commits would be flushed one at a time again
             after = [self._bound("SELECT pg_notify(?, ?)", (self.channel, str(announce)))] if announce else []
             try:
-                conn.execute("; ".join([*deferred, *unlock, "COMMIT", *after]))
+                self._hot.simple("; ".join([*deferred, *unlock, "COMMIT", *after]))
                 return
             except psycopg.errors.ProgramLimitExceeded:
                 if after and conn.pgconn.transaction_status == TransactionStatus.IDLE:

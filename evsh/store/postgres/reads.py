@@ -108,7 +108,7 @@ class PGReads:
 
     def _stream_in_one(self, stream_id: str, from_version: int | None, limit: int | None) -> Iterator[list[RawRow]]:
         page = shared.PAGE if limit is None else min(shared.PAGE, limit)
-        rows = self._run_alone(STREAM_WITH_RULES_SQL, (stream_id, stream_id, from_version or 1, page)).fetchall()
+        rows = self._hot_rows(STREAM_WITH_RULES_SQL, (stream_id, stream_id, from_version or 1, page))
         first = rows[0]
         lowest, oldest = self._stream_visibility(stream_id, first[:5] if first[4] is not None else None)
         if lowest >= HIDE_ALL:

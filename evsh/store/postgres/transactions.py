@@ -53,10 +53,10 @@ class _Transaction:
                     if exc_type is not None:
                         del store._deferred[self.kept:]
                     self.inner.__exit__(exc_type, exc, tb)
-                elif store._begin_pending:
+                elif store._begin_pending and not store._deferred:
                     store._begin_pending = False  # nothing ran: nothing to end (no lock was taken)
+                    store._lock_pending = ""
                     store._append_locked = store._exclusive = False
-                    store._deferred = []
                 elif exc_type is None:
                     store._end_transaction(commit=True)
                 else:

@@ -1,0 +1,66 @@
+"""A command's statements on PostgreSQL go straight through libpq, prepared once per connection
+(evsh/store/postgres/hot.py). psycopg drops every prepared statement of the session after a
+ROLLBACK, DROP or ALTER: commands must go on after that, their transaction whole, the append lock
+let go; and a failure on that path is evsh's one error, with the lock let go too."""
+
+from __future__ import annotations
+
+import pytest
+
+from evsh.errors import StoreError
+from evsh.store.base import NewEvent
+from evsh.store.connect import open_store
+from tests.services import postgres_url
+
+
+def ev(n: int) -> NewEvent:
+    return NewEvent("Happened", {"n": n})
+
+
+def advisory_locks(store) -> int:
+    """Advisory locks the store's session holds now."""
+    return store.conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                              " AND pid = pg_backend_pid()").fetchone()[0]
+
+
+def test_commands_go_on_after_the_session_s_prepared_statements_are_dropped():
+    with postgres_url() as url:
+        store, other = open_store(url), open_store(url, busy_timeout=1.0)
+        try:
+            assert store.append("a-1", [ev(1)], expected_version=0).version == 1
+            assert [e.data["n"] for e in store.read_stream("a-1")] == [1]
+            # dropped between the read and the next append: the append is its transaction's
+            # first statement, found missing, undone and run again
+            store.conn.execute("DEALLOCATE ALL")
+            assert store.append("a-1", [ev(2)], expected_version=1).version == 2
+            store.conn.execute("DEALLOCATE ALL")  # and before a read outside a transaction
+            assert [e.data["n"] for e in store.read_stream("a-1")] == [1, 2]
+            store.conn.execute("DEALLOCATE ALL")
+            with store.transaction():  # a transaction going on after the append
+                store.append("a-1", [ev(3)], expected_version=2)
+                store.append("b-1", [ev(4)], expected_version=0)
+            assert [e.data["n"] for e in store.read_all()] == [1, 2, 3, 4]
+            assert [e.version for e in store.read_stream("a-1")] == [1, 2, 3]
+            assert advisory_locks(store) == 0
+            assert other.append("o-1", [ev(5)], expected_version=0).version == 1  # the lock was let go
+        finally:
+            store.close()
+            other.close()
+
+
+def test_a_command_refused_on_the_fast_path_is_one_error_and_lets_the_lock_go():
+    with postgres_url() as url:
+        holder, waiter = open_store(url), open_store(url, busy_timeout=0.3)
+        try:
+            with holder.transaction():
+                holder.append("h-1", [ev(1)], expected_version=0)  # holds the append lock
+                with pytest.raises(StoreError):
+                    waiter.append("w-1", [ev(2)], expected_version=0)
+                assert advisory_locks(waiter) == 0
+            assert waiter.stream_version("w-1") == 0
+            assert waiter.append("w-1", [ev(2)], expected_version=0).version == 1
+            assert advisory_locks(holder) == 0 and advisory_locks(waiter) == 0
+            assert [(e.stream_id, e.version) for e in waiter.read_all()] == [("h-1", 1), ("w-1", 1)]
+        finally:
+            holder.close()
+            waiter.close()
