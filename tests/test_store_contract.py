@@ -660,7 +660,11 @@ def test_a_row_kept_for_the_commit_commits_or_rolls_back_with_its_transaction(st
                 raise RuntimeError("undo the savepoint only")
         store.table(notes).add_at_commit({"k": "outer", "v": "y"})
     store.table(notes).add_at_commit({"k": "alone", "v": "z"})  # no transaction: now
-    assert keys() == ["alone", "kept", "outer"]
+    with store.transaction():  # a transaction holding nothing else
+        store.table(notes).add_at_commit({"k": "only", "v": "w"})
+    with store.transaction(), store.transaction():  # nor its savepoint
+        store.table(notes).add_at_commit({"k": "nested", "v": "v"})
+    assert keys() == ["alone", "kept", "nested", "only", "outer"]
     assert store.table(notes).get("kept")["v"] == "1"
     assert [e.stream_id for e in everything(store)] == ["a-1", "b-1"]
     assert store.append("c-1", [ev()]).version == 1  # no lock was left behind
