@@ -98,11 +98,32 @@ def any_db(request, tmp_path):
         yield url
 
 
+_STARTED: list[str] = []
+
+
+def pytest_configure(config):
+    """No PostgreSQL answering here (outside CI) but its binaries installed: a throwaway server
+    for the session (tests/services.py), said in one line at the end."""
+    from tests.services import start_throwaway_postgres
+
+    line = start_throwaway_postgres()
+    if line:
+        _STARTED.append(line)
+
+
+def pytest_unconfigure(config):
+    from tests.services import stop_throwaway_postgres
+
+    stop_throwaway_postgres()
+
+
 def pytest_terminal_summary(terminalreporter):
     """One line for the tests a missing server skipped (not one per test in -ra's list): they
     are counted apart, as "skipped (no server)"."""
     from tests.services import is_service_skip, summary_line
 
+    for started in _STARTED:
+        terminalreporter.write_line(started, yellow=True)
     line = summary_line()
     if line:
         skipped = terminalreporter.stats.get("skipped", [])

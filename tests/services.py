@@ -44,6 +44,13 @@ def need_postgres() -> None:
     _need("PostgreSQL", postgres_problem())
 
 
+def need_throwaway_postgres() -> None:
+    """Skip (or, in CI, fail) the calling test when no server of its own can be started."""
+    from tests import pg_throwaway
+
+    _need("a throwaway PostgreSQL", pg_throwaway.problem())
+
+
 def _need(what: str, problem: str | None) -> None:
     if problem is None:
         return
@@ -122,6 +129,37 @@ def postgres_url() -> Iterator[str]:
         yield f"{PG_URL}{sep}schema={schema}"
     finally:
         drop_schema(schema)
+
+
+_THROWAWAY: list = []  # the throwaway server standing in for PG_URL, when one was started
+
+
+def start_throwaway_postgres() -> str | None:
+    """Outside CI, when no server answers at PG_URL but PostgreSQL's binaries are installed:
+    start a throwaway one (tests/pg_throwaway.py) and point PG_URL (and EVSH_TEST_POSTGRES, for
+    processes the tests start) at it. A line saying so, or None when nothing was started."""
+    global PG_URL
+    if required() or postgres_problem() is None or "psycopg" in (postgres_problem() or ""):
+        return None
+    from tests import pg_throwaway
+
+    why = pg_throwaway.problem()
+    if why is not None:
+        return None
+    down = postgres_problem()
+    try:
+        server = pg_throwaway.ThrowawayServer().start()
+    except (RuntimeError, OSError) as exc:
+        return f"no PostgreSQL answered and a throwaway server did not start ({exc})"
+    _THROWAWAY.append(server)
+    PG_URL = os.environ["EVSH_TEST_POSTGRES"] = server.url
+    postgres_problem.cache_clear()
+    return f"{down}: the PostgreSQL tests run on a throwaway server ({server.url}, initdb in {server.dir})"
+
+
+def stop_throwaway_postgres() -> None:
+    while _THROWAWAY:
+        _THROWAWAY.pop().stop()
 
 
 def is_service_skip(report) -> bool:

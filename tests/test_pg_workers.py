@@ -15,7 +15,8 @@ import pytest
 
 from evsh import load_domain, open_store
 from evsh.engine.wiring import build_engine
-from tests.services import postgres_url
+from tests.pg_throwaway import ThrowawayServer
+from tests.services import need_throwaway_postgres, postgres_url
 
 SHOP = load_domain("shop")
 LEASE = 1.0  # seconds: --lease of the workers here
@@ -268,6 +269,44 @@ def test_workers_reconnect_after_their_connections_are_cut_and_nothing_is_lost_o
     assert r.returncode == 0, r.stderr
     assert _read_models(pg) == followed
     store.close()
+
+
+def test_workers_go_on_through_a_server_restart_and_nothing_is_lost_or_doubled():
+    """The server itself stopped (fast: every connection cut, every open transaction rolled
+    back) and started again a second later, under a reactor worker and a projection follower:
+    a server of the test's own, since the shared one must not be restarted."""
+    need_throwaway_postgres()
+    with ThrowawayServer() as server:
+        url = f"{server.url}?schema=evsh_restart"
+        store, engine = _shop(url)
+        _orders(engine, 0, 20)
+        _users(engine, 0, 3)
+        worker = _spawn(url, "reactors", "run", "--follow", "--poll", str(POLL), "--batch-size", "2")
+        follower = _spawn(url, "projections", "run", "--follow", "--batch-size", "5", "--interval", "0.1")
+        procs = [worker, follower]
+        try:
+            assert "following" in worker.stderr.readline()
+            time.sleep(0.3)  # into their work
+            store.close()
+            server.restart(down_for=1.0)
+            store = open_store(url)
+            engine = build_engine(store, SHOP, mode="async")
+            _orders(engine, 20, 10)
+            _users(engine, 3, 1)
+            _wait_for("every order is settled", lambda: _reactors_settled(url, 30, 4), procs, timeout=60)
+            head = lambda: _sql(url, "SELECT max(position) FROM events")[0][0]  # noqa: E731
+            _wait_for("every projection is at the head", lambda: _projections_at(url, head()), procs)
+        finally:
+            outs = _stop(procs)
+        assert [p.returncode for p in procs] == [0, 0], outs
+        assert all("connected again after a lost connection" in err for _, err in outs), outs
+        _exactly_once(url, 30, 4)
+        followed = _read_models(url)
+        r = subprocess.run([sys.executable, "-m", "evsh", "projections", "rebuild", "order_statistics"],
+                           env=_env(url), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert _read_models(url) == followed
+        store.close()
 
 
 def test_the_tui_tail_wakes_on_notify_well_before_its_poll_interval(pg):
