@@ -61,6 +61,7 @@ class HotStatements:
         self.conn = conn
         self._names: dict[str, bytes] = {}
         self._encoding = conn.info.encoding
+        self._pipelines = psycopg.Pipeline.is_supported()  # libpq 14 or later
 
     def _name(self, sql: str, *, again: bool = False) -> bytes:
         name = self._names.get(sql)
@@ -93,22 +94,26 @@ class HotStatements:
         pgconn = self.conn.pgconn
         for again in (False, True):
             name = self._name(sql, again=again)
-            pgconn.enter_pipeline_mode()
-            try:
-                for statement in begin:
-                    pgconn.send_query_params(statement.encode(), None)
+            if not self._pipelines:  # a libpq older than 14: two round trips
+                head = self.simple("; ".join(begin))
                 pgconn.send_query_prepared(name, values)
-                pgconn.pipeline_sync()
-                wait, fetch = self.conn.wait, generators.fetch_many
-                wait(generators.send(pgconn))
-                heads = [wait(fetch(pgconn)) for _ in begin]
-                result = wait(fetch(pgconn))
-                wait(fetch(pgconn))  # the sync
-            finally:
-                _leave_pipeline(self.conn)
-            head: list[tuple] = []
-            for results in heads:
-                head = _rows(self._check(results))
+                result = self.conn.wait(generators.execute(pgconn))
+            else:
+                pgconn.enter_pipeline_mode()
+                try:
+                    for statement in begin:
+                        pgconn.send_query_params(statement.encode(), None)
+                    pgconn.send_query_prepared(name, values)
+                    pgconn.pipeline_sync()
+                    wait, fetch = self.conn.wait, generators.fetch_many
+                    wait(generators.send(pgconn))
+                    heads = [wait(fetch(pgconn)) for _ in begin]
+                    result = wait(fetch(pgconn))
+                    wait(fetch(pgconn))  # the sync
+                finally:
+                    _leave_pipeline(self.conn)
+                for results in heads:
+                    head = _rows(self._check(results))
             try:
                 return head, _rows(self._check(result))
             except Missing:
