@@ -201,7 +201,7 @@ def check_name(value: object, what: str) -> str:
     bidi control (which would reorder how it is drawn), line separator or lone surrogate."""
     if not isinstance(value, str) or not value:
         raise BadInput(f"{what} must be a non-empty string")
-    bad = first_unsafe(value)
+    bad = None if value.isprintable() else first_unsafe(value)  # printable: nothing to find (no call)
     if bad is not None:
         raise BadInput(f"{what} {value!r} contains {describe_char(bad)}; names may not hold control characters,"
                        " bidirectional formatting characters or line separators")
