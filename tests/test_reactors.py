@@ -483,3 +483,28 @@ def test_skip_moves_reactors_past_what_is_pending(cli):
     assert sql(cli, "SELECT count(*) AS n FROM notifications") == [{"n": 1}]  # not skipped
     r = cli("sql", "SELECT name FROM sqlite_master WHERE name='sent_emails'", "--json")
     assert json.loads(r.stdout) == []  # skipped: no e-mail, not even its table
+
+
+def test_a_message_reads_payload_fields_and_keeps_the_record_first():
+    from dataclasses import dataclass
+
+    from evsh.engine.reactors import Message
+    from evsh.store.base import RecordedEvent
+
+    @dataclass(frozen=True)
+    class Paid:
+        order_id: str
+        type: str  # a field named like a record attribute: the record's wins, as ever
+
+        @property
+        def shout(self) -> str:
+            return self.order_id.upper()
+
+    rec = RecordedEvent(7, "e-1", "payment-o1", 1, "Paid", {"order_id": "o1", "type": "card"}, {}, "t")
+    made: dict = {}
+    typed = Message.typed(Paid, made)
+    assert Message.typed(Paid, made) is typed and isinstance(typed(rec, Paid("o1", "card"), "k"), Message)
+    for m in (typed(rec, Paid("o1", "card"), "k"), Message(rec, Paid("o1", "card"), "k")):
+        assert (m.order_id, m.type, m.shout, m.position, m.routing_key) == ("o1", "Paid", "O1", 7, "k")
+        with pytest.raises(AttributeError):
+            m.nothing

@@ -86,6 +86,13 @@ def test_the_stream_commands_still_load_when_they_run(small_store):
     assert code == 0 and all(name in out for name in ("delete", "meta", "truncate"))
 
 
+def test_a_piped_seed_draws_no_progress_bar_and_imports_no_rich(tmp_path):
+    # no terminal: the bar would be silent, so Rich's console is not even made (about 17 ms)
+    code, loaded, out = probe("--db", str(tmp_path / "s.db"), "seed", "--orders", "2")
+    assert code == 0 and "seeded" in out
+    assert "rich" not in loaded
+
+
 def test_evsh_version_looks_nothing_up():
     code, loaded, out = probe("--version")
     assert code == 0 and "0." in out

@@ -20,7 +20,6 @@ reactor ``consumer:NAME``) with a one-line reason, and is settled.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -220,6 +219,8 @@ def _placeholder(message_id: Any, headers: Mapping[str, Any] | None, body: bytes
     try:
         eid, named = str(uuid.UUID(mid)), ""
     except ValueError:
+        import hashlib  # here: OpenSSL's library loads only for a consumer, not with the table declarations
+
         digest = hashlib.sha1(raw).hexdigest()
         eid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"evsh-message:{mid}:{digest}"))
         named = f"message {mid[:80]!r}: " if mid else f"message without an id (body sha1 {digest[:12]}): "

@@ -374,6 +374,8 @@ class _NoProgress:
 
 def progress(total: int | None, description: str):
     """A Rich progress bar (events done, rate, time left) on a terminal; silent otherwise."""
+    if not (sys.stderr.isatty() or _forced_terminal()):  # what Rich would conclude, without importing it
+        return _NoProgress()
     con = console(stderr=True)
     if not con.is_terminal:
         return _NoProgress()

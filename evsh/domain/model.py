@@ -204,6 +204,9 @@ def applies(target: Any = None) -> Any:
 
 # ----------------------------------------------------------------------------- aggregates
 
+_EMPTY_COPIES = (list, dict, set)  # what deepcopy of an empty one of these makes: a new empty one
+
+
 class Aggregate:
     """Base of every aggregate: state fields are class annotations with defaults.
 
@@ -257,7 +260,9 @@ class Aggregate:
         self.id = id
         self.version = 0
         for attr, default in self._defaults:
-            setattr(self, attr, copy.deepcopy(default) if isinstance(default, (list, dict, set)) else default)
+            if isinstance(default, (list, dict, set)):  # each aggregate its own (an empty one: a new one)
+                default = type(default)() if not default and type(default) in _EMPTY_COPIES else copy.deepcopy(default)
+            setattr(self, attr, default)
 
     @classmethod
     def appliers(cls) -> dict[str, tuple[Callable[..., Any], EventSpec]]:

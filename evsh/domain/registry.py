@@ -38,6 +38,19 @@ def bundled_samples() -> list[str]:
         return []
 
 
+def _bundled(name: str) -> bool:
+    """Whether ``name`` is one of :func:`bundled_samples`, asked of the import system for that one
+    module: listing the folder loads importlib.resources and its zip support (a few ms per start)."""
+    if name.startswith("_"):
+        return False
+    try:
+        found = importlib.util.find_spec(f"{BUNDLED_PACKAGE}.{name}")
+    except ModuleNotFoundError:
+        return False
+    return (found is not None and found.submodule_search_locations is None
+            and (found.origin or "").endswith(f"{name}.py"))
+
+
 class Domain:
     """Everything one domain module declares."""
 
@@ -168,7 +181,7 @@ def _import(spec: str) -> tuple[types.ModuleType, str]:
             sys.modules.pop(modname, None)
             raise
         return module, stem
-    if spec.replace("_", "").isalnum() and spec in bundled_samples():
+    if spec.replace("_", "").isalnum() and _bundled(spec):
         return importlib.import_module(f"{BUNDLED_PACKAGE}.{spec}"), spec
     try:
         return importlib.import_module(spec), spec

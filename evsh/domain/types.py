@@ -280,6 +280,7 @@ def _dataclass_decoder(cls: type) -> Decoder:
 
 
 _field_names: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names (fields() is slow)
+_AS_IS = frozenset({str, int, bool, float, type(None)})  # what encode returns unchanged
 
 
 def encode(value: Any) -> Any:
@@ -289,10 +290,12 @@ def encode(value: Any) -> Any:
         return value
     if t is Decimal:
         return str(value)
+    # the items that encode to themselves (text, numbers, None: most of them) are kept without a call
     if t is list or t is tuple or t is set or t is frozenset:
-        return [encode(x) for x in value]
+        return [x if type(x) in _AS_IS else encode(x) for x in value]
     if t is dict:
-        return {str(k.value if isinstance(k, enum.Enum) else k): encode(x) for k, x in value.items()}
+        return {(k if type(k) is str else str(k.value if isinstance(k, enum.Enum) else k)):
+                (x if type(x) in _AS_IS else encode(x)) for k, x in value.items()}
     if isinstance(value, enum.Enum):
         return value.value
     names = _field_names.get(t)

@@ -185,8 +185,14 @@ def _upsert_many(store: Any, minute: str, kind: str, name: str, accs: list[tuple
         handled, errors, retries, lsum, lag = acc.handled, acc.errors, acc.retries, acc.latency_sum, acc.lag
         row = stored.get(etype)
         if row is not None:
-            for k, v in row[4].items():
-                hist[k] = hist.get(k, 0) + v
+            old = row[4]
+            # the stored buckets after the new ones, in their order (as adding them one by one
+            # gave), summed only where both have a bucket: a minute keeps dozens, a flush adds a few
+            both = {**hist, **old}
+            for k, v in hist.items():
+                if k in old:
+                    both[k] = v + old[k]
+            hist = both
             handled += row[0]
             errors += row[1]
             retries += row[2]

@@ -24,6 +24,9 @@ from ..store import codec
 from ..store.base import NewEvent, uuid7_prefix
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+_EPOCH_MS = int(EPOCH.timestamp()) * 1000
+_US = timedelta(microseconds=1)
+_2D = [f"{n:02d}" for n in range(60)]
 CHUNK = 5000
 # (stream id, event) pairs -> the events as stored, in the same order
 Written = Callable[[list[tuple[str, NewEvent]]], list[NewEvent]]
@@ -55,11 +58,14 @@ class _History:
         self.rows: list[tuple] = []
         self.unsealed: list[tuple[int, str, NewEvent]] = []  # (row index, stream id, event) for ``written``
         self.count = 0
-        self.at = EPOCH
-        self.end = end  # the history never goes past it (``days`` after EPOCH)
+        # event time, in whole microseconds after EPOCH (what datetime arithmetic on EPOCH gave,
+        # without a datetime made and formatted per command)
+        self.us = 0
+        self.end = None if end is None else (end - EPOCH) // _US  # never past it (``days`` after EPOCH)
+        self._second: tuple[int, str] = (-1, "")  # (second after EPOCH, its text up to the ".")
         # the gap after a command: randrange(5, 400) ms, at most ``pace`` (the longest gap between
-        # a workflow's steps)
-        self._gaps = [min(timedelta(milliseconds=ms), pace) for ms in range(5, 400)]
+        # a workflow's steps), in microseconds
+        self._gaps = [min(ms * 1000, pace // _US) for ms in range(5, 400)]
         self._commands: dict[tuple[type, str], tuple[Any, str]] = {}  # -> (spec, its "command" as JSON)
         self.command_id = ""  # the last command's id (the correlation id of what it starts)
 
@@ -74,8 +80,8 @@ class _History:
     def run(self, agg: Any, command: str, params: dict[str, Any], correlation: str | None, causation: str | None) -> list[tuple[str, str]]:
         """Run a command on an in-memory aggregate; returns (event id, type) of what it emitted."""
         spec, command_json = self._command(agg, command)
-        at = self.at
-        id_format = uuid7_prefix(int(at.timestamp()) * 1000 + at.microsecond // 1000) + _ID_RANDOM
+        us = self.us
+        id_format = uuid7_prefix(_EPOCH_MS + us // 1000) + _ID_RANDOM
         bits = self.rng.getrandbits
         command_id = self.command_id = _id(id_format, bits(128))
         correlation = correlation or command_id
@@ -86,7 +92,7 @@ class _History:
                      f'"command_id":"{command_id}","schema_version":')
         version = agg.version
         out = []
-        stamp = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        stamp = self._stamp(us)
         stream_id = agg.stream_id(agg.id)
         rows, dumps = self.rows, codec.dumps
         for es, data in self.decide(agg, spec, params, validate=False):
@@ -106,8 +112,21 @@ class _History:
         self.advance(self._gaps[gap])
         return out
 
-    def advance(self, by: timedelta) -> None:
-        self.at = self.at + by if self.end is None else min(self.at + by, self.end)
+    def _stamp(self, us: int) -> str:
+        """``us`` as ``datetime.isoformat`` writes it in UTC to the microsecond, with a Z: the
+        date and time to the second are formatted once per second, from the integers."""
+        sec, micro = divmod(us, 1_000_000)
+        if sec != self._second[0]:
+            day, rest = divmod(sec, 86_400)
+            hours, rest = divmod(rest, 3600)
+            minutes, rest = divmod(rest, 60)
+            date = (EPOCH + timedelta(days=day)).date().isoformat()
+            self._second = (sec, f"{date}T{_2D[hours]}:{_2D[minutes]}:{_2D[rest]}.")
+        return f"{self._second[1]}{str(1_000_000 + micro)[1:]}Z"
+
+    def advance(self, by: int) -> None:
+        """Move event time on by ``by`` microseconds (never past the end)."""
+        self.us = self.us + by if self.end is None else min(self.us + by, self.end)
 
     def take(self) -> list[tuple]:
         rows, self.rows = self.rows, []
@@ -149,7 +168,7 @@ def shop_history(
                  end=EPOCH + timedelta(days=days))
 
     def tick() -> None:
-        h.advance(step * (0.7 + 0.4 * rng.random()))
+        h.advance((step * (0.7 + 0.4 * rng.random())) // _US)  # rounded as timedelta rounds
 
     def flush_if_full() -> Iterator[list[tuple]]:
         if len(h.rows) >= CHUNK:

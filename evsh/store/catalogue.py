@@ -15,10 +15,15 @@ from . import codec
 from .tables import MissingTable, Table, TableOps, TableSpec, check_ident, quote
 
 
+_ENSURED_MAX = 64  # tuples remembered per stamp (a caller making a new tuple each time starts it over)
+
+
 class Catalogue:
     """Declared tables (a mixin of each store)."""
 
-    _ensured: tuple[Any, set[tuple[TableSpec, ...]]] | None = None  # (table stamp, declarations found whole)
+    # (table stamp, id -> a tuple of declarations found whole): looked up by the tuple's identity,
+    # not its hash (a Python call per declaration in it); the tuple kept alive keeps its id its own
+    _ensured: tuple[Any, dict[int, tuple[TableSpec, ...]]] | None = None
 
     def _table_names(self) -> frozenset[str]:
         """The store's tables and views, read again when the backend's stamp moves."""
@@ -76,15 +81,15 @@ class Catalogue:
         if whole:
             stamp = self._table_stamp()
             ensured = self._ensured
-            if ensured is not None and ensured[0] == stamp and specs in ensured[1]:
+            if ensured is not None and ensured[0] == stamp and ensured[1].get(id(specs)) is specs:
                 return []
         wanted = [(s, (physical or {}).get(s.name, s.name)) for s in specs]
         missing, uncatalogued = self._missing_tables(wanted)
         if not missing and not uncatalogued:
             if whole:
-                if self._ensured is None or self._ensured[0] != stamp:
-                    self._ensured = (stamp, set())
-                self._ensured[1].add(specs)
+                if self._ensured is None or self._ensured[0] != stamp or len(self._ensured[1]) >= _ENSURED_MAX:
+                    self._ensured = (stamp, {})
+                self._ensured[1][id(specs)] = specs
             return []
         with self.transaction():
             if self._lock_tables():  # another process may have made them since: look again

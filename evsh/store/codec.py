@@ -66,7 +66,8 @@ def dumps(value: Any) -> str:
             )
         except ValueError:
             raise BadInput("NaN and infinite numbers cannot be stored in JSON") from None
-    if b"null" in text and _non_finite(value):
+    # find, not ``in``: bytes' ``in`` tries the operand as an int first and pays for a TypeError
+    if text.find(b"null") != -1 and _non_finite(value):
         raise BadInput("NaN and infinite numbers cannot be stored in JSON")
     return text.decode()
 

@@ -7,13 +7,14 @@ apply; their checkpoints live with the others (``projection:NAME``).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 from ...domain.projection import Projection
 from ...errors import BadInput, ProjectionFailed
 from ...store import codec
 from ...store.base import RecordedEvent
-from ...store.tables import table
+from ...store.tables import TableSpec, table
 
 KIND = "projection"
 REBUILD_KIND = "projection-rebuild"
@@ -48,7 +49,14 @@ def select(engine: Any, names: Sequence[str] = ()) -> list[Projection]:
 
 
 def _shape(p: Projection) -> str:
-    return codec.dumps([t.describe() for t in p.tables])
+    return _shape_of(tuple(p.tables))
+
+
+@lru_cache(maxsize=256)
+def _shape_of(specs: tuple[TableSpec, ...]) -> str:
+    """The declared tables' shapes as stored, worked out once per declaration: an inline
+    projection compares it with its status row on every command it handles."""
+    return codec.dumps([t.describe() for t in specs])
 
 
 def shadow_name(table: str) -> str:

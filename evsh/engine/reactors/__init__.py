@@ -22,7 +22,8 @@ from ..engine import CommandOutcome, Engine
 from .. import command_log
 from ..history import mark
 from . import records, runners
-from .delivery import KIND, Context, Delivery, Message, Reaction, _describe, command_dict
+from .delivery import KIND, Context, Delivery, Reaction, _describe, command_dict
+from .message import Message
 from .records import dead_letter, dead_letters
 from .runners import DEFAULT_LEASE, DEFAULT_POLL, default_owner
 

@@ -31,48 +31,10 @@ from ..history import Ranges, covered
 from ..routing import EventFilter, routing_key
 from ..subscriptions import catch_up, checkpoint_name
 from . import records
+from .message import Message
 from .recent import RecentEvents
 
 KIND = "reactor"
-
-
-class Message:
-    """The event a handler receives: record fields, plus the payload's fields as attributes.
-
-    ``event.order_id`` reads the payload (typed, when the domain declares the type);
-    ``event.type``, ``event.event_id``, ``event.stream_id``, ``event.routing_key`` ... describe
-    the record. ``event.payload`` is the typed event, ``event.data`` the stored JSON object.
-    """
-
-    __slots__ = ("record", "payload", "routing_key")
-
-    def __init__(self, record: RecordedEvent, payload: Any, key: str) -> None:
-        self.record = record
-        self.payload = payload
-        self.routing_key = key
-
-    type = property(lambda self: self.record.type)
-    event_id = property(lambda self: self.record.event_id)
-    stream_id = property(lambda self: self.record.stream_id)
-    version = property(lambda self: self.record.version)
-    position = property(lambda self: self.record.position)
-    metadata = property(lambda self: self.record.metadata)
-    recorded_at = property(lambda self: self.record.recorded_at)
-    data = property(lambda self: self.record.data)
-    category = property(lambda self: category_of(self.record.stream_id))
-    correlation_id = property(lambda self: self.record.metadata.get("correlation_id") or self.record.event_id)
-
-    def __getattr__(self, name: str) -> Any:
-        payload = object.__getattribute__(self, "payload")
-        if payload is not None and not isinstance(payload, dict):
-            return getattr(payload, name)
-        data = object.__getattribute__(self, "record").data
-        if name in data:
-            return data[name]
-        raise AttributeError(f"event {self.record.type} has no field {name!r}")
-
-    def __repr__(self) -> str:
-        return f"<{self.record.type} {self.record.stream_id}@{self.record.version} #{self.record.position}>"
 
 
 class Context:
@@ -238,6 +200,7 @@ class Delivery:
         self._buf = metrics.Buffer()
         self._history = Ranges()  # imported or seeded positions: never delivered (history is not news)
         self._recent = RecentEvents()  # inline: the run's own events, not read back
+        self._messages: dict[type, type[Message]] = {}  # payload type -> its Message class
 
     # ------------------------------------------------------------------ helpers
     def _crash(self, step: str) -> None:
@@ -321,7 +284,8 @@ class Delivery:
                 tables = None
                 if sub.spec.tables:
                     tables = Tables(store, sub.spec.tables)
-                ctx = Context(self, sub, Message(rec, payload, routing_key(category_of(rec.stream_id), rec.type)), tables)
+                message = Message if payload is None or type(payload) is dict else Message.typed(type(payload), self._messages)
+                ctx = Context(self, sub, message(rec, payload, routing_key(category_of(rec.stream_id), rec.type)), tables)
                 sub.spec.fn(ctx.event, ctx)
                 if tables is not None:
                     for table in tables:  # flushed one by one to count each table's rows written

@@ -12,7 +12,6 @@ Each runner hands events to the same :class:`~evsh.engine.reactors.delivery.Deli
 from __future__ import annotations
 
 import os
-import socket
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from ...errors import DomainCodeError, EvshError, StoreError
@@ -250,4 +249,6 @@ def work(
 
 def default_owner() -> str:
     """A worker's name: host and process."""
+    import socket  # here: only a worker needs it, and every command that loads reactors would pay for it
+
     return f"{socket.gethostname()}:{os.getpid()}"

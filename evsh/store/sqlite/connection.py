@@ -275,7 +275,11 @@ class SQLiteConnection:
         or wrote under one token (the head, its own records such as checkpoints) still holds
         while the token is the same, across transactions too: another connection's commit and a
         rollback here both move the epoch, and one ``data_version`` per transaction tells."""
-        return self.epoch() if self._depth else None
+        if not self._depth:
+            return None
+        if self._checked_txn == self._txn_serial:  # asked already in this transaction: epoch() says the same
+            return self._epoch
+        return self.epoch()
 
     _records_token = write_token
 
