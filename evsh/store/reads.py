@@ -55,6 +55,11 @@ class Scan(NamedTuple):
     params: tuple
     backwards: bool
 
+    @property
+    def stream(self) -> str | None:
+        """The one stream a scan reads (None: the global log): every row's stream id is it."""
+        return self.params[0] if self.key == "version" else None
+
     def rows_sql(self) -> str:
         """The scan's next rows: parameters (cursor, *params, page size)."""
         op, order = ("<=", "DESC") if self.backwards else (">=", "ASC")

@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Iterator, Sequence
 
 from .. import codec
-from ..base import EVENT_COLUMNS, RecordPage, RecordedEvent, marked_in, record_of, records_of
+from ..base import EVENT_COLUMNS, RecordPage, RecordedEvent, gc_paused, marked_in, records_of
 from ..reads import META_KEYS, Fetch, Scan
 from ...errors import BadInput
 
@@ -39,24 +39,28 @@ def page_sql(scan: Scan) -> str:
     each value through."""
     k = scan.key
     op, last_op, order, end = ("<=", ">=", "DESC", -2**63) if scan.backwards else (">=", "<=", "ASC", 2**63 - 1)
+    streams = "NULL" if scan.stream is not None else f"group_concat(stream_id, '{SEP}')"  # one stream: known
     return ("SELECT count(*), '[' || group_concat(position) || ']', '[' || group_concat(version) || ']',"
-            f" group_concat(event_id, '{SEP}'), group_concat(stream_id, '{SEP}'), group_concat(type, '{SEP}'),"
+            f" group_concat(event_id, '{SEP}'), {streams}, group_concat(type, '{SEP}'),"
             f" '[' || group_concat(data, '{JSON_SEP}') || ']', '[' || group_concat(metadata, '{JSON_SEP}') || ']',"
             f" group_concat(recorded_at, '{SEP}')"
             f" FROM events WHERE {k} {op} ?{scan.where} AND {k} {last_op} coalesce("
             f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
 
 
-def decode_page(row: tuple, key: int, backwards: bool, marked: str) -> RecordPage | None:
+@gc_paused
+def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str | None) -> RecordPage | None:
     """The records of a page row (see page_sql) in the scan's order, and the positions of those
     whose data holds ``marked``; None when the page must be read row by row (a text only the
-    exact codec may read, a NULL, text that is not JSON)."""
+    exact codec may read, a NULL, text that is not JSON). ``stream``: the one stream the scan
+    reads (the row does not repeat its id), or None."""
     count, positions, versions, ids, streams, types, data, metadata, times = row
     loads = codec.fast_loads
     try:
         if _EXACT in data or data[1] == " " or _EXACT in metadata or metadata[1] == " ":
             return None
-        columns = (loads(positions), ids.split(SEP), streams.split(SEP), loads(versions), types.split(SEP),
+        columns = (loads(positions), ids.split(SEP), streams.split(SEP) if stream is None else [stream] * count,
+                   loads(versions), types.split(SEP),
                    loads(data), loads(metadata), times.split(SEP))
     except (TypeError, ValueError):  # orjson's JSONDecodeError is a ValueError
         return None
@@ -130,7 +134,7 @@ class SQLiteReads:
             row = self._one(sql, (cursor, *scan.params, cursor, *scan.params, n - 1))
             if not row[0]:
                 return [], ()
-            page = decode_page(row, key, scan.backwards, marked)
+            page = decode_page(row, key, scan.backwards, marked, scan.stream)
             if page is None:
                 rows = self._all(scan.rows_sql(), (cursor, *scan.params, n))
                 return records_of(rows), marked_in(rows, marked)
@@ -149,4 +153,4 @@ class SQLiteReads:
         if limit:
             sql += f" LIMIT {int(limit)}"
         needle = f'%"{key}":{codec.dumps(value)}%'
-        return [record_of(r) for r in self._all(sql, (needle, f"$.{key}", value))]
+        return records_of(self._all(sql, (needle, f"$.{key}", value)))
