@@ -150,3 +150,15 @@ def test_decoding_a_page_pauses_the_collector_and_leaves_it_as_it_found_it(tmp_p
         (gc.enable if was else gc.disable)()
         store.close()
     assert seen and not any(seen)
+
+
+def test_a_streams_records_carry_its_id_as_a_plain_string(tmp_path):
+    class Name(str):
+        pass
+
+    store = open_store(str(tmp_path / "s.db"))
+    store.append("a-1", [NewEvent("T", {"n": n}) for n in range(3)])
+    recs = list(store.read_stream(Name("a-1")))
+    assert [r.stream_id for r in recs] == ["a-1"] * 3
+    assert all(type(r.stream_id) is str for r in recs)
+    store.close()

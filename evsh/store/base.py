@@ -338,13 +338,14 @@ RecordPage = tuple[list["RecordedEvent"], "set[int] | tuple[()]"]
 
 
 def gc_paused(decode: Callable[..., Any]) -> Callable[..., Any]:
-    """``decode`` run with Python's cyclic garbage collector paused (its previous state restored
-    after, whatever happens). Why: a page of 1,000 records is about 3,000 new container objects
-    (the records, their data and metadata), and none is garbage while the page is built; each
-    700 of them started a collection that walked all the young ones, and every tenth of those
-    a walk of the older generation (a tenth of the read path's instructions). Nothing but
-    decoding runs while it is paused (no user code), and the first allocation after it collects
-    as it would have."""
+    """``decode`` run with Python's cyclic garbage collector paused (turned on again after,
+    whatever happens, unless it was off already). Why: a page of 1,000 records is about 3,000
+    new container objects (the records, their data and metadata), and none is garbage while the
+    page is built; every 700 of them started a collection that walked all the young ones, and
+    every tenth of those a walk of the older generation (about 5% of the read path's and of a
+    replay's instructions). Nothing but decoding runs while it is paused (no user code), and
+    the first allocation after it collects as it would have. The switch is the process's: a
+    thread turning the collector off during another's decoding finds it on again after."""
 
     @functools.wraps(decode)
     def paused(*args: Any) -> Any:

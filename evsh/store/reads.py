@@ -57,8 +57,9 @@ class Scan(NamedTuple):
 
     @property
     def stream(self) -> str | None:
-        """The one stream a scan reads (None: the global log): every row's stream id is it."""
-        return self.params[0] if self.key == "version" else None
+        """The one stream a scan reads (None: the global log): every row's stream id is it (as a
+        plain ``str``, as SQLite gives it, whatever the caller passed)."""
+        return str.__str__(self.params[0]) if self.key == "version" else None
 
     def rows_sql(self) -> str:
         """The scan's next rows: parameters (cursor, *params, page size)."""
