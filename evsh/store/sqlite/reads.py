@@ -31,21 +31,38 @@ _EXACT = JSON_SEP + codec.EXACT_MARKS[0]
 
 
 def page_sql(scan: Scan) -> str:
-    """One row of a scan's next page (parameters: cursor, the scan's parameters, cursor, the
-    scan's parameters, page size - 1): the count and the page's columns joined.
+    """One row of a scan's next page (parameters: see page_params): the count and the page's
+    columns joined.
 
     The page is bounded by the key of its last row, found first (a scalar subquery: one
     snapshot), so the aggregate is a plain range scan with no sorter or subquery to copy
-    each value through."""
+    each value through. A log scan with conditions (types, categories, lifecycle rules) takes
+    the keys its subquery found instead: bounded, it read every row of the range twice, the
+    ones it leaves out included."""
     k = scan.key
     op, last_op, order, end = ("<=", ">=", "DESC", -2**63) if scan.backwards else (">=", "<=", "ASC", 2**63 - 1)
     streams = "NULL" if scan.stream is not None else f"group_concat(stream_id, '{SEP}')"  # one stream: known
+    if filtered(scan):
+        rows = f"{k} IN (SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT ?)"
+    else:
+        rows = (f"{k} {op} ?{scan.where} AND {k} {last_op} coalesce("
+                f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
     return ("SELECT count(*), '[' || group_concat(position) || ']', '[' || group_concat(version) || ']',"
             f" group_concat(event_id, '{SEP}'), {streams}, group_concat(type, '{SEP}'),"
             f" '[' || group_concat(data, '{JSON_SEP}') || ']', '[' || group_concat(metadata, '{JSON_SEP}') || ']',"
-            f" group_concat(recorded_at, '{SEP}')"
-            f" FROM events WHERE {k} {op} ?{scan.where} AND {k} {last_op} coalesce("
-            f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
+            f" group_concat(recorded_at, '{SEP}') FROM events WHERE {rows}")
+
+
+def filtered(scan: Scan) -> bool:
+    """A scan of the log that leaves rows out (page_sql takes its page by keys, not by a bound)."""
+    return scan.stream is None and bool(scan.where)
+
+
+def page_params(scan: Scan, cursor: int, n: int) -> tuple:
+    """The parameters of page_sql for the page of ``n`` rows from ``cursor``."""
+    if filtered(scan):
+        return (cursor, *scan.params, n)
+    return (cursor, *scan.params, cursor, *scan.params, n - 1)
 
 
 @gc_paused
@@ -131,7 +148,7 @@ class SQLiteReads:
         key = 0 if scan.key == "position" else 3
 
         def fetch(cursor: int, n: int) -> RecordPage:
-            row = self._one(sql, (cursor, *scan.params, cursor, *scan.params, n - 1))
+            row = self._one(sql, page_params(scan, cursor, n))
             if not row[0]:
                 return [], ()
             page = decode_page(row, key, scan.backwards, marked, scan.stream)
