@@ -31,8 +31,9 @@ _EXACT = JSON_SEP + codec.EXACT_MARKS[0]
 
 
 def page_sql(scan: Scan) -> str:
-    """One row of a scan's next page (parameters: see page_params): the count and the page's
-    columns joined.
+    """One row of a scan's next page (parameters: the cursor, the scan's parameters, the page size;
+    then, unless the scan is ``filtered``, the same again with the page size less one): the count
+    and the page's columns joined.
 
     The page is bounded by the key of its last row, found first (a scalar subquery: one
     snapshot), so the aggregate is a plain range scan with no sorter or subquery to copy
@@ -56,13 +57,6 @@ def page_sql(scan: Scan) -> str:
 def filtered(scan: Scan) -> bool:
     """A scan of the log that leaves rows out (page_sql takes its page by keys, not by a bound)."""
     return scan.stream is None and bool(scan.where)
-
-
-def page_params(scan: Scan, cursor: int, n: int) -> tuple:
-    """The parameters of page_sql for the page of ``n`` rows from ``cursor``."""
-    if filtered(scan):
-        return (cursor, *scan.params, n)
-    return (cursor, *scan.params, cursor, *scan.params, n - 1)
 
 
 @gc_paused
@@ -146,12 +140,13 @@ class SQLiteReads:
         """A scan's pages decoded (see page_sql), each with the positions of its marked rows."""
         sql = page_sql(scan)
         key = 0 if scan.key == "position" else 3
+        params, by_keys, stream, backwards = scan.params, filtered(scan), scan.stream, scan.backwards
 
         def fetch(cursor: int, n: int) -> RecordPage:
-            row = self._one(sql, page_params(scan, cursor, n))
+            row = self._one(sql, (cursor, *params, n) if by_keys else (cursor, *params, cursor, *params, n - 1))
             if not row[0]:
                 return [], ()
-            page = decode_page(row, key, scan.backwards, marked, scan.stream)
+            page = decode_page(row, key, backwards, marked, stream)
             if page is None:
                 rows = self._all(scan.rows_sql(), (cursor, *scan.params, n))
                 return records_of(rows), marked_in(rows, marked)
