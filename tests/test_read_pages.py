@@ -118,3 +118,47 @@ def test_a_page_of_plain_events_is_decoded_in_one_statement(tmp_path, monkeypatc
     assert list(store.read_all()) == want
     assert list(store.read_stream("a-1", backwards=True)) == want[::-1]
     store.close()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_decoding_a_page_pauses_the_collector_and_leaves_it_as_it_found_it(tmp_path, monkeypatch, enabled):
+    import gc
+
+    import evsh.store.base as base
+
+    store = open_store(str(tmp_path / "s.db"))
+    store.append("a-1", [NewEvent("T", {"n": n}) for n in range(3)])
+    seen = []
+    orjson_loads = base.codec.fast_loads
+
+    def loads(text):
+        seen.append(gc.isenabled())
+        if text == '{"n":1}':
+            raise RuntimeError("decoding failed")
+        return orjson_loads(text)
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        monkeypatch.setattr(base.codec, "fast_loads", loads)
+        assert [r.data for r in store.read_stream("a-1")] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert gc.isenabled() is enabled
+        with pytest.raises(RuntimeError):
+            base.records_of(Reads.raw_rows(store, 1, 10))  # row by row: the failing text raises
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+        store.close()
+    assert seen and not any(seen)
+
+
+def test_a_streams_records_carry_its_id_as_a_plain_string(tmp_path):
+    class Name(str):
+        pass
+
+    store = open_store(str(tmp_path / "s.db"))
+    store.append("a-1", [NewEvent("T", {"n": n}) for n in range(3)])
+    recs = list(store.read_stream(Name("a-1")))
+    assert [r.stream_id for r in recs] == ["a-1"] * 3
+    assert all(type(r.stream_id) is str for r in recs)
+    store.close()

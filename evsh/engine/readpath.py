@@ -10,12 +10,16 @@ per-record path (``Engine._view``) gives, in the same order.
 from __future__ import annotations
 
 from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..store.base import RecordedEvent, RecordPage
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+
+type_of = itemgetter(4)  # a record's stored type
 
 
 def sealed_marker(engine: Engine) -> str:
@@ -34,6 +38,13 @@ def view_pages(engine: Engine, pages: Iterable[RecordPage]) -> Iterator[Recorded
     return chain.from_iterable(_viewed(engine, pages))
 
 
+def _types(transform: Callable[[RecordedEvent], Any]) -> frozenset[str] | None:
+    """The only stored types a transform changes (None: any), from its ``types``; the upcaster
+    is installed as a bound method, whose ``types`` is the instance's."""
+    types = getattr(getattr(transform, "__self__", transform), "types", None)
+    return None if types is None else frozenset(types)
+
+
 def _viewed(engine: Engine, pages: Iterable[RecordPage]) -> Iterator[list[RecordedEvent]]:
     transforms: list[Callable[[RecordedEvent], Any]] = list(engine.transforms)
     unseal = None
@@ -42,8 +53,7 @@ def _viewed(engine: Engine, pages: Iterable[RecordPage]) -> Iterator[list[Record
         unseal = engine.shredder.decrypt_page
     # A transform with ``types`` (the upcaster: the stored types it has steps for) changes events
     # of those types only, so the others are not passed through a Python call each.
-    # (installed as a bound method: its ``types`` is the instance's)
-    narrowed = [(t, getattr(getattr(t, "__self__", t), "types", None)) for t in transforms]
+    narrowed = [(t, _types(t)) for t in transforms]
     for recs, marked in pages:
         if marked and unseal is not None:
             at = [i for i, rec in enumerate(recs) if rec[0] in marked]
@@ -51,7 +61,12 @@ def _viewed(engine: Engine, pages: Iterable[RecordPage]) -> Iterator[list[Record
             for i, rec in zip(at, unseal([recs[i] for i in at])):
                 recs[i] = rec
         for t, only in narrowed:
-            recs = list(map(t, recs)) if only is None else [t(rec) if rec[4] in only else rec for rec in recs]
+            if only is None:
+                recs = list(map(t, recs))
+            elif only.isdisjoint(map(type_of, recs)):  # a page with none of them is left as it is (in C)
+                continue
+            else:
+                recs = [t(rec) if rec[4] in only else rec for rec in recs]
             if not all(recs):  # a transform dropped events (records are non-empty tuples)
                 recs = [rec for rec in recs if rec is not None]
         yield recs

@@ -55,6 +55,12 @@ class Scan(NamedTuple):
     params: tuple
     backwards: bool
 
+    @property
+    def stream(self) -> str | None:
+        """The one stream a scan reads (None: the global log): every row's stream id is it (as a
+        plain ``str``, as SQLite gives it, whatever the caller passed)."""
+        return str.__str__(self.params[0]) if self.key == "version" else None
+
     def rows_sql(self) -> str:
         """The scan's next rows: parameters (cursor, *params, page size)."""
         op, order = ("<=", "DESC") if self.backwards else (">=", "ASC")

@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Iterator, Sequence
 
 from .. import codec
-from ..base import EVENT_COLUMNS, RecordPage, RecordedEvent, marked_in, record_of, records_of
+from ..base import EVENT_COLUMNS, RecordPage, RecordedEvent, gc_paused, marked_in, records_of
 from ..reads import META_KEYS, Fetch, Scan
 from ...errors import BadInput
 
@@ -31,32 +31,47 @@ _EXACT = JSON_SEP + codec.EXACT_MARKS[0]
 
 
 def page_sql(scan: Scan) -> str:
-    """One row of a scan's next page (parameters: cursor, the scan's parameters, cursor, the
-    scan's parameters, page size - 1): the count and the page's columns joined.
+    """One row of a scan's next page (parameters: the cursor, the scan's parameters, the page size;
+    then, unless the scan is ``filtered``, the same again with the page size less one): the count
+    and the page's columns joined.
 
     The page is bounded by the key of its last row, found first (a scalar subquery: one
     snapshot), so the aggregate is a plain range scan with no sorter or subquery to copy
-    each value through."""
+    each value through. A log scan with conditions (types, categories, lifecycle rules) takes
+    the keys its subquery found instead: bounded, it read every row of the range twice, the
+    ones it leaves out included."""
     k = scan.key
     op, last_op, order, end = ("<=", ">=", "DESC", -2**63) if scan.backwards else (">=", "<=", "ASC", 2**63 - 1)
+    streams = "NULL" if scan.stream is not None else f"group_concat(stream_id, '{SEP}')"  # one stream: known
+    if filtered(scan):
+        rows = f"{k} IN (SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT ?)"
+    else:
+        rows = (f"{k} {op} ?{scan.where} AND {k} {last_op} coalesce("
+                f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
     return ("SELECT count(*), '[' || group_concat(position) || ']', '[' || group_concat(version) || ']',"
-            f" group_concat(event_id, '{SEP}'), group_concat(stream_id, '{SEP}'), group_concat(type, '{SEP}'),"
+            f" group_concat(event_id, '{SEP}'), {streams}, group_concat(type, '{SEP}'),"
             f" '[' || group_concat(data, '{JSON_SEP}') || ']', '[' || group_concat(metadata, '{JSON_SEP}') || ']',"
-            f" group_concat(recorded_at, '{SEP}')"
-            f" FROM events WHERE {k} {op} ?{scan.where} AND {k} {last_op} coalesce("
-            f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
+            f" group_concat(recorded_at, '{SEP}') FROM events WHERE {rows}")
 
 
-def decode_page(row: tuple, key: int, backwards: bool, marked: str) -> RecordPage | None:
+def filtered(scan: Scan) -> bool:
+    """A scan of the log that leaves rows out (page_sql takes its page by keys, not by a bound)."""
+    return scan.stream is None and bool(scan.where)
+
+
+@gc_paused
+def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str | None) -> RecordPage | None:
     """The records of a page row (see page_sql) in the scan's order, and the positions of those
     whose data holds ``marked``; None when the page must be read row by row (a text only the
-    exact codec may read, a NULL, text that is not JSON)."""
+    exact codec may read, a NULL, text that is not JSON). ``stream``: the one stream the scan
+    reads (the row does not repeat its id), or None."""
     count, positions, versions, ids, streams, types, data, metadata, times = row
     loads = codec.fast_loads
     try:
         if _EXACT in data or data[1] == " " or _EXACT in metadata or metadata[1] == " ":
             return None
-        columns = (loads(positions), ids.split(SEP), streams.split(SEP), loads(versions), types.split(SEP),
+        columns = (loads(positions), ids.split(SEP), streams.split(SEP) if stream is None else [stream] * count,
+                   loads(versions), types.split(SEP),
                    loads(data), loads(metadata), times.split(SEP))
     except (TypeError, ValueError):  # orjson's JSONDecodeError is a ValueError
         return None
@@ -125,12 +140,13 @@ class SQLiteReads:
         """A scan's pages decoded (see page_sql), each with the positions of its marked rows."""
         sql = page_sql(scan)
         key = 0 if scan.key == "position" else 3
+        params, by_keys, stream, backwards = scan.params, filtered(scan), scan.stream, scan.backwards
 
         def fetch(cursor: int, n: int) -> RecordPage:
-            row = self._one(sql, (cursor, *scan.params, cursor, *scan.params, n - 1))
+            row = self._one(sql, (cursor, *params, n) if by_keys else (cursor, *params, cursor, *params, n - 1))
             if not row[0]:
                 return [], ()
-            page = decode_page(row, key, scan.backwards, marked)
+            page = decode_page(row, key, backwards, marked, stream)
             if page is None:
                 rows = self._all(scan.rows_sql(), (cursor, *scan.params, n))
                 return records_of(rows), marked_in(rows, marked)
@@ -149,4 +165,4 @@ class SQLiteReads:
         if limit:
             sql += f" LIMIT {int(limit)}"
         needle = f'%"{key}":{codec.dumps(value)}%'
-        return [record_of(r) for r in self._all(sql, (needle, f"$.{key}", value))]
+        return records_of(self._all(sql, (needle, f"$.{key}", value)))
