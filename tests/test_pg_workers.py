@@ -239,36 +239,48 @@ def _terminate(url: str, pids: list[int]) -> int:
     return len(rows)
 
 
-def test_workers_reconnect_after_their_connections_are_cut_and_nothing_is_lost_or_doubled(pg):
-    store, engine = _shop(pg)
+def _through_an_outage(url: str, outage) -> None:
+    """A reactor worker and a projection follower on the shop while ``outage(store, engine,
+    procs)`` cuts them off and goes on ordering (it returns the store it goes on with, and the
+    orders and users there are then): both say they connected again, every order is settled
+    once, and the followed read models equal a rebuild."""
+    store, engine = _shop(url)
     _orders(engine, 0, 20)
     _users(engine, 0, 3)
-    worker = _spawn(pg, "reactors", "run", "--follow", "--poll", str(POLL), "--batch-size", "2")
-    follower = _spawn(pg, "projections", "run", "--follow", "--batch-size", "5", "--interval", "0.1")
+    worker = _spawn(url, "reactors", "run", "--follow", "--poll", str(POLL), "--batch-size", "2")
+    follower = _spawn(url, "projections", "run", "--follow", "--batch-size", "5", "--interval", "0.1")
     procs = [worker, follower]
     try:
         assert "following" in worker.stderr.readline()
-        cut = 0
-        for round in range(3):  # cut their connections while they work, three times
-            time.sleep(0.3)
-            cut += _terminate(pg, [worker.pid, follower.pid])
-            _orders(engine, 20 + 10 * round, 10)
-            _users(engine, 3 + round, 1)
-        assert cut >= 4  # both had a connection each time (and the listeners, when waiting)
-        _wait_for("every order is settled", lambda: _reactors_settled(pg, 50, 6), procs)
-        head = lambda: _sql(pg, "SELECT max(position) FROM events")[0][0]  # noqa: E731
-        _wait_for("every projection is at the head", lambda: _projections_at(pg, head()), procs)
+        store, orders, users = outage(store, engine, procs)
+        _wait_for("every order is settled", lambda: _reactors_settled(url, orders, users), procs, timeout=60)
+        head = lambda: _sql(url, "SELECT max(position) FROM events")[0][0]  # noqa: E731
+        _wait_for("every projection is at the head", lambda: _projections_at(url, head()), procs)
     finally:
         outs = _stop(procs)
     assert [p.returncode for p in procs] == [0, 0], outs
     assert all("connected again after a lost connection" in err for _, err in outs), outs
-    _exactly_once(pg, 50, 6)
-    followed = _read_models(pg)
-    r = subprocess.run([sys.executable, "-m", "evsh", "projections", "rebuild", "order_statistics"], env=_env(pg),
+    _exactly_once(url, orders, users)
+    followed = _read_models(url)
+    r = subprocess.run([sys.executable, "-m", "evsh", "projections", "rebuild", "order_statistics"], env=_env(url),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert _read_models(pg) == followed
+    assert _read_models(url) == followed
     store.close()
+
+
+def test_workers_reconnect_after_their_connections_are_cut_and_nothing_is_lost_or_doubled(pg):
+    def cut_three_times(store, engine, procs):
+        cut = 0
+        for round in range(3):  # cut their connections while they work, three times
+            time.sleep(0.3)
+            cut += _terminate(pg, [p.pid for p in procs])
+            _orders(engine, 20 + 10 * round, 10)
+            _users(engine, 3 + round, 1)
+        assert cut >= 4  # both had a connection each time (and the listeners, when waiting)
+        return store, 50, 6
+
+    _through_an_outage(pg, cut_three_times)
 
 
 def test_workers_go_on_through_a_server_restart_and_nothing_is_lost_or_doubled():
@@ -278,14 +290,8 @@ def test_workers_go_on_through_a_server_restart_and_nothing_is_lost_or_doubled()
     need_throwaway_postgres()
     with ThrowawayServer() as server:
         url = f"{server.url}?schema=evsh_restart"
-        store, engine = _shop(url)
-        _orders(engine, 0, 20)
-        _users(engine, 0, 3)
-        worker = _spawn(url, "reactors", "run", "--follow", "--poll", str(POLL), "--batch-size", "2")
-        follower = _spawn(url, "projections", "run", "--follow", "--batch-size", "5", "--interval", "0.1")
-        procs = [worker, follower]
-        try:
-            assert "following" in worker.stderr.readline()
+
+        def restart(store, engine, procs):
             time.sleep(0.3)  # into their work
             store.close()
             server.restart(down_for=1.0)
@@ -293,20 +299,9 @@ def test_workers_go_on_through_a_server_restart_and_nothing_is_lost_or_doubled()
             engine = build_engine(store, SHOP, mode="async")
             _orders(engine, 20, 10)
             _users(engine, 3, 1)
-            _wait_for("every order is settled", lambda: _reactors_settled(url, 30, 4), procs, timeout=60)
-            head = lambda: _sql(url, "SELECT max(position) FROM events")[0][0]  # noqa: E731
-            _wait_for("every projection is at the head", lambda: _projections_at(url, head()), procs)
-        finally:
-            outs = _stop(procs)
-        assert [p.returncode for p in procs] == [0, 0], outs
-        assert all("connected again after a lost connection" in err for _, err in outs), outs
-        _exactly_once(url, 30, 4)
-        followed = _read_models(url)
-        r = subprocess.run([sys.executable, "-m", "evsh", "projections", "rebuild", "order_statistics"],
-                           env=_env(url), capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        assert _read_models(url) == followed
-        store.close()
+            return store, 30, 4
+
+        _through_an_outage(url, restart)
 
 
 def test_the_tui_tail_wakes_on_notify_well_before_its_poll_interval(pg):
