@@ -66,3 +66,19 @@ def test_a_command_refused_on_the_fast_path_is_one_error_and_lets_the_lock_go():
         finally:
             holder.close()
             waiter.close()
+
+
+def test_commands_of_many_sizes_go_through_psycopg_past_the_prepared_ones():
+    """An insert's text differs with the number of events a command writes: the connection
+    keeps a bounded number prepared, and the rest go through psycopg, appended the same."""
+    with postgres_url() as url:
+        store = open_store(url)
+        try:
+            most = store._hot.MOST
+            for n in range(1, most + 6):
+                assert store.append(f"s-{n}", [ev(i) for i in range(n)], expected_version=0).version == n
+            assert len(store._hot._names) == most
+            assert sum(1 for _ in store.read_all()) == sum(range(1, most + 6))
+            assert advisory_locks(store) == 0
+        finally:
+            store.close()

@@ -249,6 +249,8 @@ class PGConnection:
         """The rows of a statement every command runs (``hot``): straight through libpq alone
         outside a transaction, or as a transaction's first statement, in one round trip with its
         BEGIN and append lock; through psycopg anywhere else."""
+        if not self._hot.takes(sql):
+            return self._run_alone(sql, params).fetchall()
         try:
             if self._lock_pending:
                 lock, self._lock_pending = self._lock_pending, ""

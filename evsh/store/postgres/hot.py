@@ -57,11 +57,20 @@ class Missing(Exception):
 class HotStatements:
     """The prepared statements of one connection, run on its libpq handle."""
 
+    # Statements a connection keeps prepared here: an insert's text differs with the number of
+    # events a command writes, and the server keeps each prepared statement in the session's
+    # memory; past these, a statement goes through psycopg (which keeps at most 100 of its own).
+    MOST = 32
+
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
         self._names: dict[str, bytes] = {}
         self._encoding = conn.info.encoding
         self._pipelines = psycopg.Pipeline.is_supported()  # libpq 14 or later
+
+    def takes(self, sql: str) -> bool:
+        """Whether ``sql`` is run here (prepared already, or there is room for it)."""
+        return sql in self._names or len(self._names) < self.MOST
 
     def _name(self, sql: str, *, again: bool = False) -> bytes:
         name = self._names.get(sql)
