@@ -147,9 +147,11 @@ def start_throwaway_postgres() -> str | None:
     if why is not None:
         return None
     down = postgres_problem()
+    server = pg_throwaway.ThrowawayServer()
     try:
-        server = pg_throwaway.ThrowawayServer().start()
-    except (RuntimeError, OSError) as exc:
+        server.start()
+    except Exception as exc:  # noqa: BLE001 - any failure: say so, leave nothing behind
+        server.stop()
         return f"no PostgreSQL answered and a throwaway server did not start ({exc})"
     _THROWAWAY.append(server)
     PG_URL = os.environ["EVSH_TEST_POSTGRES"] = server.url

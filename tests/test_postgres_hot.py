@@ -5,6 +5,8 @@ let go; and a failure on that path is evsh's one error, with the lock let go too
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from evsh.errors import StoreError
@@ -82,3 +84,56 @@ def test_commands_of_many_sizes_go_through_psycopg_past_the_prepared_ones():
             assert advisory_locks(store) == 0
         finally:
             store.close()
+
+
+@pytest.mark.parametrize("pipelines", [True, False], ids=["pipeline", "no-pipeline"])
+def test_ctrl_c_while_a_command_waits_for_the_lock_leaves_the_connection_usable(pipelines):
+    """The shell catches Ctrl-C and goes on with the same store: the interrupted append is
+    cancelled on the server, its results read, its transaction rolled back, no lock kept."""
+    with postgres_url() as url:
+        holder, waiter = open_store(url), open_store(url, busy_timeout=30)
+        waiter._hot._pipelines = pipelines
+
+        def interrupt(*_):
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        try:
+            waiter.append("w-0", [ev(0)], expected_version=0)  # prepared already: the wait is the lock
+            with holder.transaction():
+                holder.append("h-1", [ev(1)], expected_version=0)
+                signal.setitimer(signal.ITIMER_REAL, 0.3)
+                with pytest.raises(KeyboardInterrupt):
+                    waiter.append("w-1", [ev(2)], expected_version=0)
+            assert waiter.append("w-1", [ev(2)], expected_version=0).version == 1
+            assert advisory_locks(waiter) == 0
+            assert [(e.stream_id, e.version) for e in waiter.read_all()] == [("w-0", 1), ("h-1", 1), ("w-1", 1)]
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            holder.close()
+            waiter.close()
+
+
+def test_a_transaction_refused_its_lock_at_commit_leaves_nothing_open():
+    """Only statements kept for the COMMIT, after the append lock was asked for: the BEGIN and
+    the lock go at the end, and a refusal there rolls back and leaves the store usable."""
+    from evsh import table
+
+    notes = table("hot_notes", {"k": str}, pk="k")
+    with postgres_url() as url:
+        holder, waiter = open_store(url), open_store(url, busy_timeout=0.3)
+        try:
+            waiter.ensure_tables([notes], owner="test")
+            with holder.transaction():
+                holder.append("h-1", [ev(1)], expected_version=0)
+                with pytest.raises(StoreError):
+                    with waiter.transaction():
+                        waiter.lock_appends()
+                        waiter.at_commit("INSERT INTO hot_notes (k) VALUES (?)", ("x",))
+            assert waiter.append("w-1", [ev(2)], expected_version=0).version == 1
+            assert waiter.table(notes).rows_where() == []
+            assert advisory_locks(waiter) == 0
+        finally:
+            holder.close()
+            waiter.close()

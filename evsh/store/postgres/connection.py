@@ -200,15 +200,19 @@ class PGConnection:
 
     def _send_begin(self) -> None:
         """The pending BEGIN, with the append lock when it was asked for (one message)."""
-        self._begin_pending = False
-        lock, self._lock_pending = self._lock_pending, ""
         try:
-            if lock:
-                self._unheard = self._hot.simple(f"BEGIN; {lock}")[0][-1]
-            else:
-                self._conn.execute("BEGIN")
+            self._begin_now()
         except psycopg.Error as exc:
             raise store_error(exc, self.url) from None
+
+    def _begin_now(self) -> None:
+        """As ``_send_begin``, raising the driver's error."""
+        self._begin_pending = False
+        lock, self._lock_pending = self._lock_pending, ""
+        if lock:
+            self._unheard = self._hot.simple(f"BEGIN; {lock}")[0][-1]
+        else:
+            self._conn.execute("BEGIN")
 
     def failed(self, exc: BaseException) -> StoreError:
         """A driver error on this store, as evsh's error."""

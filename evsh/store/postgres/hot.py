@@ -27,6 +27,7 @@ from psycopg import errors, generators, pq
 TUPLES_OK = pq.ExecStatus.TUPLES_OK
 FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 PIPELINE_ABORTED = pq.ExecStatus.PIPELINE_ABORTED
+PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
 MISSING = "26000"  # invalid_sql_statement_name: the prepared statement is gone
 
 _INT_OIDS = frozenset((20, 21, 23))  # int8, int2, int4
@@ -119,6 +120,9 @@ class HotStatements:
                     heads = [wait(fetch(pgconn)) for _ in begin]
                     result = wait(fetch(pgconn))
                     wait(fetch(pgconn))  # the sync
+                except BaseException:  # Ctrl-C: psycopg cancelled the statement running; read the rest
+                    _drain(self.conn, len(begin) + 2)
+                    raise
                 finally:
                     _leave_pipeline(self.conn)
                 for results in heads:
@@ -153,6 +157,18 @@ class HotStatements:
                     raise Missing()
                 raise errors.error_from_result(result, encoding=self._encoding)
         return results
+
+
+def _drain(conn: psycopg.Connection, most: int) -> None:
+    """Read a pipeline's results left unread up to its sync (at most ``most`` of them), so the
+    connection stays usable after an interrupted wait; one that cannot be read is closed."""
+    pgconn = conn.pgconn
+    try:
+        for _ in range(most):
+            if any(r.status == PIPELINE_SYNC for r in conn.wait(generators.fetch_many(pgconn))):
+                return
+    except BaseException:  # interrupted again, or the connection is gone
+        conn.close()
 
 
 def _leave_pipeline(conn: psycopg.Connection) -> None:

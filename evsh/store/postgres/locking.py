@@ -108,7 +108,16 @@ class PGLocking:
                 self._append_locked = self._exclusive = False
                 self._deferred = []
                 return
-            self._send_begin()
+            try:
+                self._begin_now()
+            except psycopg.Error:  # refused (the lock's busy timeout) or cut off: nothing stays open
+                locked = self._append_locked
+                self._append_locked = self._exclusive = self._unheard = False
+                self._deferred = []
+                self._announce = 0
+                if not (self._conn.closed or self._conn.broken):
+                    self._roll_back([f"SELECT pg_advisory_unlock({int(self.lock_key)})"] if locked else [])
+                raise
         conn = self._conn
         locked, deferred = self._append_locked, self._deferred
         announce = 0 if self._unheard else self._announce
