@@ -110,13 +110,11 @@ class PGLocking:
                 return
             try:
                 self._begin_now()
-            except psycopg.Error:  # refused (the lock's busy timeout) or cut off: nothing stays open
-                locked = self._append_locked
-                self._append_locked = self._exclusive = self._unheard = False
-                self._deferred = []
-                self._announce = 0
-                if not (self._conn.closed or self._conn.broken):
-                    self._roll_back([f"SELECT pg_advisory_unlock({int(self.lock_key)})"] if locked else [])
+            except psycopg.Error:  # refused (the lock's busy timeout) or cut off: rolled back as any
+                try:
+                    self._end_transaction(commit=False)
+                except psycopg.Error:
+                    pass  # a lost connection rolled it back; the refusal is the error to raise
                 raise
         conn = self._conn
         locked, deferred = self._append_locked, self._deferred
