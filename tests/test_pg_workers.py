@@ -250,14 +250,19 @@ def _through_an_outage(url: str, outage) -> None:
     worker = _spawn(url, "reactors", "run", "--follow", "--poll", str(POLL), "--batch-size", "2")
     follower = _spawn(url, "projections", "run", "--follow", "--batch-size", "5", "--interval", "0.1")
     procs = [worker, follower]
+    outs = None
     try:
         assert "following" in worker.stderr.readline()
         store, orders, users = outage(store, engine, procs)
         _wait_for("every order is settled", lambda: _reactors_settled(url, orders, users), procs, timeout=60)
         head = lambda: _sql(url, "SELECT max(position) FROM events")[0][0]  # noqa: E731
         _wait_for("every projection is at the head", lambda: _projections_at(url, head()), procs)
-    finally:
+    except AssertionError as failed:  # what the workers said, with what they did not do
         outs = _stop(procs)
+        raise AssertionError(f"{failed}; the workers said: {outs}") from None
+    finally:
+        if outs is None:
+            outs = _stop(procs)
     assert [p.returncode for p in procs] == [0, 0], outs
     assert all("connected again after a lost connection" in err for _, err in outs), outs
     _exactly_once(url, orders, users)
