@@ -239,6 +239,39 @@ def test_a_writer_locked_out_beyond_the_timeout_gets_store_locked_and_writes_not
         assert s.head_position() == 1
 
 
+def test_switching_a_new_store_to_wal_waits_for_other_connections_like_a_write(db_path):
+    """Processes creating one store at once: while one writes its tables, the switch to WAL in
+    another fails at once, since SQLite does not call the busy handler there. The open must wait
+    as a write would, and give up with StoreLocked after the busy timeout."""
+    import threading
+    import time
+
+    make_store(db_path, 1)
+    c = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    c.execute("PRAGMA journal_mode=DELETE")  # as the file is between its creation and the switch
+    c.execute("BEGIN IMMEDIATE")  # another creator is writing its tables meanwhile
+    releaser = threading.Timer(0.3, c.rollback)
+    releaser.start()
+    started = time.monotonic()
+    try:
+        with open_store(db_path, busy_timeout=10) as s:
+            assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert s.head_position() == 1
+    finally:
+        releaser.join()
+        c.close()
+    assert time.monotonic() - started >= 0.25
+    c = raw(db_path)
+    c.execute("PRAGMA journal_mode=DELETE")
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreLocked, match="busy timeout"):
+            open_store(db_path, busy_timeout=0.1)
+    finally:
+        c.rollback()
+        c.close()
+
+
 def test_a_write_lock_is_taken_for_the_append_only(db_path):
     make_store(db_path, 1)
     with open_store(db_path, busy_timeout=0.05) as a, open_store(db_path, busy_timeout=0.05) as b:

@@ -56,6 +56,24 @@ def store_error(exc: sqlite3.Error, path: str) -> StoreError:
     return StoreError(f"{path}: {text}")
 
 
+def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch the file to WAL, waiting for other connections as a write would. SQLite takes the
+    exclusive lock this needs without calling the busy handler, so processes creating one new
+    store at once would otherwise see "database is locked" at once. A WAL store stays WAL: later
+    opens return at the first try."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if (exc.sqlite_errorcode & 0xFF) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class _Transaction:
     """``with store.transaction() as tx``: BEGIN IMMEDIATE ... COMMIT, or a savepoint when
     nested. A class rather than a generator: every command and every reaction enters one."""
@@ -199,7 +217,7 @@ class SQLiteConnection:
             schema.check_and_upgrade(self.conn, path, creating=create and not read_only, upgrade=not read_only)
             if read_only:
                 return
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self.conn, busy_timeout)
             self.conn.execute(f"PRAGMA synchronous={sync.upper()}")
             self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             self.conn.execute("PRAGMA foreign_keys=ON")
