@@ -67,7 +67,7 @@ def test_evsh_read_with_the_shop_domain_imports_no_heavy_module(small_store):
 
 
 # what only other commands need: `evsh streams delete|truncate|meta` (evsh.cli.lifecycle, loaded
-# when one of them runs) and `evsh import`'s read-ahead (queue); and importlib.metadata (10-15 ms
+# when one of them runs) and queue (no command's path needs it); and importlib.metadata (10-15 ms
 # with the email package it pulls in): evsh's version is a constant, never looked up (on
 # PostgreSQL psycopg's own version check imports it, which evsh cannot avoid)
 LAZY = ("evsh.cli.lifecycle", "queue", "importlib.metadata")

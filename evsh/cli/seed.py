@@ -74,7 +74,7 @@ def seed(orders: int, customers: int | None, products: int, seed_value: int, day
             store.lock_appends(exclusive=True)  # first, as every appender takes it, before the read models' rows
             alongside = Alongside(engine)  # read models built as the history is written, not read back after
             # the history is made on this thread: sealing a chunk keeps its subjects' keys in the store
-            written, _ = store.import_rows(rows, on_written=alongside.written if alongside else None, read_ahead=False)
+            written, _ = store.import_rows(rows, on_written=alongside.written if alongside else None)
             alongside.finish()
             from ..engine.reactors import skip_history
 

@@ -41,7 +41,6 @@ class PostgresEventStore(
 
     GREATEST = Housekeeping.GREATEST
     FOR_UPDATE = Housekeeping.FOR_UPDATE
-    READ_AHEAD = True  # imports parse the next chunk while the server writes one
 
     def swap_tables(self, specs: Sequence[TableSpec], physical: Mapping[str, str], *, owner: str) -> None:
         """As the catalogue's, keeping the views over the swapped tables (see ``views_kept``)."""

@@ -20,6 +20,7 @@ import psycopg
 
 from ...errors import BadInput, StoreError
 from ..tables import quote
+from .bulk import SPAN, OpenCopy
 from .connection import store_error
 
 # Tables forgetting never scrubs: the log (personal fields there are encrypted), the catalogue,
@@ -34,6 +35,7 @@ class Housekeeping:
 
     GREATEST = "greatest"
     FOR_UPDATE = " FOR UPDATE"
+    _copy_open: OpenCopy | None = None  # an import's COPY, while it streams (``bulk``)
 
     def file_size(self) -> int:
         """Bytes the store's tables and indexes take on the server."""
@@ -108,23 +110,26 @@ class Housekeeping:
         except psycopg.Error as exc:
             raise store_error(exc, self.url) from None
 
-    def _insert_events(self, rows: list[tuple]) -> bool:
-        """Write imported rows (event_id, stream_id, version, type, data, metadata, recorded_at)
-        with COPY, at the next positions (the append lock is held, exclusively); False when an event
-        id is taken (the caller explains which)."""
-        head = self._take_positions(len(rows))
-        try:
-            with self.transaction(), self.conn.cursor() as cur:  # a savepoint: a clash undoes this batch
-                with cur.copy("COPY events (position, event_id, stream_id, version, type, data, metadata, recorded_at)"
-                              " FROM STDIN") as copy:
-                    for i, row in enumerate(rows, 1):
-                        copy.write_row((head + i, *row))
-        except StoreError as exc:
-            if "duplicate key" in str(exc) and "event_id" in str(exc):
-                return False
-            raise
-        self._head = (self.write_token(), head + len(rows))
-        return True
+    def _insert_events(self, rows: list[tuple]) -> None:
+        """Send imported rows into the import's open COPY (``bulk``), opening one if none is,
+        and ending a full one first: its rows are written by now."""
+        copy = self._copy_open
+        if copy is not None and len(copy.rows) >= SPAN:
+            self._settle_inserts()
+            copy = None
+        if copy is None:
+            copy = self._copy_open = OpenCopy(self)
+        copy.write(rows)
+
+    def _settle_inserts(self) -> None:
+        copy, self._copy_open = self._copy_open, None
+        if copy is not None:
+            self._head = (self.write_token(), copy.end())
+
+    def _abandon_inserts(self, exc: BaseException) -> None:
+        copy, self._copy_open = self._copy_open, None
+        if copy is not None:
+            copy.abandon(exc)
 
     # ------------------------------------------------------------------ finding and scrubbing values
     def events_containing(self, text: str) -> Iterator[tuple[int, str, str]]:

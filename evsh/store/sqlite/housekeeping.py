@@ -13,7 +13,7 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Iterator
 
-from ...errors import BadInput, StoreError, StoreLocked
+from ...errors import BadInput, IdConflict, StoreError, StoreLocked
 from .connection import store_error
 
 # Tables forgetting never scrubs: the log (personal fields there are encrypted), the catalogue,
@@ -95,17 +95,22 @@ class Housekeeping:
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) from None
 
-    def _insert_events(self, rows: list[tuple]) -> bool:
-        """Write imported rows (event_id, stream_id, version, type, data, metadata, recorded_at):
-        positions are the table's next keys; False when an event id is taken."""
+    def _insert_events(self, rows: list[tuple]) -> None:
+        """Write imported rows (line, event_id, stream_id, version, type, data, metadata,
+        recorded_at): positions are the table's next keys. ``?2``..``?8``: the line is not stored."""
         try:
             self.conn.executemany("INSERT INTO events (event_id, stream_id, version, type, data, metadata,"
-                                  " recorded_at) VALUES (?,?,?,?,?,?,?)", rows)
+                                  " recorded_at) VALUES (?2,?3,?4,?5,?6,?7,?8)", rows)
         except sqlite3.IntegrityError:
-            return False
+            raise IdConflict(self._explain_clash(rows)) from None
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) from None
-        return True
+
+    def _settle_inserts(self) -> None:
+        """Nothing is left open: each ``_insert_events`` writes its rows before it returns."""
+
+    def _abandon_inserts(self, exc: BaseException) -> None:
+        """Nothing is left open (the import's transaction rolls back what was written)."""
 
     # ------------------------------------------------------------------ finding and scrubbing values
     def events_containing(self, text: str) -> Iterator[tuple[int, str, str]]:
