@@ -124,7 +124,8 @@ class Housekeeping:
     def _settle_inserts(self) -> None:
         copy, self._copy_open = self._copy_open, None
         if copy is not None:
-            self._head = (self.write_token(), copy.end())
+            last = copy.end()
+            self._head = (self.write_token(), last)
 
     def _abandon_inserts(self, exc: BaseException) -> None:
         copy, self._copy_open = self._copy_open, None
