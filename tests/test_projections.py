@@ -273,6 +273,25 @@ def test_failing_rebuild_leaves_the_old_tables(cli, db_path, notes):
     assert rows(db_path, "SELECT name FROM sqlite_master WHERE name LIKE '%rebuild%'") == []
 
 
+def test_a_rebuild_puts_the_collectors_thresholds_back_whether_it_succeeds_or_fails(cli, db_path, notes):
+    """A rebuild collects garbage less often while it replays (a process-wide setting): a shell
+    or TUI that rebuilt, or failed to, goes on with the thresholds it had."""
+    import gc
+
+    dom = notes()
+    before = gc.get_threshold()
+    gc.set_threshold(900, 11, 12)
+    try:
+        assert cli("--domain", dom, "exec", "note", "n1", "add", "--text", "a").exit_code == 0
+        assert cli("--domain", dom, "projections", "rebuild", "good").exit_code == 0
+        assert gc.get_threshold() == (900, 11, 12)
+        assert cli("--domain", dom, "exec", "note", "n1", "add", "--text", "boom").exit_code == 0
+        assert cli("--domain", dom, "projections", "rebuild", "bad").exit_code == 5
+        assert gc.get_threshold() == (900, 11, 12)
+    finally:
+        gc.set_threshold(*before)
+
+
 # ----------------------------------------------------------------------------- --follow
 
 def test_run_follow_keeps_up_and_stops_on_ctrl_c(tmp_path):
