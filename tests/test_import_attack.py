@@ -1,0 +1,50 @@
+"""Hostile inputs to `evsh import` on PostgreSQL's open COPY (evsh/store/postgres/bulk.py):
+a row the server refuses for a reason other than an event id used twice is named by the
+file's line, in one line, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import uuid
+
+import pytest
+
+from evsh import NewEvent, open_store
+from evsh.store.postgres import bulk
+
+
+@pytest.fixture
+def pg_db():
+    from tests.services import postgres_url
+
+    with postgres_url() as url:
+        yield url
+
+
+def _line(n: int, **kw) -> str:
+    return json.dumps({"event_id": str(uuid.uuid4()), "stream_id": f"s-{n}", "version": 1, "type": "X",
+                       "data": {"n": n}, **kw})
+
+
+def _unindexable_stream_id() -> str:
+    """A stream id PostgreSQL cannot put in a btree index (over 2,704 bytes, incompressible)."""
+    rng = random.Random(7)
+    return "".join(rng.choice(string.ascii_letters) for _ in range(3_000))
+
+
+def test_a_row_the_server_refuses_past_the_first_copy_is_named_by_its_line_in_the_file(cli, pg_db):
+    n = bulk.SPAN + 5_000
+    lines = [_line(k) for k in range(1, n + 1)]
+    lines[n - 1] = _line(n, stream_id=_unindexable_stream_id())  # line 30000: in the second COPY
+    r = cli("import", "-", input="\n".join(lines) + "\n", db=pg_db)
+    assert r.exit_code != 0
+    err = r.stderr.strip()
+    assert f"line {n}:" in err, err
+    assert "COPY events, line" not in err  # the COPY's own count is not the file's line
+    assert "cannot be reached" not in err and "dropped the connection" not in err, err  # the server answered
+    assert "\n" not in err and "Traceback" not in err
+    with open_store(pg_db) as store:
+        assert store.head_position() == 0
+        assert store.append("after-1", [NewEvent("X", {})]).events[0].position >= 1
