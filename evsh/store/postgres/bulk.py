@@ -24,6 +24,11 @@ from ...errors import IdConflict, StoreError
 SPAN = 25_000  # rows in one COPY: what a clash's explanation searches, kept in memory meanwhile
 _COPY = "COPY events (position, event_id, stream_id, version, type, data, metadata, recorded_at) FROM STDIN"
 _CLASH = re.compile(r"Key \(event_id\)=\((.*)\) already exists\.", re.S)
+_COPY_LINE = re.compile(r"COPY events, line (\d+)")
+# what the server says of a row it refuses (a value out of range, too large to index, a key
+# taken): the row's fault, named by its line; anything else (a lost connection, a full disk, a
+# lock) is the store's, said as every other command says it
+_ROW_FAULTS = ("22", "23", "54")
 
 
 class OpenCopy:
@@ -69,7 +74,7 @@ class OpenCopy:
             detail = exc.diag.message_detail or ""
             if "event_id" not in detail:
                 self.abandon(exc)
-                raise store.failed(exc) from None
+                raise self.refused(exc) from None
             self.abandon(exc)  # back to the savepoint: the transaction takes statements again
             named = _CLASH.fullmatch(detail)
             rows = [r for r in self.rows if r[1] == named.group(1)] if named else []
@@ -77,7 +82,7 @@ class OpenCopy:
         except BaseException as exc:
             self.abandon(exc)
             if isinstance(exc, psycopg.Error):
-                raise store.failed(exc) from None
+                raise self.refused(exc) from None
             raise
         last = self.base + len(self.rows)
         try:
@@ -89,6 +94,18 @@ class OpenCopy:
         savepoint, self.savepoint = self.savepoint, None
         savepoint.__exit__(None, None, None)
         return last
+
+    def refused(self, exc: psycopg.Error) -> StoreError:
+        """The server's refusal of a row, naming the row's line in the file (the COPY's own count
+        of its rows is not it): ``store: line N: message``."""
+        diag = exc.diag
+        found = _COPY_LINE.search(diag.context or "")
+        if (found is None or (exc.sqlstate or "")[:2] not in _ROW_FAULTS
+                or not 1 <= int(found.group(1)) <= len(self.rows)):
+            return self.store.failed(exc)
+        line = self.rows[int(found.group(1)) - 1][0]
+        text = diag.message_primary or " ".join(str(exc).split())
+        return StoreError(f"{self.store.url}: line {line}: {text}")
 
     def abandon(self, exc: BaseException) -> None:
         """End the COPY (if still open) and roll back to the savepoint, keeping ``exc`` the error
