@@ -48,3 +48,42 @@ def test_a_row_the_server_refuses_past_the_first_copy_is_named_by_its_line_in_th
     with open_store(pg_db) as store:
         assert store.head_position() == 0
         assert store.append("after-1", [NewEvent("X", {})]).events[0].position >= 1
+
+
+_CHUNKS_USING_THE_STORE = r'''
+import json, sys, uuid
+from evsh import open_store
+from evsh.cli.transfer import import_rows
+
+def line(n):
+    return json.dumps({"event_id": str(uuid.uuid4()), "stream_id": f"s-{n}", "version": 1, "type": "X",
+                       "data": {"n": n}}).encode()
+
+with open_store(sys.argv[1]) as store:
+    def chunks():
+        for i, chunk in enumerate(import_rows((line(n) for n in range(1, 12_001)), None, "2026-01-01T00:00:00Z")):
+            with store.transaction():  # as a seed's chunk making keeps subject keys (shredding.KeyStore.ensure)
+                store.add_subject_keys([(f"u{i}", uuid.uuid4().hex, bytes(32))])
+            yield chunk
+    print(store.import_rows(chunks()), store.head_position())
+'''
+
+
+def test_chunks_made_with_a_transaction_of_the_same_store_import_instead_of_hanging(any_db, tmp_path):
+    """import_rows lets the making of chunks use the store (a seed keeps subject keys in it, in a
+    transaction of their own): with the COPY left open between chunks, that transaction's
+    savepoint waited forever for the connection the COPY holds."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "chunks.py"
+    script.write_text(_CHUNKS_USING_THE_STORE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path])}
+    try:
+        done = subprocess.run([sys.executable, str(script), any_db], capture_output=True, text=True, timeout=20,
+                              env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the import hung: a transaction opened while the COPY was open waits for it forever")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(12000,", "0)", "12000"]
