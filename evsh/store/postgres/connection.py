@@ -193,7 +193,10 @@ class PGConnection:
     @property
     def conn(self) -> psycopg.Connection:
         """The connection, a transaction's pending BEGIN (and append lock) sent first: what runs
-        on it is inside."""
+        on it is inside. An import's COPY (``bulk``) holds the connection while it is open: it is
+        ended first."""
+        if self._copy_open is not None:
+            self._settle_inserts()
         if self._begin_pending:
             self._send_begin()
         return self._conn
