@@ -87,3 +87,16 @@ def test_chunks_made_with_a_transaction_of_the_same_store_import_instead_of_hang
         pytest.fail("the import hung: a transaction opened while the COPY was open waits for it forever")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["(12000,", "0)", "12000"]
+
+
+def test_a_line_repeated_in_the_file_is_skipped_whether_or_not_in_the_same_chunk(cli, any_db):
+    """Two exports that overlap, concatenated: a repeated line is the same event, skipped as a
+    re-imported one is. It was skipped when its first copy was in an earlier chunk, and refused
+    as 'another event' at that version when both were in the same chunk of 5,000 lines."""
+    lines = [_line(k) for k in range(1, 6_001)]
+    near = [*lines[:10], lines[2], *lines[10:]]  # line 3 again as line 11: the same chunk
+    r = cli("import", "-", input="\n".join(near) + "\n", db=any_db)
+    assert r.exit_code == 0, r.stderr
+    assert "imported 6,000 events (1 already stored, skipped)" in r.stdout
+    with open_store(any_db) as store:
+        assert [e.event_id for e in store.read_all()] == [json.loads(x)["event_id"] for x in lines]
