@@ -109,7 +109,11 @@ class Transfer:
                 if ver <= current:
                     settle()
                     stored = self._one("SELECT stream_id, version FROM events WHERE event_id=?", (eid,))
-                    if stored is not None and tuple(stored) == (sid, ver):
+                    if stored is None:  # not written yet: an earlier line of this chunk may be the same event
+                        stored = next(((r[2], r[3], r[1]) for r in reversed(fresh) if r[2] == sid and r[3] == ver), None)
+                        if stored is not None and stored[2] != eid:
+                            stored = None  # another event at that version
+                    if stored is not None and tuple(stored[:2]) == (sid, ver):
                         skipped += 1
                         continue
                     if stored is not None:
