@@ -100,3 +100,26 @@ def test_a_line_repeated_in_the_file_is_skipped_whether_or_not_in_the_same_chunk
     assert "imported 6,000 events (1 already stored, skipped)" in r.stdout
     with open_store(any_db) as store:
         assert [e.event_id for e in store.read_all()] == [json.loads(x)["event_id"] for x in lines]
+
+
+def test_an_import_whose_input_comes_slowly_is_not_cut_by_the_servers_statement_timeout(monkeypatch):
+    """Managed servers often set a statement_timeout. Each chunk's COPY took far less; one COPY
+    left open while the next chunk is read (a slow pipe, `zcat | evsh import -`) lasts as long as
+    the input does, and the server cancelled it: an import that used to pass failed."""
+    import time
+
+    from evsh.cli.transfer import import_rows
+    from tests.services import postgres_url
+
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=1000")  # ms, for the store's connection
+
+    def chunks():
+        made = import_rows((_line(n).encode() for n in range(1, 7_001)), None, "2026-01-01T00:00:00Z")
+        yield next(made)
+        time.sleep(1.5)  # the input is slow in coming
+        yield from made
+
+    with postgres_url() as url:
+        with open_store(url) as store:
+            assert store.import_rows(chunks()) == (7_000, 0)
+            assert store.head_position() == 7_000
