@@ -29,13 +29,16 @@ _COPY_LINE = re.compile(r"COPY events, line (\d+)")
 # taken): the row's fault, named by its line; anything else (a lost connection, a full disk, a
 # lock) is the store's, said as every other command says it
 _ROW_FAULTS = ("22", "23", "54")
+# the position before the first row's, and whether the server cancels statements that last (a
+# COPY left open while the next chunk is read lasts as long as the input takes to come)
+_START = "SELECT nextval('events_position_seq') - 1, current_setting('statement_timeout') NOT IN ('0', '0ms')"
 
 
 class OpenCopy:
     """One COPY of imported rows ``(line, event_id, stream_id, version, type, data, metadata,
     recorded_at)``, in a savepoint of the import's transaction."""
 
-    __slots__ = ("store", "savepoint", "cursor", "copying", "write_row", "base", "rows")
+    __slots__ = ("store", "savepoint", "cursor", "copying", "write_row", "base", "rows", "timed")
 
     def __init__(self, store: Any) -> None:
         self.store = store
@@ -43,7 +46,7 @@ class OpenCopy:
         self.savepoint.__enter__()
         self.copying: Any = None
         try:
-            self.base = store._take_positions(1)  # the position before the first row's
+            self.base, self.timed = store._one(_START)  # a timed COPY ends with its chunk (``_insert_events``)
             self.cursor = store.conn.cursor()
             self.copying = self.cursor.copy(_COPY)
             self.write_row = self.copying.__enter__().write_row

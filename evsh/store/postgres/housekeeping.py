@@ -120,6 +120,8 @@ class Housekeeping:
         if copy is None:
             copy = self._copy_open = OpenCopy(self)
         copy.write(rows)
+        if copy.timed:  # the server's statement_timeout would cut it while the next chunk is read
+            self._settle_inserts()
 
     def _settle_inserts(self) -> None:
         copy, self._copy_open = self._copy_open, None
