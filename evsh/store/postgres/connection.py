@@ -247,8 +247,6 @@ class PGConnection:
     def _run_alone(self, sql: str, params: Any = None) -> psycopg.Cursor:
         """As ``_run``, without beginning a pending reading's snapshot: for one statement that is
         a whole read (autocommit runs it in a snapshot of its own)."""
-        if self._copy_open is not None:  # an import's COPY (``bulk``) ends before anything else runs
-            self._settle_inserts()
         try:
             return self.conn.execute(_placeholders(sql) if params is not None else sql, params)
         except psycopg.Error as exc:
