@@ -123,3 +123,15 @@ def test_an_import_whose_input_comes_slowly_is_not_cut_by_the_servers_statement_
         with open_store(url) as store:
             assert store.import_rows(chunks()) == (7_000, 0)
             assert store.head_position() == 7_000
+
+
+def test_an_append_the_server_refuses_as_too_large_says_so_and_not_that_the_server_is_gone(cli, pg_db):
+    """PostgreSQL answers a stream id too large for its index with a refusal (class 54), not a
+    lost connection: the user is told what to change, and nothing is written."""
+    r = cli("append", _unindexable_stream_id(), "X", '{"n": 1}', db=pg_db)
+    assert r.exit_code == 4
+    err = r.stderr.strip()
+    assert "too large" in err and "shorter stream id" in err, err
+    assert "cannot be reached" not in err and "\n" not in err and "Traceback" not in err
+    with open_store(pg_db) as store:
+        assert store.head_position() == 0

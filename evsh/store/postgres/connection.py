@@ -70,11 +70,16 @@ def store_error(exc: BaseException, where: str) -> StoreError:
         return StoreError(f"{where}: the database server's disk is full")
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
         return StoreError(f"{where}: the server is read-only (a standby?); connect to the primary")
-    if isinstance(exc, psycopg.OperationalError):
+    state = getattr(exc, "sqlstate", None) or ""
+    if isinstance(exc, psycopg.OperationalError) and (not state or state[:2] == "08" or state[:3] == "57P"):
+        # no answer, a lost connection (class 08) or a server going down (57P): not a refusal
         text = " ".join(str(exc).split())
         return StoreError(f"{where}: the database server cannot be reached or dropped the connection ({text})")
     diag = getattr(exc, "diag", None)
     text = (diag.message_primary if diag is not None and diag.message_primary else None) or " ".join(str(exc).split())
+    if state[:2] == "54":  # program limit exceeded: a value too large to index, a statement too complex
+        return StoreError(f"{where}: the server refused a value as too large ({text}); use a shorter stream id,"
+                          " event type or key")
     return StoreError(f"{where}: {text}")
 
 
