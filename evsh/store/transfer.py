@@ -4,10 +4,10 @@ An import is one transaction under the append lock: rows are validated before th
 re-import of the same lines is skipped, any other clash is refused with the line number. How
 rows reach the events table fast is the backend's: ``_insert_events(rows)`` writes them (with
 executemany on SQLite) or sends them into a write it may leave open (PostgreSQL's COPY streams
-one chunk to the server while the next is parsed), ``_settle_inserts()`` ends that write, and
-is called before any other statement of the import; ``_abandon_inserts(exc)`` undoes it. Either
-raises IdConflict naming the line of an event id already taken. A mixin of each store: SQL is
-written with ``?`` placeholders.
+one chunk to the server while the next is parsed; the backend ends it before anything else
+reaches its connection), ``_settle_inserts()`` ends that write at the import's end, and
+``_abandon_inserts(exc)`` undoes it. Either raises IdConflict naming the line of an event id
+already taken. A mixin of each store: SQL is written with ``?`` placeholders.
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ class Transfer:
         ruled: set[str] = set()  # streams with a rules row
         fresh: list[tuple] = []
         touched: dict[str, list] = {}  # stream -> [version, first at, last at, truncate_before of a new stream]
-        settle = self._settle_inserts
 
         def flush() -> None:
             nonlocal written
@@ -75,14 +74,12 @@ class Transfer:
                 return
             self._insert_events(fresh)
             if on_written is not None:  # the rows took consecutive positions, the log's last (no other append is in flight)
-                settle()
                 last = self._one("SELECT max(position) FROM events")[0]
                 on_written(last - len(fresh) + 1, [r[1:] for r in fresh])
             written += len(fresh)
             kept = [(sid, category_of(sid), v, first, last, tb) for sid, (v, first, last, tb) in touched.items()
                     if tb or sid in ruled]
             if kept:  # a plain stream is its events; one with rules, or truncated, keeps a row
-                settle()
                 self._run_many(
                     "INSERT INTO stream_rules (stream_id, category, version, created_at, updated_at, truncate_before)"
                     " VALUES (?,?,?,?,?,?) ON CONFLICT(stream_id) DO UPDATE SET"
@@ -101,19 +98,14 @@ class Transfer:
             if empty:
                 versions.update(dict.fromkeys(unseen, 0))
             elif unseen:
-                settle()
                 self._load_versions(versions, unseen, tombstones, ruled)
             for row in chunk:
                 line, eid, sid, ver, etype, data, meta, at = row
                 current = versions[sid]
                 if ver <= current:
-                    settle()
                     stored = self._one("SELECT stream_id, version FROM events WHERE event_id=?", (eid,))
-                    if stored is None:  # not written yet: an earlier line of this chunk may be the same event
-                        stored = next(((r[2], r[3], r[1]) for r in reversed(fresh) if r[2] == sid and r[3] == ver), None)
-                        if stored is not None and stored[2] != eid:
-                            stored = None  # another event at that version
-                    if stored is not None and tuple(stored[:2]) == (sid, ver):
+                    if (stored is not None and tuple(stored) == (sid, ver)) or (  # or an earlier line of this chunk
+                            stored is None and any(r[1] == eid and r[2] == sid and r[3] == ver for r in fresh)):
                         skipped += 1
                         continue
                     if stored is not None:
@@ -140,7 +132,6 @@ class Transfer:
                     t[2] = at
                 if sid == LIFECYCLE_STREAM:
                     flush()
-                    settle()
                     target = self._import_lifecycle(etype, codec.loads(data), at)
                     if target is not None:
                         version, deleted = self._rules_row(target)[:2]

@@ -3,10 +3,10 @@
 Ending a COPY waits for the server to have written every row sent. Ended after each chunk, that
 wait and the parsing of the next chunk add up; kept open, the server writes one chunk while the
 client parses the next (200,000 events: 2.1 s instead of 3.4 s, docs/benchmarks.md). The COPY is
-ended before any other statement of the import runs (``Transfer._settle_inserts``; whatever asks
-for the connection, ``PGConnection.conn``, ends it too: the COPY holds psycopg's lock of it), once
-it holds SPAN rows, at the next chunk, when the server has caught up, and after each chunk where
-the server sets a ``statement_timeout`` (open while the next chunk is read, it would be cut).
+ended before anything else runs on the connection (``PGConnection.conn`` ends it: the COPY holds
+psycopg's lock of the connection), at the import's end (``_settle_inserts``), once it holds SPAN
+rows, at the next chunk, when the server has caught up, and after each chunk where the server
+sets a ``statement_timeout`` (open while the next chunk is read, it would be cut).
 A row the server refuses is named by its line in the file.
 
 Positions are the sequence's next ones: the first is taken when the COPY opens, and the sequence
