@@ -564,3 +564,24 @@ def test_streams_are_counted_per_category_as_listed(db_path):
         assert s.categories() == sorted(expected.items())
         assert s.stream_count() == len(live)
         assert s.stream_count("order") == 2
+
+
+# ----------------------------------------------------------------------------- binding values
+
+def test_a_missing_column_value_is_stored_as_sql_null_and_reads_back_as_none(db_path):
+    """A row without a value for a column (the shop's orders without a cancel reason) is written
+    with None bound, which must reach SQLite as NULL: not as text, 0 or an empty string."""
+    from evsh import table
+
+    spec = table("notes", {"id": str, "reason": str, "count": int}, pk="id")
+    with open_store(db_path) as s:
+        with s.transaction():
+            s.ensure_tables([spec], owner="test")
+            t = s.table(spec)
+            t.insert({"id": "a"})
+            t.insert_all([{"id": "b", "reason": None, "count": None}, {"id": "c", "reason": "", "count": 0}])
+            t.flush()  # one executemany, as a projection's batch writes
+        assert s.table(spec).get("a") == {"id": "a", "reason": None, "count": None}
+    kinds = raw(db_path).execute("SELECT id, typeof(reason), typeof(count) FROM notes ORDER BY id").fetchall()
+    assert kinds == [("a", "null", "null"), ("b", "null", "null"), ("c", "text", "integer")]
+    assert raw(db_path).execute("SELECT ? IS NULL", (None,)).fetchone() == (1,)
