@@ -74,20 +74,21 @@ def monkeypatch_session():
     mp.undo()
 
 
-def _store_with_data(tmp_path, events: int, texts: dict[int, str]):
-    """A store of ``events`` events whose stored data at these positions is replaced by these texts."""
+def store_with_texts(tmp_path, events: int, texts: dict[int, str], column: str = "data"):
+    """A store of ``events`` events (data ``{"n": n}``) whose stored ``column`` (data or metadata)
+    at these positions is replaced by these texts."""
     store = open_store(str(tmp_path / "s.db"))
     store.append("a-1", [NewEvent("T", {"n": n}) for n in range(events)])
     store.close()
     conn = sqlite3.connect(tmp_path / "s.db")
-    conn.executemany("UPDATE events SET data = ? WHERE position = ?", [(t, p) for p, t in texts.items()])
+    conn.executemany(f"UPDATE events SET {column} = ? WHERE position = ?", [(t, p) for p, t in texts.items()])
     conn.commit()
     conn.close()
     return open_store(str(tmp_path / "s.db"))
 
 
 def test_a_page_with_a_text_that_is_not_json_raises_what_the_rows_raise(tmp_path):
-    store = _store_with_data(tmp_path, 5, {3: '{"n":'})  # cut short
+    store = store_with_texts(tmp_path, 5, {3: '{"n":'})  # cut short
     with pytest.raises(orjson.JSONDecodeError) as rows_error:
         _rows_path(store, "read_all_records", 1)
     with pytest.raises(orjson.JSONDecodeError) as page_error:
@@ -98,7 +99,7 @@ def test_a_page_with_a_text_that_is_not_json_raises_what_the_rows_raise(tmp_path
 
 def test_texts_joined_by_a_page_that_would_parse_together_are_still_refused(tmp_path):
     """Two broken texts whose halves make JSON together: the page's count tells, and the rows raise."""
-    store = _store_with_data(tmp_path, 3, {1: '{"n":[1', 2: "2]}"})
+    store = store_with_texts(tmp_path, 3, {1: '{"n":[1', 2: "2]}"})
     with pytest.raises(orjson.JSONDecodeError):
         list(store.read_all())
     store.close()
@@ -124,12 +125,12 @@ def test_a_page_of_plain_events_is_decoded_in_one_statement(tmp_path, monkeypatc
 def test_decoding_a_page_pauses_the_collector_and_leaves_it_as_it_found_it(tmp_path, monkeypatch, enabled):
     import gc
 
-    import evsh.store.base as base
+    import evsh.store.recorded as recorded
 
     store = open_store(str(tmp_path / "s.db"))
     store.append("a-1", [NewEvent("T", {"n": n}) for n in range(3)])
     seen = []
-    orjson_loads = base.codec.fast_loads
+    orjson_loads = recorded.codec.fast_loads
 
     def loads(text):
         seen.append(gc.isenabled())
@@ -140,11 +141,11 @@ def test_decoding_a_page_pauses_the_collector_and_leaves_it_as_it_found_it(tmp_p
     was = gc.isenabled()
     (gc.enable if enabled else gc.disable)()
     try:
-        monkeypatch.setattr(base.codec, "fast_loads", loads)
+        monkeypatch.setattr(recorded.codec, "fast_loads", loads)
         assert [r.data for r in store.read_stream("a-1")] == [{"n": 0}, {"n": 1}, {"n": 2}]
         assert gc.isenabled() is enabled
         with pytest.raises(RuntimeError):
-            base.records_of(Reads.raw_rows(store, 1, 10))  # row by row: the failing text raises
+            recorded.records_of(Reads.raw_rows(store, 1, 10))  # row by row: the failing text raises
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()

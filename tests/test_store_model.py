@@ -21,7 +21,8 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 import evsh.store.reads as sqlite_mod
 from evsh import ConcurrencyError, IdConflict, NewEvent, open_store
-from evsh.store.base import ANY, EXISTS, NO_STREAM, category_of
+from evsh.store.base import ANY, EXISTS, NO_STREAM
+from evsh.store.recorded import category_of
 
 STREAMS = ["order-1", "order-2", "user-ä", "inventory-p-1", "lonely"]
 TYPES = ["OrderCreated", "OrderConfirmed", "Ünïcode"]

@@ -545,7 +545,7 @@ def test_an_imported_lifecycle_event_that_does_not_apply_leaves_the_stream_as_it
 
 
 def test_streams_are_counted_per_category_as_listed(db_path):
-    from evsh.store.base import category_of
+    from evsh.store.recorded import category_of
 
     ids = ["order", "order!x", "order+x", "order-1", "order-2", "order.x", "orderx", "pay-1", "pay-2", "x"]
     with open_store(db_path) as s:

@@ -22,7 +22,8 @@ from typing import Any, Mapping
 
 from ..engine.routing import routing_key
 from ..errors import BadInput, BadMessage
-from ..store.base import RecordedEvent, category_of, check_name
+from ..store.base import check_name
+from ..store.recorded import RecordedEvent, category_of
 from ..store.lines import export_line, import_row
 
 CONTENT_TYPE = "application/json"

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from ..domain.naming import snake_case
-from ..store.base import category_of
+from ..store.recorded import category_of
 
 
 @lru_cache(maxsize=4096)

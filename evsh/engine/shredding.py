@@ -284,7 +284,7 @@ class Shredder:
                     ) from None
         if out is None:
             return rec
-        meta = {**rec.metadata, "redacted": redacted} if redacted else rec.metadata
+        meta = {**rec.metadata, "redacted": redacted} if redacted else rec[6]  # as held: decoded or not yet
         return tuple.__new__(RecordedEvent, (*rec[:5], out, meta, rec[7]))
 
 

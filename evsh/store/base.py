@@ -6,18 +6,17 @@ beside the embedded SQLite one without touching them. Contract tests run against
 
 from __future__ import annotations
 
-import functools
-import gc
 import os
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Iterable, Iterator, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 from ..errors import BadInput
 from ..sanitise import describe_char, first_unsafe
-from . import codec
+# The record and its decoding live in recorded; re-exported here, where callers look.
+from .recorded import RecordedEvent  # re-exported: the record is where callers look for it
 
 # evsh's own streams that an export may hold: lifecycle changes and forgotten subjects.
 SYSTEM_STREAMS = ("$streams", "$subjects")
@@ -27,35 +26,6 @@ ANY = "any"
 NO_STREAM = "no-stream"
 EXISTS = "exists"
 ExpectedVersion = int | str
-
-
-class RecordedEvent(NamedTuple):
-    """An event as stored: the same keys as the JSON a user sees."""
-
-    position: int
-    event_id: str
-    stream_id: str
-    version: int
-    type: str
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "stream_id": self.stream_id,
-            "version": self.version,
-            "position": self.position,
-            "type": self.type,
-            "data": self.data,
-            "metadata": self.metadata,
-            "recorded_at": self.recorded_at,
-        }
-
-    @property
-    def category(self) -> str:
-        return category_of(self.stream_id)
 
 
 @dataclass(frozen=True)
@@ -189,11 +159,6 @@ class LongLivedStore(EventStore, Protocol):
 
 
 # ----------------------------------------------------------------------------- validation
-
-def category_of(stream_id: str) -> str:
-    """Text before the first ``-``; an id without ``-`` is its own category."""
-    return stream_id.split("-", 1)[0]
-
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -331,54 +296,6 @@ SOURCE_POSITION = "source_position"
 # The columns of an event as every backend reads them: a raw row is this tuple, payloads still
 # encoded, for bulk readers that decode lazily (the TUI, export).
 EVENT_COLUMNS = "position, event_id, stream_id, version, type, data, metadata, recorded_at"
-RawRow = tuple
 # A page of decoded records and the positions of those whose stored data holds the text a reader
 # asked to have marked (the engine asks for the sealed-value prefix: only those rows are decrypted).
 RecordPage = tuple[list["RecordedEvent"], "set[int] | tuple[()]"]
-
-
-def gc_paused(decode: Callable[..., Any]) -> Callable[..., Any]:
-    """``decode`` run with Python's cyclic garbage collector paused (turned on again after,
-    whatever happens, unless it was off already). Why: a page of 1,000 records is about 3,000
-    new container objects (the records, their data and metadata), and none is garbage while the
-    page is built; every 700 of them started a collection that walked all the young ones, and
-    every tenth of those a walk of the older generation (about 5% of the read path's and of a
-    replay's instructions). Nothing but decoding runs while it is paused (no user code), and
-    the first allocation after it collects as it would have. The switch is the process's: a
-    thread turning the collector off during another's decoding finds it on again after."""
-
-    @functools.wraps(decode)
-    def paused(*args: Any) -> Any:
-        if not gc.isenabled():
-            return decode(*args)
-        gc.disable()
-        try:
-            return decode(*args)
-        finally:
-            gc.enable()
-
-    return paused
-
-
-def record_of(row: RawRow) -> RecordedEvent:
-    """A raw row decoded."""
-    return records_of((row,))[0]
-
-
-@gc_paused
-def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
-    """A page of raw rows decoded, as record_of would: the hot loop of every replay, so the tuple
-    is built without the named tuple's Python-level constructor and orjson is called directly
-    unless the text carries the codec's exact-JSON mark."""
-    new, rec, fast, exact, mark = tuple.__new__, RecordedEvent, codec.fast_loads, codec.loads, codec.EXACT_MARKS
-    return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
-                      fast(m) if m[:1] not in mark else exact(m), at))
-            for p, i, s, v, t, d, m, at in rows]
-
-
-def marked_in(rows: Sequence[RawRow], marked: str) -> set[int] | tuple[()]:
-    """The positions of the raw rows whose stored data holds ``marked`` (or is not text, so it
-    cannot be searched): one substring test in C per row, none when nothing is asked."""
-    if not marked:
-        return ()
-    return {row[0] for row in rows if type(row[5]) is not str or marked in row[5]}

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import BadInput, StreamDeleted
-from .base import NewEvent, RecordedEvent, category_of, check_stream_id
+from .base import NewEvent, check_stream_id
+from .recorded import RecordedEvent, category_of
 from .visibility import LIFECYCLE_STREAM, LIVE, SOFT_DELETED, STATES, TOMBSTONE, visibility
 
 RULES_WHERE = "deleted > 0 OR truncate_before > 0 OR max_count IS NOT NULL OR max_age IS NOT NULL"

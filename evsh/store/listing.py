@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from . import reads
-from .base import StreamInfo, category_of
+from .base import StreamInfo
+from .recorded import category_of
 
 _LAST_ID = "\U0010ffff"
 Query = Callable[[str, tuple], list]

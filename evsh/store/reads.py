@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from . import visibility as lifecycle_rules
-from .base import (EVENT_COLUMNS, RawRow, RecordPage, RecordedEvent, canonical_event_id, check_stream_id, marked_in,
-                   record_of, records_of)
+from .base import EVENT_COLUMNS, RecordPage, canonical_event_id, check_stream_id
+from .recorded import RawRow, RecordedEvent, marked_in, record_of, records_of
 from .visibility import HIDE_ALL, visibility
 
 PAGE = 1000  # rows fetched per query when streaming reads: constant memory on any store size

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 from ..errors import BadInput, IdConflict, StreamDeleted
 from . import codec
-from .base import category_of
+from .recorded import category_of
 from .visibility import LIFECYCLE_STREAM, SOFT_DELETED, TOMBSTONE
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from ..domain.model import Aggregate, CommandSpec
 from ..engine.engine import CommandOutcome, Engine
 from ..errors import BadInput, EvshError
-from ..store.base import RecordedEvent, record_of
+from ..store.recorded import RecordedEvent, record_of
 from .search import Search
 
 BLOCK_SHIFT = 10  # an index over a range with holes keeps one count per 1024 keys

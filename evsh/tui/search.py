@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BadInput
 from ..store import codec
-from ..store.base import record_of
+from ..store.recorded import record_of
 
 if TYPE_CHECKING:
     from .data import RowIndex

@@ -23,7 +23,7 @@ from typing import Any
 from ...domain.projection import Projection
 from ...errors import ProjectionFailed
 from ...store.tables import Tables
-from ...store.base import marked_in, records_of
+from ...store.recorded import marked_in, records_of
 from ..readpath import sealed_marker, view_pages
 from ..subscriptions import checkpoint_name
 from .apply import apply_events

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ...domain.reactor import ReactorSpec
 from ...domain.registry import user_code_error
 from ...errors import USER_CODE_FAILURES, BadInput, CommandRejected, EvshError, StoreError
-from ...store.base import RecordedEvent, category_of
+from ...store.recorded import RecordedEvent, category_of
 from ...store.tables import Tables
 from .. import metrics
 from ..engine import CommandOutcome, Engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Any
 
-from ...store.base import RecordedEvent, category_of
+from ...store.recorded import RecordedEvent, category_of
 
 
 class Message:

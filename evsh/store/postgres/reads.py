@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..base import EVENT_COLUMNS, RawRow, RecordedEvent, check_stream_id, record_of
+from ..base import EVENT_COLUMNS, RecordedEvent, check_stream_id
+from ..recorded import RawRow, record_of
 from .. import reads as shared
 from ..reads import META_KEYS, Reads
 from ..visibility import HIDE_ALL

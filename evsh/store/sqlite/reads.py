@@ -17,7 +17,8 @@ from operator import itemgetter
 from typing import Iterator, Sequence
 
 from .. import codec
-from ..base import EVENT_COLUMNS, RecordPage, RecordedEvent, gc_paused, marked_in, records_of
+from ..base import EVENT_COLUMNS, RecordPage
+from ..recorded import PageMetadata, RecordedEvent, gc_paused, marked_in, records_of
 from ..reads import META_KEYS, Fetch, Scan
 from ...errors import BadInput
 
@@ -64,15 +65,15 @@ def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str 
     """The records of a page row (see page_sql) in the scan's order, and the positions of those
     whose data holds ``marked``; None when the page must be read row by row (a text only the
     exact codec may read, a NULL, text that is not JSON). ``stream``: the one stream the scan
-    reads (the row does not repeat its id), or None."""
+    reads (the row does not repeat its id), or None. The records' metadata is decoded when one
+    of them is first read (``PageMetadata``), and checked then."""
     count, positions, versions, ids, streams, types, data, metadata, times = row
     loads = codec.fast_loads
     try:
-        if _EXACT in data or data[1] == " " or _EXACT in metadata or metadata[1] == " ":
+        if _EXACT in data or data[1] == " ":
             return None
         columns = (loads(positions), ids.split(SEP), streams.split(SEP) if stream is None else [stream] * count,
-                   loads(versions), types.split(SEP),
-                   loads(data), loads(metadata), times.split(SEP))
+                   loads(versions), types.split(SEP), loads(data), times.split(SEP))
     except (TypeError, ValueError):  # orjson's JSONDecodeError is a ValueError
         return None
     for column in columns:
@@ -81,13 +82,16 @@ def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str 
     rows = marked_rows(data, marked, count) if marked else ()
     if rows is None:
         return None
-    recs = list(map(tuple.__new__, repeat(RecordedEvent, count), zip(*columns)))
+    at, ids_, streams_, versions_, types_, data_, times_ = columns
+    meta = repeat(PageMetadata(metadata, at, JSON_SEP), count)
+    recs = list(map(tuple.__new__, repeat(RecordedEvent, count),
+                    zip(at, ids_, streams_, versions_, types_, data_, meta, times_)))
     keys = columns[key]
     if keys != sorted(keys):  # SQLite aggregates in scan order; should it not, the records are put in order
         recs.sort(key=itemgetter(key))
     if backwards:
         recs.reverse()
-    return recs, {columns[0][i] for i in rows}
+    return recs, {at[i] for i in rows}
 
 
 def marked_rows(data: str, marked: str, count: int) -> set[int] | None:

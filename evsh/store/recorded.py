@@ -1,0 +1,179 @@
+"""The record every reader receives, and stored rows decoded into records.
+
+A record's metadata may be held undecoded until it is first read. SQLite reads a page of events
+as one row (``evsh.store.sqlite.reads``), with the page's metadata as one JSON array text; the
+records share a :class:`PageMetadata` holding that text, decoded for the whole page by one
+``orjson.loads`` when any record's ``metadata`` is first read. Replays, rebuilds and most
+projections never read it, and decoding it was about a third of what a page's JSON cost
+(docs/benchmarks.md). A record compares, prints, pickles, copies and replaces the same whichever
+way its metadata is held: only its raw seventh item (``rec[6]``) shows the difference.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+from typing import Any, Callable, NamedTuple, Sequence
+
+from . import codec
+from ..errors import StoreCorrupt
+
+RawRow = tuple  # position, event_id, stream_id, version, type, data, metadata, recorded_at (texts encoded)
+
+
+def category_of(stream_id: str) -> str:
+    """Text before the first ``-``; an id without ``-`` is its own category."""
+    return stream_id.split("-", 1)[0]
+
+
+class _Stored(NamedTuple):
+    position: int
+    event_id: str
+    stream_id: str
+    version: int
+    type: str
+    data: dict[str, Any]
+    metadata: Any  # a dict, or the PageMetadata of the page the record was read in
+    recorded_at: str
+
+
+class RecordedEvent(_Stored):
+    """An event as stored: the same keys as the JSON a user sees."""
+
+    __slots__ = ()
+
+    @property
+    def metadata(self) -> dict[str, Any]:  # type: ignore[override]
+        m = self[6]
+        if type(m) is PageMetadata:  # inlined (not a method call): every reactor reads it per event
+            found = m._by_position
+            return (found if found is not None else m._decode())[self[0]]
+        return m
+
+    @property
+    def category(self) -> str:
+        return category_of(self.stream_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "stream_id": self.stream_id,
+            "version": self.version,
+            "position": self.position,
+            "type": self.type,
+            "data": self.data,
+            "metadata": self.metadata,
+            "recorded_at": self.recorded_at,
+        }
+
+    def _resolved(self) -> tuple:
+        return (*self[:6], self.metadata, self[7])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecordedEvent):
+            return self._resolved() == other._resolved()
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]  # data and metadata are dicts
+
+    def __repr__(self) -> str:
+        return "RecordedEvent(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self._resolved())) + ")"
+
+    def __getnewargs__(self) -> tuple:  # pickling and copying take the decoded metadata
+        return self._resolved()
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self._resolved()))
+
+    def _replace(self, /, **changes: Any) -> RecordedEvent:
+        if "position" in changes and "metadata" not in changes:  # the page finds metadata by position
+            changes["metadata"] = self.metadata
+        return super()._replace(**changes)
+
+
+def gc_paused(decode: Callable[..., Any]) -> Callable[..., Any]:
+    """``decode`` run with Python's cyclic garbage collector paused (turned on again after,
+    whatever happens, unless it was off already). Why: a page of 1,000 records is about 3,000
+    new container objects (the records, their data and metadata), and none is garbage while the
+    page is built; every 700 of them started a collection that walked all the young ones, and
+    every tenth of those a walk of the older generation (about 5% of the read path's and of a
+    replay's instructions). Nothing but decoding runs while it is paused (no user code), and
+    the first allocation after it collects as it would have. The switch is the process's: a
+    thread turning the collector off during another's decoding finds it on again after."""
+
+    @functools.wraps(decode)
+    def paused(*args: Any) -> Any:
+        if not gc.isenabled():
+            return decode(*args)
+        gc.disable()
+        try:
+            return decode(*args)
+        finally:
+            gc.enable()
+
+    return paused
+
+
+class PageMetadata:
+    """The metadata of a page's records as one JSON array text (the records' positions in the
+    same order, its texts joined by ``separator``, which no JSON text evsh writes holds), decoded
+    for the whole page when a record's is first read: by one ``orjson.loads`` unless a text
+    needs the exact codec, or the array does not decode into one value per record (a text that
+    is not JSON), where each text is decoded alone and raises what decoding its row raises."""
+
+    __slots__ = ("_text", "_positions", "_separator", "_by_position")
+
+    def __init__(self, text: str, positions: list[int], separator: str) -> None:
+        self._text: str | None = text
+        self._positions = positions
+        self._separator = separator
+        self._by_position: dict[int, Any] | None = None
+
+    def _decode(self) -> dict[int, Any]:
+        found = self._by_position
+        if found is not None:  # another thread decoded it meanwhile (it sets this before dropping the text)
+            return found
+        text, positions, sep = self._text, self._positions, self._separator
+        assert text is not None
+        values = None
+        if text[1:2] != codec.EXACT_MARKS[0] and sep + codec.EXACT_MARKS[0] not in text:
+            try:
+                values = codec.fast_loads(text)
+            except ValueError:  # orjson's JSONDecodeError: decoded text by text below, to raise as the row does
+                pass
+        if values is None or len(values) != len(positions):
+            values = [codec.loads(t) for t in text[1:-1].split(sep)]
+        if len(values) != len(positions):
+            raise StoreCorrupt(f"the metadata of the events at positions {positions[0]} to {positions[-1]} does not"
+                               " read as one JSON text per event; check the store with `evsh export`")
+        found = self._by_position = dict(zip(positions, values))
+        self._text = None
+        return found
+
+
+def record_of(row: RawRow) -> RecordedEvent:
+    """A raw row decoded."""
+    return records_of((row,))[0]
+
+
+@gc_paused
+def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
+    """A page of raw rows decoded, as record_of would: the hot loop of every replay, so the tuple
+    is built without the named tuple's Python-level constructor and orjson is called directly
+    unless the text carries the codec's exact-JSON mark."""
+    new, rec, fast, exact, mark = tuple.__new__, RecordedEvent, codec.fast_loads, codec.loads, codec.EXACT_MARKS
+    return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
+                      fast(m) if m[:1] not in mark else exact(m), at))
+            for p, i, s, v, t, d, m, at in rows]
+
+
+def marked_in(rows: Sequence[RawRow], marked: str) -> set[int] | tuple[()]:
+    """The positions of the raw rows whose stored data holds ``marked`` (or is not text, so it
+    cannot be searched): one substring test in C per row, none when nothing is asked."""
+    if not marked:
+        return ()
+    return {row[0] for row in rows if type(row[5]) is not str or marked in row[5]}
