@@ -142,3 +142,37 @@ def test_seeded_read_models_carry_the_positions_postgresql_hands_out(cli):
                                             " WHERE name LIKE 'projection:%'").fetchall())
     assert first > 1 and kept > 0 and matched == kept
     assert set(checkpoints.values()) == {head} and len(checkpoints) == 4
+
+
+CAUSES = '''
+from sample_data.shop import *  # noqa: F401,F403 the shop, and one projection more
+from sample_data.shop import OrderConfirmed
+from evsh import Projection, table
+
+causes = Projection("causes", version=1, tables=[
+    table("causes", {"position": int, "command": str, "correlation_id": str, "causation_id": str}, pk="position")])
+
+
+@causes.on(OrderConfirmed)
+def _confirmed(event, rows):
+    m = event.metadata
+    rows.table("causes").insert({"position": event.position, "command": m["command"],
+                                 "correlation_id": m["correlation_id"], "causation_id": m["causation_id"]})
+'''
+
+
+def test_a_read_model_built_alongside_a_seed_reads_each_events_own_metadata(cli, db_path, tmp_path):
+    """The records a seed hands its read models share their chunk's metadata text, decoded when a
+    handler first reads it: each row must hold its own event's metadata, as a rebuild writes."""
+    (tmp_path / "causes_shop.py").write_text(CAUSES)
+    domain = ("--domain", str(tmp_path / "causes_shop.py"))
+    r = cli(*domain, "seed", "--orders", "1200", "--seed", "5")  # chunks of 1,000 events and more
+    assert r.exit_code == 0, r.stderr
+    seeded = rows_of(db_path, "causes")
+    with sqlite3.connect(db_path) as conn:
+        stored = conn.execute("SELECT position, json_extract(metadata, '$.command'), json_extract(metadata,"
+                              " '$.correlation_id'), json_extract(metadata, '$.causation_id') FROM events"
+                              " WHERE type = 'OrderConfirmed' ORDER BY position").fetchall()
+    assert len(seeded) > 1000 and seeded == stored
+    assert cli(*domain, "projections", "rebuild", "causes").exit_code == 0
+    assert rows_of(db_path, "causes") == seeded

@@ -18,6 +18,9 @@ from typing import Any, Callable, NamedTuple, Sequence
 from . import codec
 from ..errors import StoreCorrupt
 
+# Between JSON texts joined into one array (a page's metadata): a raw line feed is in no JSON text
+# evsh writes, so the joined text splits back into exactly its texts.
+JOINED = "\n,"
 RawRow = tuple  # position, event_id, stream_id, version, type, data, metadata, recorded_at (texts encoded)
 
 
@@ -169,6 +172,20 @@ def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
     return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
                       fast(m) if m[:1] not in mark else exact(m), at))
             for p, i, s, v, t, d, m, at in rows]
+
+
+@gc_paused
+def records_sharing_metadata(rows: Sequence[RawRow]) -> list[RecordedEvent]:
+    """records_of, with the rows' metadata held as one PageMetadata (decoded when a record's is
+    first read), for rows just encoded by evsh (texts, none holding a raw line feed): the
+    read models built alongside a seed read the data of every event it writes, rarely its
+    metadata."""
+    if not rows:
+        return []
+    meta = PageMetadata("[" + JOINED.join([r[6] for r in rows]) + "]", [r[0] for r in rows], JOINED)
+    new, rec, fast, exact, mark = tuple.__new__, RecordedEvent, codec.fast_loads, codec.loads, codec.EXACT_MARKS
+    return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d), meta, at))
+            for p, i, s, v, t, d, _, at in rows]
 
 
 def marked_in(rows: Sequence[RawRow], marked: str) -> set[int] | tuple[()]:

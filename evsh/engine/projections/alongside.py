@@ -23,7 +23,7 @@ from typing import Any
 from ...domain.projection import Projection
 from ...errors import ProjectionFailed
 from ...store.tables import Tables
-from ...store.recorded import marked_in, records_of
+from ...store.recorded import marked_in, records_sharing_metadata
 from ..readpath import sealed_marker, view_pages
 from ..subscriptions import checkpoint_name
 from .apply import apply_events
@@ -81,7 +81,7 @@ class Alongside:
                 if not b.failed:
                     b.handled_to = first + len(rows) - 1
             return
-        page = (records_of(raw), marked_in(raw, sealed_marker(self.engine)))  # as the store's pages come
+        page = (records_sharing_metadata(raw), marked_in(raw, sealed_marker(self.engine)))  # as the store's pages come
         events = list(view_pages(self.engine, iter((page,))))
         store, clock = self.engine.store, self.engine.clock
         for b in self.building:

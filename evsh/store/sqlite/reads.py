@@ -18,16 +18,16 @@ from typing import Iterator, Sequence
 
 from .. import codec
 from ..base import EVENT_COLUMNS, RecordPage
-from ..recorded import PageMetadata, RecordedEvent, gc_paused, marked_in, records_of
+from ..recorded import JOINED, PageMetadata, RecordedEvent, gc_paused, marked_in, records_of
 from ..reads import META_KEYS, Fetch, Scan
 from ...errors import BadInput
 
 # Between the texts of one column of a page: names hold no control character (and a text that
 # did would make the page's count wrong, so the page would be read row by row).
 SEP = "\x1f"
-# Between the JSON texts of a page: a raw line feed is in no JSON text evsh writes, so "\n, "
-# in the joined text shows an exact-codec text (marked by a leading space) and nothing else.
-JSON_SEP = "\n,"
+# Between the JSON texts of a page (see recorded.JOINED): "\n, " in the joined text shows an
+# exact-codec text (marked by a leading space) and nothing else.
+JSON_SEP = JOINED
 _EXACT = JSON_SEP + codec.EXACT_MARKS[0]
 
 
