@@ -6,14 +6,16 @@ records share a :class:`PageMetadata` holding that text, decoded for the whole p
 ``orjson.loads`` when any record's ``metadata`` is first read. Replays, rebuilds and most
 projections never read it, and decoding it was about a third of what a page's JSON cost
 (docs/benchmarks.md). A record compares, prints, pickles, copies and replaces the same whichever
-way its metadata is held: only its raw seventh item (``rec[6]``) shows the difference.
+way its metadata is held: only its raw seventh item (``rec[6]``) shows the difference, and
+what reads a tuple's items in C (the standard ``json`` encoder: use ``as_dict()``).
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-from typing import Any, Callable, NamedTuple, Sequence
+import threading
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from . import codec
 from ..errors import StoreCorrupt
@@ -50,7 +52,12 @@ class RecordedEvent(_Stored):
         m = self[6]
         if type(m) is PageMetadata:  # inlined (not a method call): every reactor reads it per event
             found = m._by_position
-            return (found if found is not None else m._decode())[self[0]]
+            if found is None:
+                found = m._decode()
+            try:
+                return found[self[0]]
+            except KeyError:  # this event's own text is damaged (its neighbours' are read)
+                raise m._unreadable(self) from None
         return m
 
     @property
@@ -72,10 +79,28 @@ class RecordedEvent(_Stored):
     def _resolved(self) -> tuple:
         return (*self[:6], self.metadata, self[7])
 
+    # As a tuple, the record's values are those its fields give, metadata decoded: iterating,
+    # unpacking, comparing, searching, printing, pickling and copying see the same values
+    # whether the page's metadata was decoded yet or not. Only ``rec[6]`` (and what reads the
+    # tuple's items in C, as the standard json encoder does) sees a PageMetadata.
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._resolved())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._resolved()
+
+    def index(self, value: Any, *args: Any) -> int:
+        return self._resolved().index(value, *args)
+
+    def count(self, value: Any) -> int:
+        return self._resolved().count(value)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RecordedEvent):
             return self._resolved() == other._resolved()
-        return tuple.__eq__(self, other)
+        if isinstance(other, tuple):
+            return self._resolved() == other
+        return NotImplemented
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
@@ -86,8 +111,8 @@ class RecordedEvent(_Stored):
     def __repr__(self) -> str:
         return "RecordedEvent(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self._resolved())) + ")"
 
-    def __getnewargs__(self) -> tuple:  # pickling and copying take the decoded metadata
-        return self._resolved()
+    def __reduce__(self) -> tuple:  # every pickle protocol and copy: the decoded values
+        return (RecordedEvent, self._resolved())
 
     def _asdict(self) -> dict[str, Any]:
         return dict(zip(self._fields, self._resolved()))
@@ -124,38 +149,59 @@ def gc_paused(decode: Callable[..., Any]) -> Callable[..., Any]:
 class PageMetadata:
     """The metadata of a page's records as one JSON array text (the records' positions in the
     same order, its texts joined by ``separator``, which no JSON text evsh writes holds), decoded
-    for the whole page when a record's is first read: by one ``orjson.loads`` unless a text
-    needs the exact codec, or the array does not decode into one value per record (a text that
-    is not JSON), where each text is decoded alone and raises what decoding its row raises."""
+    for the whole page when a record's is first read (once, whichever threads read it): by one
+    ``orjson.loads`` unless a text needs the exact codec or the array does not decode into one
+    value per record, where each text is decoded alone. An event whose own text is damaged
+    raises StoreCorrupt when its metadata is read; the other events of its page read theirs.
+    A record kept after its page keeps the page's metadata (text, or once read its dicts) alive."""
 
-    __slots__ = ("_text", "_positions", "_separator", "_by_position")
+    __slots__ = ("_text", "_positions", "_separator", "_by_position", "_damaged")
 
     def __init__(self, text: str, positions: list[int], separator: str) -> None:
         self._text: str | None = text
         self._positions = positions
         self._separator = separator
         self._by_position: dict[int, Any] | None = None
+        self._damaged: dict[int, str] = {}  # position -> why its text cannot be read
 
     def _decode(self) -> dict[int, Any]:
-        found = self._by_position
-        if found is not None:  # another thread decoded it meanwhile (it sets this before dropping the text)
-            return found
+        with _DECODING:  # one decode per page: two threads must get the same dicts
+            found = self._by_position
+            if found is None:
+                found = self._by_position = self._decoded()
+                self._text = None
+        return found
+
+    def _decoded(self) -> dict[int, Any]:
         text, positions, sep = self._text, self._positions, self._separator
-        assert text is not None
+        assert text is not None  # dropped only once decoded, under the lock
         values = None
         if text[1:2] != codec.EXACT_MARKS[0] and sep + codec.EXACT_MARKS[0] not in text:
             try:
                 values = codec.fast_loads(text)
-            except ValueError:  # orjson's JSONDecodeError: decoded text by text below, to raise as the row does
+            except ValueError:  # orjson's JSONDecodeError: a damaged text, found text by text below
                 pass
-        if values is None or len(values) != len(positions):
-            values = [codec.loads(t) for t in text[1:-1].split(sep)]
-        if len(values) != len(positions):
-            raise StoreCorrupt(f"the metadata of the events at positions {positions[0]} to {positions[-1]} does not"
-                               " read as one JSON text per event; check the store with `evsh export`")
-        found = self._by_position = dict(zip(positions, values))
-        self._text = None
+        if values is not None and len(values) == len(positions):
+            return dict(zip(positions, values))
+        texts = text[1:-1].split(sep)
+        if len(texts) != len(positions):
+            self._damaged = {p: "its page's metadata does not split into one JSON text per event" for p in positions}
+            return {}
+        found: dict[int, Any] = {}
+        for position, one in zip(positions, texts):
+            try:
+                found[position] = codec.loads(one)
+            except ValueError as exc:
+                self._damaged[position] = f"its stored metadata is not JSON ({exc})"
         return found
+
+    def _unreadable(self, rec: RecordedEvent) -> StoreCorrupt:
+        why = self._damaged.get(rec[0], "its metadata is missing from its page")
+        return StoreCorrupt(f"event {rec[2]}@{rec[3]} (position {rec[0]}): {why}; the store is damaged,"
+                            " restore it from a backup")
+
+
+_DECODING = threading.Lock()
 
 
 def record_of(row: RawRow) -> RecordedEvent:
