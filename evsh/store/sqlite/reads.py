@@ -70,7 +70,7 @@ def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str 
     count, positions, versions, ids, streams, types, data, metadata, times = row
     loads = codec.fast_loads
     try:
-        if _EXACT in data or data[1] == " ":
+        if _EXACT in data or data[1] == " " or metadata is None:
             return None
         columns = (loads(positions), ids.split(SEP), streams.split(SEP) if stream is None else [stream] * count,
                    loads(versions), types.split(SEP), loads(data), times.split(SEP))
