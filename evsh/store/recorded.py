@@ -4,10 +4,11 @@ A record's metadata may be held undecoded until it is first read. SQLite reads a
 as one row (``evsh.store.sqlite.reads``), with the page's metadata as one JSON array text; the
 records share a :class:`PageMetadata` holding that text, decoded for the whole page by one
 ``orjson.loads`` when any record's ``metadata`` is first read. Replays, rebuilds and most
-projections never read it, and decoding it was about a third of what a page's JSON cost
-(docs/benchmarks.md). A record compares, prints, pickles, copies and replaces the same whichever
-way its metadata is held: only its raw seventh item (``rec[6]``) shows the difference, and
-what reads a tuple's items in C (the standard ``json`` encoder: use ``as_dict()``).
+projections never read it, and in the shop it is about two fifths of what decoding a page's
+JSON costs (docs/benchmarks.md). A record iterates, unpacks, compares, prints, pickles, copies
+and replaces the same whichever way its metadata is held: only its raw seventh item
+(``rec[6]``) shows the difference, and what reads a tuple's items in C (the standard ``json``
+encoder: use ``as_dict()``).
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ class RecordedEvent(_Stored):
         return (*self[:6], self.metadata, self[7])
 
     # As a tuple, the record's values are those its fields give, metadata decoded: iterating,
-    # unpacking, comparing, searching, printing, pickling and copying see the same values
-    # whether the page's metadata was decoded yet or not. Only ``rec[6]`` (and what reads the
-    # tuple's items in C, as the standard json encoder does) sees a PageMetadata.
+    # unpacking, replacing (``_replace`` iterates), comparing, searching, printing, pickling and
+    # copying see the same values whether the page's metadata was decoded yet or not. Only
+    # ``rec[6]`` (and what reads the tuple's items in C, as the standard json encoder does)
+    # sees a PageMetadata.
     def __iter__(self) -> Iterator[Any]:
         return iter(self._resolved())
 
@@ -116,11 +118,6 @@ class RecordedEvent(_Stored):
 
     def _asdict(self) -> dict[str, Any]:
         return dict(zip(self._fields, self._resolved()))
-
-    def _replace(self, /, **changes: Any) -> RecordedEvent:
-        if "position" in changes and "metadata" not in changes:  # the page finds metadata by position
-            changes["metadata"] = self.metadata
-        return super()._replace(**changes)
 
 
 def gc_paused(decode: Callable[..., Any]) -> Callable[..., Any]:
