@@ -21,9 +21,10 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 from . import codec
 from ..errors import StoreCorrupt
 
-# Between JSON texts joined into one array (a page's metadata): a raw line feed is in no JSON text
+# Between JSON texts joined into one array (a page's data or metadata): a raw line feed is in no JSON text
 # evsh writes, so the joined text splits back into exactly its texts.
 JOINED = "\n,"
+JOINED_EXACT = JOINED + codec.EXACT_MARKS[0]  # in a joined text: the start of a text only the exact codec reads
 RawRow = tuple  # position, event_id, stream_id, version, type, data, metadata, recorded_at (texts encoded)
 
 
@@ -145,19 +146,18 @@ def gc_paused(decode: Callable[..., Any]) -> Callable[..., Any]:
 
 class PageMetadata:
     """The metadata of a page's records as one JSON array text (the records' positions in the
-    same order, its texts joined by ``separator``, which no JSON text evsh writes holds), decoded
+    same order, its texts joined by ``JOINED``), decoded
     for the whole page when a record's is first read (once, whichever threads read it): by one
     ``orjson.loads`` unless a text needs the exact codec or the array does not decode into one
     value per record, where each text is decoded alone. An event whose own text is damaged
     raises StoreCorrupt when its metadata is read; the other events of its page read theirs.
     A record kept after its page keeps the page's metadata (text, or once read its dicts) alive."""
 
-    __slots__ = ("_text", "_positions", "_separator", "_by_position", "_damaged")
+    __slots__ = ("_text", "_positions", "_by_position", "_damaged")
 
-    def __init__(self, text: str, positions: list[int], separator: str) -> None:
+    def __init__(self, text: str, positions: list[int]) -> None:
         self._text: str | None = text
         self._positions = positions
-        self._separator = separator
         self._by_position: dict[int, Any] | None = None
         self._damaged: dict[int, str] = {}  # position -> why its text cannot be read
 
@@ -170,17 +170,17 @@ class PageMetadata:
         return found
 
     def _decoded(self) -> dict[int, Any]:
-        text, positions, sep = self._text, self._positions, self._separator
+        text, positions = self._text, self._positions
         assert text is not None  # dropped only once decoded, under the lock
         values = None
-        if text[1:2] != codec.EXACT_MARKS[0] and sep + codec.EXACT_MARKS[0] not in text:
+        if text[1:2] != codec.EXACT_MARKS[0] and JOINED_EXACT not in text:
             try:
                 values = codec.fast_loads(text)
             except ValueError:  # orjson's JSONDecodeError: a damaged text, found text by text below
                 pass
         if values is not None and len(values) == len(positions):
             return dict(zip(positions, values))
-        texts = text[1:-1].split(sep)
+        texts = text[1:-1].split(JOINED)
         if len(texts) != len(positions):
             self._damaged = {p: "its page's metadata does not split into one JSON text per event" for p in positions}
             return {}
@@ -225,7 +225,7 @@ def records_sharing_metadata(rows: Sequence[RawRow]) -> list[RecordedEvent]:
     metadata."""
     if not rows:
         return []
-    meta = PageMetadata("[" + JOINED.join([r[6] for r in rows]) + "]", [r[0] for r in rows], JOINED)
+    meta = PageMetadata("[" + JOINED.join([r[6] for r in rows]) + "]", [r[0] for r in rows])
     new, rec, fast, exact, mark = tuple.__new__, RecordedEvent, codec.fast_loads, codec.loads, codec.EXACT_MARKS
     return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d), meta, at))
             for p, i, s, v, t, d, _, at in rows]

@@ -18,17 +18,13 @@ from typing import Iterator, Sequence
 
 from .. import codec
 from ..base import EVENT_COLUMNS, RecordPage
-from ..recorded import JOINED, PageMetadata, RecordedEvent, gc_paused, marked_in, records_of
+from ..recorded import JOINED, JOINED_EXACT, PageMetadata, RecordedEvent, gc_paused, marked_in, records_of
 from ..reads import META_KEYS, Fetch, Scan
 from ...errors import BadInput
 
 # Between the texts of one column of a page: names hold no control character (and a text that
 # did would make the page's count wrong, so the page would be read row by row).
 SEP = "\x1f"
-# Between the JSON texts of a page (see recorded.JOINED): "\n, " in the joined text shows an
-# exact-codec text (marked by a leading space) and nothing else.
-JSON_SEP = JOINED
-_EXACT = JSON_SEP + codec.EXACT_MARKS[0]
 
 
 def page_sql(scan: Scan) -> str:
@@ -51,7 +47,7 @@ def page_sql(scan: Scan) -> str:
                 f"(SELECT {k} FROM events WHERE {k} {op} ?{scan.where} ORDER BY {k} {order} LIMIT 1 OFFSET ?), {end})")
     return ("SELECT count(*), '[' || group_concat(position) || ']', '[' || group_concat(version) || ']',"
             f" group_concat(event_id, '{SEP}'), {streams}, group_concat(type, '{SEP}'),"
-            f" '[' || group_concat(data, '{JSON_SEP}') || ']', '[' || group_concat(metadata, '{JSON_SEP}') || ']',"
+            f" '[' || group_concat(data, '{JOINED}') || ']', '[' || group_concat(metadata, '{JOINED}') || ']',"
             f" group_concat(recorded_at, '{SEP}') FROM events WHERE {rows}")
 
 
@@ -70,7 +66,7 @@ def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str 
     count, positions, versions, ids, streams, types, data, metadata, times = row
     loads = codec.fast_loads
     try:
-        if _EXACT in data or data[1] == " " or metadata is None:
+        if JOINED_EXACT in data or data[1] == " " or metadata is None:
             return None
         columns = (loads(positions), ids.split(SEP), streams.split(SEP) if stream is None else [stream] * count,
                    loads(versions), types.split(SEP), loads(data), times.split(SEP))
@@ -83,7 +79,7 @@ def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str 
     if rows is None:
         return None
     at, ids_, streams_, versions_, types_, data_, times_ = columns
-    meta = repeat(PageMetadata(metadata, at, JSON_SEP), count)
+    meta = repeat(PageMetadata(metadata, at), count)
     recs = list(map(tuple.__new__, repeat(RecordedEvent, count),
                     zip(at, ids_, streams_, versions_, types_, data_, meta, times_)))
     keys = columns[key]
@@ -101,12 +97,12 @@ def marked_rows(data: str, marked: str, count: int) -> set[int] | None:
     i = data.find(marked)
     if i < 0:
         return set()
-    if data.count(JSON_SEP) != count - 1:
+    if data.count(JOINED) != count - 1:
         return None
     rows: set[int] = set()
     row = at = 0
     while i >= 0:
-        row += data.count(JSON_SEP, at, i)
+        row += data.count(JOINED, at, i)
         at = i
         rows.add(row)
         i = data.find(marked, i + 1)
