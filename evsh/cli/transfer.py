@@ -46,7 +46,9 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
         from ..engine.upcasting import export_view
 
         events = export_view(app().engine(domain_required=True), events)
-    out: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout
+    plan = staged_output(output) if output else None
+    staged = plan[0] if plan else None
+    out: IO[str] = open(staged or output, "w", encoding="utf-8") if output else sys.stdout  # type: ignore[arg-type]
     n = 0
     try:
         # to a file (-o), a long export shows its progress on a terminal; to stdout, whose reader
@@ -66,16 +68,49 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
                     out.close()
             if bar:
                 bar.update(task, completed=n, total=n)
+        if plan:
+            import os
+
+            os.replace(*plan)  # the file appears (or is replaced) whole, once written
+            staged = None
     except OSError as exc:  # a full disk: said once, with the file's name (stdout: the CLI says it)
         if not output:
             raise
-        import os
-
-        if os.path.isfile(output):  # half an export is not an export
-            os.remove(output)
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        if staged:  # half an export is not an export: the file named keeps what it held
+            import os
+
+            if os.path.isfile(staged):
+                os.remove(staged)
     if output:
         click.echo(safe(f"exported {counted(n, 'event')} to {output}"), err=True)
+
+
+def staged_output(output: str) -> tuple[str, str] | None:
+    """(where to write, what to replace with it in one step) for an export to ``output``: a new
+    file beside the file ``output`` names (through a link), so a failed export (a full disk, a
+    damaged event) leaves that file as it was. None for a pipe or a device, written directly."""
+    import os
+    import stat
+
+    target = os.path.realpath(output)
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        return None
+    staged = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.part")
+    try:  # 0o666 less the umask, as open() would make it; a replaced file keeps its own mode
+        os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        if mode is not None:
+            os.chmod(staged, stat.S_IMODE(mode))
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return staged, target
 
 
 def import_rows(lines: Iterator[bytes], domain: Any, now: str) -> Iterator[list[tuple]]:
@@ -129,8 +164,13 @@ def import_(file: str, react: bool = False) -> None:
 
     from ..store.connect import is_server_url
 
-    fresh = (a.db != ":memory:" and not is_server_url(a.db)
-             and not (os.path.exists(a.db) and os.path.getsize(a.db) > 0))
+    target = a.db
+    # A new store is built in a file of its own beside the path and linked there once it holds
+    # the import: a refused import leaves no store behind, and removes nothing another process
+    # may have opened meanwhile (it once deleted a store a concurrent append had written to).
+    fresh = target != ":memory:" and not is_server_url(target) and not os.path.lexists(target)
+    if fresh:
+        a.db = new_file_beside(target, "import")
     try:
         store = a.store(create=True)
         engine = a.engine(create=True) if domain is not None else None
@@ -149,16 +189,20 @@ def import_(file: str, react: bool = False) -> None:
                     from ..engine.history import mark
 
                     mark(store, since)
-    except BaseException:
-        if fresh:  # a refused import leaves no store behind where there was none
+        if fresh:
             a.close()
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.isfile(a.db + suffix):
-                    os.remove(a.db + suffix)
-        raise
+            publish(a.db, target)
+            a.db = target
+            engine = a.engine(create=True) if domain is not None else None
     finally:
         if close:
             handle.close()
+        if fresh and a.db != target:  # refused: the new file and its companions are this process's own
+            a.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                if os.path.isfile(a.db + suffix):
+                    os.remove(a.db + suffix)
+            a.db = target
     msg = f"imported {counted(written, 'event')}"
     if skipped:
         msg += f" ({number(skipped)} already stored, skipped)"
@@ -170,6 +214,45 @@ def import_(file: str, react: bool = False) -> None:
         from .projections import build_read_models
 
         build_read_models(engine)
+
+
+def new_file_beside(path: str, what: str) -> str:
+    """A new, empty file in ``path``'s folder, named for ``path`` and made by this process alone."""
+    import os
+
+    folder, name = os.path.split(os.path.abspath(path))
+    for n in range(100):
+        candidate = os.path.join(folder, f".{name}.{what}-{os.getpid()}-{n}")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"cannot create {path}: {exc.strerror or exc}") from None
+    raise OutputError(f"cannot create {path}: no free name for a new file beside it")
+
+
+def publish(built: str, path: str) -> None:
+    """The closed store ``built`` given the name ``path``, which must still be free: a hard link
+    (it fails if a file appeared there meanwhile), then the built name removed."""
+    import os
+
+    wal = built + "-wal"
+    if os.path.isfile(wal) and os.path.getsize(wal) > 0:  # its last commits are not in the file yet
+        raise OutputError(f"cannot create {path}: the imported store was not closed whole ({wal} remains)")
+    try:
+        os.link(built, path)
+    except FileExistsError:
+        raise OutputError(f"{path} was created by another process during the import; nothing was imported"
+                          " into it; import again into the store as it is now") from None
+    except OSError:  # a file system without hard links: moved instead, if the name is still free
+        if os.path.lexists(path):
+            raise OutputError(f"{path} was created by another process during the import; nothing was imported"
+                              " into it; import again into the store as it is now") from None
+        os.rename(built, path)
+        return
+    os.remove(built)
 
 
 def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes]:
