@@ -1,4 +1,4 @@
-"""No command writes a file over the store: one check for every path a command writes to.
+"""No command writes a file over a store: one check for every path a command writes to.
 
 `evsh --db shop.db export -o shop.db` once opened its output for writing, which emptied the
 store it was about to read. Every command that writes a file (export, backup, keys export,
@@ -7,7 +7,9 @@ before anything is opened for writing.
 
 A path names the store when it is the store file or one of SQLite's companions (``-wal``,
 ``-shm``, ``-journal``): after resolving links (symbolic links, ``./x``, relative against
-absolute), and by device and inode when both files exist (hard links, bind mounts).
+absolute), and by device and inode when both files exist (hard links, bind mounts). Any other
+SQLite database is refused too, by its header: `export -o other.db` replaced another store with
+JSON lines, and a shell history pointed at one was appended to.
 """
 
 from __future__ import annotations
@@ -50,3 +52,19 @@ def refuse_store_path(path: str, db: str, what: str) -> None:
     role = store_role(path, db)
     if role is not None:
         raise BadInput(f"{what} {path}: that is {role}; choose another path")
+    if is_sqlite_file(path):
+        raise BadInput(f"{what} {path}: that is an SQLite database (another store?); choose another path")
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: str) -> bool:
+    """Whether ``path`` is a regular file that starts as every SQLite database does."""
+    try:
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except (OSError, ValueError):
+        return False
