@@ -329,9 +329,10 @@ def _scrub_histories(values: list[str], shell_file: str | None) -> dict[str, int
     for path in dict.fromkeys([*([shell_file] if shell_file else []), *history_files()]):
         try:
             removed = scrub_file(path, values)
-        except OSError as exc:
-            click.echo(f"evsh: warning: could not scrub the shell history {path}: {exc.strerror or exc};"
-                       " remove the lines mentioning the subject yourself", err=True)
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            click.echo(safe(f"evsh: warning: could not scrub the shell history {path}: {why};"
+                            " remove the lines mentioning the subject yourself"), err=True)
             continue
         if removed:
             done[path] = removed

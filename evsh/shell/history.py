@@ -186,15 +186,25 @@ def scrub_file(path: str, values: Iterable[str]) -> int:
     """Remove the entries of a shell history file that mention any of the values; returns how many.
 
     The file keeps prompt_toolkit's layout (a ``# time`` line, then ``+``-prefixed lines per entry)
-    and is replaced in one step, so a reader never sees half of it.
+    and is replaced in one step, so a reader never sees half of it. A file that is not laid out
+    so (or not UTF-8) raises ValueError and is left as it is.
     """
     values = [v for v in values if v]
     if not values or not os.path.isfile(path):
         return 0
     with open(path, "rb") as fh:
-        raw = fh.read().decode("utf-8", errors="replace")
+        raw = fh.read()
+    if not raw.strip():
+        return 0
+    try:
+        lines = raw.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8 text, so not a shell history file") from None
+    if any(line.strip() and line[0] not in "#+" for line in lines):
+        # not what the shell writes (another store, a document): rewriting it would destroy it
+        raise ValueError("it does not look like a shell history file")
     entries: list[list[str]] = [[]]
-    for line in raw.splitlines(keepends=True):
+    for line in lines:
         if not line.startswith("+") and entries[-1] and entries[-1][-1].startswith("+"):
             entries.append([])  # a line that is not text after an entry's text starts the next entry
         entries[-1].append(line)
