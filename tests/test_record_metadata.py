@@ -82,8 +82,9 @@ def test_an_event_whose_metadata_is_damaged_says_so_and_its_neighbours_read_thei
 
     s = store_with_texts(tmp_path, 4, texts, "metadata")
     try:
-        with pytest.raises(ValueError):  # orjson's or json's JSONDecodeError
-            _rows(s)  # row by row, as before
+        first = min(texts)
+        with pytest.raises(StoreCorrupt, match=rf"event a-1@{first} \(position {first}\): its stored metadata is not"):
+            _rows(s)  # row by row: the first damaged event named
         recs = list(s.read_all())
         assert [r.data["n"] for r in recs] == [0, 1, 2, 3]
         for rec in recs:

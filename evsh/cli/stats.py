@@ -47,8 +47,12 @@ def window_end(store: Any, window: str, per_log: dict[str, int]) -> str:
 
     if window == "event-time":
         newest = next(iter(store.read_all(0, backwards=True, limit=1)), None)
-        return metrics.minute_of(newest.recorded_at) if newest is not None else ""
-    return max([metrics.latest_minute(store) or "", *per_log.keys()], default="")
+        candidates = [newest.recorded_at] if newest is not None else []
+    else:
+        candidates = [m for m in (metrics.latest_minute(store), *per_log.keys()) if m]
+    for minute in candidates:
+        metrics.parse_minute(minute)  # a damaged store's time: said as such, not compared
+    return max((metrics.minute_of(m) for m in candidates), default="")
 
 
 def sparkline(values: list[int]) -> str:

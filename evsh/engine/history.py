@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
+from ..errors import StoreCorrupt
 from ..store.tables import table
 
 OWNER = "history"
@@ -56,6 +57,9 @@ class Ranges:
         if key != self._key:
             rows = store.table(IMPORTED_RANGES).rows_where(order_by="first_position")
             self._ranges = [(r["first_position"], r["last_position"]) for r in rows]
+            if not all(type(a) is int and type(b) is int for a, b in self._ranges):
+                raise StoreCorrupt("the store's record of imported history holds a range that is not two positions;"
+                                   " the store is damaged, restore it from a backup")
             self._firsts = [r[0] for r in self._ranges]
             self._last = max((r[1] for r in self._ranges), default=0)
             self._key = key

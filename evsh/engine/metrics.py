@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..errors import StoreCorrupt
 from ..store import codec
 from ..store.tables import table
 
@@ -288,10 +289,20 @@ def latest_minute(store: Any) -> str | None:
 RECENT_EVENTS = 100_000  # the log's per-minute line looks at most this far back
 
 
+def parse_minute(text: Any) -> datetime:
+    """A stored minute (``2026-01-01T10:42``, or an event's time, cut to its minute); StoreCorrupt
+    when a stored time is not one (a damaged store: a command says so instead of failing)."""
+    try:
+        return datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")
+    except (TypeError, ValueError):
+        raise StoreCorrupt(f"a stored time, {str(text)[:40]!r}, is not a time; the store is damaged,"
+                           " restore it from a backup") from None
+
+
 def minute_before(last: str, seconds: float) -> str:
     """The minute ``seconds`` before ``last`` (both ``2026-01-01T10:42``), counting ``last`` as
     the span's final minute; a span reaching before year 1 starts at the first minute there is."""
-    end = datetime.strptime(last, "%Y-%m-%dT%H:%M")
+    end = parse_minute(last)
     try:
         return (end - timedelta(minutes=int(seconds // 60))).strftime("%Y-%m-%dT%H:%M")
     except (OverflowError, ValueError):  # beyond datetime's range, or an infinite span
@@ -300,7 +311,7 @@ def minute_before(last: str, seconds: float) -> str:
 
 def minutes_ending(last: str, count: int) -> list[str]:
     """The ``count`` minutes (``2026-01-01T10:42``) up to and including ``last``."""
-    end = datetime.strptime(last, "%Y-%m-%dT%H:%M")
+    end = parse_minute(last)
     return [(end - timedelta(minutes=count - 1 - i)).strftime("%Y-%m-%dT%H:%M") for i in range(count)]
 
 

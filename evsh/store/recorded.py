@@ -212,9 +212,24 @@ def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
     is built without the named tuple's Python-level constructor and orjson is called directly
     unless the text carries the codec's exact-JSON mark."""
     new, rec, fast, exact, mark = tuple.__new__, RecordedEvent, codec.fast_loads, codec.loads, codec.EXACT_MARKS
-    return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
-                      fast(m) if m[:1] not in mark else exact(m), at))
-            for p, i, s, v, t, d, m, at in rows]
+    try:
+        return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
+                          fast(m) if m[:1] not in mark else exact(m), at))
+                for p, i, s, v, t, d, m, at in rows]
+    except (ValueError, TypeError):  # a text that is not JSON (or a NULL): name the event
+        raise damaged(rows) from None
+
+
+def damaged(rows: Sequence[RawRow]) -> StoreCorrupt:
+    """What to raise for raw rows of which one does not decode: the first such event, named."""
+    for p, _, s, v, _, *texts, _ in rows:
+        for what, text in zip(("data", "metadata"), texts):
+            try:
+                codec.loads(text)
+            except (ValueError, TypeError) as exc:
+                return StoreCorrupt(f"event {s}@{v} (position {p}): its stored {what} is not JSON ({exc});"
+                                    " the store is damaged, restore it from a backup")
+    return StoreCorrupt("a page of stored events does not decode; the store is damaged, restore it from a backup")
 
 
 @gc_paused
