@@ -71,6 +71,11 @@ class StoreCorrupt(StoreError):
     """SQLite found damaged pages: the file is not what SQLite wrote."""
 
 
+class ServerUnreachable(StoreError):
+    """A server store did not answer or dropped the connection (a restart, a network cut): a
+    worker waits and tries again; any other StoreError is not outlived."""
+
+
 class StoreFull(StoreError):
     """The disk (or a size limit) is full: the transaction was rolled back, nothing written."""
 

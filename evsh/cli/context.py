@@ -110,6 +110,7 @@ class AppContext:
     service: str | None = None  # --service: the domain as that service sees it (evsh.domain.services)
     config: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # feature options (mode, clock, ...)
+    wait_for_server: bool = False  # a follower started while its server is away waits for it
     _store: Any = None
     _engine: Any = None
     _domain: Any = None
@@ -121,7 +122,16 @@ class AppContext:
             from ..store.connect import open_store
 
             clock = {"clock": self.options["clock"]} if self.options.get("clock") else {}
-            self._store = open_store(self.db, create=create, sync=self.sync, busy_timeout=self.busy_timeout, **clock)
+
+            def opened() -> Any:
+                return open_store(self.db, create=create, sync=self.sync, busy_timeout=self.busy_timeout, **clock)
+
+            if self.wait_for_server:
+                from .following import when_reached
+
+                self._store = when_reached(opened)
+            else:
+                self._store = opened()
         return self._store
 
     def domain(self, *, required: bool = False):

@@ -22,3 +22,28 @@ def reconnector(store: Any, stop: Callable[[], bool] = lambda: False) -> Reconne
         click.echo(safe(f"evsh: connected again after a lost connection ({reason})"), err=True)
 
     return Reconnector(store, stop=stop, on_retry=retrying, on_back=back)
+
+
+def when_reached(opened: Callable[[], Any]) -> Any:
+    """``opened()`` (a store), tried again while its server cannot be reached, as a follower that
+    loses its connection does (the same waits, the same words on stderr): a worker started while
+    the database restarts waits for it instead of exiting. Ctrl-C stops the waiting."""
+    import time
+
+    from ..engine.following import FIRST_DELAY, MAX_DELAY
+    from ..errors import ServerUnreachable
+
+    delay = FIRST_DELAY
+    waited = False
+    while True:
+        try:
+            store = opened()
+        except ServerUnreachable as exc:
+            click.echo(safe(f"evsh: cannot reach the store yet ({exc}); trying again in {delay:g} s"), err=True)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)
+            waited = True
+            continue
+        if waited:
+            click.echo("evsh: connected", err=True)
+        return store

@@ -166,6 +166,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
     """
     from ..engine import projections as P
 
+    app().wait_for_server = follow  # a follower waits for a server that is away, from its start on
     engine = _engine()
     poll = _poll_interval(interval)
     P.select(engine, names)  # unknown names fail before anything runs

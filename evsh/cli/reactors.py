@@ -147,6 +147,7 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
     another worker takes over within --lease + --poll seconds. A lost connection to the server
     is retried with backoff. Ctrl-C stops after the current batch.
     """
+    app().wait_for_server = follow  # a follower waits for a server that is away, from its start on
     rt = _runtime()
     if batch_size:
         rt.batch_size = batch_size

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 
-from ...errors import BadInput, StoreError, StoreLocked, StoreMissing
+from ...errors import BadInput, ServerUnreachable, StoreError, StoreLocked, StoreMissing
 from ..base import utc_now
 from . import schema as schema_mod
 from .hot import HotStatements
@@ -74,7 +74,7 @@ def store_error(exc: BaseException, where: str) -> StoreError:
     if isinstance(exc, psycopg.OperationalError) and (not state or state[:2] == "08" or state[:3] == "57P"):
         # no answer, a lost connection (class 08) or a server going down (57P): not a refusal
         text = " ".join(str(exc).split())
-        return StoreError(f"{where}: the database server cannot be reached or dropped the connection ({text})")
+        return ServerUnreachable(f"{where}: the database server cannot be reached or dropped the connection ({text})")
     diag = getattr(exc, "diag", None)
     text = (diag.message_primary if diag is not None and diag.message_primary else None) or " ".join(str(exc).split())
     if state[:2] == "54":  # program limit exceeded: a value too large to index, a statement too complex
@@ -95,7 +95,7 @@ def connect(conninfo: str, where: str, *, busy_timeout: float, schema: str) -> p
             raise StoreError(f"{where}: the server refused the login ({text})") from None
         if "does not exist" in text:
             raise StoreMissing(f"{where}: {text}; create the database first (createdb) or pass another URL") from None
-        raise StoreError(f"{where}: cannot reach the database server ({text})") from None
+        raise ServerUnreachable(f"{where}: cannot reach the database server ({text})") from None
     except psycopg.Error as exc:
         raise store_error(exc, where) from None
     for name in ("json", "jsonb"):
