@@ -6,12 +6,12 @@ from __future__ import annotations
 import sqlite3
 import uuid
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import evsh.store.reads as reads
+from evsh.errors import StoreCorrupt
 from evsh.store.base import NewEvent
 from evsh.store.reads import Reads
 from evsh.store.sqlite import open_store
@@ -89,9 +89,9 @@ def store_with_texts(tmp_path, events: int, texts: dict[int, str], column: str =
 
 def test_a_page_with_a_text_that_is_not_json_raises_what_the_rows_raise(tmp_path):
     store = store_with_texts(tmp_path, 5, {3: '{"n":'})  # cut short
-    with pytest.raises(orjson.JSONDecodeError) as rows_error:
+    with pytest.raises(StoreCorrupt, match=r"event a-1@3 \(position 3\): its stored data is not JSON") as rows_error:
         _rows_path(store, "read_all_records", 1)
-    with pytest.raises(orjson.JSONDecodeError) as page_error:
+    with pytest.raises(StoreCorrupt) as page_error:
         _page_path(store, "read_all_records", 1)
     assert str(page_error.value) == str(rows_error.value)
     store.close()
@@ -100,7 +100,7 @@ def test_a_page_with_a_text_that_is_not_json_raises_what_the_rows_raise(tmp_path
 def test_texts_joined_by_a_page_that_would_parse_together_are_still_refused(tmp_path):
     """Two broken texts whose halves make JSON together: the page's count tells, and the rows raise."""
     store = store_with_texts(tmp_path, 3, {1: '{"n":[1', 2: "2]}"})
-    with pytest.raises(orjson.JSONDecodeError):
+    with pytest.raises(StoreCorrupt, match=r"position 1\): its stored data is not JSON"):
         list(store.read_all())
     store.close()
 
