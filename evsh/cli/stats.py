@@ -196,7 +196,7 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
          ("event type", {"style": "cyan", "keep": True}), ("handled", {**right, "keep": True}),
          ("errors", {**right, "keep": True}), ("lag", {**right, "keep": True}), ("p50", {**right, "optional": True}),
          ("p95", {**right, "optional": True}), ("p99", {**right, "optional": True}),
-         ("retries", {**right, "optional": True}), ("per minute", {"style": "cyan", "fill": True, "min_width": 8, "tail": True})],
+         ("retries", {**right, "optional": True}), ("per minute", {"style": "cyan", "fill": True, "min_width": 8, "tail": True, "optional": True})],
         ([rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
           number(s.handled), Text(number(s.errors), style="red" if s.errors else ""),
           Text("" if s.lag is None else number(s.lag), style="yellow" if s.lag else ""),
