@@ -142,11 +142,10 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
           window: str = "latest") -> None:
     """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
 
-    \b
     Broker relays (evsh relay) show as kind "relay", one per destination: handled = events
     the broker confirmed, lag = head position minus the relay's checkpoint. Broker consumers
     (evsh consume) show as kind "consumer", with their duplicate and dead-lettered counts.
-    \b
+
     Kept in the store as per-minute buckets, so every process and later runs see them.
     The sparklines show events per minute, ending at the latest minute with data.
     """

@@ -68,7 +68,6 @@ def _add(tree: Any, node: dict[str, Any]) -> None:
 def trace(ident: str, out: Output, stores: tuple[str, ...] = (), folder: str | None = None) -> None:
     """Show the causal tree of ID: a correlation id, an event id, a command id or a stream.
 
-    \b
     Commands (✓ ok, ✗ rejected, with the reason) and the events they produced, and the
     commands reactors sent because of those events, across aggregates, with times.
     A stream shows every chain its events belong to. With --store/--stores the chain is

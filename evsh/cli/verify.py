@@ -30,7 +30,6 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
            out_dir: str, as_json: bool, min_coverage: int) -> None:
     """Check that the domain keeps event sourcing's promises, on generated command sequences.
 
-    \b
     Commands are generated against the state reached so far, from their signatures and
     type hints (a domain module may steer them: docs/verify.md). Checked: commands accept or
     reject; replay is deterministic (twice, in chunks, in a fresh process); projections
@@ -38,6 +37,7 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     event and do not raise; deciding depends on the events alone; upcasters are pure.
     A failure is shrunk and written as a script for `evsh run` that fails until it is fixed.
     A coverage report follows (commands tried/succeeded, event types produced).
+
     Exit status: 0 all hold, 1 one does not (or coverage below --min-coverage), 2 bad usage.
     """
     import sys
