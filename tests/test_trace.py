@@ -138,3 +138,25 @@ def test_a_streams_trace_shows_commands_refused_on_it_and_every_commands_paramet
     assert sent["name"] == "payment.process" and sent["params"] == {"order_id": "5001", "amount": "49.90"}
     shown = cli(*shop, "trace", "order-5001").stdout
     assert "(1 command, 1 event)" in shown and '{"reason":"arrived broken"}' in shown
+
+
+def test_at_80_columns_every_node_of_the_tree_is_one_line_with_its_name_and_stream(cli):
+    import re
+
+    cli(*SHOP, "exec", "inventory", "p1", "add-stock", "--quantity", "10")
+    r = cli(*SHOP, "exec", "order", "o1", "create", "--customer-id", "c1", "--items", ITEMS, "--json")
+    (chain,) = json.loads(cli(*SHOP, "trace", "order-o1", "--json").stdout)["traces"]
+    r = cli(*SHOP, "trace", "order-o1", env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
+    assert r.exit_code == 0, r.stderr
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip() for line in r.stdout.splitlines()][1:]
+    nodes = [n for root in chain["roots"] for _, n in walk(root)]
+    assert len(lines) == len(nodes)  # no node spilled onto a second line
+    for line, (depth, node) in zip(lines, [d for root in chain["roots"] for d in walk(root)]):
+        assert len(line) <= 80, line
+        label = line[4 * (depth + 1):]  # the guide takes 4 cells a level
+        if node["kind"] == "command":
+            assert label.startswith(f"✓ {node['name']} {node['stream_id']}"), line
+        else:
+            assert label.startswith(f"● {node['type']} {node['stream_id']}@{node['version']}"), line
+            assert f"#{node['position']}" in label
+    assert '{"customer_id":"c1"' in lines[0] and "…" in lines[0]  # the parameters, cut to the line

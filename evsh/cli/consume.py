@@ -40,9 +40,11 @@ def consume(source: str, queue: str | None, binds: tuple[str, ...], exchange: st
     in its stream's order) and reaches this store's reactors and projections like a local one.
 
     \b
-    evsh consume --from amqp://guest:guest@127.0.0.1:5672/ --queue payments --bind 'order.#'
+    evsh consume --from amqp://guest:guest@127.0.0.1:5672/ --queue payments \\
+        --bind 'order.#'
     evsh consume --from nats://127.0.0.1:4222 --stream EVSH --durable payments
-    evsh --domain shop_services --service payments consume --from amqp://... --queue payments
+    evsh --domain shop_services --service payments \\
+        consume --from amqp://... --queue payments
 
     Messages are acknowledged after the commit; a message that is not an evsh event, or cannot be
     recorded, goes to `evsh dlq` (reactor consumer:NAME) and is acknowledged. Exit 4 when the broker

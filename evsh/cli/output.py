@@ -19,6 +19,7 @@ import click
 
 from ..errors import BadInput
 from ..sanitise import safe
+from .layout import VERTICAL
 from .params import Count
 from .render import emit_events, emit_json_items, emit_json_object, json_text, stdout_is_terminal
 
@@ -102,7 +103,7 @@ def _cell(value: Any, shown: bool) -> Any:
 
 def listing_options(*, rows: bool = True, limit: bool = True, what: str = "items", json_help: str | None = None,
                     nl_help: str | None = None) -> Callable[..., Any]:
-    """Adds --json, --nl, (--csv, --tsv when ``rows`` fit a table) and (--limit) to a command,
+    """Adds --json, --nl, (--csv, --tsv, --vertical when ``rows`` fit a table) and (--limit) to a command,
     which receives them as one ``out: Output`` keyword. ``what`` names the items (for --limit);
     ``json_help`` and ``nl_help`` say what a document or a line is, where "an array of the
     items" and "one item per line" would not."""
@@ -110,17 +111,25 @@ def listing_options(*, rows: bool = True, limit: bool = True, what: str = "items
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            chosen = [m for m in FORMATS if kwargs.pop(f"as_{m}", False)]
+            chosen = [m for m in (*FORMATS, "vertical") if kwargs.pop(f"as_{m}", False)]
             if len(chosen) > 1:
                 raise BadInput(f"--{chosen[0]} and --{chosen[1]} both say how to write the output: give one")
-            kwargs["out"] = Output(chosen[0] if chosen else "table", kwargs.pop("out_limit", None))
-            return fn(*args, **kwargs)
+            vertical = chosen == ["vertical"]
+            kwargs["out"] = Output("table" if vertical or not chosen else chosen[0], kwargs.pop("out_limit", None))
+            token = VERTICAL.set(vertical)  # read by the table helper (render.stream_table)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                VERTICAL.reset(token)
 
         options = [click.option("--json", "as_json", is_flag=True, help=json_help or f"JSON: one array of the {what}."),
                    click.option("--nl", "as_nl", is_flag=True, help=nl_help or "JSON lines: one object per line.")]
         if rows:
             options += [click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row."),
-                        click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated values with a header row.")]
+                        click.option("--tsv", "as_tsv", is_flag=True, help="Tab-separated values with a header row."),
+                        click.option("--vertical", "-x", "as_vertical", is_flag=True,
+                                     help="One line per column, records one under the other (the layout used"
+                                          " when the columns do not fit the terminal).")]
         if limit:
             options.append(click.option("--limit", "out_limit", type=Count(min=0), default=None, metavar="N",
                                         help=f"At most N {what}."))

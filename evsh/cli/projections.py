@@ -208,8 +208,8 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
                 elif r.handled or not follow:
                     busy = busy or bool(r.handled)
                     if modes.get(r.name) == "inline" and not r.handled:
-                        click.echo(f"{r.name}: inline (kept up to date by every append), up to date at"
-                                   f" checkpoint {number(r.checkpoint)}")
+                        click.echo(f"{r.name}: inline, kept up to date by every append (checkpoint"
+                                   f" {number(r.checkpoint)})")
                     else:
                         click.echo(f"{r.name}: handled {counted(r.handled, 'event')}, checkpoint {number(r.checkpoint)}")
             if not follow or stop():

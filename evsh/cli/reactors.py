@@ -98,7 +98,6 @@ def print_reactions(engine: Any) -> None:
 def reactors(ctx: click.Context, out: Output) -> None:
     """List reactors: checkpoint, lag, handled, parked, last error (or run them: see COMMANDS).
 
-    \b
     Lag counts events after the checkpoint (an upper bound: not all of them may concern
     the reactor). Parked events wait in the dead-letter table (evsh dlq).
     """

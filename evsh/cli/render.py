@@ -121,6 +121,10 @@ def stream_table(
     and `q` stops reading them.
     """
     if not stdout_is_terminal():
+        from .layout import VERTICAL, plain_vertical
+
+        if VERTICAL.get():
+            return plain_vertical(sys.stdout, columns, rows, _cell)
         return _plain_table(columns, rows, title=title, empty=empty)
     if pager and sys.stdin.isatty() and sys.stdout.isatty():
         with paged_console() as con:
@@ -143,32 +147,43 @@ def paged_console() -> Iterator[Any]:
 
 def _rich_table(con: Any, columns: Sequence[tuple[str, dict[str, Any]]], rows: Iterable[Sequence[Any]], *,
                 title: str | None, empty: str | None) -> int:
+    """Rows as a table fitted to the line (evsh.cli.layout), or as vertical records when the
+    columns that must show do not fit (or --vertical asked for them)."""
     from rich.table import Table
     from rich.text import Text
 
+    from . import layout
+
     n = 0
     page: list[Sequence[Any]] = []
-    widths: list[int] = [0] * len(columns)
+    natural: list[int] = [0] * len(columns)
+    state: dict[str, Any] = {"shown": None, "left_out": [], "vertical": layout.VERTICAL.get()}
 
     def flush(first: bool) -> None:
         cells = [[rich_text("" if c is None else c, lines=True) for c in row] for row in page]
-        shown = _layout(columns, cells, widths, con.width)
-        for i in shown:  # a column that must be cut keeps its start and its end: order-o10…99990
-            if columns[i][1].get("keep"):
+        if first and title:
+            con.print(rich_text(title))
+        if not state["vertical"]:
+            layout.measure(columns, cells, natural)
+            fit = layout.fit(columns, natural, con.width, state["left_out"])
+            state["vertical"] = fit.vertical
+        if state["vertical"]:  # and it stays so: the records of every later page are shown alike
+            layout.vertical_records(con, columns, cells, n - len(page) + 1)
+            return
+        for i in fit.shown:
+            w, opts = fit.widths[i], columns[i][1]
+            if opts.get("tail"):  # a sparkline: its newest end stays, its oldest goes
                 for row in cells:
-                    if row[i].cell_len > widths[i]:
-                        row[i] = rich_text(middle(row[i].plain, widths[i]))
-            elif columns[i][1].get("tail"):  # a sparkline: its newest end stays, its oldest goes
-                for row in cells:
-                    if row[i].cell_len > widths[i]:
-                        row[i] = Text("…" + row[i].plain[len(row[i].plain) - widths[i] + 1:], style=row[i].style)
-        table = Table(show_header=first, title=rich_text(title) if first and title else None, box=None,
-                      pad_edge=False, header_style="bold", expand=False)
-        for i in shown:
+                    if row[i].cell_len > w:
+                        row[i] = Text("…" + row[i].plain[len(row[i].plain) - w + 1:], style=row[i].style)
+        table = Table(show_header=fit.shown != state["shown"], box=None, pad_edge=False, header_style="bold",
+                      expand=False)
+        state["shown"], state["left_out"] = fit.shown, fit.left_out
+        for i in fit.shown:
             name, opts = columns[i]
-            table.add_column(rich_text(name), **_column_options(opts, widths[i]))
+            table.add_column(rich_text(name), **layout.column_options(opts, fit.widths[i]))
         for row in cells:
-            table.add_row(*(row[i] for i in shown))
+            table.add_row(*(row[i] for i in fit.shown))
         con.print(table)
 
     first = True
@@ -186,70 +201,9 @@ def _rich_table(con: Any, columns: Sequence[tuple[str, dict[str, Any]]], rows: I
             con.print(Text(empty, style="dim"))
         elif empty is None:  # empty="" prints nothing at all (reading a stream that does not exist)
             flush(True)
+    if state["left_out"]:  # named even when a later page turned to records
+        con.print(layout.left_out_note(columns, state["left_out"]))
     return n
-
-
-def middle(text: str, width: int) -> str:
-    """``text`` cut in its middle to ``width`` characters, when it is longer."""
-    if len(text) <= width:
-        return text
-    head = (width - 1 + 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
-
-
-def _column_options(opts: dict[str, Any], width: int) -> dict[str, Any]:
-    """Rich options for a column laid out at ``width``: one line, cut with "…" if it must be."""
-    out = {k: v for k, v in opts.items() if k not in ("keep", "fill", "optional", "max_width", "min_width", "tail")}
-    out.update(width=width, no_wrap=True, overflow="ellipsis")
-    return out
-
-
-def _layout(columns: Sequence[tuple[str, dict[str, Any]]], cells: list[list[Any]], widths: list[int],
-            total: int) -> list[int]:
-    """Column widths for one page at a terminal ``total`` characters wide (updating ``widths``,
-    which only grow from page to page so columns stay aligned); returns the columns shown.
-
-    A ``keep`` column (position, stream, version, type) is never cut: it is as wide as its
-    widest cell. The ``fill`` column (the payload) takes what is left. Other columns are as wide
-    as their content up to ``max_width``; an ``optional`` one (a time; the last first) is left out, and then any
-    other is narrowed, when the fill column would get less than its ``min_width``; the fill
-    column itself goes when the columns that are never cut take the whole line, and if even they
-    are wider than it, the widest is cut in its middle (its start and end stay readable)."""
-    for i, (name, opts) in enumerate(columns):
-        content = max([len(name), opts.get("min_width", 0) if opts.get("keep") else 0]
-                      + [c.cell_len for c in (row[i] for row in cells)])
-        if not opts.get("keep") and not opts.get("fill") and opts.get("max_width"):
-            content = min(content, opts["max_width"])
-        widths[i] = max(widths[i], content)
-    shown = list(range(len(columns)))
-    fill = next((i for i, (_, o) in enumerate(columns) if o.get("fill")), None)
-    gap = 2
-
-    def room() -> int:
-        used = sum(widths[i] for i in shown if i != fill) + gap * (len(shown) - 1)
-        return total - used
-
-    if fill is not None:
-        need = columns[fill][1].get("min_width", 12)
-        for i, (_, opts) in reversed(list(enumerate(columns))):  # the last optional column goes first
-            if room() < need and opts.get("optional") and i in shown:
-                shown.remove(i)
-        for i in sorted(shown, key=lambda i: -widths[i]):  # still short: narrow the widest others
-            if room() >= need:
-                break
-            opts = columns[i][1]
-            if i != fill and not opts.get("keep"):
-                widths[i] = max(len(columns[i][0]), widths[i] - (need - room()))
-        left = room()
-        if left < 4:  # the columns that are never cut fill the line: no room for the payload
-            shown.remove(fill)
-        else:
-            widths[fill] = min(widths[fill], left)
-    over = -room() if fill not in shown else 0
-    if over > 0:  # even alone they are wider than the line: the widest is cut in its middle
-        widest = max(shown, key=lambda i: widths[i])
-        widths[widest] = max(len(columns[widest][0]), widths[widest] - over)
-    return shown
 
 
 def _forced_terminal() -> bool:
@@ -322,7 +276,7 @@ EVENT_COLUMNS = [
     ("version", {"justify": "right", "keep": True}),
     ("type", {"style": "cyan", "keep": True}),
     ("recorded_at", {"style": "dim", "optional": True}),
-    ("data", {"fill": True, "min_width": 16}),
+    ("data", {"fill": True, "min_width": 10, "cut": True}),
 ]
 DATA_SHOWN = 200  # characters of a payload a table row carries (the terminal shows what fits)
 

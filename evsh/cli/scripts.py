@@ -175,6 +175,7 @@ def run(files: tuple[str, ...], echo: bool, pause: bool, keep_going: bool) -> No
     --db :memory: runs on a store that lives as long as the run, so a script that
     creates its streams can be run again and again:
       evsh --db :memory: --domain shop run checks.evsh
+
     Stops at the first failing line with FILE:LINE: message and that line's exit code
     (1 for a failed expectation). The language: docs/scripts.md, or `help` in `evsh shell`.
     """
@@ -282,9 +283,10 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
 
     \b
     evsh demo              the shop story (run again: shows the store it made)
-    evsh demo --list       the bundled demos; evsh demo NAME runs one in evsh-demo-NAME.db
+    evsh demo --list       the bundled demos
+    evsh demo NAME         run one, in evsh-demo-NAME.db
     evsh demo --fresh      start over, also after an interrupted demo
-    evsh demo services     the shop as three services over RabbitMQ (docs/broker.md)
+    evsh demo services     the shop as services over RabbitMQ (docs/broker.md)
 
     A demo marks its store as a demo's before it writes, and deletes only a store whose every
     event a demo wrote: once you add events of your own (an order of your own in a demo's
@@ -305,10 +307,13 @@ def demo(name: str | None, fresh: bool, list_demos: bool, pause: bool, broker: s
         return
     demos = bundled_demos()
     if list_demos:
+        import textwrap
+
         width = max((len(n) for n in demos), default=10)
-        for n, res in demos.items():
-            click.echo(f"{n:<{width}}  {demo_title(res.read_text(encoding='utf-8'))}")
-        click.echo(f"{'services':<{width}}  The shop as three services (processes, stores) over RabbitMQ")
+        titles = {n: demo_title(res.read_text(encoding="utf-8")) for n, res in demos.items()}
+        titles["services"] = "The shop as three services (processes, stores) over RabbitMQ"
+        for n, title in titles.items():  # a long title goes on under itself: 80 columns
+            click.echo(textwrap.fill(title, 79, initial_indent=f"{n:<{width}}  ", subsequent_indent=" " * (width + 2)))
         return
     story = name is None
     name = name or STORY

@@ -146,11 +146,10 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
           window: str = "latest") -> None:
     """Metrics of reactors and projections: handled, errors, retries, latency p50/p95/p99, lag.
 
-    \b
     Broker relays (evsh relay) show as kind "relay", one per destination: handled = events
     the broker confirmed, lag = head position minus the relay's checkpoint. Broker consumers
     (evsh consume) show as kind "consumer", with their duplicate and dead-lettered counts.
-    \b
+
     Kept in the store as per-minute buckets, so every process and later runs see them.
     The sparklines show events per minute, ending at the latest minute with data.
     """
@@ -200,7 +199,7 @@ def stats(out: Output, as_prom: bool, by_type: bool, minutes: int, since: str | 
          ("event type", {"style": "cyan", "keep": True}), ("handled", {**right, "keep": True}),
          ("errors", {**right, "keep": True}), ("lag", {**right, "keep": True}), ("p50", {**right, "optional": True}),
          ("p95", {**right, "optional": True}), ("p99", {**right, "optional": True}),
-         ("retries", {**right, "optional": True}), ("per minute", {"style": "cyan", "fill": True, "min_width": 8, "tail": True})],
+         ("retries", {**right, "optional": True}), ("per minute", {"style": "cyan", "fill": True, "min_width": 8, "tail": True, "optional": True})],
         ([rich_text(s.kind), rich_text(s.name), rich_text(s.event_type if s.event_type not in ("", "*") else "(all)"),
           number(s.handled), Text(number(s.errors), style="red" if s.errors else ""),
           Text("" if s.lag is None else number(s.lag), style="yellow" if s.lag else ""),

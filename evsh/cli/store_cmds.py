@@ -257,4 +257,4 @@ def sql(query: str, out: Output, timeout: float = SQL_TIMEOUT) -> None:
         if not out.table:
             out.items({h: json_cell(v) for h, v in zip(headers, r)} for r in rows)
             return
-        stream_table([(h, {}) for h in headers], rows)
+        stream_table([(h, {"keep": True}) for h in headers], rows)  # too wide: vertical

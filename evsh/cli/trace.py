@@ -20,40 +20,58 @@ def _hm(at: str | None) -> str:
     return at[11:23] if at and len(at) >= 23 else (at or "")
 
 
-def _label(node: dict[str, Any]) -> Any:
+GUIDE = 4  # cells of the tree's guide per level ("└── ")
+
+
+def _label(node: dict[str, Any], room: int) -> Any:
+    """One line of the tree, at most ``room`` cells: the mark, name and stream always; then, while
+    they fit, the outcome, the reactor, the time, the store, the focus mark, the position; the
+    parameters take what is left, cut with "…" (all of it: --json)."""
+    from rich.cells import cell_len
     from rich.text import Text
 
     t = Text()
+    extra: list[tuple[int, str, str]] = []  # (where it goes, text, style), most important first
+    reason = None
     if node["kind"] == "command":
         mark, style = _MARK.get(node["outcome"], ("?", ""))
         t.append(f"{mark} ", style=style)
         t.append(node["name"], style="bold")
         t.append(f" {node['stream_id']}")
-        if node["params"]:
-            t.append(" " + short(node["params"], 60), style="dim")
-        if node["reactor"]:
-            t.append(f"  by {node['reactor']}", style="magenta")
         if node["outcome"] != "ok":
-            t.append(f"  {node['outcome']}: {node['reason'] or ''}", style=style)
-        t.append(f"  {_hm(node['at'])}", style="dim")
+            reason = (3, f"  {node['outcome']}: {node['reason'] or ''}", style)  # always shown
+        if node["reactor"]:
+            extra.append((2, f"  by {node['reactor']}", "magenta"))
+        extra.append((4, f"  {_hm(node['at'])}", "dim"))
         if node.get("store"):
-            t.append(f"  [{node['store']}]", style="blue")
+            extra.append((5, f"  [{node['store']}]", "blue"))
     else:
         t.append("● ", style="cyan")
         t.append(node["type"], style="bold cyan" if node.get("focus") else "cyan")
         t.append(f" {node['stream_id']}@{node['version']}")
-        t.append(f"  #{node['position']}  {_hm(node['recorded_at'])}", style="dim")
-        if node.get("store"):
-            t.append(f"  [{node['store']}]", style="blue")
         if node.get("focus"):
-            t.append("  <- this event", style="bold yellow")
+            extra.append((5, "  <- this event", "bold yellow"))
+        extra.append((2, f"  #{node['position']}", "dim"))
+        extra.append((3, f"  {_hm(node['recorded_at'])}", "dim"))
+        if node.get("store"):
+            extra.append((4, f"  [{node['store']}]", "blue"))
+    shown = [reason] if reason else []
+    left = room - t.cell_len - sum(cell_len(text) for _, text, _ in shown)
+    for part in extra:
+        if cell_len(part[1]) <= left:
+            shown.append(part)
+            left -= cell_len(part[1])
+    if node["kind"] == "command" and node["params"] and left >= 8:
+        shown.append((1, " " + short(node["params"], min(60, left - 1)), "dim"))
+    for _, text, style in sorted(shown):
+        t.append(text, style=style)
     return rich_text(t)  # names, ids, params and reasons are user text
 
 
-def _add(tree: Any, node: dict[str, Any]) -> None:
-    branch = tree.add(_label(node))
+def _add(tree: Any, node: dict[str, Any], width: int, depth: int = 1) -> None:
+    branch = tree.add(_label(node, width - GUIDE * depth))
     for child in node["children"]:
-        _add(branch, child)
+        _add(branch, child, width, depth + 1)
 
 
 @click.command()
@@ -68,7 +86,6 @@ def _add(tree: Any, node: dict[str, Any]) -> None:
 def trace(ident: str, out: Output, stores: tuple[str, ...] = (), folder: str | None = None) -> None:
     """Show the causal tree of ID: a correlation id, an event id, a command id or a stream.
 
-    \b
     Commands (✓ ok, ✗ rejected, with the reason) and the events they produced, and the
     commands reactors sent because of those events, across aggregates, with times.
     A stream shows every chain its events belong to. With --store/--stores the chain is
@@ -95,7 +112,7 @@ def trace(ident: str, out: Output, stores: tuple[str, ...] = (), folder: str | N
         title.append(f"  ({counted(chain['commands'], 'command')}, {counted(chain['events'], 'event')})", style="dim")
         tree = Tree(rich_text(title))
         for node in chain["roots"]:
-            _add(tree, node)
+            _add(tree, node, con.width)
         if i:
             con.print()
         con.print(tree)

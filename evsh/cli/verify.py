@@ -30,7 +30,6 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
            out_dir: str, as_json: bool, min_coverage: int) -> None:
     """Check that the domain keeps event sourcing's promises, on generated command sequences.
 
-    \b
     Commands are generated against the state reached so far, from their signatures and
     type hints (a domain module may steer them: docs/verify.md). Checked: commands accept or
     reject; replay is deterministic (twice, in chunks, in a fresh process); projections
@@ -38,6 +37,7 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     event and do not raise; deciding depends on the events alone; upcasters are pure.
     A failure is shrunk and written as a script for `evsh run` that fails until it is fixed.
     A coverage report follows (commands tried/succeeded, event types produced).
+
     Exit status: 0 all hold, 1 one does not (or coverage below --min-coverage), 2 bad usage.
     """
     import sys
@@ -158,7 +158,7 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
     from ..sanitise import rich_text
     from .render import console
 
-    out = console()
+    out = console()  # lines to copy (commands) are soft-wrapped: the terminal wraps them, no newline is added
     table = Table(title=rich_text(f"evsh verify: domain {domain_name} (seed {seed})"), title_justify="left")
     table.add_column("property")
     table.add_column("examples", justify="right")
@@ -189,12 +189,12 @@ def _report(results, seed: int, domain_name: str, spec: str) -> None:  # noqa: A
             for line in r.body:
                 bare = line.removeprefix("expect rejected ").removeprefix("expect error ")
                 shown = f"evsh {bare}{notes.get(bare, '')}" if bare.startswith("exec ") else line
-                out.print(rich_text(f"    {shown}"))
+                out.print(rich_text(f"    {shown}"), soft_wrap=True)
         else:
             for o in r.counterexample:
-                out.print(rich_text(f"    evsh {o.step.line()}{notes[o.step.line()]}"))
+                out.print(rich_text(f"    evsh {o.step.line()}{notes[o.step.line()]}"), soft_wrap=True)
             for line in r.tail:
-                out.print(rich_text(f"    {line}"))
+                out.print(rich_text(f"    {line}"), soft_wrap=True)
         if r.script:
             out.print(rich_text(f"  reproduce: rm -f repro.db && {evsh_command()} --db repro.db --domain {spec}"
-                                f" run {r.script}"))
+                                f" run {r.script}"), soft_wrap=True)
