@@ -30,9 +30,19 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
 
 
 def read_stdin(what: str) -> str:
+    """Standard input as UTF-8 text, refusing more than MAX_LINE bytes (what one line of an
+    export may hold): `evsh append x-1 T - < /dev/zero` must not read without end."""
+    from ..store.lines import MAX_LINE
+
     if sys.stdin is None:
         raise BadInput(f"{what}: '-' reads standard input, but there is none")
-    return sys.stdin.read()
+    raw = sys.stdin.buffer.read(MAX_LINE + 1)
+    if len(raw) > MAX_LINE:
+        raise BadInput(f"{what}: standard input is longer than {MAX_LINE:,} bytes; give one JSON object")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{what}: standard input is not UTF-8 text ({exc}); give one JSON object") from None
 
 
 def complete_stream(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:

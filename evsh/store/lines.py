@@ -16,6 +16,9 @@ from ..sanitise import json_safe
 # The largest position, version, count or id evsh accepts. SQLite integers are 64-bit; evsh
 # stays below 2^62 so that "one more" (the next version, a cursor) still fits.
 LARGEST = 2**62
+# Bytes in one line of an export or a keys file, and in one event's data read from standard
+# input (`evsh append ... -`): a device or an endless pipe stops here.
+MAX_LINE = 64 * 1024 * 1024
 FORMAT_KEY = "evsh_format"
 FORMAT_VERSION = 1
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)")
