@@ -21,7 +21,7 @@ from .context import app
 
 def read_sources(files: tuple[str, ...]) -> list[tuple[str, str]]:
     """(name, text) of every script, read before anything runs; a missing file is bad input."""
-    from ..shell.parsing import read_script
+    from ..shell.parsing import read_script, read_stdin_script
 
     out = []
     stdin_used = False
@@ -31,13 +31,14 @@ def read_sources(files: tuple[str, ...]) -> list[tuple[str, str]]:
                 if stdin_used:
                     raise click.BadParameter("'-' (standard input) can be given only once", param_hint="FILE")
                 stdin_used = True
-                out.append(("<stdin>", read_script(sys.stdin, "standard input")))
+                out.append(("<stdin>", read_stdin_script()))
                 continue
             with open(name, encoding="utf-8") as fh:
                 out.append((name, read_script(fh, name)))
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise click.BadParameter(f"cannot read {name}: {reason}", param_hint="FILE") from None
+            shown_name = "standard input" if name == "-" else name
+            raise click.BadParameter(f"cannot read {shown_name}: {reason}", param_hint="FILE") from None
     return out
 
 
