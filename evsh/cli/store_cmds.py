@@ -152,6 +152,10 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         raise BadInput("--last N says how many and in which order: leave out --backwards, --limit and --follow")
     if backwards and follow:
         raise BadInput("--follow prints new events as they come, oldest first: leave out --backwards")
+    if follow:
+        from .following import poll_interval
+
+        interval = poll_interval()  # checked before anything is printed
     if not follow:
         if last is not None:  # the last N, read from the end, shown in log order
             events = reversed(list(engine.read_all(0, types=types, categories=categories, limit=last,
@@ -165,7 +169,6 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         return
     if out.mode == "json":
         out = Output("nl")  # an array never ends: follow prints JSON lines
-    interval = float(os.environ.get("EVSH_POLL_INTERVAL", "0.2"))
     from .following import reconnector
 
     reconnect = reconnector(engine.store)
