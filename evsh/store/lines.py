@@ -93,7 +93,7 @@ def import_row(obj: Any, domain: Any, now: str, known_streams: set[str], known_t
     meta = obj.get("metadata")
     meta = {} if meta is None else check_metadata(meta, "metadata")
     at = obj.get("recorded_at") or now
-    if type(at) is not str or not _ISO_TIME.fullmatch(at) or not _is_time(at):
+    if not is_iso_time(at):
         raise BadInput(f"recorded_at {at!r} is not an ISO 8601 time such as 2026-01-01T09:00:00Z")
     if domain is not None:
         spec = domain.event_type(etype)
@@ -102,9 +102,13 @@ def import_row(obj: Any, domain: Any, now: str, known_streams: set[str], known_t
     return eid, sid, ver, etype, data, meta, at
 
 
-def _is_time(text: str) -> bool:
+def is_iso_time(text: Any) -> bool:
+    """Whether ``text`` is a time as evsh writes them (ISO 8601 with a date, a time and an offset
+    or ``Z``, such as 2026-01-01T09:00:00Z), and a real one (no 25:00 or February 30)."""
     from datetime import datetime
 
+    if type(text) is not str or not _ISO_TIME.fullmatch(text):
+        return False
     try:
         datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
