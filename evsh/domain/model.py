@@ -34,6 +34,30 @@ _IMPERATIVE = re.compile(
     r"Place|Ship|Do|Refund|Change|Submit|Approve|Reject|Start|Stop|Open|Close|Pay|Book|Assign|Move|Rename)"
     r"[A-Z0-9]"
 )
+# Past forms that do not end in -ed (an event named with one as its last word is a fact: BookLent)
+_IRREGULAR_PAST = frozenset("""
+    ate became began begun bent bound bought brought broke broken built burnt came caught
+    chose chosen cut dealt did done drew drawn drove driven dug eaten fed fell fallen felt
+    fled flew flown fought found forbade forbidden forgave forgiven forgot forgotten froze frozen
+    gave given got gotten gone grew grown heard held hid hidden hit hung hurt kept knew known laid
+    led left lent let lit lost made meant met overridden overrode paid put quit ran read redone
+    rewritten rode ridden rose risen rung said sat saw seen sent set shaken shook shot shown
+    shrank shrunk shut slept sold sought spent split spoke spoken spun stole stolen stood struck
+    stuck swept swore sworn taken taught thought threw thrown told took tore torn undid undone
+    understood upheld went withdrawn withdrew woke woken won wore worn wrote written
+""".split())
+_NOT_PAST = frozenset({"bed", "breed", "embed", "feed", "need", "red", "seed", "shred", "speed"})
+
+
+def named_like_a_command(type_name: str) -> bool:
+    """Whether an event type is named like a command (``PayOrder``, ``CloseAccount``): it starts
+    with an imperative verb, and its last word is not in the past tense (``BookAdded``,
+    ``BookLent`` and ``PaymentSent`` are facts)."""
+    if not _IMPERATIVE.match(type_name):
+        return False
+    last = snake_case(type_name).rsplit("_", 1)[-1]
+    past = (last.endswith("ed") and last not in _NOT_PAST) or last in _IRREGULAR_PAST
+    return not past
 
 
 @dataclass(frozen=True)
@@ -88,7 +112,7 @@ def event(
         if not dataclasses.is_dataclass(c):
             c = dataclass(frozen=True)(c)
         type_name = name or c.__name__
-        if _IMPERATIVE.match(type_name):
+        if named_like_a_command(type_name):
             warnings.warn(
                 f"event {type_name} is named like a command; events are facts, named in the past tense",
                 EventNameWarning,
