@@ -187,7 +187,7 @@ class CommandSpec:
         known = self._known
         if known is None:
             known = self._known = frozenset(p.name for p in params)
-        given = values if values.keys() <= known else {k.replace("-", "_"): v for k, v in values.items()}
+        given = values if values.keys() <= known else {_param_key(k, known): v for k, v in values.items()}
         for k in given:
             if k not in known:
                 raise BadInput(
@@ -203,11 +203,20 @@ class CommandSpec:
         return out
 
 
+def _param_key(given: str, known: frozenset[str]) -> str:
+    """A parameter as given (``late-days``, ``from``) -> its name in the signature (``late_days``,
+    ``from_``: the option drops the trailing underscore, see naming.kebab)."""
+    snake = given.replace("-", "_")
+    return snake + "_" if snake not in known and snake + "_" in known else snake
+
+
 def command(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
-    """Mark an aggregate method as a command. It yields or returns the events it decides on."""
+    """Mark an aggregate method as a command. It yields or returns the events it decides on.
+
+    Its name is the method's without a trailing underscore (``def return_`` is ``return``)."""
 
     def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
-        f.__evsh_command__ = name or f.__name__
+        f.__evsh_command__ = name or naming.python_name(f.__name__)
         return f
 
     return wrap(fn) if fn is not None else wrap
@@ -323,7 +332,8 @@ class Aggregate:
     @classmethod
     def find_command(cls, name: str) -> CommandSpec:
         """A command by name (kebab or snake case); BadInput lists the known ones."""
-        spec = cls._commands.get(name.replace("-", "_"))
+        key = name.replace("-", "_")
+        spec = cls._commands.get(key) or cls._commands.get(naming.python_name(key))  # `return-` too
         if spec is None:
             from ..wording import did_you_mean
 
