@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable
 
-from ..errors import BadInput, CommandRejected, DomainError
+from ..errors import BadInput, CommandRejected, DomainCodeError, DomainError
 from . import types as T
 from . import naming
 from .naming import kebab, snake_case
@@ -162,6 +162,14 @@ class CommandSpec:
     @property
     def cli_name(self) -> str:
         return kebab(self.name)
+
+    def wrong_result(self, agg: Any, what: str) -> DomainCodeError:
+        """The error of this command giving something other than events (``what``): names the
+        command and its file and line, and says what a command gives."""
+        code = getattr(self.fn, "__code__", None)
+        return DomainCodeError(f"command {type(agg).category}.{self.name} {what}; a command yields its events,"
+                               " or returns one event, a list of events or nothing",
+                               f"{code.co_filename}:{code.co_firstlineno}" if code is not None else "")
 
     @property
     def params(self) -> list[Param]:
