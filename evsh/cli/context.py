@@ -14,6 +14,7 @@ from ..errors import BadInput
 CONFIG_FILE = "evsh.toml"
 MODES = ("inline", "async", "step")
 SYNC_MODES = ("normal", "full")
+WARNED: set[str] = set()  # the domain's warnings already printed by this process
 
 
 def _text(value: Any) -> str:
@@ -134,7 +135,8 @@ class AppContext:
                 self._store = opened()
         return self._store
 
-    def domain(self, *, required: bool = False):
+    def domain(self, *, required: bool = False, warn: bool = True):
+        """The domain (None without one); ``warn=False`` for help, which says nothing but help."""
         if not self._domain_loaded:
             if self.domain_spec:
                 from ..domain.registry import load_domain
@@ -145,8 +147,10 @@ class AppContext:
                     from ..domain.services import restrict
 
                     self._domain = restrict(self._domain, self.service)
-                for warning in getattr(self._domain, "warnings", []):
-                    click.echo(safe(f"evsh: warning: {warning}"), err=True)
+                for warning in getattr(self._domain, "warnings", []) if warn else ():
+                    if warning not in WARNED:  # once per process, however many contexts load it
+                        WARNED.add(warning)
+                        click.echo(safe(f"evsh: warning: {warning}"), err=True)
             self._domain_loaded = True
         if self.service and not self.domain_spec:
             raise BadInput("--service needs a domain module that declares services: pass --domain FILE_OR_MODULE")

@@ -149,9 +149,9 @@ def exec_(ctx: click.Context, aggregate: str | None, id: str | None, command: st
         if aggregate is None and (not show_help or not a.domain_spec):
             click.echo(ctx.get_help())
             if a.domain_spec:
-                click.echo(safe("\n" + domain_help(a.domain(required=True)), lines=True))
+                click.echo(safe("\n" + domain_help(a.domain(required=True, warn=False)), lines=True))
             return
-        domain = a.domain(required=True)
+        domain = a.domain(required=True, warn=False)
         if aggregate and command:
             agg = domain.aggregate(aggregate)
             spec = agg.find_command(command)

@@ -1,5 +1,6 @@
 """What a following command (`log --follow`, `reactors run`, `projections run --follow`) says
-while its connection to the store is lost: one wording for all of them."""
+while its connection to the store is lost: one wording for all of them; and how often the ones
+without a --poll of their own look for new events (EVSH_POLL_INTERVAL)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,29 @@ from typing import Any, Callable
 import click
 
 from ..engine.following import Reconnector
+from ..errors import BadInput
 from ..sanitise import safe
+
+DEFAULT_POLL = 0.2  # seconds between looks for new events, unless --interval or EVSH_POLL_INTERVAL says
+
+
+def poll_interval(given: float | None = None) -> float:
+    """The seconds between looks for new events: ``given`` (an --interval option, already
+    checked by its type), else EVSH_POLL_INTERVAL, checked as the option is (a finite number of
+    seconds from 0 to a day), else DEFAULT_POLL."""
+    import os
+
+    from .params import check_seconds
+
+    if given is not None:
+        return given
+    raw = os.environ.get("EVSH_POLL_INTERVAL", "")
+    if not raw:
+        return DEFAULT_POLL
+    try:
+        return check_seconds(raw)
+    except ValueError as exc:
+        raise BadInput(f"EVSH_POLL_INTERVAL: {exc} (or unset it: {DEFAULT_POLL:g} s)") from None
 
 
 def reconnector(store: Any, stop: Callable[[], bool] = lambda: False) -> Reconnector:

@@ -11,7 +11,7 @@ import click
 from .. import __version__, interrupts
 from ..errors import EvshError, OutputError
 from ..sanitise import safe
-from .context import MODES, SYNC_MODES, AppContext, read_config
+from .context import MODES, SYNC_MODES, WARNED, AppContext, read_config
 from .errors import USAGE, CLIError, Interrupted, core_error
 from .groups import LazyGroup
 from .params import Seconds
@@ -65,6 +65,7 @@ class EvshGroup(LazyGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         args = sys.argv[1:] if args is None else list(args)
+        WARNED.clear()  # one run of evsh (a process, or one call when embedded) says each warning once
         bad = not_utf8(args)
         if bad:
             click.echo(f"evsh: error: {safe(bad)}; evsh takes its arguments as UTF-8 text", err=True)

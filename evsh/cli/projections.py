@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from contextlib import contextmanager
@@ -19,19 +18,6 @@ from .errors import CLIError
 from .output import Output, listing_options
 from .params import Count, Seconds
 from .render import progress, stream_table
-
-DEFAULT_POLL = 0.2
-
-
-def _poll_interval(value: float | None) -> float:
-    if value is not None:
-        return value
-    raw = os.environ.get("EVSH_POLL_INTERVAL", "")
-    try:
-        return float(raw) if raw else DEFAULT_POLL
-    except ValueError:
-        raise BadInput(f"EVSH_POLL_INTERVAL={raw!r} is not a number of seconds") from None
-
 
 @contextmanager
 def _stop_on_interrupt() -> Iterator[Any]:
@@ -168,7 +154,9 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
 
     app().wait_for_server = follow  # a follower waits for a server that is away, from its start on
     engine = _engine()
-    poll = _poll_interval(interval)
+    from .following import poll_interval
+
+    poll = poll_interval(interval) if follow else 0.0  # (not used by one pass)
     P.select(engine, names)  # unknown names fail before anything runs
     failed: dict[str, Any] = {}
     first = True

@@ -7,12 +7,14 @@ leading `evsh`, plus `say`, `expect`, `redeliver` and `repeat ... end`.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from typing import Any, Sequence
 
 import click
 
+from ..errors import BadInput
 from ..sanitise import safe
 from ..store.connect import shown
 from ..wording import counted
@@ -21,7 +23,7 @@ from .context import app
 
 def read_sources(files: tuple[str, ...]) -> list[tuple[str, str]]:
     """(name, text) of every script, read before anything runs; a missing file is bad input."""
-    from ..shell.parsing import read_script
+    from ..shell.parsing import read_script, read_stdin_script
 
     out = []
     stdin_used = False
@@ -31,13 +33,14 @@ def read_sources(files: tuple[str, ...]) -> list[tuple[str, str]]:
                 if stdin_used:
                     raise click.BadParameter("'-' (standard input) can be given only once", param_hint="FILE")
                 stdin_used = True
-                out.append(("<stdin>", read_script(sys.stdin, "standard input")))
+                out.append(("<stdin>", read_stdin_script()))
                 continue
             with open(name, encoding="utf-8") as fh:
                 out.append((name, read_script(fh, name)))
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise click.BadParameter(f"cannot read {name}: {reason}", param_hint="FILE") from None
+            shown_name = "standard input" if name == "-" else name
+            raise click.BadParameter(f"cannot read {shown_name}: {reason}", param_hint="FILE") from None
     return out
 
 
@@ -56,19 +59,31 @@ def header_options(text: str) -> list[str]:
         #!/usr/bin/env -S evsh --domain shop --mode step run
 
     makes the file executable and says how to run it. Options given on the command line win.
+    Such a line that could not run the file (an unclosed quote, no `run`, an option `run` does
+    not take, files after it) is BadInput: `evsh run` would otherwise run what `./FILE` refuses.
+    Options of `run` itself there (--echo, ...) are for `./FILE`; `evsh run` takes its own.
     """
     first = text.split("\n", 1)[0]
     if not first.startswith("#!"):
         return []
     try:
         tokens = shlex.split(first[2:])
-    except ValueError:
-        return []
+    except ValueError as exc:
+        if not re.search(r"(^|[\s/])evsh(\s|$)", first):
+            return []  # another program's line: not ours to judge
+        raise BadInput(f"cannot be split into words ({exc}); close the quote") from None
     start = next((i for i, t in enumerate(tokens) if os.path.basename(t) == "evsh"), None)
     if start is None:
         return []
     rest = tokens[start + 1:]
-    return rest[: rest.index("run")] if "run" in rest else rest
+    if "run" not in rest:
+        raise BadInput("name evsh but not `run`; end the line with run: #!/usr/bin/env -S evsh [OPTIONS] run")
+    at = rest.index("run")
+    # click's errors name a bad option; --help there would print help instead of running
+    parsed = run.make_context("run", [*rest[at + 1:], "FILE"], help_option_names=[])
+    if len(parsed.params["files"]) > 1:
+        raise BadInput("name files after `run`; the script itself is the file that runs")
+    return rest[:at]
 
 
 def context_with(header: list[str], extra: Sequence[str] = (), inherited: Sequence[str] = (),
@@ -115,13 +130,14 @@ def run_sources(sources: list[tuple[str, str]], *, echo: bool = False, pause: bo
     contexts: list[Any] = []
     try:
         for name, text in sources:
-            header = header_options(text)
             try:
+                header = header_options(text)
                 # a script run from another script stays on its store and domain unless it names others
                 inherited = ["--db", shared.db] + (["--domain", shared.domain_spec] if shared.domain_spec else [])
                 contexts.append(context_with(header, inherited=inherited) if header else shared)
-            except (click.ClickException, click.exceptions.Exit) as exc:
-                message = exc.format_message() if isinstance(exc, click.ClickException) else "bad options"
+            except (click.ClickException, click.exceptions.Exit, BadInput) as exc:
+                message = (exc.format_message() if isinstance(exc, click.ClickException)
+                           else str(exc) if isinstance(exc, BadInput) else "bad options")
                 click.echo(safe(f"{name}:1: error: the options on the first line: {message}"), err=True)
                 return 2
         from .main import cli

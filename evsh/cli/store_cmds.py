@@ -30,9 +30,19 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
 
 
 def read_stdin(what: str) -> str:
+    """Standard input as UTF-8 text, refusing more than MAX_LINE bytes (what one line of an
+    export may hold): `evsh append x-1 T - < /dev/zero` must not read without end."""
+    from ..store.lines import MAX_LINE
+
     if sys.stdin is None:
         raise BadInput(f"{what}: '-' reads standard input, but there is none")
-    return sys.stdin.read()
+    raw = sys.stdin.buffer.read(MAX_LINE + 1)
+    if len(raw) > MAX_LINE:
+        raise BadInput(f"{what}: standard input is longer than {MAX_LINE:,} bytes; give one JSON object")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{what}: standard input is not UTF-8 text ({exc}); give one JSON object") from None
 
 
 def complete_stream(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -142,6 +152,10 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         raise BadInput("--last N says how many and in which order: leave out --backwards, --limit and --follow")
     if backwards and follow:
         raise BadInput("--follow prints new events as they come, oldest first: leave out --backwards")
+    if follow:
+        from .following import poll_interval
+
+        interval = poll_interval()  # checked before anything is printed
     if not follow:
         if last is not None:  # the last N, read from the end, shown in log order
             events = reversed(list(engine.read_all(0, types=types, categories=categories, limit=last,
@@ -155,7 +169,6 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         return
     if out.mode == "json":
         out = Output("nl")  # an array never ends: follow prints JSON lines
-    interval = float(os.environ.get("EVSH_POLL_INTERVAL", "0.2"))
     from .following import reconnector
 
     reconnect = reconnector(engine.store)

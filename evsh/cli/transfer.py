@@ -11,7 +11,7 @@ from ..errors import BadInput, OutputError
 from ..sanitise import safe
 from ..store import codec
 from .context import app
-from ..store.lines import export_line, import_row
+from ..store.lines import MAX_LINE, export_line, import_row
 from ..wording import counted, number
 from .params import Count
 from .render import progress
@@ -273,9 +273,6 @@ def read_with_progress(handle: IO[bytes], bar: Any, file: str) -> Iterator[bytes
             bar.update(task, completed=done)
         yield line
     bar.update(task, completed=done, total=done)
-
-
-MAX_LINE = 64 * 1024 * 1024  # bytes in one line of an export or a keys file: a device or an endless pipe stops here
 
 
 def bounded_lines(handle: IO[bytes]) -> Iterator[bytes]:

@@ -50,13 +50,14 @@ def verify(domain_opt: str | None, examples: int, seed: int | None, max_steps: i
     if not spec:
         raise click.UsageError("evsh verify needs a domain: --domain FILE_OR_MODULE (try --domain shop)")
     domain = load_domain(spec)
-    from ..verify.runner import script_path, select
+    from ..verify.runner import check_out_dir, script_path, select
     from ..verify.runner import verify as run_verify
     from .store_paths import refuse_store_path
 
     # the folder and every script a failure may write there, checked before any example runs
     for path in (out_dir, *(script_path(out_dir, domain, p.name) for p in select(only))):
         refuse_store_path(path, a.db, "verify --out")
+    check_out_dir(out_dir)
 
     err = console(stderr=True)
     tty = sys.stderr.isatty()

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable
 
-from ..errors import BadInput, CommandRejected, DomainError
+from ..errors import BadInput, CommandRejected, DomainCodeError, DomainError
 from . import types as T
 from . import naming
 from .naming import kebab, snake_case
@@ -34,6 +34,30 @@ _IMPERATIVE = re.compile(
     r"Place|Ship|Do|Refund|Change|Submit|Approve|Reject|Start|Stop|Open|Close|Pay|Book|Assign|Move|Rename)"
     r"[A-Z0-9]"
 )
+# Past forms that do not end in -ed (an event named with one as its last word is a fact: BookLent)
+_IRREGULAR_PAST = frozenset("""
+    ate became began begun bent bound bought brought broke broken built burnt came caught
+    chose chosen cut dealt did done drew drawn drove driven dug eaten fed fell fallen felt
+    fled flew flown fought found forbade forbidden forgave forgiven forgot forgotten froze frozen
+    gave given got gotten gone grew grown heard held hid hidden hit hung hurt kept knew known laid
+    led left lent let lit lost made meant met overridden overrode paid put quit ran read redone
+    rewritten rode ridden rose risen rung said sat saw seen sent set shaken shook shot shown
+    shrank shrunk shut slept sold sought spent split spoke spoken spun stole stolen stood struck
+    stuck swept swore sworn taken taught thought threw thrown told took tore torn undid undone
+    understood upheld went withdrawn withdrew woke woken won wore worn wrote written
+""".split())
+_NOT_PAST = frozenset({"bed", "breed", "embed", "feed", "need", "red", "seed", "shred", "speed"})
+
+
+def named_like_a_command(type_name: str) -> bool:
+    """Whether an event type is named like a command (``PayOrder``, ``CloseAccount``): it starts
+    with an imperative verb, and its last word is not in the past tense (``BookAdded``,
+    ``BookLent`` and ``PaymentSent`` are facts)."""
+    if not _IMPERATIVE.match(type_name):
+        return False
+    last = snake_case(type_name).rsplit("_", 1)[-1]
+    past = (last.endswith("ed") and last not in _NOT_PAST) or last in _IRREGULAR_PAST
+    return not past
 
 
 @dataclass(frozen=True)
@@ -88,7 +112,7 @@ def event(
         if not dataclasses.is_dataclass(c):
             c = dataclass(frozen=True)(c)
         type_name = name or c.__name__
-        if _IMPERATIVE.match(type_name):
+        if named_like_a_command(type_name):
             warnings.warn(
                 f"event {type_name} is named like a command; events are facts, named in the past tense",
                 EventNameWarning,
@@ -139,6 +163,14 @@ class CommandSpec:
     def cli_name(self) -> str:
         return kebab(self.name)
 
+    def wrong_result(self, agg: Any, what: str) -> DomainCodeError:
+        """The error of this command giving something other than events (``what``): names the
+        command and its file and line, and says what a command gives."""
+        code = getattr(self.fn, "__code__", None)
+        return DomainCodeError(f"command {type(agg).category}.{self.name} {what}; a command yields its events,"
+                               " or returns one event, a list of events or nothing",
+                               f"{code.co_filename}:{code.co_firstlineno}" if code is not None else "")
+
     @property
     def params(self) -> list[Param]:
         """Parameters from the method's signature and type hints (resolved on first use)."""
@@ -163,7 +195,7 @@ class CommandSpec:
         known = self._known
         if known is None:
             known = self._known = frozenset(p.name for p in params)
-        given = values if values.keys() <= known else {k.replace("-", "_"): v for k, v in values.items()}
+        given = values if values.keys() <= known else {_param_key(k, known): v for k, v in values.items()}
         for k in given:
             if k not in known:
                 raise BadInput(
@@ -179,11 +211,20 @@ class CommandSpec:
         return out
 
 
+def _param_key(given: str, known: frozenset[str]) -> str:
+    """A parameter as given (``late-days``, ``from``) -> its name in the signature (``late_days``,
+    ``from_``: the option drops the trailing underscore, see naming.kebab)."""
+    snake = given.replace("-", "_")
+    return snake + "_" if snake not in known and snake + "_" in known else snake
+
+
 def command(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
-    """Mark an aggregate method as a command. It yields or returns the events it decides on."""
+    """Mark an aggregate method as a command. It yields or returns the events it decides on.
+
+    Its name is the method's without a trailing underscore (``def return_`` is ``return``)."""
 
     def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
-        f.__evsh_command__ = name or f.__name__
+        f.__evsh_command__ = name or naming.python_name(f.__name__)
         return f
 
     return wrap(fn) if fn is not None else wrap
@@ -299,7 +340,8 @@ class Aggregate:
     @classmethod
     def find_command(cls, name: str) -> CommandSpec:
         """A command by name (kebab or snake case); BadInput lists the known ones."""
-        spec = cls._commands.get(name.replace("-", "_"))
+        key = name.replace("-", "_")
+        spec = cls._commands.get(key) or cls._commands.get(naming.python_name(key))  # `return-` too
         if spec is None:
             from ..wording import did_you_mean
 

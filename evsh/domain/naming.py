@@ -24,7 +24,15 @@ def snake_case(name: str) -> str:
 
 
 def kebab(name: str) -> str:
-    return name.replace("_", "-")
+    """``add_stock`` -> ``add-stock``. A trailing underscore, which avoids a Python keyword or
+    builtin (``return_``, ``from_``), is dropped as click drops it for options: ``return``."""
+    return python_name(name).replace("_", "-")
+
+
+def python_name(name: str) -> str:
+    """``return_`` -> ``return``: a name without the trailing underscores that keep it from being a
+    Python keyword (a name of underscores only is kept as it is)."""
+    return name.rstrip("_") or name
 
 
 def unkebab(name: str) -> str:

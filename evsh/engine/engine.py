@@ -12,6 +12,7 @@ projections), ``command_listeners`` see every command's outcome (tracing, reacto
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from types import GeneratorType
@@ -240,9 +241,7 @@ class Engine:
         def take(ev: Any) -> None:
             es = event_spec(type(ev))
             if es is None:
-                raise DomainCodeError(
-                    f"command {spec.name} of {type(agg).__name__} emitted {type(ev).__name__}, which is not an @event class"
-                )
+                raise spec.wrong_result(agg, f"gave {reprlib.repr(ev)} ({type(ev).__name__}), not an @event instance")
             data = es.encode(ev)
             if validate:
                 try:
@@ -258,7 +257,13 @@ class Engine:
         try:
             result = spec.fn(agg, **params)
             if isinstance(result, GeneratorType):  # what inspect.isgenerator asks, without the call
-                for ev in result:
+                while True:
+                    try:
+                        ev = next(result)
+                    except StopIteration as done:  # the generator's own `return VALUE`
+                        if done.value is not None:
+                            raise spec.wrong_result(agg, f"returned {reprlib.repr(done.value)} as well as yielding") from None
+                        break
                     take(ev)
             elif isinstance(result, (list, tuple)):
                 for ev in result:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import os
+import re
 import time
 import typing
 import uuid
@@ -32,6 +33,7 @@ PREFIX = "evsh:pii:1:"
 _PLEN = len(PREFIX)
 REDACTED = "[redacted]"
 FORGOTTEN_STREAM = "$subjects"
+KEY_BYTES = 32  # AES-256
 RECHECK = 0.2  # seconds between checks for keys destroyed by another process
 
 
@@ -104,7 +106,7 @@ class Keyring:
                 return None
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-            key_id, key = uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)
+            key_id, key = uuid.uuid4().hex, AESGCM.generate_key(bit_length=8 * KEY_BYTES)
             self._pending[subject] = (key_id, key, _aesgcm(key))
             self._pending_ids[key_id] = subject
             return key_id, self._pending[subject][2]
@@ -345,24 +347,51 @@ def export_keys(store: Any) -> Iterator[dict[str, Any]]:
 def import_keys(store: Any, items: Iterable[tuple[int, Any]]) -> tuple[int, int]:
     """Add keys written by :func:`export_keys`, all or nothing; returns (added, skipped).
 
-    A key already here is skipped; so is a key of a subject that has another live key here (and
-    which, then, was forgotten there or registered anew here).
+    Every field of every line is checked (:func:`checked_key`): one that is wrong refuses the
+    whole file. A key already here is skipped; so is a key of a subject that has another live
+    key here (and which, then, was forgotten there or registered anew here).
     """
     added = skipped = 0
     with store.transaction():
         for line, obj in items:
             try:
-                if not isinstance(obj, dict) or set(obj) != {"key_id", "subject", "key", "created_at"}:
-                    raise BadInput("expected an object with key_id, subject, key and created_at")
-                key = binascii.a2b_base64(obj["key"])
-                if len(key) != 32 or not all(isinstance(obj[k], str) for k in ("key_id", "subject", "created_at")):
-                    raise BadInput("not an evsh subject key")
-            except (binascii.Error, TypeError, AttributeError):
-                raise BadInput(f"line {line}: not an evsh subject key") from None
+                key_id, subject, key, created_at = checked_key(obj)
             except BadInput as exc:
-                raise BadInput(f"line {line}: {exc}") from None
-            if store.import_subject_key(obj["key_id"], check_name(obj["subject"], "subject"), key, obj["created_at"]):
+                raise BadInput(f"line {line}: {exc}; give a file written by `evsh keys export`") from None
+            if store.import_subject_key(key_id, subject, key, created_at):
                 added += 1
             else:
                 skipped += 1
     return added, skipped
+
+
+KEY_FIELDS = ("key_id", "subject", "key", "created_at")
+_KEY_ID = re.compile(r"[0-9a-f]{32}")  # what Keyring.active makes: uuid4().hex
+
+
+def checked_key(obj: Any) -> tuple[str, str, bytes, str]:
+    """(key id, subject, key, created_at) of one line of a keys file, each field as evsh writes
+    it; BadInput naming the field otherwise."""
+    from ..store.lines import is_iso_time
+
+    if not isinstance(obj, dict) or set(obj) != set(KEY_FIELDS):
+        raise BadInput("expected an object with key_id, subject, key and created_at")
+    key_id, subject, encoded, created_at = (obj[f] for f in KEY_FIELDS)
+    if type(key_id) is not str or not _KEY_ID.fullmatch(key_id):
+        raise BadInput(f"key_id {_shown(key_id)} is not a key id evsh makes (32 lowercase hex digits)")
+    check_name(subject, "subject")
+    try:
+        key = binascii.a2b_base64(encoded, strict_mode=True) if type(encoded) is str else None
+    except ValueError:  # not base64, or not ASCII at all (binascii.Error is a ValueError)
+        key = None
+    if key is None or len(key) != KEY_BYTES:
+        raise BadInput(f"key is not a {KEY_BYTES}-byte key in base64")
+    if not is_iso_time(created_at):
+        raise BadInput(f"created_at {_shown(created_at)} is not an ISO 8601 time such as 2026-01-01T09:00:00Z")
+    return key_id, subject, key, created_at
+
+
+def _shown(value: Any) -> str:
+    """A field's value in a message: its repr (escapes, not raw control characters), cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

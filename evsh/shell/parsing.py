@@ -98,6 +98,23 @@ def read_script(stream: IO[str], name: str) -> str:
     return text
 
 
+def read_stdin_script() -> str:
+    """A script from standard input, decoded as strictly as a file is (``open(name,
+    encoding="utf-8")``): in a C or POSIX locale Python reads stdin with "surrogateescape",
+    which would turn bytes that are not UTF-8 into lone surrogates instead of an error."""
+    import io
+    import sys
+
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text-only stand-in (an embedding program's): already decoded
+        return read_script(sys.stdin, "standard input")
+    text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+    try:
+        return read_script(text, "standard input")
+    finally:
+        text.detach()  # leave sys.stdin's own buffer open
+
+
 def logical_lines(source: str, text: str) -> Iterator[Line]:
     """Join continuation lines (trailing backslash, or a quote left open), drop comments."""
     physical = text.splitlines()

@@ -16,6 +16,9 @@ from ..sanitise import json_safe
 # The largest position, version, count or id evsh accepts. SQLite integers are 64-bit; evsh
 # stays below 2^62 so that "one more" (the next version, a cursor) still fits.
 LARGEST = 2**62
+# Bytes in one line of an export or a keys file, and in one event's data read from standard
+# input (`evsh append ... -`): a device or an endless pipe stops here.
+MAX_LINE = 64 * 1024 * 1024
 FORMAT_KEY = "evsh_format"
 FORMAT_VERSION = 1
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)")
@@ -90,7 +93,7 @@ def import_row(obj: Any, domain: Any, now: str, known_streams: set[str], known_t
     meta = obj.get("metadata")
     meta = {} if meta is None else check_metadata(meta, "metadata")
     at = obj.get("recorded_at") or now
-    if type(at) is not str or not _ISO_TIME.fullmatch(at) or not _is_time(at):
+    if not is_iso_time(at):
         raise BadInput(f"recorded_at {at!r} is not an ISO 8601 time such as 2026-01-01T09:00:00Z")
     if domain is not None:
         spec = domain.event_type(etype)
@@ -99,9 +102,13 @@ def import_row(obj: Any, domain: Any, now: str, known_streams: set[str], known_t
     return eid, sid, ver, etype, data, meta, at
 
 
-def _is_time(text: str) -> bool:
+def is_iso_time(text: Any) -> bool:
+    """Whether ``text`` is a time as evsh writes them (ISO 8601 with a date, a time and an offset
+    or ``Z``, such as 2026-01-01T09:00:00Z), and a real one (no 25:00 or February 30)."""
     from datetime import datetime
 
+    if type(text) is not str or not _ISO_TIME.fullmatch(text):
+        return False
     try:
         datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

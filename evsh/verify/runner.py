@@ -270,6 +270,17 @@ def script_path(out_dir: str, domain: Domain, property_name: str) -> str:
     return os.path.join(out_dir, f"{slug(domain.name)}-{slug(property_name)}.evsh")
 
 
+def check_out_dir(out_dir: str) -> None:
+    """Refuse, before any example runs, an --out that cannot be made a folder: a file there, or
+    a file where one of its parent folders should be (BadInput saying what to give instead)."""
+    path = os.path.abspath(out_dir)
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        what = f"--out {out_dir} is" if path == os.path.abspath(out_dir) else f"--out {out_dir}: {path} is"
+        raise BadInput(f"{what} a file, not a folder; give a folder for the scripts of failures (made when one fails)")
+
+
 def write_script(out_dir: str, domain: Domain, domain_spec: str, seed: int, result: Result) -> str | None:
     """Write the reproducer, after checking that it fails on a new store in a new process (a
     script that passes would say the flaw is fixed when it is not). Returns its path, or None
