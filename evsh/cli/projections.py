@@ -152,11 +152,11 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
     """
     from ..engine import projections as P
 
-    app().wait_for_server = follow  # a follower waits for a server that is away, from its start on
-    engine = _engine()
     from .following import poll_interval
 
-    poll = poll_interval(interval) if follow else 0.0  # (not used by one pass)
+    poll = poll_interval(interval) if follow else 0.0  # (not used by one pass); checked before waiting
+    app().wait_for_server = follow  # a follower waits for a server that is away, from its start on
+    engine = _engine()
     P.select(engine, names)  # unknown names fail before anything runs
     failed: dict[str, Any] = {}
     first = True

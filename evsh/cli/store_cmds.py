@@ -147,7 +147,6 @@ FOLLOW_PAGE = 1000
 def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...], limit: int | None,
         backwards: bool, last: int | None, follow: bool, out: Output) -> None:
     """Print the global log, in commit order (or newest first)."""
-    engine = app().engine()
     if last is not None and (backwards or limit is not None or follow):
         raise BadInput("--last N says how many and in which order: leave out --backwards, --limit and --follow")
     if backwards and follow:
@@ -156,6 +155,8 @@ def log(from_position: int, types: tuple[str, ...], categories: tuple[str, ...],
         from .following import poll_interval
 
         interval = poll_interval()  # checked before anything is printed
+    app().wait_for_server = follow  # a follower waits for a server that is away, from its start on
+    engine = app().engine()
     if not follow:
         if last is not None:  # the last N, read from the end, shown in log order
             events = reversed(list(engine.read_all(0, types=types, categories=categories, limit=last,
