@@ -145,7 +145,8 @@ def load_domain(spec: str) -> Domain:
     except (DomainError, BadInput, DomainCodeError):
         raise
     except SyntaxError as exc:
-        raise DomainCodeError(f"syntax error in domain module: {exc.msg}", f"{exc.filename}:{exc.lineno}") from None
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else spec  # a NUL byte: Python names no line
+        raise DomainCodeError(f"syntax error in domain module: {exc.msg}", where) from None
     except USER_CODE_FAILURES as exc:  # the user's module raised while being imported
         raise user_code_error(exc, f"loading domain {spec}") from None
     domain.warnings = [str(w.message) for w in caught]  # type: ignore[attr-defined]
