@@ -340,6 +340,34 @@ def test_workers_started_while_the_server_is_down_wait_for_it_then_do_their_work
         _exactly_once(url, 10, 2)
 
 
+def test_workers_stopped_while_the_server_is_away_stop_cleanly():
+    """Ctrl-C while a worker waits for a server that went away ends it as Ctrl-C does otherwise
+    (exit 0, one line saying what stays), not with the lost connection's error (exit 4)."""
+    need_throwaway_postgres()
+    with ThrowawayServer() as server:
+        url = f"{server.url}?schema=evsh_away"
+        store, engine = _shop(url)
+        _orders(engine, 0, 3)
+        store.close()
+        procs = [_spawn(url, "reactors", "run", "--follow", "--poll", str(POLL)),
+                 _spawn(url, "projections", "run", "--follow", "--interval", "0.1")]
+        try:
+            assert "following" in procs[0].stderr.readline()
+            _wait_for("every order is settled", lambda: _reactors_settled(url, 3, 0), procs)
+            head = lambda: _sql(url, "SELECT max(position) FROM events")[0][0]  # noqa: E731
+            _wait_for("every projection is at the head", lambda: _projections_at(url, head()), procs)
+            server._pg_ctl("stop")
+            for p in procs:
+                while "connection lost" not in (line := p.stderr.readline()):
+                    assert line, "the worker ended instead of waiting for the server"
+        finally:
+            outs = _stop(procs)
+        assert [p.returncode for p in procs] == [0, 0], outs
+        assert all("store error" not in err for _, err in outs), outs
+        # the worker cannot read the reactors' state to print it: it says why instead
+        assert "evsh: stopped while the store could not be reached" in outs[0][1], outs
+
+
 def test_the_tui_tail_wakes_on_notify_well_before_its_poll_interval(pg):
     from evsh.store.base import NewEvent
     from tests.tui_support import make_app, make_shop_store, ready, run, wait_for

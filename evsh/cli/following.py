@@ -70,3 +70,6 @@ def when_reached(opened: Callable[[], Any]) -> Any:
         if waited:
             click.echo("evsh: connected", err=True)
         return store
+
+
+STOPPED_AWAY = "evsh: stopped while the store could not be reached; what was committed stays, and the next run goes on from there"

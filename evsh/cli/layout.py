@@ -103,8 +103,6 @@ def column_options(opts: dict[str, Any], width: int) -> dict[str, Any]:
 
 def left_out_note(columns: Columns, left_out: Sequence[int]) -> Any:
     """One dim line naming the columns a table left out, and how to see them."""
-    from rich.text import Text
-
     names = ", ".join(columns[i][0] for i in left_out)
     params = set()
     ctx = click.get_current_context(silent=True)

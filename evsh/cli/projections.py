@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 
 import click
 
-from ..errors import BadInput, StoreError
+from ..errors import StoreError
 from ..sanitise import safe
 from ..wording import counted, number
 from .context import app
@@ -170,7 +170,7 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
         return run_with_progress(engine, names, batch_size=batch_size, stop=stop, skip=skip)
 
     from ..engine.following import idle
-    from .following import reconnector
+    from .following import STOPPED_AWAY, reconnector
 
     with _stop_on_interrupt() as stop:
         reconnect = reconnector(engine.store, stop)
@@ -180,6 +180,9 @@ def run_cmd(names: tuple[str, ...], follow: bool, batch_size: int, interval: flo
                 results = one_pass(stop)
             except StoreError as exc:  # a lost connection, when following: reconnect and go on
                 if not follow or not reconnect.recovered(exc):
+                    if follow and stop():  # Ctrl-C while the server was away: a clean stop
+                        click.echo(STOPPED_AWAY, err=True)
+                        break
                     raise
                 continue
             first = False

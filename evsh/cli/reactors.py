@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import click
 
-from ..errors import BadInput, ExpectationFailed
+from ..errors import BadInput, ExpectationFailed, ServerUnreachable
 from ..sanitise import rich_text, safe
 from ..wording import counted, number
 from .context import app
@@ -185,7 +185,16 @@ def run(names: tuple[str, ...], follow: bool, poll: float, lease: float, worker:
         for s, h in old.items():
             signal.signal(s, h)
     on_batch("", 0, 0)
-    for st in rt.status():
+    try:
+        statuses = rt.status()
+    except ServerUnreachable:
+        if not stopping["now"]:
+            raise
+        from .following import STOPPED_AWAY
+
+        echo(STOPPED_AWAY, err=True)  # Ctrl-C while the server was away: a clean stop
+        return
+    for st in statuses:
         if names and st["name"] not in names:
             continue
         n = done.get(st["name"], 0)

@@ -39,7 +39,7 @@ def idle(store: Any, head: int, poll: float, stop: Callable[[], bool], reconnect
             if store.wait(head, min(STOP_CHECK, left)):
                 return True
         except StoreError as exc:
-            if not reconnect.recovered(exc):
+            if not reconnect.recovered(exc) and not stop():  # (stopped while it was away: just stop)
                 raise
             return False
     return False

@@ -237,6 +237,8 @@ def work(
                 rt._buf.clear()
                 rt._running = False
                 if not reconnect.recovered(exc):
+                    if stopped():  # told to stop while the server was away: nothing to wait for
+                        break
                     raise
     finally:
         for name in held:
