@@ -17,7 +17,6 @@ every column whole. ``--vertical`` asks for that layout whatever the width.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -28,8 +27,6 @@ from ..sanitise import rich_text, safe
 GAP = 2  # spaces between two columns
 NARROWEST = 10  # a wrapped column is never made narrower than this (or its header)
 
-# Whether the running command was given --vertical (set by ``output.listing_options``).
-VERTICAL: ContextVar[bool] = ContextVar("evsh_vertical", default=False)
 
 Columns = Sequence[tuple[str, dict[str, Any]]]
 

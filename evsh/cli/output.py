@@ -19,9 +19,8 @@ import click
 
 from ..errors import BadInput
 from ..sanitise import safe
-from .layout import VERTICAL
 from .params import Count
-from .render import emit_events, emit_json_items, emit_json_object, json_text, stdout_is_terminal
+from .render import VERTICAL, emit_events, emit_json_items, emit_json_object, json_text, stdout_is_terminal
 
 FORMATS = ("json", "nl", "csv", "tsv")
 
@@ -116,11 +115,13 @@ def listing_options(*, rows: bool = True, limit: bool = True, what: str = "items
                 raise BadInput(f"--{chosen[0]} and --{chosen[1]} both say how to write the output: give one")
             vertical = chosen == ["vertical"]
             kwargs["out"] = Output("table" if vertical or not chosen else chosen[0], kwargs.pop("out_limit", None))
-            token = VERTICAL.set(vertical)  # read by the table helper (render.stream_table)
+            meta = click.get_current_context().meta  # read by the table helper (render.stream_table)
+            before = meta.get(VERTICAL)
+            meta[VERTICAL] = vertical
             try:
                 return fn(*args, **kwargs)
             finally:
-                VERTICAL.reset(token)
+                meta[VERTICAL] = before
 
         options = [click.option("--json", "as_json", is_flag=True, help=json_help or f"JSON: one array of the {what}."),
                    click.option("--nl", "as_nl", is_flag=True, help=nl_help or "JSON lines: one object per line.")]

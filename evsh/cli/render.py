@@ -21,6 +21,15 @@ from ..sanitise import json_safe, rich_text, safe
 from ..store import codec
 
 PAGE_ROWS = 200
+# Whether the running command was given --vertical: set in its click context's ``meta`` by
+# ``output.listing_options`` (and taken out after), read by stream_table; one flag for the dozen
+# listings that draw tables, without a parameter through each.
+VERTICAL = "evsh.vertical"
+
+
+def vertical_asked() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(VERTICAL))
 
 
 # Output that is not a terminal is never wrapped (a command line printed for copying must stay
@@ -121,9 +130,9 @@ def stream_table(
     and `q` stops reading them.
     """
     if not stdout_is_terminal():
-        from .layout import VERTICAL, plain_vertical
+        if vertical_asked():
+            from .layout import plain_vertical
 
-        if VERTICAL.get():
             return plain_vertical(sys.stdout, columns, rows, _cell)
         return _plain_table(columns, rows, title=title, empty=empty)
     if pager and sys.stdin.isatty() and sys.stdout.isatty():
@@ -157,7 +166,7 @@ def _rich_table(con: Any, columns: Sequence[tuple[str, dict[str, Any]]], rows: I
     n = 0
     page: list[Sequence[Any]] = []
     natural: list[int] = [0] * len(columns)
-    state: dict[str, Any] = {"shown": None, "left_out": [], "vertical": layout.VERTICAL.get()}
+    state: dict[str, Any] = {"shown": None, "left_out": [], "vertical": vertical_asked()}
 
     def flush(first: bool) -> None:
         cells = [[rich_text("" if c is None else c, lines=True) for c in row] for row in page]
