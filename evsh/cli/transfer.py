@@ -7,7 +7,7 @@ from typing import IO, Any, Iterator
 
 import click
 
-from ..errors import BadInput, OutputError
+from ..errors import BadInput, OutputError, StoreError
 from ..sanitise import safe
 from ..store import codec
 from .context import app
@@ -90,26 +90,32 @@ def export(stream: str | None, categories: tuple[str, ...], from_position: int, 
 def staged_output(output: str) -> tuple[str, str] | None:
     """(where to write, what to replace with it in one step) for an export to ``output``: a new
     file beside the file ``output`` names (through a link), so a failed export (a full disk, a
-    damaged event) leaves that file as it was. None for a pipe or a device, written directly."""
+    damaged event) leaves that file as it was. None (write ``output`` directly) for anything but
+    a regular file or a new name (a pipe, ``/dev/stdout``, ``>(gzip > x)``), and where no new
+    file can be made beside it (a writable file in a folder that is not)."""
     import os
     import stat
 
-    target = os.path.realpath(output)
     try:
-        mode: int | None = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
+        if not stat.S_ISREG(os.stat(output).st_mode):
+            return None
+        existing = True
+    except FileNotFoundError:  # a new name (or a link to one)
+        existing = False
     except OSError as exc:
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    if mode is not None and not stat.S_ISREG(mode):
-        return None
+    target = os.path.realpath(output)
     staged = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.part")
     try:  # 0o666 less the umask, as open() would make it; a replaced file keeps its own mode
         os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        if mode is not None:
-            os.chmod(staged, stat.S_IMODE(mode))
+    except PermissionError:
+        if existing:
+            return None
+        raise OutputError(f"cannot write {output}: permission denied") from None
     except OSError as exc:
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    if existing:
+        os.chmod(staged, stat.S_IMODE(os.stat(target).st_mode))
     return staged, target
 
 
@@ -168,9 +174,14 @@ def import_(file: str, react: bool = False) -> None:
     # A new store is built in a file of its own beside the path and linked there once it holds
     # the import: a refused import leaves no store behind, and removes nothing another process
     # may have opened meanwhile (it once deleted a store a concurrent append had written to).
-    fresh = target != ":memory:" and not is_server_url(target) and not os.path.lexists(target)
-    if fresh:
-        a.db = new_file_beside(target, "import")
+    fresh = target != ":memory:" and not is_server_url(target) and not os.path.exists(target)
+    if fresh:  # (a link to a file not there yet: the store is made where it points)
+        dest = os.path.realpath(target)
+        if not os.path.isdir(os.path.dirname(dest)):
+            raise StoreError(f"cannot create {target}: there is no folder {os.path.dirname(target) or '.'}")
+        if target.endswith(os.sep) or os.path.isdir(dest):
+            raise StoreError(f"cannot create {target}: that names a folder; give a file name")
+        a.db = new_file_beside(dest, "import")
     try:
         store = a.store(create=True)
         engine = a.engine(create=True) if domain is not None else None
@@ -191,7 +202,7 @@ def import_(file: str, react: bool = False) -> None:
                     mark(store, since)
         if fresh:
             a.close()
-            publish(a.db, target)
+            publish(a.db, os.path.realpath(target))
             a.db = target
             engine = a.engine(create=True) if domain is not None else None
     finally:
@@ -250,7 +261,10 @@ def publish(built: str, path: str) -> None:
         if os.path.lexists(path):
             raise OutputError(f"{path} was created by another process during the import; nothing was imported"
                               " into it; import again into the store as it is now") from None
-        os.rename(built, path)
+        try:
+            os.rename(built, path)
+        except OSError as exc:
+            raise OutputError(f"cannot create {path}: {exc.strerror or exc}") from None
         return
     os.remove(built)
 
