@@ -196,8 +196,9 @@ def scrub_file(path: str, values: Iterable[str]) -> int:
         raw = fh.read()
     if not raw.strip():
         return 0
-    try:
-        lines = raw.decode("utf-8").splitlines(keepends=True)
+    try:  # lines end at "\n" only, as the shell writes them (an entry may hold U+2028, a lone CR, ...)
+        lines = raw.decode("utf-8").split("\n")
+        lines = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
     except UnicodeDecodeError:
         raise ValueError("it is not UTF-8 text, so not a shell history file") from None
     if any(line.strip() and line[0] not in "#+" for line in lines):
