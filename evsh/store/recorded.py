@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import operator
 import threading
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
@@ -213,11 +214,23 @@ def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
     unless the text carries the codec's exact-JSON mark."""
     new, rec, fast, exact, mark = tuple.__new__, RecordedEvent, codec.fast_loads, codec.loads, codec.EXACT_MARKS
     try:
-        return [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
-                          fast(m) if m[:1] not in mark else exact(m), at))
-                for p, i, s, v, t, d, m, at in rows]
+        out = [new(rec, (p, i, s, v, t, fast(d) if d[:1] not in mark else exact(d),
+                         fast(m) if m[:1] not in mark else exact(m), at))
+               for p, i, s, v, t, d, m, at in rows]
     except (ValueError, TypeError):  # a text that is not JSON (or a NULL): name the event
         raise damaged(rows) from None
+    if not objects(map(_DATA, out)):
+        raise damaged(rows)
+    return out
+
+
+_DATA = operator.itemgetter(5)
+
+
+def objects(values: Any) -> bool:
+    """Whether every value is a dict (an event's data always is: appends and imports refuse
+    anything else), checked in C: a stored ``123`` or ``[1]`` is a damaged store."""
+    return set(map(type, values)) <= {dict}
 
 
 def damaged(rows: Sequence[RawRow]) -> StoreCorrupt:
@@ -225,10 +238,13 @@ def damaged(rows: Sequence[RawRow]) -> StoreCorrupt:
     for p, _, s, v, _, *texts, _ in rows:
         for what, text in zip(("data", "metadata"), texts):
             try:
-                codec.loads(text)
+                value = codec.loads(text)
             except (ValueError, TypeError) as exc:
                 return StoreCorrupt(f"event {s}@{v} (position {p}): its stored {what} is not JSON ({exc});"
                                     " the store is damaged, restore it from a backup")
+            if type(value) is not dict:
+                return StoreCorrupt(f"event {s}@{v} (position {p}): its stored {what} is not a JSON object"
+                                    f" ({type(value).__name__}); the store is damaged, restore it from a backup")
     return StoreCorrupt("a page of stored events does not decode; the store is damaged, restore it from a backup")
 
 

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 from .. import codec
 from ..base import EVENT_COLUMNS, RecordPage
-from ..recorded import JOINED, JOINED_EXACT, PageMetadata, RecordedEvent, gc_paused, marked_in, records_of
+from ..recorded import JOINED, JOINED_EXACT, PageMetadata, RecordedEvent, gc_paused, marked_in, objects, records_of
 from ..reads import META_KEYS, Fetch, Scan
 from ...errors import BadInput
 
@@ -75,6 +75,8 @@ def decode_page(row: tuple, key: int, backwards: bool, marked: str, stream: str 
     for column in columns:
         if len(column) != count:
             return None
+    if not objects(columns[5]):  # a stored 123 or [1]: the rows say which event
+        return None
     rows = marked_rows(data, marked, count) if marked else ()
     if rows is None:
         return None
