@@ -177,3 +177,60 @@ def test_a_stored_time_that_is_not_a_time_is_said_by_stats_with_exit_4(cli, db_p
     con.close()
     r = cli("--domain", "shop", "stats")
     assert r.exit_code == 4 and "a stored time, 'garbage', is not a time" in r.stderr, r.stderr
+
+
+# ----------------------------------------------------------------------------- second look (review)
+
+def test_export_to_a_pipe_or_standard_output_is_written_directly(tmp_path, shop_export):
+    r = subprocess.run(f"{sys.executable} -m evsh --db evsh.db export -o /dev/stdout | wc -l", shell=True,
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and int(r.stdout.split()[0]) == len(shop_export.read_text().splitlines()), r.stderr
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    r = evsh("--db", "evsh.db", "export", "-o", str(fifo), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert reader.communicate(timeout=30)[0] == shop_export.read_text()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".part")]
+
+
+def test_an_import_through_a_link_to_a_new_file_makes_the_store_there_and_a_refused_one_nothing(
+        tmp_path, shop_export):
+    link = tmp_path / "link.db"
+    link.symlink_to("real.db")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    r = evsh("--db", "link.db", "import", str(bad), cwd=tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "real.db").exists(), r.stderr
+    r = evsh("--db", "link.db", "import", str(shop_export), cwd=tmp_path)
+    assert r.returncode == 0 and link.is_symlink() and (tmp_path / "real.db").is_file(), r.stderr
+    r = evsh("--db", "folder/", "import", str(shop_export), cwd=tmp_path)
+    assert r.returncode == 4 and "give a file name" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = evsh("--db", "nowhere/x.db", "import", str(shop_export), cwd=tmp_path)
+    assert r.returncode == 4 and "there is no folder nowhere" in r.stderr, r.stderr
+
+
+def test_forget_scrubs_a_history_whose_entries_hold_line_separators_other_than_newline(cli, tmp_path):
+    assert cli("--domain", "shop", "exec", "user", "u1", "register", "--email", "bob@example.com",
+               "--username", "bobby").exit_code == 0
+    history = tmp_path / "history"
+    history.write_bytes('\n# 2026-01-01 09:00:00.000000\n+log --type "a\u2028b\u0085c"\n'
+                        '\n# 2026-01-01 09:00:01.000000\n+exec user u1 register --email bob@example.com\n'.encode())
+    r = cli("--domain", "shop", "forget", "u1", "--yes", env={"EVSH_HISTORY": str(history)})
+    assert r.exit_code == 0 and "removed 1 entry" in r.stdout, (r.stdout, r.stderr)
+    assert history.read_bytes() == '\n# 2026-01-01 09:00:00.000000\n+log --type "a\u2028b\u0085c"\n'.encode()
+
+
+@pytest.mark.parametrize("stored", ["123", "[1, 2]", "null", '"text"'])
+def test_event_data_that_is_json_but_not_an_object_is_a_damaged_store(cli, db_path, stored):
+    assert cli("seed", "--orders", "3").exit_code == 0
+    con = sqlite3.connect(db_path)
+    position = con.execute("SELECT min(position) FROM events WHERE stream_id = 'order-o2'").fetchone()[0]
+    con.execute("UPDATE events SET data = ? WHERE position = ?", (stored, position))
+    con.commit()
+    con.close()
+    for args in (("read", "order-o2"), ("--domain", "shop", "trace", "order-o2"),
+                 ("--domain", "shop", "projections", "rebuild", "order_details")):
+        r = cli(*args)
+        assert r.exit_code == 4, (args, r.exit_code, r.stderr)
+        assert f"order-o2@1 (position {position}): its stored data is not a JSON object" in r.stderr, r.stderr
