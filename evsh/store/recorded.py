@@ -219,7 +219,7 @@ def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
                for p, i, s, v, t, d, m, at in rows]
     except (ValueError, TypeError):  # a text that is not JSON (or a NULL): name the event
         raise damaged(rows) from None
-    if not objects(map(_DATA, out)):
+    if not objects(list(map(_DATA, out))):
         raise damaged(rows)
     return out
 
@@ -227,10 +227,10 @@ def records_of(rows: Sequence[RawRow]) -> list[RecordedEvent]:
 _DATA = operator.itemgetter(5)
 
 
-def objects(values: Any) -> bool:
+def objects(values: Sequence[Any]) -> bool:
     """Whether every value is a dict (an event's data always is: appends and imports refuse
     anything else), checked in C: a stored ``123`` or ``[1]`` is a damaged store."""
-    return set(map(type, values)) <= {dict}
+    return operator.countOf(map(type, values), dict) == len(values)
 
 
 def damaged(rows: Sequence[RawRow]) -> StoreCorrupt:
