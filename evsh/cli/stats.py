@@ -51,8 +51,12 @@ def window_end(store: Any, window: str, per_log: dict[str, int]) -> str:
     else:
         candidates = [m for m in (metrics.latest_minute(store), *per_log.keys()) if m]
     for minute in candidates:
-        metrics.parse_minute(minute)  # a damaged store's time: said as such, not compared
-    return max((metrics.minute_of(m) for m in candidates), default="")
+        if type(minute) is not str:
+            metrics.parse_minute(minute)  # a damaged store's time: said as such, not compared
+    last = max((metrics.minute_of(m) for m in candidates), default="")
+    if last:  # the one the window ends at (a damaged text sorts above the times: it is found here)
+        metrics.parse_minute(last)
+    return last
 
 
 def sparkline(values: list[int]) -> str:
