@@ -53,18 +53,18 @@ def when_reached(opened: Callable[[], Any]) -> Any:
     the database restarts waits for it instead of exiting. Ctrl-C stops the waiting."""
     import time
 
-    from ..engine.following import FIRST_DELAY, MAX_DELAY
+    from ..engine.following import backoff
     from ..errors import ServerUnreachable
 
-    delay = FIRST_DELAY
+    delays = backoff()
     waited = False
     while True:
         try:
             store = opened()
         except ServerUnreachable as exc:
+            delay = next(delays)
             click.echo(safe(f"evsh: cannot reach the store yet ({exc}); trying again in {delay:g} s"), err=True)
             time.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
             waited = True
             continue
         if waited:

@@ -105,16 +105,13 @@ def staged_output(output: str) -> tuple[str, str] | None:
     except OSError as exc:
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
     target = os.path.realpath(output)
-    staged = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.part")
-    try:  # 0o666 less the umask, as open() would make it; a replaced file keeps its own mode
-        os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except PermissionError:
-        if existing:
+    try:
+        staged = new_file_beside(target, "part", output)
+    except OutputError:
+        if existing:  # no new file can be made beside it: the file itself is written, as before
             return None
-        raise OutputError(f"cannot write {output}: permission denied") from None
-    except OSError as exc:
-        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    if existing:
+        raise
+    if existing:  # a replaced file keeps its own mode
         os.chmod(staged, stat.S_IMODE(os.stat(target).st_mode))
     return staged, target
 
@@ -181,7 +178,7 @@ def import_(file: str, react: bool = False) -> None:
             raise StoreError(f"cannot create {target}: there is no folder {os.path.dirname(target) or '.'}")
         if target.endswith(os.sep) or os.path.isdir(dest):
             raise StoreError(f"cannot create {target}: that names a folder; give a file name")
-        a.db = new_file_beside(dest, "import")
+        a.db = new_file_beside(dest, "import", target)
     try:
         store = a.store(create=True)
         engine = a.engine(create=True) if domain is not None else None
@@ -227,8 +224,9 @@ def import_(file: str, react: bool = False) -> None:
         build_read_models(engine)
 
 
-def new_file_beside(path: str, what: str) -> str:
-    """A new, empty file in ``path``'s folder, named for ``path`` and made by this process alone."""
+def new_file_beside(path: str, what: str, shown: str | None = None) -> str:
+    """A new, empty file in ``path``'s folder, named for ``path`` and made by this process alone
+    (0o666 less the umask, as open() makes a file); an error names ``shown`` (the path as given)."""
     import os
 
     folder, name = os.path.split(os.path.abspath(path))
@@ -240,8 +238,8 @@ def new_file_beside(path: str, what: str) -> str:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise OutputError(f"cannot create {path}: {exc.strerror or exc}") from None
-    raise OutputError(f"cannot create {path}: no free name for a new file beside it")
+            raise OutputError(f"cannot create {shown or path}: {exc.strerror or exc}") from None
+    raise OutputError(f"cannot create {shown or path}: no free name for a new file beside it")
 
 
 def publish(built: str, path: str) -> None:
@@ -252,15 +250,15 @@ def publish(built: str, path: str) -> None:
     wal = built + "-wal"
     if os.path.isfile(wal) and os.path.getsize(wal) > 0:  # its last commits are not in the file yet
         raise OutputError(f"cannot create {path}: the imported store was not closed whole ({wal} remains)")
+    taken = OutputError(f"{path} was created by another process during the import; nothing was imported"
+                        " into it; import again into the store as it is now")
     try:
         os.link(built, path)
     except FileExistsError:
-        raise OutputError(f"{path} was created by another process during the import; nothing was imported"
-                          " into it; import again into the store as it is now") from None
+        raise taken from None
     except OSError:  # a file system without hard links: moved instead, if the name is still free
         if os.path.lexists(path):
-            raise OutputError(f"{path} was created by another process during the import; nothing was imported"
-                              " into it; import again into the store as it is now") from None
+            raise taken from None
         try:
             os.rename(built, path)
         except OSError as exc:

@@ -16,7 +16,7 @@ lost connection is raised as before. An embedded store never loses its connectio
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import StoreError
 
@@ -25,6 +25,14 @@ MAX_DELAY = 5.0  # seconds between tries at most
 
 
 STOP_CHECK = 0.25  # seconds: how soon a waiting follower hears that it should stop
+
+
+def backoff() -> Iterator[float]:
+    """The seconds to wait before each next try: FIRST_DELAY, doubled each time, MAX_DELAY at most."""
+    delay = FIRST_DELAY
+    while True:
+        yield delay
+        delay = min(delay * 2, MAX_DELAY)
 
 
 def idle(store: Any, head: int, poll: float, stop: Callable[[], bool], reconnect: "Reconnector") -> bool:
@@ -68,7 +76,7 @@ class Reconnector:
         """True when ``error`` came from a lost connection and a new one is open (go on); False
         when the connection is fine (the error is something else: raise it) or when told to
         stop while the server was away."""
-        delay = FIRST_DELAY
+        delays = backoff()
         reason = str(error)
         while not self.stop():
             try:
@@ -81,8 +89,8 @@ class Reconnector:
                 if self.on_back is not None:
                     self.on_back(str(error))
                 return True
+            delay = next(delays)
             if self.on_retry is not None:
                 self.on_retry(reason, delay)
             self.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
         return False
